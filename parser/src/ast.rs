@@ -326,7 +326,10 @@ pub enum Literal {
     Binary(Vec<u8>),
     /// `Namespace.Type'Member'` or, without a type prefix (4.01), `'Member'` is a String;
     /// this variant is only produced when a type prefix is present.
-    Enum { type_name: String, value: String },
+    Enum {
+        type_name: String,
+        value: String,
+    },
     /// `geography'SRID=0;Point(1 2)'`: the validated text between the quotes.
     Geography(String),
     /// `geometry'SRID=0;Point(1 2)'`: the validated text between the quotes.

@@ -1,0 +1,13 @@
+DROP TABLE tokens;
+DROP TABLE addresses;
+DROP TABLE crm_users;
+DROP TABLE lead_pipelines;
+DROP TABLE lead_types;
+DROP TABLE lead_sources;
+DROP TABLE lead_sizes;
+DROP TABLE lead_statuses;
+DROP TABLE leads;
+DROP TABLE contacts;
+DROP TABLE divisions;
+DROP TABLE companies;
+DROP TABLE workspaces;

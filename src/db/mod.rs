@@ -1,0 +1,153 @@
+//! Connections, pools and migrations for both backends behind one `DbConnection`.
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which SQL dialect the SQL stage must write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("the database has {0} pending migration(s); run `crm-odata migrate` first")]
+    NotMigrated(usize),
+}
+
+/// Where the data lives, parsed from `--database-url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    pub dialect: Dialect,
+    /// File path for SQLite, the full URL for PostgreSQL.
+    pub target: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self {
+                dialect: Dialect::Postgres,
+                target: url.to_owned(),
+            }
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            Self {
+                dialect: Dialect::Sqlite,
+                target: path.to_owned(),
+            }
+        }
+    }
+}
+
+pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
+    match url.dialect {
+        Dialect::Postgres => {
+            let mut c = PgConnection::establish(&url.target)
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            // Timestamps render the same whatever the server's zone.
+            c.batch_execute("SET TIME ZONE 'UTC'")?;
+            Ok(DbConnection::Postgresql(c))
+        }
+        Dialect::Sqlite => {
+            let mut c = SqliteConnection::establish(&url.target)
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            // OData string comparison is case-sensitive; LIKE must be too (and then it
+            // can use the column indexes for startswith).
+            c.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA busy_timeout = 5000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -16000;",
+            )?;
+            Ok(DbConnection::Sqlite(c))
+        }
+    }
+}
+
+pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
+    let applied = match conn {
+        DbConnection::Postgresql(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+pub fn pending_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
+    let pending = match conn {
+        DbConnection::Postgresql(c) => c.pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    pending.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// r2d2 manager that builds the right backend and applies per-connection settings.
+#[derive(Debug, Clone)]
+pub struct Manager(pub DatabaseUrl);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<DbConnection, DbError> {
+        establish(&self.0)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub pool: r2d2::Pool<Manager>,
+    pub dialect: Dialect,
+}
+
+impl Db {
+    pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Self, DbError> {
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(3))
+            .test_on_check_out(false)
+            .build(Manager(url.clone()))
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            pool,
+            dialect: url.dialect,
+        })
+    }
+
+    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+}

@@ -1,0 +1,4 @@
+pub mod db;
+pub mod model;
+pub mod ratelimit;
+pub mod sql;

@@ -1,0 +1,163 @@
+//! The one way SQL is built: a list of SQL text, model identifiers and bind parameters,
+//! walked by Diesel's `AstPass` so every value is a bind parameter on every backend.
+
+use diesel::backend::Backend;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Double, Nullable, Text};
+use diesel::QueryResult;
+use std::marker::PhantomData;
+
+/// A value sent as a bind parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    Int(i64),
+    Double(f64),
+    Text(String),
+    Null,
+}
+
+#[derive(Debug, Clone)]
+enum Part {
+    Sql(String),
+    Ident(&'static str),
+    Bind(Bind),
+}
+
+/// SQL for one statement. `ST` is the Diesel type of a result row.
+#[derive(Debug, Clone)]
+pub struct Sql<ST = Text> {
+    parts: Vec<Part>,
+    row: PhantomData<ST>,
+}
+
+impl<ST> Default for Sql<ST> {
+    fn default() -> Self {
+        Self {
+            parts: Vec::new(),
+            row: PhantomData,
+        }
+    }
+}
+
+impl<ST> Sql<ST> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends SQL text. Callers pass only fixed text and numbers they produced
+    /// themselves, never client input.
+    pub fn sql(&mut self, text: &str) -> &mut Self {
+        match self.parts.last_mut() {
+            Some(Part::Sql(s)) => s.push_str(text),
+            _ => self.parts.push(Part::Sql(text.to_owned())),
+        }
+        self
+    }
+
+    /// Appends an identifier from the entity model (quoted by the backend).
+    pub fn ident(&mut self, name: &'static str) -> &mut Self {
+        self.parts.push(Part::Ident(name));
+        self
+    }
+
+    /// Appends `alias.column` with both parts taken from the planner / model.
+    pub fn column(&mut self, alias: &str, column: &'static str) -> &mut Self {
+        self.sql(alias).sql(".").ident(column)
+    }
+
+    pub fn bind(&mut self, value: Bind) -> &mut Self {
+        self.parts.push(Part::Bind(value));
+        self
+    }
+
+    pub fn bind_int(&mut self, v: i64) -> &mut Self {
+        self.bind(Bind::Int(v))
+    }
+
+    pub fn bind_text(&mut self, v: impl Into<String>) -> &mut Self {
+        self.bind(Bind::Text(v.into()))
+    }
+
+    /// Appends another fragment.
+    pub fn append<T>(&mut self, other: Sql<T>) -> &mut Self {
+        for p in other.parts {
+            match p {
+                Part::Sql(s) => {
+                    self.sql(&s);
+                }
+                p => self.parts.push(p),
+            }
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Re-types the row this statement returns.
+    pub fn returning<T>(self) -> Sql<T> {
+        Sql {
+            parts: self.parts,
+            row: PhantomData,
+        }
+    }
+
+    /// SQL text with `?` placeholders, and the bound values: for `explain` and snapshot tests.
+    pub fn debug_text(&self) -> (String, Vec<Bind>) {
+        let mut text = String::new();
+        let mut binds = Vec::new();
+        for p in &self.parts {
+            match p {
+                Part::Sql(s) => text.push_str(s),
+                Part::Ident(i) => {
+                    text.push('"');
+                    text.push_str(i);
+                    text.push('"');
+                }
+                Part::Bind(b) => {
+                    text.push('?');
+                    binds.push(b.clone());
+                }
+            }
+        }
+        (text, binds)
+    }
+}
+
+impl<ST> QueryId for Sql<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST: 'static> Query for Sql<ST> {
+    type SqlType = ST;
+}
+
+impl<ST, Conn> diesel::RunQueryDsl<Conn> for Sql<ST> {}
+
+impl<ST, DB> QueryFragment<DB> for Sql<ST>
+where
+    DB: Backend,
+    i64: ToSql<BigInt, DB>,
+    f64: ToSql<Double, DB>,
+    String: ToSql<Text, DB>,
+    Option<String>: ToSql<Nullable<Text>, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        for p in &self.parts {
+            match p {
+                Part::Sql(s) => out.push_sql(s),
+                Part::Ident(i) => out.push_identifier(i)?,
+                Part::Bind(Bind::Int(v)) => out.push_bind_param::<BigInt, i64>(v)?,
+                Part::Bind(Bind::Double(v)) => out.push_bind_param::<Double, f64>(v)?,
+                Part::Bind(Bind::Text(v)) => out.push_bind_param::<Text, String>(v)?,
+                Part::Bind(Bind::Null) => {
+                    out.push_bind_param::<Nullable<Text>, Option<String>>(&None)?
+                }
+            }
+        }
+        Ok(())
+    }
+}
