@@ -1,0 +1,1 @@
+//! `$metadata` as CSDL XML (and CSDL JSON), derived from the entity model.

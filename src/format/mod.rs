@@ -1,0 +1,3 @@
+//! Serialize stage: JSON, Atom and CSDL documents.
+
+pub mod csdl;
