@@ -38,7 +38,10 @@ pub(crate) fn decode(raw: &str) -> Result<Cow<'_, str>, (usize, &'static str)> {
     }
     String::from_utf8(out).map(Cow::Owned).map_err(|e| {
         let bad = e.utf8_error().valid_up_to();
-        (raw_offset(raw, bad), "percent-encoded bytes are not valid UTF-8")
+        (
+            raw_offset(raw, bad),
+            "percent-encoded bytes are not valid UTF-8",
+        )
     })
 }
 
@@ -51,12 +54,6 @@ pub(crate) fn raw_offset(raw: &str, decoded: usize) -> usize {
         d += 1;
     }
     r.min(raw.len())
-}
-
-/// Whether the decoded byte at `decoded` was written percent-encoded in `raw`.
-pub(crate) fn was_encoded(raw: &str, decoded: usize) -> bool {
-    let r = raw_offset(raw, decoded);
-    raw.as_bytes().get(r) == Some(&b'%')
 }
 
 #[cfg(test)]
@@ -76,8 +73,6 @@ mod tests {
         assert_eq!(raw_offset(raw, 1), 1);
         assert_eq!(raw_offset(raw, 3), 7);
         assert_eq!(raw_offset(raw, d.len() - 1), raw.len() - 1);
-        assert!(was_encoded(raw, 1));
-        assert!(!was_encoded(raw, 0));
     }
 
     #[test]
@@ -85,5 +80,56 @@ mod tests {
         assert_eq!(decode("ab%2").unwrap_err().0, 2);
         assert_eq!(decode("a%zz").unwrap_err().0, 1);
         assert!(decode("%FF").is_err());
+    }
+}
+
+/// One decoded unit of input (an option value or a path segment) and where its raw text
+/// sits in the whole query/path, so positions can be reported in raw offsets.
+pub(crate) struct Src<'s> {
+    pub text: &'s str,
+    raw: &'s str,
+    raw_start: usize,
+    /// decoded offset -> raw offset, built on first use and only when something was encoded.
+    map: std::cell::OnceCell<Vec<u32>>,
+}
+
+impl<'s> Src<'s> {
+    pub(crate) fn new(text: &'s str, raw: &'s str, raw_start: usize) -> Self {
+        Src {
+            text,
+            raw,
+            raw_start,
+            map: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Raw offset (in the whole query/path) of `at`, a suffix of `self.text`.
+    pub(crate) fn off(&self, at: &str) -> usize {
+        let d = self.text.len().saturating_sub(at.len());
+        if self.text.len() == self.raw.len() {
+            return self.raw_start + d;
+        }
+        let map = self.map.get_or_init(|| {
+            let mut m = Vec::with_capacity(self.text.len() + 1);
+            let b = self.raw.as_bytes();
+            let mut r = 0usize;
+            while r < b.len() {
+                m.push(r as u32);
+                r += if b.get(r) == Some(&b'%') { 3 } else { 1 };
+            }
+            m.push(b.len() as u32);
+            m
+        });
+        self.raw_start + map.get(d).map_or(self.raw.len(), |&r| r as usize)
+    }
+
+    pub(crate) fn pos(&self, at: &str) -> crate::ast::Pos {
+        crate::ast::Pos(self.off(at))
+    }
+
+    /// Whether the character at `at` was percent-encoded in the raw text.
+    pub(crate) fn was_encoded(&self, at: &str) -> bool {
+        let o = self.off(at) - self.raw_start;
+        self.raw.as_bytes().get(o) == Some(&b'%')
     }
 }

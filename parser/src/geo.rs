@@ -63,7 +63,11 @@ fn position(s: &str) -> Option<&str> {
 }
 
 /// `( item , item ... )`, possibly empty when `allow_empty`.
-fn list<'a>(s: &'a str, allow_empty: bool, item: &dyn Fn(&'a str) -> Option<&'a str>) -> Option<&'a str> {
+fn list<'a>(
+    s: &'a str,
+    allow_empty: bool,
+    item: &dyn Fn(&'a str) -> Option<&'a str>,
+) -> Option<&'a str> {
     let s = s.strip_prefix('(')?;
     if allow_empty {
         if let Some(r) = s.strip_prefix(')') {

@@ -1,0 +1,807 @@
+//! Common expressions (`$filter`, `$orderby`, `$compute`, keys, aliases), by precedence
+//! climbing over OData 4.01 §5.1.1 levels: or < and < eq/ne < gt/ge/lt/le/has/in <
+//! add/sub < mul/div/divby/mod < unary (`-`, `not`) < primary.
+
+use crate::ast::*;
+use crate::decode::Src;
+use crate::error::{backtrack, commit, fail, found, too_deep, Res};
+use crate::lex::{bws, identifier, is_ws, keyword, qualified};
+use crate::literal::literal;
+
+pub(crate) const MAX_DEPTH: u32 = 100;
+
+type Level = for<'a> fn(&Src<'_>, &'a str, u32) -> Res<'a, Expr>;
+
+/// A full expression.
+pub(crate) fn expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    if d > MAX_DEPTH {
+        return too_deep(i, "expression is nested too deeply (limit 100)");
+    }
+    or_expr(c, i, d)
+}
+
+fn or_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    binary(c, i, d, &[("or", BinaryOp::Or)], and_expr)
+}
+
+fn and_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    binary(c, i, d, &[("and", BinaryOp::And)], eq_expr)
+}
+
+fn eq_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    binary(
+        c,
+        i,
+        d,
+        &[("eq", BinaryOp::Eq), ("ne", BinaryOp::Ne)],
+        rel_expr,
+    )
+}
+
+fn rel_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    let ops = [
+        ("gt", BinaryOp::Gt),
+        ("ge", BinaryOp::Ge),
+        ("lt", BinaryOp::Lt),
+        ("le", BinaryOp::Le),
+        ("has", BinaryOp::Has),
+    ];
+    let (mut rest, mut left) = add_expr(c, i, d)?;
+    while let Some((after, op)) = operator(rest, &ops, true) {
+        let (r, e) = match op {
+            None => {
+                let (r, right) = commit(in_rhs(c, after, d), |at| expected_after("in", at))?;
+                (r, Expr::In(Box::new(left), Box::new(right)))
+            }
+            Some(op) => {
+                let (r, right) = commit(add_expr(c, after, d), |at| expected_after(op.0, at))?;
+                (r, Expr::Binary(op.1, Box::new(left), Box::new(right)))
+            }
+        };
+        left = e;
+        rest = r;
+    }
+    Ok((rest, left))
+}
+
+fn add_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    binary(
+        c,
+        i,
+        d,
+        &[("add", BinaryOp::Add), ("sub", BinaryOp::Sub)],
+        mul_expr,
+    )
+}
+
+fn mul_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    let ops = [
+        ("mul", BinaryOp::Mul),
+        ("divby", BinaryOp::DivBy),
+        ("div", BinaryOp::Div),
+        ("mod", BinaryOp::Mod),
+    ];
+    binary(c, i, d, &ops, unary)
+}
+
+fn expected_after(op: &str, at: &str) -> String {
+    format!("expected a value after `{op}`, found {}", found(at))
+}
+
+/// `RWS op RWS`; `Some((rest, None))` for `in` when `with_in`.
+fn operator<'a, 'o>(
+    i: &'a str,
+    ops: &'o [(&'static str, BinaryOp)],
+    with_in: bool,
+) -> Option<(&'a str, Option<&'o (&'static str, BinaryOp)>)> {
+    let r = bws(i);
+    if r.len() == i.len() {
+        return None;
+    }
+    let ws_after = |s: &'a str| {
+        let t = bws(s);
+        (t.len() < s.len()).then_some(t)
+    };
+    for op in ops {
+        if let Ok((after, _)) = keyword(r, op.0) {
+            return ws_after(after).map(|a| (a, Some(op)));
+        }
+    }
+    if with_in {
+        if let Ok((after, _)) = keyword(r, "in") {
+            // `in` may be followed directly by its list.
+            let t = bws(after);
+            if t.len() < after.len() || t.starts_with(['(', '[']) {
+                return Some((t, None));
+            }
+        }
+    }
+    None
+}
+
+fn binary<'a>(
+    c: &Src<'_>,
+    i: &'a str,
+    d: u32,
+    ops: &[(&'static str, BinaryOp)],
+    next: Level,
+) -> Res<'a, Expr> {
+    let (mut rest, mut left) = next(c, i, d)?;
+    while let Some((after, Some(op))) = operator(rest, ops, false) {
+        let (r, right) = commit(next(c, after, d), |at| expected_after(op.0, at))?;
+        left = Expr::Binary(op.1, Box::new(left), Box::new(right));
+        rest = r;
+    }
+    Ok((rest, left))
+}
+
+fn unary<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    if let Some(r) = i.strip_prefix('-') {
+        let numeric = r.starts_with(|ch: char| ch.is_ascii_digit()) || r.starts_with("INF");
+        if !numeric {
+            if d >= MAX_DEPTH {
+                return too_deep(i, "expression is nested too deeply (limit 100)");
+            }
+            let (r, e) = commit(unary(c, bws(r), d + 1), |at| expected_after("-", at))?;
+            return Ok((r, Expr::Unary(UnaryOp::Neg, Box::new(e))));
+        }
+    }
+    if let Ok((r, _)) = keyword(i, "not") {
+        let t = bws(r);
+        if t.len() < r.len() || t.starts_with('(') {
+            if d >= MAX_DEPTH {
+                return too_deep(i, "expression is nested too deeply (limit 100)");
+            }
+            let (r, e) = commit(unary(c, t, d + 1), |at| expected_after("not", at))?;
+            return Ok((r, Expr::Unary(UnaryOp::Not, Box::new(e))));
+        }
+    }
+    primary(c, i, d)
+}
+
+fn primary<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    if d >= MAX_DEPTH && i.starts_with(['(', '[', '{']) {
+        return too_deep(i, "expression is nested too deeply (limit 100)");
+    }
+    match i.chars().next() {
+        None => backtrack(i, "expected a value"),
+        Some('(') => {
+            let (r, e) = commit(expr(c, bws(&i[1..]), d + 1), |at| {
+                format!("expected an expression after `(`, found {}", found(at))
+            })?;
+            let r = bws(r);
+            match r.strip_prefix(')') {
+                Some(r) => Ok((r, e)),
+                None if r.starts_with(',') => fail(r, "a list `(a,b)` is only allowed after `in`"),
+                None => fail(r, format!("expected `)`, found {}", found(r))),
+            }
+        }
+        Some('[') => array(c, i, d + 1),
+        Some('{') => object(c, i, d + 1),
+        Some('@') => at_sign(c, i, d),
+        Some('$') => member(c, i, d),
+        Some('\'' | '0'..='9' | '-' | '+') => {
+            let (r, l) = literal(i)?;
+            Ok((r, Expr::Literal(l)))
+        }
+        Some(_) => match literal(i) {
+            Ok((r, l)) => Ok((r, Expr::Literal(l))),
+            Err(nom::Err::Error(_)) => named(c, i, d),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// Parameter alias `@p`, or a path starting with an annotation or alias (`@Core.Messages`,
+/// `@a/Street`).
+fn at_sign<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    let (r, name) = commit(qualified(&i[1..]), |at| {
+        format!("expected a name after `@`, found {}", found(at))
+    })?;
+    if !name.contains('.') && !r.starts_with(['/', '#']) {
+        return Ok((r, Expr::Alias(name.to_string(), c.pos(i))));
+    }
+    member(c, i, d)
+}
+
+/// An identifier-led expression: canonical function call, `case(...)`, or a member path.
+fn named<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    let (r, name) = match qualified(i) {
+        Ok(x) => x,
+        Err(_) => return backtrack(i, "expected a value"),
+    };
+    if r.starts_with('(') {
+        if let Some(f) = function_by_name(name) {
+            return call(c, i, f, r, d);
+        }
+        if name.eq_ignore_ascii_case("case") {
+            return case(c, r, d);
+        }
+        if name.eq_ignore_ascii_case("any") || name.eq_ignore_ascii_case("all") {
+            return fail(
+                i,
+                format!("`{name}` needs a collection before it, e.g. `Leads/{name}(l: ...)`"),
+            );
+        }
+    }
+    member(c, i, d)
+}
+
+pub(crate) fn function_by_name(name: &str) -> Option<Function> {
+    use Function::*;
+    const ALL: [(&str, Function); 35] = [
+        ("contains", Contains),
+        ("startswith", StartsWith),
+        ("endswith", EndsWith),
+        ("length", Length),
+        ("indexof", IndexOf),
+        ("substring", Substring),
+        ("tolower", ToLower),
+        ("toupper", ToUpper),
+        ("trim", Trim),
+        ("concat", Concat),
+        ("matchespattern", MatchesPattern),
+        ("year", Year),
+        ("month", Month),
+        ("day", Day),
+        ("hour", Hour),
+        ("minute", Minute),
+        ("second", Second),
+        ("fractionalseconds", FractionalSeconds),
+        ("totalseconds", TotalSeconds),
+        ("date", Date),
+        ("time", Time),
+        ("totaloffsetminutes", TotalOffsetMinutes),
+        ("now", Now),
+        ("maxdatetime", MaxDateTime),
+        ("mindatetime", MinDateTime),
+        ("round", Round),
+        ("floor", Floor),
+        ("ceiling", Ceiling),
+        ("cast", Cast),
+        ("isof", IsOf),
+        ("hassubset", HasSubset),
+        ("hassubsequence", HasSubsequence),
+        ("geo.distance", GeoDistance),
+        ("geo.intersects", GeoIntersects),
+        ("geo.length", GeoLength),
+    ];
+    ALL.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|&(_, f)| f)
+}
+
+/// Allowed argument counts.
+fn arity(f: Function) -> (usize, usize) {
+    use Function::*;
+    match f {
+        Now | MaxDateTime | MinDateTime => (0, 0),
+        Contains | StartsWith | EndsWith | IndexOf | Concat | MatchesPattern | HasSubset
+        | HasSubsequence | GeoDistance | GeoIntersects => (2, 2),
+        Substring => (2, 3),
+        Cast | IsOf => (1, 2),
+        _ => (1, 1),
+    }
+}
+
+/// Arguments `( a , b )` of a canonical function; `open` starts at `(`.
+fn call<'a>(c: &Src<'_>, start: &'a str, f: Function, open: &'a str, d: u32) -> Res<'a, Expr> {
+    if d >= MAX_DEPTH {
+        return too_deep(start, "expression is nested too deeply (limit 100)");
+    }
+    let name = crate::display::function_name(f);
+    let mut args = Vec::new();
+    let mut r = bws(&open[1..]);
+    if let Some(after) = r.strip_prefix(')') {
+        r = after;
+    } else {
+        loop {
+            let is_type_arg = matches!(f, Function::Cast | Function::IsOf)
+                && (args.len() == 1 || type_name_then_close(r));
+            let (after, a) = if is_type_arg {
+                let (after, t) = commit(type_name(r), |at| {
+                    format!("expected a type name in `{name}`, found {}", found(at))
+                })?;
+                (after, Expr::TypeName(t.to_string()))
+            } else {
+                commit(expr(c, r, d + 1), |at| {
+                    format!("expected an argument of `{name}`, found {}", found(at))
+                })?
+            };
+            args.push(a);
+            let after = bws(after);
+            if let Some(more) = after.strip_prefix(',') {
+                r = bws(more);
+            } else if let Some(done) = after.strip_prefix(')') {
+                r = done;
+                break;
+            } else {
+                return fail(
+                    after,
+                    format!(
+                        "expected `,` or `)` in `{name}(...)`, found {}",
+                        found(after)
+                    ),
+                );
+            }
+        }
+    }
+    let (min, max) = arity(f);
+    if args.len() < min || args.len() > max {
+        let want = if min == max {
+            format!("{min}")
+        } else {
+            format!("{min} or {max}")
+        };
+        return fail(
+            start,
+            format!("`{name}` takes {want} argument(s), found {}", args.len()),
+        );
+    }
+    Ok((r, Expr::Call(f, args, c.pos(start))))
+}
+
+fn type_name(i: &str) -> Res<'_, &str> {
+    if let Some(inner) = i.strip_prefix("Collection(") {
+        let (r, _) = qualified(inner)?;
+        return match r.strip_prefix(')') {
+            Some(r) => Ok((r, &i[..i.len() - r.len()])),
+            None => backtrack(r, "expected `)`"),
+        };
+    }
+    qualified(i)
+}
+
+fn type_name_then_close(i: &str) -> bool {
+    matches!(type_name(i), Ok((r, _)) if bws(r).starts_with(')'))
+}
+
+/// `case(cond:value, ...)`; `open` starts at `(`.
+fn case<'a>(c: &Src<'_>, open: &'a str, d: u32) -> Res<'a, Expr> {
+    if d >= MAX_DEPTH {
+        return too_deep(open, "expression is nested too deeply (limit 100)");
+    }
+    let mut arms = Vec::new();
+    let mut r = bws(&open[1..]);
+    loop {
+        let (after, cond) = commit(expr(c, r, d + 1), |at| {
+            format!("expected a condition in `case`, found {}", found(at))
+        })?;
+        let after = bws(after);
+        let Some(after) = after.strip_prefix(':') else {
+            return fail(
+                after,
+                format!("expected `:` in `case`, found {}", found(after)),
+            );
+        };
+        let (after, value) = commit(expr(c, bws(after), d + 1), |at| {
+            format!("expected a value after `:`, found {}", found(at))
+        })?;
+        arms.push((cond, value));
+        let after = bws(after);
+        if let Some(more) = after.strip_prefix(',') {
+            r = bws(more);
+        } else if let Some(done) = after.strip_prefix(')') {
+            return Ok((done, Expr::Case(arms)));
+        } else {
+            return fail(
+                after,
+                format!("expected `,` or `)` in `case`, found {}", found(after)),
+            );
+        }
+    }
+}
+
+/// Right side of `in`: `(a, b)`, `[a, b]`, `@list` or a collection path.
+fn in_rhs<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    let Some(inner) = i.strip_prefix('(') else {
+        return add_expr(c, i, d);
+    };
+    if d >= MAX_DEPTH {
+        return too_deep(i, "expression is nested too deeply (limit 100)");
+    }
+    let mut items = Vec::new();
+    let mut r = bws(inner);
+    if let Some(done) = r.strip_prefix(')') {
+        return Ok((done, Expr::List(items)));
+    }
+    loop {
+        let (after, e) = commit(expr(c, r, d + 1), |at| {
+            format!("expected a value in the `in` list, found {}", found(at))
+        })?;
+        items.push(e);
+        let after = bws(after);
+        let done = after.strip_prefix(')');
+        if items.len() > 1 || (done.is_none() && after.starts_with(',')) {
+            // Lists of more than one item hold literals only (ABNF `listExpr`).
+            if items
+                .iter()
+                .any(|e| !matches!(e, Expr::Literal(_) | Expr::Alias(..)))
+            {
+                return fail(
+                    r,
+                    "an `in` list may only hold literals and parameter aliases",
+                );
+            }
+        }
+        if let Some(more) = after.strip_prefix(',') {
+            r = bws(more);
+        } else if let Some(done) = done {
+            return Ok((done, Expr::List(items)));
+        } else {
+            return fail(
+                after,
+                format!(
+                    "expected `,` or `)` in the `in` list, found {}",
+                    found(after)
+                ),
+            );
+        }
+    }
+}
+
+/// JSON array `[v, ...]` (4.01); items may be OData expressions or JSON strings.
+fn array<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    let mut items = Vec::new();
+    let mut r = bws(&i[1..]);
+    if let Some(done) = r.strip_prefix(']') {
+        return Ok((done, Expr::List(items)));
+    }
+    loop {
+        let (after, v) = json_value(c, r, d)?;
+        items.push(v);
+        let after = bws(after);
+        if let Some(more) = after.strip_prefix(',') {
+            r = bws(more);
+        } else if let Some(done) = after.strip_prefix(']') {
+            return Ok((done, Expr::List(items)));
+        } else {
+            return fail(
+                after,
+                format!("expected `,` or `]` in array, found {}", found(after)),
+            );
+        }
+    }
+}
+
+/// JSON object `{"name": v, ...}` (4.01).
+fn object<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    let mut members = Vec::new();
+    let mut r = bws(&i[1..]);
+    if let Some(done) = r.strip_prefix('}') {
+        return Ok((done, Expr::Object(members)));
+    }
+    loop {
+        let (after, name) = match json_string(r) {
+            Ok(x) => x,
+            Err(_) => {
+                return fail(
+                    r,
+                    format!(
+                        "expected a quoted member name in object, found {}",
+                        found(r)
+                    ),
+                )
+            }
+        };
+        let after = bws(after);
+        let Some(after) = after.strip_prefix(':') else {
+            return fail(
+                after,
+                format!("expected `:` in object, found {}", found(after)),
+            );
+        };
+        let (after, v) = json_value(c, bws(after), d)?;
+        members.push((name, v));
+        let after = bws(after);
+        if let Some(more) = after.strip_prefix(',') {
+            r = bws(more);
+        } else if let Some(done) = after.strip_prefix('}') {
+            return Ok((done, Expr::Object(members)));
+        } else {
+            return fail(
+                after,
+                format!("expected `,` or `}}` in object, found {}", found(after)),
+            );
+        }
+    }
+}
+
+fn json_value<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    if i.starts_with('"') {
+        let (r, s) = json_string(i)?;
+        return Ok((r, Expr::Literal(Literal::String(s))));
+    }
+    commit(expr(c, i, d), |at| {
+        format!("expected a value, found {}", found(at))
+    })
+}
+
+/// A JSON string with its escapes resolved.
+pub(crate) fn json_string(i: &str) -> Res<'_, String> {
+    let Some(body) = i.strip_prefix('"') else {
+        return backtrack(i, "expected `\"`");
+    };
+    let mut out = String::new();
+    let mut chars = body.char_indices();
+    while let Some((n, ch)) = chars.next() {
+        match ch {
+            '"' => return Ok((&body[n + 1..], out)),
+            '\\' => {
+                let esc = chars.next().map(|(_, e)| e);
+                match esc {
+                    Some('"') => out.push('"'),
+                    Some('\\') => out.push('\\'),
+                    Some('/') => out.push('/'),
+                    Some('b') => out.push('\u{8}'),
+                    Some('f') => out.push('\u{c}'),
+                    Some('n') => out.push('\n'),
+                    Some('r') => out.push('\r'),
+                    Some('t') => out.push('\t'),
+                    Some('u') => {
+                        let hex: String = chars.by_ref().take(4).map(|(_, h)| h).collect();
+                        match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                            Some(u) if hex.len() == 4 => out.push(u),
+                            _ => return fail(&body[n..], "invalid `\\u` escape in string"),
+                        }
+                    }
+                    _ => return fail(&body[n..], "invalid escape in string"),
+                }
+            }
+            _ => out.push(ch),
+        }
+    }
+    fail(i, "string is missing its closing `\"`")
+}
+
+/// Key predicate or function parameters `( ... )`; `i` starts at `(`. In resource paths
+/// (`in_expr` false) values must be literals, aliases or JSON.
+pub(crate) fn key_predicate<'a>(
+    c: &Src<'_>,
+    i: &'a str,
+    d: u32,
+    in_expr: bool,
+) -> Res<'a, KeyPredicate> {
+    if d >= MAX_DEPTH {
+        return too_deep(i, "expression is nested too deeply (limit 100)");
+    }
+    let r = bws(&i[1..]);
+    if let Some(done) = r.strip_prefix(')') {
+        return Ok((done, KeyPredicate::Named(Vec::new())));
+    }
+    let value = |r: &'a str| -> Res<'a, Expr> {
+        if in_expr {
+            return commit(expr(c, r, d + 1), |at| {
+                format!("expected a value, found {}", found(at))
+            });
+        }
+        match primary(c, r, d + 1) {
+            Ok((
+                rest,
+                e @ (Expr::Literal(_) | Expr::Alias(..) | Expr::List(_) | Expr::Object(_)),
+            )) => Ok((rest, e)),
+            Ok(_) | Err(nom::Err::Error(_)) => fail(
+                r,
+                format!("expected a literal or parameter alias, found {}", found(r)),
+            ),
+            Err(e) => Err(e),
+        }
+    };
+    let named = matches!(identifier(r), Ok((after, _)) if bws(after).starts_with('=') && !bws(after).starts_with("=="));
+    if !named {
+        let (after, v) = value(r)?;
+        let after = bws(after);
+        return match after.strip_prefix(')') {
+            Some(done) => Ok((done, KeyPredicate::Single(v))),
+            None => fail(
+                after,
+                format!("expected `)` after key value, found {}", found(after)),
+            ),
+        };
+    }
+    let mut pairs = Vec::new();
+    let mut r = r;
+    loop {
+        let (after, name) = commit(identifier(r), |at| {
+            format!("expected a name, found {}", found(at))
+        })?;
+        let after = bws(after);
+        let Some(after) = after.strip_prefix('=') else {
+            return fail(
+                after,
+                format!("expected `=` after `{name}`, found {}", found(after)),
+            );
+        };
+        let (after, v) = value(bws(after))?;
+        pairs.push((name.to_string(), v));
+        let after = bws(after);
+        if let Some(more) = after.strip_prefix(',') {
+            r = bws(more);
+        } else if let Some(done) = after.strip_prefix(')') {
+            return Ok((done, KeyPredicate::Named(pairs)));
+        } else {
+            return fail(
+                after,
+                format!("expected `,` or `)`, found {}", found(after)),
+            );
+        }
+    }
+}
+
+/// A member path, possibly ending in a lambda: `Status/DeadFlag`, `$it/Name`,
+/// `$root/Contacts(1)/Name`, `Leads/any(l: l/Flag eq 'A')`, `Model.Fn(a=1)/Name`.
+fn member<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
+    let pos = c.pos(i);
+    let mut segments: Vec<MemberSegment> = Vec::new();
+    let mut r = i;
+    loop {
+        let first = segments.is_empty();
+        let seg_start = r;
+        let (after, name) = segment_name(r, first)?;
+        if !first
+            && (name.eq_ignore_ascii_case("any") || name.eq_ignore_ascii_case("all"))
+            && after.starts_with('(')
+        {
+            let kind = if name.eq_ignore_ascii_case("any") {
+                LambdaKind::Any
+            } else {
+                LambdaKind::All
+            };
+            return lambda(c, after, d, kind, MemberPath { segments, pos });
+        }
+        let mut after = after;
+        let mut key = None;
+        if name == "$filter" {
+            let Some(open) = after.strip_prefix('(') else {
+                return fail(after, "expected `(` after `$filter`");
+            };
+            let (a, e) = commit(expr(c, bws(open), d + 1), |at| {
+                format!(
+                    "expected a condition in `$filter(...)`, found {}",
+                    found(at)
+                )
+            })?;
+            let a = bws(a);
+            let Some(a) = a.strip_prefix(')') else {
+                return fail(a, format!("expected `)`, found {}", found(a)));
+            };
+            key = Some(KeyPredicate::Single(e));
+            after = a;
+        } else if after.starts_with('(') && !name.starts_with('$') {
+            let (a, k) = key_predicate(c, after, d, true)?;
+            key = Some(k);
+            after = a;
+        } else if first && name.contains('.') && !name.starts_with('@') && !after.starts_with('/') {
+            return fail(after, format!("expected `(` after function `{name}`"));
+        }
+        if first && name == "$root" && !after.starts_with('/') {
+            return fail(after, "expected `/` and an entity set after `$root`");
+        }
+        let _ = seg_start;
+        segments.push(MemberSegment {
+            name: name.to_string(),
+            key,
+        });
+        match after.strip_prefix('/') {
+            Some(next)
+                if next.starts_with(|ch: char| {
+                    crate::lex::is_ident_start(ch) || ch == '$' || ch == '@'
+                }) =>
+            {
+                r = next
+            }
+            Some(_) => {
+                return fail(
+                    after,
+                    format!("expected a name after `/`, found {}", found(&after[1..])),
+                )
+            }
+            None => return Ok((after, Expr::Member(MemberPath { segments, pos }))),
+        }
+    }
+}
+
+/// One path segment's name: identifier, qualified name, `$it`-style keyword or annotation.
+fn segment_name(i: &str, first: bool) -> Res<'_, &str> {
+    if let Some(r) = i.strip_prefix('$') {
+        let (after, kw) = identifier(r).map_err(|_| {
+            nom::Err::Failure(crate::error::PErr {
+                at: i,
+                kind: crate::ErrorKind::Syntax,
+                msg: "expected a name after `$`".into(),
+            })
+        })?;
+        let ok = match kw {
+            "it" | "this" | "root" => first,
+            "count" | "filter" => !first,
+            _ => false,
+        };
+        if !ok {
+            return fail(i, format!("`${kw}` is not allowed here"));
+        }
+        return Ok((after, &i[..1 + kw.len()]));
+    }
+    if let Some(r) = i.strip_prefix('@') {
+        let (mut after, _) = commit(qualified(r), |at| {
+            format!("expected an annotation name after `@`, found {}", found(at))
+        })?;
+        if let Some(q) = after.strip_prefix('#') {
+            after = identifier(q)?.0;
+        }
+        return Ok((after, &i[..i.len() - after.len()]));
+    }
+    match qualified(i) {
+        Ok(x) => Ok(x),
+        Err(_) => backtrack(i, "expected a value"),
+    }
+}
+
+/// `any(v: pred)`, `any()`, `all(v: pred)`; `open` starts at `(`.
+fn lambda<'a>(
+    c: &Src<'_>,
+    open: &'a str,
+    d: u32,
+    kind: LambdaKind,
+    collection: MemberPath,
+) -> Res<'a, Expr> {
+    if d >= MAX_DEPTH {
+        return too_deep(open, "expression is nested too deeply (limit 100)");
+    }
+    let word = if kind == LambdaKind::Any {
+        "any"
+    } else {
+        "all"
+    };
+    let r = bws(&open[1..]);
+    if let Some(done) = r.strip_prefix(')') {
+        if kind == LambdaKind::All {
+            return fail(r, "`all()` needs a lambda, e.g. `all(l: l/Flag eq 'A')`");
+        }
+        return Ok((
+            done,
+            Expr::Lambda {
+                collection,
+                kind,
+                variable: None,
+                predicate: None,
+            },
+        ));
+    }
+    let (r, var) = commit(identifier(r), |at| {
+        format!(
+            "expected a range variable in `{word}(...)`, found {}",
+            found(at)
+        )
+    })?;
+    let r = bws(r);
+    let Some(r) = r.strip_prefix(':') else {
+        return fail(
+            r,
+            format!("expected `:` after the range variable, found {}", found(r)),
+        );
+    };
+    let (r, pred) = commit(expr(c, bws(r), d + 1), |at| {
+        format!("expected a condition after `:`, found {}", found(at))
+    })?;
+    let r = bws(r);
+    let Some(r) = r.strip_prefix(')') else {
+        return fail(
+            r,
+            format!("expected `)` to close `{word}(...)`, found {}", found(r)),
+        );
+    };
+    Ok((
+        r,
+        Expr::Lambda {
+            collection,
+            kind,
+            variable: Some(var.to_string()),
+            predicate: Some(Box::new(pred)),
+        },
+    ))
+}
+
+/// Skips trailing whitespace-only remainder check helper for callers.
+pub(crate) fn only_ws(i: &str) -> bool {
+    i.chars().all(is_ws)
+}
