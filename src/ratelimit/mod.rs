@@ -1,72 +1,55 @@
-//! Per-workspace sliding-log rate limiting. One interface (`Limiter`), an in-process
-//! implementation for the embedded default and a Redis one shared by every instance.
+//! Per-workspace sliding-log rate limiting (issue #3).
+//!
+//! A workspace may make at most `limit` requests in any `window` (default
+//! 1200 per 600 s), counted across all of its tokens. Each admitted request is
+//! logged with its timestamp; a request is admitted when fewer than `limit`
+//! logged requests are younger than `window`. Denied requests are not logged, so
+//! a client that keeps retrying is admitted as soon as the oldest entry expires.
+//!
+//! One type, [`Limiter`], with two stores:
+//! - **in-process** ([`Limiter::in_process`]): the embedded default, exact for a
+//!   single instance;
+//! - **Redis** ([`Limiter::connect`] with a URL): one sorted set per workspace
+//!   (`crm-odata:rl:<id>`), scored by the Redis server's clock and updated by one
+//!   atomic Lua script, so any number of instances enforce one limit together.
+//!
+//! # When Redis is down or slow
+//!
+//! Every Redis round trip is bounded (50 ms by default). On an error or timeout
+//! the limiter logs one warning for the outage and decides in-process; while the
+//! outage lasts at most one request per second tries Redis again, and the first
+//! success switches back (logged at info). The in-process log also records the
+//! requests Redis admitted, so a fallback starts from this instance's recent
+//! traffic rather than from zero.
+//!
+//! The trade-off is chosen with `fail_closed`:
+//! - **fail-open** (default): the API keeps serving. During an outage each
+//!   instance limits alone, so across N instances a workspace can get up to
+//!   N × `limit` requests per window; requests admitted locally are not copied to
+//!   Redis afterwards, so the first window after recovery can also exceed the limit.
+//!   Availability wins over exactness.
+//! - **fail-closed**: [`Limiter::check`] returns [`LimiterUnavailable`] while
+//!   Redis is unreachable (the HTTP layer answers 503 with `Retry-After`). The
+//!   limit is never exceeded, but a Redis outage becomes an API outage.
+//!
+//! Without a Redis URL there is nothing to fail, and `check` never errors.
 
-use std::collections::{HashMap, VecDeque};
-use std::str::FromStr;
-use std::sync::Mutex;
+mod config;
+mod decision;
+mod fallback;
+mod local;
+mod redis;
+
 use std::time::{Duration, Instant};
 
-/// `limit` requests per sliding `window`, parsed from e.g. `1200/600s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimitConfig {
-    pub limit: u32,
-    pub window: Duration,
-}
+pub use self::config::{RateLimitConfig, RedisOptions};
+pub use self::decision::{Decision, POLICY_NAME};
+pub use self::local::InProcess;
+pub use self::redis::StoreError;
 
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        Self {
-            limit: 1200,
-            window: Duration::from_secs(600),
-        }
-    }
-}
-
-impl FromStr for RateLimitConfig {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (n, w) = s
-            .split_once('/')
-            .ok_or_else(|| format!("rate limit `{s}`: expected LIMIT/WINDOW, e.g. 1200/600s"))?;
-        let limit: u32 = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("rate limit `{s}`: `{n}` is not a whole number"))?;
-        let w = w.trim();
-        let (digits, unit) = w.split_at(w.find(|c: char| !c.is_ascii_digit()).unwrap_or(w.len()));
-        let v: u64 = digits
-            .parse()
-            .map_err(|_| format!("rate limit `{s}`: bad window `{w}`"))?;
-        let window = match unit {
-            "" | "s" => Duration::from_secs(v),
-            "ms" => Duration::from_millis(v),
-            "m" => Duration::from_secs(v * 60),
-            "h" => Duration::from_secs(v * 3600),
-            _ => {
-                return Err(format!(
-                    "rate limit `{s}`: unknown unit `{unit}` (use ms, s, m or h)"
-                ))
-            }
-        };
-        if limit == 0 || window.is_zero() {
-            return Err(format!(
-                "rate limit `{s}`: limit and window must be positive"
-            ));
-        }
-        Ok(Self { limit, window })
-    }
-}
-
-/// The outcome of one admission check, enough to write every rate-limit header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
-    pub allowed: bool,
-    pub limit: u32,
-    pub remaining: u32,
-    pub window: Duration,
-    /// Until the oldest admitted request leaves the window.
-    pub reset_after: Duration,
-}
+use self::decision::ceil_secs;
+use self::fallback::Outage;
+use self::redis::RedisStore;
 
 /// Admission failed and the limiter is configured to fail closed.
 #[derive(Debug, thiserror::Error)]
@@ -75,16 +58,81 @@ pub struct LimiterUnavailable {
     pub retry_after: Duration,
 }
 
+impl LimiterUnavailable {
+    /// `Retry-After` for the 503: whole seconds, rounded up, at least 1.
+    pub fn retry_after_secs(&self) -> u64 {
+        ceil_secs(self.retry_after).max(1)
+    }
+}
+
+/// Which store made a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// No shared store is configured.
+    InProcess,
+    /// The shared Redis store.
+    Redis,
+    /// Redis is configured but unavailable; decided in-process.
+    Fallback,
+}
+
 pub struct Limiter {
     config: RateLimitConfig,
     local: InProcess,
+    shared: Option<Shared>,
+    fail_closed: bool,
+}
+
+struct Shared {
+    store: RedisStore,
+    outage: Outage,
 }
 
 impl Limiter {
     pub fn in_process(config: RateLimitConfig) -> Self {
         Self {
             config,
-            local: InProcess::default(),
+            local: InProcess::new(config),
+            shared: None,
+            fail_closed: false,
+        }
+    }
+
+    /// A Redis-backed limiter when `redis_url` is given, else in-process.
+    ///
+    /// Never fails: if Redis cannot be reached now, the limiter starts in
+    /// fallback (or, with `fail_closed`, refusing) and keeps retrying.
+    pub async fn connect(
+        config: RateLimitConfig,
+        redis_url: Option<&str>,
+        fail_closed: bool,
+    ) -> Self {
+        Self::connect_with(config, redis_url, fail_closed, RedisOptions::default()).await
+    }
+
+    /// [`Limiter::connect`] with explicit timeouts and key prefix.
+    pub async fn connect_with(
+        config: RateLimitConfig,
+        redis_url: Option<&str>,
+        fail_closed: bool,
+        options: RedisOptions,
+    ) -> Self {
+        let Some(url) = redis_url.map(str::trim).filter(|u| !u.is_empty()) else {
+            return Self::in_process(config);
+        };
+        let shared = Shared {
+            outage: Outage::new(options.retry_interval),
+            store: RedisStore::new(config, url, options),
+        };
+        match shared.store.ping().await {
+            Ok(()) => tracing::info!(limit = %config, "rate limiter: using Redis"),
+            Err(e) => shared.outage.mark_down(&e),
+        }
+        Self {
+            config,
+            local: InProcess::new(config),
+            shared: Some(shared),
+            fail_closed,
         }
     }
 
@@ -92,41 +140,61 @@ impl Limiter {
         self.config
     }
 
+    /// Whether decisions are currently meant to come from Redis.
+    pub fn source(&self) -> Source {
+        match &self.shared {
+            None => Source::InProcess,
+            Some(s) if s.outage.is_down() => Source::Fallback,
+            Some(_) => Source::Redis,
+        }
+    }
+
+    /// The Redis key holding `workspace_id`'s log, if Redis is configured.
+    pub fn redis_key(&self, workspace_id: i64) -> Option<String> {
+        self.shared.as_ref().map(|s| s.store.key(workspace_id))
+    }
+
     /// Checks and, when admitted, records one request of `workspace_id`.
     pub async fn check(&self, workspace_id: i64) -> Result<Decision, LimiterUnavailable> {
-        Ok(self.local.check(workspace_id, self.config, Instant::now()))
+        self.check_with_source(workspace_id).await.map(|(d, _)| d)
     }
-}
 
-#[derive(Default)]
-struct InProcess {
-    logs: Mutex<HashMap<i64, VecDeque<Instant>>>,
-}
+    /// [`Limiter::check`], also telling which store decided.
+    pub async fn check_with_source(
+        &self,
+        workspace_id: i64,
+    ) -> Result<(Decision, Source), LimiterUnavailable> {
+        let Some(shared) = &self.shared else {
+            return Ok((self.local.check(workspace_id), Source::InProcess));
+        };
+        if shared.outage.is_down() && !shared.outage.claim_probe() {
+            return self.fallback(shared, workspace_id);
+        }
+        match shared.store.check(workspace_id).await {
+            Ok(d) => {
+                shared.outage.mark_up();
+                if d.allowed {
+                    self.local.record_at(workspace_id, Instant::now());
+                }
+                Ok((d, Source::Redis))
+            }
+            Err(e) => {
+                shared.outage.mark_down(&e);
+                self.fallback(shared, workspace_id)
+            }
+        }
+    }
 
-impl InProcess {
-    fn check(&self, ws: i64, cfg: RateLimitConfig, now: Instant) -> Decision {
-        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        let log = logs.entry(ws).or_default();
-        while log
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= cfg.window)
-        {
-            log.pop_front();
+    fn fallback(
+        &self,
+        shared: &Shared,
+        workspace_id: i64,
+    ) -> Result<(Decision, Source), LimiterUnavailable> {
+        if self.fail_closed {
+            return Err(LimiterUnavailable {
+                retry_after: shared.outage.until_next_probe().max(Duration::from_secs(1)),
+            });
         }
-        let allowed = (log.len() as u32) < cfg.limit;
-        if allowed {
-            log.push_back(now);
-        }
-        let reset_after = log
-            .front()
-            .map(|t| cfg.window.saturating_sub(now.duration_since(*t)))
-            .unwrap_or_default();
-        Decision {
-            allowed,
-            limit: cfg.limit,
-            remaining: cfg.limit.saturating_sub(log.len() as u32),
-            window: cfg.window,
-            reset_after,
-        }
+        Ok((self.local.check(workspace_id), Source::Fallback))
     }
 }

@@ -1,0 +1,416 @@
+//! The Redis limiter against a real Redis: a private `redis-server` per test and,
+//! when `CRM_TEST_REDIS_URL` is set, the shared one as well.
+
+mod ratelimit_support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crm_odata::ratelimit::{Limiter, RateLimitConfig, RedisOptions, Source};
+use ratelimit_support::{inspect, unique_prefix, RedisServer};
+
+/// Where the shared-store tests run: our own server, plus CI's if configured.
+struct Target {
+    url: String,
+    _server: Option<RedisServer>,
+}
+
+fn targets() -> Vec<Target> {
+    let mut t = Vec::new();
+    if let Some(s) = RedisServer::spawn() {
+        t.push(Target {
+            url: s.url(),
+            _server: Some(s),
+        });
+    }
+    if let Ok(url) = std::env::var("CRM_TEST_REDIS_URL") {
+        if !url.trim().is_empty() {
+            t.push(Target { url, _server: None });
+        }
+    }
+    t
+}
+
+fn cfg(s: &str) -> RateLimitConfig {
+    s.parse().expect("config")
+}
+
+fn opts(test: &str) -> RedisOptions {
+    RedisOptions {
+        key_prefix: unique_prefix(test),
+        ..RedisOptions::default()
+    }
+}
+
+/// Generous timeout for tests that must not fall back under load (debug build, 2 cores).
+fn patient(test: &str) -> RedisOptions {
+    RedisOptions {
+        timeout: Duration::from_secs(2),
+        ..opts(test)
+    }
+}
+
+async fn zcard(url: &str, key: &str) -> i64 {
+    let mut c = inspect(url).await;
+    redis::cmd("ZCARD")
+        .arg(key)
+        .query_async(&mut c)
+        .await
+        .expect("ZCARD")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_at_the_boundary() {
+    for t in targets() {
+        let l = Limiter::connect_with(cfg("5/2s"), Some(&t.url), false, patient("boundary")).await;
+        let key = l.redis_key(7).expect("redis key");
+        // One request, then four more half a second later: the first frees its
+        // slot 0.5 s before the others.
+        for i in 0..5u32 {
+            if i == 1 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let (d, src) = l.check_with_source(7).await.expect("check");
+            assert_eq!(src, Source::Redis);
+            assert!(d.allowed, "request {i}");
+            assert_eq!(d.remaining, 4 - i);
+            assert_eq!(d.limit, 5);
+        }
+        let mut denied = None;
+        for _ in 0..3 {
+            let d = l.check(7).await.expect("check");
+            assert!(!d.allowed, "6th and later must be denied");
+            assert_eq!(d.remaining, 0);
+            // The oldest leaves in about 1.5 s.
+            assert!(
+                d.reset_after <= Duration::from_millis(1500)
+                    && d.reset_after > Duration::from_millis(1000),
+                "{:?}",
+                d.reset_after
+            );
+            assert_eq!(d.retry_after_secs(), 2);
+            denied = Some(d);
+        }
+        // Denied requests are not recorded.
+        assert_eq!(zcard(&t.url, &key).await, 5);
+        // Idle workspaces cost nothing: the key expires within one window.
+        let mut c = inspect(&t.url).await;
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .expect("PTTL");
+        assert!(pttl > 0 && pttl <= 2000, "pttl {pttl}");
+
+        // Once the oldest leaves the window exactly one more is admitted.
+        let wait = denied.expect("denied").reset_after + Duration::from_millis(30);
+        tokio::time::sleep(wait).await;
+        let d = l.check(7).await.expect("check");
+        assert!(d.allowed, "admitted again once the oldest left the window");
+        assert_eq!(d.remaining, 0);
+        let d = l.check(7).await.expect("check");
+        assert!(!d.allowed, "only the oldest has left");
+        // The next slot frees when the four later requests leave, ~0.5 s on.
+        assert!(
+            d.reset_after <= Duration::from_millis(500),
+            "{:?}",
+            d.reset_after
+        );
+        assert_eq!(zcard(&t.url, &key).await, 5);
+
+        // After a full idle window the key is gone.
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let exists: i64 = redis::cmd("EXISTS")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .expect("EXISTS");
+        assert_eq!(exists, 0, "idle workspace key should have expired");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_64_tasks_admit_exactly_limit() {
+    for t in targets() {
+        let o = patient("concurrent");
+        let a =
+            Arc::new(Limiter::connect_with(cfg("25/60s"), Some(&t.url), false, o.clone()).await);
+        let b = Arc::new(Limiter::connect_with(cfg("25/60s"), Some(&t.url), false, o).await);
+        let admitted = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..64 {
+            let l = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let admitted = admitted.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..3 {
+                    let (d, src) = l.check_with_source(42).await.expect("check");
+                    assert_eq!(src, Source::Redis, "must not fall back in this test");
+                    if d.allowed {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task");
+        }
+        assert_eq!(admitted.load(Ordering::Relaxed), 25);
+        assert_eq!(zcard(&t.url, &a.redis_key(42).expect("key")).await, 25);
+        // Both instances see the shared count.
+        assert_eq!(a.check(42).await.expect("check").remaining, 0);
+        assert_eq!(b.check(42).await.expect("check").remaining, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspaces_do_not_affect_each_other() {
+    for t in targets() {
+        let l =
+            Limiter::connect_with(cfg("3/60s"), Some(&t.url), false, patient("isolation")).await;
+        for _ in 0..3 {
+            assert!(l.check(1).await.expect("check").allowed);
+        }
+        assert!(!l.check(1).await.expect("check").allowed);
+        let d = l.check(2).await.expect("check");
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 2);
+        assert!(l.check(-1).await.expect("check").allowed);
+        assert!(!l.check(1).await.expect("check").allowed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_is_reloaded_after_script_flush() {
+    // SCRIPT FLUSH is server-wide: only on our own server, never on a shared one.
+    let Some(server) = RedisServer::spawn() else {
+        return;
+    };
+    {
+        let t = Target {
+            url: server.url(),
+            _server: None,
+        };
+        let l =
+            Limiter::connect_with(cfg("10/60s"), Some(&t.url), false, patient("noscript")).await;
+        assert_eq!(
+            l.check_with_source(1).await.expect("check").1,
+            Source::Redis
+        );
+        let mut c = inspect(&t.url).await;
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut c)
+            .await
+            .expect("flush");
+        let (d, src) = l.check_with_source(1).await.expect("check");
+        assert_eq!(src, Source::Redis, "NOSCRIPT must be handled by reloading");
+        assert_eq!(d.remaining, 8);
+    }
+}
+
+/// Counts WARN events on this thread (tests below run on a current-thread runtime).
+mod warn_counter {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+    pub struct Count(pub Arc<AtomicUsize>);
+    impl<S: Subscriber> Layer<S> for Count {
+        fn on_event(&self, e: &Event<'_>, _: Context<'_, S>) {
+            if *e.metadata().level() == Level::WARN {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn install() -> (Arc<AtomicUsize>, tracing::subscriber::DefaultGuard) {
+        let n = Arc::new(AtomicUsize::new(0));
+        let s = tracing_subscriber::registry().with(Count(n.clone()));
+        (n, tracing::subscriber::set_default(s))
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn outage_falls_back_then_resumes_on_redis() {
+    let Some(mut server) = RedisServer::spawn() else {
+        return;
+    };
+    let (warns, _guard) = warn_counter::install();
+    let o = RedisOptions {
+        retry_interval: Duration::from_millis(300),
+        ..opts("outage")
+    };
+    let l = Limiter::connect_with(cfg("5/60s"), Some(&server.url()), false, o).await;
+    for _ in 0..3 {
+        let (d, src) = l.check_with_source(9).await.expect("check");
+        assert!(d.allowed);
+        assert_eq!(src, Source::Redis);
+    }
+
+    server.stop();
+    // No error, limiting continues in-process from this instance's 3 admissions.
+    let mut allowed = 0;
+    for _ in 0..10 {
+        let (d, src) = l
+            .check_with_source(9)
+            .await
+            .expect("fail-open never errors");
+        assert_eq!(src, Source::Fallback);
+        allowed += usize::from(d.allowed);
+    }
+    assert_eq!(
+        allowed, 2,
+        "fallback keeps limiting: 3 via Redis + 2 locally = 5"
+    );
+    assert_eq!(l.source(), Source::Fallback);
+
+    // Many requests during the outage, but only one warning.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(800) {
+        let (_, src) = l.check_with_source(9).await.expect("check");
+        assert_eq!(src, Source::Fallback);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(warns.load(Ordering::Relaxed), 1, "one warning per outage");
+
+    server.start();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, src) = l.check_with_source(10).await.expect("check");
+        if src == Source::Redis {
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not return to Redis");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Back on the (fresh, empty) Redis: requests are recorded there again.
+    let (d, src) = l.check_with_source(11).await.expect("check");
+    assert_eq!(src, Source::Redis);
+    assert!(d.allowed);
+    assert_eq!(d.remaining, 4);
+    assert_eq!(
+        zcard(&server.url(), &l.redis_key(11).expect("key")).await,
+        1
+    );
+    assert_eq!(warns.load(Ordering::Relaxed), 1);
+
+    // A second outage warns again, once.
+    server.stop();
+    for _ in 0..5 {
+        l.check(11).await.expect("check");
+    }
+    assert_eq!(warns.load(Ordering::Relaxed), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_closed_refuses_during_outage_only() {
+    let Some(mut server) = RedisServer::spawn() else {
+        return;
+    };
+    let o = RedisOptions {
+        retry_interval: Duration::from_millis(300),
+        ..opts("failclosed")
+    };
+    let l = Limiter::connect_with(cfg("5/60s"), Some(&server.url()), true, o).await;
+    assert!(l.check(1).await.expect("up").allowed);
+    server.stop();
+    for _ in 0..5 {
+        let e = l
+            .check(1)
+            .await
+            .expect_err("fail-closed must refuse while Redis is down");
+        assert!(e.retry_after >= Duration::from_secs(1));
+        assert_eq!(e.retry_after_secs(), 1);
+    }
+    server.start();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(d) = l.check(1).await {
+            assert!(d.allowed);
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not recover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(l.source(), Source::Redis);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_at_start_then_comes_up() {
+    let Some(mut server) = RedisServer::unstarted() else {
+        return;
+    };
+    let o = RedisOptions {
+        retry_interval: Duration::from_millis(300),
+        ..opts("downatstart")
+    };
+    let started = Instant::now();
+    let l = Limiter::connect_with(cfg("2/60s"), Some(&server.url()), false, o).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "connect must not block"
+    );
+    assert_eq!(l.source(), Source::Fallback);
+    let (d, src) = l.check_with_source(1).await.expect("fail-open");
+    assert!(d.allowed);
+    assert_eq!(src, Source::Fallback);
+
+    server.start();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while l.check_with_source(2).await.expect("check").1 != Source::Redis {
+        assert!(Instant::now() < deadline, "did not switch to Redis");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_redis_is_bounded_by_the_timeout() {
+    let Some(mut server) = RedisServer::spawn() else {
+        return;
+    };
+    let l = Limiter::connect_with(cfg("5/60s"), Some(&server.url()), false, opts("slow")).await;
+    assert_eq!(
+        l.check_with_source(1).await.expect("check").1,
+        Source::Redis
+    );
+    // An unresponsive server: connections stay open, nothing answers.
+    server.pause();
+    let started = Instant::now();
+    let (d, src) = l.check_with_source(1).await.expect("fail-open");
+    let took = started.elapsed();
+    assert_eq!(src, Source::Fallback);
+    assert!(d.allowed);
+    assert!(
+        took < Duration::from_millis(300),
+        "check took {took:?} with a 50 ms bound"
+    );
+    // Within the retry interval nobody waits on Redis again.
+    let started = Instant::now();
+    assert_eq!(
+        l.check_with_source(1).await.expect("check").1,
+        Source::Fallback
+    );
+    assert!(started.elapsed() < Duration::from_millis(20));
+    server.resume();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_url_falls_back_or_refuses() {
+    let l = Limiter::connect(cfg("1/60s"), Some("not a url"), false).await;
+    let (d, src) = l.check_with_source(1).await.expect("fail-open");
+    assert!(d.allowed);
+    assert_eq!(src, Source::Fallback);
+    assert!(!l.check(1).await.expect("fail-open").allowed);
+
+    let l = Limiter::connect(cfg("1/60s"), Some("not a url"), true).await;
+    assert!(l.check(1).await.is_err());
+
+    // No URL: in-process, never an error even when fail-closed.
+    let l = Limiter::connect(cfg("1/60s"), None, true).await;
+    assert_eq!(
+        l.check_with_source(1).await.expect("ok").1,
+        Source::InProcess
+    );
+}
