@@ -1,1 +1,0 @@
-//! `$metadata` as CSDL XML (and CSDL JSON), derived from the entity model.

@@ -1,0 +1,178 @@
+//! `$metadata` as CSDL XML 4.0 and CSDL JSON 4.01, derived from [`crate::model::MODEL`].
+//!
+//! The model is fixed at compile time, so each document is rendered once into
+//! [`METADATA_XML`] / [`METADATA_JSON`] and the HTTP layer serves those bytes as they are.
+//! Both renderers share the annotation description below, so the two formats cannot drift.
+
+mod json;
+mod xml;
+
+use crate::model::{EntityType, Model, Property, MODEL};
+use std::sync::LazyLock;
+
+pub use json::metadata_json;
+pub use xml::metadata_xml;
+
+/// CSDL XML document for `MODEL`, rendered on first use.
+pub static METADATA_XML: LazyLock<String> = LazyLock::new(|| metadata_xml(&MODEL));
+
+/// CSDL JSON document for `MODEL`, serialized on first use.
+pub static METADATA_JSON: LazyLock<String> = LazyLock::new(|| metadata_json(&MODEL).to_string());
+
+/// Media types to send with the two documents.
+pub const XML_CONTENT_TYPE: &str = "application/xml";
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// Canonical `$filter` functions advertised in `Capabilities.FilterFunctions`.
+/// Public so the binder can reject exactly what the document does not promise.
+pub const FILTER_FUNCTIONS: &[&str] = &[
+    "contains",
+    "startswith",
+    "endswith",
+    "length",
+    "indexof",
+    "substring",
+    "tolower",
+    "toupper",
+    "trim",
+    "concat",
+    "year",
+    "month",
+    "day",
+    "hour",
+    "minute",
+    "second",
+    "date",
+    "time",
+    "now",
+    "round",
+    "floor",
+    "ceiling",
+];
+
+/// `$expand` depth advertised in `Capabilities.ExpandRestrictions/MaxLevels`.
+/// Public so the planner can enforce the same limit.
+pub const EXPAND_MAX_LEVELS: i64 = 8;
+
+/// A referenced vocabulary: included under its alias, so terms are written `Alias.Term`.
+pub(crate) struct Vocabulary {
+    pub namespace: &'static str,
+    pub alias: &'static str,
+    pub xml_uri: &'static str,
+    pub json_uri: &'static str,
+}
+
+pub(crate) const VOCABULARIES: &[Vocabulary] = &[
+    Vocabulary {
+        namespace: "Org.OData.Core.V1",
+        alias: "Core",
+        xml_uri: "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Core.V1.xml",
+        json_uri:
+            "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Core.V1.json",
+    },
+    Vocabulary {
+        namespace: "Org.OData.Capabilities.V1",
+        alias: "Capabilities",
+        xml_uri: "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Capabilities.V1.xml",
+        json_uri: "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Capabilities.V1.json",
+    },
+];
+
+/// The subset of CSDL annotation expressions this document needs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Bool(bool),
+    Int(i64),
+    /// Enumeration member: qualified enum type (alias form) and member name.
+    Enum(&'static str, &'static str),
+    Strings(&'static [&'static str]),
+    /// Record of the term's own complex type, so no `Type` is written.
+    Record(Vec<(&'static str, Value)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Annotation {
+    /// Alias-qualified term, e.g. `Core.Computed`.
+    pub term: &'static str,
+    pub value: Value,
+}
+
+const fn ann(term: &'static str, value: Value) -> Annotation {
+    Annotation { term, value }
+}
+
+fn record(term: &'static str, props: Vec<(&'static str, Value)>) -> Annotation {
+    ann(term, Value::Record(props))
+}
+
+/// Service-wide capabilities, on the entity container. Term and record shapes follow
+/// Org.OData.Capabilities.V1 (strict readers validate them).
+pub(crate) fn container_annotations() -> Vec<Annotation> {
+    vec![
+        // Intermediate: $filter/$orderby/$expand/$search etc. are served, but no writes.
+        ann(
+            "Capabilities.ConformanceLevel",
+            Value::Enum("Capabilities.ConformanceLevelType", "Intermediate"),
+        ),
+        ann(
+            "Capabilities.FilterFunctions",
+            Value::Strings(FILTER_FUNCTIONS),
+        ),
+    ]
+}
+
+/// Per entity set capabilities. Every set is read-only until the write path exists.
+pub(crate) fn entity_set_annotations(t: &EntityType) -> Vec<Annotation> {
+    use Value::{Bool, Int};
+    vec![
+        record(
+            "Capabilities.SearchRestrictions",
+            vec![("Searchable", Bool(!t.search.is_empty()))],
+        ),
+        ann("Capabilities.TopSupported", Bool(true)),
+        ann("Capabilities.SkipSupported", Bool(true)),
+        record(
+            "Capabilities.SortRestrictions",
+            vec![("Sortable", Bool(true))],
+        ),
+        record(
+            "Capabilities.ExpandRestrictions",
+            vec![
+                // Uniform across sets: one without navigation properties has nothing to expand.
+                ("Expandable", Bool(true)),
+                ("MaxLevels", Int(EXPAND_MAX_LEVELS)),
+            ],
+        ),
+        record(
+            "Capabilities.CountRestrictions",
+            vec![("Countable", Bool(true))],
+        ),
+        record(
+            "Capabilities.InsertRestrictions",
+            vec![("Insertable", Bool(false))],
+        ),
+        record(
+            "Capabilities.UpdateRestrictions",
+            vec![("Updatable", Bool(false))],
+        ),
+        record(
+            "Capabilities.DeleteRestrictions",
+            vec![("Deletable", Bool(false))],
+        ),
+    ]
+}
+
+/// Clients must not send server-maintained or derived values.
+pub(crate) fn property_annotations(p: &Property) -> Vec<Annotation> {
+    if p.server_set || p.computed.is_some() {
+        vec![ann("Core.Computed", Value::Bool(true))]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Entity set a navigation target is bound to; `None` only for a broken model
+/// (the model's own tests reject that), in which case the binding is left out.
+pub(crate) fn target_set<'m>(model: &'m Model, target_type: &str) -> Option<&'m str> {
+    model.entity_type(target_type).map(|t| t.set)
+}
