@@ -51,10 +51,10 @@ pub(crate) fn segment_text(s: &PathSegment) -> String {
     s.to_string()
 }
 
-/// Writes `s`, percent-encoding `%` and the characters in `extra`.
+/// Writes `s`, percent-encoding `%`, control characters and the characters in `extra`.
 fn esc(f: &mut Formatter<'_>, s: &str, extra: &[char]) -> fmt::Result {
     for ch in s.chars() {
-        if ch == '%' || extra.contains(&ch) {
+        if ch == '%' || ch.is_control() || extra.contains(&ch) {
             let mut buf = [0u8; 4];
             for b in ch.encode_utf8(&mut buf).bytes() {
                 write!(f, "%{b:02X}")?;
@@ -66,7 +66,8 @@ fn esc(f: &mut Formatter<'_>, s: &str, extra: &[char]) -> fmt::Result {
     Ok(())
 }
 
-const IN_VALUE: &[char] = &['&', '#'];
+/// Free text in option values; spaces too, since the query splitter trims around options.
+const IN_VALUE: &[char] = &['&', '#', ' '];
 const IN_STRING: &[char] = &['&', '#', '/', '?'];
 
 impl Display for Function {
@@ -366,7 +367,9 @@ impl Display for PathSegment {
             PathSegment::Entity => f.write_str("$entity"),
             PathSegment::All => f.write_str("$all"),
             PathSegment::CrossJoin(sets) => write!(f, "$crossjoin({})", sets.join(",")),
-            PathSegment::KeyOrIndex(s) => esc(f, s, &['/', '?', '#', '(', ')']),
+            PathSegment::KeyOrIndex(s) => {
+                esc(f, s, &['/', '?', '#', '(', ')', ' ', '\t', '\r', '\n'])
+            }
         }
     }
 }

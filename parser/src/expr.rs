@@ -137,7 +137,9 @@ fn binary<'a>(
 
 fn unary<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
     if let Some(r) = i.strip_prefix('-') {
-        let numeric = r.starts_with(|ch: char| ch.is_ascii_digit()) || r.starts_with("INF");
+        let numeric = r.starts_with(|ch: char| ch.is_ascii_digit())
+            || r.starts_with("INF")
+            || (r.starts_with('P') && crate::literal::duration_value(r).is_some());
         if !numeric {
             if d >= MAX_DEPTH {
                 return too_deep(i, "expression is nested too deeply (limit 100)");

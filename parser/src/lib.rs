@@ -5,11 +5,13 @@
 //! offsets are mapped back to the raw, encoded input.
 
 pub mod ast;
+mod context;
 mod decode;
 mod display;
 mod error;
 mod expr;
 mod geo;
+pub mod headers;
 mod lex;
 mod literal;
 mod options;
@@ -17,6 +19,7 @@ mod path;
 mod search;
 
 pub use ast::*;
+pub use context::check_context_url;
 pub use error::{ErrorKind, ParseError};
 
 /// Parses the resource path (the part after the service root, with or without a leading

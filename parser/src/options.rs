@@ -120,6 +120,14 @@ pub(crate) fn parse_query(raw: &str) -> Result<QueryOptions, ParseError> {
         let name =
             decode(name_raw).map_err(|(o, m)| err(ErrorKind::Syntax, "query", off + o, m))?;
         let value_off = off + name_raw.len() + 1;
+        if name.is_empty() {
+            return Err(err(
+                ErrorKind::Syntax,
+                "query",
+                off,
+                "expected an option name before `=`",
+            ));
+        }
         if let Some(alias) = name.strip_prefix('@') {
             if !matches!(identifier(alias), Ok(("", _))) {
                 return Err(err(

@@ -186,6 +186,14 @@ fn segment_inner<'a>(c: &Src<'_>, i: &'a str, first: bool) -> Res<'a, PathSegmen
             ),
         ),
         // Key-as-segment (`Customers/1`, `People/O'Neil`) or ordinal index.
-        _ => Ok(("", PathSegment::KeyOrIndex(i.to_string()))),
+        _ => {
+            if let Some((k, _)) = i
+                .char_indices()
+                .find(|&(k, ch)| is_ws(ch) && !c.was_encoded(&i[k..]))
+            {
+                return fail(&i[k..], "unexpected whitespace in path segment");
+            }
+            Ok(("", PathSegment::KeyOrIndex(i.to_string())))
+        }
     }
 }
