@@ -5,7 +5,8 @@
 //! skipped locally but fails when `CI` is set.
 
 use crm_odata::format::csdl::{
-    metadata_json, metadata_xml, EXPAND_MAX_LEVELS, FILTER_FUNCTIONS, METADATA_JSON, METADATA_XML,
+    metadata_json, metadata_json_text, metadata_xml, EXPAND_MAX_LEVELS, FILTER_FUNCTIONS,
+    METADATA_JSON, METADATA_XML,
 };
 use crm_odata::model::{EdmType, Model, MODEL};
 use quick_xml::events::Event;
@@ -154,6 +155,40 @@ fn statics_are_the_rendered_documents() {
     // Rendering is deterministic, so the cached bytes are safe to serve with an ETag.
     assert_eq!(metadata_xml(&MODEL), metadata_xml(&MODEL));
     assert!(METADATA_XML.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"));
+    assert_eq!(*METADATA_JSON, metadata_json_text(&MODEL));
+}
+
+/// The served JSON keeps document order: `$Version` first, members in model order.
+#[test]
+fn json_text_keeps_model_order() {
+    assert!(
+        METADATA_JSON.starts_with(r#"{"$Version":"4.01","$EntityContainer":"#),
+        "{}",
+        &METADATA_JSON[..80]
+    );
+    for t in &MODEL.types {
+        let start = METADATA_JSON
+            .find(&format!(r#""{}":{{"$Kind":"EntityType""#, t.name))
+            .unwrap_or_else(|| panic!("{} in document order", t.name));
+        let mut at = start;
+        let names = t.properties.iter().map(|p| p.name);
+        for name in names.chain(t.navigation.iter().map(|n| n.name)) {
+            let offset = METADATA_JSON[at..]
+                .find(&format!(r#""{name}":{{"#))
+                .unwrap_or_else(|| panic!("{}.{name} out of order", t.name));
+            at += offset + 1;
+        }
+    }
+    let types = MODEL
+        .types
+        .iter()
+        .map(|t| format!(r#""{}":{{"$Kind":"EntityType""#, t.name));
+    let positions: Vec<usize> = types.filter_map(|k| METADATA_JSON.find(&k)).collect();
+    assert_eq!(positions.len(), MODEL.types.len());
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "types in model order"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -6,130 +6,209 @@ use super::{
     Value, VOCABULARIES,
 };
 use crate::model::{EdmType, EntityType, Model, NavProperty, Property};
-use serde_json::{json, Map, Value as Json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{json, Value as Json};
 
 /// The `$metadata` document as CSDL JSON (`$Version` 4.01).
+///
+/// A `serde_json::Value` object sorts its members; [`metadata_json_text`] keeps the
+/// document order (`$Version` first, properties in model order) for serving.
 pub fn metadata_json(model: &Model) -> Json {
-    let mut references = Map::new();
+    document(model).into_value()
+}
+
+/// [`metadata_json`] serialized compactly in document order.
+pub fn metadata_json_text(model: &Model) -> String {
+    let doc = document(model);
+    // Only string keys and JSON values, so serialization cannot fail; fall back to the
+    // sorted form rather than panic should that ever change.
+    serde_json::to_string(&doc).unwrap_or_else(|_| doc.into_value().to_string())
+}
+
+fn document(model: &Model) -> Obj {
+    let mut references = Obj::default();
     for v in VOCABULARIES {
-        references.insert(
-            v.json_uri.to_string(),
+        references.put(
+            v.json_uri,
             json!({ "$Include": [{ "$Namespace": v.namespace, "$Alias": v.alias }] }),
         );
     }
-    let mut schema = Map::new();
+    let mut schema = Obj::default();
     for t in &model.types {
-        schema.insert(t.name.to_string(), entity_type(model, t));
+        schema.put(t.name, entity_type(model, t));
     }
-    schema.insert(model.container.to_string(), entity_container(model));
+    schema.put(model.container, entity_container(model));
 
-    let mut doc = Map::new();
-    doc.insert("$Version".into(), json!("4.01"));
-    doc.insert(
-        "$EntityContainer".into(),
-        json!(model.qualified(model.container)),
-    );
-    doc.insert("$Reference".into(), Json::Object(references));
-    doc.insert(model.namespace.to_string(), Json::Object(schema));
-    Json::Object(doc)
+    let mut doc = Obj::default();
+    doc.put("$Version", json!("4.01"));
+    doc.put("$EntityContainer", json!(model.qualified(model.container)));
+    doc.put("$Reference", references);
+    doc.put(model.namespace, schema);
+    doc
 }
 
-fn entity_type(model: &Model, t: &EntityType) -> Json {
-    let mut o = Map::new();
-    o.insert("$Kind".into(), json!("EntityType"));
-    o.insert("$Key".into(), json!(t.key));
+fn entity_type(model: &Model, t: &EntityType) -> Obj {
+    let mut o = Obj::default();
+    o.put("$Kind", json!("EntityType"));
+    o.put("$Key", json!(t.key));
     for p in &t.properties {
-        o.insert(p.name.to_string(), property(p));
+        o.put(p.name, property(p));
     }
     for n in &t.navigation {
-        o.insert(n.name.to_string(), navigation(model, n));
+        o.put(n.name, navigation(model, n));
     }
-    Json::Object(o)
+    o
 }
 
-fn property(p: &Property) -> Json {
-    let mut o = Map::new();
+fn property(p: &Property) -> Obj {
+    let mut o = Obj::default();
     if p.ty != EdmType::String {
-        o.insert("$Type".into(), json!(p.ty.name()));
+        o.put("$Type", json!(p.ty.name()));
     }
     if p.nullable {
-        o.insert("$Nullable".into(), json!(true));
+        o.put("$Nullable", json!(true));
     }
     if let Some(len) = p.max_length {
-        o.insert("$MaxLength".into(), json!(len));
+        o.put("$MaxLength", json!(len));
     }
     if let EdmType::Decimal(precision, scale) = p.ty {
-        o.insert("$Precision".into(), json!(precision));
-        o.insert("$Scale".into(), json!(scale));
+        o.put("$Precision", json!(precision));
+        o.put("$Scale", json!(scale));
     }
     annotate(&mut o, &property_annotations(p));
-    Json::Object(o)
+    o
 }
 
-fn navigation(model: &Model, n: &NavProperty) -> Json {
-    let mut o = Map::new();
-    o.insert("$Kind".into(), json!("NavigationProperty"));
-    o.insert("$Type".into(), json!(model.qualified(n.target)));
+fn navigation(model: &Model, n: &NavProperty) -> Obj {
+    let mut o = Obj::default();
+    o.put("$Kind", json!("NavigationProperty"));
+    o.put("$Type", json!(model.qualified(n.target)));
     if n.many {
-        o.insert("$Collection".into(), json!(true));
+        o.put("$Collection", json!(true));
     } else if n.nullable {
-        o.insert("$Nullable".into(), json!(true));
+        o.put("$Nullable", json!(true));
     }
     if let Some(partner) = n.partner {
-        o.insert("$Partner".into(), json!(partner));
+        o.put("$Partner", json!(partner));
     }
     // Dependent (single-valued) side only, as in the XML document.
     if !n.many && !n.join.is_empty() {
-        let constraint: Map<String, Json> = n
-            .join
-            .iter()
-            .map(|(dependent, principal)| (dependent.to_string(), json!(principal)))
-            .collect();
-        o.insert("$ReferentialConstraint".into(), Json::Object(constraint));
+        let mut constraint = Obj::default();
+        for (dependent, principal) in n.join {
+            constraint.put(*dependent, json!(principal));
+        }
+        o.put("$ReferentialConstraint", constraint);
     }
-    Json::Object(o)
+    o
 }
 
-fn entity_container(model: &Model) -> Json {
-    let mut o = Map::new();
-    o.insert("$Kind".into(), json!("EntityContainer"));
+fn entity_container(model: &Model) -> Obj {
+    let mut o = Obj::default();
+    o.put("$Kind", json!("EntityContainer"));
     annotate(&mut o, &container_annotations());
     for t in &model.types {
-        let mut set = Map::new();
-        set.insert("$Collection".into(), json!(true));
-        set.insert("$Type".into(), json!(model.qualified(t.name)));
-        let bindings: Map<String, Json> = t
-            .navigation
-            .iter()
-            .filter_map(|n| Some((n.name.to_string(), json!(target_set(model, n.target)?))))
-            .collect();
-        if !bindings.is_empty() {
-            set.insert("$NavigationPropertyBinding".into(), Json::Object(bindings));
+        let mut set = Obj::default();
+        set.put("$Collection", json!(true));
+        set.put("$Type", json!(model.qualified(t.name)));
+        let mut bindings = Obj::default();
+        for n in &t.navigation {
+            if let Some(target) = target_set(model, n.target) {
+                bindings.put(n.name, json!(target));
+            }
+        }
+        if !bindings.0.is_empty() {
+            set.put("$NavigationPropertyBinding", bindings);
         }
         annotate(&mut set, &entity_set_annotations(t));
-        o.insert(t.set.to_string(), Json::Object(set));
+        o.put(t.set, set);
     }
-    Json::Object(o)
+    o
 }
 
-fn annotate(o: &mut Map<String, Json>, annotations: &[Annotation]) {
+fn annotate(o: &mut Obj, annotations: &[Annotation]) {
     for a in annotations {
-        o.insert(format!("@{}", a.term), value(&a.value));
+        o.put(format!("@{}", a.term), value(&a.value));
     }
 }
 
-fn value(v: &Value) -> Json {
+fn value(v: &Value) -> Node {
     match v {
-        Value::Bool(b) => json!(b),
-        Value::Int(i) => json!(i),
+        Value::Bool(b) => json!(b).into(),
+        Value::Int(i) => json!(i).into(),
         // JSON CSDL writes enumeration values as the bare member name.
-        Value::Enum(_, member) => json!(member),
-        Value::Strings(items) => json!(items),
-        Value::Record(props) => Json::Object(
-            props
-                .iter()
-                .map(|(name, v)| (name.to_string(), value(v)))
+        Value::Enum(_, member) => json!(member).into(),
+        Value::Strings(items) => json!(items).into(),
+        Value::Record(props) => {
+            let mut o = Obj::default();
+            for (name, v) in props {
+                o.put(*name, value(v));
+            }
+            o.into()
+        }
+    }
+}
+
+/// JSON object that keeps insertion order. (`serde_json::Map` sorts unless the crate-wide
+/// `preserve_order` feature is on, which would change every other map in the server.)
+#[derive(Default)]
+struct Obj(Vec<(String, Node)>);
+
+enum Node {
+    Leaf(Json),
+    Obj(Obj),
+}
+
+impl Obj {
+    fn put(&mut self, key: impl Into<String>, value: impl Into<Node>) {
+        self.0.push((key.into(), value.into()));
+    }
+
+    fn into_value(self) -> Json {
+        Json::Object(
+            self.0
+                .into_iter()
+                .map(|(k, v)| (k, v.into_value()))
                 .collect(),
-        ),
+        )
+    }
+}
+
+impl Node {
+    fn into_value(self) -> Json {
+        match self {
+            Node::Leaf(v) => v,
+            Node::Obj(o) => o.into_value(),
+        }
+    }
+}
+
+impl From<Json> for Node {
+    fn from(v: Json) -> Self {
+        Node::Leaf(v)
+    }
+}
+
+impl From<Obj> for Node {
+    fn from(o: Obj) -> Self {
+        Node::Obj(o)
+    }
+}
+
+impl Serialize for Obj {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Node {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Node::Leaf(v) => v.serialize(s),
+            Node::Obj(o) => o.serialize(s),
+        }
     }
 }

@@ -10,14 +10,14 @@ mod xml;
 use crate::model::{EntityType, Model, Property, MODEL};
 use std::sync::LazyLock;
 
-pub use json::metadata_json;
+pub use json::{metadata_json, metadata_json_text};
 pub use xml::metadata_xml;
 
 /// CSDL XML document for `MODEL`, rendered on first use.
 pub static METADATA_XML: LazyLock<String> = LazyLock::new(|| metadata_xml(&MODEL));
 
-/// CSDL JSON document for `MODEL`, serialized on first use.
-pub static METADATA_JSON: LazyLock<String> = LazyLock::new(|| metadata_json(&MODEL).to_string());
+/// CSDL JSON document for `MODEL` (compact, in document order), serialized on first use.
+pub static METADATA_JSON: LazyLock<String> = LazyLock::new(|| metadata_json_text(&MODEL));
 
 /// Media types to send with the two documents.
 pub const XML_CONTENT_TYPE: &str = "application/xml";
