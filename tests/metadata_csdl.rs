@@ -6,7 +6,7 @@
 
 use crm_odata::format::csdl::{
     metadata_json, metadata_json_text, metadata_xml, EXPAND_MAX_LEVELS, FILTER_FUNCTIONS,
-    METADATA_JSON, METADATA_XML,
+    METADATA_JSON, METADATA_JSON_ETAG, METADATA_XML, METADATA_XML_ETAG,
 };
 use crm_odata::model::{EdmType, Model, MODEL};
 use quick_xml::events::Event;
@@ -156,6 +156,18 @@ fn statics_are_the_rendered_documents() {
     assert_eq!(metadata_xml(&MODEL), metadata_xml(&MODEL));
     assert!(METADATA_XML.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"));
     assert_eq!(*METADATA_JSON, metadata_json_text(&MODEL));
+}
+
+#[test]
+fn etags_are_quoted_and_distinct() {
+    for tag in [&*METADATA_XML_ETAG, &*METADATA_JSON_ETAG] {
+        assert!(
+            tag.len() == 18 && tag.starts_with('"') && tag.ends_with('"'),
+            "{tag}"
+        );
+        assert!(tag[1..17].bytes().all(|b| b.is_ascii_hexdigit()), "{tag}");
+    }
+    assert_ne!(*METADATA_XML_ETAG, *METADATA_JSON_ETAG);
 }
 
 /// The served JSON keeps document order: `$Version` first, members in model order.

@@ -19,6 +19,18 @@ pub static METADATA_XML: LazyLock<String> = LazyLock::new(|| metadata_xml(&MODEL
 /// CSDL JSON document for `MODEL` (compact, in document order), serialized on first use.
 pub static METADATA_JSON: LazyLock<String> = LazyLock::new(|| metadata_json_text(&MODEL));
 
+/// Strong ETags of the two documents (they differ, as the representations do), so the
+/// HTTP layer can answer `If-None-Match` with 304 without comparing bodies.
+pub static METADATA_XML_ETAG: LazyLock<String> = LazyLock::new(|| etag(&METADATA_XML));
+pub static METADATA_JSON_ETAG: LazyLock<String> = LazyLock::new(|| etag(&METADATA_JSON));
+
+fn etag(body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body.as_bytes());
+    // 64 bits of the hash: collisions between two builds' documents do not matter here.
+    format!("\"{}\"", hex::encode(&digest[..8]))
+}
+
 /// Media types to send with the two documents.
 pub const XML_CONTENT_TYPE: &str = "application/xml";
 pub const JSON_CONTENT_TYPE: &str = "application/json";
