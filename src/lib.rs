@@ -1,6 +1,14 @@
+pub mod auth;
+pub mod bind;
+pub mod cli;
+pub mod config;
 pub mod db;
+pub mod exec;
+pub mod explain;
 pub mod format;
+pub mod http;
 pub mod model;
+pub mod plan;
 pub mod ratelimit;
 pub mod seed;
 pub mod sql;

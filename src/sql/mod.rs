@@ -1,5 +1,9 @@
 //! SQL stage: turns a plan into Diesel query fragments, per dialect.
 
+mod compiler;
+mod expr;
 mod fragment;
 
+pub use compiler::{Compiler, Output};
+pub use expr::escape_like;
 pub use fragment::{Bind, Sql};

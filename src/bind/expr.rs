@@ -1,0 +1,549 @@
+//! Binds `$filter`/`$orderby` expressions: names to model properties, types checked.
+
+use super::error::BindError;
+use super::ir::{ArithOp, CmpOp, Entity, Nav, TExpr, Ty, Value};
+use super::literal;
+use crate::model::{EdmType, MODEL};
+use odata_parser::{BinaryOp, Expr, Function, LambdaKind, MemberPath, UnaryOp};
+
+/// Deepest lambda nesting we compile.
+const MAX_SCOPES: usize = 8;
+
+pub struct ExprBinder<'a> {
+    pub option: &'static str,
+    pub aliases: &'a [(String, Expr)],
+    /// Scope 0 is `$it`; lambdas push `(variable, entity)`.
+    scopes: Vec<(Option<String>, Entity)>,
+    alias_depth: usize,
+}
+
+impl<'a> ExprBinder<'a> {
+    pub fn new(option: &'static str, aliases: &'a [(String, Expr)], it: Entity) -> Self {
+        Self {
+            option,
+            aliases,
+            scopes: vec![(None, it)],
+            alias_depth: 0,
+        }
+    }
+
+    fn err(&self, pos: usize, msg: impl Into<String>) -> BindError {
+        BindError::invalid(self.option, Some(pos), msg)
+    }
+
+    /// Binds a boolean expression (a filter).
+    pub fn predicate(&mut self, e: &Expr) -> Result<TExpr, BindError> {
+        let t = self.expr(e)?;
+        match t.ty() {
+            Ty::Bool => Ok(t),
+            other => Err(self.err(
+                pos_of(e),
+                format!("expected a Boolean expression, found {}", other.name()),
+            )),
+        }
+    }
+
+    pub fn expr(&mut self, e: &Expr) -> Result<TExpr, BindError> {
+        match e {
+            Expr::Literal(l) => literal::convert(l)
+                .map(TExpr::Lit)
+                .map_err(|m| self.err(0, m)),
+            Expr::Member(m) => self.member(m),
+            Expr::Alias(name, pos) => {
+                let value = self
+                    .aliases
+                    .iter()
+                    .find(|(n, _)| {
+                        n.eq_ignore_ascii_case(name)
+                            || n.trim_start_matches('@')
+                                .eq_ignore_ascii_case(name.trim_start_matches('@'))
+                    })
+                    .map(|(_, v)| v.clone());
+                match value {
+                    Some(v) if self.alias_depth < 4 => {
+                        self.alias_depth += 1;
+                        let r = self.expr(&v);
+                        self.alias_depth -= 1;
+                        r
+                    }
+                    Some(_) => {
+                        Err(self.err(pos.0, format!("parameter alias `{name}` refers to itself")))
+                    }
+                    // An alias without a value is null (URL conventions §5.1.1.14).
+                    None => Ok(TExpr::Lit(Value::Null)),
+                }
+            }
+            Expr::Unary(UnaryOp::Not, inner) => {
+                let t = self.predicate(inner)?;
+                Ok(TExpr::Not(Box::new(t)))
+            }
+            Expr::Unary(UnaryOp::Neg, inner) => {
+                let t = self.expr(inner)?;
+                if !t.ty().is_numeric() {
+                    return Err(self.err(
+                        pos_of(inner),
+                        format!("cannot negate a value of type {}", t.ty().name()),
+                    ));
+                }
+                Ok(match t {
+                    TExpr::Lit(Value::Int(i)) => TExpr::Lit(Value::Int(i.wrapping_neg())),
+                    t => TExpr::Neg(Box::new(t)),
+                })
+            }
+            Expr::Binary(op, a, b) => self.binary(*op, a, b),
+            Expr::In(a, list) => {
+                let left = self.expr(a)?;
+                let items = match list.as_ref() {
+                    Expr::List(items) => items
+                        .iter()
+                        .map(|i| self.expr(i))
+                        .collect::<Result<Vec<_>, _>>()?,
+                    other => vec![self.expr(other)?],
+                };
+                for (i, item) in items.iter().enumerate() {
+                    self.check_comparable(&left, item, pos_of(a))
+                        .map_err(|mut e| {
+                            e.message = format!("item {} of `in`: {}", i + 1, e.message);
+                            e
+                        })?;
+                }
+                Ok(TExpr::In(Box::new(left), items))
+            }
+            Expr::List(_) => Err(self.err(0, "a list is only allowed after `in`")),
+            Expr::Call(f, args, pos) => self.call(*f, args, pos.0),
+            Expr::Lambda {
+                collection,
+                kind,
+                variable,
+                predicate,
+            } => self.lambda(collection, *kind, variable.as_deref(), predicate.as_deref()),
+            Expr::TypeName(t) => Err(self.err(
+                0,
+                format!("type name `{t}` is only allowed in cast and isof"),
+            )),
+            Expr::Object(_) => Err(BindError::unsupported(
+                self.option,
+                None,
+                "JSON object literals are not supported",
+            )),
+            Expr::Case(_) => Err(BindError::unsupported(
+                self.option,
+                None,
+                "`case` is not supported",
+            )),
+        }
+    }
+
+    fn binary(&mut self, op: BinaryOp, a: &Expr, b: &Expr) -> Result<TExpr, BindError> {
+        let cmp = |c| Some(c);
+        let cmp_op = match op {
+            BinaryOp::Eq => cmp(CmpOp::Eq),
+            BinaryOp::Ne => cmp(CmpOp::Ne),
+            BinaryOp::Gt => cmp(CmpOp::Gt),
+            BinaryOp::Ge => cmp(CmpOp::Ge),
+            BinaryOp::Lt => cmp(CmpOp::Lt),
+            BinaryOp::Le => cmp(CmpOp::Le),
+            _ => None,
+        };
+        if let Some(c) = cmp_op {
+            let (l, r) = (self.expr(a)?, self.expr(b)?);
+            self.check_comparable(&l, &r, pos_of(a))?;
+            if matches!(c, CmpOp::Gt | CmpOp::Ge | CmpOp::Lt | CmpOp::Le)
+                && (l.ty() == Ty::Bool || r.ty() == Ty::Bool)
+            {
+                return Err(self.err(
+                    pos_of(a),
+                    "Boolean values can only be compared with eq and ne",
+                ));
+            }
+            return Ok(TExpr::Cmp(c, Box::new(l), Box::new(r)));
+        }
+        match op {
+            BinaryOp::And | BinaryOp::Or => {
+                let (l, r) = (self.predicate(a)?, self.predicate(b)?);
+                Ok(if op == BinaryOp::And {
+                    TExpr::And(Box::new(l), Box::new(r))
+                } else {
+                    TExpr::Or(Box::new(l), Box::new(r))
+                })
+            }
+            BinaryOp::Has => Err(BindError::unsupported(
+                self.option,
+                Some(pos_of(a)),
+                "`has` needs an enumeration property; this model has none",
+            )),
+            _ => {
+                let aop = match op {
+                    BinaryOp::Add => ArithOp::Add,
+                    BinaryOp::Sub => ArithOp::Sub,
+                    BinaryOp::Mul => ArithOp::Mul,
+                    BinaryOp::Div => ArithOp::Div,
+                    BinaryOp::DivBy => ArithOp::DivBy,
+                    _ => ArithOp::Mod,
+                };
+                let (l, r) = (self.expr(a)?, self.expr(b)?);
+                for (side, t) in [(a, &l), (b, &r)] {
+                    if !t.ty().is_numeric() && t.ty() != Ty::Null {
+                        return Err(self.err(
+                            pos_of(side),
+                            format!("arithmetic needs numbers, found {}", t.ty().name()),
+                        ));
+                    }
+                }
+                Ok(TExpr::Arith(aop, Box::new(l), Box::new(r)))
+            }
+        }
+    }
+
+    fn check_comparable(&self, l: &TExpr, r: &TExpr, pos: usize) -> Result<(), BindError> {
+        let (a, b) = (l.ty(), r.ty());
+        let ok = a == Ty::Null
+            || b == Ty::Null
+            || a == b
+            || (a.is_numeric() && b.is_numeric())
+            || matches!(
+                (a, b),
+                (Ty::Edm(EdmType::DateTimeOffset), Ty::Date)
+                    | (Ty::Date, Ty::Edm(EdmType::DateTimeOffset))
+            );
+        if ok {
+            Ok(())
+        } else {
+            Err(self.err(
+                pos,
+                format!("cannot compare {} with {}", a.name(), b.name()),
+            ))
+        }
+    }
+
+    /// Resolves a member path to a property, a collection count, or (for lambdas) a
+    /// navigation chain.
+    fn member(&mut self, m: &MemberPath) -> Result<TExpr, BindError> {
+        let (scope, navs, last) = self.walk(m)?;
+        match last {
+            Walked::Prop(prop) => Ok(TExpr::Prop { scope, navs, prop }),
+            Walked::Count => Ok(TExpr::Count { scope, navs }),
+            Walked::Entity(name) => Err(self.err(
+                m.pos.0,
+                format!("`{name}` is a navigation property; name one of its properties, e.g. `{name}/...`"),
+            )),
+        }
+    }
+
+    /// Walks segments from a scope through navigation properties.
+    fn walk(&self, m: &MemberPath) -> Result<(usize, Vec<Nav>, Walked), BindError> {
+        let pos = m.pos.0;
+        let mut segs = m.segments.iter().peekable();
+        let mut scope = 0;
+        if let Some(first) = segs.peek() {
+            if first.name == "$it" {
+                segs.next();
+            } else if first.name == "$root" {
+                return Err(BindError::unsupported(
+                    self.option,
+                    Some(pos),
+                    "`$root` is not supported",
+                ));
+            } else if let Some(i) = self
+                .scopes
+                .iter()
+                .rposition(|(v, _)| v.as_deref() == Some(first.name.as_str()))
+            {
+                scope = i;
+                segs.next();
+            }
+        }
+        let mut entity = self.scopes[scope].1;
+        let mut navs = Vec::new();
+        let mut walked = None;
+        while let Some(seg) = segs.next() {
+            if walked.is_some() {
+                return Err(self.err(pos, format!("`{}` cannot follow a property", seg.name)));
+            }
+            if seg.key.is_some() {
+                return Err(self.err(
+                    pos,
+                    format!("`{}` cannot take a key or parameters here", seg.name),
+                ));
+            }
+            if seg.name == "$count" {
+                match navs.last() {
+                    Some(n) if is_many(n) && segs.peek().is_none() => walked = Some(Walked::Count),
+                    _ => {
+                        return Err(self.err(
+                            pos,
+                            "`$count` must follow a collection-valued navigation property",
+                        ))
+                    }
+                }
+                continue;
+            }
+            if let Some(last) = navs.last() {
+                if is_many(last) {
+                    return Err(self.err(
+                        pos,
+                        format!(
+                            "`{}` is a collection; use any(), all() or $count",
+                            last.name
+                        ),
+                    ));
+                }
+            }
+            if let Some(p) = entity.property(&seg.name) {
+                walked = Some(Walked::Prop(p));
+            } else if let Some(n) = entity.nav(&seg.name) {
+                navs.push(n);
+                entity = MODEL
+                    .entity_type(n.target)
+                    .ok_or_else(|| self.err(pos, "navigation target missing from model"))?;
+            } else {
+                return Err(self.err(
+                    pos,
+                    format!("`{}` is not a property of {}", seg.name, entity.name),
+                ));
+            }
+        }
+        let last = match walked {
+            Some(w) => w,
+            None => Walked::Entity(navs.last().map(|n| n.name).unwrap_or("$it")),
+        };
+        Ok((scope, navs, last))
+    }
+
+    fn lambda(
+        &mut self,
+        coll: &MemberPath,
+        kind: LambdaKind,
+        var: Option<&str>,
+        body: Option<&Expr>,
+    ) -> Result<TExpr, BindError> {
+        let (scope, navs, last) = self.walk(coll)?;
+        let ok = matches!(last, Walked::Entity(_)) && navs.last().is_some_and(|n| is_many(n));
+        if !ok {
+            return Err(self.err(
+                coll.pos.0,
+                "any() and all() need a collection-valued navigation property",
+            ));
+        }
+        if self.scopes.len() >= MAX_SCOPES {
+            return Err(self.err(coll.pos.0, "lambda expressions are nested too deeply"));
+        }
+        let target = navs
+            .last()
+            .and_then(|n| MODEL.entity_type(n.target))
+            .ok_or_else(|| self.err(coll.pos.0, "navigation target missing"))?;
+        let body = match (var, body) {
+            (Some(v), Some(b)) => {
+                self.scopes.push((Some(v.to_owned()), target));
+                let r = self.predicate(b);
+                self.scopes.pop();
+                Some(Box::new(r?))
+            }
+            _ if kind == LambdaKind::All => {
+                return Err(self.err(coll.pos.0, "all() needs a range variable and a predicate"))
+            }
+            _ => None,
+        };
+        Ok(TExpr::Lambda {
+            scope,
+            navs,
+            all: kind == LambdaKind::All,
+            body,
+        })
+    }
+
+    fn call(&mut self, f: Function, args: &[Expr], pos: usize) -> Result<TExpr, BindError> {
+        use Function::*;
+        let bound = args
+            .iter()
+            .map(|a| self.expr(a))
+            .collect::<Result<Vec<_>, _>>();
+        let unsupported = |what: &str| {
+            Err(BindError::unsupported(
+                self.option,
+                Some(pos),
+                format!("{what} is not supported"),
+            ))
+        };
+        if matches!(f, Cast | IsOf) {
+            return unsupported("cast() and isof()");
+        }
+        if matches!(
+            f,
+            HasSubset | HasSubsequence | GeoDistance | GeoIntersects | GeoLength
+        ) {
+            return unsupported(&format!("{f:?}"));
+        }
+        let bound = bound?;
+        let arity = |n: &[usize]| -> Result<(), BindError> {
+            if n.contains(&bound.len()) {
+                Ok(())
+            } else {
+                Err(self.err(
+                    pos,
+                    format!(
+                        "{} takes {} argument(s), got {}",
+                        fname(f),
+                        n.iter()
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" or "),
+                        bound.len()
+                    ),
+                ))
+            }
+        };
+        let want = |i: usize, ok: fn(Ty) -> bool, what: &str| -> Result<(), BindError> {
+            let t = bound[i].ty();
+            if t == Ty::Null || ok(t) {
+                Ok(())
+            } else {
+                Err(self.err(
+                    pos,
+                    format!(
+                        "argument {} of {} must be {what}, found {}",
+                        i + 1,
+                        fname(f),
+                        t.name()
+                    ),
+                ))
+            }
+        };
+        let string = |t: Ty| t.is_string();
+        let number = |t: Ty| t.is_numeric();
+        let temporal = |t: Ty| {
+            matches!(
+                t,
+                Ty::Edm(EdmType::DateTimeOffset) | Ty::Date | Ty::TimeOfDay
+            )
+        };
+        let int = Ty::Edm(EdmType::Int32);
+        let ty = match f {
+            Contains | StartsWith | EndsWith | MatchesPattern => {
+                arity(&[2])?;
+                want(0, string, "a string")?;
+                want(1, string, "a string")?;
+                Ty::Bool
+            }
+            Length => {
+                arity(&[1])?;
+                want(0, string, "a string")?;
+                int
+            }
+            IndexOf => {
+                arity(&[2])?;
+                want(0, string, "a string")?;
+                want(1, string, "a string")?;
+                int
+            }
+            Substring => {
+                arity(&[2, 3])?;
+                want(0, string, "a string")?;
+                want(1, number, "a number")?;
+                if bound.len() == 3 {
+                    want(2, number, "a number")?;
+                }
+                Ty::Edm(EdmType::String)
+            }
+            ToLower | ToUpper | Trim => {
+                arity(&[1])?;
+                want(0, string, "a string")?;
+                Ty::Edm(EdmType::String)
+            }
+            Concat => {
+                arity(&[2])?;
+                want(0, string, "a string")?;
+                want(1, string, "a string")?;
+                Ty::Edm(EdmType::String)
+            }
+            Year | Month | Day => {
+                arity(&[1])?;
+                want(
+                    0,
+                    |t| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::Date),
+                    "a date or DateTimeOffset",
+                )?;
+                int
+            }
+            Hour | Minute | Second => {
+                arity(&[1])?;
+                want(
+                    0,
+                    |t| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::TimeOfDay),
+                    "a time or DateTimeOffset",
+                )?;
+                int
+            }
+            FractionalSeconds => {
+                arity(&[1])?;
+                want(0, temporal, "a time or DateTimeOffset")?;
+                Ty::Edm(EdmType::Decimal(38, 10))
+            }
+            TotalOffsetMinutes => {
+                arity(&[1])?;
+                want(
+                    0,
+                    |t| t == Ty::Edm(EdmType::DateTimeOffset),
+                    "a DateTimeOffset",
+                )?;
+                int
+            }
+            Date => {
+                arity(&[1])?;
+                want(
+                    0,
+                    |t| t == Ty::Edm(EdmType::DateTimeOffset),
+                    "a DateTimeOffset",
+                )?;
+                Ty::Date
+            }
+            Time => {
+                arity(&[1])?;
+                want(
+                    0,
+                    |t| t == Ty::Edm(EdmType::DateTimeOffset),
+                    "a DateTimeOffset",
+                )?;
+                Ty::TimeOfDay
+            }
+            Now | MaxDateTime | MinDateTime => {
+                arity(&[0])?;
+                Ty::Edm(EdmType::DateTimeOffset)
+            }
+            Round | Floor | Ceiling => {
+                arity(&[1])?;
+                want(0, number, "a number")?;
+                bound[0].ty()
+            }
+            TotalSeconds => return unsupported("totalseconds() (no Duration properties)"),
+            _ => return unsupported(&format!("{f:?}")),
+        };
+        Ok(TExpr::Call(f, bound, ty))
+    }
+}
+
+enum Walked {
+    Prop(super::ir::Prop),
+    Count,
+    Entity(&'static str),
+}
+
+fn is_many(n: &Nav) -> bool {
+    n.many
+}
+
+pub fn fname(f: Function) -> String {
+    format!("{f:?}").to_ascii_lowercase()
+}
+
+/// Best-effort position of an expression for error messages.
+pub fn pos_of(e: &Expr) -> usize {
+    match e {
+        Expr::Member(m) => m.pos.0,
+        Expr::Alias(_, p) | Expr::Call(_, _, p) => p.0,
+        Expr::Lambda { collection, .. } => collection.pos.0,
+        Expr::Unary(_, e) => pos_of(e),
+        Expr::Binary(_, a, _) | Expr::In(a, _) => pos_of(a),
+        _ => 0,
+    }
+}

@@ -1,0 +1,249 @@
+//! The typed query: names resolved against the model, literals converted, types checked.
+
+use crate::model::{EdmType, EntityType, NavProperty, Property};
+use odata_parser::{Function, SearchExpr};
+
+pub type Entity = &'static EntityType;
+pub type Prop = &'static Property;
+pub type Nav = &'static NavProperty;
+
+/// What the request addresses.
+#[derive(Debug)]
+pub enum Target {
+    ServiceDocument,
+    Metadata,
+    Batch,
+    /// An entity collection or a single entity, with the options that shape it.
+    Entities(Read),
+    /// `/$count` of a collection.
+    Count(Read),
+    /// A property of a single entity; `raw` for `/$value`.
+    Property {
+        read: Read,
+        prop: Prop,
+        raw: bool,
+    },
+}
+
+/// One step of a navigation path before the addressed entities, e.g. `Contacts(1)` in
+/// `Contacts(1)/Leads`.
+#[derive(Debug)]
+pub struct PathStep {
+    pub entity: Entity,
+    pub key: Option<Vec<(Prop, Value)>>,
+    /// Navigation from this step to the next one (or to the read's entity).
+    pub nav: Nav,
+}
+
+#[derive(Debug)]
+pub struct Read {
+    pub entity: Entity,
+    /// The entity set path leading here (`Contacts(1)` for `Contacts(1)/Leads`); empty for a plain set.
+    pub path: Vec<PathStep>,
+    pub key: Option<Vec<(Prop, Value)>>,
+    /// Addresses one entity (a key, or a single-valued navigation).
+    pub single: bool,
+    pub shape: Shape,
+    /// Name the context URL uses for the result, e.g. `Contacts`, `Contacts(1)/Leads`.
+    pub context_path: String,
+}
+
+/// Options that shape the entities at one level ($select, $expand, $filter, ...).
+#[derive(Debug, Default)]
+pub struct Shape {
+    /// Properties to return; `None` means all.
+    pub select: Option<Vec<Prop>>,
+    pub expand: Vec<Expand>,
+    pub filter: Option<TExpr>,
+    pub search: Option<SearchExpr>,
+    pub orderby: Vec<(TExpr, bool)>,
+    pub top: Option<u64>,
+    pub skip: Option<u64>,
+    pub count: bool,
+}
+
+#[derive(Debug)]
+pub struct Expand {
+    pub nav: Nav,
+    pub target: Entity,
+    pub shape: Shape,
+    /// `Nav/$ref`: only entity references.
+    pub is_ref: bool,
+    /// `Nav/$count`: only the count.
+    pub is_count: bool,
+}
+
+/// A converted literal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// Decimal text, validated.
+    Decimal(String),
+    Double(f64),
+    String(String),
+    /// Normalised to UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    DateTimeOffset(String),
+    /// `YYYY-MM-DD`
+    Date(String),
+    /// `HH:MM:SS`
+    TimeOfDay(String),
+}
+
+/// Static type of an expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Null,
+    Bool,
+    Edm(EdmType),
+    Date,
+    TimeOfDay,
+}
+
+impl Ty {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ty::Null => "null",
+            Ty::Bool => "Edm.Boolean",
+            Ty::Edm(t) => t.name(),
+            Ty::Date => "Edm.Date",
+            Ty::TimeOfDay => "Edm.TimeOfDay",
+        }
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Ty::Edm(t) if t.is_numeric())
+    }
+
+    pub fn is_string(self) -> bool {
+        matches!(self, Ty::Edm(EdmType::String))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    DivBy,
+    Mod,
+}
+
+/// Typed expression. `scope` 0 is the entity being filtered (`$it`); each lambda adds one.
+#[derive(Debug, Clone)]
+pub enum TExpr {
+    Prop {
+        scope: usize,
+        navs: Vec<Nav>,
+        prop: Prop,
+    },
+    Lit(Value),
+    Not(Box<TExpr>),
+    And(Box<TExpr>, Box<TExpr>),
+    Or(Box<TExpr>, Box<TExpr>),
+    Cmp(CmpOp, Box<TExpr>, Box<TExpr>),
+    Arith(ArithOp, Box<TExpr>, Box<TExpr>),
+    Neg(Box<TExpr>),
+    Call(Function, Vec<TExpr>, Ty),
+    In(Box<TExpr>, Vec<TExpr>),
+    /// `navs` go from `scope` to a collection; the predicate sees it as scope `scope + depth`.
+    Lambda {
+        scope: usize,
+        navs: Vec<Nav>,
+        all: bool,
+        body: Option<Box<TExpr>>,
+    },
+    /// `Nav/$count` from `scope`.
+    Count {
+        scope: usize,
+        navs: Vec<Nav>,
+    },
+}
+
+impl TExpr {
+    pub fn ty(&self) -> Ty {
+        match self {
+            TExpr::Prop { prop, .. } => {
+                if prop.ty == EdmType::Boolean {
+                    Ty::Bool
+                } else {
+                    Ty::Edm(prop.ty)
+                }
+            }
+            TExpr::Lit(v) => match v {
+                Value::Null => Ty::Null,
+                Value::Bool(_) => Ty::Bool,
+                Value::Int(_) => Ty::Edm(EdmType::Int64),
+                Value::Decimal(_) => Ty::Edm(EdmType::Decimal(38, 10)),
+                Value::Double(_) => Ty::Edm(EdmType::Double),
+                Value::String(_) => Ty::Edm(EdmType::String),
+                Value::DateTimeOffset(_) => Ty::Edm(EdmType::DateTimeOffset),
+                Value::Date(_) => Ty::Date,
+                Value::TimeOfDay(_) => Ty::TimeOfDay,
+            },
+            TExpr::Not(_)
+            | TExpr::And(..)
+            | TExpr::Or(..)
+            | TExpr::Cmp(..)
+            | TExpr::In(..)
+            | TExpr::Lambda { .. } => Ty::Bool,
+            TExpr::Arith(op, a, b) => {
+                let (ta, tb) = (a.ty(), b.ty());
+                if *op == ArithOp::DivBy {
+                    return Ty::Edm(EdmType::Decimal(38, 10));
+                }
+                match (ta, tb) {
+                    (Ty::Edm(EdmType::Double), _) | (_, Ty::Edm(EdmType::Double)) => {
+                        Ty::Edm(EdmType::Double)
+                    }
+                    (Ty::Edm(EdmType::Decimal(..)), _) | (_, Ty::Edm(EdmType::Decimal(..))) => {
+                        Ty::Edm(EdmType::Decimal(38, 10))
+                    }
+                    _ => Ty::Edm(EdmType::Int64),
+                }
+            }
+            TExpr::Neg(e) => e.ty(),
+            TExpr::Call(_, _, ty) => *ty,
+            TExpr::Count { .. } => Ty::Edm(EdmType::Int64),
+        }
+    }
+
+    /// Whether SQL evaluation can yield NULL (nullable columns, navigation, functions of those).
+    pub fn nullable(&self) -> bool {
+        match self {
+            TExpr::Prop { navs, prop, .. } => {
+                prop.nullable || !navs.is_empty() || prop.computed.is_some()
+            }
+            TExpr::Lit(v) => *v == Value::Null,
+            TExpr::Arith(_, a, b) => {
+                a.nullable()
+                    || b.nullable()
+                    || matches!(
+                        self,
+                        TExpr::Arith(ArithOp::Div | ArithOp::DivBy | ArithOp::Mod, ..)
+                    )
+            }
+            TExpr::Neg(e) => e.nullable(),
+            TExpr::Call(_, args, _) => args.iter().any(|a| a.nullable()),
+            TExpr::Not(_)
+            | TExpr::And(..)
+            | TExpr::Or(..)
+            | TExpr::Cmp(..)
+            | TExpr::In(..)
+            | TExpr::Lambda { .. }
+            | TExpr::Count { .. } => false,
+        }
+    }
+}

@@ -1,0 +1,494 @@
+//! Bind stage: resolves the syntax tree against the entity model (case-insensitively)
+//! and produces the typed request the planner and SQL stage work from.
+
+mod error;
+mod expr;
+pub mod ir;
+mod literal;
+
+pub use error::{BindError, BindErrorKind};
+pub use ir::*;
+pub use literal::normalize_dto;
+
+use crate::model::{EdmType, MODEL};
+use expr::{pos_of, ExprBinder};
+use odata_parser::{
+    ExpandTarget, Expr, KeyPredicate, ODataUrl, PathSegment, QueryOptions, ResourcePath, SelectItem,
+};
+
+/// Largest `$top`/`$skip` accepted; keeps every later integer conversion in range.
+const MAX_INT_OPTION: u64 = i64::MAX as u64 / 4;
+
+pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
+    let segs = match &url.path {
+        ResourcePath::ServiceRoot => return Ok(Target::ServiceDocument),
+        ResourcePath::Metadata => return Ok(Target::Metadata),
+        ResourcePath::Batch => return Ok(Target::Batch),
+        ResourcePath::Segments(s) => s,
+    };
+    let aliases = &url.options.aliases;
+    let mut iter = segs.iter().peekable();
+    let (set_name, set_key, set_pos) = match iter.next() {
+        Some(PathSegment::Name { name, key, pos }) => (name, key, pos.0),
+        Some(other) => {
+            return Err(BindError::not_found(
+                "path",
+                Some(0),
+                format!("`{}` is not an entity set", seg_text(other)),
+            ))
+        }
+        None => return Ok(Target::ServiceDocument),
+    };
+    let mut entity = MODEL.entity_set(set_name).ok_or_else(|| {
+        BindError::not_found(
+            "path",
+            Some(set_pos),
+            format!("`{set_name}` is not an entity set of this service"),
+        )
+    })?;
+    let mut key = set_key
+        .as_ref()
+        .map(|k| bind_key(entity, k, aliases, set_pos))
+        .transpose()?;
+    let mut single = key.is_some();
+    let mut context = if single {
+        format!("{}/$entity", entity.set)
+    } else {
+        entity.set.to_owned()
+    };
+    let mut path: Vec<PathStep> = Vec::new();
+    while let Some(seg) = iter.next() {
+        match seg {
+            PathSegment::Name {
+                name,
+                key: seg_key,
+                pos,
+            } => {
+                if let Some(nav) = entity.nav(name) {
+                    if !single {
+                        return Err(BindError::invalid("path", Some(pos.0), format!("`{}` is a collection: address one entity with a key before `{name}`", entity.set)));
+                    }
+                    path.push(PathStep {
+                        entity,
+                        key: key.take(),
+                        nav,
+                    });
+                    entity = MODEL.entity_type(nav.target).ok_or_else(|| {
+                        BindError::invalid("path", Some(pos.0), "navigation target missing")
+                    })?;
+                    key = seg_key
+                        .as_ref()
+                        .map(|k| bind_key(entity, k, aliases, pos.0))
+                        .transpose()?;
+                    if seg_key.is_some() && !nav.many {
+                        return Err(BindError::invalid(
+                            "path",
+                            Some(pos.0),
+                            format!("`{name}` is single-valued and takes no key"),
+                        ));
+                    }
+                    single = !nav.many || key.is_some();
+                    context = if single {
+                        format!("{}/$entity", entity.set)
+                    } else {
+                        entity.set.to_owned()
+                    };
+                } else if let Some(prop) = entity.property(name) {
+                    if !single {
+                        return Err(BindError::invalid("path", Some(pos.0), format!("`{}` is a collection: address one entity with a key before `{name}`", entity.set)));
+                    }
+                    if seg_key.is_some() {
+                        return Err(BindError::invalid(
+                            "path",
+                            Some(pos.0),
+                            format!("property `{name}` takes no key"),
+                        ));
+                    }
+                    let raw = match iter.next() {
+                        None => false,
+                        Some(PathSegment::Value) if iter.peek().is_none() => true,
+                        Some(other) => {
+                            return Err(BindError::invalid(
+                                "path",
+                                Some(pos.0),
+                                format!(
+                                    "`{}` cannot follow property `{}`",
+                                    seg_text(other),
+                                    prop.name
+                                ),
+                            ))
+                        }
+                    };
+                    let read = read(
+                        entity,
+                        path,
+                        key,
+                        true,
+                        context_for_property(entity, prop),
+                        &url.options,
+                        true,
+                    )?;
+                    return Ok(Target::Property { read, prop, raw });
+                } else {
+                    return Err(BindError::not_found(
+                        "path",
+                        Some(pos.0),
+                        format!(
+                            "`{name}` is not a property or navigation property of {}",
+                            entity.name
+                        ),
+                    ));
+                }
+            }
+            PathSegment::Count if iter.peek().is_none() => {
+                if single {
+                    return Err(BindError::invalid(
+                        "path",
+                        None,
+                        "`$count` needs a collection",
+                    ));
+                }
+                let r = read(entity, path, key, false, context, &url.options, false)?;
+                return Ok(Target::Count(r));
+            }
+            PathSegment::Ref => {
+                return Err(BindError::unsupported(
+                    "path",
+                    None,
+                    "`$ref` is not supported yet",
+                ))
+            }
+            PathSegment::Value => {
+                return Err(BindError::invalid(
+                    "path",
+                    None,
+                    "`$value` must follow a property",
+                ))
+            }
+            other => {
+                return Err(BindError::unsupported(
+                    "path",
+                    None,
+                    format!("`{}` is not supported", seg_text(other)),
+                ))
+            }
+        }
+    }
+    let r = read(entity, path, key, single, context, &url.options, true)?;
+    Ok(Target::Entities(r))
+}
+
+fn context_for_property(entity: Entity, prop: Prop) -> String {
+    format!("{}/{}", entity.set, prop.name)
+}
+
+fn seg_text(s: &PathSegment) -> String {
+    match s {
+        PathSegment::Name { name, .. } => name.clone(),
+        PathSegment::Count => "$count".into(),
+        PathSegment::Value => "$value".into(),
+        PathSegment::Ref => "$ref".into(),
+        PathSegment::KeyOrIndex(k) => k.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn read(
+    entity: Entity,
+    path: Vec<PathStep>,
+    key: Option<Vec<(Prop, Value)>>,
+    single: bool,
+    context_path: String,
+    options: &QueryOptions,
+    shaped: bool,
+) -> Result<Read, BindError> {
+    let shape = if shaped {
+        bind_shape(entity, options, &options.aliases, 0)?
+    } else {
+        // `/$count` honours only $filter and $search.
+        let mut s = Shape::default();
+        if let Some(f) = &options.filter {
+            s.filter = Some(ExprBinder::new("$filter", &options.aliases, entity).predicate(f)?);
+        }
+        s.search = options.search.clone();
+        s
+    };
+    Ok(Read {
+        entity,
+        path,
+        key,
+        single,
+        shape,
+        context_path,
+    })
+}
+
+fn bind_key(
+    entity: Entity,
+    key: &KeyPredicate,
+    aliases: &[(String, Expr)],
+    pos: usize,
+) -> Result<Vec<(Prop, Value)>, BindError> {
+    let pairs: Vec<(Prop, &Expr)> = match key {
+        KeyPredicate::Single(e) => {
+            let [k] = entity.key else {
+                return Err(BindError::invalid(
+                    "path",
+                    Some(pos),
+                    format!(
+                        "{} has a composite key; name each key property",
+                        entity.name
+                    ),
+                ));
+            };
+            let prop = entity
+                .property(k)
+                .ok_or_else(|| BindError::invalid("path", Some(pos), "key property missing"))?;
+            vec![(prop, e)]
+        }
+        KeyPredicate::Named(named) => {
+            let mut out = Vec::new();
+            for (name, e) in named {
+                let prop = entity
+                    .key_properties()
+                    .find(|p| p.name.eq_ignore_ascii_case(name))
+                    .ok_or_else(|| {
+                        BindError::invalid(
+                            "path",
+                            Some(pos),
+                            format!("`{name}` is not a key property of {}", entity.name),
+                        )
+                    })?;
+                out.push((prop, e));
+            }
+            if out.len() != entity.key.len() {
+                return Err(BindError::invalid(
+                    "path",
+                    Some(pos),
+                    format!("the key of {} is ({})", entity.name, entity.key.join(",")),
+                ));
+            }
+            out
+        }
+    };
+    let mut b = ExprBinder::new("path", aliases, entity);
+    pairs
+        .into_iter()
+        .map(|(prop, e)| {
+            let v = match b.expr(e)? {
+                TExpr::Lit(v) => v,
+                _ => {
+                    return Err(BindError::invalid(
+                        "path",
+                        Some(pos),
+                        "a key value must be a literal",
+                    ))
+                }
+            };
+            let ok = match (&v, prop.ty) {
+                (Value::Int(i), EdmType::Int32) => i32::try_from(*i).is_ok(),
+                (Value::Int(_), EdmType::Int64) => true,
+                (Value::String(s), EdmType::String) => prop
+                    .max_length
+                    .is_none_or(|m| s.chars().count() <= m as usize),
+                _ => false,
+            };
+            if !ok {
+                // A well-formed key that cannot exist is simply not found.
+                if matches!(
+                    (&v, prop.ty),
+                    (Value::Int(_), EdmType::Int32) | (Value::String(_), EdmType::String)
+                ) {
+                    return Err(BindError::not_found(
+                        "path",
+                        Some(pos),
+                        format!("no {} with {} {}", entity.name, prop.name, fmt_value(&v)),
+                    ));
+                }
+                return Err(BindError::invalid(
+                    "path",
+                    Some(pos),
+                    format!(
+                        "key {} of {} must be {}, found {}",
+                        prop.name,
+                        entity.name,
+                        prop.ty.name(),
+                        fmt_value(&v)
+                    ),
+                ));
+            }
+            Ok((prop, v))
+        })
+        .collect()
+}
+
+pub fn fmt_value(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Decimal(d) => d.clone(),
+        Value::Double(d) => d.to_string(),
+        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+        Value::DateTimeOffset(s) | Value::Date(s) | Value::TimeOfDay(s) => s.clone(),
+    }
+}
+
+fn bind_shape(
+    entity: Entity,
+    o: &QueryOptions,
+    aliases: &[(String, Expr)],
+    depth: usize,
+) -> Result<Shape, BindError> {
+    let mut shape = Shape::default();
+    if let Some(items) = &o.select {
+        let mut props: Vec<Prop> = Vec::new();
+        let mut all = false;
+        for item in items {
+            match item {
+                SelectItem::Star => all = true,
+                SelectItem::AllOperations(_) => {}
+                SelectItem::Path { path, options, pos } => {
+                    if options.is_some() {
+                        return Err(BindError::unsupported(
+                            "$select",
+                            Some(pos.0),
+                            "nested options in $select are not supported",
+                        ));
+                    }
+                    let [name] = path.as_slice() else {
+                        return Err(BindError::unsupported("$select", Some(pos.0), format!("`{}`: select paths through navigation are not supported; use $expand", path.join("/"))));
+                    };
+                    if let Some(p) = entity.property(name) {
+                        if !props.iter().any(|q| std::ptr::eq(*q, p)) {
+                            props.push(p);
+                        }
+                    } else if entity.nav(name).is_none() {
+                        return Err(BindError::invalid(
+                            "$select",
+                            Some(pos.0),
+                            format!("`{name}` is not a property of {}", entity.name),
+                        ));
+                    }
+                }
+            }
+        }
+        if !all {
+            shape.select = Some(props);
+        }
+    }
+    if let Some(items) = &o.expand {
+        for item in items {
+            let navs: Vec<Nav> = match &item.target {
+                ExpandTarget::Star => entity.navigation.iter().collect(),
+                ExpandTarget::Path(p) => {
+                    let [name] = p.as_slice() else {
+                        return Err(BindError::invalid(
+                            "$expand",
+                            Some(item.pos.0),
+                            format!(
+                                "`{}` is not a navigation property of {}",
+                                p.join("/"),
+                                entity.name
+                            ),
+                        ));
+                    };
+                    let nav = entity.nav(name).ok_or_else(|| {
+                        BindError::invalid(
+                            "$expand",
+                            Some(item.pos.0),
+                            format!("`{name}` is not a navigation property of {}", entity.name),
+                        )
+                    })?;
+                    vec![nav]
+                }
+            };
+            for nav in navs {
+                let target = MODEL.entity_type(nav.target).ok_or_else(|| {
+                    BindError::invalid("$expand", Some(item.pos.0), "navigation target missing")
+                })?;
+                if shape.expand.iter().any(|e| std::ptr::eq(e.nav, nav)) {
+                    return Err(BindError::invalid(
+                        "$expand",
+                        Some(item.pos.0),
+                        format!("`{}` is expanded twice", nav.name),
+                    ));
+                }
+                if let Some(odata_parser::Levels::N(n)) = item.options.levels {
+                    if n > 1 {
+                        return Err(BindError::unsupported(
+                            "$expand",
+                            Some(item.pos.0),
+                            "$levels above 1 applies to recursive navigation; this model has none",
+                        ));
+                    }
+                }
+                let sub = bind_shape(target, &item.options, aliases, depth + 1)?;
+                if !nav.many
+                    && (sub.top.is_some()
+                        || sub.skip.is_some()
+                        || !sub.orderby.is_empty()
+                        || sub.count)
+                {
+                    return Err(BindError::invalid(
+                        "$expand",
+                        Some(item.pos.0),
+                        format!(
+                            "`{}` is single-valued: $top, $skip, $orderby and $count do not apply",
+                            nav.name
+                        ),
+                    ));
+                }
+                shape.expand.push(Expand {
+                    nav,
+                    target,
+                    shape: sub,
+                    is_ref: item.is_ref,
+                    is_count: item.is_count,
+                });
+            }
+        }
+    }
+    if let Some(f) = &o.filter {
+        shape.filter = Some(ExprBinder::new("$filter", aliases, entity).predicate(f)?);
+    }
+    if let Some(items) = &o.orderby {
+        let mut b = ExprBinder::new("$orderby", aliases, entity);
+        for item in items {
+            let t = b.expr(&item.expr)?;
+            if matches!(t, TExpr::Lit(_)) {
+                continue;
+            }
+            if t.ty() == Ty::Null {
+                return Err(BindError::invalid(
+                    "$orderby",
+                    Some(pos_of(&item.expr)),
+                    "cannot order by null",
+                ));
+            }
+            shape.orderby.push((t, item.desc));
+        }
+    }
+    for (name, v) in [("$top", o.top), ("$skip", o.skip)] {
+        if v.is_some_and(|v| v > MAX_INT_OPTION) {
+            return Err(BindError::invalid(
+                name,
+                None,
+                format!("{name} must be at most {MAX_INT_OPTION}"),
+            ));
+        }
+    }
+    shape.top = o.top;
+    shape.skip = o.skip;
+    shape.count = o.count.unwrap_or(false);
+    shape.search = o.search.clone();
+    if o.compute.is_some() {
+        return Err(BindError::unsupported(
+            "$compute",
+            None,
+            "$compute is not supported yet",
+        ));
+    }
+    let _ = depth;
+    Ok(shape)
+}

@@ -1,0 +1,74 @@
+//! Execute stage: runs the planned statements on a pooled connection.
+
+use crate::bind::{Read, Value};
+use crate::db::{Db, DbError};
+use crate::plan::{value_from_json, ReadPlan};
+use crate::sql::{Compiler, Output};
+use diesel::RunQueryDsl;
+
+/// One page of a collection.
+#[derive(Debug)]
+pub struct Rows {
+    pub rows: Vec<String>,
+    /// Order-key values of the last row when a further page exists.
+    pub next_after: Option<Vec<Value>>,
+    pub count: Option<i64>,
+}
+
+pub fn read_page(
+    db: &Db,
+    workspace: i64,
+    plan: &ReadPlan,
+    output: Output,
+    with_count: bool,
+) -> Result<Rows, DbError> {
+    let mut conn = db.get()?;
+    let mut c = Compiler::new(db.dialect, workspace, output);
+    let stmt = c.select(plan);
+    let mut loaded: Vec<(String, String)> = stmt.load(&mut *conn)?;
+    let size = plan.page.size as usize;
+    let mut next_after = None;
+    if loaded.len() > size {
+        loaded.truncate(size);
+        if plan.page.more_allowed {
+            if let Some((_, keys)) = loaded.last() {
+                let vals: Vec<serde_json::Value> = serde_json::from_str(keys).unwrap_or_default();
+                let after = vals
+                    .iter()
+                    .zip(&plan.order)
+                    .map(|(v, k)| value_from_json(v, k.expr.ty()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| DbError::Unavailable(format!("paging keys: {e}")))?;
+                next_after = Some(after);
+            }
+        }
+    }
+    let count = if with_count {
+        Some(c.count(plan.read).get_result::<i64>(&mut *conn)?)
+    } else {
+        None
+    };
+    Ok(Rows {
+        rows: loaded.into_iter().map(|(j, _)| j).collect(),
+        next_after,
+        count,
+    })
+}
+
+pub fn read_single(
+    db: &Db,
+    workspace: i64,
+    plan: &ReadPlan,
+    output: Output,
+) -> Result<Option<String>, DbError> {
+    let mut conn = db.get()?;
+    let mut c = Compiler::new(db.dialect, workspace, output);
+    let rows: Vec<(String, String)> = c.select(plan).load(&mut *conn)?;
+    Ok(rows.into_iter().next().map(|(j, _)| j))
+}
+
+pub fn count(db: &Db, workspace: i64, read: &Read) -> Result<i64, DbError> {
+    let mut conn = db.get()?;
+    let mut c = Compiler::new(db.dialect, workspace, Output::default());
+    Ok(c.count(read).get_result::<i64>(&mut *conn)?)
+}

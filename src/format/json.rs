@@ -1,0 +1,149 @@
+//! OData JSON responses. Row objects arrive from the database already serialized;
+//! this module wraps them with the control information (`@odata.context`, count,
+//! `@odata.nextLink`) without re-parsing them.
+
+use crate::bind::{Read, Shape};
+use crate::model::MODEL;
+
+/// Metadata level requested with `odata.metadata=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetadataLevel {
+    None,
+    #[default]
+    Minimal,
+    Full,
+}
+
+impl MetadataLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetadataLevel::None => "none",
+            MetadataLevel::Minimal => "minimal",
+            MetadataLevel::Full => "full",
+        }
+    }
+}
+
+/// `$metadata#Contacts(Title,Leads(Description))` — the fragment after the service root.
+pub fn context_fragment(read: &Read) -> String {
+    let mut s = format!("$metadata#{}", read.context_path);
+    if let Some(list) = select_list(&read.shape) {
+        // A single entity's `/$entity` suffix follows the select list.
+        if let Some(base) = s.strip_suffix("/$entity") {
+            s = format!("{base}({list})/$entity");
+        } else {
+            s.push('(');
+            s.push_str(&list);
+            s.push(')');
+        }
+    }
+    s
+}
+
+fn select_list(shape: &Shape) -> Option<String> {
+    if shape.select.is_none() && shape.expand.is_empty() {
+        return None;
+    }
+    let mut items: Vec<String> = shape
+        .select
+        .iter()
+        .flatten()
+        .map(|p| p.name.to_owned())
+        .collect();
+    if shape.select.is_none() {
+        items.push("*".into());
+    }
+    for e in &shape.expand {
+        if e.is_ref {
+            items.push(format!("{}/$ref", e.nav.name));
+        } else if !e.is_count {
+            items.push(format!(
+                "{}({})",
+                e.nav.name,
+                select_list(&e.shape).unwrap_or_default()
+            ));
+        }
+    }
+    Some(items.join(","))
+}
+
+/// Escapes a string for a JSON string literal body.
+pub fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+pub struct CollectionDoc<'a> {
+    pub context: Option<String>,
+    pub count: Option<i64>,
+    pub rows: &'a [String],
+    pub next_link: Option<String>,
+}
+
+impl CollectionDoc<'_> {
+    pub fn render(&self) -> Vec<u8> {
+        let size: usize = self.rows.iter().map(|r| r.len() + 1).sum::<usize>() + 256;
+        let mut out = Vec::with_capacity(size);
+        out.push(b'{');
+        if let Some(c) = &self.context {
+            out.extend_from_slice(b"\"@odata.context\":");
+            out.extend_from_slice(json_str(c).as_bytes());
+            out.push(b',');
+        }
+        if let Some(n) = self.count {
+            out.extend_from_slice(format!("\"@odata.count\":{n},").as_bytes());
+        }
+        out.extend_from_slice(b"\"value\":[");
+        for (i, r) in self.rows.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(r.as_bytes());
+        }
+        out.push(b']');
+        if let Some(n) = &self.next_link {
+            out.extend_from_slice(b",\"@odata.nextLink\":");
+            out.extend_from_slice(json_str(n).as_bytes());
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// A single entity: the row object with `@odata.context` put first.
+pub fn entity_doc(context: Option<&str>, row: &str) -> Vec<u8> {
+    let Some(c) = context else {
+        return row.as_bytes().to_vec();
+    };
+    let body = row.trim_start().strip_prefix('{').unwrap_or(row);
+    let mut out = format!("{{\"@odata.context\":{}", json_str(c));
+    if !body.trim_start().starts_with('}') {
+        out.push(',');
+    }
+    out.push_str(body);
+    out.into_bytes()
+}
+
+/// `{"@odata.context":..., "value": <json value>}` for a single property.
+pub fn property_doc(context: Option<&str>, value: &serde_json::Value) -> Vec<u8> {
+    let mut m = serde_json::Map::new();
+    if let Some(c) = context {
+        m.insert("@odata.context".into(), c.into());
+    }
+    m.insert("value".into(), value.clone());
+    serde_json::Value::Object(m).to_string().into_bytes()
+}
+
+/// The service document listing every entity set.
+pub fn service_document(root: &str, level: MetadataLevel) -> Vec<u8> {
+    let sets: Vec<serde_json::Value> = MODEL
+        .types
+        .iter()
+        .map(|t| serde_json::json!({"name": t.set, "kind": "EntitySet", "url": t.set}))
+        .collect();
+    let mut m = serde_json::Map::new();
+    if level != MetadataLevel::None {
+        m.insert("@odata.context".into(), format!("{root}$metadata").into());
+    }
+    m.insert("value".into(), sets.into());
+    serde_json::Value::Object(m).to_string().into_bytes()
+}

@@ -1,0 +1,188 @@
+//! Every stage's error mapped to an HTTP status and an OData error body, in one place.
+
+use crate::bind::{BindError, BindErrorKind};
+use crate::db::DbError;
+use crate::plan::SkipTokenError;
+use crate::ratelimit::Decision;
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use odata_parser::{ErrorKind, ParseError};
+use serde_json::json;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error(transparent)]
+    SkipToken(#[from] SkipTokenError),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("rate limit exceeded: retry in {} seconds", retry_after_secs(.0))]
+    RateLimited(Decision),
+    #[error("the rate limiter is unavailable; retry in {} seconds", .0.as_secs().max(1))]
+    LimiterUnavailable(Duration),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    NotAcceptable(String),
+    #[error("{method} is not allowed on this resource")]
+    MethodNotAllowed { method: String, allow: &'static str },
+    #[error("the request URL is longer than {0} bytes")]
+    UriTooLong(usize),
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("the request could not be completed")]
+    Blocking,
+}
+
+pub fn retry_after_secs(d: &Decision) -> u64 {
+    let ms = d.reset_after.as_millis() as u64;
+    ms.div_ceil(1000).max(1)
+}
+
+impl ApiError {
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::Parse(e) if e.kind == ErrorKind::NotImplemented => "NotImplemented",
+            ApiError::Parse(_) => "SyntaxError",
+            ApiError::Bind(e) => match e.kind {
+                BindErrorKind::Invalid => "InvalidQuery",
+                BindErrorKind::NotFound => "NotFound",
+                BindErrorKind::NotImplemented => "NotImplemented",
+            },
+            ApiError::SkipToken(_) => "InvalidSkipToken",
+            ApiError::Unauthorized(_) => "Unauthorized",
+            ApiError::RateLimited(_) => "RateLimitExceeded",
+            ApiError::LimiterUnavailable(_) => "ServiceUnavailable",
+            ApiError::NotFound(_) => "NotFound",
+            ApiError::NotAcceptable(_) => "NotAcceptable",
+            ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
+            ApiError::UriTooLong(_) => "UriTooLong",
+            ApiError::NotImplemented(_) => "NotImplemented",
+            ApiError::BadRequest(_) => "BadRequest",
+            ApiError::Db(DbError::Unavailable(_)) => "ServiceUnavailable",
+            ApiError::Db(e) if is_connection_error(e) => "ServiceUnavailable",
+            ApiError::Db(_) | ApiError::Blocking => "InternalError",
+        }
+    }
+
+    fn target(&self) -> Option<String> {
+        match self {
+            ApiError::Parse(e) => Some(e.option.clone()),
+            ApiError::Bind(e) => Some(e.option.clone()),
+            ApiError::SkipToken(_) => Some("$skiptoken".into()),
+            _ => None,
+        }
+    }
+
+    fn details(&self) -> serde_json::Value {
+        match self {
+            ApiError::Parse(e) => {
+                json!([{"code": "Position", "target": e.option, "message": format!("position {}", e.offset)}])
+            }
+            ApiError::Bind(e) => match e.pos {
+                Some(p) => {
+                    json!([{"code": "Position", "target": e.option, "message": format!("position {p}")}])
+                }
+                None => json!([]),
+            },
+            _ => json!([]),
+        }
+    }
+
+    /// The message shown to the client; internal failures are not described.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Db(e) if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::warn!(error = %e, "database unavailable");
+                "the database is unavailable; retry shortly".into()
+            }
+            ApiError::Db(e) => {
+                tracing::error!(error = %e, "database error");
+                "internal error".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+fn is_connection_error(e: &DbError) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        DbError::Unavailable(_) => true,
+        DbError::Query(Error::DatabaseError(kind, info)) => {
+            matches!(
+                kind,
+                DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection
+            ) || info.message().contains("database is locked")
+                || info.message().contains("terminating connection")
+        }
+        DbError::Query(Error::BrokenTransactionManager) => true,
+        _ => false,
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Parse(e) if e.kind == ErrorKind::NotImplemented => {
+                StatusCode::NOT_IMPLEMENTED
+            }
+            ApiError::Parse(_) | ApiError::SkipToken(_) | ApiError::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Bind(e) => match e.kind {
+                BindErrorKind::Invalid => StatusCode::BAD_REQUEST,
+                BindErrorKind::NotFound => StatusCode::NOT_FOUND,
+                BindErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            },
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::LimiterUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Db(e) if is_connection_error(e) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Db(_) | ApiError::Blocking => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut body = json!({"error": {"code": self.code(), "message": self.public_message(), "details": self.details()}});
+        if let Some(t) = self.target() {
+            body["error"]["target"] = t.into();
+        }
+        let mut resp = HttpResponse::build(status);
+        resp.content_type("application/json;odata.metadata=minimal;charset=utf-8");
+        match self {
+            ApiError::Unauthorized(_) => {
+                resp.append_header((header::WWW_AUTHENTICATE, "Bearer realm=\"crm-odata\""));
+                resp.append_header((header::WWW_AUTHENTICATE, "Basic realm=\"crm-odata\""));
+            }
+            ApiError::RateLimited(d) => {
+                resp.insert_header((header::RETRY_AFTER, retry_after_secs(d).to_string()));
+            }
+            ApiError::LimiterUnavailable(d) => {
+                resp.insert_header((header::RETRY_AFTER, d.as_secs().max(1).to_string()));
+            }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                resp.insert_header((header::ALLOW, *allow));
+            }
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                resp.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        resp.body(body.to_string())
+    }
+}

@@ -1,0 +1,300 @@
+//! The OData endpoint: authenticate, limit, parse, bind, plan, execute, serialize.
+
+use super::auth::authenticate;
+use super::error::ApiError;
+use super::limit;
+use super::negotiate::{data_format, metadata_format, text_allowed, JsonFormat, MetadataFormat};
+use super::AppState;
+use crate::bind::{self, Read, Target};
+use crate::exec;
+use crate::format::csdl::{METADATA_JSON, METADATA_XML};
+use crate::format::json::{
+    context_fragment, entity_doc, property_doc, service_document, CollectionDoc, MetadataLevel,
+};
+use crate::plan::{fingerprint, plan_read, SkipToken, TokenCheck};
+use crate::sql::Output;
+use actix_web::http::{header, Method};
+use actix_web::{web, HttpRequest, HttpResponse};
+use odata_parser::QueryOptions;
+
+/// Longest request target we parse (path and query).
+pub const MAX_URI: usize = 16 * 1024;
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let uri_len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
+    if uri_len > MAX_URI {
+        return actix_web::ResponseError::error_response(&ApiError::UriTooLong(MAX_URI));
+    }
+    let principal = match authenticate(&req, &state.db).await {
+        Ok(p) => p,
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+    };
+    let ws = i64::from(principal.workspace_id);
+    let decision = match limit::admit(&state.limiter, ws).await {
+        Ok(d) => d,
+        Err(e) => {
+            let mut resp = actix_web::ResponseError::error_response(&e);
+            if let ApiError::RateLimited(d) = &e {
+                limit::add_headers(&mut resp, d);
+            }
+            return resp;
+        }
+    };
+    let mut resp = match serve(&req, &state, ws).await {
+        Ok(r) => r,
+        Err(e) => actix_web::ResponseError::error_response(&e),
+    };
+    limit::add_headers(&mut resp, &decision);
+    resp
+}
+
+/// Scheme, host and base path: absolute URLs in responses start with this.
+fn service_root(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}/", info.scheme(), info.host())
+}
+
+fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `Prefer: odata.maxpagesize=N`, if present and sensible.
+fn preferred_page_size(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k.trim().eq_ignore_ascii_case("odata.maxpagesize"))
+                .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+                .filter(|n| *n > 0)
+        })
+}
+
+/// The raw query without `$skiptoken`, for next links and the token fingerprint.
+fn query_without_skiptoken(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+            let n = decoded.trim().trim_start_matches('$');
+            !p.is_empty() && !n.eq_ignore_ascii_case("skiptoken")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+async fn serve(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    ws: i64,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(max) = header_str(req, "odata-maxversion") {
+        if max.trim().parse::<f32>().is_ok_and(|v| v < 4.0) {
+            return Err(ApiError::BadRequest(format!(
+                "OData-MaxVersion {max} is below 4.0, the only version this service speaks"
+            )));
+        }
+    }
+    let path = req.uri().path();
+    let query = req.uri().query();
+    let url = odata_parser::parse(path, query)?;
+    let target = bind::bind(&url)?;
+    let method = req.method();
+    let readable = method == Method::GET || method == Method::HEAD;
+    let accept = header_str(req, "accept");
+    let format = url.options.format.as_deref();
+    let root = service_root(req);
+    match target {
+        Target::ServiceDocument | Target::Metadata if !readable => {
+            Err(ApiError::MethodNotAllowed {
+                method: method.to_string(),
+                allow: "GET, HEAD",
+            })
+        }
+        Target::Batch => Err(ApiError::NotImplemented(
+            "$batch is not supported yet".into(),
+        )),
+        _ if !readable => Err(ApiError::NotImplemented(format!(
+            "{method} (writes) is not supported yet; this service is read-only"
+        ))),
+        Target::ServiceDocument => {
+            let f = data_format(format, accept)?;
+            Ok(json_response(f, service_document(&root, f.level)))
+        }
+        Target::Metadata => Ok(match metadata_format(format, accept)? {
+            MetadataFormat::Xml => HttpResponse::Ok()
+                .content_type("application/xml;charset=utf-8")
+                .body(METADATA_XML.as_str()),
+            MetadataFormat::Json => HttpResponse::Ok()
+                .content_type("application/json;charset=utf-8")
+                .body(METADATA_JSON.as_str()),
+        }),
+        Target::Count(read) => {
+            text_allowed(format, accept)?;
+            let db = state.db.clone();
+            let n = web::block(move || exec::count(&db, ws, &read))
+                .await
+                .map_err(|_| ApiError::Blocking)??;
+            Ok(HttpResponse::Ok()
+                .content_type("text/plain;charset=utf-8")
+                .body(n.to_string()))
+        }
+        Target::Property { read, prop, raw } => {
+            if raw {
+                text_allowed(format, accept)?;
+            }
+            let f = if raw {
+                JsonFormat {
+                    level: MetadataLevel::Minimal,
+                    ieee754: false,
+                }
+            } else {
+                data_format(format, accept)?
+            };
+            let context = format!("{root}$metadata#{}", read.context_path);
+            let (db, name) = (state.db.clone(), prop.name);
+            let output = Output {
+                ieee754: f.ieee754,
+                full: None,
+            };
+            let row = web::block(move || {
+                let mut read = read;
+                read.shape = Default::default();
+                read.shape.select = Some(vec![prop]);
+                let plan = plan_read(&read, 1, None).map_err(ApiError::from)?;
+                exec::read_single(&db, ws, &plan, output).map_err(ApiError::from)
+            })
+            .await
+            .map_err(|_| ApiError::Blocking)??;
+            let row = row.ok_or_else(|| ApiError::NotFound("no entity with that key".into()))?;
+            let doc: serde_json::Value =
+                serde_json::from_str(&row).map_err(|_| ApiError::Blocking)?;
+            let value = doc.get(name).cloned().unwrap_or(serde_json::Value::Null);
+            if raw {
+                return Ok(match value {
+                    serde_json::Value::Null => HttpResponse::NoContent().finish(),
+                    serde_json::Value::String(s) => HttpResponse::Ok()
+                        .content_type("text/plain;charset=utf-8")
+                        .body(s),
+                    other => HttpResponse::Ok()
+                        .content_type("text/plain;charset=utf-8")
+                        .body(other.to_string()),
+                });
+            }
+            if value.is_null() {
+                return Ok(HttpResponse::NoContent().finish());
+            }
+            let ctx = (f.level != MetadataLevel::None).then_some(context);
+            Ok(json_response(f, property_doc(ctx.as_deref(), &value)))
+        }
+        Target::Entities(read) => {
+            let f = data_format(format, accept)?;
+            entities(
+                req,
+                state,
+                ws,
+                read,
+                f,
+                &root,
+                &url.options,
+                query.unwrap_or(""),
+            )
+            .await
+        }
+    }
+}
+
+fn json_response(f: JsonFormat, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok().content_type(f.content_type()).body(body)
+}
+
+async fn entities(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    ws: i64,
+    read: Read,
+    f: JsonFormat,
+    root: &str,
+    options: &QueryOptions,
+    raw_query: &str,
+) -> Result<HttpResponse, ApiError> {
+    let context =
+        (f.level != MetadataLevel::None).then(|| format!("{root}{}", context_fragment(&read)));
+    let output = Output {
+        ieee754: f.ieee754,
+        full: (f.level == MetadataLevel::Full).then(|| root.to_owned()),
+    };
+    let db = state.db.clone();
+    if read.single {
+        let row = web::block(move || {
+            let plan = plan_read(&read, 1, None).map_err(ApiError::from)?;
+            exec::read_single(&db, ws, &plan, output).map_err(ApiError::from)
+        })
+        .await
+        .map_err(|_| ApiError::Blocking)??;
+        let row =
+            row.ok_or_else(|| ApiError::NotFound("no entity found at this address".into()))?;
+        return Ok(json_response(f, entity_doc(context.as_deref(), &row)));
+    }
+    let server_max = u64::from(state.max_page_size.max(1));
+    let preferred = preferred_page_size(req);
+    let page_size = preferred.map_or(server_max, |p| p.min(server_max));
+    let rest = query_without_skiptoken(raw_query);
+    let fp = fingerprint(req.uri().path(), &rest);
+    let token_text = options.skiptoken.clone();
+    let with_count = read.shape.count;
+    let path = req.uri().path().to_owned();
+    let (rows, served) = web::block(move || {
+        let check = token_text.as_deref().map(|t| TokenCheck {
+            text: t,
+            workspace: ws,
+            fingerprint: &fp,
+        });
+        let plan = plan_read(&read, page_size, check)?;
+        let served = plan.page.served;
+        let rows = exec::read_page(&db, ws, &plan, output, with_count)?;
+        Ok::<_, ApiError>((rows, (served, fp)))
+    })
+    .await
+    .map_err(|_| ApiError::Blocking)??;
+    let (served, fp) = served;
+    let next_link = rows.next_after.map(|after| {
+        let token = SkipToken {
+            workspace: ws,
+            query: fp,
+            after,
+            served: served + rows.rows.len() as u64,
+        }
+        .encode();
+        let sep = if rest.is_empty() { "" } else { "&" };
+        format!(
+            "{}{}?{rest}{sep}$skiptoken={token}",
+            root.trim_end_matches('/'),
+            path
+        )
+    });
+    let doc = CollectionDoc {
+        context,
+        count: rows.count,
+        rows: &rows.rows,
+        next_link,
+    };
+    let mut resp = json_response(f, doc.render());
+    if let Some(p) = preferred {
+        if let Ok(v) =
+            header::HeaderValue::from_str(&format!("odata.maxpagesize={}", p.min(server_max)))
+        {
+            resp.headers_mut()
+                .insert(header::HeaderName::from_static("preference-applied"), v);
+        }
+    }
+    Ok(resp)
+}

@@ -1,0 +1,95 @@
+//! HTTP stage: routing, authentication, rate limiting, content negotiation.
+
+mod auth;
+pub mod error;
+mod handlers;
+pub mod limit;
+pub mod negotiate;
+
+use crate::config::Config;
+use crate::db::{pending_migrations, DatabaseUrl, Db, DbError};
+use crate::ratelimit::Limiter;
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+use std::net::TcpListener;
+
+pub struct AppState {
+    pub db: Db,
+    pub limiter: Limiter,
+    pub max_page_size: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// A bound, not yet running server (port 0 picks a free port for tests).
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(config: &Config, bind: &str) -> Result<Self, StartError> {
+        let url = DatabaseUrl::parse(&config.database_url);
+        let db = Db::connect(&url, config.db_pool_size)?;
+        let pending = {
+            let mut conn = db.get()?;
+            pending_migrations(&mut conn)?
+        };
+        if pending > 0 {
+            return Err(DbError::NotMigrated(pending).into());
+        }
+        let limiter = Limiter::connect(
+            config.rate_limit,
+            config.redis_url.as_deref(),
+            config.rate_limit_fail_closed,
+        )
+        .await;
+        let state = web::Data::new(AppState {
+            db,
+            limiter,
+            max_page_size: config.max_page_size,
+        });
+        let listener = TcpListener::bind(bind).map_err(|source| StartError::Bind {
+            addr: bind.into(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                addr: bind.into(),
+                source,
+            })?
+            .port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(middleware::DefaultHeaders::new().add(("OData-Version", "4.0")))
+                .route("/healthz", web::get().to(handlers::healthz))
+                .default_service(web::to(handlers::odata))
+        })
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: bind.into(),
+            source,
+        })?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

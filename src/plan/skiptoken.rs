@@ -1,0 +1,129 @@
+//! The `$skiptoken`: base64url JSON with the workspace, a fingerprint of the query it
+//! belongs to, the order-key values of the last row served and how many rows were served.
+
+use crate::bind::{TExpr, Ty, Value};
+use crate::model::EdmType;
+use base64::Engine;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkipToken {
+    pub workspace: i64,
+    pub query: String,
+    pub after: Vec<Value>,
+    pub served: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SkipTokenError {
+    #[error("the $skiptoken is malformed")]
+    Malformed,
+    #[error("the $skiptoken belongs to a different query or workspace")]
+    Foreign,
+}
+
+/// Fingerprint of the normalised query (options other than `$skiptoken`).
+pub fn fingerprint(path: &str, query_without_token: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(path.as_bytes());
+    h.update([0]);
+    h.update(query_without_token.as_bytes());
+    hex::encode(&h.finalize()[..12])
+}
+
+impl SkipToken {
+    pub fn encode(&self) -> String {
+        let after: Vec<serde_json::Value> = self
+            .after
+            .iter()
+            .map(|v| match v {
+                Value::Null => serde_json::Value::Null,
+                Value::Bool(b) => json!(b),
+                Value::Int(i) => json!(i),
+                Value::Double(d) => json!(d),
+                Value::Decimal(s)
+                | Value::String(s)
+                | Value::DateTimeOffset(s)
+                | Value::Date(s)
+                | Value::TimeOfDay(s) => json!(s),
+            })
+            .collect();
+        let doc = json!({"w": self.workspace, "q": self.query, "a": after, "n": self.served});
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(doc.to_string())
+    }
+
+    /// Decodes a token and checks it belongs to this workspace and query; `keys` gives
+    /// the order-key expressions so values come back with their types.
+    pub fn decode(
+        text: &str,
+        workspace: i64,
+        query: &str,
+        keys: &[TExpr],
+    ) -> Result<SkipToken, SkipTokenError> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|_| SkipTokenError::Malformed)?;
+        let doc: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| SkipTokenError::Malformed)?;
+        let w = doc
+            .get("w")
+            .and_then(|v| v.as_i64())
+            .ok_or(SkipTokenError::Malformed)?;
+        let q = doc
+            .get("q")
+            .and_then(|v| v.as_str())
+            .ok_or(SkipTokenError::Malformed)?;
+        if w != workspace || q != query {
+            return Err(SkipTokenError::Foreign);
+        }
+        let n = doc
+            .get("n")
+            .and_then(|v| v.as_u64())
+            .ok_or(SkipTokenError::Malformed)?;
+        let a = doc
+            .get("a")
+            .and_then(|v| v.as_array())
+            .ok_or(SkipTokenError::Malformed)?;
+        if a.len() != keys.len() {
+            return Err(SkipTokenError::Malformed);
+        }
+        let after = a
+            .iter()
+            .zip(keys)
+            .map(|(v, k)| value_from_json(v, k.ty()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SkipToken {
+            workspace: w,
+            query: q.to_owned(),
+            after,
+            served: n,
+        })
+    }
+}
+
+/// Converts a JSON value (from a token or a row's sort keys) to a typed value.
+pub fn value_from_json(v: &serde_json::Value, ty: Ty) -> Result<Value, SkipTokenError> {
+    use serde_json::Value as J;
+    Ok(match (v, ty) {
+        (J::Null, _) => Value::Null,
+        (J::Bool(b), _) => Value::Bool(*b),
+        (J::Number(n), Ty::Bool) => Value::Bool(n.as_i64() == Some(1)),
+        (J::Number(n), Ty::Edm(EdmType::Decimal(..))) => Value::Decimal(n.to_string()),
+        (J::Number(n), _) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Double(n.as_f64().ok_or(SkipTokenError::Malformed)?),
+        },
+        (J::String(s), Ty::Edm(EdmType::DateTimeOffset)) => Value::DateTimeOffset(
+            crate::bind::normalize_dto(s).map_err(|_| SkipTokenError::Malformed)?,
+        ),
+        (J::String(s), Ty::Edm(EdmType::Decimal(..))) => {
+            s.parse::<f64>().map_err(|_| SkipTokenError::Malformed)?;
+            Value::Decimal(s.clone())
+        }
+        (J::String(s), Ty::Date) => Value::Date(s.clone()),
+        (J::String(s), Ty::TimeOfDay) => Value::TimeOfDay(s.clone()),
+        (J::String(s), _) => Value::String(s.clone()),
+        _ => return Err(SkipTokenError::Malformed),
+    })
+}

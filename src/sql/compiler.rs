@@ -1,0 +1,465 @@
+//! Reads to SQL. One statement per request: the rows come back as JSON objects built by
+//! the database (`json_object` / `json_build_object`), expanded navigation as correlated
+//! JSON aggregates — one statement however deep the `$expand`, never one per row.
+//! Every table reference carries the caller's workspace as a bind parameter.
+
+use super::expr::entity_of;
+use super::Sql;
+use crate::bind::{Expand, PathStep, Prop, Read, Shape, TExpr, Value};
+use crate::db::Dialect;
+use crate::model::{Computed, EdmType, EntityType};
+use crate::plan::{OrderKey, ReadPlan};
+use diesel::sql_types::{BigInt, Text};
+
+/// How rows are rendered, decided by content negotiation.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// Decimal (and Int64) values as strings (`IEEE754Compatible=true`).
+    pub ieee754: bool,
+    /// `odata.metadata=full`: add `@odata.id`, `@odata.editLink`, `@odata.type` and
+    /// navigation links, relative to this service root (which ends with `/`).
+    pub full: Option<String>,
+}
+
+pub struct Compiler {
+    pub dialect: Dialect,
+    workspace: i64,
+    aliases: usize,
+    pub output: Output,
+}
+
+impl Compiler {
+    pub fn new(dialect: Dialect, workspace: i64, output: Output) -> Self {
+        Self {
+            dialect,
+            workspace,
+            aliases: 0,
+            output,
+        }
+    }
+
+    pub fn alias(&mut self) -> String {
+        let a = format!("t{}", self.aliases);
+        self.aliases += 1;
+        a
+    }
+
+    /// `alias.workspace_id = ?` — added to every table reference.
+    pub fn workspace(&self, q: &mut Sql, alias: &str) {
+        q.column(alias, "workspace_id")
+            .sql(" = ")
+            .bind_int(self.workspace);
+    }
+
+    pub fn column(&self, q: &mut Sql, alias: &str, prop: Prop) {
+        match prop.computed {
+            Some(Computed::WeightedValue) => {
+                let div = if self.dialect == Dialect::Postgres {
+                    " / 100, 6)"
+                } else {
+                    " / 100.0, 6)"
+                };
+                q.sql("round(")
+                    .column(alias, "value")
+                    .sql(" * ")
+                    .column(alias, "guttometer")
+                    .sql(div);
+            }
+            None => {
+                q.column(alias, prop.column);
+            }
+        }
+    }
+
+    /// The statement for a collection or single-entity read: rows of (entity JSON,
+    /// JSON array of the order-key values).
+    pub fn select(&mut self, plan: &ReadPlan) -> Sql<(Text, Text)> {
+        let read = plan.read;
+        let mut q = Sql::new();
+        let a = self.alias();
+        q.sql("SELECT ");
+        self.entity_json(&mut q, read.entity, &a, &read.shape);
+        q.sql(", ");
+        self.order_values(&mut q, &plan.order, &a);
+        q.sql(" FROM ")
+            .sql(read.entity.table)
+            .sql(" ")
+            .sql(&a)
+            .sql(" WHERE ");
+        self.filters(&mut q, read, &a);
+        if let Some(after) = &plan.page.after {
+            q.sql(" AND ");
+            self.keyset(&mut q, &plan.order, after, &a);
+        }
+        if !read.single {
+            self.order_by(&mut q, &plan.order, &a);
+            q.sql(" LIMIT ")
+                .bind_int(plan.page.size.saturating_add(1).min(i64::MAX as u64) as i64);
+            if plan.page.offset > 0 {
+                q.sql(" OFFSET ")
+                    .bind_int(plan.page.offset.min(i64::MAX as u64) as i64);
+            }
+        } else {
+            q.sql(" LIMIT 2");
+        }
+        q.returning()
+    }
+
+    /// `SELECT count(*)` over the read's filters (for `$count` and `/$count`).
+    pub fn count(&mut self, read: &Read) -> Sql<BigInt> {
+        let mut q = Sql::new();
+        let a = self.alias();
+        q.sql("SELECT count(*) FROM ")
+            .sql(read.entity.table)
+            .sql(" ")
+            .sql(&a)
+            .sql(" WHERE ");
+        self.filters(&mut q, read, &a);
+        q.returning()
+    }
+
+    /// Workspace, key, navigation path, `$filter` and `$search`.
+    fn filters(&mut self, q: &mut Sql, read: &Read, a: &str) {
+        self.workspace(q, a);
+        if let Some(key) = &read.key {
+            self.key_match(q, a, key);
+        }
+        if let Some(step) = read.path.last() {
+            q.sql(" AND ");
+            self.path_exists(q, &read.path, step, a, read.entity);
+        }
+        self.shape_filters(q, read.entity, &read.shape, a);
+    }
+
+    fn shape_filters(&mut self, q: &mut Sql, entity: &'static EntityType, shape: &Shape, a: &str) {
+        if let Some(f) = &shape.filter {
+            q.sql(" AND ");
+            self.predicate(q, f, &[a.to_owned()]);
+        }
+        if let Some(s) = &shape.search {
+            q.sql(" AND ");
+            self.search(q, entity, s, a);
+        }
+    }
+
+    fn key_match(&mut self, q: &mut Sql, a: &str, key: &[(Prop, Value)]) {
+        for (p, v) in key {
+            q.sql(" AND ");
+            self.column(q, a, p);
+            q.sql(" = ");
+            self.value(q, v);
+        }
+    }
+
+    /// `EXISTS (SELECT 1 FROM parent p WHERE p joins child AND p's key [AND its parent ...])`
+    fn path_exists(
+        &mut self,
+        q: &mut Sql,
+        path: &[PathStep],
+        step: &PathStep,
+        child: &str,
+        child_entity: &'static EntityType,
+    ) {
+        let p = self.alias();
+        q.sql("EXISTS (SELECT 1 FROM ")
+            .sql(step.entity.table)
+            .sql(" ")
+            .sql(&p)
+            .sql(" WHERE ");
+        self.workspace(q, &p);
+        q.sql(" AND ");
+        // The navigation joins parent (source) to child (target).
+        self.join(q, &p, Some(step.entity), step.nav, child);
+        let _ = child_entity;
+        if let Some(key) = &step.key {
+            self.key_match(q, &p, key);
+        }
+        let rest = &path[..path.len() - 1];
+        if let Some(prev) = rest.last() {
+            q.sql(" AND ");
+            self.path_exists(q, rest, prev, &p, step.entity);
+        }
+        q.sql(")");
+    }
+
+    fn order_by(&mut self, q: &mut Sql, order: &[OrderKey], a: &str) {
+        q.sql(" ORDER BY ");
+        for (i, k) in order.iter().enumerate() {
+            if i > 0 {
+                q.sql(", ");
+            }
+            self.expr(q, &k.expr, &[a.to_owned()]);
+            // Nulls sort lowest on both backends (SQLite's natural order, which its
+            // indexes serve directly).
+            match (k.desc, k.expr.nullable()) {
+                (false, false) => q.sql(" ASC"),
+                (true, false) => q.sql(" DESC"),
+                (false, true) => q.sql(" ASC NULLS FIRST"),
+                (true, true) => q.sql(" DESC NULLS LAST"),
+            };
+        }
+    }
+
+    fn order_values(&mut self, q: &mut Sql, order: &[OrderKey], a: &str) {
+        q.sql(if self.dialect == Dialect::Postgres {
+            "json_build_array("
+        } else {
+            "json_array("
+        });
+        for (i, k) in order.iter().enumerate() {
+            if i > 0 {
+                q.sql(", ");
+            }
+            self.expr(q, &k.expr, &[a.to_owned()]);
+        }
+        q.sql(")");
+    }
+
+    /// Rows strictly after `after` in the order (nulls lowest).
+    fn keyset(&mut self, q: &mut Sql, order: &[OrderKey], after: &[Value], a: &str) {
+        let scopes = [a.to_owned()];
+        q.sql("(");
+        for i in 0..order.len() {
+            if i > 0 {
+                q.sql(" OR ");
+            }
+            q.sql("(");
+            for (j, (k, v)) in order.iter().zip(after).take(i).enumerate() {
+                if j > 0 {
+                    q.sql(" AND ");
+                }
+                self.expr(q, &k.expr, &scopes);
+                if *v == Value::Null {
+                    q.sql(" IS NULL");
+                } else {
+                    q.sql(" = ");
+                    self.value(q, v);
+                }
+            }
+            if i > 0 {
+                q.sql(" AND ");
+            }
+            let (k, v) = (&order[i], &after[i]);
+            match (k.desc, v == &Value::Null) {
+                // Ascending from null: any non-null value comes later.
+                (false, true) => {
+                    self.expr(q, &k.expr, &scopes);
+                    q.sql(" IS NOT NULL");
+                }
+                (false, false) => {
+                    self.expr(q, &k.expr, &scopes);
+                    q.sql(" > ");
+                    self.value(q, v);
+                }
+                // Descending, nulls last: nothing but more nulls after a null.
+                (true, true) => {
+                    q.sql("1=0");
+                }
+                (true, false) => {
+                    q.sql("(");
+                    self.expr(q, &k.expr, &scopes);
+                    q.sql(" < ");
+                    self.value(q, v);
+                    if k.expr.nullable() {
+                        q.sql(" OR ");
+                        self.expr(q, &k.expr, &scopes);
+                        q.sql(" IS NULL");
+                    }
+                    q.sql(")");
+                }
+            }
+            q.sql(")");
+        }
+        q.sql(")");
+    }
+
+    /// The JSON object for one row of `entity` at `alias`, shaped by `$select`/`$expand`.
+    fn entity_json(&mut self, q: &mut Sql, entity: &'static EntityType, a: &str, shape: &Shape) {
+        let pg = self.dialect == Dialect::Postgres;
+        q.sql(if pg {
+            "json_build_object("
+        } else {
+            "json_object("
+        });
+        let mut first = true;
+        let mut sep = |q: &mut Sql| {
+            if !first {
+                q.sql(", ");
+            }
+            first = false;
+        };
+        if let Some(root) = self.output.full.clone() {
+            sep(q);
+            q.sql(&format!(
+                "'@odata.type', '#{}'",
+                crate::model::MODEL.qualified(entity.name)
+            ));
+            for ann in ["@odata.id", "@odata.editLink"] {
+                sep(q);
+                q.sql("'").sql(ann).sql("', ");
+                if ann == "@odata.id" {
+                    q.bind_text(root.clone()).sql(" || ");
+                }
+                self.key_url(q, entity, a);
+            }
+            for nav in &entity.navigation {
+                sep(q);
+                q.sql("'").sql(nav.name).sql("@odata.navigationLink', ");
+                self.key_url(q, entity, a);
+                q.sql(" || '/").sql(nav.name).sql("'");
+            }
+        }
+        let props: Vec<Prop> = match &shape.select {
+            Some(list) => list.clone(),
+            None => entity.properties.iter().collect(),
+        };
+        for p in props {
+            sep(q);
+            q.sql("'").sql(p.name).sql("', ");
+            self.json_value(q, a, p);
+        }
+        for e in &shape.expand {
+            if e.is_count || e.shape.count {
+                sep(q);
+                q.sql("'").sql(e.nav.name).sql("@odata.count', (");
+                self.expand_count(q, a, e);
+                q.sql(")");
+            }
+            if e.is_count {
+                continue;
+            }
+            sep(q);
+            q.sql("'").sql(e.nav.name).sql("', ");
+            self.expand_json(q, a, e);
+        }
+        q.sql(")");
+    }
+
+    /// `Contacts(12)` / `LeadStatus('WON')` for the row, as SQL text.
+    fn key_url(&mut self, q: &mut Sql, entity: &'static EntityType, a: &str) {
+        q.sql("'").sql(entity.set).sql("(' || ");
+        for (i, p) in entity.key_properties().enumerate() {
+            if i > 0 {
+                q.sql(" || ',' || ");
+            }
+            if entity.key.len() > 1 {
+                q.sql("'").sql(p.name).sql("=' || ");
+            }
+            if p.ty == EdmType::String {
+                q.sql("'''' || replace(")
+                    .column(a, p.column)
+                    .sql(", '''', '''''') || ''''");
+            } else {
+                q.column(a, p.column);
+            }
+        }
+        q.sql(" || ')'");
+    }
+
+    /// A property as a JSON value of the right type.
+    fn json_value(&mut self, q: &mut Sql, a: &str, p: Prop) {
+        let pg = self.dialect == Dialect::Postgres;
+        match p.ty {
+            EdmType::Boolean if !pg => {
+                q.sql("json(CASE WHEN ")
+                    .column(a, p.column)
+                    .sql(" IS NULL THEN 'null' WHEN ")
+                    .column(a, p.column)
+                    .sql(" THEN 'true' ELSE 'false' END)");
+            }
+            EdmType::DateTimeOffset if pg => {
+                q.sql("to_char(")
+                    .column(a, p.column)
+                    .sql(" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
+            }
+            EdmType::Decimal(..) | EdmType::Int64 if self.output.ieee754 => {
+                q.sql("CAST(");
+                self.column(q, a, p);
+                q.sql(if pg { " AS text)" } else { " AS TEXT)" });
+            }
+            _ => self.column(q, a, p),
+        }
+    }
+
+    fn expand_from(&mut self, q: &mut Sql, outer: &str, e: &Expand) -> String {
+        let b = self.alias();
+        q.sql(" FROM ")
+            .sql(e.target.table)
+            .sql(" ")
+            .sql(&b)
+            .sql(" WHERE ");
+        self.workspace(q, &b);
+        q.sql(" AND ");
+        self.join(q, outer, None, e.nav, &b);
+        self.shape_filters(q, e.target, &e.shape, &b);
+        b
+    }
+
+    fn expand_count(&mut self, q: &mut Sql, outer: &str, e: &Expand) {
+        q.sql("SELECT count(*)");
+        self.expand_from(q, outer, e);
+    }
+
+    fn expand_json(&mut self, q: &mut Sql, outer: &str, e: &Expand) {
+        let pg = self.dialect == Dialect::Postgres;
+        let target = entity_of(e.nav);
+        let mut inner = Sql::<Text>::new();
+        let b = self.expand_from(&mut inner, outer, e);
+        let mut body = Sql::<Text>::new();
+        if e.is_ref {
+            body.sql(if pg {
+                "json_build_object('@odata.id', "
+            } else {
+                "json_object('@odata.id', "
+            });
+            self.key_url(&mut body, target, &b);
+            body.sql(")");
+        } else {
+            self.entity_json(&mut body, target, &b, &e.shape);
+        }
+        if !e.nav.many {
+            q.sql(if pg { "(SELECT " } else { "json((SELECT " });
+            q.append(body);
+            q.append(inner);
+            q.sql(if pg { ")" } else { "))" });
+            return;
+        }
+        let mut order: Vec<OrderKey> = e
+            .shape
+            .orderby
+            .iter()
+            .map(|(x, d)| OrderKey {
+                expr: x.clone(),
+                desc: *d,
+            })
+            .collect();
+        for p in target.key_properties() {
+            order.push(OrderKey {
+                expr: TExpr::Prop {
+                    scope: 0,
+                    navs: vec![],
+                    prop: p,
+                },
+                desc: false,
+            });
+        }
+        if pg {
+            q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json) FROM (SELECT ");
+        } else {
+            q.sql("json((SELECT json_group_array(json(s.j)) FROM (SELECT ");
+        }
+        q.append(body);
+        q.sql(" AS j");
+        q.append(inner);
+        self.order_by(q, &order, &b);
+        if let Some(top) = e.shape.top {
+            q.sql(" LIMIT ").bind_int(top.min(i64::MAX as u64) as i64);
+        } else if e.shape.skip.is_some() && !pg {
+            q.sql(" LIMIT -1");
+        }
+        if let Some(skip) = e.shape.skip {
+            q.sql(" OFFSET ").bind_int(skip.min(i64::MAX as u64) as i64);
+        }
+        q.sql(if pg { ") s)" } else { ") s))" });
+    }
+}

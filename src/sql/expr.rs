@@ -1,0 +1,787 @@
+//! Typed expressions to SQL. Every comparison is two-valued (OData treats a comparison
+//! with null as false, where SQL would yield NULL and flip under `not`), while keeping
+//! plain column predicates so indexes still apply.
+
+use super::compiler::Compiler;
+use super::Sql;
+use crate::bind::{ArithOp, CmpOp, Nav, Prop, TExpr, Ty, Value};
+use crate::db::Dialect;
+use crate::model::{EdmType, EntityType, MODEL};
+use odata_parser::{Function, SearchExpr};
+
+impl Compiler {
+    /// A boolean expression in WHERE position.
+    pub fn predicate(&mut self, q: &mut Sql, e: &TExpr, scopes: &[String]) {
+        match e {
+            TExpr::And(a, b) | TExpr::Or(a, b) => {
+                q.sql("(");
+                self.predicate(q, a, scopes);
+                q.sql(if matches!(e, TExpr::And(..)) {
+                    " AND "
+                } else {
+                    " OR "
+                });
+                self.predicate(q, b, scopes);
+                q.sql(")");
+            }
+            TExpr::Not(a) => {
+                q.sql("NOT ");
+                self.predicate(q, a, scopes);
+            }
+            TExpr::Cmp(op, a, b) => self.comparison(q, *op, a, b, scopes),
+            TExpr::In(a, items) => {
+                let non_null: Vec<&TExpr> = items
+                    .iter()
+                    .filter(|i| !matches!(i, TExpr::Lit(Value::Null)))
+                    .collect();
+                let has_null = non_null.len() != items.len();
+                q.sql("(");
+                if !non_null.is_empty() {
+                    if a.nullable() {
+                        self.expr(q, a, scopes);
+                        q.sql(" IS NOT NULL AND ");
+                    }
+                    self.expr(q, a, scopes);
+                    q.sql(" IN (");
+                    for (i, item) in non_null.iter().enumerate() {
+                        if i > 0 {
+                            q.sql(", ");
+                        }
+                        self.coerced(q, item, a.ty(), scopes);
+                    }
+                    q.sql(")");
+                } else {
+                    q.sql("1=0");
+                }
+                if has_null {
+                    q.sql(" OR ");
+                    self.expr(q, a, scopes);
+                    q.sql(" IS NULL");
+                }
+                q.sql(")");
+            }
+            TExpr::Lambda {
+                scope,
+                navs,
+                all,
+                body,
+            } => {
+                let outer = scopes[*scope].clone();
+                if *all {
+                    q.sql("NOT ");
+                }
+                q.sql("EXISTS (");
+                let mut inner_scopes = scopes.to_vec();
+                self.nav_chain(q, &outer, navs, &mut |c, q, alias| {
+                    if let Some(body) = body {
+                        inner_scopes.push(alias.to_owned());
+                        q.sql(" AND ");
+                        if *all {
+                            q.sql("NOT ");
+                        }
+                        c.predicate(q, body, &inner_scopes);
+                    }
+                });
+                q.sql(")");
+            }
+            TExpr::Call(f, args, _)
+                if matches!(
+                    f,
+                    Function::Contains
+                        | Function::StartsWith
+                        | Function::EndsWith
+                        | Function::MatchesPattern
+                ) =>
+            {
+                self.string_predicate(q, *f, &args[0], &args[1], scopes)
+            }
+            TExpr::Lit(Value::Bool(b)) => {
+                q.sql(if *b { "1=1" } else { "1=0" });
+            }
+            TExpr::Lit(_) => {
+                q.sql("1=0");
+            }
+            other => {
+                // A Boolean property (or function): true only when it is true.
+                q.sql("(");
+                self.expr(q, other, scopes);
+                q.sql(if self.dialect == Dialect::Postgres {
+                    " IS TRUE)"
+                } else {
+                    " = 1)"
+                });
+            }
+        }
+    }
+
+    fn comparison(&mut self, q: &mut Sql, op: CmpOp, a: &TExpr, b: &TExpr, scopes: &[String]) {
+        let (a_null, b_null) = (
+            matches!(a, TExpr::Lit(Value::Null)),
+            matches!(b, TExpr::Lit(Value::Null)),
+        );
+        if a_null || b_null {
+            let other = if a_null { b } else { a };
+            q.sql("(");
+            match (op, a_null && b_null) {
+                (CmpOp::Eq, true) | (CmpOp::Ge, true) | (CmpOp::Le, true) => {
+                    q.sql("1=1");
+                }
+                (_, true) => {
+                    q.sql("1=0");
+                }
+                (CmpOp::Eq, false) => {
+                    self.expr(q, other, scopes);
+                    q.sql(" IS NULL");
+                }
+                (CmpOp::Ne, false) => {
+                    self.expr(q, other, scopes);
+                    q.sql(" IS NOT NULL");
+                }
+                _ => {
+                    q.sql("1=0");
+                }
+            }
+            q.sql(")");
+            return;
+        }
+        let sym = match op {
+            CmpOp::Eq => " = ",
+            CmpOp::Ne => " <> ",
+            CmpOp::Gt => " > ",
+            CmpOp::Ge => " >= ",
+            CmpOp::Lt => " < ",
+            CmpOp::Le => " <= ",
+        };
+        let ty = common_type(a.ty(), b.ty());
+        let (an, bn) = (a.nullable(), b.nullable());
+        q.sql("(");
+        if op == CmpOp::Ne && (an || bn) {
+            // null ne 'x' is true in OData.
+            if an && bn {
+                self.coerced(q, a, ty, scopes);
+                q.sql(if self.dialect == Dialect::Postgres {
+                    " IS DISTINCT FROM "
+                } else {
+                    " IS NOT "
+                });
+                self.coerced(q, b, ty, scopes);
+            } else {
+                let n = if an { a } else { b };
+                self.expr(q, n, scopes);
+                q.sql(" IS NULL OR ");
+                self.coerced(q, a, ty, scopes);
+                q.sql(sym);
+                self.coerced(q, b, ty, scopes);
+            }
+        } else if op == CmpOp::Eq && an && bn {
+            self.coerced(q, a, ty, scopes);
+            q.sql(if self.dialect == Dialect::Postgres {
+                " IS NOT DISTINCT FROM "
+            } else {
+                " IS "
+            });
+            self.coerced(q, b, ty, scopes);
+        } else {
+            for side in [(a, an), (b, bn)] {
+                if side.1 && !matches!(side.0, TExpr::Prop { navs, .. } if navs.is_empty()) {
+                    // Columns compared with `=` are false for NULL already; computed
+                    // values need the explicit check.
+                    self.expr(q, side.0, scopes);
+                    q.sql(" IS NOT NULL AND ");
+                }
+            }
+            self.coerced(q, a, ty, scopes);
+            q.sql(sym);
+            self.coerced(q, b, ty, scopes);
+        }
+        q.sql(")");
+    }
+
+    /// Emits `e`, converting a Date literal compared with a DateTimeOffset.
+    fn coerced(&mut self, q: &mut Sql, e: &TExpr, ty: Ty, scopes: &[String]) {
+        match (e, ty) {
+            (TExpr::Lit(Value::Date(d)), Ty::Edm(EdmType::DateTimeOffset)) => {
+                self.value(q, &Value::DateTimeOffset(format!("{d}T00:00:00Z")))
+            }
+            _ => self.expr(q, e, scopes),
+        }
+    }
+
+    fn string_predicate(
+        &mut self,
+        q: &mut Sql,
+        f: Function,
+        s: &TExpr,
+        p: &TExpr,
+        scopes: &[String],
+    ) {
+        q.sql("(");
+        for side in [s, p] {
+            if side.nullable() {
+                self.expr(q, side, scopes);
+                q.sql(" IS NOT NULL AND ");
+            }
+        }
+        match (f, p) {
+            // A literal prefix becomes LIKE 'abc%' so the column index applies.
+            (Function::StartsWith | Function::EndsWith, TExpr::Lit(Value::String(v))) => {
+                let escaped = escape_like(v);
+                self.expr(q, s, scopes);
+                q.sql(" LIKE ");
+                q.bind_text(if f == Function::StartsWith {
+                    format!("{escaped}%")
+                } else {
+                    format!("%{escaped}")
+                });
+                q.sql(" ESCAPE '\\'");
+            }
+            (Function::StartsWith, _) => {
+                q.sql("substr(");
+                self.expr(q, s, scopes);
+                q.sql(", 1, ").sql(self.length_fn()).sql("(");
+                self.expr(q, p, scopes);
+                q.sql(")) = ");
+                self.expr(q, p, scopes);
+            }
+            (Function::EndsWith, _) => {
+                q.sql(self.length_fn()).sql("(");
+                self.expr(q, s, scopes);
+                q.sql(") >= ").sql(self.length_fn()).sql("(");
+                self.expr(q, p, scopes);
+                q.sql(") AND substr(");
+                self.expr(q, s, scopes);
+                q.sql(", ").sql(self.length_fn()).sql("(");
+                self.expr(q, s, scopes);
+                q.sql(") - ").sql(self.length_fn()).sql("(");
+                self.expr(q, p, scopes);
+                q.sql(") + 1) = ");
+                self.expr(q, p, scopes);
+            }
+            (Function::MatchesPattern, _) => {
+                self.expr(q, s, scopes);
+                q.sql(" ~ ");
+                self.expr(q, p, scopes);
+            }
+            _ => {
+                q.sql(if self.dialect == Dialect::Postgres {
+                    "strpos("
+                } else {
+                    "instr("
+                });
+                self.expr(q, s, scopes);
+                q.sql(", ");
+                self.expr(q, p, scopes);
+                q.sql(") > 0");
+            }
+        }
+        q.sql(")");
+    }
+
+    fn length_fn(&self) -> &'static str {
+        if self.dialect == Dialect::Postgres {
+            "char_length"
+        } else {
+            "length"
+        }
+    }
+
+    /// A value expression.
+    pub fn expr(&mut self, q: &mut Sql, e: &TExpr, scopes: &[String]) {
+        match e {
+            TExpr::Prop { scope, navs, prop } => {
+                let alias = scopes[*scope].clone();
+                self.prop_value(q, &alias, navs, prop);
+            }
+            TExpr::Lit(v) => self.value(q, v),
+            TExpr::Neg(a) => {
+                q.sql("(-");
+                self.expr(q, a, scopes);
+                q.sql(")");
+            }
+            TExpr::Arith(op, a, b) => self.arith(q, *op, a, b, scopes),
+            TExpr::Call(f, args, _) => self.call(q, *f, args, scopes),
+            TExpr::Count { scope, navs } => {
+                let outer = scopes[*scope].clone();
+                q.sql("(");
+                self.nav_chain_select(q, &outer, navs, "count(*)");
+                q.sql(")");
+            }
+            TExpr::Not(_)
+            | TExpr::And(..)
+            | TExpr::Or(..)
+            | TExpr::Cmp(..)
+            | TExpr::In(..)
+            | TExpr::Lambda { .. } => {
+                // A predicate used as a value (e.g. `(A eq 1) eq true`).
+                q.sql("(CASE WHEN ");
+                self.predicate(q, e, scopes);
+                q.sql(if self.dialect == Dialect::Postgres {
+                    " THEN TRUE ELSE FALSE END)"
+                } else {
+                    " THEN 1 ELSE 0 END)"
+                });
+            }
+        }
+    }
+
+    fn arith(&mut self, q: &mut Sql, op: ArithOp, a: &TExpr, b: &TExpr, scopes: &[String]) {
+        let real = if self.dialect == Dialect::Postgres {
+            "numeric"
+        } else {
+            "REAL"
+        };
+        match op {
+            ArithOp::DivBy => {
+                q.sql("(CAST(");
+                self.expr(q, a, scopes);
+                q.sql(&format!(" AS {real}) / NULLIF("));
+                self.expr(q, b, scopes);
+                q.sql(", 0))");
+            }
+            ArithOp::Div | ArithOp::Mod => {
+                // Division by zero is null rather than an error on both backends.
+                let int = a.ty().is_numeric()
+                    && matches!(a.ty(), Ty::Edm(t) if t.is_integer())
+                    && matches!(b.ty(), Ty::Edm(t) if t.is_integer());
+                q.sql("(");
+                if op == ArithOp::Mod && self.dialect == Dialect::Postgres && !int {
+                    q.sql("mod(");
+                    self.expr(q, a, scopes);
+                    q.sql(", NULLIF(");
+                    self.expr(q, b, scopes);
+                    q.sql(", 0)))");
+                    return;
+                }
+                self.expr(q, a, scopes);
+                q.sql(if op == ArithOp::Div {
+                    " / NULLIF("
+                } else {
+                    " % NULLIF("
+                });
+                self.expr(q, b, scopes);
+                q.sql(", 0))");
+            }
+            _ => {
+                q.sql("(");
+                self.expr(q, a, scopes);
+                q.sql(match op {
+                    ArithOp::Add => " + ",
+                    ArithOp::Sub => " - ",
+                    _ => " * ",
+                });
+                self.expr(q, b, scopes);
+                q.sql(")");
+            }
+        }
+    }
+
+    fn call(&mut self, q: &mut Sql, f: Function, args: &[TExpr], scopes: &[String]) {
+        use Function::*;
+        let pg = self.dialect == Dialect::Postgres;
+        let arg = |c: &mut Compiler, q: &mut Sql, i: usize| c.expr(q, &args[i], scopes);
+        match f {
+            Contains | StartsWith | EndsWith | MatchesPattern => {
+                q.sql("(CASE WHEN ");
+                self.string_predicate(q, f, &args[0], &args[1], scopes);
+                q.sql(if pg {
+                    " THEN TRUE ELSE FALSE END)"
+                } else {
+                    " THEN 1 ELSE 0 END)"
+                });
+            }
+            Length => {
+                q.sql(self.length_fn()).sql("(");
+                arg(self, q, 0);
+                q.sql(")");
+            }
+            IndexOf => {
+                q.sql(if pg { "(strpos(" } else { "(instr(" });
+                arg(self, q, 0);
+                q.sql(", ");
+                arg(self, q, 1);
+                q.sql(") - 1)");
+            }
+            Substring => {
+                q.sql("substr(");
+                arg(self, q, 0);
+                q.sql(", CAST(");
+                arg(self, q, 1);
+                q.sql(if pg {
+                    " AS integer) + 1"
+                } else {
+                    " AS INTEGER) + 1"
+                });
+                if args.len() == 3 {
+                    q.sql(", CAST(");
+                    arg(self, q, 2);
+                    q.sql(if pg { " AS integer)" } else { " AS INTEGER)" });
+                }
+                q.sql(")");
+            }
+            ToLower | ToUpper | Trim => {
+                q.sql(match f {
+                    ToLower => "lower(",
+                    ToUpper => "upper(",
+                    _ => "trim(",
+                });
+                arg(self, q, 0);
+                q.sql(")");
+            }
+            Concat => {
+                q.sql("(");
+                arg(self, q, 0);
+                q.sql(" || ");
+                arg(self, q, 1);
+                q.sql(")");
+            }
+            Year | Month | Day | Hour | Minute | Second => {
+                let (pg_part, lite) = match f {
+                    Year => ("YEAR", "%Y"),
+                    Month => ("MONTH", "%m"),
+                    Day => ("DAY", "%d"),
+                    Hour => ("HOUR", "%H"),
+                    Minute => ("MINUTE", "%M"),
+                    _ => ("SECOND", "%S"),
+                };
+                if pg {
+                    q.sql(&format!("CAST(floor(EXTRACT({pg_part} FROM "));
+                    arg(self, q, 0);
+                    q.sql(")) AS integer)");
+                } else {
+                    let time_only = args[0].ty() == Ty::TimeOfDay;
+                    q.sql(&format!("CAST(strftime('{lite}', "));
+                    if time_only {
+                        q.sql("'2000-01-01T' || ");
+                    }
+                    arg(self, q, 0);
+                    q.sql(") AS INTEGER)");
+                }
+            }
+            FractionalSeconds => {
+                if pg {
+                    q.sql("(EXTRACT(MICROSECONDS FROM ");
+                    arg(self, q, 0);
+                    q.sql(") % 1000000 / 1000000.0)");
+                } else {
+                    // Stored with whole seconds.
+                    q.sql("0");
+                }
+            }
+            TotalOffsetMinutes => {
+                q.sql("0");
+            }
+            Date => {
+                if pg {
+                    q.sql("CAST(");
+                    arg(self, q, 0);
+                    q.sql(" AS date)");
+                } else {
+                    q.sql("substr(");
+                    arg(self, q, 0);
+                    q.sql(", 1, 10)");
+                }
+            }
+            Time => {
+                if pg {
+                    q.sql("CAST(");
+                    arg(self, q, 0);
+                    q.sql(" AS time)");
+                } else {
+                    q.sql("substr(");
+                    arg(self, q, 0);
+                    q.sql(", 12, 8)");
+                }
+            }
+            Now => {
+                q.sql(if pg {
+                    "now()"
+                } else {
+                    "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+                });
+            }
+            MaxDateTime => self.value(q, &Value::DateTimeOffset("9999-12-31T23:59:59Z".into())),
+            MinDateTime => self.value(q, &Value::DateTimeOffset("0001-01-01T00:00:00Z".into())),
+            Round => {
+                q.sql("round(");
+                arg(self, q, 0);
+                q.sql(")");
+            }
+            Floor | Ceiling => {
+                if pg {
+                    q.sql(if f == Floor { "floor(" } else { "ceil(" });
+                    arg(self, q, 0);
+                    q.sql(")");
+                } else {
+                    // Without SQLite's optional math functions: truncate, then correct.
+                    q.sql("(CAST(");
+                    arg(self, q, 0);
+                    q.sql(" AS INTEGER) ");
+                    q.sql(if f == Floor { "- (" } else { "+ (" });
+                    arg(self, q, 0);
+                    q.sql(if f == Floor { " < CAST(" } else { " > CAST(" });
+                    arg(self, q, 0);
+                    q.sql(" AS INTEGER)))");
+                }
+            }
+            _ => {
+                q.sql("NULL");
+            }
+        }
+    }
+
+    /// Binds a literal with the cast each backend needs.
+    pub fn value(&mut self, q: &mut Sql, v: &Value) {
+        let pg = self.dialect == Dialect::Postgres;
+        match v {
+            Value::Null => {
+                q.sql("NULL");
+            }
+            Value::Bool(b) => {
+                q.sql(match (pg, b) {
+                    (true, true) => "TRUE",
+                    (true, false) => "FALSE",
+                    (false, true) => "1",
+                    (false, false) => "0",
+                });
+            }
+            Value::Int(i) => {
+                q.bind_int(*i);
+            }
+            Value::Double(d) => {
+                q.bind(super::Bind::Double(*d));
+            }
+            Value::Decimal(d) => {
+                if pg {
+                    q.sql("CAST(").bind_text(d.clone()).sql(" AS numeric)");
+                } else {
+                    q.bind(super::Bind::Double(d.parse().unwrap_or(0.0)));
+                }
+            }
+            Value::String(s) => {
+                q.bind_text(s.clone());
+            }
+            Value::DateTimeOffset(s) => {
+                if pg {
+                    q.sql("CAST(").bind_text(s.clone()).sql(" AS timestamptz)");
+                } else {
+                    q.bind_text(s.clone());
+                }
+            }
+            Value::Date(s) => {
+                if pg {
+                    q.sql("CAST(").bind_text(s.clone()).sql(" AS date)");
+                } else {
+                    q.bind_text(s.clone());
+                }
+            }
+            Value::TimeOfDay(s) => {
+                if pg {
+                    q.sql("CAST(").bind_text(s.clone()).sql(" AS time)");
+                } else {
+                    q.bind_text(s.clone());
+                }
+            }
+        }
+    }
+
+    /// `alias.column`, or the computed expression, or a scalar subquery through
+    /// single-valued navigation.
+    pub fn prop_value(&mut self, q: &mut Sql, alias: &str, navs: &[Nav], prop: Prop) {
+        if navs.is_empty() {
+            self.column(q, alias, prop);
+            return;
+        }
+        q.sql("(");
+        self.nav_chain_select_prop(q, alias, navs, prop);
+        q.sql(")");
+    }
+
+    fn nav_chain_select_prop(&mut self, q: &mut Sql, alias: &str, navs: &[Nav], prop: Prop) {
+        let mut inner = Sql::new();
+        let mut last_alias = String::new();
+        self.nav_chain_from(&mut inner, alias, navs, &mut last_alias);
+        q.sql("SELECT ");
+        self.column(q, &last_alias, prop);
+        q.append(inner);
+    }
+
+    fn nav_chain_select(&mut self, q: &mut Sql, alias: &str, navs: &[Nav], what: &str) {
+        let mut inner = Sql::new();
+        let mut last_alias = String::new();
+        self.nav_chain_from(&mut inner, alias, navs, &mut last_alias);
+        q.sql("SELECT ").sql(what);
+        q.append(inner);
+    }
+
+    /// ` FROM t1 JOIN t2 ON ... WHERE ...` following `navs` from `alias`.
+    fn nav_chain_from(&mut self, q: &mut Sql, alias: &str, navs: &[Nav], last: &mut String) {
+        let mut from_alias = alias.to_owned();
+        let mut from_entity: Option<&'static EntityType> = None;
+        let mut conds = Sql::new();
+        for (i, nav) in navs.iter().enumerate() {
+            let target = entity_of(nav);
+            let a = self.alias();
+            q.sql(if i == 0 { " FROM " } else { " JOIN " })
+                .sql(target.table)
+                .sql(" ")
+                .sql(&a);
+            if i > 0 {
+                q.sql(" ON ");
+                self.workspace(q, &a);
+                q.sql(" AND ");
+                self.join(q, &from_alias, from_entity, nav, &a);
+            } else {
+                self.workspace(&mut conds, &a);
+                conds.sql(" AND ");
+                self.join(&mut conds, &from_alias, None, nav, &a);
+            }
+            from_alias = a;
+            from_entity = Some(target);
+        }
+        q.sql(" WHERE ");
+        q.append(conds);
+        *last = from_alias;
+    }
+
+    /// `EXISTS`-style correlated subquery body: `SELECT 1 FROM ... WHERE <join>` then
+    /// `extra` appends conditions on the last alias.
+    pub fn nav_chain(
+        &mut self,
+        q: &mut Sql,
+        alias: &str,
+        navs: &[Nav],
+        extra: &mut dyn FnMut(&mut Compiler, &mut Sql, &str),
+    ) {
+        let mut last = String::new();
+        let mut inner = Sql::new();
+        self.nav_chain_from(&mut inner, alias, navs, &mut last);
+        q.sql("SELECT 1");
+        q.append(inner);
+        extra(self, q, &last);
+    }
+
+    /// `to.r = from.l AND ...` for the navigation's join pairs.
+    pub fn join(
+        &mut self,
+        q: &mut Sql,
+        from_alias: &str,
+        from: Option<&'static EntityType>,
+        nav: Nav,
+        to_alias: &str,
+    ) {
+        let target = entity_of(nav);
+        let _ = from;
+        for (i, (l, r)) in nav.join.iter().enumerate() {
+            if i > 0 {
+                q.sql(" AND ");
+            }
+            let (Some(lp), Some(rp)) = (source_prop(nav, l), target.property(r)) else {
+                q.sql("1=0");
+                continue;
+            };
+            q.column(to_alias, rp.column)
+                .sql(" = ")
+                .column(from_alias, lp.column);
+        }
+    }
+
+    pub fn search(
+        &mut self,
+        q: &mut Sql,
+        entity: &'static EntityType,
+        s: &SearchExpr,
+        alias: &str,
+    ) {
+        match s {
+            SearchExpr::Term(t) | SearchExpr::Phrase(t) => {
+                q.sql("(");
+                for (i, name) in entity.search.iter().enumerate() {
+                    if i > 0 {
+                        q.sql(" OR ");
+                    }
+                    let Some(p) = entity.property(name) else {
+                        continue;
+                    };
+                    q.sql(if self.dialect == Dialect::Postgres {
+                        "strpos(lower("
+                    } else {
+                        "instr(lower("
+                    });
+                    q.column(alias, p.column)
+                        .sql("), lower(")
+                        .bind_text(t.clone())
+                        .sql(")) > 0");
+                }
+                if entity.search.is_empty() {
+                    q.sql("1=0");
+                }
+                q.sql(")");
+            }
+            SearchExpr::Not(a) => {
+                q.sql("NOT ");
+                self.search_coalesced(q, entity, a, alias);
+            }
+            SearchExpr::And(a, b) | SearchExpr::Or(a, b) => {
+                q.sql("(");
+                self.search_coalesced(q, entity, a, alias);
+                q.sql(if matches!(s, SearchExpr::And(..)) {
+                    " AND "
+                } else {
+                    " OR "
+                });
+                self.search_coalesced(q, entity, b, alias);
+                q.sql(")");
+            }
+        }
+    }
+
+    /// Search over nullable columns: a missing value never matches, also under NOT.
+    fn search_coalesced(
+        &mut self,
+        q: &mut Sql,
+        entity: &'static EntityType,
+        s: &SearchExpr,
+        alias: &str,
+    ) {
+        q.sql("COALESCE(");
+        self.search(q, entity, s, alias);
+        q.sql(if self.dialect == Dialect::Postgres {
+            ", FALSE)"
+        } else {
+            ", 0)"
+        });
+    }
+}
+
+pub fn entity_of(nav: Nav) -> &'static EntityType {
+    MODEL.entity_type(nav.target).unwrap_or(&MODEL.types[0])
+}
+
+/// The property on the navigation's source entity named in its join.
+fn source_prop(nav: Nav, name: &str) -> Option<Prop> {
+    MODEL
+        .types
+        .iter()
+        .find(|t| t.navigation.iter().any(|n| std::ptr::eq(n, nav)))
+        .and_then(|t| t.property(name))
+}
+
+fn common_type(a: Ty, b: Ty) -> Ty {
+    if a == Ty::Date || a == Ty::Null {
+        b
+    } else {
+        a
+    }
+}
+
+/// Escapes LIKE wildcards so `%` and `_` in a value match themselves.
+pub fn escape_like(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
