@@ -1,6 +1,6 @@
 //! `$metadata` as CSDL XML 4.0 and CSDL JSON 4.01, derived from [`crate::model::MODEL`].
 //!
-//! The model is fixed at compile time, so each document is rendered once into
+//! The model never changes at runtime, so each document is rendered once into
 //! [`METADATA_XML`] / [`METADATA_JSON`] and the HTTP layer serves those bytes as they are.
 //! Both renderers share the annotation description below, so the two formats cannot drift.
 
@@ -27,7 +27,7 @@ pub static METADATA_JSON_ETAG: LazyLock<String> = LazyLock::new(|| etag(&METADAT
 fn etag(body: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(body.as_bytes());
-    // 64 bits of the hash: collisions between two builds' documents do not matter here.
+    // 64 bits tell one build's document from another's; the full hash adds only length.
     format!("\"{}\"", hex::encode(&digest[..8]))
 }
 

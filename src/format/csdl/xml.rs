@@ -10,6 +10,7 @@ use quick_xml::escape::escape;
 
 const EDMX_NS: &str = "http://docs.oasis-open.org/odata/ns/edmx";
 const EDM_NS: &str = "http://docs.oasis-open.org/odata/ns/edm";
+const NO_ATTRS: &[(&str, &str)] = &[];
 
 /// The `$metadata` document as CSDL XML (`Version="4.0"`).
 pub fn metadata_xml(model: &Model) -> String {
@@ -25,7 +26,7 @@ pub fn metadata_xml(model: &Model) -> String {
         );
         x.close("edmx:Reference");
     }
-    x.open("edmx:DataServices", &[] as &[(&str, &str)]);
+    x.open("edmx:DataServices", NO_ATTRS);
     x.open(
         "Schema",
         &[("Namespace", model.namespace), ("xmlns", EDM_NS)],
@@ -42,7 +43,7 @@ pub fn metadata_xml(model: &Model) -> String {
 
 fn entity_type(x: &mut Xml, model: &Model, t: &EntityType) {
     x.open("EntityType", &[("Name", t.name)]);
-    x.open("Key", &[] as &[(&str, &str)]);
+    x.open("Key", NO_ATTRS);
     for k in t.key {
         x.empty("PropertyRef", &[("Name", *k)]);
     }
@@ -159,14 +160,14 @@ fn valued(x: &mut Xml, element: &str, name: (&str, &str), v: &Value) {
     x.open(element, &[name]);
     match v {
         Value::Strings(items) => {
-            x.open("Collection", &[] as &[(&str, &str)]);
+            x.open("Collection", NO_ATTRS);
             for s in *items {
                 x.text_element("String", s);
             }
             x.close("Collection");
         }
         Value::Record(props) => {
-            x.open("Record", &[] as &[(&str, &str)]);
+            x.open("Record", NO_ATTRS);
             for (prop, value) in props {
                 valued(x, "PropertyValue", ("Property", prop), value);
             }
