@@ -607,7 +607,7 @@ fn write_options(f: &mut Formatter<'_>, q: &QueryOptions, sep: char) -> fmt::Res
             f.write_char(sep)?;
         }
         first = false;
-        esc(f, name, &['&', '#', '='])?;
+        esc(f, name, &['&', '#', '=', ' '])?;
         if !v.is_empty() {
             f.write_char('=')?;
             esc(f, v, IN_VALUE)?;

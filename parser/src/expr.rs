@@ -10,52 +10,56 @@ use crate::literal::literal;
 
 pub(crate) const MAX_DEPTH: u32 = 100;
 
-type Level = for<'a> fn(&Src<'_>, &'a str, u32) -> Res<'a, Expr>;
-
 /// A full expression.
 pub(crate) fn expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
     if d > MAX_DEPTH {
         return too_deep(i, "expression is nested too deeply (limit 100)");
     }
-    or_expr(c, i, d)
+    climb(c, i, d, 0)
 }
 
-fn or_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
-    binary(c, i, d, &[("or", BinaryOp::Or)], and_expr)
-}
+/// Binary operators by keyword, with their binding strength (higher binds tighter).
+/// `None` is `in`, which takes a list on its right.
+const OPS: [(&str, Option<BinaryOp>, u8); 16] = [
+    ("or", Some(BinaryOp::Or), 1),
+    ("and", Some(BinaryOp::And), 2),
+    ("eq", Some(BinaryOp::Eq), 3),
+    ("ne", Some(BinaryOp::Ne), 3),
+    ("gt", Some(BinaryOp::Gt), 4),
+    ("ge", Some(BinaryOp::Ge), 4),
+    ("lt", Some(BinaryOp::Lt), 4),
+    ("le", Some(BinaryOp::Le), 4),
+    ("has", Some(BinaryOp::Has), 4),
+    ("in", None, 4),
+    ("add", Some(BinaryOp::Add), 5),
+    ("sub", Some(BinaryOp::Sub), 5),
+    ("mul", Some(BinaryOp::Mul), 6),
+    ("divby", Some(BinaryOp::DivBy), 6),
+    ("div", Some(BinaryOp::Div), 6),
+    ("mod", Some(BinaryOp::Mod), 6),
+];
 
-fn and_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
-    binary(c, i, d, &[("and", BinaryOp::And)], eq_expr)
-}
-
-fn eq_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
-    binary(
-        c,
-        i,
-        d,
-        &[("eq", BinaryOp::Eq), ("ne", BinaryOp::Ne)],
-        rel_expr,
-    )
-}
-
-fn rel_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
-    let ops = [
-        ("gt", BinaryOp::Gt),
-        ("ge", BinaryOp::Ge),
-        ("lt", BinaryOp::Lt),
-        ("le", BinaryOp::Le),
-        ("has", BinaryOp::Has),
-    ];
-    let (mut rest, mut left) = add_expr(c, i, d)?;
-    while let Some((after, op)) = operator(rest, &ops, true) {
+/// Precedence climbing: one loop for all binary levels keeps the stack shallow per
+/// nesting level (deep input must fail with `TooDeep`, never overflow the stack).
+fn climb<'a>(c: &Src<'_>, i: &'a str, d: u32, min: u8) -> Res<'a, Expr> {
+    let (mut rest, mut left) = unary(c, i, d)?;
+    while let Some((after, &(word, op, p))) = operator(rest) {
+        if p < min {
+            break;
+        }
         let (r, e) = match op {
             None => {
-                let (r, right) = commit(in_rhs(c, after, d), |at| expected_after("in", at))?;
+                let (r, right) = commit(in_rhs(c, after, d), |at| expected_after(word, at))?;
                 (r, Expr::In(Box::new(left), Box::new(right)))
             }
             Some(op) => {
-                let (r, right) = commit(add_expr(c, after, d), |at| expected_after(op.0, at))?;
-                (r, Expr::Binary(op.1, Box::new(left), Box::new(right)))
+                // Each tighter level on the right nests a call, so it counts as depth too.
+                if d >= MAX_DEPTH {
+                    return too_deep(after, "expression is nested too deeply (limit 100)");
+                }
+                let (r, right) =
+                    commit(climb(c, after, d + 1, p + 1), |at| expected_after(word, at))?;
+                (r, Expr::Binary(op, Box::new(left), Box::new(right)))
             }
         };
         left = e;
@@ -64,75 +68,27 @@ fn rel_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
     Ok((rest, left))
 }
 
-fn add_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
-    binary(
-        c,
-        i,
-        d,
-        &[("add", BinaryOp::Add), ("sub", BinaryOp::Sub)],
-        mul_expr,
-    )
-}
-
-fn mul_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
-    let ops = [
-        ("mul", BinaryOp::Mul),
-        ("divby", BinaryOp::DivBy),
-        ("div", BinaryOp::Div),
-        ("mod", BinaryOp::Mod),
-    ];
-    binary(c, i, d, &ops, unary)
-}
-
 fn expected_after(op: &str, at: &str) -> String {
     format!("expected a value after `{op}`, found {}", found(at))
 }
 
-/// `RWS op RWS`; `Some((rest, None))` for `in` when `with_in`.
-fn operator<'a, 'o>(
-    i: &'a str,
-    ops: &'o [(&'static str, BinaryOp)],
-    with_in: bool,
-) -> Option<(&'a str, Option<&'o (&'static str, BinaryOp)>)> {
+/// `RWS op RWS`; returns the input after the operator and its entry in `OPS`.
+fn operator(i: &str) -> Option<(&str, &'static (&'static str, Option<BinaryOp>, u8))> {
     let r = bws(i);
     if r.len() == i.len() {
         return None;
     }
-    let ws_after = |s: &'a str| {
-        let t = bws(s);
-        (t.len() < s.len()).then_some(t)
-    };
-    for op in ops {
+    for op in &OPS {
         if let Ok((after, _)) = keyword(r, op.0) {
-            return ws_after(after).map(|a| (a, Some(op)));
-        }
-    }
-    if with_in {
-        if let Ok((after, _)) = keyword(r, "in") {
-            // `in` may be followed directly by its list.
+            // RWS is required after the operator, but a missing operand deserves a clear
+            // "expected a value after `eq`" rather than a complaint about `eq` itself.
             let t = bws(after);
-            if t.len() < after.len() || t.starts_with(['(', '[']) {
-                return Some((t, None));
-            }
+            let dangling = t.is_empty() || t.starts_with([')', ',', ';']);
+            let list = op.1.is_none() && t.starts_with(['(', '[']);
+            return (t.len() < after.len() || dangling || list).then_some((t, op));
         }
     }
     None
-}
-
-fn binary<'a>(
-    c: &Src<'_>,
-    i: &'a str,
-    d: u32,
-    ops: &[(&'static str, BinaryOp)],
-    next: Level,
-) -> Res<'a, Expr> {
-    let (mut rest, mut left) = next(c, i, d)?;
-    while let Some((after, Some(op))) = operator(rest, ops, false) {
-        let (r, right) = commit(next(c, after, d), |at| expected_after(op.0, at))?;
-        left = Expr::Binary(op.1, Box::new(left), Box::new(right));
-        rest = r;
-    }
-    Ok((rest, left))
 }
 
 fn unary<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
@@ -397,7 +353,7 @@ fn case<'a>(c: &Src<'_>, open: &'a str, d: u32) -> Res<'a, Expr> {
 /// Right side of `in`: `(a, b)`, `[a, b]`, `@list` or a collection path.
 fn in_rhs<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
     let Some(inner) = i.strip_prefix('(') else {
-        return add_expr(c, i, d);
+        return climb(c, i, d, 5);
     };
     if d >= MAX_DEPTH {
         return too_deep(i, "expression is nested too deeply (limit 100)");

@@ -216,7 +216,7 @@ pub(crate) fn parse_query(raw: &str) -> Result<QueryOptions, ParseError> {
             return Err(err(
                 ErrorKind::Syntax,
                 &name,
-                src.off(r),
+                src.off(bws(r)),
                 format!("unexpected {} in `{name}`", found(r)),
             ));
         }
@@ -239,7 +239,7 @@ pub(crate) fn whole<T>(
         return Err(err(
             ErrorKind::Syntax,
             option,
-            src.off(r),
+            src.off(bws(r)),
             format!("unexpected {}", found(r)),
         ));
     }
