@@ -357,6 +357,15 @@ fn bind_shape(
                         ));
                     }
                     let [name] = path.as_slice() else {
+                        // Name the first unknown segment (400) before declining a valid path (501).
+                        let mut e = entity;
+                        for seg in path {
+                            if let Some(n) = e.nav(seg) {
+                                e = MODEL.entity_type(n.target).unwrap_or(e);
+                            } else if e.property(seg).is_none() {
+                                return Err(BindError::invalid("$select", Some(pos.0), format!("`{seg}` is not a property of {}", e.name)));
+                            }
+                        }
                         return Err(BindError::unsupported("$select", Some(pos.0), format!("`{}`: select paths through navigation are not supported; use $expand", path.join("/"))));
                     };
                     if let Some(p) = entity.property(name) {

@@ -103,7 +103,7 @@ async fn serve(
             )));
         }
     }
-    let path = req.uri().path();
+    let path = trim_encoded_whitespace(req.uri().path());
     let query = req.uri().query();
     let url = odata_parser::parse(path, query)?;
     let target = bind::bind(&url)?;
@@ -208,6 +208,18 @@ async fn serve(
                 query.unwrap_or(""),
             )
             .await
+        }
+    }
+}
+
+/// Drops percent-encoded whitespace after the resource path: the CRM guide prints its
+/// long example with a line break before `?`, and people paste it like that.
+fn trim_encoded_whitespace(mut path: &str) -> &str {
+    loop {
+        let trimmed = ["%0A", "%0a", "%0D", "%0d", "%20", "%09"].iter().find_map(|w| path.strip_suffix(w));
+        match trimmed {
+            Some(t) => path = t,
+            None => return path,
         }
     }
 }

@@ -1,0 +1,172 @@
+//! Black-box test harness: the real app on port 0 with a fresh database, on SQLite and
+//! (when `CRM_TEST_POSTGRES_URL` is set) on PostgreSQL.
+#![allow(dead_code)]
+
+use crm_odata::auth::{self, Role};
+use crm_odata::config::Config;
+use crm_odata::db::{establish, run_migrations, DatabaseUrl, DbConnection, Dialect};
+use crm_odata::http::Application;
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite always; PostgreSQL when configured. In CI a missing PostgreSQL fails the run.
+pub fn backends() -> Vec<Backend> {
+    let mut v = vec![Backend::Sqlite];
+    match std::env::var("CRM_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => v.push(Backend::Postgres),
+        _ if std::env::var("CI").is_ok() => panic!("CI is set but CRM_TEST_POSTGRES_URL is not: the PostgreSQL suite must run in CI"),
+        _ => {}
+    }
+    v
+}
+
+/// A fresh, migrated database; dropped (PostgreSQL) or deleted (SQLite) afterwards.
+pub struct TestDb {
+    pub url: String,
+    pub dialect: Dialect,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                let db = Self { url, dialect: Dialect::Sqlite, _dir: Some(dir), pg: None };
+                db.migrate();
+                db
+            }
+            Backend::Postgres => {
+                let admin = std::env::var("CRM_TEST_POSTGRES_URL").expect("CRM_TEST_POSTGRES_URL");
+                let name = format!("crm_test_{}", rand_suffix());
+                let mut c = diesel::pg::PgConnection::establish(&admin).expect("connect to CRM_TEST_POSTGRES_URL");
+                c.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+                let url = format!("{base}/{name}");
+                let db = Self { url, dialect: Dialect::Postgres, _dir: None, pg: Some((admin, name)) };
+                db.migrate();
+                db
+            }
+        }
+    }
+
+    pub fn conn(&self) -> DbConnection {
+        establish(&DatabaseUrl::parse(&self.url)).expect("connect")
+    }
+
+    fn migrate(&self) {
+        run_migrations(&mut self.conn()).expect("migrate");
+    }
+
+    pub fn seed(&self, workspace: &str, contacts: usize, seed: u64) {
+        crm_odata::seed::seed(&mut self.conn(), self.dialect, workspace, contacts, seed, false).expect("seed");
+    }
+
+    pub fn token(&self, workspace: &str) -> String {
+        auth::create_token(&mut self.conn(), self.dialect, workspace, None, Some(Role::Read), Some("test")).expect("token").1
+    }
+
+    /// Runs a scalar count query, e.g. to compare with the API's answer.
+    pub fn count(&self, sql_where: &str, table: &str, workspace: &str) -> i64 {
+        use diesel::sql_types::BigInt;
+        use diesel::RunQueryDsl;
+        let mut q = crm_odata::sql::Sql::<BigInt>::new();
+        let ws = auth::find_workspace(&mut self.conn(), workspace).expect("ws").expect("ws exists");
+        q.sql(&format!("SELECT count(*) FROM {table} WHERE workspace_id = ")).bind_int(ws.into()).sql(sql_where);
+        q.get_result::<i64>(&mut self.conn()).expect("count")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg {
+            if let Ok(mut c) = diesel::pg::PgConnection::establish(admin) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{}_{}", std::process::id(), nanos % 1_000_000_000_000)
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: TestDb,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+}
+
+/// Two seeded workspaces, `alpha` (200 contacts) and `beta` (60), on a running app.
+pub async fn spawn_seeded(backend: Backend) -> TestApp {
+    let db = TestDb::new(backend);
+    db.seed("alpha", 200, 1);
+    db.seed("beta", 60, 2);
+    spawn_with(db, |_| {}).await
+}
+
+pub async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = Config::for_database(db.url.clone());
+    tweak(&mut config);
+    let app = Application::build(&config, "127.0.0.1:0").await.expect("build app");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    let backend = if db.dialect == Dialect::Postgres { Backend::Postgres } else { Backend::Sqlite };
+    TestApp { base, db, client: reqwest::Client::new(), backend }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `value` array of a collection response.
+    pub fn values(&self) -> Vec<Value> {
+        self.json()["value"].as_array().cloned().unwrap_or_else(|| panic!("no value array: {}", self.text))
+    }
+}
+
+impl TestApp {
+    /// GET `path` (relative to the service root; spaces are encoded) with a bearer token.
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.get_with(path, token, &[]).await
+    }
+
+    pub async fn get_with(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Reply {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}/{}", self.base, path.trim_start_matches('/')) };
+        let mut req = self.client.get(url.replace(' ', "%20"));
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        Reply { status, headers, text }
+    }
+}

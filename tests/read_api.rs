@@ -1,0 +1,346 @@
+//! Black-box read tests, run on SQLite and (when configured) PostgreSQL.
+
+mod common;
+
+use common::{backends, spawn_seeded, spawn_with, Backend, TestApp, TestDb};
+use serde_json::Value;
+use std::collections::HashSet;
+
+async fn each_backend<F, Fut>(f: F)
+where
+    F: Fn(TestApp, String, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        let (alpha, beta) = (app.db.token("alpha"), app.db.token("beta"));
+        f(app, alpha, beta).await;
+    }
+}
+
+#[actix_web::test]
+async fn service_document_metadata_and_headers() {
+    each_backend(|app, t, _| async move {
+        let r = app.get("/", &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let names: Vec<String> = r.values().iter().map(|v| v["name"].as_str().unwrap().to_owned()).collect();
+        assert!(names.contains(&"LeadStatus".to_owned()) && names.contains(&"Contacts".to_owned()));
+        assert_eq!(r.json()["@odata.context"], format!("{}/$metadata", app.base));
+        assert_eq!(r.headers.get_all("odata-version").iter().count(), 1);
+        assert_eq!(r.header("odata-version"), Some("4.0"));
+        let m = app.get("$metadata", &t).await;
+        assert_eq!(m.status, 200);
+        assert!(m.header("content-type").unwrap().starts_with("application/xml"));
+        assert!(m.text.contains("EntitySet Name=\"LeadStatus\""));
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn by_key_navigation_properties_and_case_insensitive_names() {
+    each_backend(|app, t, _| async move {
+        let r = app.get("Contacts(1)", &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let c = r.json();
+        assert_eq!(c["ContactId"], 1);
+        assert_eq!(c["@odata.context"], format!("{}/$metadata#Contacts/$entity", app.base));
+        let lower = app.get("contacts(ContactId=1)?$SELECT=surname", &t).await;
+        assert_eq!(lower.status, 200, "{}", lower.text);
+        assert_eq!(lower.json()["Surname"], c["Surname"]);
+        assert!(lower.json().get("Forename").is_none());
+        assert_eq!(app.get("Contacts(999999)", &t).await.status, 404);
+        let won = app.get("LeadStatus('WON')", &t).await;
+        assert_eq!(won.status, 200, "{}", won.text);
+        assert_eq!(won.json()["Outcome"], 1);
+        // Navigation from one contact equals the filtered set.
+        let nav = app.get("Contacts(1)/Leads?$select=LeadId", &t).await;
+        let filtered = app.get("Leads?$filter=ContactId eq 1&$select=LeadId", &t).await;
+        assert_eq!(nav.status, 200, "{}", nav.text);
+        assert_eq!(nav.values(), filtered.values());
+        let lead = app.get("Leads?$top=1&$filter=StatusId ne null&$select=LeadId,StatusId", &t).await.values()[0].clone();
+        let status = app.get(&format!("Leads({})/Status", lead["LeadId"]), &t).await;
+        assert_eq!(status.status, 200, "{}", status.text);
+        assert_eq!(status.json()["Code"], lead["StatusId"]);
+        let prop = app.get("Contacts(1)/Surname", &t).await;
+        assert_eq!(prop.json()["value"], c["Surname"]);
+        let raw = app.get("Contacts(1)/Surname/$value", &t).await;
+        assert_eq!(raw.text, c["Surname"].as_str().unwrap());
+        assert!(raw.header("content-type").unwrap().starts_with("text/plain"));
+        let count = app.get("Contacts/$count", &t).await;
+        assert_eq!(count.text, app.db.count("", "contacts", "alpha").to_string());
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn seed_guide_queries_work_unchanged() {
+    each_backend(|app, t, _| async move {
+        let long = "Contacts?$select=Title,Forename,Surname,Email,StatusFlag&$filter=contains(email,'@prospectsoft.com') and StatusFlag eq 'A'&$expand=Leads($select=Description,Created,StatusFlag;$filter=StatusFlag eq 'A' and Status/DeadFlag eq 0;$expand=Status($select=Description))";
+        let r = app.get(long, &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let rows = r.values();
+        let expected = app.db.count(" AND instr(email, '@prospectsoft.com') > 0 AND status_flag = 'A'", "contacts", "alpha");
+        assert_eq!(rows.len() as i64, expected);
+        assert!(expected > 0, "seed data should contain prospectsoft contacts");
+        for row in &rows {
+            assert!(row["Email"].as_str().unwrap().contains("@prospectsoft.com"));
+            for lead in row["Leads"].as_array().unwrap() {
+                assert_eq!(lead["StatusFlag"], "A");
+                assert!(lead["Status"].is_object() || lead["Status"].is_null());
+                assert!(lead.get("LeadId").is_none());
+            }
+        }
+        // The same query as the guide prints it, over several lines.
+        let formatted = "Contacts\n?$select=Title,Forename,Surname,Email,StatusFlag\n&$filter=contains(email,'@prospectsoft.com') and StatusFlag eq 'A'\n&$expand=Leads(\n$select=Description,Created,StatusFlag;\n$filter=StatusFlag eq 'A' and Status/DeadFlag eq 0;\n$expand=Status(\n$select=Description\n)\n)";
+        let encoded = formatted.replace('\n', "%0A");
+        let r2 = app.get(&encoded, &t).await;
+        assert_eq!(r2.status, 200, "{}", r2.text);
+        assert_eq!(r2.values(), rows);
+        for q in [
+            "Contacts(1)?$select=ContactId,Forename,Surname&$top=50",
+            "Contacts?$select=ContactId,Forename,Surname&$top=50",
+            "Contacts?$select=Surname",
+            "Contacts?$select=Surname&$expand=Division",
+            "Contacts?$select=Surname&$expand=Division($select=Name)",
+            "Contacts?$expand=Division($select=Name;$expand=Company)",
+            "Contacts?$filter=Forename eq 'Johnson'",
+            "Contacts?$filter=contains(Email, '@prospectsoft.com')&$orderby=created",
+            "Contacts?$top=50&$skip=1",
+            "Contacts/?$select=Surname&$top=2",
+            "Contacts?$filter=not contains(Email,'@prospectsoft.com') and not startswith(Surname,'S') and not endswith(Surname,'s')",
+            "Leads?$filter=Status/DeadFlag eq 0 and Guttometer ge 50&$expand=Status($select=Description)",
+            "Contacts?$filter=contains(Division/Name,'Ltd')",
+        ] {
+            let r = app.get(q, &t).await;
+            assert_eq!(r.status, 200, "{q}: {}", r.text);
+        }
+        let top = app.get("Contacts?$top=50&$skip=1&$select=ContactId", &t).await.values();
+        assert_eq!(top.len(), 50);
+        assert_eq!(top[0]["ContactId"], 2);
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn filters_follow_odata_semantics() {
+    each_backend(|app, t, _| async move {
+        let n = |r: common::Reply| r.values().len() as i64;
+        let db = &app.db;
+        assert_eq!(n(app.get("Contacts?$filter=Email eq null&$select=ContactId", &t).await), db.count(" AND email IS NULL", "contacts", "alpha"));
+        assert_eq!(n(app.get("Contacts?$filter=Email ne null&$select=ContactId", &t).await), db.count(" AND email IS NOT NULL", "contacts", "alpha"));
+        // not(x gt 50) includes rows where x is null: comparisons with null are false.
+        let leads_total = db.count("", "leads", "alpha");
+        let gt = n(app.get("Leads?$filter=Guttometer gt 50&$select=LeadId&$top=100000", &t).await);
+        let not_gt = n(app.get("Leads?$filter=not (Guttometer gt 50)&$select=LeadId&$top=100000", &t).await);
+        assert_eq!(gt + not_gt, leads_total.min(1000).max(gt + not_gt));
+        let c_gt = app.get("Leads/$count?$filter=Guttometer gt 50", &t).await.text.parse::<i64>().unwrap();
+        let c_not = app.get("Leads/$count?$filter=not (Guttometer gt 50)", &t).await.text.parse::<i64>().unwrap();
+        assert_eq!(c_gt + c_not, leads_total);
+        let c_ne = app.get("Leads/$count?$filter=ContactId ne 1", &t).await.text.parse::<i64>().unwrap();
+        let c_eq = app.get("Leads/$count?$filter=ContactId eq 1", &t).await.text.parse::<i64>().unwrap();
+        assert_eq!(c_ne + c_eq, leads_total, "ne must include null ContactId");
+        // Case-sensitive comparisons and escaped wildcards, the same on both backends.
+        let sm = app.get("Contacts?$filter=startswith(Surname,'Sm')&$select=Surname", &t).await.values();
+        assert!(!sm.is_empty());
+        assert!(sm.iter().all(|v| v["Surname"].as_str().unwrap().starts_with("Sm")));
+        assert_eq!(n(app.get("Contacts?$filter=startswith(Surname,'sm')&$select=Surname", &t).await), 0);
+        assert_eq!(n(app.get("Contacts?$filter=contains(Surname,'%25')&$select=Surname", &t).await), 0);
+        assert_eq!(n(app.get("Contacts?$filter=startswith(Surname,'_')&$select=Surname", &t).await), 0);
+        assert_eq!(n(app.get("Contacts?$filter=tolower(Surname) eq 'smith'&$select=Surname", &t).await), n(app.get("Contacts?$filter=Surname eq 'Smith'&$select=Surname", &t).await));
+        // in, arithmetic, functions, lambdas.
+        let inn = n(app.get("Leads?$filter=StatusId in ('WON','LOST')&$select=LeadId&$top=100000", &t).await);
+        assert_eq!(inn, db.count(" AND status_id IN ('WON','LOST')", "leads", "alpha").min(1000));
+        assert_eq!(app.get("Leads?$filter=Guttometer add 10 gt 100 and length(Description) gt 0 and year(Created) ge 2020&$top=5", &t).await.status, 200);
+        let any = app.get("Contacts/$count?$filter=Leads/any(l: l/StatusFlag eq 'A')", &t).await.text.parse::<i64>().unwrap();
+        assert_eq!(any, db.count(" AND contact_id IN (SELECT contact_id FROM leads l WHERE l.workspace_id = contacts.workspace_id AND l.status_flag = 'A')", "contacts", "alpha"));
+        let all = app.get("Contacts/$count?$filter=Leads/all(l: l/Guttometer ge 0)", &t).await.text.parse::<i64>().unwrap();
+        assert_eq!(all, db.count("", "contacts", "alpha"));
+        let ordered = app.get("Contacts?$filter=startswith(Surname,'S')&$orderby=Created desc&$top=100&$select=Created", &t).await.values();
+        let dates: Vec<&str> = ordered.iter().map(|v| v["Created"].as_str().unwrap()).collect();
+        assert!(dates.windows(2).all(|w| w[0] >= w[1]), "ordered desc");
+        assert!(dates.iter().all(|d| d.ends_with('Z')));
+        let since = app.get("Contacts/$count?$filter=Created ge 2024-01-01T00:00:00Z", &t).await;
+        assert_eq!(since.status, 200, "{}", since.text);
+        let search = app.get("Contacts?$search=smith&$select=Surname,Forename,Email,JobTitle", &t).await.values();
+        assert!(search.iter().all(|v| v.to_string().to_lowercase().contains("smith")));
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn expand_count_and_ieee754() {
+    each_backend(|app, t, _| async move {
+        let r = app.get("Contacts?$top=5&$count=true&$expand=Leads($count=true;$top=1;$orderby=Value desc;$select=LeadId,Value)&$select=ContactId", &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let j = r.json();
+        assert_eq!(j["@odata.count"].as_i64().unwrap(), app.db.count("", "contacts", "alpha"));
+        for c in j["value"].as_array().unwrap() {
+            let leads = c["Leads"].as_array().unwrap();
+            assert!(leads.len() <= 1);
+            let total = app.get(&format!("Contacts({})/Leads/$count", c["ContactId"]), &t).await.text;
+            assert_eq!(c["Leads@odata.count"].to_string(), total);
+        }
+        let ieee = app.get_with("Leads?$top=1&$filter=Value ne null&$select=Value", &t, &[("Accept", "application/json;IEEE754Compatible=true")]).await;
+        assert!(ieee.values()[0]["Value"].is_string(), "{}", ieee.text);
+        assert!(ieee.header("content-type").unwrap().contains("IEEE754Compatible=true"));
+        let full = app.get("Contacts(1)?$format=application/json;odata.metadata=full", &t).await;
+        assert_eq!(full.json()["@odata.id"], format!("{}/Contacts(1)", app.base));
+        let none = app.get("Contacts?$top=1&$format=application/json;odata.metadata=none", &t).await;
+        assert!(none.json().get("@odata.context").is_none());
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn server_paging_with_keyset_skiptoken() {
+    for b in backends() {
+        let db = TestDb::new(b);
+        db.seed("alpha", 200, 1);
+        db.seed("beta", 30, 2);
+        let app = spawn_with(db, |c| c.max_page_size = 50).await;
+        let (t, other) = (app.db.token("alpha"), app.db.token("beta"));
+        // $top=120 with pages of 50 gives 50 + 50 + 20.
+        let mut url = "Contacts?$top=120&$select=ContactId,Surname&$orderby=Surname".to_owned();
+        let mut sizes = Vec::new();
+        let mut seen = HashSet::new();
+        let mut last_link = None;
+        loop {
+            let r = app.get(&url, &t).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let j = r.json();
+            for v in j["value"].as_array().unwrap() {
+                assert!(seen.insert(v["ContactId"].as_i64().unwrap()), "row repeated across pages");
+            }
+            sizes.push(j["value"].as_array().unwrap().len());
+            match j.get("@odata.nextLink").and_then(Value::as_str) {
+                Some(next) => {
+                    assert!(next.starts_with(&app.base) && next.contains("$top=120") && next.contains("$orderby=Surname"));
+                    url = next.to_owned();
+                    last_link = Some(next.to_owned());
+                }
+                None => break,
+            }
+        }
+        assert_eq!(sizes, vec![50, 50, 20]);
+        // A full export sees every row exactly once, also while rows are inserted.
+        let mut url = "Contacts?$select=ContactId".to_owned();
+        let mut all = HashSet::new();
+        let mut pages = 0;
+        while let Some(r) = Some(app.get(&url, &t).await) {
+            for v in r.values() {
+                assert!(all.insert(v["ContactId"].as_i64().unwrap()));
+            }
+            pages += 1;
+            if pages == 2 {
+                app.db.seed("alpha", 5, 9);
+            }
+            match r.json().get("@odata.nextLink").and_then(Value::as_str) {
+                Some(n) => url = n.to_owned(),
+                None => break,
+            }
+        }
+        assert_eq!(all.len() as i64, app.db.count("", "contacts", "alpha"));
+        // Prefer: odata.maxpagesize is honoured and acknowledged.
+        let p = app.get_with("Contacts?$select=ContactId", &t, &[("Prefer", "odata.maxpagesize=7")]).await;
+        assert_eq!(p.values().len(), 7);
+        assert_eq!(p.header("preference-applied"), Some("odata.maxpagesize=7"));
+        // A next link replayed with another workspace's token reveals nothing.
+        let replay = app.get(&last_link.unwrap(), &other).await;
+        assert_eq!(replay.status, 400, "{}", replay.text);
+        assert!(!replay.text.contains("ContactId"));
+        let garbage = app.get("Contacts?$skiptoken=not-a-token", &t).await;
+        assert_eq!(garbage.status, 400);
+    }
+}
+
+#[actix_web::test]
+async fn errors_are_odata_error_bodies() {
+    each_backend(|app, t, _| async move {
+        let e = app.get("Contacts?$filter=Surname eq", &t).await;
+        assert_eq!(e.status, 400, "{}", e.text);
+        let body = e.json();
+        assert_eq!(body["error"]["target"], "$filter");
+        assert!(body["error"]["message"].as_str().unwrap().contains("position"), "{}", e.text);
+        let unknown = app.get("Contacts?$filter=Nope eq 1", &t).await;
+        assert_eq!(unknown.status, 400);
+        assert!(unknown.json()["error"]["message"].as_str().unwrap().contains("Nope"));
+        let types = app.get("Contacts?$filter=Surname eq 5", &t).await;
+        assert_eq!(types.status, 400, "{}", types.text);
+        assert_eq!(app.get("Nothing", &t).await.status, 404);
+        assert_eq!(app.get("Contacts?$apply=groupby((Surname))", &t).await.status, 501);
+        assert_eq!(app.get("Contacts?$format=csv", &t).await.status, 406);
+        assert_eq!(app.get_with("Contacts", &t, &[("Accept", "image/png")]).await.status, 406);
+        let long = format!("Contacts?$filter={}", "Surname eq 'x' or ".repeat(2000));
+        assert_eq!(app.get(&long, &t).await.status, 414);
+        let post = app.client.post(format!("{}/$metadata", app.base)).bearer_auth(&t).send().await.unwrap();
+        assert_eq!(post.status().as_u16(), 405);
+        let none = app.get("Contacts", "").await;
+        assert_eq!(none.status, 401);
+        assert!(none.headers.get_all("www-authenticate").iter().any(|v| v.to_str().unwrap().starts_with("Bearer")));
+        assert_eq!(none.json()["error"]["code"], "Unauthorized");
+        assert_eq!(app.get("Contacts", "crm_not_a_real_token").await.status, 401);
+        let deep = format!("Contacts?$filter={}Surname eq 'x'{}", "(".repeat(500), ")".repeat(500));
+        assert_eq!(app.get(&deep, &t).await.status, 400);
+        for bad in ["Contacts(", "Contacts('x')", "Contacts?$top=-1", "Contacts?$top=abc", "Contacts?$orderby=", "Contacts?$expand=Nope", "Contacts?$select=Leads/Nope", "Contacts?$filter=Leads/any(l: l/Nope eq 1)", "Contacts(1)/Nope", "Contacts/Surname"] {
+            let r = app.get(bad, &t).await;
+            assert!((400..500).contains(&r.status), "{bad}: {} {}", r.status, r.text);
+            assert!(r.json()["error"]["message"].is_string());
+        }
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn revoked_token_fails_on_its_next_request() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        let mut conn = app.db.conn();
+        let (id, token) = crm_odata::auth::create_token(&mut conn, app.db.dialect, "alpha", Some("ann@example.com"), None, Some("x")).unwrap();
+        assert_eq!(app.get("Contacts(1)", &token).await.status, 200);
+        crm_odata::auth::revoke_token(&mut conn, app.db.dialect, id).unwrap();
+        let r = app.get("Contacts(1)", &token).await;
+        assert_eq!(r.status, 401);
+        assert!(r.header("www-authenticate").is_some());
+        // Basic auth with the token as the password works like Bearer.
+        let other = app.db.token("alpha");
+        let basic = app.client.get(format!("{}/Contacts(1)", app.base)).basic_auth("anyone", Some(&other)).send().await.unwrap();
+        assert_eq!(basic.status().as_u16(), 200);
+        let _ = Backend::Sqlite;
+    }
+}
+
+#[actix_web::test]
+async fn workspaces_never_see_each_other() {
+    each_backend(|app, alpha, beta| async move {
+        // beta has 60 contacts; alpha's contact 150 must not be reachable with beta's token.
+        assert_eq!(app.get("Contacts(150)", &alpha).await.status, 200);
+        assert_eq!(app.get("Contacts(150)", &beta).await.status, 404);
+        assert_eq!(app.get("Contacts(150)/Leads", &beta).await.values().len(), 0);
+        assert_eq!(app.get("Contacts(150)/Surname", &beta).await.status, 404);
+        let bc = app.get("Contacts/$count", &beta).await.text;
+        assert_eq!(bc, app.db.count("", "contacts", "beta").to_string());
+        let f = app.get("Contacts?$filter=ContactId gt 60&$select=ContactId", &beta).await.values();
+        assert!(f.is_empty());
+        let c = app.get("Contacts?$count=true&$top=0", &beta).await.json();
+        assert_eq!(c["@odata.count"].to_string(), bc);
+        // Expanded rows belong to the caller's workspace too: every expanded lead's
+        // contact is one of beta's.
+        let e = app.get("Contacts?$expand=Leads($select=LeadId,ContactId)&$select=ContactId", &beta).await.values();
+        let beta_leads = app.db.count("", "leads", "beta");
+        let expanded: usize = e.iter().map(|c| c["Leads"].as_array().unwrap().len()).sum();
+        assert!(expanded as i64 <= beta_leads);
+        for c in &e {
+            for l in c["Leads"].as_array().unwrap() {
+                assert_eq!(l["ContactId"], c["ContactId"]);
+            }
+        }
+        let lambda = app.get("Contacts/$count?$filter=Leads/any(l: l/LeadId gt 0)", &beta).await.text.parse::<i64>().unwrap();
+        assert!(lambda <= app.db.count("", "contacts", "beta"));
+        let search_alpha = app.get("Contacts/$count?$search=a", &alpha).await.text.parse::<i64>().unwrap();
+        let search_beta = app.get("Contacts/$count?$search=a", &beta).await.text.parse::<i64>().unwrap();
+        assert!(search_beta <= app.db.count("", "contacts", "beta") && search_alpha > search_beta);
+        let nav = app.get("Contacts?$filter=Division/DivisionId gt 0&$select=ContactId", &beta).await.values();
+        assert_eq!(nav.len() as i64, app.db.count("", "contacts", "beta"));
+    })
+    .await;
+}
