@@ -269,12 +269,10 @@ impl Drop for PgScratch {
     }
 }
 
-#[test]
-fn seeds_postgres_when_configured() {
-    let Ok(admin_url) = std::env::var("CRM_TEST_POSTGRES_URL") else {
-        eprintln!("CRM_TEST_POSTGRES_URL not set; skipping the PostgreSQL seed test");
-        return;
-    };
+/// A fresh, migrated database on the server at `CRM_TEST_POSTGRES_URL` (None when unset),
+/// dropped with the returned guard.
+fn pg_scratch() -> Option<(PgScratch, DbConnection)> {
+    let admin_url = std::env::var("CRM_TEST_POSTGRES_URL").ok()?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -285,7 +283,7 @@ fn seeds_postgres_when_configured() {
     q.sql("CREATE DATABASE ").sql(&name);
     q.execute(&mut admin).expect("create database");
     drop(admin);
-    let _guard = PgScratch {
+    let guard = PgScratch {
         admin_url: admin_url.clone(),
         name: name.clone(),
     };
@@ -300,6 +298,15 @@ fn seeds_postgres_when_configured() {
     let url = DatabaseUrl::parse(&format!("{host}/{name}{query}"));
     let mut conn = establish(&url).expect("connect to scratch database");
     run_migrations(&mut conn).expect("migrate postgres");
+    Some((guard, conn))
+}
+
+#[test]
+fn seeds_postgres_when_configured() {
+    let Some((_guard, mut conn)) = pg_scratch() else {
+        eprintln!("CRM_TEST_POSTGRES_URL not set; skipping the PostgreSQL seed test");
+        return;
+    };
     check_seeded(&mut conn, Dialect::Postgres);
 }
 
@@ -313,12 +320,9 @@ fn time_50k() {
     let started = std::time::Instant::now();
     let report = seed(&mut conn, Dialect::Sqlite, "big", 50_000, 7, true).expect("seed");
     eprintln!("{report}\nseeded in {:.2?}", started.elapsed());
-    if let Ok(pg) = std::env::var("CRM_TEST_POSTGRES_URL") {
-        let mut conn = establish(&DatabaseUrl::parse(&pg)).expect("connect");
-        run_migrations(&mut conn).expect("migrate");
-        let name = format!("seed_timing_{}", std::process::id());
+    if let Some((_guard, mut conn)) = pg_scratch() {
         let started = std::time::Instant::now();
-        let report = seed(&mut conn, Dialect::Postgres, &name, 50_000, 7, true).expect("seed");
+        let report = seed(&mut conn, Dialect::Postgres, "big", 50_000, 7, true).expect("seed");
         eprintln!("{report}\nPostgreSQL seeded in {:.2?}", started.elapsed());
     }
 }
