@@ -119,8 +119,14 @@ impl r2d2::ManageConnection for Manager {
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection the server dropped is discarded on check-in, so the pool heals
+    /// by itself once the database is back.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        match conn {
+            DbConnection::Postgresql(c) => c.is_broken(),
+            DbConnection::Sqlite(c) => c.is_broken(),
+        }
     }
 }
 

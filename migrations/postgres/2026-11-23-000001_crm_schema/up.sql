@@ -220,7 +220,8 @@ CREATE INDEX leads_division_id_idx ON leads (workspace_id, division_id);
 
 CREATE INDEX leads_status_id_idx ON leads (workspace_id, status_id);
 
-CREATE INDEX leads_value_idx ON leads (workspace_id, value);
+-- Nulls sort lowest in every ORDER BY the service writes; match that here.
+CREATE INDEX leads_value_idx ON leads (workspace_id, value NULLS FIRST);
 
 CREATE INDEX leads_created_idx ON leads (workspace_id, created);
 

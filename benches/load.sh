@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Load benchmark: seeds 50,000 contacts (100,000 leads), then measures requests/s and
+# p50/p99 latency with wrk (2 threads, 16 connections, loopback) for the issue's query
+# table, and the time and peak server RSS of a full export following @odata.nextLink.
+#
+#   benches/load.sh                 # SQLite (embedded default)
+#   BACKEND=postgres benches/load.sh
+#   CONTACTS=5000 DURATION=5 benches/load.sh   # quicker
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BACKEND=${BACKEND:-sqlite}
+CONTACTS=${CONTACTS:-50000}
+DURATION=${DURATION:-10}
+PORT=${PORT:-18181}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-release}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release --quiet
+BIN="$CARGO_TARGET_DIR/release/crm-odata"
+WORK=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+if [ "$BACKEND" = postgres ]; then
+  DB=crm_bench_$$
+  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB" >/dev/null
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
+  trap 'kill $SERVER 2>/dev/null || true; sleep 1; psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS '"$DB"' WITH (FORCE)" >/dev/null; rm -rf "$WORK"' EXIT
+else
+  export DATABASE_URL="sqlite://$WORK/bench.db"
+fi
+# The limiter stays in the path (its cost is part of the figures) but never denies.
+export RATE_LIMIT=1000000000/600s
+unset REDIS_URL
+
+"$BIN" migrate >/dev/null
+SEED_START=$(date +%s.%N)
+"$BIN" seed --workspace bench --contacts "$CONTACTS" --seed 7 2>/dev/null | tail -1
+SEED_END=$(date +%s.%N)
+echo "seed: $(echo "$SEED_END - $SEED_START" | bc) s for $CONTACTS contacts"
+TOKEN=$("$BIN" token create --workspace bench --role read 2>/dev/null | tail -n1)
+"$BIN" serve --bind "127.0.0.1:$PORT" 2>"$WORK/server.log" &
+SERVER=$!
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+
+run() { # name path
+  local name=$1 path=$2
+  local out
+  out=$(wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$path" 2>&1)
+  local rps p50 p99 non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  printf '%-14s %10s req/s   p50 %8s   p99 %8s   %s\n' "$name" "$rps" "$p50" "$p99" "${non2xx:+NON-2XX: $non2xx}"
+}
+# Probe every query once so a failing one is visible, not just fast.
+probe() { curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$1" || echo "FAILED: $1"; }
+
+LONG='Contacts?$select=Title,Forename,Surname,Email,StatusFlag&$filter=contains(email,%27@prospectsoft.com%27)%20and%20StatusFlag%20eq%20%27A%27&$expand=Leads($select=Description,Created,StatusFlag;$filter=StatusFlag%20eq%20%27A%27%20and%20Status/DeadFlag%20eq%200;$expand=Status($select=Description))'
+declare -a Q=(
+  "healthz|healthz"
+  "by-key|Contacts(4242)"
+  "top50-select|Contacts?\$top=50&\$select=ContactId,Forename,Surname,Email"
+  "expand-div|Contacts?\$expand=Division(\$select=Name;\$expand=Company)&\$top=100"
+  "startswith|Contacts?\$filter=startswith(Surname,%27Sm%27)&\$orderby=Created%20desc&\$top=100"
+  "long-expand|$LONG"
+  "leads-status|Leads?\$filter=Status/DeadFlag%20eq%200%20and%20Guttometer%20ge%2050&\$orderby=Value%20desc&\$top=100&\$expand=Status(\$select=Description)"
+)
+echo "backend: $BACKEND, $CONTACTS contacts, wrk -t2 -c16 -d${DURATION}s"
+for q in "${Q[@]}"; do probe "${q#*|}"; done
+for q in "${Q[@]}"; do run "${q%%|*}" "${q#*|}"; done
+echo "long-expand rows: $(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$LONG" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["value"]))')"
+
+# Full export of all contacts (all properties) following nextLink.
+python3 - "$PORT" "$TOKEN" "$SERVER" <<'PY'
+import json, sys, time, urllib.request
+port, token, pid = sys.argv[1], sys.argv[2], sys.argv[3]
+url = f"http://127.0.0.1:{port}/Contacts"
+rows = pages = 0
+t0 = time.time()
+while url:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req) as r:
+        doc = json.load(r)
+    rows += len(doc["value"]); pages += 1
+    url = doc.get("@odata.nextLink")
+dt = time.time() - t0
+hwm = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")][0].split()[1]
+print(f"full export: {rows} contacts in {pages} pages, {dt:.3f} s, server peak RSS {int(hwm)/1024:.1f} MB")
+PY

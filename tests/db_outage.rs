@@ -1,0 +1,47 @@
+//! A database that goes away gives 503 with Retry-After; the service heals by itself.
+
+mod common;
+
+use common::{backends, spawn_with, Backend, TestDb};
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use std::time::{Duration, Instant};
+
+fn admin(sql: &str) {
+    let url = std::env::var("CRM_TEST_POSTGRES_URL").expect("postgres url");
+    let mut c = diesel::pg::PgConnection::establish(&url).expect("admin connection");
+    c.batch_execute(sql).expect(sql);
+}
+
+#[actix_web::test]
+async fn postgres_outage_is_503_and_recovers() {
+    if !backends().contains(&Backend::Postgres) {
+        eprintln!("PostgreSQL not configured (CRM_TEST_POSTGRES_URL); outage test covers PostgreSQL only");
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres);
+    db.seed("alpha", 20, 1);
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let app = spawn_with(db, |_| {}).await;
+    let t = app.db.token("alpha");
+    assert_eq!(app.get("Contacts(1)", &t).await.status, 200);
+
+    admin(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
+    admin(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"));
+    let down = app.get("Contacts(1)", &t).await;
+    assert_eq!(down.status, 503, "{}", down.text);
+    assert!(down.header("retry-after").is_some());
+    assert_eq!(down.json()["error"]["code"], "ServiceUnavailable");
+
+    admin(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    let start = Instant::now();
+    loop {
+        let r = app.get("Contacts(1)", &t).await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(r.status == 503, "only 503 while recovering, got {} {}", r.status, r.text);
+        assert!(start.elapsed() < Duration::from_secs(30), "service did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
