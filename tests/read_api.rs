@@ -344,3 +344,37 @@ async fn workspaces_never_see_each_other() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn context_urls_match_the_abnf_context_rule() {
+    // The checker is validated against the OASIS `context` test cases in parser/tests/abnf.rs.
+    each_backend(|app, t, _| async move {
+        for q in [
+            "",
+            "Contacts",
+            "Contacts(1)",
+            "Contacts?$select=Surname,Forename",
+            "Contacts(1)?$select=Surname",
+            "Contacts?$expand=Leads",
+            "Contacts?$select=Surname&$expand=Division($select=Name;$expand=Company)",
+            "Contacts?$expand=Leads($select=Description;$expand=Status($select=Description))",
+            "Contacts?$expand=Leads/$ref",
+            "Contacts(1)/Leads",
+            "Leads(1)/Status",
+            "Contacts(1)/Surname",
+            "LeadStatus('WON')",
+        ] {
+            let r = app.get(q, &t).await;
+            assert_eq!(r.status, 200, "{q}: {}", r.text);
+            let ctx = r.json()["@odata.context"].as_str().unwrap_or_else(|| panic!("{q}: no context")).to_owned();
+            assert!(ctx.starts_with(&format!("{}/$metadata", app.base)), "{ctx}");
+            if q.is_empty() {
+                // The service document's context is `$metadata` itself.
+                assert!(ctx.ends_with("/$metadata"));
+                continue;
+            }
+            odata_parser::check_context_url(&ctx).unwrap_or_else(|e| panic!("{q}: {ctx}: {e}"));
+        }
+    })
+    .await;
+}

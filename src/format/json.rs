@@ -55,7 +55,7 @@ fn select_list(shape: &Shape) -> Option<String> {
     }
     for e in &shape.expand {
         if e.is_ref {
-            items.push(format!("{}/$ref", e.nav.name));
+            items.push(e.nav.name.to_owned());
         } else if !e.is_count {
             items.push(format!(
                 "{}({})",
