@@ -411,6 +411,8 @@ impl Display for SearchExpr {
             }
         }
         match self {
+            // A lone `(NOT)` is a word again; bare it could turn into an operator.
+            SearchExpr::Term(t) if matches!(t.as_str(), "AND" | "OR" | "NOT") => write!(f, "({t})"),
             SearchExpr::Term(t) => esc(f, t, &['&', '#', ';']),
             SearchExpr::Phrase(p) => {
                 f.write_char('"')?;

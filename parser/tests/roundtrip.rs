@@ -111,3 +111,21 @@ fn fuzz_regressions() {
         round_trip(input);
     }
 }
+
+#[test]
+fn search_keywords_as_words_round_trip() {
+    for input in [
+        "X?$search=(N?$duNaN\t\0\n\n\0\0\0\u{10}\0\0\nNOT\n\ni\n\u{6}\n\nNOT\n\n)\nOR ",
+        "X?$search=a NOT",
+        "X?$search=(a NOT) OR",
+        "X?$search=NOT AND",
+        "X?$search=a AND OR",
+        "X?$search=OR OR OR",
+        "X?$search=AND AND AND",
+    ] {
+        let t = parse_target(input).unwrap();
+        let p = t.to_string();
+        let again = parse_target(&p).unwrap_or_else(|e| panic!("{input:?} -> {p:?}: {e}"));
+        assert_eq!(again, t, "{input:?} -> {p:?}");
+    }
+}
