@@ -157,13 +157,25 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.response(false)
+    }
+}
+
+impl ApiError {
+    /// The error response, with an OData JSON body or, when XML was negotiated, `<m:error>`.
+    pub fn response(&self, xml: bool) -> HttpResponse {
         let status = self.status_code();
         let mut body = json!({"error": {"code": self.code(), "message": self.public_message(), "details": self.details()}});
         if let Some(t) = self.target() {
             body["error"]["target"] = t.into();
         }
         let mut resp = HttpResponse::build(status);
-        resp.content_type("application/json;odata.metadata=minimal;charset=utf-8");
+        let xml_body = xml.then(|| xml_error_body(&body["error"])).flatten();
+        if xml_body.is_some() {
+            resp.content_type(crate::format::atom::XML_CONTENT_TYPE);
+        } else {
+            resp.content_type("application/json;odata.metadata=minimal;charset=utf-8");
+        }
         match self {
             ApiError::Unauthorized(_) => {
                 resp.append_header((header::WWW_AUTHENTICATE, "Bearer realm=\"crm-odata\""));
@@ -183,6 +195,26 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        resp.body(body.to_string())
+        match xml_body {
+            Some(x) => resp.body(x),
+            None => resp.body(body.to_string()),
+        }
     }
+}
+
+/// The same error object as `<m:error>`; `None` falls back to the JSON body.
+fn xml_error_body(e: &serde_json::Value) -> Option<Vec<u8>> {
+    use crate::format::atom::{error_document, ErrorDetail};
+    let s = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+    let details: Vec<(String, String, Option<String>)> = e["details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| (s(d, "code").unwrap_or_default(), s(d, "message").unwrap_or_default(), s(d, "target")))
+        .collect();
+    let details: Vec<ErrorDetail> = details
+        .iter()
+        .map(|(code, message, target)| ErrorDetail { code, message, target: target.as_deref() })
+        .collect();
+    error_document(&s(e, "code")?, &s(e, "message")?, s(e, "target").as_deref(), &details).ok()
 }

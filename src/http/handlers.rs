@@ -3,10 +3,13 @@
 use super::auth::authenticate;
 use super::error::ApiError;
 use super::limit;
-use super::negotiate::{data_format, metadata_format, text_allowed, JsonFormat, MetadataFormat};
+use super::negotiate::{
+    data_format, error_is_xml, metadata_format, text_allowed, DataFormat, JsonFormat, MetadataFormat,
+};
 use super::AppState;
 use crate::bind::{self, Read, Target};
 use crate::exec;
+use crate::format::atom;
 use crate::format::csdl::{METADATA_JSON, METADATA_XML};
 use crate::format::json::{
     context_fragment, entity_doc, property_doc, service_document, CollectionDoc, MetadataLevel,
@@ -27,17 +30,18 @@ pub async fn healthz() -> HttpResponse {
 pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let uri_len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
     if uri_len > MAX_URI {
-        return actix_web::ResponseError::error_response(&ApiError::UriTooLong(MAX_URI));
+        return ApiError::UriTooLong(MAX_URI).response(false);
     }
+    let xml = error_is_xml(req.uri().query(), header_str(&req, "accept"));
     let principal = match authenticate(&req, &state.db).await {
         Ok(p) => p,
-        Err(e) => return actix_web::ResponseError::error_response(&e),
+        Err(e) => return e.response(xml),
     };
     let ws = i64::from(principal.workspace_id);
     let decision = match limit::admit(&state.limiter, ws).await {
         Ok(d) => d,
         Err(e) => {
-            let mut resp = actix_web::ResponseError::error_response(&e);
+            let mut resp = e.response(xml);
             if let ApiError::RateLimited(d) = &e {
                 limit::add_headers(&mut resp, d);
             }
@@ -46,7 +50,7 @@ pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     };
     let mut resp = match serve(&req, &state, ws).await {
         Ok(r) => r,
-        Err(e) => actix_web::ResponseError::error_response(&e),
+        Err(e) => e.response(xml),
     };
     limit::add_headers(&mut resp, &decision);
     resp
@@ -125,10 +129,10 @@ async fn serve(
         _ if !readable => Err(ApiError::NotImplemented(format!(
             "{method} (writes) is not supported yet; this service is read-only"
         ))),
-        Target::ServiceDocument => {
-            let f = data_format(format, accept)?;
-            Ok(json_response(f, service_document(&root, f.level)))
-        }
+        Target::ServiceDocument => match data_format(format, accept)? {
+            DataFormat::Json(f) => Ok(json_response(f, service_document(&root, f.level))),
+            DataFormat::Atom => xml_response(atom::SERVICE_CONTENT_TYPE, atom::service_document(&root)),
+        },
         Target::Metadata => Ok(match metadata_format(format, accept)? {
             MetadataFormat::Xml => HttpResponse::Ok()
                 .content_type("application/xml;charset=utf-8")
@@ -152,17 +156,17 @@ async fn serve(
                 text_allowed(format, accept)?;
             }
             let f = if raw {
-                JsonFormat {
+                DataFormat::Json(JsonFormat {
                     level: MetadataLevel::Minimal,
                     ieee754: false,
-                }
+                })
             } else {
                 data_format(format, accept)?
             };
             let context = format!("{root}$metadata#{}", read.context_path);
-            let (db, name) = (state.db.clone(), prop.name);
+            let (db, name, ty) = (state.db.clone(), prop.name, prop.ty);
             let output = Output {
-                ieee754: f.ieee754,
+                ieee754: matches!(f, DataFormat::Json(j) if j.ieee754),
                 full: None,
             };
             let row = web::block(move || {
@@ -192,6 +196,15 @@ async fn serve(
             if value.is_null() {
                 return Ok(HttpResponse::NoContent().finish());
             }
+            let f = match f {
+                DataFormat::Json(f) => f,
+                DataFormat::Atom => {
+                    return xml_response(
+                        atom::XML_CONTENT_TYPE,
+                        atom::property_document(&context, ty, &value),
+                    )
+                }
+            };
             let ctx = (f.level != MetadataLevel::None).then_some(context);
             Ok(json_response(f, property_doc(ctx.as_deref(), &value)))
         }
@@ -228,22 +241,37 @@ fn json_response(f: JsonFormat, body: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok().content_type(f.content_type()).body(body)
 }
 
+/// An Atom/XML body; a row that fails to convert is an internal error, logged here.
+fn xml_response(content_type: &str, body: std::io::Result<Vec<u8>>) -> Result<HttpResponse, ApiError> {
+    let body = body.map_err(|e| {
+        tracing::error!(error = %e, "cannot write Atom/XML response");
+        ApiError::Blocking
+    })?;
+    Ok(HttpResponse::Ok().content_type(content_type).body(body))
+}
+
 async fn entities(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     ws: i64,
     read: Read,
-    f: JsonFormat,
+    f: DataFormat,
     root: &str,
     options: &QueryOptions,
     raw_query: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let context =
-        (f.level != MetadataLevel::None).then(|| format!("{root}{}", context_fragment(&read)));
-    let output = Output {
-        ieee754: f.ieee754,
-        full: (f.level == MetadataLevel::Full).then(|| root.to_owned()),
+    // Atom needs every entry's id and links, which full metadata puts in each row.
+    let level = match f {
+        DataFormat::Json(j) => j.level,
+        DataFormat::Atom => MetadataLevel::Full,
     };
+    let context =
+        (level != MetadataLevel::None).then(|| format!("{root}{}", context_fragment(&read)));
+    let output = Output {
+        ieee754: matches!(f, DataFormat::Json(j) if j.ieee754),
+        full: (level == MetadataLevel::Full).then(|| root.to_owned()),
+    };
+    let entity = read.entity;
     let db = state.db.clone();
     if read.single {
         let row = web::block(move || {
@@ -254,7 +282,13 @@ async fn entities(
         .map_err(|_| ApiError::Blocking)??;
         let row =
             row.ok_or_else(|| ApiError::NotFound("no entity found at this address".into()))?;
-        return Ok(json_response(f, entity_doc(context.as_deref(), &row)));
+        return match f {
+            DataFormat::Json(f) => Ok(json_response(f, entity_doc(context.as_deref(), &row))),
+            DataFormat::Atom => xml_response(
+                atom::ENTRY_CONTENT_TYPE,
+                atom::entry_document(root, entity, context.as_deref().unwrap_or(root), &row),
+            ),
+        };
     }
     let server_max = u64::from(state.max_page_size.max(1));
     let preferred = preferred_page_size(req);
@@ -293,13 +327,36 @@ async fn entities(
             path
         )
     });
-    let doc = CollectionDoc {
-        context,
-        count: rows.count,
-        rows: &rows.rows,
-        next_link,
+    let mut resp = match f {
+        DataFormat::Json(f) => json_response(
+            f,
+            CollectionDoc {
+                context,
+                count: rows.count,
+                rows: &rows.rows,
+                next_link,
+            }
+            .render(),
+        ),
+        DataFormat::Atom => {
+            let sep = if rest.is_empty() { "" } else { "?" };
+            let self_link = format!("{}{sep}{rest}", path.trim_start_matches('/'));
+            let id = format!("{}{}", root.trim_end_matches('/'), path);
+            xml_response(
+                atom::FEED_CONTENT_TYPE,
+                atom::feed(&atom::Feed {
+                    root,
+                    entity,
+                    context: context.as_deref().unwrap_or(root),
+                    id: &id,
+                    self_link: &self_link,
+                    count: rows.count,
+                    rows: &rows.rows,
+                    next_link: next_link.as_deref(),
+                }),
+            )?
+        }
     };
-    let mut resp = json_response(f, doc.render());
     if let Some(p) = preferred {
         if let Ok(v) =
             header::HeaderValue::from_str(&format!("odata.maxpagesize={}", p.min(server_max)))

@@ -105,38 +105,82 @@ fn is_json(m: &MediaRange) -> bool {
 }
 
 /// Format of an entity, collection, property or service-document response.
-pub fn data_format(format: Option<&str>, accept: Option<&str>) -> Result<JsonFormat, ApiError> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFormat {
+    Json(JsonFormat),
+    /// OData Atom Format 4.0 (feeds, entries, AtomPub service document, `<m:value>`).
+    Atom,
+}
+
+fn minimal() -> DataFormat {
+    DataFormat::Json(JsonFormat {
+        level: MetadataLevel::Minimal,
+        ieee754: false,
+    })
+}
+
+fn is_atom(m: &MediaRange) -> bool {
+    let sub = m.sub.to_ascii_lowercase();
+    (m.ty == "application" && matches!(sub.as_str(), "atom+xml" | "atomsvc+xml" | "xml"))
+        || (m.ty == "text" && sub == "xml")
+}
+
+/// `$format` wins; otherwise the best Accept entry we can produce (`*/*` means JSON).
+pub fn data_format(format: Option<&str>, accept: Option<&str>) -> Result<DataFormat, ApiError> {
     if let Some(f) = format {
+        let base = f.split(';').next().map(str::trim).unwrap_or("");
+        if base.eq_ignore_ascii_case("atom") || base.eq_ignore_ascii_case("xml") {
+            return Ok(DataFormat::Atom);
+        }
         let m = parse_media(f);
-        return match (f.split(';').next().map(str::trim), m) {
-            (Some(x), _) if x.eq_ignore_ascii_case("json") => json_params(
+        return match m {
+            _ if base.eq_ignore_ascii_case("json") => json_params(
                 &f.split(';')
                     .skip(1)
                     .filter_map(|p| p.split_once('='))
+                    .map(|(k, v)| (k.trim(), v.trim()))
                     .collect::<Vec<_>>(),
-            ),
-            (_, Some(m)) if m.ty == "application" && m.sub.eq_ignore_ascii_case("json") => {
-                json_params(&m.params)
+            )
+            .map(DataFormat::Json),
+            Some(m) if m.ty == "application" && m.sub.eq_ignore_ascii_case("json") => {
+                json_params(&m.params).map(DataFormat::Json)
             }
+            Some(m) if is_atom(&m) => Ok(DataFormat::Atom),
             _ => Err(ApiError::NotAcceptable(format!(
-                "$format={f} is not supported; use json"
+                "$format={f} is not supported; use json, atom or xml"
             ))),
         };
     }
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
-        return Ok(JsonFormat {
-            level: MetadataLevel::Minimal,
-            ieee754: false,
-        });
+        return Ok(minimal());
     };
     for m in accept_list(accept) {
         if is_json(&m) {
-            return json_params(&m.params);
+            return json_params(&m.params).map(DataFormat::Json);
+        }
+        if is_atom(&m) {
+            return Ok(DataFormat::Atom);
         }
     }
     Err(ApiError::NotAcceptable(format!(
-        "cannot produce any of `{accept}`; this resource is available as application/json"
+        "cannot produce any of `{accept}`; this resource is available as application/json or application/atom+xml"
     )))
+}
+
+/// Whether an error should be written as `<m:error>`: XML was asked for with `$format`
+/// (read from the raw query, since the error may be that the query does not parse) or
+/// wins the Accept negotiation.
+pub fn error_is_xml(raw_query: Option<&str>, accept: Option<&str>) -> bool {
+    let format = raw_query.unwrap_or("").split('&').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        let k = percent_encoding::percent_decode_str(k).decode_utf8_lossy();
+        k.trim().eq_ignore_ascii_case("$format").then(|| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    });
+    matches!(data_format(format.as_deref(), accept), Ok(DataFormat::Atom))
 }
 
 /// `$metadata` is CSDL XML unless CSDL JSON is explicitly asked for.
@@ -162,17 +206,23 @@ pub fn metadata_format(
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
         return Ok(MetadataFormat::Xml);
     };
-    for m in accept_list(accept) {
+    // Power Query lists JSON first but also accepts XML: only a JSON-only Accept gets
+    // CSDL JSON, because CSDL XML is what OData 4.0 clients can read.
+    let list = accept_list(accept);
+    let xml_ok = list.iter().any(|m| {
         let sub = m.sub.to_ascii_lowercase();
-        if (m.ty == "application" && (sub == "xml" || sub == "*"))
+        (m.ty == "application" && (sub == "xml" || sub == "*"))
             || (m.ty == "*" && sub == "*")
             || (m.ty == "text" && sub == "xml")
-        {
-            return Ok(MetadataFormat::Xml);
-        }
-        if m.ty == "application" && sub == "json" {
-            return Ok(MetadataFormat::Json);
-        }
+    });
+    if xml_ok {
+        return Ok(MetadataFormat::Xml);
+    }
+    if list
+        .iter()
+        .any(|m| m.ty == "application" && m.sub.eq_ignore_ascii_case("json"))
+    {
+        return Ok(MetadataFormat::Json);
     }
     Err(ApiError::NotAcceptable(format!("cannot produce any of `{accept}`; $metadata is available as application/xml or application/json")))
 }
@@ -207,10 +257,10 @@ mod tests {
     fn power_query_gets_minimal_json_and_xml_metadata() {
         assert_eq!(
             data_format(None, Some(POWER_QUERY)).unwrap(),
-            JsonFormat {
+            DataFormat::Json(JsonFormat {
                 level: MetadataLevel::Minimal,
                 ieee754: false
-            }
+            })
         );
         assert_eq!(
             metadata_format(None, Some(POWER_QUERY)).unwrap(),
@@ -228,10 +278,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             f,
-            JsonFormat {
+            DataFormat::Json(JsonFormat {
                 level: MetadataLevel::Full,
                 ieee754: true
-            }
+            })
         );
         assert!(data_format(Some("csv"), None).is_err());
         assert_eq!(
@@ -249,5 +299,66 @@ mod tests {
         assert!(data_format(None, Some("image/png")).is_err());
         assert!(data_format(None, Some("application/json;q=0")).is_err());
         assert!(text_allowed(None, Some("application/json")).is_err());
+        assert!(data_format(Some("atom+json"), None).is_err());
+    }
+
+    #[test]
+    fn atom_and_xml_are_negotiated() {
+        for f in [
+            "atom",
+            "xml",
+            "ATOM",
+            "application/atom+xml",
+            "application/xml",
+        ] {
+            assert_eq!(
+                data_format(Some(f), Some("application/json")).unwrap(),
+                DataFormat::Atom,
+                "{f}"
+            );
+        }
+        for a in [
+            "application/atom+xml",
+            "application/xml",
+            "application/atomsvc+xml",
+            "application/json;q=0.5,application/atom+xml",
+            "image/png,application/xml;q=0.2",
+        ] {
+            assert_eq!(data_format(None, Some(a)).unwrap(), DataFormat::Atom, "{a}");
+        }
+        for a in [
+            "*/*",
+            "application/*",
+            "application/xml;q=0.5,application/json",
+            "application/json,application/xml",
+        ] {
+            assert!(
+                matches!(data_format(None, Some(a)).unwrap(), DataFormat::Json(_)),
+                "{a}"
+            );
+        }
+        // $format beats an Accept that asks for Atom.
+        assert!(matches!(
+            data_format(Some("json"), Some("application/atom+xml")).unwrap(),
+            DataFormat::Json(_)
+        ));
+        // $metadata stays CSDL XML for Atom-flavoured Accept lists.
+        assert_eq!(
+            metadata_format(None, Some("application/xml")).unwrap(),
+            MetadataFormat::Xml
+        );
+    }
+
+    #[test]
+    fn errors_follow_the_negotiated_format() {
+        assert!(error_is_xml(Some("$top=x&$format=atom"), None));
+        assert!(error_is_xml(
+            Some("%24format=xml"),
+            Some("application/json")
+        ));
+        assert!(error_is_xml(None, Some("application/atom+xml")));
+        assert!(!error_is_xml(None, None));
+        assert!(!error_is_xml(Some("$format=json"), Some("application/xml")));
+        assert!(!error_is_xml(None, Some(POWER_QUERY)));
     }
 }
