@@ -20,7 +20,9 @@ pub const QUERIES: &[(&str, &str)] = &[
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse_target");
     for (name, q) in QUERIES {
-        g.bench_function(*name, |b| b.iter(|| odata_parser::parse_target(black_box(q))));
+        g.bench_function(*name, |b| {
+            b.iter(|| odata_parser::parse_target(black_box(q)))
+        });
     }
     g.finish();
     // The multi-line form from the guide, and a percent-encoded form as browsers send it.

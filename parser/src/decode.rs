@@ -56,33 +56,6 @@ pub(crate) fn raw_offset(raw: &str, decoded: usize) -> usize {
     r.min(raw.len())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn borrows_plain_text() {
-        assert!(matches!(decode("a+b c").unwrap(), Cow::Borrowed("a+b c")));
-    }
-
-    #[test]
-    fn decodes_and_maps_offsets() {
-        let raw = "O%27%27Neil%CE%94x";
-        let d = decode(raw).unwrap();
-        assert_eq!(d, "O''NeilΔx");
-        assert_eq!(raw_offset(raw, 1), 1);
-        assert_eq!(raw_offset(raw, 3), 7);
-        assert_eq!(raw_offset(raw, d.len() - 1), raw.len() - 1);
-    }
-
-    #[test]
-    fn rejects_bad_escapes() {
-        assert_eq!(decode("ab%2").unwrap_err().0, 2);
-        assert_eq!(decode("a%zz").unwrap_err().0, 1);
-        assert!(decode("%FF").is_err());
-    }
-}
-
 /// One decoded unit of input (an option value or a path segment) and where its raw text
 /// sits in the whole query/path, so positions can be reported in raw offsets.
 pub(crate) struct Src<'s> {
@@ -131,5 +104,32 @@ impl<'s> Src<'s> {
     pub(crate) fn was_encoded(&self, at: &str) -> bool {
         let o = self.off(at) - self.raw_start;
         self.raw.as_bytes().get(o) == Some(&b'%')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrows_plain_text() {
+        assert!(matches!(decode("a+b c").unwrap(), Cow::Borrowed("a+b c")));
+    }
+
+    #[test]
+    fn decodes_and_maps_offsets() {
+        let raw = "O%27%27Neil%CE%94x";
+        let d = decode(raw).unwrap();
+        assert_eq!(d, "O''NeilΔx");
+        assert_eq!(raw_offset(raw, 1), 1);
+        assert_eq!(raw_offset(raw, 3), 7);
+        assert_eq!(raw_offset(raw, d.len() - 1), raw.len() - 1);
+    }
+
+    #[test]
+    fn rejects_bad_escapes() {
+        assert_eq!(decode("ab%2").unwrap_err().0, 2);
+        assert_eq!(decode("a%zz").unwrap_err().0, 1);
+        assert!(decode("%FF").is_err());
     }
 }

@@ -20,7 +20,9 @@ pub(crate) fn expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
 
 /// Binary operators by keyword, with their binding strength (higher binds tighter).
 /// `None` is `in`, which takes a list on its right.
-const OPS: [(&str, Option<BinaryOp>, u8); 16] = [
+type Op = (&'static str, Option<BinaryOp>, u8);
+
+const OPS: [Op; 16] = [
     ("or", Some(BinaryOp::Or), 1),
     ("and", Some(BinaryOp::And), 2),
     ("eq", Some(BinaryOp::Eq), 3),
@@ -73,7 +75,7 @@ fn expected_after(op: &str, at: &str) -> String {
 }
 
 /// `RWS op RWS`; returns the input after the operator and its entry in `OPS`.
-fn operator(i: &str) -> Option<(&str, &'static (&'static str, Option<BinaryOp>, u8))> {
+fn operator(i: &str) -> Option<(&str, &'static Op)> {
     let r = bws(i);
     if r.len() == i.len() {
         return None;
@@ -142,11 +144,26 @@ fn primary<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
             let (r, l) = literal(i)?;
             Ok((r, Expr::Literal(l)))
         }
-        Some(_) => match literal(i) {
-            Ok((r, l)) => Ok((r, Expr::Literal(l))),
-            Err(nom::Err::Error(_)) => named(c, i, d),
-            Err(e) => Err(e),
-        },
+        Some(_) => {
+            // Scan the name once and only try literals where one can start here.
+            if let Ok((r, name)) = qualified(i) {
+                let maybe_literal = r.starts_with('\'')
+                    || matches!(name.len(), 3..=5) && is_word_literal(name)
+                    || (i.len() >= 36 && i.as_bytes().get(8) == Some(&b'-'))
+                    || name.starts_with('P');
+                if !maybe_literal {
+                    return named(c, i, name, r, d);
+                }
+            }
+            match literal(i) {
+                Ok((r, l)) => Ok((r, Expr::Literal(l))),
+                Err(nom::Err::Error(_)) => match qualified(i) {
+                    Ok((r, name)) => named(c, i, name, r, d),
+                    Err(_) => backtrack(i, "expected a value"),
+                },
+                Err(e) => Err(e),
+            }
+        }
     }
 }
 
@@ -162,12 +179,17 @@ fn at_sign<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
     member(c, i, d)
 }
 
+fn is_word_literal(name: &str) -> bool {
+    ["null", "true", "false"]
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(name))
+        || name == "INF"
+        || name == "NaN"
+}
+
 /// An identifier-led expression: canonical function call, `case(...)`, or a member path.
-fn named<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
-    let (r, name) = match qualified(i) {
-        Ok(x) => x,
-        Err(_) => return backtrack(i, "expected a value"),
-    };
+/// `name` is the qualified name at `i`, `r` what follows it.
+fn named<'a>(c: &Src<'_>, i: &'a str, name: &'a str, r: &'a str, d: u32) -> Res<'a, Expr> {
     if r.starts_with('(') {
         if let Some(f) = function_by_name(name) {
             return call(c, i, f, r, d);

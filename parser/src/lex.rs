@@ -33,15 +33,25 @@ pub(crate) fn is_ident_char(c: char) -> bool {
 
 /// `odataIdentifier`: a letter or `_`, then letters, digits or `_`; at most 128 characters.
 pub(crate) fn identifier(i: &str) -> Res<'_, &str> {
-    let mut chars = i.char_indices();
-    match chars.next() {
-        Some((_, c)) if is_ident_start(c) => {}
-        _ => return backtrack(i, "expected a name"),
+    let b = i.as_bytes();
+    // ASCII fast path; names are nearly always ASCII.
+    let mut end = b
+        .iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+        .unwrap_or(b.len());
+    if b.get(end).is_some_and(|c| !c.is_ascii()) || end == 0 {
+        let mut chars = i.char_indices();
+        match chars.next() {
+            Some((_, c)) if is_ident_start(c) => {}
+            _ => return backtrack(i, "expected a name"),
+        }
+        end = chars
+            .find(|&(_, c)| !is_ident_char(c))
+            .map_or(i.len(), |(n, _)| n);
+    } else if b.first().is_some_and(u8::is_ascii_digit) {
+        return backtrack(i, "expected a name");
     }
-    let end = chars
-        .find(|&(_, c)| !is_ident_char(c))
-        .map_or(i.len(), |(n, _)| n);
-    if i[..end].chars().count() > 128 {
+    if end > 128 && i[..end].chars().count() > 128 {
         return backtrack(i, "names are at most 128 characters");
     }
     Ok((&i[end..], &i[..end]))

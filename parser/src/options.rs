@@ -628,11 +628,8 @@ fn expand_item<'a>(c: &Src<'_>, i: &'a str, depth: u32) -> Res<'a, ExpandItem> {
         is_count = true;
         r = after;
     }
-    if r.starts_with('/') {
-        return fail(
-            r,
-            format!("unexpected {} in `$expand` path", found(&r[1..])),
-        );
+    if let Some(after) = r.strip_prefix('/') {
+        return fail(r, format!("unexpected {} in `$expand` path", found(after)));
     }
     let mut options = QueryOptions::default();
     if r.starts_with('(') {

@@ -62,8 +62,12 @@ fn hand_picked_targets_round_trip() {
 
 #[test]
 fn printing_is_canonical() {
-    let u = parse_target("Contacts?$Filter=Name EQ 'x' AND NOT(Age Gt 3)&top=5&$SELECT=Name").unwrap();
-    assert_eq!(u.to_string(), "Contacts?$select=Name&$filter=Name eq 'x' and not (Age gt 3)&$top=5");
+    let u =
+        parse_target("Contacts?$Filter=Name EQ 'x' AND NOT(Age Gt 3)&top=5&$SELECT=Name").unwrap();
+    assert_eq!(
+        u.to_string(),
+        "Contacts?$select=Name&$filter=Name eq 'x' and not (Age gt 3)&$top=5"
+    );
     let e = parse_expr("(a add b) mul (c)").unwrap();
     assert_eq!(e.to_string(), "(a add b) mul c");
     let e = parse_expr("a or (b or c)").unwrap();
@@ -72,7 +76,10 @@ fn printing_is_canonical() {
 
 #[test]
 fn abnf_positive_cases_round_trip() {
-    let path = format!("{}/tests/data/odata-abnf-testcases.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/data/odata-abnf-testcases.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut n = 0;
     for case in v["TestCases"].as_array().unwrap() {
@@ -88,7 +95,8 @@ fn abnf_positive_cases_round_trip() {
             "commonExpr" | "boolCommonExpr" | "firstMemberExpr" | "primitiveLiteral" => {
                 if let Ok(e) = parse_expr(input) {
                     let printed = e.to_string();
-                    let again = parse_expr(&printed).unwrap_or_else(|err| panic!("{input:?} -> {printed:?}: {err}"));
+                    let again = parse_expr(&printed)
+                        .unwrap_or_else(|err| panic!("{input:?} -> {printed:?}: {err}"));
                     assert_eq!(again, e, "{input:?} -> {printed:?}");
                 }
             }
