@@ -33,6 +33,10 @@ pub struct Config {
     /// Database connections in the pool.
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 8, global = true)]
     pub db_pool_size: u32,
+
+    /// Query parameter that may carry the token (Power Query's "Web API" key); unset = off.
+    #[arg(long, env = "API_KEY_PARAM", global = true)]
+    pub api_key_param: Option<String>,
 }
 
 impl Config {
@@ -45,6 +49,7 @@ impl Config {
             rate_limit_fail_closed: false,
             max_page_size: 1000,
             db_pool_size: 4,
+            api_key_param: None,
         }
     }
 }

@@ -8,8 +8,42 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 use base64::Engine;
 
-/// The presented token, if the header is well-formed.
-fn presented_token(req: &HttpRequest) -> Result<String, ApiError> {
+/// The value of query parameter `name`, percent-decoded (the `OData.Feed` "Web API" key).
+pub fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (percent_encoding::percent_decode_str(k).decode_utf8_lossy() == name).then(|| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+/// The query without parameter `name`: the token must not reach the parser, next links,
+/// skiptoken fingerprints or any URL the service writes.
+pub fn strip_param(query: &str, name: Option<&str>) -> String {
+    let Some(name) = name else {
+        return query.to_owned();
+    };
+    query
+        .split('&')
+        .filter(|p| {
+            let k = p.split('=').next().unwrap_or("");
+            percent_encoding::percent_decode_str(k).decode_utf8_lossy() != name
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The presented token: the Authorization header, else the key parameter when enabled.
+fn presented_token(req: &HttpRequest, key_param: Option<&str>) -> Result<String, ApiError> {
+    if req.headers().get(header::AUTHORIZATION).is_none() {
+        let from_url = key_param.and_then(|name| query_param(req.uri().query()?, name));
+        if let Some(token) = from_url.filter(|t| !t.trim().is_empty()) {
+            return Ok(token.trim().to_owned());
+        }
+    }
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -50,8 +84,12 @@ fn presented_token(req: &HttpRequest) -> Result<String, ApiError> {
     ))
 }
 
-pub async fn authenticate(req: &HttpRequest, db: &Db) -> Result<Principal, ApiError> {
-    let token = presented_token(req)?;
+pub async fn authenticate(
+    req: &HttpRequest,
+    db: &Db,
+    key_param: Option<&str>,
+) -> Result<Principal, ApiError> {
+    let token = presented_token(req, key_param)?;
     let db = db.clone();
     let found = web::block(move || -> Result<_, ApiError> {
         let mut conn = db.get()?;

@@ -205,16 +205,36 @@ impl ApiError {
 /// The same error object as `<m:error>`; `None` falls back to the JSON body.
 fn xml_error_body(e: &serde_json::Value) -> Option<Vec<u8>> {
     use crate::format::atom::{error_document, ErrorDetail};
-    let s = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+    let s = |v: &serde_json::Value, k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
     let details: Vec<(String, String, Option<String>)> = e["details"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|d| (s(d, "code").unwrap_or_default(), s(d, "message").unwrap_or_default(), s(d, "target")))
+        .map(|d| {
+            (
+                s(d, "code").unwrap_or_default(),
+                s(d, "message").unwrap_or_default(),
+                s(d, "target"),
+            )
+        })
         .collect();
     let details: Vec<ErrorDetail> = details
         .iter()
-        .map(|(code, message, target)| ErrorDetail { code, message, target: target.as_deref() })
+        .map(|(code, message, target)| ErrorDetail {
+            code,
+            message,
+            target: target.as_deref(),
+        })
         .collect();
-    error_document(&s(e, "code")?, &s(e, "message")?, s(e, "target").as_deref(), &details).ok()
+    error_document(
+        &s(e, "code")?,
+        &s(e, "message")?,
+        s(e, "target").as_deref(),
+        &details,
+    )
+    .ok()
 }

@@ -1,10 +1,11 @@
 //! The OData endpoint: authenticate, limit, parse, bind, plan, execute, serialize.
 
-use super::auth::authenticate;
+use super::auth::{authenticate, strip_param};
 use super::error::ApiError;
 use super::limit;
 use super::negotiate::{
-    data_format, error_is_xml, metadata_format, text_allowed, DataFormat, JsonFormat, MetadataFormat,
+    data_format, error_is_xml, metadata_format, text_allowed, DataFormat, JsonFormat,
+    MetadataFormat,
 };
 use super::AppState;
 use crate::bind::{self, Read, Target};
@@ -33,7 +34,7 @@ pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
         return ApiError::UriTooLong(MAX_URI).response(false);
     }
     let xml = error_is_xml(req.uri().query(), header_str(&req, "accept"));
-    let principal = match authenticate(&req, &state.db).await {
+    let principal = match authenticate(&req, &state.db, state.api_key_param.as_deref()).await {
         Ok(p) => p,
         Err(e) => return e.response(xml),
     };
@@ -108,7 +109,12 @@ async fn serve(
         }
     }
     let path = trim_encoded_whitespace(req.uri().path());
-    let query = req.uri().query();
+    // Without the API-key parameter, so the token is in no URL we write nor the fingerprint.
+    let stripped = req
+        .uri()
+        .query()
+        .map(|q| strip_param(q, state.api_key_param.as_deref()));
+    let query = stripped.as_deref();
     let url = odata_parser::parse(path, query)?;
     let target = bind::bind(&url)?;
     let method = req.method();
@@ -131,7 +137,9 @@ async fn serve(
         ))),
         Target::ServiceDocument => match data_format(format, accept)? {
             DataFormat::Json(f) => Ok(json_response(f, service_document(&root, f.level))),
-            DataFormat::Atom => xml_response(atom::SERVICE_CONTENT_TYPE, atom::service_document(&root)),
+            DataFormat::Atom => {
+                xml_response(atom::SERVICE_CONTENT_TYPE, atom::service_document(&root))
+            }
         },
         Target::Metadata => Ok(match metadata_format(format, accept)? {
             MetadataFormat::Xml => HttpResponse::Ok()

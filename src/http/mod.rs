@@ -17,6 +17,8 @@ pub struct AppState {
     pub db: Db,
     pub limiter: Limiter,
     pub max_page_size: u32,
+    /// Query parameter carrying the token, when that opt-in is on.
+    pub api_key_param: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,7 @@ impl Application {
             db,
             limiter,
             max_page_size: config.max_page_size,
+            api_key_param: config.api_key_param.clone().filter(|p| !p.is_empty()),
         });
         let listener = TcpListener::bind(bind).map_err(|source| StartError::Bind {
             addr: bind.into(),
