@@ -318,7 +318,7 @@ impl<'a> ExprBinder<'a> {
         body: Option<&Expr>,
     ) -> Result<TExpr, BindError> {
         let (scope, navs, last) = self.walk(coll)?;
-        let ok = matches!(last, Walked::Entity(_)) && navs.last().is_some_and(|n| is_many(n));
+        let ok = matches!(last, Walked::Entity(_)) && navs.last().is_some_and(is_many);
         if !ok {
             return Err(self.err(
                 coll.pos.0,
