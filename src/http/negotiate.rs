@@ -235,8 +235,12 @@ pub fn text_allowed(format: Option<&str>, accept: Option<&str>) -> Result<(), Ap
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
         return Ok(());
     };
+    // JSON-only clients (python-odata among them) ask for `/$count` with
+    // `Accept: application/json`; a bare number is valid JSON too, so they get the text.
     let ok = accept_list(accept).iter().any(|m| {
-        (m.ty == "text" && (m.sub == "plain" || m.sub == "*")) || (m.ty == "*" && m.sub == "*")
+        (m.ty == "text" && (m.sub == "plain" || m.sub == "*"))
+            || (m.ty == "*" && m.sub == "*")
+            || (m.ty == "application" && m.sub.eq_ignore_ascii_case("json"))
     });
     if ok {
         Ok(())
@@ -298,7 +302,9 @@ mod tests {
     fn unproducible_accept_is_refused() {
         assert!(data_format(None, Some("image/png")).is_err());
         assert!(data_format(None, Some("application/json;q=0")).is_err());
-        assert!(text_allowed(None, Some("application/json")).is_err());
+        assert!(text_allowed(None, Some("application/json")).is_ok());
+        assert!(text_allowed(None, Some("application/xml")).is_err());
+        assert!(text_allowed(None, Some("image/png")).is_err());
         assert!(data_format(Some("atom+json"), None).is_err());
     }
 
