@@ -16,7 +16,7 @@ fn hex(b: u8) -> Option<u8> {
 /// On failure returns the raw offset of the bad escape or of the invalid UTF-8 sequence.
 pub(crate) fn decode(raw: &str) -> Result<Cow<'_, str>, (usize, &'static str)> {
     let bytes = raw.as_bytes();
-    let Some(first) = bytes.iter().position(|&b| b == b'%') else {
+    let Some(first) = raw.find('%') else {
         return Ok(Cow::Borrowed(raw));
     };
     let mut out = Vec::with_capacity(bytes.len());

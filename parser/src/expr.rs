@@ -18,34 +18,38 @@ pub(crate) fn expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
     climb(c, i, d, 0)
 }
 
-/// Binary operators by keyword, with their binding strength (higher binds tighter).
-/// `None` is `in`, which takes a list on its right.
 type Op = (&'static str, Option<BinaryOp>, u8);
 
-const OPS: [Op; 16] = [
-    ("or", Some(BinaryOp::Or), 1),
-    ("and", Some(BinaryOp::And), 2),
-    ("eq", Some(BinaryOp::Eq), 3),
-    ("ne", Some(BinaryOp::Ne), 3),
-    ("gt", Some(BinaryOp::Gt), 4),
-    ("ge", Some(BinaryOp::Ge), 4),
-    ("lt", Some(BinaryOp::Lt), 4),
-    ("le", Some(BinaryOp::Le), 4),
-    ("has", Some(BinaryOp::Has), 4),
-    ("in", None, 4),
-    ("add", Some(BinaryOp::Add), 5),
-    ("sub", Some(BinaryOp::Sub), 5),
-    ("mul", Some(BinaryOp::Mul), 6),
-    ("divby", Some(BinaryOp::DivBy), 6),
-    ("div", Some(BinaryOp::Div), 6),
-    ("mod", Some(BinaryOp::Mod), 6),
-];
+/// Binary operator by (lower-case) keyword, with its binding strength (higher binds
+/// tighter). `None` is `in`, which takes a list on its right.
+fn op_by_name(word: &[u8]) -> Option<Op> {
+    use BinaryOp::*;
+    Some(match word {
+        b"or" => ("or", Some(Or), 1),
+        b"and" => ("and", Some(And), 2),
+        b"eq" => ("eq", Some(Eq), 3),
+        b"ne" => ("ne", Some(Ne), 3),
+        b"gt" => ("gt", Some(Gt), 4),
+        b"ge" => ("ge", Some(Ge), 4),
+        b"lt" => ("lt", Some(Lt), 4),
+        b"le" => ("le", Some(Le), 4),
+        b"has" => ("has", Some(Has), 4),
+        b"in" => ("in", None, 4),
+        b"add" => ("add", Some(Add), 5),
+        b"sub" => ("sub", Some(Sub), 5),
+        b"mul" => ("mul", Some(Mul), 6),
+        b"div" => ("div", Some(Div), 6),
+        b"divby" => ("divby", Some(DivBy), 6),
+        b"mod" => ("mod", Some(Mod), 6),
+        _ => return None,
+    })
+}
 
 /// Precedence climbing: one loop for all binary levels keeps the stack shallow per
 /// nesting level (deep input must fail with `TooDeep`, never overflow the stack).
 fn climb<'a>(c: &Src<'_>, i: &'a str, d: u32, min: u8) -> Res<'a, Expr> {
     let (mut rest, mut left) = unary(c, i, d)?;
-    while let Some((after, &(word, op, p))) = operator(rest) {
+    while let Some((after, (word, op, p))) = operator(rest) {
         if p < min {
             break;
         }
@@ -74,23 +78,32 @@ fn expected_after(op: &str, at: &str) -> String {
     format!("expected a value after `{op}`, found {}", found(at))
 }
 
-/// `RWS op RWS`; returns the input after the operator and its entry in `OPS`.
-fn operator(i: &str) -> Option<(&str, &'static Op)> {
+/// `RWS op RWS`; returns the input after the operator and the operator.
+fn operator(i: &str) -> Option<(&str, Op)> {
     let r = bws(i);
     if r.len() == i.len() {
         return None;
     }
-    for op in &OPS {
-        if let Ok((after, _)) = keyword(r, op.0) {
-            // RWS is required after the operator, but a missing operand deserves a clear
-            // "expected a value after `eq`" rather than a complaint about `eq` itself.
-            let t = bws(after);
-            let dangling = t.is_empty() || t.starts_with([')', ',', ';']);
-            let list = op.1.is_none() && t.starts_with(['(', '[']);
-            return (t.len() < after.len() || dangling || list).then_some((t, op));
-        }
+    let n = r
+        .bytes()
+        .take(6)
+        .take_while(u8::is_ascii_alphabetic)
+        .count();
+    if !(2..=5).contains(&n) {
+        return None;
     }
-    None
+    let (word, after) = r.split_at(n);
+    let mut buf = [0u8; 16];
+    let op = op_by_name(crate::lex::lower(word, &mut buf)?)?;
+    if after.starts_with(crate::lex::is_ident_char) {
+        return None;
+    }
+    // RWS is required after the operator, but a missing operand deserves a clear
+    // "expected a value after `eq`" rather than a complaint about `eq` itself.
+    let t = bws(after);
+    let dangling = t.is_empty() || t.starts_with([')', ',', ';']);
+    let list = op.1.is_none() && t.starts_with(['(', '[']);
+    (t.len() < after.len() || dangling || list).then_some((t, op))
 }
 
 fn unary<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {

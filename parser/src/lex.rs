@@ -31,13 +31,33 @@ pub(crate) fn is_ident_char(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
 
+/// ASCII letters, digits and `_`.
+static IDENT_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_';
+        c += 1;
+    }
+    t
+};
+
+/// Lower-cases a short ASCII word into `buf`; `None` if it is longer than `buf`.
+pub(crate) fn lower<'b>(word: &str, buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
+    let dst = buf.get_mut(..word.len())?;
+    dst.copy_from_slice(word.as_bytes());
+    dst.make_ascii_lowercase();
+    Some(dst)
+}
+
 /// `odataIdentifier`: a letter or `_`, then letters, digits or `_`; at most 128 characters.
 pub(crate) fn identifier(i: &str) -> Res<'_, &str> {
     let b = i.as_bytes();
     // ASCII fast path; names are nearly always ASCII.
     let mut end = b
         .iter()
-        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+        .position(|&c| !IDENT_BYTE[usize::from(c)])
         .unwrap_or(b.len());
     if b.get(end).is_some_and(|c| !c.is_ascii()) || end == 0 {
         let mut chars = i.char_indices();

@@ -38,33 +38,31 @@ enum Opt {
 
 fn opt_by_name(name: &str) -> Option<Opt> {
     let n = name.strip_prefix('$').unwrap_or(name);
-    const NAMES: [(&str, Opt); 21] = [
-        ("select", Opt::Select),
-        ("expand", Opt::Expand),
-        ("filter", Opt::Filter),
-        ("orderby", Opt::OrderBy),
-        ("top", Opt::Top),
-        ("skip", Opt::Skip),
-        ("count", Opt::Count),
-        ("search", Opt::Search),
-        ("skiptoken", Opt::SkipToken),
-        ("format", Opt::Format),
-        ("compute", Opt::Compute),
-        ("levels", Opt::Levels),
-        ("id", Opt::Id),
-        ("index", Opt::Index),
-        ("schemaversion", Opt::SchemaVersion),
-        ("deltatoken", Opt::DeltaToken),
-        ("at", Opt::Temporal("at")),
-        ("from", Opt::Temporal("from")),
-        ("to", Opt::Temporal("to")),
-        ("toinclusive", Opt::Temporal("toInclusive")),
-        ("apply", Opt::Apply),
-    ];
-    NAMES
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(n))
-        .map(|&(_, o)| o)
+    let mut buf = [0u8; 16];
+    Some(match crate::lex::lower(n, &mut buf)? {
+        b"select" => Opt::Select,
+        b"expand" => Opt::Expand,
+        b"filter" => Opt::Filter,
+        b"orderby" => Opt::OrderBy,
+        b"top" => Opt::Top,
+        b"skip" => Opt::Skip,
+        b"count" => Opt::Count,
+        b"search" => Opt::Search,
+        b"skiptoken" => Opt::SkipToken,
+        b"format" => Opt::Format,
+        b"compute" => Opt::Compute,
+        b"levels" => Opt::Levels,
+        b"id" => Opt::Id,
+        b"index" => Opt::Index,
+        b"schemaversion" => Opt::SchemaVersion,
+        b"deltatoken" => Opt::DeltaToken,
+        b"at" => Opt::Temporal("at"),
+        b"from" => Opt::Temporal("from"),
+        b"to" => Opt::Temporal("to"),
+        b"toinclusive" => Opt::Temporal("toInclusive"),
+        b"apply" => Opt::Apply,
+        _ => return None,
+    })
 }
 
 fn err(kind: ErrorKind, option: &str, offset: usize, message: impl Into<String>) -> ParseError {
