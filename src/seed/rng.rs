@@ -66,21 +66,21 @@ impl Rng {
         self.unit() < p
     }
 
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.index(items.len())]
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.index(items.len())]
     }
 
     /// Picks from `(item, weight)` pairs.
-    pub fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
+    pub fn weighted<T: Copy>(&mut self, items: &[(T, u32)]) -> T {
         let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
         let mut r = self.below(total);
         for (item, w) in items {
             if r < u64::from(*w) {
-                return item;
+                return *item;
             }
             r -= u64::from(*w);
         }
-        &items[items.len() - 1].0
+        items[items.len() - 1].0
     }
 
     /// An index in `0..n` where earlier indexes are more common: weight 1/(i + n/10),
@@ -97,8 +97,8 @@ impl Rng {
         (x.floor().max(0.0) as usize).min(n - 1)
     }
 
-    pub fn skewed<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.skewed_index(items.len())]
+    pub fn skewed<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.skewed_index(items.len())]
     }
 }
 
@@ -128,7 +128,7 @@ mod tests {
             assert!((-3..=5).contains(&v));
             let u = r.unit();
             assert!((0.0..1.0).contains(&u));
-            assert!(*r.skewed(&[1, 2, 3]) <= 3);
+            assert!(r.skewed(&[1, 2, 3]) <= 3);
         }
         assert_eq!(r.below(0), 0);
     }
