@@ -40,22 +40,7 @@ impl FromStr for RateLimitConfig {
             .parse()
             .map_err(|_| format!("rate limit `{s}`: `{n}` is not a whole number"))?;
         let w = w.trim();
-        let (digits, unit) = w.split_at(w.find(|c: char| !c.is_ascii_digit()).unwrap_or(w.len()));
-        let v: u64 = digits
-            .parse()
-            .map_err(|_| format!("rate limit `{s}`: bad window `{w}`"))?;
-        let overflow = || format!("rate limit `{s}`: window `{w}` is too large");
-        let window = match unit {
-            "" | "s" => Duration::from_secs(v),
-            "ms" => Duration::from_millis(v),
-            "m" => Duration::from_secs(v.checked_mul(60).ok_or_else(overflow)?),
-            "h" => Duration::from_secs(v.checked_mul(3600).ok_or_else(overflow)?),
-            _ => {
-                return Err(format!(
-                    "rate limit `{s}`: unknown unit `{unit}` (use ms, s, m or h)"
-                ))
-            }
-        };
+        let window = parse_duration(w).map_err(|e| format!("rate limit `{s}`: {e}"))?;
         if limit == 0 || window.is_zero() {
             return Err(format!(
                 "rate limit `{s}`: limit and window must be positive"
@@ -63,11 +48,32 @@ impl FromStr for RateLimitConfig {
         }
         // Scores are microseconds in a Lua double; keep the window far below 2^53 µs.
         if window > Duration::from_secs(366 * 24 * 3600) {
-            return Err(overflow());
+            return Err(format!("rate limit `{s}`: window `{w}` is too large"));
         }
         Ok(Self { limit, window })
     }
 }
+
+/// `250ms`, `2s`, `10m`, `1h`; a bare number is seconds.
+pub fn parse_duration(w: &str) -> Result<Duration, String> {
+    let (digits, unit) = w.split_at(w.find(|c: char| !c.is_ascii_digit()).unwrap_or(w.len()));
+    let v: u64 = digits.parse().map_err(|_| format!("bad duration `{w}`"))?;
+    let overflow = || format!("duration `{w}` is too large");
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(v)),
+        "ms" => Ok(Duration::from_millis(v)),
+        "m" => Ok(Duration::from_secs(v.checked_mul(60).ok_or_else(overflow)?)),
+        "h" => Ok(Duration::from_secs(
+            v.checked_mul(3600).ok_or_else(overflow)?,
+        )),
+        _ => Err(format!(
+            "unknown unit `{unit}` in `{w}` (use ms, s, m or h)"
+        )),
+    }
+}
+
+/// Environment variable bounding each Redis round trip (default `50ms`).
+pub const REDIS_TIMEOUT_ENV: &str = "RATE_LIMIT_REDIS_TIMEOUT";
 
 /// Tuning of the shared (Redis) limiter. The defaults suit production.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +96,25 @@ impl Default for RedisOptions {
             connect_timeout: Duration::from_secs(1),
             key_prefix: "crm-odata:rl:".to_owned(),
         }
+    }
+}
+
+impl RedisOptions {
+    /// The defaults, with the round-trip bound from `RATE_LIMIT_REDIS_TIMEOUT`
+    /// (e.g. `100ms`) when set; an unusable value is logged and ignored.
+    pub fn from_env() -> Self {
+        let mut o = Self::default();
+        if let Ok(v) = std::env::var(REDIS_TIMEOUT_ENV) {
+            match parse_duration(v.trim()) {
+                Ok(d) if !d.is_zero() => o.timeout = d,
+                Ok(_) => tracing::warn!(
+                    "{REDIS_TIMEOUT_ENV} must be positive; using {:?}",
+                    o.timeout
+                ),
+                Err(e) => tracing::warn!("{REDIS_TIMEOUT_ENV}: {e}; using {:?}", o.timeout),
+            }
+        }
+        o
     }
 }
 
@@ -138,6 +163,14 @@ mod tests {
         ] {
             assert!(bad.parse::<RateLimitConfig>().is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("50ms"), Ok(Duration::from_millis(50)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("2d").is_err());
+        assert!(parse_duration("ms").is_err());
     }
 
     #[test]

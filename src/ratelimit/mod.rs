@@ -15,9 +15,9 @@
 //!
 //! # When Redis is down or slow
 //!
-//! Every Redis round trip is bounded (50 ms by default). On an error or timeout
-//! the limiter logs one warning for the outage and decides in-process; while the
-//! outage lasts at most one request per second tries Redis again, and the first
+//! Every Redis round trip is bounded (50 ms by default; `RATE_LIMIT_REDIS_TIMEOUT`
+//! overrides it). On an error or timeout the limiter logs one warning for the
+//! outage and decides in-process; while the outage lasts at most one request per second tries Redis again, and the first
 //! success switches back (logged at info). The in-process log also records the
 //! requests Redis admitted, so a fallback starts from this instance's recent
 //! traffic rather than from zero.
@@ -42,7 +42,7 @@ mod redis;
 
 use std::time::{Duration, Instant};
 
-pub use self::config::{RateLimitConfig, RedisOptions};
+pub use self::config::{parse_duration, RateLimitConfig, RedisOptions, REDIS_TIMEOUT_ENV};
 pub use self::decision::{Decision, POLICY_NAME};
 pub use self::local::InProcess;
 pub use self::redis::StoreError;
@@ -99,6 +99,7 @@ impl Limiter {
     }
 
     /// A Redis-backed limiter when `redis_url` is given, else in-process.
+    /// Each Redis round trip is bounded by `RATE_LIMIT_REDIS_TIMEOUT` (default 50 ms).
     ///
     /// Never fails: if Redis cannot be reached now, the limiter starts in
     /// fallback (or, with `fail_closed`, refusing) and keeps retrying.
@@ -107,7 +108,7 @@ impl Limiter {
         redis_url: Option<&str>,
         fail_closed: bool,
     ) -> Self {
-        Self::connect_with(config, redis_url, fail_closed, RedisOptions::default()).await
+        Self::connect_with(config, redis_url, fail_closed, RedisOptions::from_env()).await
     }
 
     /// [`Limiter::connect`] with explicit timeouts and key prefix.
@@ -191,8 +192,10 @@ impl Limiter {
         workspace_id: i64,
     ) -> Result<(Decision, Source), LimiterUnavailable> {
         if self.fail_closed {
+            // Whole seconds, so a `Retry-After` written from it is never early.
+            let wait = ceil_secs(shared.outage.until_next_probe()).max(1);
             return Err(LimiterUnavailable {
-                retry_after: shared.outage.until_next_probe().max(Duration::from_secs(1)),
+                retry_after: Duration::from_secs(wait),
             });
         }
         Ok((self.local.check(workspace_id), Source::Fallback))

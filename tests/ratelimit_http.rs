@@ -1,0 +1,323 @@
+//! The workspace rate limit end to end, through HTTP.
+
+mod common;
+mod ratelimit_support;
+
+use std::time::Duration;
+
+use common::{spawn_with, Backend, Reply, TestDb};
+use crm_odata::config::Config;
+use ratelimit_support::{inspect, RedisServer};
+
+const PATH: &str = "Contacts?$top=1&$select=ContactId";
+
+fn db() -> TestDb {
+    let db = TestDb::new(Backend::Sqlite);
+    db.seed("alpha", 20, 1);
+    db.seed("beta", 10, 2);
+    db
+}
+
+fn limit(s: &str) -> impl FnOnce(&mut Config) + '_ {
+    move |c: &mut Config| c.rate_limit = s.parse().expect("rate limit")
+}
+
+async fn get(client: &reqwest::Client, url: &str, token: &str) -> Reply {
+    let mut req = client.get(url);
+    if !token.is_empty() {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("body");
+    Reply {
+        status,
+        headers,
+        text,
+    }
+}
+
+fn remaining(r: &Reply) -> u32 {
+    r.header("x-ratelimit-remaining")
+        .unwrap_or_else(|| panic!("no X-RateLimit-Remaining on {}: {}", r.status, r.text))
+        .parse()
+        .expect("number")
+}
+
+fn no_limit_headers(r: &Reply) {
+    for h in [
+        "ratelimit",
+        "ratelimit-policy",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ] {
+        assert!(r.header(h).is_none(), "{h} on a {} response", r.status);
+    }
+}
+
+#[actix_web::test]
+async fn tokens_of_one_workspace_share_the_count() {
+    let app = spawn_with(db(), limit("5/60s")).await;
+    let (t1, t2, tb) = (
+        app.db.token("alpha"),
+        app.db.token("alpha"),
+        app.db.token("beta"),
+    );
+    for i in 0..5u32 {
+        let r = app.get(PATH, if i % 2 == 0 { &t1 } else { &t2 }).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(remaining(&r), 4 - i);
+        assert_eq!(r.header("x-ratelimit-limit"), Some("5"));
+        assert_eq!(r.header("ratelimit-policy"), Some("\"workspace\";q=5;w=60"));
+        let rl = r.header("ratelimit").expect("RateLimit");
+        assert!(
+            rl.starts_with(&format!("\"workspace\";r={};t=", 4 - i)),
+            "{rl}"
+        );
+        let reset: u64 = r
+            .header("x-ratelimit-reset")
+            .expect("reset")
+            .parse()
+            .expect("n");
+        assert!((59..=60).contains(&reset), "reset {reset}");
+        assert!(r.header("retry-after").is_none());
+    }
+
+    let r = app.get(PATH, &t2).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    let retry: u64 = r
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("n");
+    assert!((59..=60).contains(&retry), "retry-after {retry}");
+    assert_eq!(remaining(&r), 0);
+    assert!(r.header("ratelimit").is_some() && r.header("ratelimit-policy").is_some());
+    let body = r.json();
+    assert_eq!(body["error"]["code"], "RateLimitExceeded");
+    let msg = body["error"]["message"].as_str().expect("message");
+    assert!(
+        msg.contains(&format!("retry in {retry} seconds")),
+        "message {msg:?} vs Retry-After {retry}"
+    );
+    // A different token of the same workspace is limited too.
+    assert_eq!(app.get(PATH, &t1).await.status, 429);
+
+    // Other workspaces are unaffected.
+    let r = app.get(PATH, &tb).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(remaining(&r), 4);
+}
+
+#[actix_web::test]
+async fn unauthenticated_requests_do_not_count() {
+    let app = spawn_with(db(), limit("3/60s")).await;
+    let t = app.db.token("alpha");
+    for _ in 0..5 {
+        let r = app.get(PATH, "").await;
+        assert_eq!(r.status, 401);
+        no_limit_headers(&r);
+        let r = app.get(PATH, "not-a-token").await;
+        assert_eq!(r.status, 401);
+        no_limit_headers(&r);
+        let r = app.get("healthz", "").await;
+        assert_eq!(r.status, 200);
+        no_limit_headers(&r);
+    }
+    for i in 0..3u32 {
+        let r = app.get(PATH, &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(remaining(&r), 2 - i);
+    }
+    assert_eq!(app.get(PATH, &t).await.status, 429);
+    // Health is never limited, even for a workspace over its limit.
+    assert_eq!(app.get("healthz", &t).await.status, 200);
+}
+
+#[actix_web::test]
+async fn a_client_honouring_retry_after_gets_in() {
+    let app = spawn_with(db(), limit("3/2s")).await;
+    let t = app.db.token("alpha");
+    for _ in 0..3 {
+        assert_eq!(app.get(PATH, &t).await.status, 200);
+    }
+    let r = app.get(PATH, &t).await;
+    assert_eq!(r.status, 429);
+    let retry: u64 = r
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("n");
+    assert!((1..=2).contains(&retry), "retry-after {retry}");
+    actix_web::rt::time::sleep(Duration::from_secs(retry)).await;
+    let r = app.get(PATH, &t).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// `crm-odata serve` as a child process, killed on drop.
+struct ServeProcess {
+    child: std::process::Child,
+    base: String,
+}
+
+impl ServeProcess {
+    fn spawn(db_url: &str, redis_url: &str, rate_limit: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_crm-odata"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", db_url)
+            .env("REDIS_URL", redis_url)
+            .env("RATE_LIMIT", rate_limit)
+            .env_remove("RATE_LIMIT_FAIL_CLOSED")
+            // Exactness is the point here: on a loaded test machine a 50 ms bound
+            // could trip and make an instance limit alone (by design).
+            .env("RATE_LIMIT_REDIS_TIMEOUT", "2s")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn crm-odata serve");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "crm-odata serve did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[actix_web::test]
+async fn two_server_processes_sharing_redis_admit_exactly_limit_for_64_clients() {
+    let Some(redis) = RedisServer::spawn() else {
+        return;
+    };
+    let url = redis.url();
+    let db = db();
+    let tokens: Vec<String> = (0..4).map(|_| db.token("alpha")).collect();
+    let servers = [
+        ServeProcess::spawn(&db.url, &url, "40/60s"),
+        ServeProcess::spawn(&db.url, &url, "40/60s"),
+    ];
+    let client = reqwest::Client::new();
+
+    // 64 concurrent clients, two requests each, alternating between the servers.
+    let requests = (0..64).map(|i| {
+        let (client, tokens, servers) = (&client, &tokens, &servers);
+        async move {
+            let mut statuses = Vec::new();
+            for j in 0..2 {
+                let base = &servers[(i + j) % 2].base;
+                let r = get(client, &format!("{base}/{PATH}"), &tokens[i % 4]).await;
+                statuses.push(r.status);
+            }
+            statuses
+        }
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(ok, 40, "statuses: {statuses:?}");
+    assert_eq!(limited, 128 - 40, "statuses: {statuses:?}");
+
+    // One sorted set, holding exactly the admitted requests.
+    let mut c = inspect(&url).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("crm-odata:rl:*")
+        .query_async(&mut c)
+        .await
+        .expect("KEYS");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let n: i64 = redis::cmd("ZCARD")
+        .arg(&keys[0])
+        .query_async(&mut c)
+        .await
+        .expect("ZCARD");
+    assert_eq!(n, 40);
+
+    // Both servers now deny the workspace, whichever token is used.
+    for s in &servers {
+        let r = get(&client, &format!("{}/{PATH}", s.base), &tokens[0]).await;
+        assert_eq!(r.status, 429);
+        assert_eq!(remaining(&r), 0);
+    }
+}
+
+#[actix_web::test]
+async fn redis_outage_keeps_serving_and_limiting() {
+    let Some(mut redis) = RedisServer::spawn() else {
+        return;
+    };
+    let url = redis.url();
+    let app = spawn_with(db(), |c| {
+        c.rate_limit = "5/60s".parse().expect("limit");
+        c.redis_url = Some(url.clone());
+    })
+    .await;
+    let t = app.db.token("alpha");
+    for _ in 0..2 {
+        assert_eq!(app.get(PATH, &t).await.status, 200);
+    }
+    redis.stop();
+    // Fail-open: served and still limited (this instance counted its 2).
+    for i in 0..3u32 {
+        let r = app.get(PATH, &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(remaining(&r), 2 - i);
+    }
+    let r = app.get(PATH, &t).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.header("retry-after").is_some());
+}
+
+#[actix_web::test]
+async fn fail_closed_answers_503_while_redis_is_unreachable() {
+    let Some(dead) = RedisServer::unstarted() else {
+        return;
+    };
+    let url = dead.url();
+    let app = spawn_with(db(), |c| {
+        c.redis_url = Some(url.clone());
+        c.rate_limit_fail_closed = true;
+    })
+    .await;
+    let t = app.db.token("alpha");
+    let r = app.get(PATH, &t).await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    let retry: u64 = r
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("n");
+    assert!(retry >= 1);
+    assert_eq!(r.json()["error"]["code"], "ServiceUnavailable");
+    // Authentication still comes first.
+    assert_eq!(app.get(PATH, "").await.status, 401);
+
+    // The same outage fail-open: served, with rate-limit headers.
+    let app = spawn_with(db(), |c| c.redis_url = Some(url.clone())).await;
+    let t = app.db.token("alpha");
+    let r = app.get(PATH, &t).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(remaining(&r), 1199);
+}
