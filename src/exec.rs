@@ -1,7 +1,7 @@
-//! Execute stage: runs the planned statements on a pooled connection.
+//! Execute stage: runs the planned statements on a connection.
 
 use crate::bind::{Read, Value};
-use crate::db::{Db, DbError};
+use crate::db::{DbConnection, DbError, Dialect};
 use crate::plan::{value_from_json, ReadPlan};
 use crate::sql::{Compiler, Output};
 use diesel::RunQueryDsl;
@@ -16,16 +16,15 @@ pub struct Rows {
 }
 
 pub fn read_page(
-    db: &Db,
+    conn: &mut DbConnection,
+    dialect: Dialect,
     workspace: i64,
     plan: &ReadPlan,
     output: Output,
     with_count: bool,
 ) -> Result<Rows, DbError> {
-    let mut conn = db.get()?;
-    let mut c = Compiler::new(db.dialect, workspace, output);
-    let stmt = c.select(plan);
-    let mut loaded: Vec<(String, String)> = stmt.load(&mut *conn)?;
+    let mut c = Compiler::new(dialect, workspace, output);
+    let mut loaded: Vec<(String, String)> = c.select(plan).load(conn)?;
     let size = plan.page.size as usize;
     let mut next_after = None;
     if loaded.len() > size {
@@ -43,32 +42,17 @@ pub fn read_page(
             }
         }
     }
-    let count = if with_count {
-        Some(c.count(plan.read).get_result::<i64>(&mut *conn)?)
-    } else {
-        None
-    };
-    Ok(Rows {
-        rows: loaded.into_iter().map(|(j, _)| j).collect(),
-        next_after,
-        count,
-    })
+    let count = if with_count { Some(c.count(plan.read).get_result::<i64>(conn)?) } else { None };
+    Ok(Rows { rows: loaded.into_iter().map(|(j, _)| j).collect(), next_after, count })
 }
 
-pub fn read_single(
-    db: &Db,
-    workspace: i64,
-    plan: &ReadPlan,
-    output: Output,
-) -> Result<Option<String>, DbError> {
-    let mut conn = db.get()?;
-    let mut c = Compiler::new(db.dialect, workspace, output);
-    let rows: Vec<(String, String)> = c.select(plan).load(&mut *conn)?;
+pub fn read_single(conn: &mut DbConnection, dialect: Dialect, workspace: i64, plan: &ReadPlan, output: Output) -> Result<Option<String>, DbError> {
+    let mut c = Compiler::new(dialect, workspace, output);
+    let rows: Vec<(String, String)> = c.select(plan).load(conn)?;
     Ok(rows.into_iter().next().map(|(j, _)| j))
 }
 
-pub fn count(db: &Db, workspace: i64, read: &Read) -> Result<i64, DbError> {
-    let mut conn = db.get()?;
-    let mut c = Compiler::new(db.dialect, workspace, Output::default());
-    Ok(c.count(read).get_result::<i64>(&mut *conn)?)
+pub fn count(conn: &mut DbConnection, dialect: Dialect, workspace: i64, read: &Read) -> Result<i64, DbError> {
+    let mut c = Compiler::new(dialect, workspace, Output::default());
+    Ok(c.count(read).get_result::<i64>(conn)?)
 }

@@ -136,6 +136,20 @@ async fn filters_follow_odata_semantics() {
         let c_gt = app.get("Leads/$count?$filter=Guttometer gt 50", &t).await.text.parse::<i64>().unwrap();
         let c_not = app.get("Leads/$count?$filter=not (Guttometer gt 50)", &t).await.text.parse::<i64>().unwrap();
         assert_eq!(c_gt + c_not, leads_total);
+        // The same with a column that is often null, and through functions and navigation.
+        let total_contacts = db.count("", "contacts", "alpha");
+        for (p, neg) in [
+            ("ContactId gt 5", "not (ContactId gt 5)"),
+            ("Contact/Surname eq 'Smith'", "not (Contact/Surname eq 'Smith')"),
+            ("ContactId in (1,2,3)", "not (ContactId in (1,2,3))"),
+        ] {
+            let a = app.get(&format!("Leads/$count?$filter={p}"), &t).await.text.parse::<i64>().unwrap();
+            let b = app.get(&format!("Leads/$count?$filter={neg}"), &t).await.text.parse::<i64>().unwrap();
+            assert_eq!(a + b, leads_total, "{p} / {neg}");
+        }
+        let a = app.get("Contacts/$count?$filter=contains(Email,'@prospectsoft.com')", &t).await.text.parse::<i64>().unwrap();
+        let b = app.get("Contacts/$count?$filter=not contains(Email,'@prospectsoft.com')", &t).await.text.parse::<i64>().unwrap();
+        assert_eq!(a + b, total_contacts, "not contains() includes contacts without email");
         let c_ne = app.get("Leads/$count?$filter=ContactId ne 1", &t).await.text.parse::<i64>().unwrap();
         let c_eq = app.get("Leads/$count?$filter=ContactId eq 1", &t).await.text.parse::<i64>().unwrap();
         assert_eq!(c_ne + c_eq, leads_total, "ne must include null ContactId");

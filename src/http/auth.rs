@@ -1,11 +1,12 @@
 //! Who is calling: `Authorization: Bearer <token>`, or Basic with the token as the
 //! password (what Excel and Power BI credential dialogs can send).
 
+use super::dbcall;
 use super::error::ApiError;
 use crate::auth::{verify, Principal};
 use crate::db::Db;
 use actix_web::http::header;
-use actix_web::{web, HttpRequest};
+use actix_web::HttpRequest;
 use base64::Engine;
 
 /// The value of query parameter `name`, percent-decoded (the `OData.Feed` "Web API" key).
@@ -90,17 +91,14 @@ pub async fn authenticate(
     key_param: Option<&str>,
 ) -> Result<Principal, ApiError> {
     let token = presented_token(req, key_param)?;
-    let db = db.clone();
-    let found = web::block(move || -> Result<_, ApiError> {
-        let mut conn = db.get()?;
-        crate::auth::verify(&mut conn, &token).map_err(|e| match e {
+    // A unique-index lookup: short enough to run on the worker thread.
+    let found = dbcall::run(db, true, move |conn| {
+        verify(conn, &token).map_err(|e| match e {
             crate::auth::AuthError::Db(d) => ApiError::Db(d.into()),
             _ => ApiError::Unauthorized("invalid token"),
         })
     })
-    .await
-    .map_err(|_| ApiError::Blocking)??;
-    let _ = verify;
+    .await?;
     found.ok_or(ApiError::Unauthorized(
         "the token is invalid or has been revoked",
     ))

@@ -1,10 +1,13 @@
 //! HTTP stage: routing, authentication, rate limiting, content negotiation.
 
 mod auth;
+mod dbcall;
 pub mod error;
 mod handlers;
 pub mod limit;
 pub mod negotiate;
+mod read;
+mod request;
 
 use crate::config::Config;
 use crate::db::{pending_migrations, DatabaseUrl, Db, DbError};

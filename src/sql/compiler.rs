@@ -26,6 +26,8 @@ pub struct Compiler {
     workspace: i64,
     aliases: usize,
     pub output: Output,
+    /// Inside an odd number of `not`s (see expr.rs).
+    pub(super) negated: bool,
 }
 
 impl Compiler {
@@ -35,6 +37,7 @@ impl Compiler {
             workspace,
             aliases: 0,
             output,
+            negated: false,
         }
     }
 

@@ -1,6 +1,7 @@
-//! Typed expressions to SQL. Every comparison is two-valued (OData treats a comparison
-//! with null as false, where SQL would yield NULL and flip under `not`), while keeping
-//! plain column predicates so indexes still apply.
+//! Typed expressions to SQL. OData treats a comparison with null as false, where SQL
+//! yields NULL; the two agree in a WHERE clause until a `not` inverts them. So
+//! predicates stay plain (and indexable) where they are not negated, and become
+//! two-valued (`COALESCE(p, FALSE)`) under an odd number of negations.
 
 use super::compiler::Compiler;
 use super::Sql;
@@ -26,7 +27,9 @@ impl Compiler {
             }
             TExpr::Not(a) => {
                 q.sql("NOT ");
+                self.negated = !self.negated;
                 self.predicate(q, a, scopes);
+                self.negated = !self.negated;
             }
             TExpr::Cmp(op, a, b) => self.comparison(q, *op, a, b, scopes),
             TExpr::In(a, items) => {
@@ -35,12 +38,9 @@ impl Compiler {
                     .filter(|i| !matches!(i, TExpr::Lit(Value::Null)))
                     .collect();
                 let has_null = non_null.len() != items.len();
+                let wrap = self.open_two_valued(q, a.nullable());
                 q.sql("(");
                 if !non_null.is_empty() {
-                    if a.nullable() {
-                        self.expr(q, a, scopes);
-                        q.sql(" IS NOT NULL AND ");
-                    }
                     self.expr(q, a, scopes);
                     q.sql(" IN (");
                     for (i, item) in non_null.iter().enumerate() {
@@ -59,6 +59,7 @@ impl Compiler {
                     q.sql(" IS NULL");
                 }
                 q.sql(")");
+                self.close_two_valued(q, wrap);
             }
             TExpr::Lambda {
                 scope,
@@ -78,8 +79,12 @@ impl Compiler {
                         q.sql(" AND ");
                         if *all {
                             q.sql("NOT ");
+                            c.negated = !c.negated;
                         }
                         c.predicate(q, body, &inner_scopes);
+                        if *all {
+                            c.negated = !c.negated;
+                        }
                     }
                 });
                 q.sql(")");
@@ -103,6 +108,7 @@ impl Compiler {
             }
             other => {
                 // A Boolean property (or function): true only when it is true.
+                let wrap = self.open_two_valued(q, self.dialect == Dialect::Sqlite);
                 q.sql("(");
                 self.expr(q, other, scopes);
                 q.sql(if self.dialect == Dialect::Postgres {
@@ -110,6 +116,7 @@ impl Compiler {
                 } else {
                     " = 1)"
                 });
+                self.close_two_valued(q, wrap);
             }
         }
     }
@@ -182,19 +189,28 @@ impl Compiler {
             });
             self.coerced(q, b, ty, scopes);
         } else {
-            for side in [(a, an), (b, bn)] {
-                if side.1 && !matches!(side.0, TExpr::Prop { navs, .. } if navs.is_empty()) {
-                    // Columns compared with `=` are false for NULL already; computed
-                    // values need the explicit check.
-                    self.expr(q, side.0, scopes);
-                    q.sql(" IS NOT NULL AND ");
-                }
-            }
+            let wrap = self.open_two_valued(q, an || bn);
             self.coerced(q, a, ty, scopes);
             q.sql(sym);
             self.coerced(q, b, ty, scopes);
+            self.close_two_valued(q, wrap);
         }
         q.sql(")");
+    }
+
+    /// Opens `COALESCE(` when a predicate that may be NULL sits under a negation.
+    fn open_two_valued(&self, q: &mut Sql, may_be_null: bool) -> bool {
+        let wrap = self.negated && may_be_null;
+        if wrap {
+            q.sql("COALESCE(");
+        }
+        wrap
+    }
+
+    fn close_two_valued(&self, q: &mut Sql, wrapped: bool) {
+        if wrapped {
+            q.sql(if self.dialect == Dialect::Postgres { ", FALSE)" } else { ", 0)" });
+        }
     }
 
     /// Emits `e`, converting a Date literal compared with a DateTimeOffset.
@@ -215,13 +231,8 @@ impl Compiler {
         p: &TExpr,
         scopes: &[String],
     ) {
+        let wrap = self.open_two_valued(q, s.nullable() || p.nullable());
         q.sql("(");
-        for side in [s, p] {
-            if side.nullable() {
-                self.expr(q, side, scopes);
-                q.sql(" IS NOT NULL AND ");
-            }
-        }
         match (f, p) {
             // A literal prefix becomes LIKE 'abc%' so the column index applies.
             (Function::StartsWith | Function::EndsWith, TExpr::Lit(Value::String(v))) => {
@@ -275,6 +286,7 @@ impl Compiler {
             }
         }
         q.sql(")");
+        self.close_two_valued(q, wrap);
     }
 
     fn length_fn(&self) -> &'static str {

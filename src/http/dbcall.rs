@@ -1,0 +1,28 @@
+//! Where database work runs.
+
+use super::error::ApiError;
+use crate::db::{Db, DbConnection};
+use actix_web::web;
+
+/// Runs `f` with a pooled connection. Short, index-bounded work (a token lookup, a read
+/// by key) runs on the worker thread when a connection is idle, because handing it to
+/// the blocking pool costs more than the query; everything else, and any work while the
+/// pool is busy, runs on the blocking pool so a slow query never stalls the event loop.
+pub async fn run<T, F>(db: &Db, short: bool, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+{
+    if short {
+        if let Some(mut conn) = db.pool.try_get() {
+            return f(&mut conn);
+        }
+    }
+    let db = db.clone();
+    web::block(move || {
+        let mut conn = db.get()?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|_| ApiError::Blocking)?
+}

@@ -1,0 +1,170 @@
+//! Responders for reads: entity collections and single entities, properties, `/$count`.
+
+use super::dbcall;
+use super::error::ApiError;
+use super::negotiate::{data_format, text_allowed, DataFormat, JsonFormat};
+use super::request::{preferred_page_size, query_without_skiptoken};
+use super::AppState;
+use crate::bind::{Prop, Read};
+use crate::exec;
+use crate::format::atom;
+use crate::format::json::{context_fragment, entity_doc, property_doc, CollectionDoc, MetadataLevel};
+use crate::plan::{fingerprint, plan_read, SkipToken, TokenCheck};
+use crate::sql::Output;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use odata_parser::QueryOptions;
+
+/// What every responder needs to know about the request.
+pub struct Ctx<'a> {
+    pub req: &'a HttpRequest,
+    pub state: &'a AppState,
+    pub workspace: i64,
+    /// Service root URL, ending with `/`.
+    pub root: String,
+    /// `$format`, already stripped of the API key parameter.
+    pub format: Option<&'a str>,
+    pub accept: Option<&'a str>,
+    /// The raw query string without the API key parameter.
+    pub query: &'a str,
+}
+
+pub fn json_response(f: JsonFormat, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok().content_type(f.content_type()).body(body)
+}
+
+/// An Atom/XML body; a row that fails to convert is an internal error, logged here.
+pub fn xml_response(content_type: &str, body: std::io::Result<Vec<u8>>) -> Result<HttpResponse, ApiError> {
+    let body = body.map_err(|e| {
+        tracing::error!(error = %e, "cannot write Atom/XML response");
+        ApiError::Blocking
+    })?;
+    Ok(HttpResponse::Ok().content_type(content_type).body(body))
+}
+
+fn text(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain;charset=utf-8").body(body)
+}
+
+pub async fn count(cx: &Ctx<'_>, read: Read) -> Result<HttpResponse, ApiError> {
+    text_allowed(cx.format, cx.accept)?;
+    let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
+    let n = dbcall::run(&cx.state.db, false, move |c| Ok(exec::count(c, dialect, ws, &read)?)).await?;
+    Ok(text(n.to_string()))
+}
+
+pub async fn property(cx: &Ctx<'_>, mut read: Read, prop: Prop, raw: bool) -> Result<HttpResponse, ApiError> {
+    let f = if raw {
+        text_allowed(cx.format, cx.accept)?;
+        DataFormat::Json(JsonFormat { level: MetadataLevel::Minimal, ieee754: false })
+    } else {
+        data_format(cx.format, cx.accept)?
+    };
+    let context = format!("{}$metadata#{}", cx.root, read.context_path);
+    let output = Output { ieee754: matches!(f, DataFormat::Json(j) if j.ieee754), full: None };
+    let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
+    read.shape = Default::default();
+    read.shape.select = Some(vec![prop]);
+    let row = dbcall::run(&cx.state.db, true, move |c| {
+        let plan = plan_read(&read, 1, None)?;
+        Ok(exec::read_single(c, dialect, ws, &plan, output)?)
+    })
+    .await?;
+    let row = row.ok_or_else(|| ApiError::NotFound("no entity with that key".into()))?;
+    let doc: serde_json::Value = serde_json::from_str(&row).map_err(|_| ApiError::Blocking)?;
+    let value = doc.get(prop.name).cloned().unwrap_or(serde_json::Value::Null);
+    if raw {
+        return Ok(match value {
+            serde_json::Value::Null => HttpResponse::NoContent().finish(),
+            serde_json::Value::String(s) => text(s),
+            other => text(other.to_string()),
+        });
+    }
+    if value.is_null() {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    match f {
+        DataFormat::Json(f) => {
+            let ctx = (f.level != MetadataLevel::None).then_some(context);
+            Ok(json_response(f, property_doc(ctx.as_deref(), &value)))
+        }
+        DataFormat::Atom => xml_response(atom::XML_CONTENT_TYPE, atom::property_document(&context, prop.ty, &value)),
+    }
+}
+
+pub async fn entities(cx: &Ctx<'_>, read: Read, f: DataFormat, options: &QueryOptions) -> Result<HttpResponse, ApiError> {
+    let root = cx.root.as_str();
+    // Atom needs every entry's id and links, which full metadata puts in each row.
+    let level = match f {
+        DataFormat::Json(j) => j.level,
+        DataFormat::Atom => MetadataLevel::Full,
+    };
+    let context = (level != MetadataLevel::None).then(|| format!("{root}{}", context_fragment(&read)));
+    let output = Output {
+        ieee754: matches!(f, DataFormat::Json(j) if j.ieee754),
+        full: (level == MetadataLevel::Full).then(|| root.to_owned()),
+    };
+    let entity = read.entity;
+    let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
+    if read.single {
+        // A key lookup (plus any expands) is bounded by the key index.
+        let row = dbcall::run(&cx.state.db, read.shape.expand.is_empty(), move |c| {
+            let plan = plan_read(&read, 1, None)?;
+            Ok(exec::read_single(c, dialect, ws, &plan, output)?)
+        })
+        .await?;
+        let row = row.ok_or_else(|| ApiError::NotFound("no entity found at this address".into()))?;
+        return match f {
+            DataFormat::Json(f) => Ok(json_response(f, entity_doc(context.as_deref(), &row))),
+            DataFormat::Atom => xml_response(atom::ENTRY_CONTENT_TYPE, atom::entry_document(root, entity, context.as_deref().unwrap_or(root), &row)),
+        };
+    }
+    let server_max = u64::from(cx.state.max_page_size.max(1));
+    let preferred = preferred_page_size(cx.req);
+    let page_size = preferred.map_or(server_max, |p| p.min(server_max));
+    let path = cx.req.uri().path().to_owned();
+    let rest = query_without_skiptoken(cx.query);
+    let fp = fingerprint(&path, &rest);
+    let token_text = options.skiptoken.clone();
+    let with_count = read.shape.count;
+    let fp_for_plan = fp.clone();
+    let (rows, served) = dbcall::run(&cx.state.db, false, move |c| {
+        let check = token_text.as_deref().map(|t| TokenCheck { text: t, workspace: ws, fingerprint: &fp_for_plan });
+        let plan = plan_read(&read, page_size, check)?;
+        let rows = exec::read_page(c, dialect, ws, &plan, output, with_count)?;
+        Ok((rows, plan.page.served))
+    })
+    .await?;
+    let next_link = rows.next_after.map(|after| {
+        let token = SkipToken { workspace: ws, query: fp, after, served: served + rows.rows.len() as u64 }.encode();
+        let sep = if rest.is_empty() { "" } else { "&" };
+        format!("{}{}?{rest}{sep}$skiptoken={token}", root.trim_end_matches('/'), path)
+    });
+    let mut resp = match f {
+        DataFormat::Json(f) => json_response(f, CollectionDoc { context, count: rows.count, rows: &rows.rows, next_link }.render()),
+        DataFormat::Atom => {
+            let sep = if rest.is_empty() { "" } else { "?" };
+            let self_link = format!("{}{sep}{rest}", path.trim_start_matches('/'));
+            let id = format!("{}{}", root.trim_end_matches('/'), path);
+            xml_response(
+                atom::FEED_CONTENT_TYPE,
+                atom::feed(&atom::Feed {
+                    root,
+                    entity,
+                    context: context.as_deref().unwrap_or(root),
+                    id: &id,
+                    self_link: &self_link,
+                    count: rows.count,
+                    rows: &rows.rows,
+                    next_link: next_link.as_deref(),
+                }),
+            )?
+        }
+    };
+    if let Some(p) = preferred {
+        if let Ok(v) = header::HeaderValue::from_str(&format!("odata.maxpagesize={}", p.min(server_max))) {
+            resp.headers_mut().insert(header::HeaderName::from_static("preference-applied"), v);
+        }
+    }
+    Ok(resp)
+}

@@ -1,0 +1,56 @@
+//! Reading what the request says: its service root, headers, preferences and query.
+
+use actix_web::HttpRequest;
+
+/// Scheme, host and base path: absolute URLs in responses start with this.
+pub fn service_root(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}/", info.scheme(), info.host())
+}
+
+pub fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `Prefer: odata.maxpagesize=N`, if present and sensible.
+pub fn preferred_page_size(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k.trim().eq_ignore_ascii_case("odata.maxpagesize"))
+                .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+                .filter(|n| *n > 0)
+        })
+}
+
+/// The raw query without `$skiptoken`, for next links and the token fingerprint.
+pub fn query_without_skiptoken(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+            let n = decoded.trim().trim_start_matches('$');
+            !p.is_empty() && !n.eq_ignore_ascii_case("skiptoken")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+
+/// Drops percent-encoded whitespace after the resource path: the CRM guide prints its
+/// long example with a line break before `?`, and people paste it like that.
+pub fn trim_encoded_whitespace(mut path: &str) -> &str {
+    loop {
+        let trimmed = ["%0A", "%0a", "%0D", "%0d", "%20", "%09"].iter().find_map(|w| path.strip_suffix(w));
+        match trimmed {
+            Some(t) => path = t,
+            None => return path,
+        }
+    }
+}
+
