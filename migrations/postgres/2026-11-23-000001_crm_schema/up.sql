@@ -202,11 +202,11 @@ CREATE TABLE addresses (
     PRIMARY KEY (workspace_id, address_id)
 );
 
-CREATE INDEX divisions_company_id_idx ON divisions (workspace_id, company_id);
+CREATE INDEX divisions_company_id_idx ON divisions (workspace_id, company_id, division_id);
 
 CREATE INDEX divisions_address_id_idx ON divisions (workspace_id, address_id);
 
-CREATE INDEX contacts_division_id_idx ON contacts (workspace_id, division_id);
+CREATE INDEX contacts_division_id_idx ON contacts (workspace_id, division_id, contact_id);
 
 CREATE INDEX contacts_surname_idx ON contacts (workspace_id, surname);
 
@@ -214,13 +214,14 @@ CREATE INDEX contacts_created_idx ON contacts (workspace_id, created);
 
 CREATE INDEX contacts_email_idx ON contacts (workspace_id, email);
 
-CREATE INDEX leads_contact_id_idx ON leads (workspace_id, contact_id);
+CREATE INDEX leads_contact_id_idx ON leads (workspace_id, contact_id, lead_id);
 
-CREATE INDEX leads_division_id_idx ON leads (workspace_id, division_id);
+CREATE INDEX leads_division_id_idx ON leads (workspace_id, division_id, lead_id);
 
-CREATE INDEX leads_status_id_idx ON leads (workspace_id, status_id);
+CREATE INDEX leads_status_id_idx ON leads (workspace_id, status_id, lead_id);
 
 -- Nulls sort lowest in every ORDER BY the service writes; match that here.
+
 CREATE INDEX leads_value_idx ON leads (workspace_id, value NULLS FIRST);
 
 CREATE INDEX leads_created_idx ON leads (workspace_id, created);
