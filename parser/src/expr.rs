@@ -109,7 +109,8 @@ fn operator(i: &str) -> Option<(&str, Op)> {
 fn unary<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
     if let Some(r) = i.strip_prefix('-') {
         let numeric = r.starts_with(|ch: char| ch.is_ascii_digit())
-            || r.starts_with("INF")
+            || r.strip_prefix("INF")
+                .is_some_and(|t| !t.starts_with(crate::lex::is_ident_char))
             || (r.starts_with('P') && crate::literal::duration_value(r).is_some());
         if !numeric {
             if d >= MAX_DEPTH {
