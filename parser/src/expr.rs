@@ -111,7 +111,9 @@ fn unary<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
         let numeric = r.starts_with(|ch: char| ch.is_ascii_digit())
             || r.strip_prefix("INF")
                 .is_some_and(|t| !t.starts_with(crate::lex::is_ident_char))
-            || (r.starts_with('P') && crate::literal::duration_value(r).is_some());
+            || (r.starts_with('P')
+                && crate::literal::duration_value(r)
+                    .is_some_and(|(t, _)| !t.starts_with(crate::lex::is_ident_char)));
         if !numeric {
             if d >= MAX_DEPTH {
                 return too_deep(i, "expression is nested too deeply (limit 100)");

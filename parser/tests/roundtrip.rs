@@ -115,6 +115,7 @@ fn fuzz_regressions() {
         "PsoKucts/\n\n\n\n\n\n/\n\n\n\n",
         "Xl?ife%28%19%19%09",
         "X? gtVUUU\u{5} =\t\t\t",
+        "X?$filter=- PT1Hx eq - P1D and - INFx eq -INF",
         "X?$filter=Name Eq 'Milk' OR\t-\t\tme Eq 'Milk' OR\t-\tINFce Lt\tce Lt   55",
     ] {
         round_trip(input);
