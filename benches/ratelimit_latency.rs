@@ -53,9 +53,9 @@ async fn run() {
         let r = latencies(&shared).await;
         report("redis", &r);
         println!(
-            "  added by redis: p50 {:.3} ms, p99 {:.3} ms",
-            ms(pct(&r, 50.0).saturating_sub(pct(&l, 50.0))),
-            ms(pct(&r, 99.0).saturating_sub(pct(&l, 99.0)))
+            "  added by redis: p50 {:.1} µs, p99 {:.1} µs",
+            us(pct(&r, 50.0).saturating_sub(pct(&l, 50.0))),
+            us(pct(&r, 99.0).saturating_sub(pct(&l, 99.0)))
         );
     } else {
         println!("redis at {url} unreachable: skipping the Redis figures");
@@ -100,17 +100,17 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
 }
 
 fn report(name: &str, s: &[Duration]) {
     println!(
-        "  {name:<10} p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
-        ms(pct(s, 50.0)),
-        ms(pct(s, 90.0)),
-        ms(pct(s, 99.0)),
-        ms(s[s.len() - 1])
+        "  {name:<10} p50 {:>7.1} µs  p90 {:>7.1} µs  p99 {:>7.1} µs  max {:>8.1} µs",
+        us(pct(s, 50.0)),
+        us(pct(s, 90.0)),
+        us(pct(s, 99.0)),
+        us(s[s.len() - 1])
     );
 }
 

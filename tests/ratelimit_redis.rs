@@ -400,6 +400,15 @@ async fn slow_redis_is_bounded_by_the_timeout() {
     );
     assert!(started.elapsed() < Duration::from_millis(20));
     server.resume();
+    // Once it answers again, the next probe (at most 1 s on) switches back.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while l.check_with_source(2).await.expect("check").1 != Source::Redis {
+        assert!(
+            Instant::now() < deadline,
+            "did not return to Redis after a stall"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -419,4 +428,78 @@ async fn bad_url_falls_back_or_refuses() {
         l.check_with_source(1).await.expect("ok").1,
         Source::InProcess
     );
+}
+
+/// A "Redis" that accepts connections and reads commands but never answers.
+struct BlackHole {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+    commands: Arc<AtomicUsize>,
+}
+
+impl BlackHole {
+    fn start() -> Self {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let commands = Arc::new(AtomicUsize::new(0));
+        let (conns, cmds) = (connections.clone(), commands.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                conns.fetch_add(1, Ordering::Relaxed);
+                let cmds = cmds.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = stream.read(&mut buf) {
+                        if n == 0 {
+                            return;
+                        }
+                        // Every RESP command is an array: count the array headers
+                        // at line starts (arguments are bulk strings, `$`).
+                        let text = String::from_utf8_lossy(&buf[..n]);
+                        let arrays = text.split("\r\n").filter(|l| l.starts_with('*')).count();
+                        cmds.fetch_add(arrays, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            connections,
+            commands,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unresponsive_redis_is_not_hammered() {
+    let hole = BlackHole::start();
+    let o = RedisOptions {
+        timeout: Duration::from_millis(50),
+        retry_interval: Duration::from_millis(500),
+        connect_timeout: Duration::from_millis(300),
+        ..opts("blackhole")
+    };
+    let url = format!("redis://127.0.0.1:{}/", hole.port);
+    let l = Limiter::connect_with(cfg("1000/60s"), Some(&url), false, o).await;
+    let started = Instant::now();
+    let mut checks = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        let (d, src) = l.check_with_source(1).await.expect("fail-open");
+        assert!(d.allowed);
+        assert_eq!(src, Source::Fallback);
+        checks += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (conns, cmds) = (
+        hole.connections.load(Ordering::Relaxed),
+        hole.commands.load(Ordering::Relaxed),
+    );
+    eprintln!("{checks} checks -> {conns} connections, {cmds} commands");
+    assert!(checks > 200, "checks must stay fast: only {checks}");
+    // One attempt at start plus at most one per 500 ms interval.
+    assert!(conns <= 7, "{conns} connections in 2.5 s");
+    assert!(cmds <= 14, "{cmds} commands in 2.5 s");
 }

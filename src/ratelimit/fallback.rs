@@ -81,8 +81,7 @@ impl Outage {
     }
 
     pub fn mark_up(&self) {
-        // Fast path: a plain load keeps the healthy case free of cache-line writes.
-        if self.down.load(Ordering::Acquire) && self.down.swap(false, Ordering::AcqRel) {
+        if self.down.swap(false, Ordering::AcqRel) {
             let lasted = Duration::from_millis(
                 self.now_ms()
                     .saturating_sub(self.since_ms.load(Ordering::Acquire)),

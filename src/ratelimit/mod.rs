@@ -168,12 +168,18 @@ impl Limiter {
         let Some(shared) = &self.shared else {
             return Ok((self.local.check(workspace_id), Source::InProcess));
         };
-        if shared.outage.is_down() && !shared.outage.claim_probe() {
+        // During an outage only the probe may switch back: a slow call that began
+        // before the outage and then succeeds must not end it, or an intermittently
+        // slow Redis would log a warning per request instead of per outage.
+        let probing = shared.outage.is_down();
+        if probing && !shared.outage.claim_probe() {
             return self.fallback(shared, workspace_id);
         }
         match shared.store.check(workspace_id).await {
             Ok(d) => {
-                shared.outage.mark_up();
+                if probing {
+                    shared.outage.mark_up();
+                }
                 if d.allowed {
                     self.local.record_at(workspace_id, Instant::now());
                 }
