@@ -21,3 +21,42 @@ pub fn add_headers(resp: &mut HttpResponse, d: &Decision) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ratelimit::RateLimitConfig;
+    use std::time::Duration;
+
+    fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {
+        r.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[actix_web::test]
+    async fn admits_then_denies_with_headers() {
+        let l = Limiter::in_process(RateLimitConfig {
+            limit: 1,
+            window: Duration::from_secs(30),
+        });
+        let d = admit(&l, 1).await.expect("first request admitted");
+        let mut ok = HttpResponse::Ok().finish();
+        add_headers(&mut ok, &d);
+        assert_eq!(
+            header(&ok, "ratelimit-policy"),
+            Some("\"workspace\";q=1;w=30")
+        );
+        assert_eq!(header(&ok, "ratelimit"), Some("\"workspace\";r=0;t=30"));
+        assert_eq!(header(&ok, "x-ratelimit-remaining"), Some("0"));
+        assert_eq!(header(&ok, "retry-after"), None);
+
+        let Err(ApiError::RateLimited(d)) = admit(&l, 1).await else {
+            panic!("second request must be rate limited");
+        };
+        let mut denied = HttpResponse::TooManyRequests().finish();
+        add_headers(&mut denied, &d);
+        assert_eq!(header(&denied, "retry-after"), Some("30"));
+        assert_eq!(header(&denied, "x-ratelimit-reset"), Some("30"));
+        // Another workspace is unaffected.
+        assert!(admit(&l, 2).await.is_ok());
+    }
+}
