@@ -17,7 +17,7 @@ pub enum DbConnection {
 }
 
 /// Which SQL dialect the SQL stage must write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
     Sqlite,
     Postgres,
@@ -79,7 +79,7 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
             // can use the column indexes for startswith).
             c.batch_execute(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA busy_timeout = 5000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -16000;",
+                 PRAGMA busy_timeout = 5000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000;",
             )?;
             Ok(DbConnection::Sqlite(c))
         }

@@ -495,6 +495,19 @@ mod tests {
     }
 
     #[test]
+    fn sql_names_are_plain_identifiers() {
+        // The SQL stage quotes these without escaping (sql/fragment.rs).
+        let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        for t in &MODEL.types {
+            assert!(plain(t.table), "{}", t.table);
+            for p in &t.properties {
+                assert!(plain(p.column), "{}.{}", t.name, p.column);
+                assert!(p.name.bytes().all(|b| b.is_ascii_alphanumeric()), "{}", p.name);
+            }
+        }
+    }
+
+    #[test]
     fn lookups_are_case_insensitive() {
         assert_eq!(
             MODEL.entity_set("contacts").map(|t| t.name),

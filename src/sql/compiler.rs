@@ -312,14 +312,18 @@ impl Compiler {
                 q.sql(" || '/").sql(nav.name).sql("'");
             }
         }
-        let props: Vec<Prop> = match &shape.select {
-            Some(list) => list.clone(),
-            None => entity.properties.iter().collect(),
-        };
-        for p in props {
-            sep(q);
-            q.sql("'").sql(p.name).sql("', ");
-            self.json_value(q, a, p);
+        match &shape.select {
+            Some(list) => {
+                for p in list {
+                    sep(q);
+                    q.sql("'").sql(p.name).sql("', ");
+                    self.json_value(q, a, p);
+                }
+            }
+            None => {
+                sep(q);
+                q.sql(&self.all_properties(entity, a));
+            }
         }
         for e in &shape.expand {
             if e.is_count || e.shape.count {
@@ -336,6 +340,29 @@ impl Compiler {
             self.expand_json(q, a, e);
         }
         q.sql(")");
+    }
+
+    /// `'Name', value, ...` for every property: the same text for every request of this
+    /// shape, so it is built once per thread.
+    fn all_properties(&mut self, entity: &'static EntityType, a: &str) -> std::rc::Rc<str> {
+        thread_local! {
+            static CACHE: std::cell::RefCell<std::collections::HashMap<(&'static str, Dialect, bool, String), std::rc::Rc<str>>> = Default::default();
+        }
+        let key = (entity.name, self.dialect, self.output.ieee754, a.to_owned());
+        if let Some(hit) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
+            return hit;
+        }
+        let mut q = Sql::<Text>::new();
+        for (i, p) in entity.properties.iter().enumerate() {
+            if i > 0 {
+                q.sql(", ");
+            }
+            q.sql("'").sql(p.name).sql("', ");
+            self.json_value(&mut q, a, p);
+        }
+        let text: std::rc::Rc<str> = q.debug_text().0.into();
+        CACHE.with(|c| c.borrow_mut().insert(key, text.clone()));
+        text
     }
 
     /// `Contacts(12)` / `LeadStatus('WON')` for the row, as SQL text.

@@ -20,7 +20,6 @@ pub enum Bind {
 #[derive(Debug, Clone)]
 enum Part {
     Sql(String),
-    Ident(&'static str),
     Bind(Bind),
 }
 
@@ -55,10 +54,13 @@ impl<ST> Sql<ST> {
         self
     }
 
-    /// Appends an identifier from the entity model (quoted by the backend).
+    /// Appends a double-quoted identifier from the entity model. Model names are plain
+    /// lower-case ASCII (checked by the model's tests), so quoting needs no escaping and
+    /// reads the same on SQLite and PostgreSQL; keeping it in the text lets adjacent SQL
+    /// merge into one part.
     pub fn ident(&mut self, name: &'static str) -> &mut Self {
-        self.parts.push(Part::Ident(name));
-        self
+        debug_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        self.sql("\"").sql(name).sql("\"")
     }
 
     /// Appends `alias.column` with both parts taken from the planner / model.
@@ -111,11 +113,6 @@ impl<ST> Sql<ST> {
         for p in &self.parts {
             match p {
                 Part::Sql(s) => text.push_str(s),
-                Part::Ident(i) => {
-                    text.push('"');
-                    text.push_str(i);
-                    text.push('"');
-                }
                 Part::Bind(b) => {
                     text.push('?');
                     binds.push(b.clone());
@@ -149,7 +146,6 @@ where
         for p in &self.parts {
             match p {
                 Part::Sql(s) => out.push_sql(s),
-                Part::Ident(i) => out.push_identifier(i)?,
                 Part::Bind(Bind::Int(v)) => out.push_bind_param::<BigInt, i64>(v)?,
                 Part::Bind(Bind::Double(v)) => out.push_bind_param::<Double, f64>(v)?,
                 Part::Bind(Bind::Text(v)) => out.push_bind_param::<Text, String>(v)?,
