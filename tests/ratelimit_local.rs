@@ -12,7 +12,7 @@ fn cfg(s: &str) -> RateLimitConfig {
 
 #[tokio::test]
 async fn exact_at_the_boundary() {
-    let l = Limiter::in_process(cfg("5/2s"));
+    let l = Limiter::in_process(cfg("5/3s"));
     let (d, src) = l
         .check_with_source(7)
         .await
@@ -20,7 +20,8 @@ async fn exact_at_the_boundary() {
     assert_eq!(src, Source::InProcess);
     assert!(d.allowed);
     assert_eq!(d.remaining, 4);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A 1 s gap: the first request frees its slot well before the other four.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     for i in 1..5u32 {
         let d = l.check(7).await.expect("check");
         assert!(d.allowed, "request {i}");
@@ -29,11 +30,15 @@ async fn exact_at_the_boundary() {
     let d = l.check(7).await.expect("check");
     assert!(!d.allowed, "6th denied");
     assert_eq!(d.remaining, 0);
+    // The oldest leaves about 2 s from now (less if this machine stalled).
     assert!(
-        d.reset_after <= Duration::from_millis(1500) && d.reset_after > Duration::from_millis(1000)
+        d.reset_after <= Duration::from_millis(2000) && d.reset_after > Duration::ZERO,
+        "{:?}",
+        d.reset_after
     );
-    assert_eq!(d.retry_after_secs(), 2);
-    assert!(d.headers().contains(&("Retry-After", "2".to_owned())));
+    let retry = d.retry_after_secs();
+    assert!((1..=2).contains(&retry));
+    assert!(d.headers().contains(&("Retry-After", retry.to_string())));
 
     tokio::time::sleep(d.reset_after + Duration::from_millis(20)).await;
     let d = l.check(7).await.expect("check");

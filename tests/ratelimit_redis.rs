@@ -65,13 +65,13 @@ async fn zcard(url: &str, key: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exact_at_the_boundary() {
     for t in targets() {
-        let l = Limiter::connect_with(cfg("5/2s"), Some(&t.url), false, patient("boundary")).await;
+        let l = Limiter::connect_with(cfg("5/3s"), Some(&t.url), false, patient("boundary")).await;
         let key = l.redis_key(7).expect("redis key");
-        // One request, then four more half a second later: the first frees its
-        // slot 0.5 s before the others.
+        // One request, then four more a second later: the first frees its
+        // slot 1 s before the others.
         for i in 0..5u32 {
             if i == 1 {
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tokio::time::sleep(Duration::from_millis(1000)).await;
             }
             let (d, src) = l.check_with_source(7).await.expect("check");
             assert_eq!(src, Source::Redis);
@@ -84,14 +84,13 @@ async fn exact_at_the_boundary() {
             let d = l.check(7).await.expect("check");
             assert!(!d.allowed, "6th and later must be denied");
             assert_eq!(d.remaining, 0);
-            // The oldest leaves in about 1.5 s.
+            // The oldest leaves about 2 s from now (less if this machine stalled).
             assert!(
-                d.reset_after <= Duration::from_millis(1500)
-                    && d.reset_after > Duration::from_millis(1000),
+                d.reset_after <= Duration::from_millis(2000) && d.reset_after > Duration::ZERO,
                 "{:?}",
                 d.reset_after
             );
-            assert_eq!(d.retry_after_secs(), 2);
+            assert!((1..=2).contains(&d.retry_after_secs()));
             denied = Some(d);
         }
         // Denied requests are not recorded.
@@ -103,7 +102,7 @@ async fn exact_at_the_boundary() {
             .query_async(&mut c)
             .await
             .expect("PTTL");
-        assert!(pttl > 0 && pttl <= 2000, "pttl {pttl}");
+        assert!(pttl > 0 && pttl <= 3000, "pttl {pttl}");
 
         // Once the oldest leaves the window exactly one more is admitted.
         let wait = denied.expect("denied").reset_after + Duration::from_millis(30);
@@ -113,16 +112,16 @@ async fn exact_at_the_boundary() {
         assert_eq!(d.remaining, 0);
         let d = l.check(7).await.expect("check");
         assert!(!d.allowed, "only the oldest has left");
-        // The next slot frees when the four later requests leave, ~0.5 s on.
+        // The next slot frees when the four later requests leave, ~1 s on.
         assert!(
-            d.reset_after <= Duration::from_millis(500),
+            d.reset_after <= Duration::from_millis(1000),
             "{:?}",
             d.reset_after
         );
         assert_eq!(zcard(&t.url, &key).await, 5);
 
         // After a full idle window the key is gone.
-        tokio::time::sleep(Duration::from_millis(2100)).await;
+        tokio::time::sleep(Duration::from_millis(3100)).await;
         let exists: i64 = redis::cmd("EXISTS")
             .arg(&key)
             .query_async(&mut c)
