@@ -321,3 +321,34 @@ async fn fail_closed_answers_503_while_redis_is_unreachable() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(remaining(&r), 1199);
 }
+
+#[actix_web::test]
+async fn a_batch_counts_once() {
+    let app = spawn_with(db(), limit("10/60s")).await;
+    let t = app.db.token("alpha");
+    assert_eq!(remaining(&app.get(PATH, &t).await), 9);
+    // Three requests in one $batch (JSON format); whatever the server does with
+    // them, the batch is one request against the workspace's limit.
+    let body = serde_json::json!({"requests": [
+        {"id": "1", "method": "get", "url": PATH},
+        {"id": "2", "method": "get", "url": PATH},
+        {"id": "3", "method": "get", "url": PATH},
+    ]});
+    let resp = app
+        .client
+        .post(format!("{}/$batch", app.base))
+        .bearer_auth(&t)
+        .json(&body)
+        .send()
+        .await
+        .expect("batch");
+    let status = resp.status().as_u16();
+    assert!(status != 401 && status != 429, "batch status {status}");
+    assert_eq!(
+        resp.headers()
+            .get("x-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok()),
+        Some("8")
+    );
+    assert_eq!(remaining(&app.get(PATH, &t).await), 7);
+}
