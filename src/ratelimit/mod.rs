@@ -17,10 +17,12 @@
 //!
 //! Every Redis round trip is bounded (50 ms by default; `RATE_LIMIT_REDIS_TIMEOUT`
 //! overrides it). On an error or timeout the limiter logs one warning for the
-//! outage and decides in-process; while the outage lasts at most one request per second tries Redis again, and the first
-//! success switches back (logged at info). The in-process log also records the
-//! requests Redis admitted, so a fallback starts from this instance's recent
-//! traffic rather than from zero.
+//! outage and decides in-process; while the outage lasts, at most one request per
+//! second tries Redis again, and the first success switches back (logged at
+//! info). The in-process log also records the requests Redis admitted, so a
+//! fallback starts from this instance's recent traffic rather than from zero.
+//! A bound this tight also trips when this process is starved of CPU, not only
+//! when Redis is slow: the instance then limits alone until the next probe.
 //!
 //! The trade-off is chosen with `fail_closed`:
 //! - **fail-open** (default): the API keeps serving. During an outage each
