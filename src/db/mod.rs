@@ -63,6 +63,23 @@ impl DatabaseUrl {
     }
 }
 
+/// Process-wide SQLite settings, applied before the first connection initialises the
+/// library. Each pooled connection is used by one thread at a time, so SQLite's own
+/// per-connection mutexes are redundant; and its allocation statistics take a global
+/// mutex on every malloc, which serialises all request threads.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config is only valid before sqlite3_initialize; Once runs this
+        // before this process opens any SQLite connection. A failure (library already
+        // initialised) leaves SQLite's safe defaults in place.
+        unsafe {
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0 as std::os::raw::c_int);
+        }
+    });
+}
+
 pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
     match url.dialect {
         Dialect::Postgres => {
@@ -73,6 +90,7 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
             Ok(DbConnection::Postgresql(c))
         }
         Dialect::Sqlite => {
+            configure_sqlite();
             let mut c = SqliteConnection::establish(&url.target)
                 .map_err(|e| DbError::Unavailable(e.to_string()))?;
             // OData string comparison is case-sensitive; LIKE must be too (and then it

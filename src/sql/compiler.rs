@@ -81,7 +81,7 @@ impl Compiler {
         let mut q = Sql::new();
         let a = self.alias();
         q.sql("SELECT ");
-        self.entity_json(&mut q, read.entity, &a, &read.shape);
+        self.entity_json(&mut q, read.entity, &a, &read.shape, false);
         q.sql(", ");
         self.order_values(&mut q, &plan.order, &a);
         q.sql(" FROM ")
@@ -277,12 +277,14 @@ impl Compiler {
     }
 
     /// The JSON object for one row of `entity` at `alias`, shaped by `$select`/`$expand`.
-    fn entity_json(&mut self, q: &mut Sql, entity: &'static EntityType, a: &str, shape: &Shape) {
+    /// Nested objects (expanded navigation) are SQLite JSONB, so the enclosing object
+    /// embeds them without re-parsing JSON text.
+    fn entity_json(&mut self, q: &mut Sql, entity: &'static EntityType, a: &str, shape: &Shape, nested: bool) {
         let pg = self.dialect == Dialect::Postgres;
-        q.sql(if pg {
-            "json_build_object("
-        } else {
-            "json_object("
+        q.sql(match (pg, nested) {
+            (true, _) => "json_build_object(",
+            (false, false) => "json_object(",
+            (false, true) => "jsonb_object(",
         });
         let mut first = true;
         let mut sep = |q: &mut Sql| {
@@ -440,18 +442,18 @@ impl Compiler {
             body.sql(if pg {
                 "json_build_object('@odata.id', "
             } else {
-                "json_object('@odata.id', "
+                "jsonb_object('@odata.id', "
             });
             self.key_url(&mut body, target, &b);
             body.sql(")");
         } else {
-            self.entity_json(&mut body, target, &b, &e.shape);
+            self.entity_json(&mut body, target, &b, &e.shape, true);
         }
         if !e.nav.many {
-            q.sql(if pg { "(SELECT " } else { "json((SELECT " });
+            q.sql("(SELECT ");
             q.append(body);
             q.append(inner);
-            q.sql(if pg { ")" } else { "))" });
+            q.sql(")");
             return;
         }
         let mut order: Vec<OrderKey> = e
@@ -476,7 +478,7 @@ impl Compiler {
         if pg {
             q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json) FROM (SELECT ");
         } else {
-            q.sql("json((SELECT json_group_array(json(s.j)) FROM (SELECT ");
+            q.sql("(SELECT jsonb_group_array(s.j) FROM (SELECT ");
         }
         q.append(body);
         q.sql(" AS j");
@@ -490,6 +492,6 @@ impl Compiler {
         if let Some(skip) = e.shape.skip {
             q.sql(" OFFSET ").bind_int(skip.min(i64::MAX as u64) as i64);
         }
-        q.sql(if pg { ") s)" } else { ") s))" });
+        q.sql(") s)");
     }
 }
