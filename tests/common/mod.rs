@@ -21,7 +21,9 @@ pub fn backends() -> Vec<Backend> {
     let mut v = vec![Backend::Sqlite];
     match std::env::var("CRM_TEST_POSTGRES_URL") {
         Ok(u) if !u.is_empty() => v.push(Backend::Postgres),
-        _ if std::env::var("CI").is_ok() => panic!("CI is set but CRM_TEST_POSTGRES_URL is not: the PostgreSQL suite must run in CI"),
+        _ if std::env::var("CI").is_ok() => panic!(
+            "CI is set but CRM_TEST_POSTGRES_URL is not: the PostgreSQL suite must run in CI"
+        ),
         _ => {}
     }
     v
@@ -41,18 +43,33 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                let db = Self { url, dialect: Dialect::Sqlite, _dir: Some(dir), pg: None };
+                let db = Self {
+                    url,
+                    dialect: Dialect::Sqlite,
+                    _dir: Some(dir),
+                    pg: None,
+                };
                 db.migrate();
                 db
             }
             Backend::Postgres => {
                 let admin = std::env::var("CRM_TEST_POSTGRES_URL").expect("CRM_TEST_POSTGRES_URL");
                 let name = format!("crm_test_{}", rand_suffix());
-                let mut c = diesel::pg::PgConnection::establish(&admin).expect("connect to CRM_TEST_POSTGRES_URL");
-                c.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
-                let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+                let mut c = diesel::pg::PgConnection::establish(&admin)
+                    .expect("connect to CRM_TEST_POSTGRES_URL");
+                c.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create test database");
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or(admin.clone());
                 let url = format!("{base}/{name}");
-                let db = Self { url, dialect: Dialect::Postgres, _dir: None, pg: Some((admin, name)) };
+                let db = Self {
+                    url,
+                    dialect: Dialect::Postgres,
+                    _dir: None,
+                    pg: Some((admin, name)),
+                };
                 db.migrate();
                 db
             }
@@ -68,11 +85,28 @@ impl TestDb {
     }
 
     pub fn seed(&self, workspace: &str, contacts: usize, seed: u64) {
-        crm_odata::seed::seed(&mut self.conn(), self.dialect, workspace, contacts, seed, false).expect("seed");
+        crm_odata::seed::seed(
+            &mut self.conn(),
+            self.dialect,
+            workspace,
+            contacts,
+            seed,
+            false,
+        )
+        .expect("seed");
     }
 
     pub fn token(&self, workspace: &str) -> String {
-        auth::create_token(&mut self.conn(), self.dialect, workspace, None, Some(Role::Read), Some("test")).expect("token").1
+        auth::create_token(
+            &mut self.conn(),
+            self.dialect,
+            workspace,
+            None,
+            Some(Role::Read),
+            Some("test"),
+        )
+        .expect("token")
+        .1
     }
 
     /// Runs a scalar count query, e.g. to compare with the API's answer.
@@ -80,8 +114,14 @@ impl TestDb {
         use diesel::sql_types::BigInt;
         use diesel::RunQueryDsl;
         let mut q = crm_odata::sql::Sql::<BigInt>::new();
-        let ws = auth::find_workspace(&mut self.conn(), workspace).expect("ws").expect("ws exists");
-        q.sql(&format!("SELECT count(*) FROM {table} WHERE workspace_id = ")).bind_int(ws.into()).sql(sql_where);
+        let ws = auth::find_workspace(&mut self.conn(), workspace)
+            .expect("ws")
+            .expect("ws exists");
+        q.sql(&format!(
+            "SELECT count(*) FROM {table} WHERE workspace_id = "
+        ))
+        .bind_int(ws.into())
+        .sql(sql_where);
         q.get_result::<i64>(&mut self.conn()).expect("count")
     }
 }
@@ -98,7 +138,10 @@ impl Drop for TestDb {
 
 fn rand_suffix() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{}_{}", std::process::id(), nanos % 1_000_000_000_000)
 }
 
@@ -120,11 +163,22 @@ pub async fn spawn_seeded(backend: Backend) -> TestApp {
 pub async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::for_database(db.url.clone());
     tweak(&mut config);
-    let app = Application::build(&config, "127.0.0.1:0").await.expect("build app");
+    let app = Application::build(&config, "127.0.0.1:0")
+        .await
+        .expect("build app");
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
-    let backend = if db.dialect == Dialect::Postgres { Backend::Postgres } else { Backend::Sqlite };
-    TestApp { base, db, client: reqwest::Client::new(), backend }
+    let backend = if db.dialect == Dialect::Postgres {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    TestApp {
+        base,
+        db,
+        client: reqwest::Client::new(),
+        backend,
+    }
 }
 
 pub struct Reply {
@@ -144,7 +198,10 @@ impl Reply {
 
     /// `value` array of a collection response.
     pub fn values(&self) -> Vec<Value> {
-        self.json()["value"].as_array().cloned().unwrap_or_else(|| panic!("no value array: {}", self.text))
+        self.json()["value"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("no value array: {}", self.text))
     }
 }
 
@@ -155,7 +212,11 @@ impl TestApp {
     }
 
     pub async fn get_with(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Reply {
-        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}/{}", self.base, path.trim_start_matches('/')) };
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}/{}", self.base, path.trim_start_matches('/'))
+        };
         let mut req = self.client.get(url.replace(' ', "%20"));
         if !token.is_empty() {
             req = req.bearer_auth(token);
@@ -167,6 +228,10 @@ impl TestApp {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        Reply { status, headers, text }
+        Reply {
+            status,
+            headers,
+            text,
+        }
     }
 }
