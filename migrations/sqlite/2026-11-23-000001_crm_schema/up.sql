@@ -23,7 +23,7 @@ CREATE TABLE companies (
     last_updated_by_user_id TEXT,
     status_flag TEXT NOT NULL DEFAULT 'A' CHECK (status_flag IN ('A','D')),
     PRIMARY KEY (workspace_id, company_id)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE divisions (
     workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
@@ -47,7 +47,7 @@ CREATE TABLE divisions (
     last_updated_by_user_id TEXT,
     status_flag TEXT NOT NULL DEFAULT 'A' CHECK (status_flag IN ('A','D')),
     PRIMARY KEY (workspace_id, division_id)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE contacts (
     workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
@@ -73,7 +73,7 @@ CREATE TABLE contacts (
     last_updated_by_user_id TEXT,
     status_flag TEXT NOT NULL DEFAULT 'A' CHECK (status_flag IN ('A','D')),
     PRIMARY KEY (workspace_id, contact_id)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE leads (
     workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
@@ -100,7 +100,7 @@ CREATE TABLE leads (
     last_updated_by_user_id TEXT,
     status_flag TEXT NOT NULL DEFAULT 'A' CHECK (status_flag IN ('A','D')),
     PRIMARY KEY (workspace_id, lead_id)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE lead_statuses (
     workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
@@ -117,7 +117,7 @@ CREATE TABLE lead_statuses (
     created_by_user_id TEXT,
     last_updated_by_user_id TEXT,
     PRIMARY KEY (workspace_id, code)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE lead_sizes (
     workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
@@ -130,7 +130,7 @@ CREATE TABLE lead_sizes (
     created_by_user_id TEXT,
     last_updated_by_user_id TEXT,
     PRIMARY KEY (workspace_id, code)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE lead_sources (
     workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
@@ -143,7 +143,7 @@ CREATE TABLE lead_sources (
     created_by_user_id TEXT,
     last_updated_by_user_id TEXT,
     PRIMARY KEY (workspace_id, code)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE lead_types (
     workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
@@ -156,7 +156,7 @@ CREATE TABLE lead_types (
     created_by_user_id TEXT,
     last_updated_by_user_id TEXT,
     PRIMARY KEY (workspace_id, code)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE lead_pipelines (
     workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
@@ -169,7 +169,7 @@ CREATE TABLE lead_pipelines (
     created_by_user_id TEXT,
     last_updated_by_user_id TEXT,
     PRIMARY KEY (workspace_id, code)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE crm_users (
     workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
@@ -183,7 +183,7 @@ CREATE TABLE crm_users (
     created_by_user_id TEXT,
     last_updated_by_user_id TEXT,
     PRIMARY KEY (workspace_id, user_code)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE addresses (
     workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
@@ -200,7 +200,7 @@ CREATE TABLE addresses (
     created_by_user_id TEXT,
     last_updated_by_user_id TEXT,
     PRIMARY KEY (workspace_id, address_id)
-);
+) WITHOUT ROWID;
 
 CREATE INDEX divisions_company_id_idx ON divisions (workspace_id, company_id, division_id);
 
