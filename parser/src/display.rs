@@ -610,7 +610,9 @@ fn write_options(f: &mut Formatter<'_>, q: &QueryOptions, sep: char) -> fmt::Res
         }
         first = false;
         esc(f, name, &['&', '#', '=', ' '])?;
-        if !v.is_empty() {
+        // Whitespace at the end of a piece is dropped when parsing, so a name ending in
+        // whitespace keeps its `=`.
+        if !v.is_empty() || name.ends_with(|c: char| c.is_whitespace()) {
             f.write_char('=')?;
             esc(f, v, IN_VALUE)?;
         }

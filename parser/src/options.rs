@@ -90,16 +90,39 @@ pub(crate) fn to_public(src: &Src<'_>, option: &str, e: nom::Err<PErr<'_>>) -> P
 }
 
 /// Parses the raw query string (without `?`).
+/// Percent-encoded forms of the whitespace `is_ws` accepts.
+const ENCODED_WS: [&str; 6] = ["%20", "%09", "%0A", "%0a", "%0D", "%0d"];
+
+fn trim_ws_start(mut s: &str) -> &str {
+    loop {
+        let t = s.trim_start_matches(is_ws);
+        match ENCODED_WS.iter().find_map(|w| t.strip_prefix(w)) {
+            Some(rest) => s = rest,
+            None => return t,
+        }
+    }
+}
+
+fn trim_ws_end(mut s: &str) -> &str {
+    loop {
+        let t = s.trim_end_matches(is_ws);
+        match ENCODED_WS.iter().find_map(|w| t.strip_suffix(w)) {
+            Some(rest) => s = rest,
+            None => return t,
+        }
+    }
+}
+
 pub(crate) fn parse_query(raw: &str) -> Result<QueryOptions, ParseError> {
     let mut q = QueryOptions::default();
     let mut start = 0;
     for piece in raw.split('&') {
         let piece_start = start;
         start += piece.len() + 1;
-        // Pasted multi-line queries put line breaks around `&`.
-        let trimmed_front = piece.trim_start_matches(is_ws);
+        // Pasted multi-line queries put line breaks around `&`, raw or percent-encoded.
+        let trimmed_front = trim_ws_start(piece);
         let off = piece_start + (piece.len() - trimmed_front.len());
-        let piece = trimmed_front.trim_end_matches(is_ws);
+        let piece = trim_ws_end(trimmed_front);
         if piece.is_empty() {
             continue;
         }
@@ -115,9 +138,9 @@ pub(crate) fn parse_query(raw: &str) -> Result<QueryOptions, ParseError> {
             Some((n, v)) => (n, Some(v)),
             None => (piece, None),
         };
+        let value_off = off + name_raw.len() + 1;
         let name =
             decode(name_raw).map_err(|(o, m)| err(ErrorKind::Syntax, "query", off + o, m))?;
-        let value_off = off + name_raw.len() + 1;
         if name.is_empty() {
             return Err(err(
                 ErrorKind::Syntax,
