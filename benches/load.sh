@@ -71,7 +71,12 @@ for q in "${Q[@]}"; do probe "${q#*|}"; done
 for q in "${Q[@]}"; do run "${q%%|*}" "${q#*|}"; done
 echo "long-expand rows: $(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$LONG" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["value"]))')"
 
-# Full export of all contacts (all properties) following nextLink.
+# Full export of all contacts (all properties) following nextLink, on a fresh server
+# process so its peak RSS is the export's, not the load test's.
+kill $SERVER; wait $SERVER 2>/dev/null || true
+"$BIN" serve --bind "127.0.0.1:$PORT" 2>>"$WORK/server.log" &
+SERVER=$!
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 python3 - "$PORT" "$TOKEN" "$SERVER" <<'PY'
 import json, sys, time, urllib.request
 port, token, pid = sys.argv[1], sys.argv[2], sys.argv[3]
