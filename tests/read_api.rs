@@ -79,7 +79,7 @@ async fn seed_guide_queries_work_unchanged() {
         let r = app.get(long, &t).await;
         assert_eq!(r.status, 200, "{}", r.text);
         let rows = r.values();
-        let expected = app.db.count(" AND instr(email, '@prospectsoft.com') > 0 AND status_flag = 'A'", "contacts", "alpha");
+        let expected = app.db.count(" AND email LIKE '%@prospectsoft.com%' AND status_flag = 'A'", "contacts", "alpha");
         assert_eq!(rows.len() as i64, expected);
         assert!(expected > 0, "seed data should contain prospectsoft contacts");
         for row in &rows {
