@@ -42,17 +42,36 @@ pub fn read_page(
             }
         }
     }
-    let count = if with_count { Some(c.count(plan.read).get_result::<i64>(conn)?) } else { None };
-    Ok(Rows { rows: loaded.into_iter().map(|(j, _)| j).collect(), next_after, count })
+    let count = if with_count {
+        Some(c.count(plan.read).get_result::<i64>(conn)?)
+    } else {
+        None
+    };
+    Ok(Rows {
+        rows: loaded.into_iter().map(|(j, _)| j).collect(),
+        next_after,
+        count,
+    })
 }
 
-pub fn read_single(conn: &mut DbConnection, dialect: Dialect, workspace: i64, plan: &ReadPlan, output: Output) -> Result<Option<String>, DbError> {
+pub fn read_single(
+    conn: &mut DbConnection,
+    dialect: Dialect,
+    workspace: i64,
+    plan: &ReadPlan,
+    output: Output,
+) -> Result<Option<String>, DbError> {
     let mut c = Compiler::new(dialect, workspace, output);
     let rows: Vec<(String, String)> = c.select(plan).load(conn)?;
     Ok(rows.into_iter().next().map(|(j, _)| j))
 }
 
-pub fn count(conn: &mut DbConnection, dialect: Dialect, workspace: i64, read: &Read) -> Result<i64, DbError> {
+pub fn count(
+    conn: &mut DbConnection,
+    dialect: Dialect,
+    workspace: i64,
+    read: &Read,
+) -> Result<i64, DbError> {
     let mut c = Compiler::new(dialect, workspace, Output::default());
     Ok(c.count(read).get_result::<i64>(conn)?)
 }

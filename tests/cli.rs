@@ -4,23 +4,52 @@ use std::process::Command;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_crm-odata"));
-    for var in ["DATABASE_URL", "REDIS_URL", "BIND", "RATE_LIMIT", "MAX_PAGE_SIZE"] {
+    for var in [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "BIND",
+        "RATE_LIMIT",
+        "MAX_PAGE_SIZE",
+    ] {
         c.env_remove(var);
     }
     c
 }
 
 fn run(args: &[&str], db: &str) -> (bool, String, String) {
-    let out = bin().args(args).arg("--database-url").arg(db).output().expect("run binary");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = bin()
+        .args(args)
+        .arg("--database-url")
+        .arg(db)
+        .output()
+        .expect("run binary");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in [vec![], vec!["demo"], vec!["serve"], vec!["migrate"], vec!["seed"], vec!["token"], vec!["token", "create"], vec!["token", "list"], vec!["token", "revoke"], vec!["explain"]] {
+    for sub in [
+        vec![],
+        vec!["demo"],
+        vec!["serve"],
+        vec!["migrate"],
+        vec!["seed"],
+        vec!["token"],
+        vec!["token", "create"],
+        vec!["token", "list"],
+        vec!["token", "revoke"],
+        vec!["explain"],
+    ] {
         let out = bin().args(&sub).arg("--help").output().unwrap();
         assert!(out.status.success(), "{sub:?} --help");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{sub:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{sub:?}"
+        );
     }
 }
 
@@ -37,7 +66,21 @@ fn serve_refuses_an_unmigrated_database() {
 fn tokens_are_created_listed_and_revoked() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("t.db").display());
-    let (ok, out, err) = run(&["token", "create", "--workspace", "acme", "--user", "ann@acme.test", "--role", "write", "--name", "excel"], &db);
+    let (ok, out, err) = run(
+        &[
+            "token",
+            "create",
+            "--workspace",
+            "acme",
+            "--user",
+            "ann@acme.test",
+            "--role",
+            "write",
+            "--name",
+            "excel",
+        ],
+        &db,
+    );
     assert!(ok, "{err}");
     let token = out.lines().last().unwrap().trim().to_owned();
     assert!(token.starts_with("crm_") && token.len() >= 40, "{token}");
@@ -48,12 +91,22 @@ fn tokens_are_created_listed_and_revoked() {
     assert!(ok);
     assert!(list.contains("excel") && list.contains("ANN"), "{list}");
     assert!(!list.contains(&token), "tokens are never shown again");
-    let id = list.lines().find(|l| l.contains("excel")).unwrap().split_whitespace().next().unwrap().to_owned();
+    let id = list
+        .lines()
+        .find(|l| l.contains("excel"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     let (ok, out, _) = run(&["token", "revoke", &id], &db);
     assert!(ok && out.contains("revoked"));
     let (_, list, _) = run(&["token", "list", "--workspace", "acme"], &db);
     let line = list.lines().find(|l| l.contains("excel")).unwrap();
-    assert!(!line.trim_end().ends_with('-'), "revoked time shown: {line}");
+    assert!(
+        !line.trim_end().ends_with('-'),
+        "revoked time shown: {line}"
+    );
     let (ok, _, err) = run(&["token", "revoke", "9999"], &db);
     assert!(!ok && err.contains("9999"));
     let (ok, _, err) = run(&["token", "list", "--workspace", "nope"], &db);
@@ -62,16 +115,35 @@ fn tokens_are_created_listed_and_revoked() {
 
 #[test]
 fn explain_prints_the_tree_and_bound_sql() {
-    let out = bin().args(["explain", "Contacts?$filter=startswith(Surname,'Sm')&$select=Surname&$top=5"]).output().unwrap();
+    let out = bin()
+        .args([
+            "explain",
+            "Contacts?$filter=startswith(Surname,'Sm')&$select=Surname&$top=5",
+        ])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("StartsWith"), "{text}");
     assert!(text.contains("LIKE ? ESCAPE"), "{text}");
     assert!(text.contains("\"workspace_id\" = ?"), "{text}");
-    assert!(text.contains("Text(\"Sm%\")"), "values are bound, never inlined: {text}");
-    let pg = bin().args(["explain", "--dialect", "postgres", "Leads?$expand=Status"]).output().unwrap();
+    assert!(
+        text.contains("Text(\"Sm%\")"),
+        "values are bound, never inlined: {text}"
+    );
+    let pg = bin()
+        .args(["explain", "--dialect", "postgres", "Leads?$expand=Status"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&pg.stdout).contains("json_build_object"));
-    let bad = bin().args(["explain", "Contacts?$filter=Surname eq"]).output().unwrap();
+    let bad = bin()
+        .args(["explain", "Contacts?$filter=Surname eq"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("position"));
 }
@@ -82,7 +154,18 @@ fn seed_is_deterministic_through_the_cli() {
     let a = format!("sqlite://{}", dir.path().join("a.db").display());
     let b = format!("sqlite://{}", dir.path().join("b.db").display());
     for db in [&a, &b] {
-        let (ok, _, err) = run(&["seed", "--workspace", "w", "--contacts", "100", "--seed", "5"], db);
+        let (ok, _, err) = run(
+            &[
+                "seed",
+                "--workspace",
+                "w",
+                "--contacts",
+                "100",
+                "--seed",
+                "5",
+            ],
+            db,
+        );
         assert!(ok, "{err}");
     }
     let dump = |db: &str| -> Vec<String> {

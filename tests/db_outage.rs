@@ -16,7 +16,9 @@ fn admin(sql: &str) {
 #[actix_web::test]
 async fn postgres_outage_is_503_and_recovers() {
     if !backends().contains(&Backend::Postgres) {
-        eprintln!("PostgreSQL not configured (CRM_TEST_POSTGRES_URL); outage test covers PostgreSQL only");
+        eprintln!(
+            "PostgreSQL not configured (CRM_TEST_POSTGRES_URL); outage test covers PostgreSQL only"
+        );
         return;
     }
     let db = TestDb::new(Backend::Postgres);
@@ -27,7 +29,9 @@ async fn postgres_outage_is_503_and_recovers() {
     assert_eq!(app.get("Contacts(1)", &t).await.status, 200);
 
     admin(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
-    admin(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"));
+    admin(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ));
     let down = app.get("Contacts(1)", &t).await;
     assert_eq!(down.status, 503, "{}", down.text);
     assert!(down.header("retry-after").is_some());
@@ -40,8 +44,16 @@ async fn postgres_outage_is_503_and_recovers() {
         if r.status == 200 {
             break;
         }
-        assert!(r.status == 503, "only 503 while recovering, got {} {}", r.status, r.text);
-        assert!(start.elapsed() < Duration::from_secs(30), "service did not recover");
+        assert!(
+            r.status == 503,
+            "only 503 while recovering, got {} {}",
+            r.status,
+            r.text
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "service did not recover"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -23,14 +23,24 @@ async fn service_document_metadata_and_headers() {
     each_backend(|app, t, _| async move {
         let r = app.get("/", &t).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        let names: Vec<String> = r.values().iter().map(|v| v["name"].as_str().unwrap().to_owned()).collect();
+        let names: Vec<String> = r
+            .values()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap().to_owned())
+            .collect();
         assert!(names.contains(&"LeadStatus".to_owned()) && names.contains(&"Contacts".to_owned()));
-        assert_eq!(r.json()["@odata.context"], format!("{}/$metadata", app.base));
+        assert_eq!(
+            r.json()["@odata.context"],
+            format!("{}/$metadata", app.base)
+        );
         assert_eq!(r.headers.get_all("odata-version").iter().count(), 1);
         assert_eq!(r.header("odata-version"), Some("4.0"));
         let m = app.get("$metadata", &t).await;
         assert_eq!(m.status, 200);
-        assert!(m.header("content-type").unwrap().starts_with("application/xml"));
+        assert!(m
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/xml"));
         assert!(m.text.contains("EntitySet Name=\"LeadStatus\""));
     })
     .await;
@@ -43,7 +53,10 @@ async fn by_key_navigation_properties_and_case_insensitive_names() {
         assert_eq!(r.status, 200, "{}", r.text);
         let c = r.json();
         assert_eq!(c["ContactId"], 1);
-        assert_eq!(c["@odata.context"], format!("{}/$metadata#Contacts/$entity", app.base));
+        assert_eq!(
+            c["@odata.context"],
+            format!("{}/$metadata#Contacts/$entity", app.base)
+        );
         let lower = app.get("contacts(ContactId=1)?$SELECT=surname", &t).await;
         assert_eq!(lower.status, 200, "{}", lower.text);
         assert_eq!(lower.json()["Surname"], c["Surname"]);
@@ -54,20 +67,37 @@ async fn by_key_navigation_properties_and_case_insensitive_names() {
         assert_eq!(won.json()["Outcome"], 1);
         // Navigation from one contact equals the filtered set.
         let nav = app.get("Contacts(1)/Leads?$select=LeadId", &t).await;
-        let filtered = app.get("Leads?$filter=ContactId eq 1&$select=LeadId", &t).await;
+        let filtered = app
+            .get("Leads?$filter=ContactId eq 1&$select=LeadId", &t)
+            .await;
         assert_eq!(nav.status, 200, "{}", nav.text);
         assert_eq!(nav.values(), filtered.values());
-        let lead = app.get("Leads?$top=1&$filter=StatusId ne null&$select=LeadId,StatusId", &t).await.values()[0].clone();
-        let status = app.get(&format!("Leads({})/Status", lead["LeadId"]), &t).await;
+        let lead = app
+            .get(
+                "Leads?$top=1&$filter=StatusId ne null&$select=LeadId,StatusId",
+                &t,
+            )
+            .await
+            .values()[0]
+            .clone();
+        let status = app
+            .get(&format!("Leads({})/Status", lead["LeadId"]), &t)
+            .await;
         assert_eq!(status.status, 200, "{}", status.text);
         assert_eq!(status.json()["Code"], lead["StatusId"]);
         let prop = app.get("Contacts(1)/Surname", &t).await;
         assert_eq!(prop.json()["value"], c["Surname"]);
         let raw = app.get("Contacts(1)/Surname/$value", &t).await;
         assert_eq!(raw.text, c["Surname"].as_str().unwrap());
-        assert!(raw.header("content-type").unwrap().starts_with("text/plain"));
+        assert!(raw
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain"));
         let count = app.get("Contacts/$count", &t).await;
-        assert_eq!(count.text, app.db.count("", "contacts", "alpha").to_string());
+        assert_eq!(
+            count.text,
+            app.db.count("", "contacts", "alpha").to_string()
+        );
     })
     .await;
 }
@@ -223,12 +253,19 @@ async fn server_paging_with_keyset_skiptoken() {
             assert_eq!(r.status, 200, "{}", r.text);
             let j = r.json();
             for v in j["value"].as_array().unwrap() {
-                assert!(seen.insert(v["ContactId"].as_i64().unwrap()), "row repeated across pages");
+                assert!(
+                    seen.insert(v["ContactId"].as_i64().unwrap()),
+                    "row repeated across pages"
+                );
             }
             sizes.push(j["value"].as_array().unwrap().len());
             match j.get("@odata.nextLink").and_then(Value::as_str) {
                 Some(next) => {
-                    assert!(next.starts_with(&app.base) && next.contains("$top=120") && next.contains("$orderby=Surname"));
+                    assert!(
+                        next.starts_with(&app.base)
+                            && next.contains("$top=120")
+                            && next.contains("$orderby=Surname")
+                    );
                     url = next.to_owned();
                     last_link = Some(next.to_owned());
                 }
@@ -255,7 +292,13 @@ async fn server_paging_with_keyset_skiptoken() {
         }
         assert_eq!(all.len() as i64, app.db.count("", "contacts", "alpha"));
         // Prefer: odata.maxpagesize is honoured and acknowledged.
-        let p = app.get_with("Contacts?$select=ContactId", &t, &[("Prefer", "odata.maxpagesize=7")]).await;
+        let p = app
+            .get_with(
+                "Contacts?$select=ContactId",
+                &t,
+                &[("Prefer", "odata.maxpagesize=7")],
+            )
+            .await;
         assert_eq!(p.values().len(), 7);
         assert_eq!(p.header("preference-applied"), Some("odata.maxpagesize=7"));
         // A next link replayed with another workspace's token reveals nothing.
@@ -274,30 +317,83 @@ async fn errors_are_odata_error_bodies() {
         assert_eq!(e.status, 400, "{}", e.text);
         let body = e.json();
         assert_eq!(body["error"]["target"], "$filter");
-        assert!(body["error"]["message"].as_str().unwrap().contains("position"), "{}", e.text);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("position"),
+            "{}",
+            e.text
+        );
         let unknown = app.get("Contacts?$filter=Nope eq 1", &t).await;
         assert_eq!(unknown.status, 400);
-        assert!(unknown.json()["error"]["message"].as_str().unwrap().contains("Nope"));
+        assert!(unknown.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Nope"));
         let types = app.get("Contacts?$filter=Surname eq 5", &t).await;
         assert_eq!(types.status, 400, "{}", types.text);
         assert_eq!(app.get("Nothing", &t).await.status, 404);
-        assert_eq!(app.get("Contacts?$apply=groupby((Surname))", &t).await.status, 501);
+        assert_eq!(
+            app.get("Contacts?$apply=groupby((Surname))", &t)
+                .await
+                .status,
+            501
+        );
         assert_eq!(app.get("Contacts?$format=csv", &t).await.status, 406);
-        assert_eq!(app.get_with("Contacts", &t, &[("Accept", "image/png")]).await.status, 406);
+        assert_eq!(
+            app.get_with("Contacts", &t, &[("Accept", "image/png")])
+                .await
+                .status,
+            406
+        );
         let long = format!("Contacts?$filter={}", "Surname eq 'x' or ".repeat(2000));
         assert_eq!(app.get(&long, &t).await.status, 414);
-        let post = app.client.post(format!("{}/$metadata", app.base)).bearer_auth(&t).send().await.unwrap();
+        let post = app
+            .client
+            .post(format!("{}/$metadata", app.base))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(post.status().as_u16(), 405);
         let none = app.get("Contacts", "").await;
         assert_eq!(none.status, 401);
-        assert!(none.headers.get_all("www-authenticate").iter().any(|v| v.to_str().unwrap().starts_with("Bearer")));
+        assert!(none
+            .headers
+            .get_all("www-authenticate")
+            .iter()
+            .any(|v| v.to_str().unwrap().starts_with("Bearer")));
         assert_eq!(none.json()["error"]["code"], "Unauthorized");
-        assert_eq!(app.get("Contacts", "crm_not_a_real_token").await.status, 401);
-        let deep = format!("Contacts?$filter={}Surname eq 'x'{}", "(".repeat(500), ")".repeat(500));
+        assert_eq!(
+            app.get("Contacts", "crm_not_a_real_token").await.status,
+            401
+        );
+        let deep = format!(
+            "Contacts?$filter={}Surname eq 'x'{}",
+            "(".repeat(500),
+            ")".repeat(500)
+        );
         assert_eq!(app.get(&deep, &t).await.status, 400);
-        for bad in ["Contacts(", "Contacts('x')", "Contacts?$top=-1", "Contacts?$top=abc", "Contacts?$orderby=", "Contacts?$expand=Nope", "Contacts?$select=Leads/Nope", "Contacts?$filter=Leads/any(l: l/Nope eq 1)", "Contacts(1)/Nope", "Contacts/Surname"] {
+        for bad in [
+            "Contacts(",
+            "Contacts('x')",
+            "Contacts?$top=-1",
+            "Contacts?$top=abc",
+            "Contacts?$orderby=",
+            "Contacts?$expand=Nope",
+            "Contacts?$select=Leads/Nope",
+            "Contacts?$filter=Leads/any(l: l/Nope eq 1)",
+            "Contacts(1)/Nope",
+            "Contacts/Surname",
+        ] {
             let r = app.get(bad, &t).await;
-            assert!((400..500).contains(&r.status), "{bad}: {} {}", r.status, r.text);
+            assert!(
+                (400..500).contains(&r.status),
+                "{bad}: {} {}",
+                r.status,
+                r.text
+            );
             assert!(r.json()["error"]["message"].is_string());
         }
     })
@@ -309,7 +405,15 @@ async fn revoked_token_fails_on_its_next_request() {
     for b in backends() {
         let app = spawn_seeded(b).await;
         let mut conn = app.db.conn();
-        let (id, token) = crm_odata::auth::create_token(&mut conn, app.db.dialect, "alpha", Some("ann@example.com"), None, Some("x")).unwrap();
+        let (id, token) = crm_odata::auth::create_token(
+            &mut conn,
+            app.db.dialect,
+            "alpha",
+            Some("ann@example.com"),
+            None,
+            Some("x"),
+        )
+        .unwrap();
         assert_eq!(app.get("Contacts(1)", &token).await.status, 200);
         crm_odata::auth::revoke_token(&mut conn, app.db.dialect, id).unwrap();
         let r = app.get("Contacts(1)", &token).await;
@@ -317,7 +421,13 @@ async fn revoked_token_fails_on_its_next_request() {
         assert!(r.header("www-authenticate").is_some());
         // Basic auth with the token as the password works like Bearer.
         let other = app.db.token("alpha");
-        let basic = app.client.get(format!("{}/Contacts(1)", app.base)).basic_auth("anyone", Some(&other)).send().await.unwrap();
+        let basic = app
+            .client
+            .get(format!("{}/Contacts(1)", app.base))
+            .basic_auth("anyone", Some(&other))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(basic.status().as_u16(), 200);
         let _ = Backend::Sqlite;
     }
@@ -329,17 +439,29 @@ async fn workspaces_never_see_each_other() {
         // beta has 60 contacts; alpha's contact 150 must not be reachable with beta's token.
         assert_eq!(app.get("Contacts(150)", &alpha).await.status, 200);
         assert_eq!(app.get("Contacts(150)", &beta).await.status, 404);
-        assert_eq!(app.get("Contacts(150)/Leads", &beta).await.values().len(), 0);
+        assert_eq!(
+            app.get("Contacts(150)/Leads", &beta).await.values().len(),
+            0
+        );
         assert_eq!(app.get("Contacts(150)/Surname", &beta).await.status, 404);
         let bc = app.get("Contacts/$count", &beta).await.text;
         assert_eq!(bc, app.db.count("", "contacts", "beta").to_string());
-        let f = app.get("Contacts?$filter=ContactId gt 60&$select=ContactId", &beta).await.values();
+        let f = app
+            .get("Contacts?$filter=ContactId gt 60&$select=ContactId", &beta)
+            .await
+            .values();
         assert!(f.is_empty());
         let c = app.get("Contacts?$count=true&$top=0", &beta).await.json();
         assert_eq!(c["@odata.count"].to_string(), bc);
         // Expanded rows belong to the caller's workspace too: every expanded lead's
         // contact is one of beta's.
-        let e = app.get("Contacts?$expand=Leads($select=LeadId,ContactId)&$select=ContactId", &beta).await.values();
+        let e = app
+            .get(
+                "Contacts?$expand=Leads($select=LeadId,ContactId)&$select=ContactId",
+                &beta,
+            )
+            .await
+            .values();
         let beta_leads = app.db.count("", "leads", "beta");
         let expanded: usize = e.iter().map(|c| c["Leads"].as_array().unwrap().len()).sum();
         assert!(expanded as i64 <= beta_leads);
@@ -348,12 +470,33 @@ async fn workspaces_never_see_each_other() {
                 assert_eq!(l["ContactId"], c["ContactId"]);
             }
         }
-        let lambda = app.get("Contacts/$count?$filter=Leads/any(l: l/LeadId gt 0)", &beta).await.text.parse::<i64>().unwrap();
+        let lambda = app
+            .get("Contacts/$count?$filter=Leads/any(l: l/LeadId gt 0)", &beta)
+            .await
+            .text
+            .parse::<i64>()
+            .unwrap();
         assert!(lambda <= app.db.count("", "contacts", "beta"));
-        let search_alpha = app.get("Contacts/$count?$search=a", &alpha).await.text.parse::<i64>().unwrap();
-        let search_beta = app.get("Contacts/$count?$search=a", &beta).await.text.parse::<i64>().unwrap();
+        let search_alpha = app
+            .get("Contacts/$count?$search=a", &alpha)
+            .await
+            .text
+            .parse::<i64>()
+            .unwrap();
+        let search_beta = app
+            .get("Contacts/$count?$search=a", &beta)
+            .await
+            .text
+            .parse::<i64>()
+            .unwrap();
         assert!(search_beta <= app.db.count("", "contacts", "beta") && search_alpha > search_beta);
-        let nav = app.get("Contacts?$filter=Division/DivisionId gt 0&$select=ContactId", &beta).await.values();
+        let nav = app
+            .get(
+                "Contacts?$filter=Division/DivisionId gt 0&$select=ContactId",
+                &beta,
+            )
+            .await
+            .values();
         assert_eq!(nav.len() as i64, app.db.count("", "contacts", "beta"));
     })
     .await;
@@ -380,7 +523,10 @@ async fn context_urls_match_the_abnf_context_rule() {
         ] {
             let r = app.get(q, &t).await;
             assert_eq!(r.status, 200, "{q}: {}", r.text);
-            let ctx = r.json()["@odata.context"].as_str().unwrap_or_else(|| panic!("{q}: no context")).to_owned();
+            let ctx = r.json()["@odata.context"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{q}: no context"))
+                .to_owned();
             assert!(ctx.starts_with(&format!("{}/$metadata", app.base)), "{ctx}");
             if q.is_empty() {
                 // The service document's context is `$metadata` itself.

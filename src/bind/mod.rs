@@ -363,7 +363,11 @@ fn bind_shape(
                             if let Some(n) = e.nav(seg) {
                                 e = MODEL.entity_type(n.target).unwrap_or(e);
                             } else if e.property(seg).is_none() {
-                                return Err(BindError::invalid("$select", Some(pos.0), format!("`{seg}` is not a property of {}", e.name)));
+                                return Err(BindError::invalid(
+                                    "$select",
+                                    Some(pos.0),
+                                    format!("`{seg}` is not a property of {}", e.name),
+                                ));
                             }
                         }
                         return Err(BindError::unsupported("$select", Some(pos.0), format!("`{}`: select paths through navigation are not supported; use $expand", path.join("/"))));

@@ -76,7 +76,15 @@ async fn serve(
     let accept = header_str(req, "accept");
     let format = url.options.format.as_deref();
     let root = service_root(req);
-    let cx = Ctx { req, state, workspace: ws, root: root.clone(), format, accept, query: query.unwrap_or("") };
+    let cx = Ctx {
+        req,
+        state,
+        workspace: ws,
+        root: root.clone(),
+        format,
+        accept,
+        query: query.unwrap_or(""),
+    };
     match target {
         Target::ServiceDocument | Target::Metadata if !readable => {
             Err(ApiError::MethodNotAllowed {

@@ -8,7 +8,9 @@ use super::AppState;
 use crate::bind::{Prop, Read};
 use crate::exec;
 use crate::format::atom;
-use crate::format::json::{context_fragment, entity_doc, property_doc, CollectionDoc, MetadataLevel};
+use crate::format::json::{
+    context_fragment, entity_doc, property_doc, CollectionDoc, MetadataLevel,
+};
 use crate::plan::{fingerprint, plan_read, SkipToken, TokenCheck};
 use crate::sql::Output;
 use actix_web::http::header;
@@ -34,7 +36,10 @@ pub fn json_response(f: JsonFormat, body: Vec<u8>) -> HttpResponse {
 }
 
 /// An Atom/XML body; a row that fails to convert is an internal error, logged here.
-pub fn xml_response(content_type: &str, body: std::io::Result<Vec<u8>>) -> Result<HttpResponse, ApiError> {
+pub fn xml_response(
+    content_type: &str,
+    body: std::io::Result<Vec<u8>>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.map_err(|e| {
         tracing::error!(error = %e, "cannot write Atom/XML response");
         ApiError::Blocking
@@ -43,25 +48,41 @@ pub fn xml_response(content_type: &str, body: std::io::Result<Vec<u8>>) -> Resul
 }
 
 fn text(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain;charset=utf-8").body(body)
+    HttpResponse::Ok()
+        .content_type("text/plain;charset=utf-8")
+        .body(body)
 }
 
 pub async fn count(cx: &Ctx<'_>, read: Read) -> Result<HttpResponse, ApiError> {
     text_allowed(cx.format, cx.accept)?;
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
-    let n = dbcall::run(&cx.state.db, false, move |c| Ok(exec::count(c, dialect, ws, &read)?)).await?;
+    let n = dbcall::run(&cx.state.db, false, move |c| {
+        Ok(exec::count(c, dialect, ws, &read)?)
+    })
+    .await?;
     Ok(text(n.to_string()))
 }
 
-pub async fn property(cx: &Ctx<'_>, mut read: Read, prop: Prop, raw: bool) -> Result<HttpResponse, ApiError> {
+pub async fn property(
+    cx: &Ctx<'_>,
+    mut read: Read,
+    prop: Prop,
+    raw: bool,
+) -> Result<HttpResponse, ApiError> {
     let f = if raw {
         text_allowed(cx.format, cx.accept)?;
-        DataFormat::Json(JsonFormat { level: MetadataLevel::Minimal, ieee754: false })
+        DataFormat::Json(JsonFormat {
+            level: MetadataLevel::Minimal,
+            ieee754: false,
+        })
     } else {
         data_format(cx.format, cx.accept)?
     };
     let context = format!("{}$metadata#{}", cx.root, read.context_path);
-    let output = Output { ieee754: matches!(f, DataFormat::Json(j) if j.ieee754), full: None };
+    let output = Output {
+        ieee754: matches!(f, DataFormat::Json(j) if j.ieee754),
+        full: None,
+    };
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
     read.shape = Default::default();
     read.shape.select = Some(vec![prop]);
@@ -72,7 +93,10 @@ pub async fn property(cx: &Ctx<'_>, mut read: Read, prop: Prop, raw: bool) -> Re
     .await?;
     let row = row.ok_or_else(|| ApiError::NotFound("no entity with that key".into()))?;
     let doc: serde_json::Value = serde_json::from_str(&row).map_err(|_| ApiError::Blocking)?;
-    let value = doc.get(prop.name).cloned().unwrap_or(serde_json::Value::Null);
+    let value = doc
+        .get(prop.name)
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
     if raw {
         return Ok(match value {
             serde_json::Value::Null => HttpResponse::NoContent().finish(),
@@ -88,18 +112,27 @@ pub async fn property(cx: &Ctx<'_>, mut read: Read, prop: Prop, raw: bool) -> Re
             let ctx = (f.level != MetadataLevel::None).then_some(context);
             Ok(json_response(f, property_doc(ctx.as_deref(), &value)))
         }
-        DataFormat::Atom => xml_response(atom::XML_CONTENT_TYPE, atom::property_document(&context, prop.ty, &value)),
+        DataFormat::Atom => xml_response(
+            atom::XML_CONTENT_TYPE,
+            atom::property_document(&context, prop.ty, &value),
+        ),
     }
 }
 
-pub async fn entities(cx: &Ctx<'_>, read: Read, f: DataFormat, options: &QueryOptions) -> Result<HttpResponse, ApiError> {
+pub async fn entities(
+    cx: &Ctx<'_>,
+    read: Read,
+    f: DataFormat,
+    options: &QueryOptions,
+) -> Result<HttpResponse, ApiError> {
     let root = cx.root.as_str();
     // Atom needs every entry's id and links, which full metadata puts in each row.
     let level = match f {
         DataFormat::Json(j) => j.level,
         DataFormat::Atom => MetadataLevel::Full,
     };
-    let context = (level != MetadataLevel::None).then(|| format!("{root}{}", context_fragment(&read)));
+    let context =
+        (level != MetadataLevel::None).then(|| format!("{root}{}", context_fragment(&read)));
     let output = Output {
         ieee754: matches!(f, DataFormat::Json(j) if j.ieee754),
         full: (level == MetadataLevel::Full).then(|| root.to_owned()),
@@ -113,10 +146,14 @@ pub async fn entities(cx: &Ctx<'_>, read: Read, f: DataFormat, options: &QueryOp
             Ok(exec::read_single(c, dialect, ws, &plan, output)?)
         })
         .await?;
-        let row = row.ok_or_else(|| ApiError::NotFound("no entity found at this address".into()))?;
+        let row =
+            row.ok_or_else(|| ApiError::NotFound("no entity found at this address".into()))?;
         return match f {
             DataFormat::Json(f) => Ok(json_response(f, entity_doc(context.as_deref(), &row))),
-            DataFormat::Atom => xml_response(atom::ENTRY_CONTENT_TYPE, atom::entry_document(root, entity, context.as_deref().unwrap_or(root), &row)),
+            DataFormat::Atom => xml_response(
+                atom::ENTRY_CONTENT_TYPE,
+                atom::entry_document(root, entity, context.as_deref().unwrap_or(root), &row),
+            ),
         };
     }
     let server_max = u64::from(cx.state.max_page_size.max(1));
@@ -129,19 +166,42 @@ pub async fn entities(cx: &Ctx<'_>, read: Read, f: DataFormat, options: &QueryOp
     let with_count = read.shape.count;
     let fp_for_plan = fp.clone();
     let (rows, served) = dbcall::run(&cx.state.db, false, move |c| {
-        let check = token_text.as_deref().map(|t| TokenCheck { text: t, workspace: ws, fingerprint: &fp_for_plan });
+        let check = token_text.as_deref().map(|t| TokenCheck {
+            text: t,
+            workspace: ws,
+            fingerprint: &fp_for_plan,
+        });
         let plan = plan_read(&read, page_size, check)?;
         let rows = exec::read_page(c, dialect, ws, &plan, output, with_count)?;
         Ok((rows, plan.page.served))
     })
     .await?;
     let next_link = rows.next_after.map(|after| {
-        let token = SkipToken { workspace: ws, query: fp, after, served: served + rows.rows.len() as u64 }.encode();
+        let token = SkipToken {
+            workspace: ws,
+            query: fp,
+            after,
+            served: served + rows.rows.len() as u64,
+        }
+        .encode();
         let sep = if rest.is_empty() { "" } else { "&" };
-        format!("{}{}?{rest}{sep}$skiptoken={token}", root.trim_end_matches('/'), path)
+        format!(
+            "{}{}?{rest}{sep}$skiptoken={token}",
+            root.trim_end_matches('/'),
+            path
+        )
     });
     let mut resp = match f {
-        DataFormat::Json(f) => json_response(f, CollectionDoc { context, count: rows.count, rows: &rows.rows, next_link }.render()),
+        DataFormat::Json(f) => json_response(
+            f,
+            CollectionDoc {
+                context,
+                count: rows.count,
+                rows: &rows.rows,
+                next_link,
+            }
+            .render(),
+        ),
         DataFormat::Atom => {
             let sep = if rest.is_empty() { "" } else { "?" };
             let self_link = format!("{}{sep}{rest}", path.trim_start_matches('/'));
@@ -162,8 +222,11 @@ pub async fn entities(cx: &Ctx<'_>, read: Read, f: DataFormat, options: &QueryOp
         }
     };
     if let Some(p) = preferred {
-        if let Ok(v) = header::HeaderValue::from_str(&format!("odata.maxpagesize={}", p.min(server_max))) {
-            resp.headers_mut().insert(header::HeaderName::from_static("preference-applied"), v);
+        if let Ok(v) =
+            header::HeaderValue::from_str(&format!("odata.maxpagesize={}", p.min(server_max)))
+        {
+            resp.headers_mut()
+                .insert(header::HeaderName::from_static("preference-applied"), v);
         }
     }
     Ok(resp)

@@ -41,16 +41,16 @@ pub fn query_without_skiptoken(query: &str) -> String {
         .join("&")
 }
 
-
 /// Drops percent-encoded whitespace after the resource path: the CRM guide prints its
 /// long example with a line break before `?`, and people paste it like that.
 pub fn trim_encoded_whitespace(mut path: &str) -> &str {
     loop {
-        let trimmed = ["%0A", "%0a", "%0D", "%0d", "%20", "%09"].iter().find_map(|w| path.strip_suffix(w));
+        let trimmed = ["%0A", "%0a", "%0D", "%0d", "%20", "%09"]
+            .iter()
+            .find_map(|w| path.strip_suffix(w));
         match trimmed {
             Some(t) => path = t,
             None => return path,
         }
     }
 }
-

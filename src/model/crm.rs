@@ -497,12 +497,20 @@ mod tests {
     #[test]
     fn sql_names_are_plain_identifiers() {
         // The SQL stage quotes these without escaping (sql/fragment.rs).
-        let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        };
         for t in &MODEL.types {
             assert!(plain(t.table), "{}", t.table);
             for p in &t.properties {
                 assert!(plain(p.column), "{}.{}", t.name, p.column);
-                assert!(p.name.bytes().all(|b| b.is_ascii_alphanumeric()), "{}", p.name);
+                assert!(
+                    p.name.bytes().all(|b| b.is_ascii_alphanumeric()),
+                    "{}",
+                    p.name
+                );
             }
         }
     }

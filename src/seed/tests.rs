@@ -273,7 +273,10 @@ impl Drop for PgScratch {
 /// dropped with the returned guard.
 fn pg_scratch() -> Option<(PgScratch, DbConnection)> {
     let Ok(admin_url) = std::env::var("CRM_TEST_POSTGRES_URL") else {
-        assert!(std::env::var("CI").is_err(), "CI must run the PostgreSQL seed test: set CRM_TEST_POSTGRES_URL");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the PostgreSQL seed test: set CRM_TEST_POSTGRES_URL"
+        );
         return None;
     };
     let nanos = std::time::SystemTime::now()

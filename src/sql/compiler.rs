@@ -279,7 +279,14 @@ impl Compiler {
     /// The JSON object for one row of `entity` at `alias`, shaped by `$select`/`$expand`.
     /// Nested objects (expanded navigation) are SQLite JSONB, so the enclosing object
     /// embeds them without re-parsing JSON text.
-    fn entity_json(&mut self, q: &mut Sql, entity: &'static EntityType, a: &str, shape: &Shape, nested: bool) {
+    fn entity_json(
+        &mut self,
+        q: &mut Sql,
+        entity: &'static EntityType,
+        a: &str,
+        shape: &Shape,
+        nested: bool,
+    ) {
         let pg = self.dialect == Dialect::Postgres;
         q.sql(match (pg, nested) {
             (true, _) => "json_build_object(",

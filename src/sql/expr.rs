@@ -209,7 +209,11 @@ impl Compiler {
 
     fn close_two_valued(&self, q: &mut Sql, wrapped: bool) {
         if wrapped {
-            q.sql(if self.dialect == Dialect::Postgres { ", FALSE)" } else { ", 0)" });
+            q.sql(if self.dialect == Dialect::Postgres {
+                ", FALSE)"
+            } else {
+                ", 0)"
+            });
         }
     }
 

@@ -59,7 +59,9 @@ impl<ST> Sql<ST> {
     /// reads the same on SQLite and PostgreSQL; keeping it in the text lets adjacent SQL
     /// merge into one part.
     pub fn ident(&mut self, name: &'static str) -> &mut Self {
-        debug_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        debug_assert!(name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
         self.sql("\"").sql(name).sql("\"")
     }
 
