@@ -354,8 +354,10 @@ impl Compiler {
     /// `'Name', value, ...` for every property: the same text for every request of this
     /// shape, so it is built once per thread.
     fn all_properties(&mut self, entity: &'static EntityType, a: &str) -> std::rc::Rc<str> {
+        /// (entity, dialect, IEEE754 strings, table alias)
+        type Key = (&'static str, Dialect, bool, String);
         thread_local! {
-            static CACHE: std::cell::RefCell<std::collections::HashMap<(&'static str, Dialect, bool, String), std::rc::Rc<str>>> = Default::default();
+            static CACHE: std::cell::RefCell<std::collections::HashMap<Key, std::rc::Rc<str>>> = Default::default();
         }
         let key = (entity.name, self.dialect, self.output.ieee754, a.to_owned());
         if let Some(hit) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
