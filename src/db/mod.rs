@@ -73,11 +73,19 @@ fn configure_sqlite() {
         // SAFETY: sqlite3_config is only valid before sqlite3_initialize; Once runs this
         // before this process opens any SQLite connection. A failure (library already
         // initialised) leaves SQLite's safe defaults in place.
-        unsafe {
-            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
-            libsqlite3_sys::sqlite3_config(
-                libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
-                0 as std::os::raw::c_int,
+        let codes = unsafe {
+            [
+                libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD),
+                libsqlite3_sys::sqlite3_config(
+                    libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
+                    0 as std::os::raw::c_int,
+                ),
+            ]
+        };
+        if codes.iter().any(|c| *c != libsqlite3_sys::SQLITE_OK) {
+            tracing::warn!(
+                ?codes,
+                "SQLite was already initialised; keeping its default threading settings"
             );
         }
     });
@@ -100,7 +108,7 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
             // can use the column indexes for startswith).
             c.batch_execute(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA busy_timeout = 5000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000;",
+                 PRAGMA busy_timeout = 5000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;",
             )?;
             Ok(DbConnection::Sqlite(c))
         }

@@ -227,5 +227,8 @@ pub fn seed(
     report.leads = insert::fill(conn, dialect, &generate::LEADS, ws, rows, &bar)?;
 
     bar.finish_and_clear();
+    // Bulk loads leave the planner's statistics stale (PostgreSQL until autovacuum runs,
+    // SQLite until the next ANALYZE); refresh them so the first queries plan well.
+    diesel::connection::SimpleConnection::batch_execute(conn, "ANALYZE")?;
     Ok(report)
 }
