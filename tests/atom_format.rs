@@ -600,3 +600,41 @@ async fn atom_paging_follows_next_links() {
         assert_eq!(pages, (total as usize).div_ceil(50));
     }
 }
+
+#[actix_web::test]
+async fn expanded_counts_are_written_inline() {
+    each_backend(|app, t| async move {
+        let json = app.get("Contacts(1)/Leads/$count", &t).await.text;
+        let r = app
+            .get(
+                "Contacts(1)?$format=atom&$select=ContactId&$expand=Leads/$count",
+                &t,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let entry = parse(&r.text);
+        let link = entry
+            .children
+            .iter()
+            .find(|c| c.is(ATOM, "link") && c.attr("", "rel") == Some(&format!("{RELATED}Leads")))
+            .expect("Leads link");
+        let inline = link
+            .children
+            .iter()
+            .find(|c| c.is(M, "inline"))
+            .expect("m:inline");
+        let feed = inline
+            .children
+            .iter()
+            .find(|c| c.is(ATOM, "feed"))
+            .expect("feed");
+        let count = feed
+            .children
+            .iter()
+            .find(|c| c.is(M, "count"))
+            .expect("m:count");
+        assert_eq!(count.text, json);
+        assert!(!feed.children.iter().any(|c| c.is(ATOM, "entry")));
+    })
+    .await;
+}

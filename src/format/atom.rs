@@ -200,7 +200,12 @@ fn entry(
     }
     for nav in &entity.navigation {
         let href = str_of(obj, &format!("{}@odata.navigationLink", nav.name));
-        let inline = obj.get(nav.name);
+        // `$expand=Nav/$count` carries only the count: an inline feed with no entries.
+        let count_only = Value::Array(Vec::new());
+        let inline = obj.get(nav.name).or_else(|| {
+            obj.get(&format!("{}@odata.count", nav.name))
+                .map(|_| &count_only)
+        });
         if href.is_none() && inline.is_none() {
             continue;
         }
