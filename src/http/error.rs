@@ -20,7 +20,7 @@ pub enum ApiError {
     SkipToken(#[from] SkipTokenError),
     #[error("{0}")]
     Unauthorized(&'static str),
-    #[error("rate limit exceeded: retry in {} seconds", retry_after_secs(.0))]
+    #[error("rate limit exceeded: retry in {} seconds", (.0).retry_after_secs())]
     RateLimited(Decision),
     #[error("the rate limiter is unavailable; retry in {} seconds", .0.as_secs().max(1))]
     LimiterUnavailable(Duration),
@@ -40,11 +40,6 @@ pub enum ApiError {
     Db(#[from] DbError),
     #[error("the request could not be completed")]
     Blocking,
-}
-
-pub fn retry_after_secs(d: &Decision) -> u64 {
-    let ms = d.reset_after.as_millis() as u64;
-    ms.div_ceil(1000).max(1)
 }
 
 impl ApiError {
@@ -182,7 +177,7 @@ impl ApiError {
                 resp.append_header((header::WWW_AUTHENTICATE, "Basic realm=\"crm-odata\""));
             }
             ApiError::RateLimited(d) => {
-                resp.insert_header((header::RETRY_AFTER, retry_after_secs(d).to_string()));
+                resp.insert_header((header::RETRY_AFTER, d.retry_after_secs().to_string()));
             }
             ApiError::LimiterUnavailable(d) => {
                 resp.insert_header((header::RETRY_AFTER, d.as_secs().max(1).to_string()));

@@ -5,7 +5,7 @@ mod skiptoken;
 
 pub use skiptoken::{fingerprint, value_from_json, SkipToken, SkipTokenError};
 
-use crate::bind::{Read, TExpr};
+use crate::bind::{Entity, Read, TExpr};
 
 /// One ORDER BY key; the entity key always comes last so the order is total.
 #[derive(Debug, Clone)]
@@ -35,6 +35,34 @@ pub struct ReadPlan<'a> {
     pub page: Page,
 }
 
+/// `$orderby` followed by the entity key (unless already there), so the order is total
+/// and keyset paging neither repeats nor skips rows.
+pub fn order_keys(orderby: &[(TExpr, bool)], entity: Entity) -> Vec<OrderKey> {
+    let mut order: Vec<OrderKey> = orderby
+        .iter()
+        .map(|(e, d)| OrderKey {
+            expr: e.clone(),
+            desc: *d,
+        })
+        .collect();
+    for p in entity.key_properties() {
+        let already = order
+            .iter()
+            .any(|k| matches!(&k.expr, TExpr::Prop { scope: 0, navs, prop } if navs.is_empty() && std::ptr::eq(*prop, p)));
+        if !already {
+            order.push(OrderKey {
+                expr: TExpr::Prop {
+                    scope: 0,
+                    navs: vec![],
+                    prop: p,
+                },
+                desc: false,
+            });
+        }
+    }
+    order
+}
+
 /// Where a `$skiptoken` must come from to be accepted.
 pub struct TokenCheck<'t> {
     pub text: &'t str,
@@ -48,28 +76,7 @@ pub fn plan_read<'a>(
     max_page: u64,
     token: Option<TokenCheck>,
 ) -> Result<ReadPlan<'a>, SkipTokenError> {
-    let mut order: Vec<OrderKey> = read
-        .shape
-        .orderby
-        .iter()
-        .map(|(e, d)| OrderKey {
-            expr: e.clone(),
-            desc: *d,
-        })
-        .collect();
-    for p in read.entity.key_properties() {
-        let already = order.iter().any(|k| matches!(&k.expr, TExpr::Prop { scope: 0, navs, prop } if navs.is_empty() && std::ptr::eq(*prop, p)));
-        if !already {
-            order.push(OrderKey {
-                expr: TExpr::Prop {
-                    scope: 0,
-                    navs: vec![],
-                    prop: p,
-                },
-                desc: false,
-            });
-        }
-    }
+    let order = order_keys(&read.shape.orderby, read.entity);
     let keys: Vec<TExpr> = order.iter().map(|k| k.expr.clone()).collect();
     let token = token
         .map(|t| SkipToken::decode(t.text, t.workspace, t.fingerprint, &keys))

@@ -5,10 +5,10 @@
 
 use super::expr::entity_of;
 use super::Sql;
-use crate::bind::{Expand, PathStep, Prop, Read, Shape, TExpr, Value};
+use crate::bind::{Expand, PathStep, Prop, Read, Shape, Value};
 use crate::db::Dialect;
 use crate::model::{Computed, EdmType, EntityType};
-use crate::plan::{OrderKey, ReadPlan};
+use crate::plan::{order_keys, OrderKey, ReadPlan};
 use diesel::sql_types::{BigInt, Text};
 
 /// How rows are rendered, decided by content negotiation.
@@ -465,25 +465,7 @@ impl Compiler {
             q.sql(")");
             return;
         }
-        let mut order: Vec<OrderKey> = e
-            .shape
-            .orderby
-            .iter()
-            .map(|(x, d)| OrderKey {
-                expr: x.clone(),
-                desc: *d,
-            })
-            .collect();
-        for p in target.key_properties() {
-            order.push(OrderKey {
-                expr: TExpr::Prop {
-                    scope: 0,
-                    navs: vec![],
-                    prop: p,
-                },
-                desc: false,
-            });
-        }
+        let order = order_keys(&e.shape.orderby, target);
         if pg {
             q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json) FROM (SELECT ");
         } else {
