@@ -502,3 +502,36 @@ async fn an_unresponsive_redis_is_not_hammered() {
     assert!(conns <= 7, "{conns} connections in 2.5 s");
     assert!(cmds <= 14, "{cmds} commands in 2.5 s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_checks_share_round_trips_and_stay_exact() {
+    for t in targets() {
+        let l = Arc::new(
+            Limiter::connect_with(cfg("7/10s"), Some(&t.url), false, patient("coalesce")).await,
+        );
+        let key = l.redis_key(11).expect("redis key");
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let l = Arc::clone(&l);
+                tokio::spawn(async move { l.check_with_source(11).await.expect("check") })
+            })
+            .collect();
+        let mut allowed_remaining = Vec::new();
+        let mut denied = 0;
+        for task in tasks {
+            let (d, src) = task.await.expect("task");
+            assert_eq!(src, Source::Redis, "no fallback under a patient timeout");
+            if d.allowed {
+                allowed_remaining.push(d.remaining);
+            } else {
+                assert_eq!(d.remaining, 0);
+                denied += 1;
+            }
+        }
+        // Exactly the limit is admitted, each with its own place in the window.
+        allowed_remaining.sort_unstable();
+        assert_eq!(allowed_remaining, vec![0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(denied, 33);
+        assert_eq!(zcard(&t.url, &key).await, 7);
+    }
+}

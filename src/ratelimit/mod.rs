@@ -86,7 +86,7 @@ pub struct Limiter {
 }
 
 struct Shared {
-    store: RedisStore,
+    store: std::sync::Arc<RedisStore>,
     outage: Outage,
 }
 
@@ -125,7 +125,7 @@ impl Limiter {
         };
         let shared = Shared {
             outage: Outage::new(options.retry_interval),
-            store: RedisStore::new(config, url, options),
+            store: std::sync::Arc::new(RedisStore::new(config, url, options)),
         };
         match shared.store.ping().await {
             Ok(()) => tracing::info!(limit = %config, "rate limiter: using Redis"),

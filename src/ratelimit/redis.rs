@@ -1,39 +1,48 @@
 //! The shared limiter: one sorted set per workspace in Redis, updated by one Lua script.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
 
 use super::{Decision, RateLimitConfig, RedisOptions};
 
-/// Trim, count and (when under the limit) add, atomically.
+/// Trim, count and admit up to `n` requests, atomically.
 ///
 /// Scores are microseconds from the Redis server's `TIME`, so instances with
 /// skewed clocks still agree on the window. Denied requests are not added, so a
 /// retrying client gets in as soon as the window slides. The key expires one
 /// window after the last admission: an idle workspace costs nothing.
-/// Returns {allowed, count in window (after adding), oldest score, now}.
+/// ARGV: limit, window (µs), n, then n unique members.
+/// Returns {admitted, count before admitting, oldest score, now}.
 const SCRIPT: &str = r"
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local count = redis.call('ZCARD', key)
-local allowed = 0
-if count < limit then
-  redis.call('ZADD', key, now, ARGV[3])
+local admitted = math.max(0, math.min(n, limit - count))
+if admitted > 0 then
+  local args = {}
+  for i = 1, admitted do
+    args[2 * i - 1] = now
+    args[2 * i] = ARGV[3 + i]
+  end
+  redis.call('ZADD', key, unpack(args))
   redis.call('PEXPIRE', key, math.ceil(window / 1000))
-  count = count + 1
-  allowed = 1
 end
 local oldest = now
 local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 if first[2] then oldest = tonumber(first[2]) end
-return {allowed, count, oldest, now}
+return {admitted, count, oldest, now}
 ";
 
 /// Why a Redis check did not produce a decision.
@@ -49,6 +58,26 @@ pub enum StoreError {
     BadUrl(String),
 }
 
+impl StoreError {
+    /// A copy for every request of a coalesced batch.
+    fn share(&self) -> StoreError {
+        match self {
+            StoreError::Timeout(d) => StoreError::Timeout(*d),
+            other => StoreError::Reply(other.to_string()),
+        }
+    }
+}
+
+type Waiter = oneshot::Sender<Result<Decision, StoreError>>;
+
+/// Requests of one workspace waiting for the next round trip.
+#[derive(Default)]
+struct Queue {
+    waiters: Vec<Waiter>,
+    /// A flusher task is running for this workspace.
+    flushing: bool,
+}
+
 pub struct RedisStore {
     config: RateLimitConfig,
     options: RedisOptions,
@@ -58,6 +87,8 @@ pub struct RedisStore {
     /// Members must be unique per admission; instance + sequence is, without a round trip.
     instance: u64,
     seq: AtomicU64,
+    /// Concurrent checks of a workspace share one round trip (see `check`).
+    queues: Mutex<HashMap<i64, Queue>>,
 }
 
 impl RedisStore {
@@ -75,6 +106,7 @@ impl RedisStore {
             script: Script::new(SCRIPT),
             instance: rand::random(),
             seq: AtomicU64::new(0),
+            queues: Mutex::new(HashMap::new()),
         }
     }
 
@@ -104,35 +136,98 @@ impl RedisStore {
         format!("{}{ws}", self.options.key_prefix)
     }
 
-    /// One atomic round trip, bounded by the configured timeout.
-    pub async fn check(&self, ws: i64) -> Result<Decision, StoreError> {
+    /// Checks one request. Requests of the same workspace that arrive while a round
+    /// trip is in flight are coalesced into the next one: a single script call admits
+    /// as many of them as the window allows, in arrival order. The decision stays
+    /// exact (the script is atomic) while Redis does one call per batch, not one per
+    /// request, which is what keeps its cost flat under load.
+    pub async fn check(self: &Arc<Self>, ws: i64) -> Result<Decision, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let start_flusher = {
+            let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+            let q = queues.entry(ws).or_default();
+            q.waiters.push(tx);
+            !std::mem::replace(&mut q.flushing, true)
+        };
+        if start_flusher {
+            let store = Arc::clone(self);
+            tokio::spawn(async move { store.flush(ws).await });
+        }
+        // The flusher answers every waiter; a dropped sender means it was cancelled
+        // (runtime shutting down), which is an unavailable store, not a panic.
+        rx.await.unwrap_or(Err(StoreError::Reply(
+            "rate-limit batch was cancelled".into(),
+        )))
+    }
+
+    /// Sends batches for `ws` until no request is waiting.
+    async fn flush(&self, ws: i64) {
+        loop {
+            let batch = {
+                let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(q) = queues.get_mut(&ws) else { return };
+                if q.waiters.is_empty() {
+                    queues.remove(&ws);
+                    return;
+                }
+                std::mem::take(&mut q.waiters)
+            };
+            match self.round_trip(ws, batch.len()).await {
+                Ok(decisions) => {
+                    for (w, d) in batch.into_iter().zip(decisions) {
+                        let _ = w.send(Ok(d));
+                    }
+                }
+                Err(e) => {
+                    for w in batch {
+                        let _ = w.send(Err(e.share()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One atomic script call for `n` requests, bounded by the configured timeout;
+    /// returns a decision per request, in order.
+    async fn round_trip(&self, ws: i64, n: usize) -> Result<Vec<Decision>, StoreError> {
         let Some(manager) = &self.manager else {
             return Err(StoreError::BadUrl(self.bad_url.clone().unwrap_or_default()));
         };
         let mut con = manager.clone();
         let window_us = u64::try_from(self.config.window.as_micros()).unwrap_or(u64::MAX);
-        let member = self.member();
         let mut inv = self.script.key(self.key(ws));
-        inv.arg(self.config.limit).arg(window_us).arg(&member[..]);
+        inv.arg(self.config.limit).arg(window_us).arg(n);
+        for _ in 0..n {
+            inv.arg(&self.member()[..]);
+        }
         let reply: Vec<i64> =
             tokio::time::timeout(self.options.timeout, inv.invoke_async(&mut con))
                 .await
                 .map_err(|_| StoreError::Timeout(self.options.timeout))??;
-        let &[allowed, count, oldest, now] = reply.as_slice() else {
+        let &[admitted, before, oldest, now] = reply.as_slice() else {
             return Err(StoreError::Reply(format!("{reply:?}")));
         };
+        let admitted = usize::try_from(admitted.max(0)).unwrap_or(0);
+        let before = u32::try_from(before.max(0)).unwrap_or(u32::MAX);
         let elapsed_us = u64::try_from(now.saturating_sub(oldest)).unwrap_or(0);
-        let count = u32::try_from(count.max(0)).unwrap_or(u32::MAX);
-        Ok(Decision {
-            allowed: allowed == 1,
-            limit: self.config.limit,
-            remaining: self.config.limit.saturating_sub(count),
-            window: self.config.window,
-            reset_after: self
-                .config
-                .window
-                .saturating_sub(Duration::from_micros(elapsed_us)),
-        })
+        let reset_after = self
+            .config
+            .window
+            .saturating_sub(Duration::from_micros(elapsed_us));
+        Ok((0..n)
+            .map(|i| {
+                let allowed = i < admitted;
+                // Requests ahead in the batch were counted before this one.
+                let count = before.saturating_add(i.min(admitted) as u32 + u32::from(allowed));
+                Decision {
+                    allowed,
+                    limit: self.config.limit,
+                    remaining: self.config.limit.saturating_sub(count),
+                    window: self.config.window,
+                    reset_after,
+                }
+            })
+            .collect())
     }
 
     /// A cheap liveness check (used once at start to log the initial state).
