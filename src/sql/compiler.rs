@@ -5,7 +5,7 @@
 
 use super::expr::entity_of;
 use super::Sql;
-use crate::bind::{Expand, PathStep, Prop, Read, Shape, Value};
+use crate::bind::{Expand, PathStep, Prop, Read, Shape, TExpr, Value};
 use crate::db::Dialect;
 use crate::model::{Computed, EdmType, EntityType};
 use crate::plan::{order_keys, OrderKey, ReadPlan};
@@ -89,23 +89,50 @@ impl Compiler {
             .sql(" ")
             .sql(&a)
             .sql(" WHERE ");
-        self.filters(&mut q, read, &a);
-        if let Some(after) = &plan.page.after {
-            q.sql(" AND ");
-            self.keyset(&mut q, &plan.order, after, &a);
-        }
-        if !read.single {
-            self.order_by(&mut q, &plan.order, &a);
-            q.sql(" LIMIT ")
-                .bind_int(plan.page.size.saturating_add(1).min(i64::MAX as u64) as i64);
-            if plan.page.offset > 0 {
-                q.sql(" OFFSET ")
-                    .bind_int(plan.page.offset.min(i64::MAX as u64) as i64);
-            }
-        } else {
+        if read.single {
+            self.filters(&mut q, read, &a);
             q.sql(" LIMIT 2");
+            return q.returning();
+        }
+        match single_key(read.entity) {
+            // Ordered by something other than the key, the database would build every
+            // candidate's JSON before sorting. Choose the page's keys first, then build
+            // JSON for those rows only.
+            Some(key) if !ordered_by_key(plan) => {
+                let b = self.alias();
+                self.workspace(&mut q, &a);
+                q.sql(" AND ");
+                self.column(&mut q, &a, key);
+                q.sql(" IN (SELECT ");
+                self.column(&mut q, &b, key);
+                q.sql(" FROM ")
+                    .sql(read.entity.table)
+                    .sql(" ")
+                    .sql(&b)
+                    .sql(" WHERE ");
+                self.page_rows(&mut q, plan, &b);
+                q.sql(")");
+                self.order_by(&mut q, &plan.order, &a);
+            }
+            _ => self.page_rows(&mut q, plan, &a),
         }
         q.returning()
+    }
+
+    /// Filters, keyset, order and limit of one page of `plan`, over alias `a`.
+    fn page_rows(&mut self, q: &mut Sql, plan: &ReadPlan, a: &str) {
+        self.filters(q, plan.read, a);
+        if let Some(after) = &plan.page.after {
+            q.sql(" AND ");
+            self.keyset(q, &plan.order, after, a);
+        }
+        self.order_by(q, &plan.order, a);
+        q.sql(" LIMIT ")
+            .bind_int(plan.page.size.saturating_add(1).min(i64::MAX as u64) as i64);
+        if plan.page.offset > 0 {
+            q.sql(" OFFSET ")
+                .bind_int(plan.page.offset.min(i64::MAX as u64) as i64);
+        }
     }
 
     /// `SELECT count(*)` over the read's filters (for `$count` and `/$count`).
@@ -485,4 +512,21 @@ impl Compiler {
         }
         q.sql(") s)");
     }
+}
+
+/// The entity's key property when the key is a single column.
+fn single_key(entity: &'static EntityType) -> Option<Prop> {
+    match entity.key {
+        [k] => entity.property(k),
+        _ => None,
+    }
+}
+
+/// Whether the order is just the entity key (rows then come straight from the key index).
+fn ordered_by_key(plan: &ReadPlan) -> bool {
+    plan.order.iter().all(|k| {
+        !k.desc
+            && matches!(&k.expr, TExpr::Prop { scope: 0, navs, prop }
+                if navs.is_empty() && plan.read.entity.key.contains(&prop.name))
+    })
 }

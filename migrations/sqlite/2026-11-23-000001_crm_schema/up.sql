@@ -208,7 +208,7 @@ CREATE INDEX divisions_address_id_idx ON divisions (workspace_id, address_id);
 
 CREATE INDEX contacts_division_id_idx ON contacts (workspace_id, division_id, contact_id);
 
-CREATE INDEX contacts_surname_idx ON contacts (workspace_id, surname);
+CREATE INDEX contacts_surname_idx ON contacts (workspace_id, surname, created);
 
 CREATE INDEX contacts_created_idx ON contacts (workspace_id, created);
 

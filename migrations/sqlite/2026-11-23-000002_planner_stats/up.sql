@@ -14,7 +14,7 @@ INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
     ('divisions', 'divisions_name_idx', '100000 10000 2'),
     ('contacts', 'contacts', '1000000 100000 1'),
     ('contacts', 'contacts_division_id_idx', '1000000 100000 10 1'),
-    ('contacts', 'contacts_surname_idx', '1000000 100000 200'),
+    ('contacts', 'contacts_surname_idx', '1000000 100000 200 1'),
     ('contacts', 'contacts_created_idx', '1000000 100000 1'),
     ('contacts', 'contacts_email_idx', '1000000 100000 1'),
     ('leads', 'leads', '2000000 200000 1'),
