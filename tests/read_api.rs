@@ -369,6 +369,27 @@ async fn errors_are_odata_error_bodies() {
             app.get("Contacts", "crm_not_a_real_token").await.status,
             401
         );
+        // Values that overflow the database's types are the client's doing: never a 500.
+        for f in [
+            "Guttometer add 9223372036854775807 gt 0",
+            "Guttometer sub -9223372036854775808 gt 0",
+            "Value mul 1e308 gt 0",
+            "Guttometer mul 99999999999 gt 0",
+            "Guttometer div 0 eq 1",
+            "Value divby 0 gt 1",
+            "Value eq 99999999999999999999999999999999999999",
+        ] {
+            let r = app.get(&format!("Leads?$top=1&$filter={f}"), &t).await;
+            assert!(
+                r.status == 200 || r.status == 400,
+                "{f}: {} {}",
+                r.status,
+                r.text
+            );
+            if r.status == 400 {
+                assert_eq!(r.json()["error"]["code"], "ValueOutOfRange", "{f}");
+            }
+        }
         let deep = format!(
             "Contacts?$filter={}Surname eq 'x'{}",
             "(".repeat(500),

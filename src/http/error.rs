@@ -64,6 +64,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Db(DbError::Unavailable(_)) => "ServiceUnavailable",
             ApiError::Db(e) if is_connection_error(e) => "ServiceUnavailable",
+            ApiError::Db(e) if data_exception(e).is_some() => "ValueOutOfRange",
             ApiError::Db(_) | ApiError::Blocking => "InternalError",
         }
     }
@@ -99,13 +100,39 @@ impl ApiError {
                 tracing::warn!(error = %e, "database unavailable");
                 "the database is unavailable; retry shortly".into()
             }
-            ApiError::Db(e) => {
-                tracing::error!(error = %e, "database error");
-                "internal error".into()
-            }
+            ApiError::Db(e) => match data_exception(e) {
+                Some(m) => {
+                    format!("a value computed by the query is out of range for the database: {m}")
+                }
+                None => {
+                    tracing::error!(error = %e, "database error");
+                    "internal error".into()
+                }
+            },
             other => other.to_string(),
         }
     }
+}
+
+/// PostgreSQL rejects arithmetic that overflows its types (SQLSTATE class 22, "data
+/// exception"), e.g. `Guttometer add 9223372036854775807`: the client's values did
+/// that, so it is a 400. Diesel reports no SQLSTATE, so the message identifies it.
+fn data_exception(e: &DbError) -> Option<&str> {
+    use diesel::result::Error;
+    let DbError::Query(Error::DatabaseError(_, info)) = e else {
+        return None;
+    };
+    let m = info.message();
+    [
+        "out of range",
+        "overflow",
+        "division by zero",
+        "invalid input syntax",
+        "cannot take logarithm",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
+    .then_some(m)
 }
 
 fn is_connection_error(e: &DbError) -> bool {
@@ -147,6 +174,7 @@ impl ResponseError for ApiError {
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Db(e) if is_connection_error(e) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Db(e) if data_exception(e).is_some() => StatusCode::BAD_REQUEST,
             ApiError::Db(_) | ApiError::Blocking => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
