@@ -270,7 +270,7 @@ fn print_demo(bind: &str, token: &str) {
     let base = format!("http://{bind}");
     println!("crm-odata demo on {base}/ (workspace `demo`)\n");
     println!("Token (send as `Authorization: Bearer <token>`):\n  {token}\n");
-    println!("Try:");
+    println!("Try (copy into a POSIX shell; `$` is escaped):");
     for q in [
         "Contacts?$select=ContactId,Forename,Surname&$top=5",
         "Contacts?$filter=startswith(Surname,'Sm')&$orderby=Created desc&$top=3",
@@ -278,7 +278,7 @@ fn print_demo(bind: &str, token: &str) {
         "LeadStatus('WON')",
         "$metadata",
     ] {
-        println!("  curl -g -H 'Authorization: Bearer {token}' \"{base}/{}\"", q.replace(' ', "%20"));
+        println!("  curl -g -H 'Authorization: Bearer {token}' \"{base}/{}\"", q.replace(' ', "%20").replace('$', "\\$"));
     }
     println!();
 }
