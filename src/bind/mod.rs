@@ -203,7 +203,7 @@ fn read(
     shaped: bool,
 ) -> Result<Read, BindError> {
     let shape = if shaped {
-        bind_shape(entity, options, &options.aliases, 0)?
+        bind_shape(entity, options, &options.aliases)?
     } else {
         // `/$count` honours only $filter and $search.
         let mut s = Shape::default();
@@ -338,7 +338,6 @@ fn bind_shape(
     entity: Entity,
     o: &QueryOptions,
     aliases: &[(String, Expr)],
-    depth: usize,
 ) -> Result<Shape, BindError> {
     let mut shape = Shape::default();
     if let Some(items) = &o.select {
@@ -436,7 +435,7 @@ fn bind_shape(
                         ));
                     }
                 }
-                let sub = bind_shape(target, &item.options, aliases, depth + 1)?;
+                let sub = bind_shape(target, &item.options, aliases)?;
                 if !nav.many
                     && (sub.top.is_some()
                         || sub.skip.is_some()
@@ -502,6 +501,5 @@ fn bind_shape(
             "$compute is not supported yet",
         ));
     }
-    let _ = depth;
     Ok(shape)
 }

@@ -156,7 +156,7 @@ impl Compiler {
         }
         if let Some(step) = read.path.last() {
             q.sql(" AND ");
-            self.path_exists(q, &read.path, step, a, read.entity);
+            self.path_exists(q, &read.path, step, a);
         }
         self.shape_filters(q, read.entity, &read.shape, a);
     }
@@ -182,14 +182,7 @@ impl Compiler {
     }
 
     /// `EXISTS (SELECT 1 FROM parent p WHERE p joins child AND p's key [AND its parent ...])`
-    fn path_exists(
-        &mut self,
-        q: &mut Sql,
-        path: &[PathStep],
-        step: &PathStep,
-        child: &str,
-        child_entity: &'static EntityType,
-    ) {
+    fn path_exists(&mut self, q: &mut Sql, path: &[PathStep], step: &PathStep, child: &str) {
         let p = self.alias();
         q.sql("EXISTS (SELECT 1 FROM ")
             .sql(step.entity.table)
@@ -199,15 +192,14 @@ impl Compiler {
         self.workspace(q, &p);
         q.sql(" AND ");
         // The navigation joins parent (source) to child (target).
-        self.join(q, &p, Some(step.entity), step.nav, child);
-        let _ = child_entity;
+        self.join(q, &p, step.nav, child);
         if let Some(key) = &step.key {
             self.key_match(q, &p, key);
         }
         let rest = &path[..path.len() - 1];
         if let Some(prev) = rest.last() {
             q.sql(" AND ");
-            self.path_exists(q, rest, prev, &p, step.entity);
+            self.path_exists(q, rest, prev, &p);
         }
         q.sql(")");
     }
@@ -458,7 +450,7 @@ impl Compiler {
             .sql(" WHERE ");
         self.workspace(q, &b);
         q.sql(" AND ");
-        self.join(q, outer, None, e.nav, &b);
+        self.join(q, outer, e.nav, &b);
         self.shape_filters(q, e.target, &e.shape, &b);
         b
     }

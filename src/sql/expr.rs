@@ -632,7 +632,6 @@ impl Compiler {
     /// ` FROM t1 JOIN t2 ON ... WHERE ...` following `navs` from `alias`.
     fn nav_chain_from(&mut self, q: &mut Sql, alias: &str, navs: &[Nav], last: &mut String) {
         let mut from_alias = alias.to_owned();
-        let mut from_entity: Option<&'static EntityType> = None;
         let mut conds = Sql::new();
         for (i, nav) in navs.iter().enumerate() {
             let target = entity_of(nav);
@@ -645,14 +644,13 @@ impl Compiler {
                 q.sql(" ON ");
                 self.workspace(q, &a);
                 q.sql(" AND ");
-                self.join(q, &from_alias, from_entity, nav, &a);
+                self.join(q, &from_alias, nav, &a);
             } else {
                 self.workspace(&mut conds, &a);
                 conds.sql(" AND ");
-                self.join(&mut conds, &from_alias, None, nav, &a);
+                self.join(&mut conds, &from_alias, nav, &a);
             }
             from_alias = a;
-            from_entity = Some(target);
         }
         q.sql(" WHERE ");
         q.append(conds);
@@ -677,16 +675,8 @@ impl Compiler {
     }
 
     /// `to.r = from.l AND ...` for the navigation's join pairs.
-    pub fn join(
-        &mut self,
-        q: &mut Sql,
-        from_alias: &str,
-        from: Option<&'static EntityType>,
-        nav: Nav,
-        to_alias: &str,
-    ) {
+    pub fn join(&mut self, q: &mut Sql, from_alias: &str, nav: Nav, to_alias: &str) {
         let target = entity_of(nav);
-        let _ = from;
         for (i, (l, r)) in nav.join.iter().enumerate() {
             if i > 0 {
                 q.sql(" AND ");
