@@ -1,19 +1,20 @@
 //! Where database work runs.
 
 use super::error::ApiError;
-use crate::db::{Db, DbConnection};
+use crate::db::{Db, DbConnection, Dialect};
 use actix_web::web;
 
 /// Runs `f` with a pooled connection. Short, index-bounded work (a token lookup, a read
-/// by key) runs on the worker thread when a connection is idle, because handing it to
-/// the blocking pool costs more than the query; everything else, and any work while the
-/// pool is busy, runs on the blocking pool so a slow query never stalls the event loop.
+/// by key) on the embedded SQLite runs on the worker thread when a connection is idle,
+/// because handing it to the blocking pool costs more than the query. Everything else
+/// (any PostgreSQL call, which waits on the network; any work while the pool is busy)
+/// runs on the blocking pool, so the event loop never waits.
 pub async fn run<T, F>(db: &Db, short: bool, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
 {
-    if short {
+    if short && db.dialect == Dialect::Sqlite {
         if let Some(mut conn) = db.pool.try_get() {
             return f(&mut conn);
         }
