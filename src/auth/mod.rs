@@ -17,6 +17,8 @@ pub enum AuthError {
     Db(#[from] diesel::result::Error),
     #[error("workspace `{0}` does not exist")]
     NoWorkspace(String),
+    #[error("workspace name must be 1 to 100 characters, got {0:?}")]
+    InvalidWorkspace(String),
     #[error("token {0} does not exist")]
     NoToken(i32),
 }
@@ -101,16 +103,21 @@ pub fn find_workspace(conn: &mut DbConnection, name: &str) -> Result<Option<i32>
     Ok(q.load::<i32>(conn)?.into_iter().next())
 }
 
-/// Creates the workspace if it is missing and returns its id.
+/// Creates the workspace if it is missing and returns its id; safe when two callers
+/// create the same workspace at once.
 pub fn ensure_workspace(conn: &mut DbConnection, name: &str) -> Result<i32, AuthError> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(AuthError::InvalidWorkspace(name.to_owned()));
+    }
     if let Some(id) = find_workspace(conn, name)? {
         return Ok(id);
     }
     let mut q = Sql::<Integer>::new();
     q.sql("INSERT INTO workspaces (name) VALUES (")
         .bind_text(name)
-        .sql(") RETURNING id");
-    Ok(q.get_result::<i32>(conn)?)
+        .sql(") ON CONFLICT (name) DO NOTHING");
+    q.execute(conn)?;
+    find_workspace(conn, name)?.ok_or_else(|| AuthError::NoWorkspace(name.to_owned()))
 }
 
 /// Finds the user with `email` (or the workspace's API user when `None`), creating it

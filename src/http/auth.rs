@@ -3,6 +3,7 @@
 
 use super::dbcall;
 use super::error::ApiError;
+use super::request::without_params;
 use crate::auth::{verify, Principal};
 use crate::db::Db;
 use actix_web::http::header;
@@ -24,17 +25,10 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
 /// The query without parameter `name`: the token must not reach the parser, next links,
 /// skiptoken fingerprints or any URL the service writes.
 pub fn strip_param(query: &str, name: Option<&str>) -> String {
-    let Some(name) = name else {
-        return query.to_owned();
-    };
-    query
-        .split('&')
-        .filter(|p| {
-            let k = p.split('=').next().unwrap_or("");
-            percent_encoding::percent_decode_str(k).decode_utf8_lossy() != name
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+    match name {
+        Some(name) => without_params(query, |n| n == name),
+        None => query.to_owned(),
+    }
 }
 
 /// The presented token: the Authorization header, else the key parameter when enabled.

@@ -27,18 +27,26 @@ pub fn preferred_page_size(req: &HttpRequest) -> Option<u64> {
         })
 }
 
-/// The raw query without `$skiptoken`, for next links and the token fingerprint.
-pub fn query_without_skiptoken(query: &str) -> String {
+/// The raw query without the parameters whose decoded name `drop` matches; empty
+/// pieces go too. Every other parameter keeps its original encoding.
+pub fn without_params(query: &str, drop: impl Fn(&str) -> bool) -> String {
     query
         .split('&')
         .filter(|p| {
             let name = p.split('=').next().unwrap_or("");
-            let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
-            let n = decoded.trim().trim_start_matches('$');
-            !p.is_empty() && !n.eq_ignore_ascii_case("skiptoken")
+            !p.is_empty() && !drop(&percent_encoding::percent_decode_str(name).decode_utf8_lossy())
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// The raw query without `$skiptoken`, for next links and the token fingerprint.
+pub fn query_without_skiptoken(query: &str) -> String {
+    without_params(query, |n| {
+        n.trim()
+            .trim_start_matches('$')
+            .eq_ignore_ascii_case("skiptoken")
+    })
 }
 
 /// Drops percent-encoded whitespace after the resource path: the CRM guide prints its

@@ -88,31 +88,13 @@ impl fmt::Display for SeedReport {
     }
 }
 
-fn workspace_id(conn: &mut DbConnection, name: &str) -> Result<Option<i32>, SeedError> {
-    let mut q = Sql::<Integer>::new();
-    q.sql("SELECT id FROM workspaces WHERE name = ")
-        .bind_text(name);
-    Ok(q.load::<i32>(conn)?.into_iter().next())
-}
-
-/// Returns the id of the workspace called `name`, creating it if it does not exist.
-pub fn ensure_workspace(conn: &mut DbConnection, name: &str) -> Result<i32, SeedError> {
-    if name.trim().is_empty() || name.chars().count() > 100 {
-        return Err(SeedError::Invalid(format!(
-            "workspace name must be 1 to 100 characters, got {:?}",
-            name
-        )));
+impl From<crate::auth::AuthError> for SeedError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        match e {
+            crate::auth::AuthError::Db(d) => SeedError::Database(d),
+            other => SeedError::Invalid(other.to_string()),
+        }
     }
-    if let Some(id) = workspace_id(conn, name)? {
-        return Ok(id);
-    }
-    let mut q = Sql::<Integer>::new();
-    q.sql("INSERT INTO workspaces (name) VALUES (")
-        .bind_text(name)
-        .sql(") ON CONFLICT (name) DO NOTHING");
-    q.execute(conn)?;
-    workspace_id(conn, name)?
-        .ok_or_else(|| SeedError::Invalid(format!("workspace {name:?} could not be created")))
 }
 
 /// The largest `column` in `table` for the workspace, or 0.
@@ -157,7 +139,7 @@ pub fn seed(
     seed: u64,
     progress: bool,
 ) -> Result<SeedReport, SeedError> {
-    let ws = ensure_workspace(conn, workspace)?;
+    let ws = crate::auth::ensure_workspace(conn, workspace)?;
     let bases = Bases {
         company: max_id(conn, "companies", "company_id", ws)?,
         address: max_id(conn, "addresses", "address_id", ws)?,

@@ -2,6 +2,7 @@
 
 use super::generate::ALL_TABLES;
 use super::*;
+use crate::auth::{ensure_workspace, AuthError};
 use crate::db::{establish, run_migrations, DatabaseUrl};
 use diesel::sql_types::{BigInt, Text};
 
@@ -242,6 +243,10 @@ fn rejects_bad_workspace_names() {
     let mut conn = sqlite(&dir);
     assert!(matches!(
         ensure_workspace(&mut conn, " "),
+        Err(AuthError::InvalidWorkspace(_))
+    ));
+    assert!(matches!(
+        seed(&mut conn, Dialect::Sqlite, " ", 10, 1, false),
         Err(SeedError::Invalid(_))
     ));
     let a = ensure_workspace(&mut conn, "one").unwrap();
