@@ -235,6 +235,63 @@ async fn expand_count_and_ieee754() {
     .await;
 }
 
+/// Single-valued navigation expands to the caller's own related row as an object, to
+/// `null` when there is none (or it fails the expand's `$filter`), at any depth, and never
+/// repeats or drops a row of the collection.
+#[actix_web::test]
+async fn single_valued_expand_is_the_related_object_or_null() {
+    each_backend(|app, _, beta| async move {
+        let contacts = app.db.count("", "contacts", "beta");
+        for q in [
+            "Contacts?$select=ContactId,DivisionId&$expand=Division($select=DivisionId,Name,CompanyId;$expand=Company($select=CompanyId,Name))",
+            // Ordered by a non-key property: the page is chosen first, then joined.
+            "Contacts?$select=ContactId,DivisionId&$orderby=Surname desc&$expand=Division($select=DivisionId,Name,CompanyId;$expand=Company($select=CompanyId,Name))",
+        ] {
+            let rows = app.get(q, &beta).await.values();
+            assert_eq!(rows.len() as i64, contacts, "{q}");
+            let ids: HashSet<String> = rows.iter().map(|r| r["ContactId"].to_string()).collect();
+            assert_eq!(ids.len(), rows.len(), "{q}: a contact repeated");
+            for r in rows.iter().take(15) {
+                let d = &r["Division"];
+                assert!(d.is_object(), "{q}: {r}");
+                assert_eq!(d["DivisionId"], r["DivisionId"]);
+                // The same values the caller reads directly: beta's division, not alpha's.
+                let direct = app.get(&format!("Divisions({})?$select=Name,CompanyId", d["DivisionId"]), &beta).await.json();
+                assert_eq!(d["Name"], direct["Name"], "{q}");
+                assert_eq!(d["Company"]["CompanyId"], direct["CompanyId"], "{q}: {d}");
+                let company = app.get(&format!("Companies({})?$select=Name", direct["CompanyId"]), &beta).await.json();
+                assert_eq!(d["Company"]["Name"], company["Name"]);
+            }
+        }
+        // No related row: null, and the row itself is still there.
+        let orphans = app.db.count(" AND contact_id IS NULL", "leads", "beta");
+        assert!(orphans > 0, "seed data should have leads without a contact");
+        let leads = app.get("Leads?$filter=ContactId eq null&$select=LeadId&$expand=Contact($select=ContactId)&$top=1000", &beta).await.values();
+        assert_eq!(leads.len() as i64, orphans);
+        assert!(leads.iter().all(|l| l.get("Contact") == Some(&Value::Null)), "{leads:?}");
+        // A `$filter` on a single-valued expand that the related row fails: null.
+        let r = app.get("Contacts?$top=5&$select=ContactId&$expand=Division($filter=DivisionId eq -1)", &beta).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.values().iter().all(|c| c["Division"].is_null()), "{}", r.text);
+        let r = app.get("Contacts?$top=5&$select=ContactId,DivisionId&$expand=Division($filter=DivisionId gt 0;$select=DivisionId)", &beta).await.values();
+        assert!(r.iter().all(|c| c["Division"]["DivisionId"] == c["DivisionId"]));
+        // Inside a collection-valued expand.
+        let rows = app.get("Contacts?$top=20&$select=ContactId&$expand=Leads($select=LeadId,StatusId;$expand=Status($select=Code,Description))", &beta).await.values();
+        let mut seen = 0;
+        for c in &rows {
+            for l in c["Leads"].as_array().unwrap() {
+                match l["StatusId"].as_str() {
+                    Some(code) => assert_eq!(l["Status"]["Code"], code, "{l}"),
+                    None => assert!(l["Status"].is_null(), "{l}"),
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen > 0);
+    })
+    .await;
+}
+
 #[actix_web::test]
 async fn server_paging_with_keyset_skiptoken() {
     for b in backends() {

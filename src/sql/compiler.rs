@@ -80,15 +80,15 @@ impl Compiler {
         let read = plan.read;
         let mut q = Sql::new();
         let a = self.alias();
+        let mut joins = Sql::new();
         q.sql("SELECT ");
-        self.entity_json(&mut q, read.entity, &a, &read.shape, false);
+        self.entity_json(&mut q, &mut joins, read.entity, &a, &read.shape, false);
         q.sql(", ");
         self.order_values(&mut q, &plan.order, &a);
-        q.sql(" FROM ")
-            .sql(read.entity.table)
-            .sql(" ")
-            .sql(&a)
-            .sql(" WHERE ");
+        let has_joins = !joins.is_empty();
+        q.sql(" FROM ").sql(read.entity.table).sql(" ").sql(&a);
+        q.append(joins);
+        q.sql(" WHERE ");
         if read.single {
             self.filters(&mut q, read, &a);
             q.sql(" LIMIT 2");
@@ -97,8 +97,10 @@ impl Compiler {
         match single_key(read.entity) {
             // Ordered by something other than the key, the database would build every
             // candidate's JSON before sorting. Choose the page's keys first, then build
-            // JSON for those rows only.
-            Some(key) if !ordered_by_key(plan) => {
+            // JSON for those rows only. Joined rows (single-valued expands) go the same
+            // way: planned against the whole table, SQLite would build a Bloom filter
+            // over every related row before returning the first of a short page.
+            Some(key) if !ordered_by_key(plan) || has_joins => {
                 let b = self.alias();
                 self.workspace(&mut q, &a);
                 q.sql(" AND ");
@@ -296,11 +298,13 @@ impl Compiler {
     }
 
     /// The JSON object for one row of `entity` at `alias`, shaped by `$select`/`$expand`.
-    /// Nested objects (expanded navigation) are SQLite JSONB, so the enclosing object
-    /// embeds them without re-parsing JSON text.
+    /// Rows aggregated for a collection-valued expand are SQLite JSONB (`nested`), so the
+    /// enclosing object embeds them without re-parsing JSON text. Single-valued expands
+    /// become `LEFT JOIN`s appended to `joins`, their objects built in the same expression.
     fn entity_json(
         &mut self,
         q: &mut Sql,
+        joins: &mut Sql,
         entity: &'static EntityType,
         a: &str,
         shape: &Shape,
@@ -365,7 +369,11 @@ impl Compiler {
             }
             sep(q);
             q.sql("'").sql(e.nav.name).sql("', ");
-            self.expand_json(q, a, e);
+            if e.nav.many || e.is_ref {
+                self.expand_json(q, a, e);
+            } else {
+                self.expand_joined(q, joins, a, e);
+            }
         }
         q.sql(")");
     }
@@ -441,31 +449,53 @@ impl Compiler {
         }
     }
 
-    fn expand_from(&mut self, q: &mut Sql, outer: &str, e: &Expand) -> String {
-        let b = self.alias();
-        q.sql(" FROM ")
-            .sql(e.target.table)
-            .sql(" ")
-            .sql(&b)
-            .sql(" WHERE ");
-        self.workspace(q, &b);
+    /// ` FROM target b <joins> WHERE <workspace, join to outer, expand filters>`.
+    fn expand_from(&mut self, q: &mut Sql, outer: &str, e: &Expand, b: &str, joins: Sql) {
+        q.sql(" FROM ").sql(e.target.table).sql(" ").sql(b);
+        q.append(joins);
+        q.sql(" WHERE ");
+        self.workspace(q, b);
         q.sql(" AND ");
-        self.join(q, outer, e.nav, &b);
-        self.shape_filters(q, e.target, &e.shape, &b);
-        b
+        self.join(q, outer, e.nav, b);
+        self.shape_filters(q, e.target, &e.shape, b);
     }
 
     fn expand_count(&mut self, q: &mut Sql, outer: &str, e: &Expand) {
         q.sql("SELECT count(*)");
-        self.expand_from(q, outer, e);
+        let b = self.alias();
+        self.expand_from(q, outer, e, &b, Sql::new());
+    }
+
+    /// A single-valued expand as `LEFT JOIN target b ON <workspace, join, filters>`: its
+    /// object is built in the enclosing expression, so neither a subquery nor a JSON
+    /// round trip through text is needed. No matching row gives `null`.
+    fn expand_joined(&mut self, q: &mut Sql, joins: &mut Sql, outer: &str, e: &Expand) {
+        let target = entity_of(e.nav);
+        let b = self.alias();
+        joins
+            .sql(" LEFT JOIN ")
+            .sql(target.table)
+            .sql(" ")
+            .sql(&b)
+            .sql(" ON ");
+        self.workspace(joins, &b);
+        joins.sql(" AND ");
+        self.join(joins, outer, e.nav, &b);
+        self.shape_filters(joins, target, &e.shape, &b);
+        // Every table's `workspace_id` is NOT NULL, so NULL here means no row joined.
+        q.sql("CASE WHEN ")
+            .column(&b, "workspace_id")
+            .sql(" IS NULL THEN NULL ELSE ");
+        self.entity_json(q, joins, target, &b, &e.shape, false);
+        q.sql(" END");
     }
 
     fn expand_json(&mut self, q: &mut Sql, outer: &str, e: &Expand) {
         let pg = self.dialect == Dialect::Postgres;
         let target = entity_of(e.nav);
-        let mut inner = Sql::<Text>::new();
-        let b = self.expand_from(&mut inner, outer, e);
+        let b = self.alias();
         let mut body = Sql::<Text>::new();
+        let mut joins = Sql::new();
         if e.is_ref {
             body.sql(if pg {
                 "json_build_object('@odata.id', "
@@ -475,8 +505,10 @@ impl Compiler {
             self.key_url(&mut body, target, &b);
             body.sql(")");
         } else {
-            self.entity_json(&mut body, target, &b, &e.shape, true);
+            self.entity_json(&mut body, &mut joins, target, &b, &e.shape, true);
         }
+        let mut inner = Sql::<Text>::new();
+        self.expand_from(&mut inner, outer, e, &b, joins);
         if !e.nav.many {
             q.sql("(SELECT ");
             q.append(body);
