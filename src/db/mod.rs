@@ -163,6 +163,11 @@ impl r2d2::ManageConnection for Manager {
 pub struct Db {
     pub pool: r2d2::Pool<Manager>,
     pub dialect: Dialect,
+    /// One permit per pooled connection, handed out first come, first served. The pool's
+    /// own wait lets a newly arriving caller take a returned connection ahead of one that
+    /// has waited, which under sustained load leaves some requests waiting for hundreds of
+    /// milliseconds; queueing here first keeps the wait fair.
+    pub permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Db {
@@ -177,6 +182,7 @@ impl Db {
         Ok(Self {
             pool,
             dialect: url.dialect,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
         })
     }
 

@@ -8,19 +8,31 @@ use actix_web::web;
 /// by key) on the embedded SQLite runs on the worker thread when a connection is idle,
 /// because handing it to the blocking pool costs more than the query. Everything else
 /// (any PostgreSQL call, which waits on the network; any work while the pool is busy)
-/// runs on the blocking pool, so the event loop never waits.
+/// runs on the blocking pool, so the event loop never waits. At most one call per pooled
+/// connection is in flight; the rest wait, in arrival order, for a permit.
 pub async fn run<T, F>(db: &Db, short: bool, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
 {
     if short && db.dialect == Dialect::Sqlite {
-        if let Some(mut conn) = db.pool.try_get() {
-            return f(&mut conn);
+        if let Ok(_permit) = db.permits.try_acquire() {
+            if let Some(mut conn) = db.pool.try_get() {
+                return f(&mut conn);
+            }
         }
     }
+    // A permit guarantees an idle connection, so the blocking thread never waits in the
+    // pool; callers queue here in arrival order instead.
+    let permit = db
+        .permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::Blocking)?;
     let db = db.clone();
     web::block(move || {
+        let _permit = permit;
         let mut conn = db.get()?;
         f(&mut conn)
     })
