@@ -352,3 +352,66 @@ async fn a_batch_counts_once() {
     );
     assert_eq!(remaining(&app.get(PATH, &t).await), 7);
 }
+
+/// With room in the window, a read's work overlaps its Redis round trip; the decision
+/// must still be Redis's, exactly: `limit` admitted among concurrent readers, each with
+/// its own `remaining`, and every other read denied with the rate-limit error, not data.
+#[actix_web::test]
+async fn reads_overlapping_the_redis_round_trip_are_still_limited_exactly() {
+    let Some(redis) = RedisServer::spawn() else {
+        return;
+    };
+    let url = redis.url();
+    let app = spawn_with(db(), |c| {
+        c.rate_limit = "200/60s".parse().expect("limit");
+        c.redis_url = Some(url.clone());
+    })
+    .await;
+    let t = app.db.token("alpha");
+    // The first read waits for its decision; later ones overlap while over 50 remain.
+    let first = app.get(PATH, &t).await;
+    assert_eq!((first.status, remaining(&first)), (200, 199));
+    let clients = (0..16).map(|_| {
+        let (app, t) = (&app, &t);
+        async move {
+            let mut replies = Vec::new();
+            for _ in 0..20 {
+                replies.push(app.get(PATH, t).await);
+            }
+            replies
+        }
+    });
+    let replies: Vec<Reply> = futures_util::future::join_all(clients)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut left: Vec<u32> = replies
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| {
+            assert!(r.json()["value"].is_array(), "{}", r.text);
+            remaining(r)
+        })
+        .collect();
+    left.sort_unstable();
+    assert_eq!(
+        left,
+        (0..199).collect::<Vec<u32>>(),
+        "one admission per slot"
+    );
+    let denied: Vec<&Reply> = replies.iter().filter(|r| r.status != 200).collect();
+    assert_eq!(denied.len(), 320 - 199);
+    for r in denied {
+        assert_eq!(r.status, 429, "{}", r.text);
+        assert_eq!(r.json()["error"]["code"], "RateLimitExceeded", "{}", r.text);
+        assert!(r.header("retry-after").is_some());
+    }
+    let mut c = inspect(&url).await;
+    let n: i64 = redis::cmd("ZCARD")
+        .arg("crm-odata:rl:1")
+        .query_async(&mut c)
+        .await
+        .expect("ZCARD");
+    assert_eq!(n, 200);
+}

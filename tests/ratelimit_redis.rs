@@ -535,3 +535,34 @@ async fn concurrent_checks_share_round_trips_and_stay_exact() {
         assert_eq!(zcard(&t.url, &key).await, 7);
     }
 }
+
+/// Reads may overlap the round trip only while Redis last reported plenty of room
+/// (more than a quarter of the limit, at least 32), and never during an outage or
+/// without Redis.
+#[tokio::test]
+async fn overlap_is_allowed_only_with_room_in_the_window() {
+    let Some(mut server) = RedisServer::spawn() else {
+        return;
+    };
+    let l =
+        Limiter::connect_with(cfg("100/60s"), Some(&server.url()), false, opts("overlap")).await;
+    assert!(!l.can_overlap(3), "nothing known about the workspace yet");
+    let mut overlapped = 0;
+    for i in 0..100u32 {
+        let may = l.can_overlap(3);
+        let d = l.check(3).await.expect("check");
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 99 - i);
+        // Allowed exactly while the previous decision left more than 32.
+        assert_eq!(may, i > 0 && 100 - i > 32, "request {i}");
+        overlapped += usize::from(may);
+    }
+    assert_eq!(overlapped, 67);
+    assert!(!l.can_overlap(4), "another workspace has its own headroom");
+    server.stop();
+    let l2 =
+        Limiter::connect_with(cfg("100/60s"), Some(&server.url()), false, opts("overlap2")).await;
+    let _ = l2.check(5).await;
+    assert!(!l2.can_overlap(5), "no overlap while Redis is down");
+    assert!(!Limiter::in_process(cfg("100/60s")).can_overlap(5));
+}

@@ -88,7 +88,13 @@ pub struct Limiter {
 struct Shared {
     store: std::sync::Arc<RedisStore>,
     outage: Outage,
+    /// `remaining` of each workspace's latest Redis decision on this instance.
+    headroom: std::sync::Mutex<std::collections::HashMap<i64, u32>>,
 }
+
+/// Workspaces whose headroom is remembered; beyond this the map starts over, which
+/// only means a workspace's next read waits for its decision before starting.
+const HEADROOM_ENTRIES: usize = 100_000;
 
 impl Limiter {
     pub fn in_process(config: RateLimitConfig) -> Self {
@@ -124,6 +130,7 @@ impl Limiter {
             return Self::in_process(config);
         };
         let shared = Shared {
+            headroom: Default::default(),
             outage: Outage::new(options.retry_interval),
             store: std::sync::Arc::new(RedisStore::new(config, url, options)),
         };
@@ -157,6 +164,23 @@ impl Limiter {
         self.shared.as_ref().map(|s| s.store.key(workspace_id))
     }
 
+    /// Whether a read of `workspace_id` may start its work while its Redis round trip is
+    /// in flight. The decision is Redis's either way, and a denied read is answered 429
+    /// with its work discarded; overlapping only hides the round trip. It is allowed
+    /// while this instance last saw plenty of room in the window (more than a quarter
+    /// of the limit, at least 32), so reads are almost never done for nothing.
+    pub fn can_overlap(&self, workspace_id: i64) -> bool {
+        let Some(shared) = &self.shared else {
+            return false;
+        };
+        if shared.outage.is_down() {
+            return false;
+        }
+        let margin = (self.config.limit / 4).max(32);
+        let headroom = shared.headroom.lock().unwrap_or_else(|p| p.into_inner());
+        headroom.get(&workspace_id).is_some_and(|r| *r > margin)
+    }
+
     /// Checks and, when admitted, records one request of `workspace_id`.
     pub async fn check(&self, workspace_id: i64) -> Result<Decision, LimiterUnavailable> {
         self.check_with_source(workspace_id).await.map(|(d, _)| d)
@@ -185,6 +209,12 @@ impl Limiter {
                 if d.allowed {
                     self.local.record_at(workspace_id, Instant::now());
                 }
+                let mut headroom = shared.headroom.lock().unwrap_or_else(|p| p.into_inner());
+                if headroom.len() >= HEADROOM_ENTRIES {
+                    headroom.clear();
+                }
+                headroom.insert(workspace_id, d.remaining);
+                drop(headroom);
                 Ok((d, Source::Redis))
             }
             Err(e) => {

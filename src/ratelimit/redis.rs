@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -81,27 +82,32 @@ struct Queue {
 pub struct RedisStore {
     config: RateLimitConfig,
     options: RedisOptions,
-    manager: Option<ConnectionManager>,
+    client: Option<Client>,
+    /// One multiplexed connection per thread that uses the store. A connection's I/O
+    /// runs on the event loop that opened it, so each HTTP worker talking over its own
+    /// connection never hands a reply to another thread.
+    managers: Mutex<HashMap<ThreadId, ConnectionManager>>,
     bad_url: Option<String>,
     script: Script,
     /// Members must be unique per admission; instance + sequence is, without a round trip.
     instance: u64,
     seq: AtomicU64,
-    /// Concurrent checks of a workspace share one round trip (see `check`).
-    queues: Mutex<HashMap<i64, Queue>>,
+    /// Concurrent checks of a workspace on one thread share one round trip (see `check`).
+    queues: Mutex<HashMap<(ThreadId, i64), Queue>>,
 }
 
 impl RedisStore {
     /// Never connects eagerly and never fails: a bad URL is reported on every check.
     pub fn new(config: RateLimitConfig, url: &str, options: RedisOptions) -> Self {
-        let (manager, bad_url) = match Self::manager(url, &options) {
-            Ok(m) => (Some(m), None),
+        let (client, bad_url) = match Client::open(url) {
+            Ok(c) => (Some(c), None),
             Err(e) => (None, Some(e.to_string())),
         };
         Self {
             config,
             options,
-            manager,
+            client,
+            managers: Mutex::new(HashMap::new()),
             bad_url,
             script: Script::new(SCRIPT),
             instance: rand::random(),
@@ -110,15 +116,24 @@ impl RedisStore {
         }
     }
 
-    fn manager(url: &str, o: &RedisOptions) -> Result<ConnectionManager, RedisError> {
-        let client = Client::open(url)?;
+    /// This thread's connection, opened lazily on first use.
+    fn manager(&self) -> Result<ConnectionManager, StoreError> {
+        let Some(client) = &self.client else {
+            return Err(StoreError::BadUrl(self.bad_url.clone().unwrap_or_default()));
+        };
+        let mut managers = self.managers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = managers.get(&std::thread::current().id()) {
+            return Ok(m.clone());
+        }
         // No retries inside the manager: during an outage the limiter itself paces
         // the attempts (one per retry interval), and a failed attempt must fail fast.
         let cfg = ConnectionManagerConfig::new()
             .set_number_of_retries(0)
-            .set_connection_timeout(Some(o.connect_timeout))
-            .set_response_timeout(Some(o.timeout));
-        ConnectionManager::new_lazy_with_config(client, cfg)
+            .set_connection_timeout(Some(self.options.connect_timeout))
+            .set_response_timeout(Some(self.options.timeout));
+        let m = ConnectionManager::new_lazy_with_config(client.clone(), cfg)?;
+        managers.insert(std::thread::current().id(), m.clone());
+        Ok(m)
     }
 
     /// 12 bytes: a 48-bit random instance id and a 48-bit sequence. Kept this
@@ -143,15 +158,16 @@ impl RedisStore {
     /// request, which is what keeps its cost flat under load.
     pub async fn check(self: &Arc<Self>, ws: i64) -> Result<Decision, StoreError> {
         let (tx, rx) = oneshot::channel();
+        let key = (std::thread::current().id(), ws);
         let start_flusher = {
             let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-            let q = queues.entry(ws).or_default();
+            let q = queues.entry(key).or_default();
             q.waiters.push(tx);
             !std::mem::replace(&mut q.flushing, true)
         };
         if start_flusher {
             let store = Arc::clone(self);
-            tokio::spawn(async move { store.flush(ws).await });
+            tokio::spawn(async move { store.flush(key).await });
         }
         // The flusher answers every waiter; a dropped sender means it was cancelled
         // (runtime shutting down), which is an unavailable store, not a panic.
@@ -160,19 +176,21 @@ impl RedisStore {
         )))
     }
 
-    /// Sends batches for `ws` until no request is waiting.
-    async fn flush(&self, ws: i64) {
+    /// Sends batches for a thread's workspace until no request is waiting.
+    async fn flush(&self, key: (ThreadId, i64)) {
         loop {
             let batch = {
                 let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(q) = queues.get_mut(&ws) else { return };
+                let Some(q) = queues.get_mut(&key) else {
+                    return;
+                };
                 if q.waiters.is_empty() {
-                    queues.remove(&ws);
+                    queues.remove(&key);
                     return;
                 }
                 std::mem::take(&mut q.waiters)
             };
-            match self.round_trip(ws, batch.len()).await {
+            match self.round_trip(key.1, batch.len()).await {
                 Ok(decisions) => {
                     for (w, d) in batch.into_iter().zip(decisions) {
                         let _ = w.send(Ok(d));
@@ -190,10 +208,7 @@ impl RedisStore {
     /// One atomic script call for `n` requests, bounded by the configured timeout;
     /// returns a decision per request, in order.
     async fn round_trip(&self, ws: i64, n: usize) -> Result<Vec<Decision>, StoreError> {
-        let Some(manager) = &self.manager else {
-            return Err(StoreError::BadUrl(self.bad_url.clone().unwrap_or_default()));
-        };
-        let mut con = manager.clone();
+        let mut con = self.manager()?;
         let window_us = u64::try_from(self.config.window.as_micros()).unwrap_or(u64::MAX);
         let mut inv = self.script.key(self.key(ws));
         inv.arg(self.config.limit).arg(window_us).arg(n);
@@ -232,10 +247,7 @@ impl RedisStore {
 
     /// A cheap liveness check (used once at start to log the initial state).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let Some(manager) = &self.manager else {
-            return Err(StoreError::BadUrl(self.bad_url.clone().unwrap_or_default()));
-        };
-        let mut con = manager.clone();
+        let mut con = self.manager()?;
         let cmd = redis::cmd("PING");
         let pong: String = tokio::time::timeout(self.options.timeout, cmd.query_async(&mut con))
             .await

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# What the Redis limiter costs through HTTP: the same requests with the in-process
+# limiter and with Redis, alternated ROUNDS times so the machine's background load
+# hits both alike, reported as medians and as the Redis/in-process ratio.
+#
+#   benches/ratelimit_http.sh                       # SQLite, Redis at redis://127.0.0.1:6379
+#   ROUNDS=5 DURATION=8 benches/ratelimit_http.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONTACTS=${CONTACTS:-50000}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
+PORT=${PORT:-18182}
+REDIS=${REDIS:-redis://127.0.0.1:6379}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-release}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release --quiet
+BIN="$CARGO_TARGET_DIR/release/crm-odata"
+WORK=$(mktemp -d)
+SERVER=
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+export DATABASE_URL="sqlite://$WORK/bench.db"
+# Never denies, so both limiters do the same work per request.
+export RATE_LIMIT=${RATE_LIMIT:-1000000000/1s}
+"$BIN" migrate >/dev/null
+"$BIN" seed --workspace bench --contacts "$CONTACTS" --seed 7 >/dev/null 2>&1
+TOKEN=$("$BIN" token create --workspace bench --role read 2>/dev/null | tail -n1)
+
+start() { # limiter
+  kill $SERVER 2>/dev/null && wait $SERVER 2>/dev/null || true
+  if [ "$1" = redis ]; then REDIS_URL=$REDIS "$BIN" serve --bind "127.0.0.1:$PORT" 2>>"$WORK/server.log" &
+  else env -u REDIS_URL "$BIN" serve --bind "127.0.0.1:$PORT" 2>>"$WORK/server.log" & fi
+  SERVER=$!
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+}
+measure() { # path -> "rps p50_ms"
+  wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$1" |
+    awk '/Requests\/sec/ {r=$2} $1=="50%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else {sub(/s/,"",v); v*=1000}; p=v} END {print r, p}'
+}
+declare -a Q=(
+  "by-key|Contacts(4242)"
+  "top50-select|Contacts?\$top=50&\$select=ContactId,Forename,Surname,Email"
+  "expand-div|Contacts?\$expand=Division(\$select=Name;\$expand=Company)&\$top=100"
+)
+declare -A RPS P50
+for round in $(seq 1 "$ROUNDS"); do
+  for limiter in local redis; do
+    start $limiter
+    for q in "${Q[@]}"; do
+      read -r rps p50 <<<"$(measure "${q#*|}")"
+      RPS[$limiter,${q%%|*}]+="$rps "
+      P50[$limiter,${q%%|*}]+="$p50 "
+    done
+  done
+done
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "median of $ROUNDS alternating rounds, wrk -t2 -c16 -d${DURATION}s, $CONTACTS contacts"
+printf '%-14s %16s %16s %8s %12s\n' request "in-process rps" "redis rps" ratio "p50 added"
+for q in "${Q[@]}"; do
+  n=${q%%|*}
+  l=$(median "${RPS[local,$n]}"); r=$(median "${RPS[redis,$n]}")
+  lp=$(median "${P50[local,$n]}"); rp=$(median "${P50[redis,$n]}")
+  printf '%-14s %16s %16s %8s %9.3f ms\n' "$n" "$l" "$r" "$(echo "scale=3; $r / $l" | bc)" "$(echo "$rp - $lp" | bc)"
+done
