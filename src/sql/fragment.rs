@@ -145,6 +145,9 @@ where
     Option<String>: ToSql<Nullable<Text>, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if !statement_cache::admits(&self.parts) {
+            out.unsafe_to_cache_prepared();
+        }
         for p in &self.parts {
             match p {
                 Part::Sql(s) => out.push_sql(s),
@@ -157,5 +160,86 @@ where
             }
         }
         Ok(())
+    }
+}
+
+/// Which statement shapes connections keep prepared. Each connection caches every SQL
+/// text it has prepared, for its whole life; a client can vary `$filter`, `$select` or
+/// an `in` list without end, so without a bound that cache (and, on PostgreSQL, each
+/// backend's memory) would grow with every new shape. The first [`SHAPES`] shapes this
+/// process sees are cached; later ones are prepared for their one execution.
+mod statement_cache {
+    use super::Part;
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+    use std::sync::{Mutex, OnceLock};
+
+    pub const SHAPES: usize = 2048;
+
+    struct Admitted {
+        /// Keyed per process, so a client cannot craft texts that collide.
+        keys: RandomState,
+        shapes: Mutex<HashSet<u64>>,
+    }
+
+    fn admitted() -> &'static Admitted {
+        static A: OnceLock<Admitted> = OnceLock::new();
+        A.get_or_init(|| Admitted {
+            keys: RandomState::new(),
+            shapes: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Whether statements of this shape (its SQL text; bound values don't count) may
+    /// stay prepared. Admits new shapes until [`SHAPES`] are known.
+    pub fn admits(parts: &[Part]) -> bool {
+        let a = admitted();
+        let mut h = a.keys.build_hasher();
+        for p in parts {
+            match p {
+                Part::Sql(s) => s.hash(&mut h),
+                Part::Bind(_) => h.write_u8(0),
+            }
+        }
+        let shape = h.finish();
+        let mut shapes = a.shapes.lock().unwrap_or_else(|p| p.into_inner());
+        if shapes.contains(&shape) {
+            return true;
+        }
+        if shapes.len() < SHAPES {
+            shapes.insert(shape);
+            return true;
+        }
+        false
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn shape(i: usize) -> Vec<Part> {
+            vec![
+                Part::Sql(format!("SELECT {i} FROM t WHERE x = ")),
+                Part::Bind(super::super::Bind::Int(1)),
+            ]
+        }
+
+        #[test]
+        fn the_number_of_cached_shapes_is_bounded() {
+            // Other tests in this process may have admitted shapes already; fill up.
+            let mut i = 0;
+            let mut first = None;
+            while admits(&shape(1_000_000 + i)) {
+                first.get_or_insert(i);
+                i += 1;
+                assert!(i <= SHAPES, "more than {SHAPES} shapes admitted");
+            }
+            // Full: new shapes are refused, known ones still cached, binds don't matter.
+            assert!(!admits(&shape(9_999_999)));
+            assert!(admits(&shape(1_000_000)) || first.is_none());
+            let mut same = shape(1_000_000);
+            same[1] = Part::Bind(super::super::Bind::Text("other".into()));
+            assert_eq!(admits(&same), admits(&shape(1_000_000)));
+        }
     }
 }
