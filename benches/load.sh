@@ -6,12 +6,16 @@
 #   benches/load.sh                 # SQLite (embedded default)
 #   BACKEND=postgres benches/load.sh
 #   CONTACTS=5000 DURATION=5 benches/load.sh   # quicker
+#   PIN=1 benches/load.sh           # server on CPU 0, wrk (one thread) on CPU 1: shows which part
+#                                   # of the tail latency comes from sharing the cores with wrk
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND=${BACKEND:-sqlite}
 CONTACTS=${CONTACTS:-50000}
 DURATION=${DURATION:-10}
 PORT=${PORT:-18181}
+PIN=${PIN:-}
+if [ -n "$PIN" ]; then SRV_PIN=(taskset -c 0); WRK=(taskset -c 1 wrk -t1); else SRV_PIN=(); WRK=(wrk -t2); fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-release}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release --quiet
@@ -38,14 +42,14 @@ SEED_START=$(date +%s.%N)
 SEED_END=$(date +%s.%N)
 echo "seed: $(echo "$SEED_END - $SEED_START" | bc) s for $CONTACTS contacts"
 TOKEN=$("$BIN" token create --workspace bench --role read 2>/dev/null | tail -n1)
-"$BIN" serve --bind "127.0.0.1:$PORT" 2>"$WORK/server.log" &
+"${SRV_PIN[@]}" "$BIN" serve --bind "127.0.0.1:$PORT" 2>"$WORK/server.log" &
 SERVER=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 
 run() { # name path
   local name=$1 path=$2
   local out
-  out=$(wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$path" 2>&1)
+  out=$("${WRK[@]}" -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$path" 2>&1)
   local rps p50 p99 non2xx
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -66,7 +70,7 @@ declare -a Q=(
   "long-expand|$LONG"
   "leads-status|Leads?\$filter=Status/DeadFlag%20eq%200%20and%20Guttometer%20ge%2050&\$orderby=Value%20desc&\$top=100&\$expand=Status(\$select=Description)"
 )
-echo "backend: $BACKEND, $CONTACTS contacts, wrk -t2 -c16 -d${DURATION}s"
+echo "backend: $BACKEND, $CONTACTS contacts, ${WRK[*]} -c16 -d${DURATION}s${PIN:+ (server pinned to CPU 0)}"
 for q in "${Q[@]}"; do probe "${q#*|}"; done
 for q in "${Q[@]}"; do run "${q%%|*}" "${q#*|}"; done
 echo "long-expand rows: $(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$LONG" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["value"]))')"
@@ -74,7 +78,7 @@ echo "long-expand rows: $(curl -s -H "Authorization: Bearer $TOKEN" "http://127.
 # Full export of all contacts (all properties) following nextLink, on a fresh server
 # process so its peak RSS is the export's, not the load test's.
 kill $SERVER; wait $SERVER 2>/dev/null || true
-"$BIN" serve --bind "127.0.0.1:$PORT" 2>>"$WORK/server.log" &
+"${SRV_PIN[@]}" "$BIN" serve --bind "127.0.0.1:$PORT" 2>>"$WORK/server.log" &
 SERVER=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 python3 - "$PORT" "$TOKEN" "$SERVER" <<'PY'
