@@ -128,6 +128,7 @@ fn lookup(
         properties: audit(props, false),
         navigation: vec![many("Leads", "Lead", partner, join)],
         search: &["Code", "Description"],
+        indexes: &[],
     }
 }
 
@@ -167,6 +168,7 @@ fn build() -> Model {
             ),
         ],
         search: &["Name", "AlternateReference"],
+        indexes: &[&["Name"]],
     };
     let division = EntityType {
         name: "Division",
@@ -223,6 +225,7 @@ fn build() -> Model {
             many("Leads", "Lead", "Division", &[("DivisionId", "DivisionId")]),
         ],
         search: &["Name", "Website", "PhoneNumber"],
+        indexes: &[&["CompanyId", "DivisionId"], &["AddressId"], &["Name"]],
     };
     let contact = EntityType {
         name: "Contact",
@@ -268,6 +271,12 @@ fn build() -> Model {
             many("Leads", "Lead", "Contact", &[("ContactId", "ContactId")]),
         ],
         search: &["Forename", "Surname", "Email", "JobTitle"],
+        indexes: &[
+            &["DivisionId", "ContactId"],
+            &["Surname", "Created"],
+            &["Created"],
+            &["Email"],
+        ],
     };
     let mut lead_props = vec![
         key("LeadId", "lead_id", Int32, None),
@@ -365,6 +374,13 @@ fn build() -> Model {
             one("Owner", "User", true, None, &[("OwnerId", "UserCode")]),
         ],
         search: &["Description", "SituationSummary"],
+        indexes: &[
+            &["ContactId", "LeadId"],
+            &["DivisionId", "LeadId"],
+            &["StatusId", "LeadId"],
+            &["Value"],
+            &["Created"],
+        ],
     };
     let status = lookup(
         "LeadStatus",
@@ -395,6 +411,7 @@ fn build() -> Model {
         ),
         navigation: vec![],
         search: &["UserCode", "UserName", "EmailAddress"],
+        indexes: &[],
     };
     let address = EntityType {
         name: "Address",
@@ -416,6 +433,7 @@ fn build() -> Model {
         ),
         navigation: vec![],
         search: &["AddressLine1", "Town", "County", "Postcode"],
+        indexes: &[],
     };
     Model {
         namespace: "Prospect.Crm",

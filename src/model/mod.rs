@@ -93,6 +93,10 @@ pub struct EntityType {
     pub navigation: Vec<NavProperty>,
     /// String properties searched by `$search`.
     pub search: &'static [&'static str],
+    /// Secondary indexes, as the properties each holds after `workspace_id` (the
+    /// migrations create them; a test checks the two agree). The SQL compiler uses them
+    /// to tell whether an index can answer a filter on its own.
+    pub indexes: &'static [&'static [&'static str]],
 }
 
 impl EntityType {

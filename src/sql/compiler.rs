@@ -147,6 +147,18 @@ impl Compiler {
             .sql(&a)
             .sql(" WHERE ");
         self.filters(&mut q, read, &a);
+        // SQLite prices one pass over a workspace's clustered rows about the same as a
+        // pass over a narrow secondary index plus a lookup per row, and picks the index:
+        // a filter on a column no index holds then costs a lookup for every row (5x
+        // slower on 50,000 contacts). A key range that every row satisfies tips it to the
+        // clustered pass; a filter an index serves (a surname prefix) still uses its index.
+        if let (Dialect::Sqlite, Some(key)) = (self.dialect, single_key(read.entity)) {
+            if matches!(key.ty, EdmType::Int32 | EdmType::Int64) && !index_covers(read) {
+                q.sql(" AND ");
+                self.column(&mut q, &a, key);
+                q.sql(" >= ").bind_int(i64::MIN);
+            }
+        }
         q.returning()
     }
 
@@ -535,6 +547,51 @@ impl Compiler {
             q.sql(" OFFSET ").bind_int(skip.min(i64::MAX as u64) as i64);
         }
         q.sql(") s)");
+    }
+}
+
+/// Whether some secondary index holds every column a count's filter and search read
+/// (or the count has no filter, or reaches beyond the entity, where the planner's own
+/// choice stands).
+fn index_covers(read: &Read) -> bool {
+    if read.key.is_some() || !read.path.is_empty() {
+        return true;
+    }
+    let mut cols: Vec<&'static str> = Vec::new();
+    if let Some(f) = &read.shape.filter {
+        if !root_columns(f, &mut cols) {
+            return true;
+        }
+    }
+    if read.shape.search.is_some() {
+        cols.extend(read.entity.search);
+    }
+    let e = read.entity;
+    cols.is_empty()
+        || e.indexes
+            .iter()
+            .any(|ix| cols.iter().all(|c| ix.contains(c) || e.key.contains(c)))
+}
+
+/// Adds the entity's own properties `e` reads; false if it reads through navigation.
+fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
+    match e {
+        TExpr::Prop {
+            scope: 0,
+            navs,
+            prop,
+        } if navs.is_empty() => {
+            out.push(prop.name);
+            true
+        }
+        TExpr::Prop { .. } | TExpr::Lambda { .. } | TExpr::Count { .. } => false,
+        TExpr::Lit(_) => true,
+        TExpr::Not(a) | TExpr::Neg(a) => root_columns(a, out),
+        TExpr::And(a, b) | TExpr::Or(a, b) | TExpr::Cmp(_, a, b) | TExpr::Arith(_, a, b) => {
+            root_columns(a, out) && root_columns(b, out)
+        }
+        TExpr::Call(_, args, _) => args.iter().all(|a| root_columns(a, out)),
+        TExpr::In(a, list) => root_columns(a, out) && list.iter().all(|x| root_columns(x, out)),
     }
 }
 
