@@ -368,6 +368,33 @@ async fn server_paging_with_keyset_skiptoken() {
             }
         }
         assert_eq!(all.len() as i64, app.db.count("", "contacts", "alpha"));
+        // Pages of rows with single-valued expands (keys chosen first, then joined),
+        // in key order and in another order: every row once, each with its division.
+        for order in ["", "&$orderby=Created desc"] {
+            let mut url = format!("Contacts?$select=ContactId,DivisionId&$expand=Division($select=DivisionId;$expand=Company($select=CompanyId)){order}");
+            let mut ids = HashSet::new();
+            loop {
+                let r = app.get(&url, &t).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                for v in r.values() {
+                    assert!(
+                        ids.insert(v["ContactId"].as_i64().unwrap()),
+                        "{url}: row repeated"
+                    );
+                    assert_eq!(v["Division"]["DivisionId"], v["DivisionId"], "{v}");
+                    assert!(v["Division"]["Company"]["CompanyId"].is_i64(), "{v}");
+                }
+                match r.json().get("@odata.nextLink").and_then(Value::as_str) {
+                    Some(n) => url = n.to_owned(),
+                    None => break,
+                }
+            }
+            assert_eq!(
+                ids.len() as i64,
+                app.db.count("", "contacts", "alpha"),
+                "{order}"
+            );
+        }
         // Prefer: odata.maxpagesize is honoured and acknowledged.
         let p = app
             .get_with(
