@@ -375,7 +375,14 @@ fn build() -> Model {
         ],
         search: &["Description", "SituationSummary"],
         indexes: &[
-            &["ContactId", "LeadId"],
+            &[
+                "ContactId",
+                "LeadId",
+                "StatusFlag",
+                "StatusId",
+                "Created",
+                "Description",
+            ],
             &["DivisionId", "LeadId"],
             &["StatusId", "LeadId"],
             &["Value"],
