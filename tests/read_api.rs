@@ -208,6 +208,16 @@ async fn filters_follow_odata_semantics() {
         assert!(!sm.is_empty());
         assert!(sm.iter().all(|v| v["Surname"].as_str().unwrap().starts_with("Sm")));
         assert_eq!(n(app.get("Contacts?$filter=startswith(Surname,'sm')&$select=Surname", &t).await), 0);
+        // A prefix is the range [prefix, successor): the same rows as comparing the first
+        // characters, with or without `not`, and '' matches every non-null value.
+        let with_surname = db.count(" AND surname IS NOT NULL", "contacts", "alpha");
+        for (prefix, sql) in [("Sm", " AND substr(surname, 1, 2) = 'Sm'"), ("S", " AND substr(surname, 1, 1) = 'S'"), ("", " AND surname IS NOT NULL")] {
+            let yes = count(format!("Contacts/$count?$filter=startswith(Surname,'{prefix}')")).await;
+            let no = count(format!("Contacts/$count?$filter=not startswith(Surname,'{prefix}')")).await;
+            assert_eq!(yes, db.count(sql, "contacts", "alpha"), "{prefix:?}");
+            assert_eq!(yes + no, with_surname, "{prefix:?}");
+        }
+        assert_eq!(count("Contacts/$count?$filter=startswith(Surname,'Sm\u{10FFFF}')".to_owned()).await, 0);
         assert_eq!(n(app.get("Contacts?$filter=contains(Surname,'%25')&$select=Surname", &t).await), 0);
         assert_eq!(n(app.get("Contacts?$filter=startswith(Surname,'_')&$select=Surname", &t).await), 0);
         assert_eq!(n(app.get("Contacts?$filter=tolower(Surname) eq 'smith'&$select=Surname", &t).await), n(app.get("Contacts?$filter=Surname eq 'Smith'&$select=Surname", &t).await));
@@ -710,4 +720,29 @@ fn declared_indexes_match_the_migrations() {
         declared.sort();
         assert_eq!(actual, declared, "indexes of {}", e.table);
     }
+}
+
+/// The bundled SQLite is built with the planner stability guarantee, so statements with
+/// bound `LIMIT`s stay prepared (see `.cargo/config.toml`), and without STAT4.
+#[test]
+fn sqlite_is_built_for_reusable_statements() {
+    use diesel::sql_types::Text;
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Opt {
+        #[diesel(sql_type = Text)]
+        compile_options: String,
+    }
+    let db = TestDb::new(Backend::Sqlite);
+    let opts: Vec<String> = diesel::sql_query("SELECT compile_options FROM pragma_compile_options")
+        .load::<Opt>(&mut db.conn())
+        .expect("compile options")
+        .into_iter()
+        .map(|o| o.compile_options)
+        .collect();
+    assert!(opts.iter().any(|o| o == "ENABLE_QPSG"), "{opts:?}");
+    assert!(
+        !opts.iter().any(|o| o.starts_with("ENABLE_STAT4")),
+        "{opts:?}"
+    );
 }

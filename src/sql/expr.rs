@@ -238,16 +238,23 @@ impl Compiler {
         let wrap = self.open_two_valued(q, s.nullable() || p.nullable());
         q.sql("(");
         match (f, p) {
-            // A literal prefix becomes LIKE 'abc%' so the column index applies.
-            (Function::StartsWith | Function::EndsWith, TExpr::Lit(Value::String(v))) => {
-                let escaped = escape_like(v);
+            // A literal prefix becomes the range [prefix, next prefix): exactly the
+            // strings that start with it in binary (UTF-8 code point) order, which both
+            // databases compare in, and a range any index on the column serves whatever
+            // the bound value (SQLite's LIKE prefix optimisation needs the planner to look
+            // at the value, which would re-prepare the statement on every execution).
+            (Function::StartsWith, TExpr::Lit(Value::String(v))) => {
                 self.expr(q, s, scopes);
-                q.sql(" LIKE ");
-                q.bind_text(if f == Function::StartsWith {
-                    format!("{escaped}%")
-                } else {
-                    format!("%{escaped}")
-                });
+                q.sql(" >= ").bind_text(v.clone());
+                if let Some(next) = prefix_successor(v) {
+                    q.sql(" AND ");
+                    self.expr(q, s, scopes);
+                    q.sql(" < ").bind_text(next);
+                }
+            }
+            (Function::EndsWith, TExpr::Lit(Value::String(v))) => {
+                self.expr(q, s, scopes);
+                q.sql(" LIKE ").bind_text(format!("%{}", escape_like(v)));
                 q.sql(" ESCAPE '\\'");
             }
             (Function::StartsWith, _) => {
@@ -780,6 +787,25 @@ fn common_type(a: Ty, b: Ty) -> Ty {
     }
 }
 
+/// The least string greater than every string that starts with `prefix`: the prefix up
+/// to its last character that has a successor, with that character incremented. `None`
+/// when every character is the last one (`U+10FFFF`), so no upper bound exists.
+pub fn prefix_successor(prefix: &str) -> Option<String> {
+    let chars: Vec<char> = prefix.chars().collect();
+    for i in (0..chars.len()).rev() {
+        let next = match chars[i] {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(c as u32 + 1),
+        };
+        if let Some(n) = next {
+            let mut out: String = chars[..i].iter().collect();
+            out.push(n);
+            return Some(out);
+        }
+    }
+    None
+}
+
 /// Escapes LIKE wildcards so `%` and `_` in a value match themselves.
 pub fn escape_like(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
@@ -790,4 +816,32 @@ pub fn escape_like(v: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_successor;
+
+    #[test]
+    fn prefix_successor_bounds_exactly_the_strings_with_the_prefix() {
+        assert_eq!(prefix_successor("Sm").as_deref(), Some("Sn"));
+        assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_successor("é").as_deref(), Some("ê"));
+        assert_eq!(prefix_successor("\u{10FFFF}"), None);
+        assert_eq!(prefix_successor(""), None);
+        // Byte order of UTF-8 is code point order: every extension of the prefix sorts
+        // inside [prefix, successor), and the successor's own extensions outside.
+        for p in ["Sm", "x\u{7F}", "\u{FFFF}", "a\u{10FFFF}"] {
+            let next = prefix_successor(p).unwrap();
+            for tail in ["", "a", "\u{10FFFF}\u{10FFFF}", "\u{0}"] {
+                let s = format!("{p}{tail}");
+                assert!(
+                    s.as_bytes() >= p.as_bytes() && s.as_bytes() < next.as_bytes(),
+                    "{s:?}"
+                );
+            }
+            assert!(!next.starts_with(p));
+        }
+    }
 }
