@@ -36,6 +36,20 @@ async fn postgres_outage_is_503_and_recovers() {
     assert_eq!(down.status, 503, "{}", down.text);
     assert!(down.header("retry-after").is_some());
     assert_eq!(down.json()["error"]["code"], "ServiceUnavailable");
+    // Many requests at once during the outage: all answered 503 promptly (a request waits
+    // at most one connection wait, 3 s, for its turn), none queued behind the others.
+    let started = Instant::now();
+    let replies = futures_util::future::join_all((0..40).map(|_| app.get("Contacts(1)", &t))).await;
+    assert!(
+        replies.iter().all(|r| r.status == 503),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "40 requests took {:?}",
+        started.elapsed()
+    );
 
     admin(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
     let start = Instant::now();

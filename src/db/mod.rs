@@ -159,6 +159,9 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// Longest a request waits for a database connection before it is answered 503.
+pub const CONNECTION_WAIT: Duration = Duration::from_secs(3);
+
 #[derive(Clone)]
 pub struct Db {
     pub pool: r2d2::Pool<Manager>,
@@ -175,7 +178,7 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(3))
+            .connection_timeout(CONNECTION_WAIT)
             .test_on_check_out(false)
             .build(Manager(url.clone()))
             .map_err(|e| DbError::Unavailable(e.to_string()))?;

@@ -1,7 +1,7 @@
 //! Where database work runs.
 
 use super::error::ApiError;
-use crate::db::{Db, DbConnection, Dialect};
+use crate::db::{Db, DbConnection, DbError, Dialect, CONNECTION_WAIT};
 use actix_web::web;
 
 /// Runs `f` with a pooled connection. Short, index-bounded work (a token lookup, a read
@@ -23,12 +23,16 @@ where
         }
     }
     // A permit guarantees an idle connection, so the blocking thread never waits in the
-    // pool; callers queue here in arrival order instead.
-    let permit = db
-        .permits
-        .clone()
-        .acquire_owned()
+    // pool; callers queue here in arrival order instead, for as long as they would have
+    // waited for a connection (while the database is down, the queue must not grow into
+    // minutes of waiting for an answer that is 503 anyway).
+    let permit = tokio::time::timeout(CONNECTION_WAIT, db.permits.clone().acquire_owned())
         .await
+        .map_err(|_| {
+            ApiError::Db(DbError::Unavailable(format!(
+                "no database connection became free within {CONNECTION_WAIT:?}"
+            )))
+        })?
         .map_err(|_| ApiError::Blocking)?;
     let db = db.clone();
     web::block(move || {
