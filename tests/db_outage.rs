@@ -8,7 +8,7 @@ use diesel::Connection;
 use std::time::{Duration, Instant};
 
 fn admin(sql: &str) {
-    let url = std::env::var("CRM_TEST_POSTGRES_URL").expect("postgres url");
+    let url = common::postgres_admin_url().expect("postgres url");
     let mut c = diesel::pg::PgConnection::establish(&url).expect("admin connection");
     c.batch_execute(sql).expect(sql);
 }
@@ -23,7 +23,8 @@ async fn postgres_outage_is_503_and_recovers() {
     }
     let db = TestDb::new(Backend::Postgres);
     db.seed("alpha", 20, 1);
-    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let name = db.url.rsplit('/').next().unwrap();
+    let name = name.split('?').next().unwrap().to_owned();
     let app = spawn_with(db, |_| {}).await;
     let t = app.db.token("alpha");
     assert_eq!(app.get("Contacts(1)", &t).await.status, 200);

@@ -16,6 +16,23 @@ pub enum Backend {
     Postgres,
 }
 
+/// `CRM_TEST_POSTGRES_URL` with TLS off unless the URL asks for it. The test server is on
+/// loopback, and libpq's TLS library keeps process-wide state that it frees at exit while
+/// the last test's threads may still be freeing theirs, which can abort the test process
+/// after every test has passed.
+pub fn postgres_admin_url() -> Option<String> {
+    let url = std::env::var("CRM_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    Some(if url.contains("sslmode=") {
+        url
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
+    })
+}
+
 /// SQLite always; PostgreSQL when configured. In CI a missing PostgreSQL fails the run.
 pub fn backends() -> Vec<Backend> {
     let mut v = vec![Backend::Sqlite];
@@ -53,17 +70,16 @@ impl TestDb {
                 db
             }
             Backend::Postgres => {
-                let admin = std::env::var("CRM_TEST_POSTGRES_URL").expect("CRM_TEST_POSTGRES_URL");
+                let admin = postgres_admin_url().expect("CRM_TEST_POSTGRES_URL");
                 let name = format!("crm_test_{}", rand_suffix());
                 let mut c = diesel::pg::PgConnection::establish(&admin)
                     .expect("connect to CRM_TEST_POSTGRES_URL");
                 c.batch_execute(&format!("CREATE DATABASE {name}"))
                     .expect("create test database");
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_owned())
-                    .unwrap_or(admin.clone());
-                let url = format!("{base}/{name}");
+                // Same server and parameters, the new database's name as the path.
+                let (path, params) = admin.split_once('?').unwrap_or((&admin, ""));
+                let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+                let url = format!("{base}/{name}?{params}");
                 let db = Self {
                     url,
                     dialect: Dialect::Postgres,
