@@ -1,5 +1,7 @@
 //! Connections, pools and migrations for both backends behind one `DbConnection`.
 
+mod tls;
+
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
@@ -94,6 +96,7 @@ fn configure_sqlite() {
 pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
     match url.dialect {
         Dialect::Postgres => {
+            tls::init_without_exit_handler();
             let mut c = PgConnection::establish(&url.target)
                 .map_err(|e| DbError::Unavailable(e.to_string()))?;
             // Timestamps render the same whatever the server's zone.
