@@ -27,6 +27,9 @@ enum Part {
 #[derive(Debug, Clone)]
 pub struct Sql<ST = Text> {
     parts: Vec<Part>,
+    /// Whether this statement's shape may stay prepared, decided on the first of the
+    /// several walks Diesel makes per execution (see `statement_cache`).
+    cacheable: std::cell::OnceCell<bool>,
     row: PhantomData<ST>,
 }
 
@@ -34,6 +37,7 @@ impl<ST> Default for Sql<ST> {
     fn default() -> Self {
         Self {
             parts: Vec::new(),
+            cacheable: std::cell::OnceCell::new(),
             row: PhantomData,
         }
     }
@@ -47,6 +51,7 @@ impl<ST> Sql<ST> {
     /// Appends SQL text. Callers pass only fixed text and numbers they produced
     /// themselves, never client input.
     pub fn sql(&mut self, text: &str) -> &mut Self {
+        self.cacheable.take();
         match self.parts.last_mut() {
             Some(Part::Sql(s)) => s.push_str(text),
             _ => self.parts.push(Part::Sql(text.to_owned())),
@@ -71,6 +76,7 @@ impl<ST> Sql<ST> {
     }
 
     pub fn bind(&mut self, value: Bind) -> &mut Self {
+        self.cacheable.take();
         self.parts.push(Part::Bind(value));
         self
     }
@@ -85,6 +91,7 @@ impl<ST> Sql<ST> {
 
     /// Appends another fragment.
     pub fn append<T>(&mut self, other: Sql<T>) -> &mut Self {
+        self.cacheable.take();
         for p in other.parts {
             match p {
                 Part::Sql(s) => {
@@ -104,6 +111,7 @@ impl<ST> Sql<ST> {
     pub fn returning<T>(self) -> Sql<T> {
         Sql {
             parts: self.parts,
+            cacheable: std::cell::OnceCell::new(),
             row: PhantomData,
         }
     }
@@ -145,7 +153,10 @@ where
     Option<String>: ToSql<Nullable<Text>, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        if !statement_cache::admits(&self.parts) {
+        if !*self
+            .cacheable
+            .get_or_init(|| statement_cache::admits(&self.parts))
+        {
             out.unsafe_to_cache_prepared();
         }
         for p in &self.parts {
