@@ -4,13 +4,10 @@ mod common;
 
 use common::{backends, spawn_with, Backend, TestDb};
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
 use std::time::{Duration, Instant};
 
 fn admin(sql: &str) {
-    let url = common::postgres_admin_url().expect("postgres url");
-    let mut c = diesel::pg::PgConnection::establish(&url).expect("admin connection");
-    c.batch_execute(sql).expect(sql);
+    common::postgres_admin().batch_execute(sql).expect(sql);
 }
 
 #[actix_web::test]

@@ -27,15 +27,7 @@ async fn get(client: &reqwest::Client, url: &str, token: &str) -> Reply {
     if !token.is_empty() {
         req = req.bearer_auth(token);
     }
-    let resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.expect("body");
-    Reply {
-        status,
-        headers,
-        text,
-    }
+    Reply::read(req.send().await.expect("request")).await
 }
 
 fn remaining(r: &Reply) -> u32 {

@@ -277,17 +277,7 @@ impl Drop for PgScratch {
 /// A fresh, migrated database on the server at `CRM_TEST_POSTGRES_URL` (None when unset),
 /// dropped with the returned guard.
 fn pg_scratch() -> Option<(PgScratch, DbConnection)> {
-    // TLS off on the loopback test server (see `postgres_admin_url` in tests/common).
-    let Ok(admin_url) = std::env::var("CRM_TEST_POSTGRES_URL").map(|u| {
-        if u.contains("sslmode=") {
-            u
-        } else {
-            format!(
-                "{u}{}sslmode=disable",
-                if u.contains('?') { '&' } else { '?' }
-            )
-        }
-    }) else {
+    let Ok(admin_url) = std::env::var("CRM_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var("CI").is_err(),
             "CI must run the PostgreSQL seed test: set CRM_TEST_POSTGRES_URL"

@@ -7,7 +7,6 @@ use crm_odata::config::Config;
 use crm_odata::db::{establish, run_migrations, DatabaseUrl, DbConnection, Dialect};
 use crm_odata::http::Application;
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,21 +15,12 @@ pub enum Backend {
     Postgres,
 }
 
-/// `CRM_TEST_POSTGRES_URL` with TLS off unless the URL asks for it. The test server is on
-/// loopback, and libpq's TLS library keeps process-wide state that it frees at exit while
-/// the last test's threads may still be freeing theirs, which can abort the test process
-/// after every test has passed.
-pub fn postgres_admin_url() -> Option<String> {
-    let url = std::env::var("CRM_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
-    Some(if url.contains("sslmode=") {
-        url
-    } else if url.contains('?') {
-        format!("{url}&sslmode=disable")
-    } else {
-        format!("{url}?sslmode=disable")
-    })
+/// A connection to the server at `CRM_TEST_POSTGRES_URL`, opened the way the service opens
+/// its own (`db::establish`, which also starts libpq's TLS library without an exit handler
+/// that would race with the test threads still exiting).
+pub fn postgres_admin() -> DbConnection {
+    let url = std::env::var("CRM_TEST_POSTGRES_URL").expect("CRM_TEST_POSTGRES_URL");
+    establish(&DatabaseUrl::parse(&url)).expect("connect to CRM_TEST_POSTGRES_URL")
 }
 
 /// SQLite always; PostgreSQL when configured. In CI a missing PostgreSQL fails the run.
@@ -70,11 +60,10 @@ impl TestDb {
                 db
             }
             Backend::Postgres => {
-                let admin = postgres_admin_url().expect("CRM_TEST_POSTGRES_URL");
+                let admin = std::env::var("CRM_TEST_POSTGRES_URL").expect("CRM_TEST_POSTGRES_URL");
                 let name = format!("crm_test_{}", rand_suffix());
-                let mut c = diesel::pg::PgConnection::establish(&admin)
-                    .expect("connect to CRM_TEST_POSTGRES_URL");
-                c.batch_execute(&format!("CREATE DATABASE {name}"))
+                postgres_admin()
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
                     .expect("create test database");
                 // Same server and parameters, the new database's name as the path.
                 let (path, params) = admin.split_once('?').unwrap_or((&admin, ""));
@@ -145,7 +134,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin, name)) = &self.pg {
-            if let Ok(mut c) = diesel::pg::PgConnection::establish(admin) {
+            if let Ok(mut c) = establish(&DatabaseUrl::parse(admin)) {
                 let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
@@ -204,6 +193,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Status, headers and body of a response.
+    pub async fn read(resp: reqwest::Response) -> Reply {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
@@ -240,14 +241,6 @@ impl TestApp {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("body");
-        Reply {
-            status,
-            headers,
-            text,
-        }
+        Reply::read(req.send().await.expect("request")).await
     }
 }
