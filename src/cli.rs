@@ -58,6 +58,10 @@ pub enum Command {
         /// Dialect of the SQL shown.
         #[arg(long, value_parser = ["sqlite", "postgres"], default_value = "sqlite")]
         dialect: String,
+        /// Also ask the database (`--database-url`, dialect taken from it) how it would
+        /// run the statements for the workspace WORKSPACE.
+        #[arg(long, value_name = "WORKSPACE")]
+        plan: Option<String>,
     },
 }
 
@@ -135,7 +139,10 @@ pub fn run() -> ExitCode {
             }
         }
         Command::Token { command } => token(&config, command),
-        Command::Explain { url, dialect } => explain(&url, &dialect),
+        Command::Explain { url, dialect, plan } => match plan {
+            None => explain(&url, &dialect),
+            Some(workspace) => explain_plan(&config, &url, &workspace),
+        },
         Command::Serve { bind } => serve(config, &bind, false, 0),
         Command::Demo { bind, contacts } => serve(config, &bind, true, contacts),
     }
@@ -199,6 +206,29 @@ fn token(config: &Config, command: TokenCommand) -> ExitCode {
             Err(e) => fail(e),
         },
     }
+}
+
+fn explain_plan(config: &Config, target: &str, workspace: &str) -> ExitCode {
+    let url = DatabaseUrl::parse(&config.database_url);
+    let mut conn = match establish(&url) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    match crate::explain::query_plan(&mut conn, url.dialect, &request_target(target), workspace) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// The path and query of a full URL, or the target as given.
+fn request_target(target: &str) -> String {
+    target
+        .split_once("://")
+        .map(|(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]).to_owned())
+        .unwrap_or_else(|| target.to_owned())
 }
 
 fn explain(target: &str, dialect: &str) -> ExitCode {

@@ -1,9 +1,11 @@
 //! `crm-odata explain URL`: the syntax tree, the bound request and the SQL, without a database.
 
 use crate::bind::{self, Target};
-use crate::db::Dialect;
+use crate::db::{DbConnection, Dialect};
 use crate::plan::plan_read;
 use crate::sql::{Compiler, Output};
+use diesel::sql_types::{Integer, Text};
+use diesel::{QueryableByName, RunQueryDsl};
 
 pub fn explain(target: &str, dialect: Dialect) -> Result<String, String> {
     let url = odata_parser::parse_target(target).map_err(|e| e.to_string())?;
@@ -30,5 +32,70 @@ pub fn explain(target: &str, dialect: Dialect) -> Result<String, String> {
     out.push_str(&format!(
         "\nSQL ({dialect:?}, workspace bound as 1):\n  {sql}\n  binds: {binds:?}\n"
     ));
+    Ok(out)
+}
+
+/// The database's own plan for the statements a read compiles to, in workspace `workspace`
+/// (by name): `EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL. Nothing is executed.
+pub fn query_plan(
+    conn: &mut DbConnection,
+    dialect: Dialect,
+    target: &str,
+    workspace: &str,
+) -> Result<String, String> {
+    #[derive(QueryableByName)]
+    struct Ws {
+        #[diesel(sql_type = Integer)]
+        id: i32,
+    }
+    let ws: Vec<Ws> = diesel::sql_query("SELECT id FROM workspaces WHERE name = $1")
+        .bind::<Text, _>(workspace)
+        .load(conn)
+        .map_err(|e| e.to_string())?;
+    let ws = ws
+        .first()
+        .ok_or_else(|| format!("no workspace named {workspace:?}"))?
+        .id;
+    let url = odata_parser::parse_target(target).map_err(|e| e.to_string())?;
+    let bound = bind::bind(&url).map_err(|e| e.to_string())?;
+    let mut c = Compiler::new(dialect, i64::from(ws), Output::default());
+    let statements = match &bound {
+        Target::Entities(read) => {
+            let plan = plan_read(read, 1000, None).map_err(|e| e.to_string())?;
+            let mut v = vec![("select", c.select(&plan).returning::<Text>())];
+            if read.shape.count {
+                v.push(("count", c.count(read).returning()));
+            }
+            v
+        }
+        Target::Count(read) => vec![("count", c.count(read).returning())],
+        Target::Property { read, .. } => {
+            let plan = plan_read(read, 1, None).map_err(|e| e.to_string())?;
+            vec![("select", c.select(&plan).returning())]
+        }
+        other => return Ok(format!("{other:?} (no SQL)")),
+    };
+    let mut out = String::new();
+    for (name, stmt) in statements {
+        out.push_str(&format!("{name}:\n"));
+        let mut q = crate::sql::Sql::<Text>::new();
+        let lines: Vec<String> = match dialect {
+            Dialect::Sqlite => {
+                q.sql("EXPLAIN QUERY PLAN ").append(stmt);
+                let rows: Vec<(i32, i32, i32, String)> = q
+                    .returning::<(Integer, Integer, Integer, Text)>()
+                    .load(conn)
+                    .map_err(|e| e.to_string())?;
+                rows.into_iter().map(|r| r.3).collect()
+            }
+            Dialect::Postgres => {
+                q.sql("EXPLAIN ").append(stmt);
+                q.load(conn).map_err(|e| e.to_string())?
+            }
+        };
+        for l in lines {
+            out.push_str(&format!("  {l}\n"));
+        }
+    }
     Ok(out)
 }

@@ -182,3 +182,42 @@ fn seed_is_deterministic_through_the_cli() {
     assert_eq!(dump(&a).len(), 100);
     assert_eq!(dump(&a), dump(&b));
 }
+
+#[test]
+fn explain_plan_asks_the_database_how_it_runs_the_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let (ok, _, err) = run(
+        &[
+            "seed",
+            "--workspace",
+            "w",
+            "--contacts",
+            "50",
+            "--seed",
+            "1",
+        ],
+        &db,
+    );
+    assert!(ok, "{err}");
+    // The surname prefix is served by the surname index, and $count gets its own plan.
+    let (ok, out, err) = run(
+        &[
+            "explain",
+            "--plan",
+            "w",
+            "http://localhost/Contacts?$filter=startswith(Surname,'Sm')&$count=true",
+        ],
+        &db,
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("select:\n"), "{out}");
+    assert!(out.contains("\ncount:\n"), "{out}");
+    assert!(
+        out.contains("contacts_surname_idx (workspace_id=? AND surname>? AND surname<?)"),
+        "{out}"
+    );
+    let (ok, _, err) = run(&["explain", "--plan", "nobody", "Contacts"], &db);
+    assert!(!ok);
+    assert!(err.contains("no workspace named \"nobody\""), "{err}");
+}
