@@ -217,6 +217,21 @@ fn explain_plan_asks_the_database_how_it_runs_the_statements() {
         out.contains("contacts_surname_idx (workspace_id=? AND surname>? AND surname<?)"),
         "{out}"
     );
+    // A required contains() on Email is served by its trigram index.
+    let (ok, out, err) = run(
+        &[
+            "explain",
+            "--plan",
+            "w",
+            "Contacts?$filter=contains(Email,'@example') and StatusFlag eq 'A'",
+        ],
+        &db,
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("contacts_email_trigram VIRTUAL TABLE"),
+        "{out}"
+    );
     let (ok, _, err) = run(&["explain", "--plan", "nobody", "Contacts"], &db);
     assert!(!ok);
     assert!(err.contains("no workspace named \"nobody\""), "{err}");

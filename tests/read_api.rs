@@ -719,6 +719,27 @@ fn declared_indexes_match_the_migrations() {
         actual.sort();
         declared.sort();
         assert_eq!(actual, declared, "indexes of {}", e.table);
+        // Each declared trigram index exists, case-sensitive, with the triggers that keep
+        // it in step with the table.
+        for (prop, fts) in e.trigram {
+            let column = e.property(prop).expect("trigram property").column;
+            let rows: Vec<Col> = diesel::sql_query(
+                "SELECT type AS idx, sql AS col FROM sqlite_master WHERE name = ?1 \
+                 OR (type = 'trigger' AND tbl_name = ?2 AND name LIKE ?1 || '%') ORDER BY name",
+            )
+            .bind::<Text, _>(fts)
+            .bind::<Text, _>(e.table)
+            .load(&mut conn)
+            .expect("schema");
+            assert_eq!(rows.len(), 4, "{fts}: table and three triggers");
+            let table = rows.iter().find(|r| r.idx == "table").expect("fts table");
+            assert!(
+                table.col.contains("fts5") && table.col.contains("trigram case_sensitive 1"),
+                "{}",
+                table.col
+            );
+            assert!(table.col.contains(column), "{}", table.col);
+        }
     }
 }
 
@@ -745,4 +766,68 @@ fn sqlite_is_built_for_reusable_statements() {
         !opts.iter().any(|o| o.starts_with("ENABLE_STAT4")),
         "{opts:?}"
     );
+}
+
+#[actix_web::test]
+async fn contains_finds_exactly_the_rows_it_should_whatever_serves_it() {
+    use diesel::connection::SimpleConnection;
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    each_backend(|app, alpha, beta| async move {
+        let count = |filter: String, token: String| {
+            let app = &app;
+            async move {
+                let q = format!("Contacts/$count?$filter={}", utf8_percent_encode(&filter, NON_ALPHANUMERIC));
+                let r = app.get(&q, &token).await;
+                assert_eq!(r.status, 200, "{filter}: {}", r.text);
+                r.text.parse::<i64>().unwrap()
+            }
+        };
+        let ids = |filter: String, token: String| {
+            let app = &app;
+            async move {
+                let q = format!(
+                    "Contacts?$select=ContactId&$top=100000&$filter={}",
+                    utf8_percent_encode(&filter, NON_ALPHANUMERIC)
+                );
+                let mut v: Vec<i64> = app.get(&q, &token).await.values().iter().map(|c| c["ContactId"].as_i64().unwrap()).collect();
+                v.sort_unstable();
+                v
+            }
+        };
+        // On SQLite a required contains(Email, ...) of three or more characters is served by
+        // a trigram index; inside `or` it is not. Both must give the database's exact answer,
+        // case-sensitive, with quotes and wildcards taken literally.
+        for value in ["@prospectsoft.com", "smith.", "Smith", "ith", "co", "a\"b", "%", "_", "o'n", "é.", ".com"] {
+            let literal = value.replace('\'', "''");
+            let direct = format!("contains(Email,'{literal}')");
+            let widened = format!("contains(Email,'{literal}') or ContactId eq -1");
+            let n = count(direct.clone(), alpha.clone()).await;
+            let position = if app.db.url.starts_with("postgres") { " AND strpos(email, " } else { " AND instr(email, " };
+            let expected = app.db.count_with_text(position, value, ") > 0", "contacts", "alpha");
+            assert_eq!(n, expected, "{value:?}");
+            assert_eq!(count(widened.clone(), alpha.clone()).await, n, "{value:?}");
+            assert_eq!(ids(direct.clone(), alpha.clone()).await, ids(widened, alpha.clone()).await, "{value:?}");
+            let and_flag = count(format!("{direct} and StatusFlag eq 'A'"), alpha.clone()).await;
+            assert!(and_flag <= n);
+        }
+        assert!(count("contains(Email,'@prospectsoft.com')".into(), alpha.clone()).await > 0);
+        // The index follows every change of an email, and stays within the workspace.
+        let mut conn = app.db.conn();
+        let set = |ws: &str, id: i64, email: &str| {
+            format!(
+                "UPDATE contacts SET email = {email} WHERE contact_id = {id} AND workspace_id = (SELECT id FROM workspaces WHERE name = '{ws}');"
+            )
+        };
+        conn.batch_execute(&set("alpha", 7, "'zq.one@trigram.example'")).unwrap();
+        conn.batch_execute(&set("beta", 8, "'zq.one@trigram.example'")).unwrap();
+        assert_eq!(ids("contains(Email,'@trigram.example')".into(), alpha.clone()).await, vec![7]);
+        assert_eq!(ids("contains(Email,'@trigram.example')".into(), beta.clone()).await, vec![8]);
+        conn.batch_execute(&set("alpha", 7, "'zq.two@elsewhere.example'")).unwrap();
+        assert!(ids("contains(Email,'@trigram.example')".into(), alpha.clone()).await.is_empty());
+        assert_eq!(ids("contains(Email,'zq.two@else')".into(), alpha.clone()).await, vec![7]);
+        conn.batch_execute(&set("alpha", 7, "NULL")).unwrap();
+        assert!(ids("contains(Email,'zq.two@else')".into(), alpha.clone()).await.is_empty());
+        assert_eq!(ids("contains(Email,'zq.one@trigram') and StatusFlag ne 'X'".into(), beta.clone()).await, vec![8]);
+    })
+    .await;
 }

@@ -129,6 +129,7 @@ fn lookup(
         navigation: vec![many("Leads", "Lead", partner, join)],
         search: &["Code", "Description"],
         indexes: &[],
+        trigram: &[],
     }
 }
 
@@ -169,6 +170,7 @@ fn build() -> Model {
         ],
         search: &["Name", "AlternateReference"],
         indexes: &[&["Name"]],
+        trigram: &[],
     };
     let division = EntityType {
         name: "Division",
@@ -226,6 +228,7 @@ fn build() -> Model {
         ],
         search: &["Name", "Website", "PhoneNumber"],
         indexes: &[&["CompanyId", "DivisionId"], &["AddressId"], &["Name"]],
+        trigram: &[],
     };
     let contact = EntityType {
         name: "Contact",
@@ -277,6 +280,7 @@ fn build() -> Model {
             &["Created"],
             &["Email"],
         ],
+        trigram: &[("Email", "contacts_email_trigram")],
     };
     let mut lead_props = vec![
         key("LeadId", "lead_id", Int32, None),
@@ -388,6 +392,7 @@ fn build() -> Model {
             &["Value"],
             &["Created"],
         ],
+        trigram: &[],
     };
     let status = lookup(
         "LeadStatus",
@@ -419,6 +424,7 @@ fn build() -> Model {
         navigation: vec![],
         search: &["UserCode", "UserName", "EmailAddress"],
         indexes: &[],
+        trigram: &[],
     };
     let address = EntityType {
         name: "Address",
@@ -441,6 +447,7 @@ fn build() -> Model {
         navigation: vec![],
         search: &["AddressLine1", "Town", "County", "Postcode"],
         indexes: &[],
+        trigram: &[],
     };
     Model {
         namespace: "Prospect.Crm",

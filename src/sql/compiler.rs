@@ -10,6 +10,7 @@ use crate::db::Dialect;
 use crate::model::{Computed, EdmType, EntityType};
 use crate::plan::{order_keys, OrderKey, ReadPlan};
 use diesel::sql_types::{BigInt, Text};
+use odata_parser::Function;
 
 /// How rows are rendered, decided by content negotiation.
 #[derive(Debug, Clone, Default)]
@@ -179,10 +180,66 @@ impl Compiler {
         if let Some(f) = &shape.filter {
             q.sql(" AND ");
             self.predicate(q, f, &[a.to_owned()]);
+            self.trigram_narrowing(q, entity, f, a);
         }
         if let Some(s) = &shape.search {
             q.sql(" AND ");
             self.search(q, entity, s, a);
+        }
+    }
+
+    /// On SQLite, each `contains(P, 'text')` that the filter requires (a top-level
+    /// conjunct) on a property with a trigram index also narrows the rows to those the
+    /// index lists; the exact comparison above still decides. Without it a substring
+    /// test reads every row of the workspace.
+    fn trigram_narrowing(&mut self, q: &mut Sql, entity: &'static EntityType, f: &TExpr, a: &str) {
+        const SPAN: i64 = 1 << 32;
+        if self.dialect != Dialect::Sqlite || entity.trigram.is_empty() {
+            return;
+        }
+        let Some(key) = single_key(entity).filter(|k| k.ty == EdmType::Int32) else {
+            return;
+        };
+        let Some(lo) = self.workspace.checked_mul(SPAN) else {
+            return;
+        };
+        let mut all = Vec::new();
+        conjuncts(f, &mut all);
+        for c in all {
+            let TExpr::Call(Function::Contains, args, _) = c else {
+                continue;
+            };
+            let [TExpr::Prop {
+                scope: 0,
+                navs,
+                prop,
+            }, TExpr::Lit(Value::String(text))] = args.as_slice()
+            else {
+                continue;
+            };
+            // Shorter values hold no trigram to look up.
+            if !navs.is_empty() || text.chars().nth(2).is_none() {
+                continue;
+            }
+            let Some(&(_, fts)) = entity.trigram.iter().find(|(p, _)| *p == prop.name) else {
+                continue;
+            };
+            q.sql(" AND ");
+            self.column(q, a, key);
+            q.sql(" IN (SELECT rowid - ")
+                .bind_int(lo + (1 << 31))
+                .sql(" FROM ")
+                .sql(fts)
+                .sql(" WHERE ")
+                .sql(fts)
+                .sql(" MATCH ")
+                // One FTS5 phrase: the value's trigrams, consecutive.
+                .bind_text(format!("\"{}\"", text.replace('"', "\"\"")))
+                .sql(" AND rowid BETWEEN ")
+                .bind_int(lo)
+                .sql(" AND ")
+                .bind_int(lo + (SPAN - 1))
+                .sql(")");
         }
     }
 
@@ -592,6 +649,17 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
         }
         TExpr::Call(_, args, _) => args.iter().all(|a| root_columns(a, out)),
         TExpr::In(a, list) => root_columns(a, out) && list.iter().all(|x| root_columns(x, out)),
+    }
+}
+
+/// The operands of `e`'s top-level `and`s.
+fn conjuncts<'e>(e: &'e TExpr, out: &mut Vec<&'e TExpr>) {
+    match e {
+        TExpr::And(a, b) => {
+            conjuncts(a, out);
+            conjuncts(b, out);
+        }
+        other => out.push(other),
     }
 }
 

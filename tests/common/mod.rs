@@ -131,6 +131,33 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Like `count`, with `value` bound between two pieces of the condition.
+    pub fn count_with_text(
+        &self,
+        before: &str,
+        value: &str,
+        after: &str,
+        table: &str,
+        workspace: &str,
+    ) -> i64 {
+        use diesel::sql_types::BigInt;
+        use diesel::RunQueryDsl;
+        let ws = auth::find_workspace(&mut self.conn(), workspace)
+            .expect("ws")
+            .expect("ws exists");
+        let mut q = crm_odata::sql::Sql::<BigInt>::new();
+        q.sql(&format!(
+            "SELECT count(*) FROM {table} WHERE workspace_id = "
+        ))
+        .bind_int(ws.into())
+        .sql(before)
+        .bind_text(value)
+        .sql(after);
+        q.get_result::<i64>(&mut self.conn()).expect("count")
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin, name)) = &self.pg {

@@ -1,0 +1,4 @@
+DROP TRIGGER contacts_email_trigram_update;
+DROP TRIGGER contacts_email_trigram_delete;
+DROP TRIGGER contacts_email_trigram_insert;
+DROP TABLE contacts_email_trigram;
