@@ -233,8 +233,7 @@ impl Compiler {
                 .sql(" WHERE ")
                 .sql(fts)
                 .sql(" MATCH ")
-                // One FTS5 phrase: the value's trigrams, consecutive.
-                .bind_text(format!("\"{}\"", text.replace('"', "\"\"")))
+                .bind_text(trigram_query(text))
                 .sql(" AND rowid BETWEEN ")
                 .bind_int(lo)
                 .sql(" AND ")
@@ -652,6 +651,26 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
     }
 }
 
+/// An FTS5 query that every string containing `text` (three or more characters)
+/// matches: the trigrams that tile it, end to end, all required. Rows holding them
+/// anywhere are a superset that the exact comparison then trims; testing a few
+/// disjoint trigrams costs half as much as a phrase of all overlapping ones.
+fn trigram_query(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut starts: Vec<usize> = (0..chars.len().saturating_sub(2)).step_by(3).collect();
+    if chars.len() % 3 != 0 {
+        starts.push(chars.len() - 3);
+    }
+    let terms: Vec<String> = starts
+        .into_iter()
+        .map(|i| {
+            let t: String = chars[i..i + 3].iter().collect();
+            format!("\"{}\"", t.replace('"', "\"\""))
+        })
+        .collect();
+    terms.join(" AND ")
+}
+
 /// The operands of `e`'s top-level `and`s.
 fn conjuncts<'e>(e: &'e TExpr, out: &mut Vec<&'e TExpr>) {
     match e {
@@ -678,4 +697,22 @@ fn ordered_by_key(plan: &ReadPlan) -> bool {
             && matches!(&k.expr, TExpr::Prop { scope: 0, navs, prop }
                 if navs.is_empty() && plan.read.entity.key.contains(&prop.name))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trigram_query;
+
+    #[test]
+    fn trigram_queries_tile_the_value() {
+        assert_eq!(trigram_query("abc"), "\"abc\"");
+        assert_eq!(trigram_query("abcd"), "\"abc\" AND \"bcd\"");
+        assert_eq!(trigram_query("abcdef"), "\"abc\" AND \"def\"");
+        assert_eq!(
+            trigram_query("@prospectsoft.com"),
+            "\"@pr\" AND \"osp\" AND \"ect\" AND \"sof\" AND \"t.c\" AND \"com\""
+        );
+        // Characters, not bytes; quotes doubled inside FTS5 strings.
+        assert_eq!(trigram_query("éa\"bc"), "\"éa\"\"\" AND \"\"\"bc\"");
+    }
 }
