@@ -658,7 +658,7 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
 fn trigram_query(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut starts: Vec<usize> = (0..chars.len().saturating_sub(2)).step_by(3).collect();
-    if chars.len() % 3 != 0 {
+    if !chars.len().is_multiple_of(3) {
         starts.push(chars.len() - 3);
     }
     let terms: Vec<String> = starts
