@@ -831,3 +831,68 @@ async fn contains_finds_exactly_the_rows_it_should_whatever_serves_it() {
     })
     .await;
 }
+
+/// On PostgreSQL a trigram lookup is planned with its value every time: kept prepared, the
+/// statement would turn generic after five executions and scan the table in key order.
+#[test]
+fn trigram_lookups_are_planned_for_their_values() {
+    use crm_odata::bind::{bind, Target};
+    use crm_odata::sql::Output;
+    use diesel::RunQueryDsl;
+    for backend in backends() {
+        let db = TestDb::new(backend);
+        db.seed("w", 60, 3);
+        let mut conn = db.conn();
+        let ws = crm_odata::auth::find_workspace(&mut conn, "w")
+            .unwrap()
+            .unwrap();
+        let mut run = |target: &str| -> usize {
+            let url = odata_parser::parse_target(target).unwrap();
+            let Target::Entities(read) = bind(&url).unwrap() else {
+                panic!("{target}")
+            };
+            let plan = crm_odata::plan::plan_read(&read, 1000, None).unwrap();
+            let mut n = 0;
+            for _ in 0..7 {
+                n = crm_odata::exec::read_page(
+                    &mut conn,
+                    db.dialect,
+                    ws.into(),
+                    &plan,
+                    Output::default(),
+                    false,
+                )
+                .unwrap()
+                .rows
+                .len();
+            }
+            n
+        };
+        let found = run("Contacts?$filter=contains(Email,'.com')");
+        assert_eq!(
+            found as i64,
+            db.count(" AND email LIKE '%.com%'", "contacts", "w")
+        );
+        assert!(found > 0);
+        run("Contacts?$filter=Surname eq 'Smith'");
+        if db.dialect == crm_odata::db::Dialect::Postgres {
+            #[derive(diesel::QueryableByName)]
+            struct Prepared {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                statement: String,
+            }
+            let kept: Vec<String> =
+                diesel::sql_query("SELECT statement FROM pg_prepared_statements")
+                    .load::<Prepared>(&mut conn)
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| p.statement)
+                    .collect();
+            assert!(
+                kept.iter().any(|s| s.contains("\"surname\" = $")),
+                "{kept:?}"
+            );
+            assert!(!kept.iter().any(|s| s.contains(" LIKE ")), "{kept:?}");
+        }
+    }
+}

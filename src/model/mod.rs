@@ -97,8 +97,9 @@ pub struct EntityType {
     /// migrations create them; a test checks the two agree). The SQL compiler uses them
     /// to tell whether an index can answer a filter on its own.
     pub indexes: &'static [&'static [&'static str]],
-    /// String properties with a trigram index on SQLite (property, FTS5 table), which
-    /// serves `contains` on them. A row's id there is `workspace * 2^32 + key + 2^31`.
+    /// String properties with a trigram index, which serves `contains` on them:
+    /// (property, index name), an FTS5 table on SQLite and a pg_trgm GIN index on
+    /// PostgreSQL (the migrations create both).
     pub trigram: &'static [(&'static str, &'static str)],
 }
 

@@ -210,7 +210,16 @@ pub fn seed(
 
     bar.finish_and_clear();
     // Bulk loads leave the planner's statistics stale (PostgreSQL until autovacuum runs,
-    // SQLite until the next ANALYZE); refresh them so the first queries plan well.
-    diesel::connection::SimpleConnection::batch_execute(conn, "ANALYZE")?;
+    // SQLite until the next ANALYZE); refresh them so the first queries plan well. On
+    // PostgreSQL, VACUUM also marks the new pages all-visible, so index-only scans (a
+    // contact's leads) need not visit the table for each row.
+    let refresh = match dialect {
+        Dialect::Postgres => {
+            let tables: Vec<&str> = crate::model::MODEL.types.iter().map(|e| e.table).collect();
+            format!("VACUUM (ANALYZE) {}", tables.join(", "))
+        }
+        Dialect::Sqlite => "ANALYZE".to_owned(),
+    };
+    diesel::connection::SimpleConnection::batch_execute(conn, &refresh)?;
     Ok(report)
 }

@@ -188,21 +188,15 @@ impl Compiler {
         }
     }
 
-    /// On SQLite, each `contains(P, 'text')` that the filter requires (a top-level
-    /// conjunct) on a property with a trigram index also narrows the rows to those the
-    /// index lists; the exact comparison above still decides. Without it a substring
-    /// test reads every row of the workspace.
+    /// Each `contains(P, 'text')` that the filter requires (a top-level conjunct) on a
+    /// property with a trigram index also narrows the rows to those the index lists; the
+    /// exact comparison above still decides. Without it a substring test reads every row
+    /// of the workspace. SQLite looks the value's trigrams up in the FTS5 table; on
+    /// PostgreSQL a `LIKE '%text%'` lets the planner use the pg_trgm index.
     fn trigram_narrowing(&mut self, q: &mut Sql, entity: &'static EntityType, f: &TExpr, a: &str) {
-        const SPAN: i64 = 1 << 32;
-        if self.dialect != Dialect::Sqlite || entity.trigram.is_empty() {
+        if entity.trigram.is_empty() {
             return;
         }
-        let Some(key) = single_key(entity).filter(|k| k.ty == EdmType::Int32) else {
-            return;
-        };
-        let Some(lo) = self.workspace.checked_mul(SPAN) else {
-            return;
-        };
         let mut all = Vec::new();
         conjuncts(f, &mut all);
         for c in all {
@@ -221,25 +215,55 @@ impl Compiler {
             if !navs.is_empty() || text.chars().nth(2).is_none() {
                 continue;
             }
-            let Some(&(_, fts)) = entity.trigram.iter().find(|(p, _)| *p == prop.name) else {
+            let Some(&(_, index)) = entity.trigram.iter().find(|(p, _)| *p == prop.name) else {
                 continue;
             };
-            q.sql(" AND ");
-            self.column(q, a, key);
-            q.sql(" IN (SELECT rowid - ")
-                .bind_int(lo + (1 << 31))
-                .sql(" FROM ")
-                .sql(fts)
-                .sql(" WHERE ")
-                .sql(fts)
-                .sql(" MATCH ")
-                .bind_text(trigram_query(text))
-                .sql(" AND rowid BETWEEN ")
-                .bind_int(lo)
-                .sql(" AND ")
-                .bind_int(lo + (SPAN - 1))
-                .sql(")");
+            match self.dialect {
+                Dialect::Sqlite => self.fts_lookup(q, entity, index, text, a),
+                Dialect::Postgres => {
+                    q.sql(" AND ");
+                    self.column(q, a, prop);
+                    q.sql(" LIKE ")
+                        .bind_text(format!("%{}%", super::expr::escape_like(text)))
+                        .sql(" ESCAPE '\\'")
+                        .plan_per_execution();
+                }
+            }
         }
+    }
+
+    /// `AND key IN (rows of the FTS5 trigram table `fts` holding `text`'s trigrams)`.
+    /// A row's id there is `workspace * 2^32 + key + 2^31`.
+    fn fts_lookup(
+        &mut self,
+        q: &mut Sql,
+        entity: &'static EntityType,
+        fts: &'static str,
+        text: &str,
+        a: &str,
+    ) {
+        const SPAN: i64 = 1 << 32;
+        let Some(key) = single_key(entity).filter(|k| k.ty == EdmType::Int32) else {
+            return;
+        };
+        let Some(lo) = self.workspace.checked_mul(SPAN) else {
+            return;
+        };
+        q.sql(" AND ");
+        self.column(q, a, key);
+        q.sql(" IN (SELECT rowid - ")
+            .bind_int(lo + (1 << 31))
+            .sql(" FROM ")
+            .sql(fts)
+            .sql(" WHERE ")
+            .sql(fts)
+            .sql(" MATCH ")
+            .bind_text(trigram_query(text))
+            .sql(" AND rowid BETWEEN ")
+            .bind_int(lo)
+            .sql(" AND ")
+            .bind_int(lo + (SPAN - 1))
+            .sql(")");
     }
 
     fn key_match(&mut self, q: &mut Sql, a: &str, key: &[(Prop, Value)]) {

@@ -30,6 +30,8 @@ pub struct Sql<ST = Text> {
     /// Whether this statement's shape may stay prepared, decided on the first of the
     /// several walks Diesel makes per execution (see `statement_cache`).
     cacheable: std::cell::OnceCell<bool>,
+    /// Planned for its bound values on every execution (see `plan_per_execution`).
+    per_execution: bool,
     row: PhantomData<ST>,
 }
 
@@ -38,6 +40,7 @@ impl<ST> Default for Sql<ST> {
         Self {
             parts: Vec::new(),
             cacheable: std::cell::OnceCell::new(),
+            per_execution: false,
             row: PhantomData,
         }
     }
@@ -89,9 +92,19 @@ impl<ST> Sql<ST> {
         self.bind(Bind::Text(v.into()))
     }
 
+    /// Never kept prepared, so PostgreSQL plans the statement with its bound values each
+    /// time. For conditions whose best plan depends on the value (a trigram lookup): a
+    /// kept statement turns generic after five executions, and the generic plan for
+    /// `LIKE $1` cannot know the index narrows it to a few rows.
+    pub fn plan_per_execution(&mut self) -> &mut Self {
+        self.per_execution = true;
+        self
+    }
+
     /// Appends another fragment.
     pub fn append<T>(&mut self, other: Sql<T>) -> &mut Self {
         self.cacheable.take();
+        self.per_execution |= other.per_execution;
         for p in other.parts {
             match p {
                 Part::Sql(s) => {
@@ -112,6 +125,7 @@ impl<ST> Sql<ST> {
         Sql {
             parts: self.parts,
             cacheable: std::cell::OnceCell::new(),
+            per_execution: self.per_execution,
             row: PhantomData,
         }
     }
@@ -153,9 +167,10 @@ where
     Option<String>: ToSql<Nullable<Text>, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        if !*self
-            .cacheable
-            .get_or_init(|| statement_cache::admits(&self.parts))
+        if self.per_execution
+            || !*self
+                .cacheable
+                .get_or_init(|| statement_cache::admits(&self.parts))
         {
             out.unsafe_to_cache_prepared();
         }
