@@ -896,3 +896,50 @@ fn trigram_lookups_are_planned_for_their_values() {
         }
     }
 }
+
+/// A request's token check and reads share one SQLite transaction on one connection; the
+/// connection goes back to the pool with that transaction ended, whatever the request did.
+/// Every pooled connection then sees a change made after it was last used.
+#[actix_web::test]
+async fn every_pooled_connection_sees_changes_made_after_its_last_request() {
+    use diesel::connection::SimpleConnection;
+    use futures_util::future::join_all;
+    each_backend(|app, t, _| async move {
+        let paths = [
+            "Contacts(5)",
+            "Contacts?$filter=ContactId eq 5&$expand=Leads",
+            "Contacts(5)/Surname",
+            "Contacts(999999)",
+            "Contacts?$filter=nonsense eq 1",
+            "Contacts/$count",
+            "$metadata",
+        ];
+        for round in 0..3 {
+            // Use many connections, ending requests every way: found, not found, bad request.
+            let replies = join_all((0..40).map(|i| app.get(paths[i % paths.len()], &t))).await;
+            assert!(replies.iter().all(|r| r.status < 500), "no request may fail with 5xx");
+            let name = format!("Changed{round}");
+            app.db
+                .conn()
+                .batch_execute(&format!(
+                    "UPDATE contacts SET surname = '{name}' WHERE contact_id = 5 AND workspace_id = (SELECT id FROM workspaces WHERE name = 'alpha')"
+                ))
+                .unwrap();
+            let seen = join_all((0..24).map(|i| {
+                let path = if i % 2 == 0 {
+                    "Contacts(5)?$select=Surname"
+                } else {
+                    "Contacts?$filter=ContactId eq 5&$select=Surname"
+                };
+                app.get(path, &t)
+            }))
+            .await;
+            for r in &seen {
+                let j = r.json();
+                let surname = j.get("value").map_or(&j["Surname"], |v| &v[0]["Surname"]);
+                assert_eq!(surname, &Value::from(name.clone()), "{}", r.text);
+            }
+        }
+    })
+    .await;
+}

@@ -1,7 +1,7 @@
 //! Who is calling: `Authorization: Bearer <token>`, or Basic with the token as the
 //! password (what Excel and Power BI credential dialogs can send).
 
-use super::dbcall;
+use super::dbcall::{self, Lease};
 use super::error::ApiError;
 use super::request::without_params;
 use crate::auth::{verify, Principal};
@@ -79,12 +79,24 @@ fn presented_token(req: &HttpRequest, key_param: Option<&str>) -> Result<String,
     ))
 }
 
+/// The caller's principal, and on SQLite the connection (in its read transaction) that
+/// looked the token up, for the request's reads to continue on.
 pub async fn authenticate(
     req: &HttpRequest,
     db: &Db,
     key_param: Option<&str>,
-) -> Result<Principal, ApiError> {
+) -> Result<(Principal, Option<Lease>), ApiError> {
     let token = presented_token(req, key_param)?;
+    if let Some(mut lease) = Lease::open(db) {
+        let found = verify(lease.conn(), &token).map_err(|e| match e {
+            crate::auth::AuthError::Db(d) => ApiError::Db(d.into()),
+            _ => ApiError::Unauthorized("invalid token"),
+        })?;
+        let principal = found.ok_or(ApiError::Unauthorized(
+            "the token is invalid or has been revoked",
+        ))?;
+        return Ok((principal, Some(lease)));
+    }
     // A unique-index lookup: short enough to run on the worker thread.
     let found = dbcall::run(db, true, move |conn| {
         verify(conn, &token).map_err(|e| match e {
@@ -93,7 +105,8 @@ pub async fn authenticate(
         })
     })
     .await?;
-    found.ok_or(ApiError::Unauthorized(
+    let principal = found.ok_or(ApiError::Unauthorized(
         "the token is invalid or has been revoked",
-    ))
+    ))?;
+    Ok((principal, None))
 }

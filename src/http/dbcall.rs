@@ -1,8 +1,74 @@
 //! Where database work runs.
 
 use super::error::ApiError;
-use crate::db::{Db, DbConnection, DbError, Dialect, CONNECTION_WAIT};
+use crate::db::{Db, DbConnection, DbError, Dialect, Manager, CONNECTION_WAIT};
 use actix_web::web;
+use diesel::connection::{Connection, TransactionManager};
+use std::cell::RefCell;
+
+type Tm = <DbConnection as Connection>::TransactionManager;
+
+/// An embedded-SQLite connection a request holds from its token lookup to its last read,
+/// inside one read transaction. Each SQLite transaction takes and releases the file's
+/// locks (system calls, and a mutex all connections share); a by-key read that looked up
+/// its token in a transaction of its own paid that twice. The transaction also gives the
+/// token check and the read one snapshot. Rolled back when dropped: a connection still
+/// in a transaction counts as broken, and the pool discards it.
+pub struct Lease {
+    conn: r2d2::PooledConnection<Manager>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Lease {
+    /// An idle SQLite connection with its read transaction begun, if one is free now.
+    pub fn open(db: &Db) -> Option<Lease> {
+        if db.dialect != Dialect::Sqlite {
+            return None;
+        }
+        let permit = db.permits.clone().try_acquire_owned().ok()?;
+        let mut conn = db.pool.try_get()?;
+        Tm::begin_transaction(&mut conn).ok()?;
+        Some(Lease {
+            conn,
+            _permit: permit,
+        })
+    }
+
+    pub fn conn(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let _ = Tm::rollback_transaction(&mut self.conn);
+    }
+}
+
+/// Like [`run`], on the request's leased connection while it has one: inline when the
+/// work is short, otherwise on the blocking pool, which then ends the lease.
+pub async fn run_leased<T, F>(
+    lease: &RefCell<Option<Lease>>,
+    db: &Db,
+    short: bool,
+    f: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+{
+    let Some(mut held) = lease.borrow_mut().take() else {
+        return run(db, short, f).await;
+    };
+    if short {
+        let r = f(held.conn());
+        *lease.borrow_mut() = Some(held);
+        return r;
+    }
+    web::block(move || f(held.conn()))
+        .await
+        .map_err(|_| ApiError::Blocking)?
+}
 
 /// Runs `f` with a pooled connection. Short, index-bounded work (a token lookup, a read
 /// by key) on the embedded SQLite runs on the worker thread when a connection is idle,

@@ -1,6 +1,7 @@
 //! The OData endpoint: authenticate, limit, parse, bind, plan, execute, serialize.
 
 use super::auth::{authenticate, strip_param};
+use super::dbcall::Lease;
 use super::error::ApiError;
 use super::limit;
 use super::negotiate::{data_format, error_is_xml, metadata_format, DataFormat, MetadataFormat};
@@ -13,6 +14,7 @@ use crate::format::csdl::{METADATA_JSON, METADATA_XML};
 use crate::format::json::service_document;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
+use std::cell::RefCell;
 
 /// Longest request target we parse (path and query).
 pub const MAX_URI: usize = 16 * 1024;
@@ -27,16 +29,21 @@ pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
         return ApiError::UriTooLong(MAX_URI).response(false);
     }
     let xml = error_is_xml(req.uri().query(), header_str(&req, "accept"));
-    let principal = match authenticate(&req, &state.db, state.api_key_param.as_deref()).await {
-        Ok(p) => p,
-        Err(e) => return e.response(xml),
-    };
+    let (principal, lease) =
+        match authenticate(&req, &state.db, state.api_key_param.as_deref()).await {
+            Ok(p) => p,
+            Err(e) => return e.response(xml),
+        };
+    let lease = RefCell::new(lease);
     let ws = i64::from(principal.workspace_id);
     // A read has no effects, so with room in the window its work overlaps the shared
     // limiter's round trip; the response still waits for, and obeys, the decision.
     let reads = matches!(*req.method(), Method::GET | Method::HEAD);
     let (decision, served) = if reads && state.limiter.can_overlap(ws) {
-        let (d, s) = tokio::join!(limit::admit(&state.limiter, ws), serve(&req, &state, ws));
+        let (d, s) = tokio::join!(
+            limit::admit(&state.limiter, ws),
+            serve(&req, &state, ws, &lease)
+        );
         (d, Some(s))
     } else {
         (limit::admit(&state.limiter, ws).await, None)
@@ -53,7 +60,7 @@ pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     };
     let served = match served {
         Some(s) => s,
-        None => serve(&req, &state, ws).await,
+        None => serve(&req, &state, ws, &lease).await,
     };
     let mut resp = match served {
         Ok(r) => r,
@@ -67,6 +74,7 @@ async fn serve(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     ws: i64,
+    lease: &RefCell<Option<Lease>>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(max) = header_str(req, "odata-maxversion") {
         if max.trim().parse::<f32>().is_ok_and(|v| v < 4.0) {
@@ -97,6 +105,7 @@ async fn serve(
         format,
         accept,
         query: query.unwrap_or(""),
+        lease,
     };
     match target {
         Target::ServiceDocument | Target::Metadata if !readable => {

@@ -16,6 +16,7 @@ use crate::sql::Output;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use odata_parser::QueryOptions;
+use std::cell::RefCell;
 
 /// What every responder needs to know about the request.
 pub struct Ctx<'a> {
@@ -29,6 +30,18 @@ pub struct Ctx<'a> {
     pub accept: Option<&'a str>,
     /// The raw query string without the API key parameter.
     pub query: &'a str,
+    /// The connection the token was checked on, if the reads may continue on it.
+    pub lease: &'a RefCell<Option<dbcall::Lease>>,
+}
+
+impl Ctx<'_> {
+    async fn db<T, F>(&self, short: bool, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        dbcall::run_leased(self.lease, &self.state.db, short, f).await
+    }
 }
 
 pub fn json_response(f: JsonFormat, body: Vec<u8>) -> HttpResponse {
@@ -56,10 +69,9 @@ fn text(body: String) -> HttpResponse {
 pub async fn count(cx: &Ctx<'_>, read: Read) -> Result<HttpResponse, ApiError> {
     text_allowed(cx.format, cx.accept)?;
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
-    let n = dbcall::run(&cx.state.db, false, move |c| {
-        Ok(exec::count(c, dialect, ws, &read)?)
-    })
-    .await?;
+    let n = cx
+        .db(false, move |c| Ok(exec::count(c, dialect, ws, &read)?))
+        .await?;
     Ok(text(n.to_string()))
 }
 
@@ -86,11 +98,12 @@ pub async fn property(
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
     read.shape = Default::default();
     read.shape.select = Some(vec![prop]);
-    let row = dbcall::run(&cx.state.db, true, move |c| {
-        let plan = plan_read(&read, 1, None)?;
-        Ok(exec::read_single(c, dialect, ws, &plan, output)?)
-    })
-    .await?;
+    let row = cx
+        .db(true, move |c| {
+            let plan = plan_read(&read, 1, None)?;
+            Ok(exec::read_single(c, dialect, ws, &plan, output)?)
+        })
+        .await?;
     let row = row.ok_or_else(|| ApiError::NotFound("no entity with that key".into()))?;
     let doc: serde_json::Value = serde_json::from_str(&row).map_err(|_| ApiError::Blocking)?;
     let value = doc
@@ -141,11 +154,12 @@ pub async fn entities(
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
     if read.single {
         // A key lookup (plus any expands) is bounded by the key index.
-        let row = dbcall::run(&cx.state.db, read.shape.expand.is_empty(), move |c| {
-            let plan = plan_read(&read, 1, None)?;
-            Ok(exec::read_single(c, dialect, ws, &plan, output)?)
-        })
-        .await?;
+        let row = cx
+            .db(read.shape.expand.is_empty(), move |c| {
+                let plan = plan_read(&read, 1, None)?;
+                Ok(exec::read_single(c, dialect, ws, &plan, output)?)
+            })
+            .await?;
         let row =
             row.ok_or_else(|| ApiError::NotFound("no entity found at this address".into()))?;
         return match f {
@@ -165,17 +179,18 @@ pub async fn entities(
     let token_text = options.skiptoken.clone();
     let with_count = read.shape.count;
     let fp_for_plan = fp.clone();
-    let (rows, served) = dbcall::run(&cx.state.db, false, move |c| {
-        let check = token_text.as_deref().map(|t| TokenCheck {
-            text: t,
-            workspace: ws,
-            fingerprint: &fp_for_plan,
-        });
-        let plan = plan_read(&read, page_size, check)?;
-        let rows = exec::read_page(c, dialect, ws, &plan, output, with_count)?;
-        Ok((rows, plan.page.served))
-    })
-    .await?;
+    let (rows, served) = cx
+        .db(false, move |c| {
+            let check = token_text.as_deref().map(|t| TokenCheck {
+                text: t,
+                workspace: ws,
+                fingerprint: &fp_for_plan,
+            });
+            let plan = plan_read(&read, page_size, check)?;
+            let rows = exec::read_page(c, dialect, ws, &plan, output, with_count)?;
+            Ok((rows, plan.page.served))
+        })
+        .await?;
     let next_link = rows.next_after.map(|after| {
         let token = SkipToken {
             workspace: ws,
