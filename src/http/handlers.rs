@@ -46,6 +46,10 @@ pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
         );
         (d, Some(s))
     } else {
+        if state.limiter.is_shared() {
+            // A database connection is not held while Redis decides.
+            drop(lease.borrow_mut().take());
+        }
         (limit::admit(&state.limiter, ws).await, None)
     };
     let decision = match decision {
@@ -70,7 +74,20 @@ pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     resp
 }
 
+/// Serves the request; its leased connection goes back to the pool as soon as the reads
+/// are done (an overlapped limiter decision may still be on its way).
 async fn serve(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    ws: i64,
+    lease: &RefCell<Option<Lease>>,
+) -> Result<HttpResponse, ApiError> {
+    let served = respond(req, state, ws, lease).await;
+    drop(lease.borrow_mut().take());
+    served
+}
+
+async fn respond(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     ws: i64,
