@@ -390,7 +390,7 @@ impl Compiler {
     }
 
     /// The JSON object for one row of `entity` at `alias`, shaped by `$select`/`$expand`.
-    /// Rows aggregated for a collection-valued expand are SQLite JSONB (`nested`), so the
+    /// Rows of a page of a collection-valued expand are SQLite JSONB (`nested`), so the
     /// enclosing object embeds them without re-parsing JSON text. Single-valued expands
     /// become `LEFT JOIN`s appended to `joins`, their objects built in the same expression.
     fn entity_json(
@@ -586,18 +586,23 @@ impl Compiler {
         let pg = self.dialect == Dialect::Postgres;
         let target = entity_of(e.nav);
         let b = self.alias();
+        // Without $top/$skip, SQLite aggregates the related objects in order directly
+        // (`json_group_array(x ORDER BY ...)`): they stay JSON text from start to end. A
+        // page of them needs a subquery, whose column would lose the objects' JSON
+        // subtype, so that form carries them as JSONB.
+        let direct = !pg && e.nav.many && e.shape.top.is_none() && e.shape.skip.is_none();
         let mut body = Sql::<Text>::new();
         let mut joins = Sql::new();
         if e.is_ref {
-            body.sql(if pg {
-                "json_build_object('@odata.id', "
-            } else {
-                "jsonb_object('@odata.id', "
+            body.sql(match (pg, direct) {
+                (true, _) => "json_build_object('@odata.id', ",
+                (false, true) => "json_object('@odata.id', ",
+                (false, false) => "jsonb_object('@odata.id', ",
             });
             self.key_url(&mut body, target, &b);
             body.sql(")");
         } else {
-            self.entity_json(&mut body, &mut joins, target, &b, &e.shape, true);
+            self.entity_json(&mut body, &mut joins, target, &b, &e.shape, !direct);
         }
         let mut inner = Sql::<Text>::new();
         self.expand_from(&mut inner, outer, e, &b, joins);
@@ -609,6 +614,15 @@ impl Compiler {
             return;
         }
         let order = order_keys(&e.shape.orderby, target);
+        if direct {
+            q.sql("(SELECT json_group_array(");
+            q.append(body);
+            self.order_by(q, &order, &b);
+            q.sql(")");
+            q.append(inner);
+            q.sql(")");
+            return;
+        }
         if pg {
             q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json) FROM (SELECT ");
         } else {
