@@ -4,7 +4,7 @@
 # table, and the time and peak server RSS of a full export following @odata.nextLink.
 #
 #   benches/load.sh                 # SQLite (embedded default)
-#   BACKEND=postgres benches/load.sh
+#   BACKEND=postgres benches/load.sh       # TLS=1: let libpq negotiate TLS on loopback too
 #   CONTACTS=5000 DURATION=5 benches/load.sh   # quicker
 #   PIN=1 benches/load.sh           # server on CPU 0, wrk (one thread) on CPU 1: shows which part
 #                                   # of the tail latency comes from sharing the cores with wrk
@@ -26,7 +26,10 @@ trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 if [ "$BACKEND" = postgres ]; then
   DB=crm_bench_$$
   psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB" >/dev/null
-  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
+  # The database is on the same host, reached over loopback: no TLS, as with a local
+  # socket (TLS=1 keeps libpq's default, which negotiates it: ~20% fewer requests by key).
+  if [ -n "${TLS:-}" ]; then SSL=""; else SSL="?sslmode=disable"; fi
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB$SSL"
   trap 'kill $SERVER 2>/dev/null || true; sleep 1; psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS '"$DB"' WITH (FORCE)" >/dev/null; rm -rf "$WORK"' EXIT
 else
   export DATABASE_URL="sqlite://$WORK/bench.db"
