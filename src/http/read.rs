@@ -11,7 +11,7 @@ use crate::format::atom;
 use crate::format::json::{
     context_fragment, entity_doc, property_doc, CollectionDoc, MetadataLevel,
 };
-use crate::plan::{fingerprint, plan_read, SkipToken, TokenCheck};
+use crate::plan::{fingerprint, is_quick, plan_read, SkipToken, TokenCheck};
 use crate::sql::Output;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -179,8 +179,10 @@ pub async fn entities(
     let token_text = options.skiptoken.clone();
     let with_count = read.shape.count;
     let fp_for_plan = fp.clone();
+    // Small, index-bounded pages run like a read by key (see `plan::is_quick`).
+    let quick = is_quick(&read, page_size);
     let (rows, served) = cx
-        .db(false, move |c| {
+        .db(quick, move |c| {
             let check = token_text.as_deref().map(|t| TokenCheck {
                 text: t,
                 workspace: ws,

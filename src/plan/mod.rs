@@ -1,8 +1,10 @@
 //! Plan stage: ordering that makes paging deterministic, page limits, and the opaque
 //! keyset `$skiptoken` that continues a read where the previous page ended.
 
+mod cost;
 mod skiptoken;
 
+pub use cost::{is_quick, QUICK_ROWS};
 pub use skiptoken::{fingerprint, value_from_json, SkipToken, SkipTokenError};
 
 use crate::bind::{Entity, Read, TExpr};

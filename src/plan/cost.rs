@@ -1,0 +1,129 @@
+//! Whether a read is small, bounded work: the HTTP layer runs such reads on the embedded
+//! database from the worker thread, because a hand-off to the blocking pool would cost
+//! more than the query (and adds a tail: two thread switches on a busy machine).
+
+use crate::bind::{CmpOp, Expand, Read, TExpr, Value};
+use odata_parser::Function;
+
+/// Most rows a quick read returns.
+pub const QUICK_ROWS: u64 = 100;
+
+/// A collection read is quick when it returns at most [`QUICK_ROWS`] rows from the start
+/// of the order (no `$skip`), aggregates nothing per row (no collection-valued `$expand`,
+/// no `$count`, no `$search`), and an index bounds the rows it visits: its filter requires
+/// equality or a prefix on a column that leads an index (or the key), or, without a filter,
+/// it is ordered by the key or by a column that leads an index.
+pub fn is_quick(read: &Read, page_size: u64) -> bool {
+    let shape = &read.shape;
+    let rows = shape.top.unwrap_or(u64::MAX).min(page_size);
+    if rows > QUICK_ROWS
+        || shape.skip.unwrap_or(0) > 0
+        || shape.search.is_some()
+        || shape.count
+        || !read.path.is_empty()
+        || !shape.expand.iter().all(single_valued)
+    {
+        return false;
+    }
+    let leads_index = |name: &str| {
+        read.entity.key.first() == Some(&name)
+            || read
+                .entity
+                .indexes
+                .iter()
+                .any(|ix| ix.first() == Some(&name))
+    };
+    match &shape.filter {
+        Some(f) => narrowed(f, &leads_index),
+        None => shape
+            .orderby
+            .first()
+            .is_none_or(|(e, _)| root_prop(e).is_some_and(leads_index)),
+    }
+}
+
+fn single_valued(e: &Expand) -> bool {
+    !e.nav.many && !e.is_count && e.shape.expand.iter().all(single_valued)
+}
+
+/// The entity's own property `e` names, if it is one.
+fn root_prop(e: &TExpr) -> Option<&'static str> {
+    match e {
+        TExpr::Prop {
+            scope: 0,
+            navs,
+            prop,
+        } if navs.is_empty() => Some(prop.name),
+        _ => None,
+    }
+}
+
+/// Whether some top-level conjunct of `f` is `P eq literal` or `startswith(P, 'prefix')`
+/// with `P` leading an index.
+fn narrowed(f: &TExpr, leads_index: &dyn Fn(&str) -> bool) -> bool {
+    match f {
+        TExpr::And(a, b) => narrowed(a, leads_index) || narrowed(b, leads_index),
+        TExpr::Cmp(CmpOp::Eq, a, b) => match (a.as_ref(), b.as_ref()) {
+            (p, TExpr::Lit(v)) | (TExpr::Lit(v), p) => {
+                !matches!(v, Value::Null) && root_prop(p).is_some_and(leads_index)
+            }
+            _ => false,
+        },
+        TExpr::Call(Function::StartsWith, args, _) => match args.as_slice() {
+            [p, TExpr::Lit(Value::String(s))] => {
+                !s.is_empty() && root_prop(p).is_some_and(leads_index)
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bind::{bind, Target};
+
+    fn quick(target: &str) -> bool {
+        let url = odata_parser::parse_target(target).expect(target);
+        let Target::Entities(read) = bind(&url).expect(target) else {
+            panic!("{target}: not a collection")
+        };
+        is_quick(&read, 1000)
+    }
+
+    #[test]
+    fn small_indexed_reads_are_quick() {
+        for t in [
+            "Contacts?$top=50&$select=ContactId,Forename,Surname,Email",
+            "Contacts?$expand=Division($select=Name;$expand=Company)&$top=100",
+            "Contacts?$filter=startswith(Surname,'Sm')&$orderby=Created desc&$top=100",
+            "Contacts?$filter=DivisionId eq 3 and StatusFlag eq 'A'&$top=20",
+            "Contacts?$orderby=Created desc&$top=10",
+            "Leads?$filter=ContactId eq 7&$top=5",
+        ] {
+            assert!(quick(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn large_unbounded_or_aggregating_reads_are_not() {
+        for t in [
+            "Contacts",
+            "Contacts?$top=101",
+            "Contacts?$top=10&$skip=5",
+            "Contacts?$top=10&$count=true",
+            "Contacts?$top=10&$search=smith",
+            "Contacts?$top=10&$expand=Leads",
+            "Contacts?$top=10&$filter=contains(JobTitle,'x')",
+            "Contacts?$top=10&$filter=JobTitle eq 'x'",
+            "Contacts?$top=10&$filter=startswith(Surname,'')",
+            "Contacts?$top=10&$filter=Surname eq 'x' or JobTitle eq 'y'",
+            "Contacts?$top=10&$filter=Surname eq null",
+            "Contacts?$top=10&$orderby=JobTitle",
+            "Contacts(1)/Leads?$top=10",
+        ] {
+            assert!(!quick(t), "{t}");
+        }
+    }
+}
