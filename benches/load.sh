@@ -105,7 +105,7 @@ def export(parse):
             rows += len(doc["value"])
             link = doc.get("@odata.nextLink")
         else:
-            rows += body.count(b'"ContactId":')
+            rows += body.count(b'"ContactId"')
             i = body.rfind(b'"@odata.nextLink":"')
             link = body[i + 19:body.index(b'"', i + 19)].decode() if i >= 0 else None
         path = link[link.index("/", len("http://")):] if link else None
