@@ -156,6 +156,10 @@ struct ServeProcess {
 
 impl ServeProcess {
     fn spawn(db_url: &str, redis_url: &str, rate_limit: &str) -> Self {
+        Self::spawn_env(db_url, redis_url, rate_limit, &[])
+    }
+
+    fn spawn_env(db_url: &str, redis_url: &str, rate_limit: &str, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -169,6 +173,7 @@ impl ServeProcess {
             // Exactness is the point here: on a loaded test machine a 50 ms bound
             // could trip and make an instance limit alone (by design).
             .env("RATE_LIMIT_REDIS_TIMEOUT", "2s")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -406,4 +411,62 @@ async fn reads_overlapping_the_redis_round_trip_are_still_limited_exactly() {
         .await
         .expect("ZCARD");
     assert_eq!(n, 200);
+}
+
+/// Managed Redis services require TLS: with a `rediss://` URL the limiter speaks TLS and
+/// verifies the server's certificate against the CAs the machine trusts (here the test's
+/// own CA, through OpenSSL's `SSL_CERT_FILE`).
+#[actix_web::test]
+async fn redis_over_tls_verifies_the_certificate() {
+    let Some(redis) = RedisServer::spawn_tls() else {
+        return;
+    };
+    let db = db();
+    let token = db.token("alpha");
+    let ca = redis.ca_file().expect("ca");
+    let trusting = ServeProcess::spawn_env(
+        &db.url,
+        &redis.url(),
+        "3/60s",
+        &[("SSL_CERT_FILE", ca.to_str().expect("path"))],
+    );
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(
+            get(&client, &format!("{}/{PATH}", trusting.base), &token)
+                .await
+                .status,
+        );
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    // The decisions were Redis's: its sorted set holds the three admissions.
+    let count = || async {
+        let mut c = inspect(&format!("{}#insecure", redis.url())).await;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("crm-odata:rl:*")
+            .query_async(&mut c)
+            .await
+            .expect("KEYS");
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let n: i64 = redis::cmd("ZCARD")
+            .arg(&keys[0])
+            .query_async(&mut c)
+            .await
+            .expect("ZCARD");
+        n
+    };
+    assert_eq!(count().await, 3);
+    // A server that does not trust that CA gets no TLS session: it limits on its own
+    // (fail-open), and Redis sees nothing of it.
+    let untrusting = ServeProcess::spawn_env(
+        &db.url,
+        &redis.url(),
+        "3/60s",
+        &[("SSL_CERT_FILE", "/nonexistent")],
+    );
+    let r = get(&client, &format!("{}/{PATH}", untrusting.base), &token).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(remaining(&r), 2);
+    assert_eq!(count().await, 3);
 }

@@ -1,6 +1,6 @@
 //! Connections, pools and migrations for both backends behind one `DbConnection`.
 
-mod tls;
+pub mod tls;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;

@@ -10,8 +10,8 @@ const OPENSSL_INIT_NO_ATEXIT: u64 = 0x0008_0000;
 
 type InitCrypto = unsafe extern "C" fn(u64, *const std::ffi::c_void) -> std::ffi::c_int;
 
-/// Runs once per process, before the first PostgreSQL connection. Does nothing when no
-/// OpenSSL is loaded.
+/// Runs once per process, before the first PostgreSQL connection and before a Redis
+/// client (whose `rediss://` uses OpenSSL) exists. Does nothing when no OpenSSL is loaded.
 pub fn init_without_exit_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

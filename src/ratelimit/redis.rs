@@ -99,6 +99,8 @@ pub struct RedisStore {
 impl RedisStore {
     /// Never connects eagerly and never fails: a bad URL is reported on every check.
     pub fn new(config: RateLimitConfig, url: &str, options: RedisOptions) -> Self {
+        // `rediss://` goes through OpenSSL too; it must not get its exit handler either.
+        crate::db::tls::init_without_exit_handler();
         let (client, bad_url) = match Client::open(url) {
             Ok(c) => (Some(c), None),
             Err(e) => (None, Some(e.to_string())),

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    /// TLS only (`--port 0 --tls-port`): the directory with its CA and certificate.
+    tls: Option<tempfile::TempDir>,
 }
 
 impl RedisServer {
@@ -31,9 +33,92 @@ impl RedisServer {
         let mut s = Self {
             port: free_port(),
             child: None,
+            tls: None,
         };
         s.start();
         Some(s)
+    }
+
+    /// A server that speaks only TLS, with a certificate for 127.0.0.1 signed by a CA
+    /// made for the test (`ca_file`); `None` as for `spawn`, or without `openssl`.
+    pub fn spawn_tls() -> Option<Self> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
+        std::fs::write(p("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("write");
+        let steps: [&[&str]; 3] = [
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=crm-odata test CA",
+                "-keyout",
+                &p("ca.key"),
+                "-out",
+                &p("ca.crt"),
+            ],
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                &p("server.key"),
+                "-out",
+                &p("server.csr"),
+            ],
+            &[
+                "x509",
+                "-req",
+                "-days",
+                "2",
+                "-in",
+                &p("server.csr"),
+                "-CA",
+                &p("ca.crt"),
+                "-CAkey",
+                &p("ca.key"),
+                "-CAcreateserial",
+                "-extfile",
+                &p("san.ext"),
+                "-out",
+                &p("server.crt"),
+            ],
+        ];
+        for args in steps {
+            match Command::new("openssl")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+            {
+                Ok(s) if s.success() => {}
+                other => {
+                    assert!(
+                        std::env::var_os("CI").is_none(),
+                        "openssl failed: {other:?}"
+                    );
+                    eprintln!("openssl unavailable: skipping");
+                    return None;
+                }
+            }
+        }
+        let mut s = Self::spawn()?;
+        s.stop();
+        s.tls = Some(dir);
+        s.start();
+        Some(s)
+    }
+
+    /// The CA that signed a TLS server's certificate.
+    pub fn ca_file(&self) -> Option<std::path::PathBuf> {
+        self.tls.as_ref().map(|d| d.path().join("ca.crt"))
     }
 
     /// A port nothing listens on (for "Redis down at start").
@@ -41,7 +126,11 @@ impl RedisServer {
         let s = Self::spawn()?;
         let port = s.port;
         drop(s);
-        Some(Self { port, child: None })
+        Some(Self {
+            port,
+            child: None,
+            tls: None,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -49,13 +138,37 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
+        let mut cmd = Command::new("redis-server");
+        match &self.tls {
+            None => cmd.args(["--port", &self.port.to_string()]),
+            Some(dir) => {
+                let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
+                cmd.args(["--port", "0", "--tls-port", &self.port.to_string()])
+                    .args([
+                        "--tls-cert-file",
+                        &p("server.crt"),
+                        "--tls-key-file",
+                        &p("server.key"),
+                    ])
+                    .args([
+                        "--tls-ca-cert-file",
+                        &p("ca.crt"),
+                        "--tls-auth-clients",
+                        "no",
+                    ])
+            }
+        };
+        let child = cmd
             .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
