@@ -148,6 +148,22 @@ async fn a_client_honouring_retry_after_gets_in() {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
+/// The size of the only workspace log in the Redis at `url` (there must be exactly one).
+async fn the_one_log_size(url: &str) -> i64 {
+    let mut c = inspect(url).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("crm-odata:rl:*")
+        .query_async(&mut c)
+        .await
+        .expect("KEYS");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    redis::cmd("ZCARD")
+        .arg(&keys[0])
+        .query_async(&mut c)
+        .await
+        .expect("ZCARD")
+}
+
 /// `crm-odata serve` as a child process, killed on drop.
 struct ServeProcess {
     child: std::process::Child,
@@ -238,19 +254,7 @@ async fn two_server_processes_sharing_redis_admit_exactly_limit_for_64_clients()
     assert_eq!(limited, 128 - 40, "statuses: {statuses:?}");
 
     // One sorted set, holding exactly the admitted requests.
-    let mut c = inspect(&url).await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("crm-odata:rl:*")
-        .query_async(&mut c)
-        .await
-        .expect("KEYS");
-    assert_eq!(keys.len(), 1, "{keys:?}");
-    let n: i64 = redis::cmd("ZCARD")
-        .arg(&keys[0])
-        .query_async(&mut c)
-        .await
-        .expect("ZCARD");
-    assert_eq!(n, 40);
+    assert_eq!(the_one_log_size(&url).await, 40);
 
     // Both servers now deny the workspace, whichever token is used.
     for s in &servers {
@@ -441,22 +445,8 @@ async fn redis_over_tls_verifies_the_certificate() {
     }
     assert_eq!(statuses, [200, 200, 200, 429]);
     // The decisions were Redis's: its sorted set holds the three admissions.
-    let count = || async {
-        let mut c = inspect(&format!("{}#insecure", redis.url())).await;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg("crm-odata:rl:*")
-            .query_async(&mut c)
-            .await
-            .expect("KEYS");
-        assert_eq!(keys.len(), 1, "{keys:?}");
-        let n: i64 = redis::cmd("ZCARD")
-            .arg(&keys[0])
-            .query_async(&mut c)
-            .await
-            .expect("ZCARD");
-        n
-    };
-    assert_eq!(count().await, 3);
+    let inspect_url = format!("{}#insecure", redis.url());
+    assert_eq!(the_one_log_size(&inspect_url).await, 3);
     // A server that does not trust that CA gets no TLS session: it limits on its own
     // (fail-open), and Redis sees nothing of it.
     let untrusting = ServeProcess::spawn_env(
@@ -468,5 +458,5 @@ async fn redis_over_tls_verifies_the_certificate() {
     let r = get(&client, &format!("{}/{PATH}", untrusting.base), &token).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(remaining(&r), 2);
-    assert_eq!(count().await, 3);
+    assert_eq!(the_one_log_size(&inspect_url).await, 3);
 }
