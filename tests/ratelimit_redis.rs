@@ -305,6 +305,48 @@ async fn outage_falls_back_then_resumes_on_redis() {
     assert_eq!(warns.load(Ordering::Relaxed), 2);
 }
 
+/// Requests admitted in-process while Redis was down are added to the workspace's log
+/// when it is back, so they still count against the limit for the rest of the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_admissions_are_carried_to_redis() {
+    let Some(mut server) = RedisServer::spawn() else {
+        return;
+    };
+    let o = RedisOptions {
+        retry_interval: Duration::from_millis(200),
+        ..opts("carry")
+    };
+    let l = Limiter::connect_with(cfg("6/60s"), Some(&server.url()), false, o).await;
+    for _ in 0..2 {
+        assert_eq!(
+            l.check_with_source(5).await.expect("check").1,
+            Source::Redis
+        );
+    }
+    server.stop();
+    for _ in 0..2 {
+        let (d, src) = l.check_with_source(5).await.expect("fail-open");
+        assert_eq!(src, Source::Fallback);
+        assert!(d.allowed);
+    }
+    // Back (empty: the server kept nothing), once a probe from another workspace succeeds.
+    server.start();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while l.check_with_source(99).await.expect("check").1 != Source::Redis {
+        assert!(Instant::now() < deadline, "did not return to Redis");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The two outage admissions are in the log first: Redis admits 4 more, not 6.
+    let mut admitted = 0;
+    for _ in 0..8 {
+        let (d, src) = l.check_with_source(5).await.expect("check");
+        assert_eq!(src, Source::Redis);
+        admitted += usize::from(d.allowed);
+    }
+    assert_eq!(admitted, 4);
+    assert_eq!(zcard(&server.url(), &l.redis_key(5).expect("key")).await, 6);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_closed_refuses_during_outage_only() {
     let Some(mut server) = RedisServer::spawn() else {

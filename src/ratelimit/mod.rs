@@ -90,6 +90,11 @@ struct Shared {
     outage: Outage,
     /// `remaining` of each workspace's latest Redis decision on this instance.
     headroom: std::sync::Mutex<std::collections::HashMap<i64, u32>>,
+    /// Requests admitted in-process during an outage, per workspace, to be added to the
+    /// workspace's log in Redis once it is back: otherwise a workspace that used its
+    /// limit during the outage would get a whole new one when Redis returns.
+    pending: std::sync::Mutex<std::collections::HashMap<i64, Vec<Instant>>>,
+    has_pending: std::sync::atomic::AtomicBool,
 }
 
 /// Workspaces whose headroom is remembered; beyond this the map starts over, which
@@ -131,6 +136,8 @@ impl Limiter {
         };
         let shared = Shared {
             headroom: Default::default(),
+            pending: Default::default(),
+            has_pending: Default::default(),
             outage: Outage::new(options.retry_interval),
             store: std::sync::Arc::new(RedisStore::new(config, url, options)),
         };
@@ -206,6 +213,9 @@ impl Limiter {
         if probing && !shared.outage.claim_probe() {
             return self.fallback(shared, workspace_id);
         }
+        if !probing {
+            self.replay_pending(shared, workspace_id).await;
+        }
         match shared.store.check(workspace_id).await {
             Ok(d) => {
                 if probing {
@@ -241,6 +251,60 @@ impl Limiter {
                 retry_after: Duration::from_secs(wait),
             });
         }
-        Ok((self.local.check(workspace_id), Source::Fallback))
+        let d = self.local.check(workspace_id);
+        if d.allowed {
+            self.note_pending(shared, workspace_id, Instant::now());
+        }
+        Ok((d, Source::Fallback))
+    }
+
+    /// Remembers an in-process admission for Redis (within bounds: as many workspaces
+    /// as the headroom map holds, and per workspace only what is still in the window).
+    fn note_pending(&self, shared: &Shared, workspace_id: i64, at: Instant) {
+        let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.len() >= HEADROOM_ENTRIES && !pending.contains_key(&workspace_id) {
+            return;
+        }
+        let log = pending.entry(workspace_id).or_default();
+        log.retain(|t| at.saturating_duration_since(*t) < self.config.window);
+        log.push(at);
+        shared
+            .has_pending
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Adds this workspace's outage admissions to its log in Redis, dated by their age,
+    /// before Redis decides again. Kept for a later attempt if Redis fails meanwhile.
+    async fn replay_pending(&self, shared: &Shared, workspace_id: i64) {
+        use std::sync::atomic::Ordering;
+        if !shared.has_pending.load(Ordering::Acquire) {
+            return;
+        }
+        let taken = {
+            let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let taken = pending.remove(&workspace_id);
+            if pending.is_empty() {
+                shared.has_pending.store(false, Ordering::Release);
+            }
+            taken
+        };
+        let Some(admitted) = taken else {
+            return;
+        };
+        let now = Instant::now();
+        let ages: Vec<Duration> = admitted
+            .iter()
+            .map(|t| now.saturating_duration_since(*t))
+            .filter(|age| *age < self.config.window)
+            .collect();
+        if ages.is_empty() {
+            return;
+        }
+        if let Err(e) = shared.store.replay(workspace_id, &ages).await {
+            tracing::debug!(error = %e, "rate limiter: outage admissions not yet copied to Redis");
+            for t in admitted {
+                self.note_pending(shared, workspace_id, t);
+            }
+        }
     }
 }

@@ -46,6 +46,34 @@ if first[2] then oldest = tonumber(first[2]) end
 return {admitted, count, oldest, now}
 ";
 
+/// Adds requests admitted elsewhere (in-process, during an outage) to the log, each
+/// dated `age` microseconds before the Redis server's `TIME`; those already out of the
+/// window are skipped. ARGV: window (µs), then pairs of age (µs) and unique member.
+/// Returns how many were added.
+const REPLAY: &str = r"
+local key = KEYS[1]
+local window = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local args = {}
+local n = 0
+for i = 2, #ARGV - 1, 2 do
+  local score = now - tonumber(ARGV[i])
+  if score > now - window then
+    n = n + 1
+    args[2 * n - 1] = score
+    args[2 * n] = ARGV[i + 1]
+  end
+end
+if n > 0 then
+  redis.call('ZADD', key, unpack(args))
+  if redis.call('PTTL', key) < window / 1000 then
+    redis.call('PEXPIRE', key, math.ceil(window / 1000))
+  end
+end
+return n
+";
+
 /// Why a Redis check did not produce a decision.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -89,6 +117,7 @@ pub struct RedisStore {
     managers: Mutex<HashMap<ThreadId, ConnectionManager>>,
     bad_url: Option<String>,
     script: Script,
+    replay: Script,
     /// Members must be unique per admission; instance + sequence is, without a round trip.
     instance: u64,
     seq: AtomicU64,
@@ -112,6 +141,7 @@ impl RedisStore {
             managers: Mutex::new(HashMap::new()),
             bad_url,
             script: Script::new(SCRIPT),
+            replay: Script::new(REPLAY),
             instance: rand::random(),
             seq: AtomicU64::new(0),
             queues: Mutex::new(HashMap::new()),
@@ -248,6 +278,22 @@ impl RedisStore {
                 }
             })
             .collect())
+    }
+
+    /// Adds requests admitted `ages` ago (elsewhere) to the workspace's log.
+    pub async fn replay(&self, ws: i64, ages: &[Duration]) -> Result<(), StoreError> {
+        let mut con = self.manager()?;
+        let window_us = u64::try_from(self.config.window.as_micros()).unwrap_or(u64::MAX);
+        let mut inv = self.replay.key(self.key(ws));
+        inv.arg(window_us);
+        for age in ages {
+            inv.arg(u64::try_from(age.as_micros()).unwrap_or(u64::MAX))
+                .arg(&self.member()[..]);
+        }
+        let _added: i64 = tokio::time::timeout(self.options.timeout, inv.invoke_async(&mut con))
+            .await
+            .map_err(|_| StoreError::Timeout(self.options.timeout))??;
+        Ok(())
     }
 
     /// A cheap liveness check (used once at start to log the initial state).
