@@ -305,6 +305,53 @@ async fn outage_falls_back_then_resumes_on_redis() {
     assert_eq!(warns.load(Ordering::Relaxed), 2);
 }
 
+/// After Redis restarts, every worker thread's connection reconnects without a second
+/// outage: the first request on a thread whose connection the restart dropped is still
+/// decided by Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_thread_returns_to_redis_after_a_restart() {
+    let Some(mut server) = RedisServer::spawn() else {
+        return;
+    };
+    let o = RedisOptions {
+        retry_interval: Duration::from_millis(200),
+        ..patient("restart")
+    };
+    let l = Arc::new(Limiter::connect_with(cfg("1000/60s"), Some(&server.url()), false, o).await);
+    // Connections on both threads, decided by Redis.
+    let round = |l: Arc<Limiter>, base: i64| async move {
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let l = Arc::clone(&l);
+                tokio::spawn(async move { l.check_with_source(base + i).await.expect("check").1 })
+            })
+            .collect();
+        let mut sources = Vec::new();
+        for t in tasks {
+            sources.push(t.await.expect("task"));
+        }
+        sources
+    };
+    assert!(round(Arc::clone(&l), 100)
+        .await
+        .iter()
+        .all(|s| *s == Source::Redis));
+    server.stop();
+    server.start();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while l.check_with_source(99).await.expect("check").1 != Source::Redis {
+        assert!(Instant::now() < deadline, "did not return to Redis");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for base in [200, 300, 400] {
+        let sources = round(Arc::clone(&l), base).await;
+        assert!(
+            sources.iter().all(|s| *s == Source::Redis),
+            "{base}: {sources:?}"
+        );
+    }
+}
+
 /// Requests admitted in-process while Redis was down are added to the workspace's log
 /// when it is back, so they still count against the limit for the rest of the window.
 /// One thread: the limiter keeps a connection per thread, and the probe that ends the

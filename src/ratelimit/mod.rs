@@ -216,7 +216,18 @@ impl Limiter {
         if !probing {
             self.replay_pending(shared, workspace_id).await;
         }
-        match shared.store.check(workspace_id).await {
+        let mut result = shared.store.check(workspace_id).await;
+        // Each worker thread has its own connection. After Redis restarts, the first
+        // request on a thread whose connection the restart dropped fails while the
+        // connection is re-established; one retry keeps that from starting a new outage.
+        if !probing
+            && result
+                .as_ref()
+                .is_err_and(StoreError::is_dropped_connection)
+        {
+            result = shared.store.check(workspace_id).await;
+        }
+        match result {
             Ok(d) => {
                 if probing {
                     shared.outage.mark_up();

@@ -85,13 +85,26 @@ pub enum StoreError {
     Reply(String),
     #[error("redis url is invalid: {0}")]
     BadUrl(String),
+    /// A lost connection, as passed to every request of a batch.
+    #[error("redis: {0}")]
+    Dropped(String),
 }
 
 impl StoreError {
+    /// The connection was lost (the server restarted or closed it), not refused or slow.
+    pub fn is_dropped_connection(&self) -> bool {
+        match self {
+            StoreError::Redis(e) => e.is_connection_dropped(),
+            StoreError::Dropped(_) => true,
+            _ => false,
+        }
+    }
+
     /// A copy for every request of a coalesced batch.
     fn share(&self) -> StoreError {
         match self {
             StoreError::Timeout(d) => StoreError::Timeout(*d),
+            e if e.is_dropped_connection() => StoreError::Dropped(e.to_string()),
             other => StoreError::Reply(other.to_string()),
         }
     }
