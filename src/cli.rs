@@ -232,15 +232,8 @@ fn request_target(target: &str) -> String {
 }
 
 fn explain(target: &str, dialect: &str) -> ExitCode {
-    let target = target
-        .trim_start_matches(|c| c != '/' && target.contains("://"))
-        .to_owned();
-    let target = target
-        .split_once("://")
-        .map(|(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]).to_owned())
-        .unwrap_or(target);
     match crate::explain::explain(
-        &target,
+        &request_target(target),
         if dialect == "postgres" {
             crate::db::Dialect::Postgres
         } else {

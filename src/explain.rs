@@ -3,35 +3,48 @@
 use crate::bind::{self, Target};
 use crate::db::{DbConnection, Dialect};
 use crate::plan::plan_read;
-use crate::sql::{Compiler, Output};
+use crate::sql::{Compiler, Output, Sql};
 use diesel::sql_types::{Integer, Text};
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::RunQueryDsl;
+
+/// The statements a request target compiles to, named `select` or `count`; `None` when
+/// it needs no SQL.
+type Statements = Vec<(&'static str, Sql<Text>)>;
+
+fn statements(bound: &Target, c: &mut Compiler) -> Result<Option<Statements>, String> {
+    Ok(Some(match bound {
+        Target::Entities(read) => {
+            let plan = plan_read(read, 1000, None).map_err(|e| e.to_string())?;
+            let mut v = vec![("select", c.select(&plan).returning())];
+            if read.shape.count {
+                v.push(("count", c.count(read).returning()));
+            }
+            v
+        }
+        Target::Count(read) => vec![("count", c.count(read).returning())],
+        Target::Property { read, .. } => {
+            let plan = plan_read(read, 1, None).map_err(|e| e.to_string())?;
+            vec![("select", c.select(&plan).returning())]
+        }
+        _ => return Ok(None),
+    }))
+}
 
 pub fn explain(target: &str, dialect: Dialect) -> Result<String, String> {
     let url = odata_parser::parse_target(target).map_err(|e| e.to_string())?;
     let mut out = format!("Parsed:\n  {url}\n\nTree:\n{url:#?}\n");
     let bound = bind::bind(&url).map_err(|e| e.to_string())?;
     let mut c = Compiler::new(dialect, 1, Output::default());
-    let (sql, binds) = match &bound {
-        Target::Entities(read) => {
-            let plan = plan_read(read, 1000, None).map_err(|e| e.to_string())?;
-            let s = c.select(&plan).debug_text();
-            if read.shape.count {
-                let (count, cb) = c.count(read).debug_text();
-                out.push_str(&format!("\nCount SQL:\n  {count}\n  binds: {cb:?}\n"));
-            }
-            s
-        }
-        Target::Count(read) => c.count(read).debug_text(),
-        Target::Property { read, .. } => {
-            let plan = plan_read(read, 1, None).map_err(|e| e.to_string())?;
-            c.select(&plan).debug_text()
-        }
-        other => return Ok(format!("{out}\n{other:?} (no SQL)")),
+    let Some(statements) = statements(&bound, &mut c)? else {
+        return Ok(format!("{out}\n{bound:?} (no SQL)"));
     };
-    out.push_str(&format!(
-        "\nSQL ({dialect:?}, workspace bound as 1):\n  {sql}\n  binds: {binds:?}\n"
-    ));
+    for (name, stmt) in statements {
+        let (sql, binds) = stmt.debug_text();
+        let title = if name == "count" { "Count SQL" } else { "SQL" };
+        out.push_str(&format!(
+            "\n{title} ({dialect:?}, workspace bound as 1):\n  {sql}\n  binds: {binds:?}\n"
+        ));
+    }
     Ok(out)
 }
 
@@ -43,42 +56,19 @@ pub fn query_plan(
     target: &str,
     workspace: &str,
 ) -> Result<String, String> {
-    #[derive(QueryableByName)]
-    struct Ws {
-        #[diesel(sql_type = Integer)]
-        id: i32,
-    }
-    let ws: Vec<Ws> = diesel::sql_query("SELECT id FROM workspaces WHERE name = $1")
-        .bind::<Text, _>(workspace)
-        .load(conn)
-        .map_err(|e| e.to_string())?;
-    let ws = ws
-        .first()
-        .ok_or_else(|| format!("no workspace named {workspace:?}"))?
-        .id;
+    let ws = crate::auth::find_workspace(conn, workspace)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no workspace named {workspace:?}"))?;
     let url = odata_parser::parse_target(target).map_err(|e| e.to_string())?;
     let bound = bind::bind(&url).map_err(|e| e.to_string())?;
     let mut c = Compiler::new(dialect, i64::from(ws), Output::default());
-    let statements = match &bound {
-        Target::Entities(read) => {
-            let plan = plan_read(read, 1000, None).map_err(|e| e.to_string())?;
-            let mut v = vec![("select", c.select(&plan).returning::<Text>())];
-            if read.shape.count {
-                v.push(("count", c.count(read).returning()));
-            }
-            v
-        }
-        Target::Count(read) => vec![("count", c.count(read).returning())],
-        Target::Property { read, .. } => {
-            let plan = plan_read(read, 1, None).map_err(|e| e.to_string())?;
-            vec![("select", c.select(&plan).returning())]
-        }
-        other => return Ok(format!("{other:?} (no SQL)")),
+    let Some(statements) = statements(&bound, &mut c)? else {
+        return Ok(format!("{bound:?} (no SQL)"));
     };
     let mut out = String::new();
     for (name, stmt) in statements {
         out.push_str(&format!("{name}:\n"));
-        let mut q = crate::sql::Sql::<Text>::new();
+        let mut q = Sql::<Text>::new();
         let lines: Vec<String> = match dialect {
             Dialect::Sqlite => {
                 q.sql("EXPLAIN QUERY PLAN ").append(stmt);

@@ -173,6 +173,30 @@ pub enum TExpr {
 }
 
 impl TExpr {
+    /// The filtered entity's own property this expression names, if it is one.
+    pub fn root_prop(&self) -> Option<Prop> {
+        match self {
+            TExpr::Prop {
+                scope: 0,
+                navs,
+                prop,
+            } if navs.is_empty() => Some(prop),
+            _ => None,
+        }
+    }
+
+    /// The operands of this expression's top-level `and`s (itself when it is no `and`).
+    pub fn conjuncts(&self) -> Vec<&TExpr> {
+        match self {
+            TExpr::And(a, b) => {
+                let mut v = a.conjuncts();
+                v.extend(b.conjuncts());
+                v
+            }
+            other => vec![other],
+        }
+    }
+
     pub fn ty(&self) -> Ty {
         match self {
             TExpr::Prop { prop, .. } => {

@@ -5,7 +5,7 @@ use super::dbcall::{self, Lease};
 use super::error::ApiError;
 use super::request::without_params;
 use crate::auth::{verify, Principal};
-use crate::db::Db;
+use crate::db::{Db, DbConnection};
 use actix_web::http::header;
 use actix_web::HttpRequest;
 use base64::Engine;
@@ -87,26 +87,19 @@ pub async fn authenticate(
     key_param: Option<&str>,
 ) -> Result<(Principal, Option<Lease>), ApiError> {
     let token = presented_token(req, key_param)?;
-    if let Some(mut lease) = Lease::open(db) {
-        let found = verify(lease.conn(), &token).map_err(|e| match e {
-            crate::auth::AuthError::Db(d) => ApiError::Db(d.into()),
-            _ => ApiError::Unauthorized("invalid token"),
-        })?;
-        let principal = found.ok_or(ApiError::Unauthorized(
-            "the token is invalid or has been revoked",
-        ))?;
-        return Ok((principal, Some(lease)));
-    }
-    // A unique-index lookup: short enough to run on the worker thread.
-    let found = dbcall::run(db, true, move |conn| {
+    let check = move |conn: &mut DbConnection| {
         verify(conn, &token).map_err(|e| match e {
             crate::auth::AuthError::Db(d) => ApiError::Db(d.into()),
             _ => ApiError::Unauthorized("invalid token"),
         })
-    })
-    .await?;
+    };
+    let (found, lease) = match Lease::open(db) {
+        Some(mut lease) => (check(lease.conn())?, Some(lease)),
+        // A unique-index lookup: short enough to run on the worker thread.
+        None => (dbcall::run(db, true, check).await?, None),
+    };
     let principal = found.ok_or(ApiError::Unauthorized(
         "the token is invalid or has been revoked",
     ))?;
-    Ok((principal, None))
+    Ok((principal, lease))
 }

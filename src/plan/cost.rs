@@ -6,7 +6,7 @@ use crate::bind::{CmpOp, Expand, Read, TExpr, Value};
 use odata_parser::Function;
 
 /// Most rows a quick read returns.
-pub const QUICK_ROWS: u64 = 100;
+const QUICK_ROWS: u64 = 100;
 
 /// A collection read is quick when it returns at most [`QUICK_ROWS`] rows from the start
 /// of the order (no `$skip`), aggregates nothing per row (no collection-valued `$expand`,
@@ -30,22 +30,22 @@ pub fn is_quick(read: &Read, page_size: u64) -> bool {
     let Some(order) = shape
         .orderby
         .iter()
-        .map(|(x, _)| root_prop(x))
+        .map(|(x, _)| x.root_prop().map(|p| p.name))
         .collect::<Option<Vec<&str>>>()
     else {
         return false;
     };
     // The key and each secondary index, as the columns they hold in order.
     let key: &[&str] = e.key;
-    let indexes = std::iter::once(key).chain(e.indexes.iter().copied());
+    let mut indexes = std::iter::once(key).chain(e.indexes.iter().copied());
     match &shape.filter {
-        Some(f) => indexes.into_iter().any(|ix| {
+        Some(f) => indexes.any(|ix| {
             order.iter().all(|c| ix.contains(c) || e.key.contains(c))
                 && ix.first().is_some_and(|lead| narrowed(f, lead))
         }),
-        None => order.first().is_none_or(|c| {
-            e.key.first() == Some(c) || e.indexes.iter().any(|ix| ix.first() == Some(c))
-        }),
+        None => order
+            .first()
+            .is_none_or(|c| indexes.any(|ix| ix.first() == Some(c))),
     }
 }
 
@@ -53,35 +53,21 @@ fn single_valued(e: &Expand) -> bool {
     !e.nav.many && !e.is_count && e.shape.expand.iter().all(single_valued)
 }
 
-/// The entity's own property `e` names, if it is one.
-fn root_prop(e: &TExpr) -> Option<&'static str> {
-    match e {
-        TExpr::Prop {
-            scope: 0,
-            navs,
-            prop,
-        } if navs.is_empty() => Some(prop.name),
-        _ => None,
-    }
-}
-
 /// Whether some top-level conjunct of `f` is `lead eq literal` or
 /// `startswith(lead, 'prefix')`.
 fn narrowed(f: &TExpr, lead: &str) -> bool {
-    match f {
-        TExpr::And(a, b) => narrowed(a, lead) || narrowed(b, lead),
+    let is_lead = |p: &TExpr| p.root_prop().is_some_and(|p| p.name == lead);
+    f.conjuncts().into_iter().any(|c| match c {
         TExpr::Cmp(CmpOp::Eq, a, b) => match (a.as_ref(), b.as_ref()) {
-            (p, TExpr::Lit(v)) | (TExpr::Lit(v), p) => {
-                !matches!(v, Value::Null) && root_prop(p) == Some(lead)
-            }
+            (p, TExpr::Lit(v)) | (TExpr::Lit(v), p) => !matches!(v, Value::Null) && is_lead(p),
             _ => false,
         },
         TExpr::Call(Function::StartsWith, args, _) => match args.as_slice() {
-            [p, TExpr::Lit(Value::String(s))] => !s.is_empty() && root_prop(p) == Some(lead),
+            [p, TExpr::Lit(Value::String(s))] => !s.is_empty() && is_lead(p),
             _ => false,
         },
         _ => false,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 mod cost;
 mod skiptoken;
 
-pub use cost::{is_quick, QUICK_ROWS};
+pub use cost::is_quick;
 pub use skiptoken::{fingerprint, value_from_json, SkipToken, SkipTokenError};
 
 use crate::bind::{Entity, Read, TExpr};

@@ -171,16 +171,16 @@ impl Limiter {
         self.shared.as_ref().map(|s| s.store.key(workspace_id))
     }
 
-    /// Whether a read of `workspace_id` may start its work while its Redis round trip is
-    /// in flight. The decision is Redis's either way, and a denied read is answered 429
-    /// with its work discarded; overlapping only hides the round trip. It is allowed
-    /// while this instance last saw plenty of room in the window (more than a quarter
-    /// of the limit, at least 32), so reads are almost never done for nothing.
     /// Whether decisions come from Redis (a network round trip), not from this process.
     pub fn is_shared(&self) -> bool {
         self.shared.is_some()
     }
 
+    /// Whether a read of `workspace_id` may start its work while its Redis round trip is
+    /// in flight. The decision is Redis's either way, and a denied read is answered 429
+    /// with its work discarded; overlapping only hides the round trip. It is allowed
+    /// while this instance last saw plenty of room in the window (more than a quarter
+    /// of the limit, at least 32), so reads are almost never done for nothing.
     pub fn can_overlap(&self, workspace_id: i64) -> bool {
         let Some(shared) = &self.shared else {
             return false;

@@ -197,24 +197,17 @@ impl Compiler {
         if entity.trigram.is_empty() {
             return;
         }
-        let mut all = Vec::new();
-        conjuncts(f, &mut all);
-        for c in all {
+        for c in f.conjuncts() {
             let TExpr::Call(Function::Contains, args, _) = c else {
                 continue;
             };
-            let [TExpr::Prop {
-                scope: 0,
-                navs,
-                prop,
-            }, TExpr::Lit(Value::String(text))] = args.as_slice()
-            else {
+            let [p, TExpr::Lit(Value::String(text))] = args.as_slice() else {
                 continue;
             };
             // Shorter values hold no trigram to look up.
-            if !navs.is_empty() || text.chars().nth(2).is_none() {
+            let Some(prop) = p.root_prop().filter(|_| text.chars().nth(2).is_some()) else {
                 continue;
-            }
+            };
             let Some(&(_, index)) = entity.trigram.iter().find(|(p, _)| *p == prop.name) else {
                 continue;
             };
@@ -707,17 +700,6 @@ fn trigram_query(text: &str) -> String {
         })
         .collect();
     terms.join(" AND ")
-}
-
-/// The operands of `e`'s top-level `and`s.
-fn conjuncts<'e>(e: &'e TExpr, out: &mut Vec<&'e TExpr>) {
-    match e {
-        TExpr::And(a, b) => {
-            conjuncts(a, out);
-            conjuncts(b, out);
-        }
-        other => out.push(other),
-    }
 }
 
 /// The entity's key property when the key is a single column.

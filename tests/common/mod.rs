@@ -116,22 +116,11 @@ impl TestDb {
 
     /// Runs a scalar count query, e.g. to compare with the API's answer.
     pub fn count(&self, sql_where: &str, table: &str, workspace: &str) -> i64 {
-        use diesel::sql_types::BigInt;
-        use diesel::RunQueryDsl;
-        let mut q = crm_odata::sql::Sql::<BigInt>::new();
-        let ws = auth::find_workspace(&mut self.conn(), workspace)
-            .expect("ws")
-            .expect("ws exists");
-        q.sql(&format!(
-            "SELECT count(*) FROM {table} WHERE workspace_id = "
-        ))
-        .bind_int(ws.into())
-        .sql(sql_where);
-        q.get_result::<i64>(&mut self.conn()).expect("count")
+        self.count_rows(table, workspace, |q| {
+            q.sql(sql_where);
+        })
     }
-}
 
-impl TestDb {
     /// Like `count`, with `value` bound between two pieces of the condition.
     pub fn count_with_text(
         &self,
@@ -141,19 +130,27 @@ impl TestDb {
         table: &str,
         workspace: &str,
     ) -> i64 {
-        use diesel::sql_types::BigInt;
+        self.count_rows(table, workspace, |q| {
+            q.sql(before).bind_text(value).sql(after);
+        })
+    }
+
+    fn count_rows(
+        &self,
+        table: &str,
+        workspace: &str,
+        condition: impl FnOnce(&mut crm_odata::sql::Sql<diesel::sql_types::BigInt>),
+    ) -> i64 {
         use diesel::RunQueryDsl;
         let ws = auth::find_workspace(&mut self.conn(), workspace)
             .expect("ws")
             .expect("ws exists");
-        let mut q = crm_odata::sql::Sql::<BigInt>::new();
+        let mut q = crm_odata::sql::Sql::new();
         q.sql(&format!(
             "SELECT count(*) FROM {table} WHERE workspace_id = "
         ))
-        .bind_int(ws.into())
-        .sql(before)
-        .bind_text(value)
-        .sql(after);
+        .bind_int(ws.into());
+        condition(&mut q);
         q.get_result::<i64>(&mut self.conn()).expect("count")
     }
 }
