@@ -15,15 +15,18 @@ pub struct Rows {
     pub count: Option<i64>,
 }
 
+/// `guard`: a token hash the page's statement checks itself (see `auth::live_token`);
+/// with it, no rows may also mean the token is no longer valid.
 pub fn read_page(
     conn: &mut DbConnection,
     dialect: Dialect,
     workspace: i64,
+    guard: Option<&str>,
     plan: &ReadPlan,
     output: Output,
     with_count: bool,
 ) -> Result<Rows, DbError> {
-    let mut c = Compiler::new(dialect, workspace, output);
+    let mut c = Compiler::new(dialect, workspace, output).guarded(guard);
     let mut loaded: Vec<(String, String)> = c.select(plan).load(conn)?;
     let size = plan.page.size as usize;
     let mut next_after = None;
@@ -58,10 +61,11 @@ pub fn read_single(
     conn: &mut DbConnection,
     dialect: Dialect,
     workspace: i64,
+    guard: Option<&str>,
     plan: &ReadPlan,
     output: Output,
 ) -> Result<Option<String>, DbError> {
-    let mut c = Compiler::new(dialect, workspace, output);
+    let mut c = Compiler::new(dialect, workspace, output).guarded(guard);
     let rows: Vec<(String, String)> = c.select(plan).load(conn)?;
     Ok(rows.into_iter().next().map(|(j, _)| j))
 }

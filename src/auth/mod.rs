@@ -1,6 +1,10 @@
 //! Workspaces, users and personal access tokens. Tokens are random, shown once and
 //! stored only as a SHA-256 hash.
 
+mod known;
+
+pub use self::known::KnownTokens;
+
 use crate::db::{DbConnection, Dialect};
 use crate::sql::Sql;
 use base64::Engine;
@@ -287,13 +291,18 @@ pub fn revoke_token(conn: &mut DbConnection, dialect: Dialect, id: i32) -> Resul
 
 /// Resolves a presented token; `None` for unknown or revoked tokens.
 pub fn verify(conn: &mut DbConnection, token: &str) -> Result<Option<Principal>, AuthError> {
+    verify_hash(conn, &hash_token(token))
+}
+
+/// [`verify`] for a token already hashed with [`hash_token`].
+pub fn verify_hash(conn: &mut DbConnection, hash: &str) -> Result<Option<Principal>, AuthError> {
     let mut q = Sql::<(Integer, Integer, Text, Text)>::new();
     q.sql(
         "SELECT t.id, t.workspace_id, u.user_code, u.role FROM tokens t \
          JOIN crm_users u ON u.workspace_id = t.workspace_id AND u.user_code = t.user_code \
          WHERE t.revoked IS NULL AND t.token_hash = ",
     )
-    .bind_text(hash_token(token));
+    .bind_text(hash);
     let row: Option<(i32, i32, String, String)> = q.load(conn)?.into_iter().next();
     Ok(
         row.map(|(token_id, workspace_id, user_code, role)| Principal {
@@ -303,4 +312,19 @@ pub fn verify(conn: &mut DbConnection, token: &str) -> Result<Option<Principal>,
             role: role.parse().unwrap_or(Role::Read),
         }),
     )
+}
+
+/// `EXISTS (…)`, true exactly when [`verify_hash`] would accept the token and place it in
+/// `workspace`. A read that carries it in its `WHERE` checks its own token: it returns
+/// rows only while the token is live, in the same statement (and snapshot) as the rows.
+pub fn live_token<ST>(q: &mut Sql<ST>, hash: &str, workspace: i64) {
+    q.sql(
+        "EXISTS (SELECT 1 FROM tokens lt \
+         JOIN crm_users lu ON lu.workspace_id = lt.workspace_id AND lu.user_code = lt.user_code \
+         WHERE lt.revoked IS NULL AND lt.token_hash = ",
+    )
+    .bind_text(hash)
+    .sql(" AND lt.workspace_id = ")
+    .bind_int(workspace)
+    .sql(")");
 }

@@ -4,11 +4,13 @@
 use super::dbcall::{self, Lease};
 use super::error::ApiError;
 use super::request::without_params;
-use crate::auth::{verify, Principal};
+use crate::auth::{hash_token, verify_hash, KnownTokens, Principal};
 use crate::db::{Db, DbConnection};
 use actix_web::http::header;
 use actix_web::HttpRequest;
 use base64::Engine;
+use std::cell::Cell;
+use std::sync::Arc;
 
 /// The value of query parameter `name`, percent-decoded (the `OData.Feed` "Web API" key).
 pub fn query_param(query: &str, name: &str) -> Option<String> {
@@ -32,7 +34,7 @@ pub fn strip_param(query: &str, name: Option<&str>) -> String {
 }
 
 /// The presented token: the Authorization header, else the key parameter when enabled.
-fn presented_token(req: &HttpRequest, key_param: Option<&str>) -> Result<String, ApiError> {
+pub fn presented_token(req: &HttpRequest, key_param: Option<&str>) -> Result<String, ApiError> {
     if req.headers().get(header::AUTHORIZATION).is_none() {
         let from_url = key_param.and_then(|name| query_param(req.uri().query()?, name));
         if let Some(token) = from_url.filter(|t| !t.trim().is_empty()) {
@@ -85,14 +87,11 @@ pub async fn authenticate(
     req: &HttpRequest,
     db: &Db,
     key_param: Option<&str>,
+    known: &KnownTokens,
 ) -> Result<(Principal, Option<Lease>), ApiError> {
-    let token = presented_token(req, key_param)?;
-    let check = move |conn: &mut DbConnection| {
-        verify(conn, &token).map_err(|e| match e {
-            crate::auth::AuthError::Db(d) => ApiError::Db(d.into()),
-            _ => ApiError::Unauthorized("invalid token"),
-        })
-    };
+    let hash = hash_token(&presented_token(req, key_param)?);
+    let token_hash = hash.clone();
+    let check = move |conn: &mut DbConnection| checked(conn, &token_hash);
     let (found, lease) = match Lease::open(db) {
         Some(mut lease) => (check(lease.conn())?, Some(lease)),
         // A unique-index lookup: short enough to run on the worker thread.
@@ -101,5 +100,57 @@ pub async fn authenticate(
     let principal = found.ok_or(ApiError::Unauthorized(
         "the token is invalid or has been revoked",
     ))?;
+    known.remember(&hash, i64::from(principal.workspace_id));
     Ok((principal, lease))
+}
+
+fn checked(conn: &mut DbConnection, hash: &str) -> Result<Option<Principal>, ApiError> {
+    verify_hash(conn, hash).map_err(|e| match e {
+        crate::auth::AuthError::Db(d) => ApiError::Db(d.into()),
+        _ => ApiError::Unauthorized("invalid token"),
+    })
+}
+
+/// A token this instance accepted before, presented again: the request is served for its
+/// workspace and checks the token on its way, on the connection (and usually in the
+/// statement) that does its work, instead of in a round trip of its own first.
+pub struct Pending {
+    pub hash: Arc<str>,
+    checked: Cell<bool>,
+}
+
+impl Pending {
+    /// The token presented with `req`, if this instance knows its workspace.
+    pub fn of(
+        req: &HttpRequest,
+        key_param: Option<&str>,
+        known: &KnownTokens,
+    ) -> Option<(Pending, i64)> {
+        let hash = hash_token(&presented_token(req, key_param).ok()?);
+        let ws = known.workspace_of(&hash)?;
+        let pending = Pending {
+            hash: hash.into(),
+            checked: Cell::new(false),
+        };
+        Some((pending, ws))
+    }
+
+    /// Whether something this request ran has found the token live.
+    pub fn is_checked(&self) -> bool {
+        self.checked.get()
+    }
+
+    pub fn mark_checked(&self) {
+        self.checked.set(true);
+    }
+}
+
+/// Fails with 401 unless the token with this hash is live and belongs to `workspace`.
+pub fn require_live(conn: &mut DbConnection, hash: &str, workspace: i64) -> Result<(), ApiError> {
+    match checked(conn, hash)? {
+        Some(p) if i64::from(p.workspace_id) == workspace => Ok(()),
+        _ => Err(ApiError::Unauthorized(
+            "the token is invalid or has been revoked",
+        )),
+    }
 }

@@ -22,6 +22,8 @@ pub struct AppState {
     pub max_page_size: u32,
     /// Query parameter carrying the token, when that opt-in is on.
     pub api_key_param: Option<String>,
+    /// Workspaces of tokens accepted before (see `handlers::serve_known_token`).
+    pub known_tokens: crate::auth::KnownTokens,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,7 @@ impl Application {
             limiter,
             max_page_size: config.max_page_size,
             api_key_param: config.api_key_param.clone().filter(|p| !p.is_empty()),
+            known_tokens: Default::default(),
         });
         let listener = TcpListener::bind(bind).map_err(|source| StartError::Bind {
             addr: bind.into(),

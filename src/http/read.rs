@@ -1,5 +1,6 @@
 //! Responders for reads: entity collections and single entities, properties, `/$count`.
 
+use super::auth::{require_live, Pending};
 use super::dbcall;
 use super::error::ApiError;
 use super::negotiate::{data_format, text_allowed, DataFormat, JsonFormat};
@@ -32,15 +33,63 @@ pub struct Ctx<'a> {
     pub query: &'a str,
     /// The connection the token was checked on, if the reads may continue on it.
     pub lease: &'a RefCell<Option<dbcall::Lease>>,
+    /// A known token not yet checked for this request: every database call checks it.
+    pub pending: Option<&'a Pending>,
 }
 
 impl Ctx<'_> {
+    /// Runs `f` on a connection; with a pending token, checks it there first.
     async fn db<T, F>(&self, short: bool, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut crate::db::DbConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        dbcall::run_leased(self.lease, &self.state.db, short, f).await
+        let Some(pending) = self.pending else {
+            return dbcall::run_leased(self.lease, &self.state.db, short, f).await;
+        };
+        let (hash, ws) = (pending.hash.clone(), self.workspace);
+        let r = dbcall::run_leased(self.lease, &self.state.db, short, move |c| {
+            require_live(c, &hash, ws)?;
+            f(c)
+        })
+        .await;
+        if r.is_ok() {
+            pending.mark_checked();
+        }
+        r
+    }
+
+    /// Runs a read whose statement checks a pending token itself: `f` gets the token's
+    /// hash to compile into its `WHERE`. Rows prove the token live; when there are none
+    /// (`is_empty`), the token is checked on its own before the empty answer is given.
+    async fn db_guarded<T, F>(
+        &self,
+        short: bool,
+        is_empty: fn(&T) -> bool,
+        f: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConnection, Option<&str>) -> Result<T, ApiError>
+            + Send
+            + 'static,
+    {
+        let guard = self.pending.map(|p| p.hash.clone());
+        let ws = self.workspace;
+        let r = dbcall::run_leased(self.lease, &self.state.db, short, move |c| {
+            let out = f(c, guard.as_deref())?;
+            if let Some(hash) = &guard {
+                if is_empty(&out) {
+                    require_live(c, hash, ws)?;
+                }
+            }
+            Ok(out)
+        })
+        .await;
+        if let (Ok(_), Some(p)) = (&r, self.pending) {
+            p.mark_checked();
+        }
+        r
     }
 }
 
@@ -101,7 +150,7 @@ pub async fn property(
     let row = cx
         .db(true, move |c| {
             let plan = plan_read(&read, 1, None)?;
-            Ok(exec::read_single(c, dialect, ws, &plan, output)?)
+            Ok(exec::read_single(c, dialect, ws, None, &plan, output)?)
         })
         .await?;
     let row = row.ok_or_else(|| ApiError::NotFound("no entity with that key".into()))?;
@@ -155,10 +204,14 @@ pub async fn entities(
     if read.single {
         // A key lookup (plus any expands) is bounded by the key index.
         let row = cx
-            .db(read.shape.expand.is_empty(), move |c| {
-                let plan = plan_read(&read, 1, None)?;
-                Ok(exec::read_single(c, dialect, ws, &plan, output)?)
-            })
+            .db_guarded(
+                read.shape.expand.is_empty(),
+                Option::is_none,
+                move |c, guard| {
+                    let plan = plan_read(&read, 1, None)?;
+                    Ok(exec::read_single(c, dialect, ws, guard, &plan, output)?)
+                },
+            )
             .await?;
         let row =
             row.ok_or_else(|| ApiError::NotFound("no entity found at this address".into()))?;
@@ -182,16 +235,20 @@ pub async fn entities(
     // Small, index-bounded pages run like a read by key (see `plan::is_quick`).
     let quick = is_quick(&read, page_size);
     let (rows, served) = cx
-        .db(quick, move |c| {
-            let check = token_text.as_deref().map(|t| TokenCheck {
-                text: t,
-                workspace: ws,
-                fingerprint: &fp_for_plan,
-            });
-            let plan = plan_read(&read, page_size, check)?;
-            let rows = exec::read_page(c, dialect, ws, &plan, output, with_count)?;
-            Ok((rows, plan.page.served))
-        })
+        .db_guarded(
+            quick,
+            |(rows, _): &(exec::Rows, u64)| rows.rows.is_empty(),
+            move |c, guard| {
+                let check = token_text.as_deref().map(|t| TokenCheck {
+                    text: t,
+                    workspace: ws,
+                    fingerprint: &fp_for_plan,
+                });
+                let plan = plan_read(&read, page_size, check)?;
+                let rows = exec::read_page(c, dialect, ws, guard, &plan, output, with_count)?;
+                Ok((rows, plan.page.served))
+            },
+        )
         .await?;
     let next_link = rows.next_after.map(|after| {
         let token = SkipToken {

@@ -27,6 +27,8 @@ pub struct Compiler {
     workspace: i64,
     aliases: usize,
     pub output: Output,
+    /// Hash of a token that `select` checks in its own `WHERE` (see `auth::live_token`).
+    guard: Option<String>,
     /// Inside an odd number of `not`s (see expr.rs).
     pub(super) negated: bool,
 }
@@ -38,8 +40,16 @@ impl Compiler {
             workspace,
             aliases: 0,
             output,
+            guard: None,
             negated: false,
         }
+    }
+
+    /// Makes `select` return rows only while the token with this hash is live and
+    /// belongs to the workspace.
+    pub fn guarded(mut self, token_hash: Option<&str>) -> Self {
+        self.guard = token_hash.map(str::to_owned);
+        self
     }
 
     pub fn alias(&mut self) -> String {
@@ -90,6 +100,10 @@ impl Compiler {
         q.sql(" FROM ").sql(read.entity.table).sql(" ").sql(&a);
         q.append(joins);
         q.sql(" WHERE ");
+        if let Some(hash) = &self.guard {
+            crate::auth::live_token(&mut q, hash, self.workspace);
+            q.sql(" AND ");
+        }
         if read.single {
             self.filters(&mut q, read, &a);
             q.sql(" LIMIT 2");
