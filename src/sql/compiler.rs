@@ -718,24 +718,6 @@ fn ordered_by_key(plan: &ReadPlan) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::trigram_query;
-
-    #[test]
-    fn trigram_queries_tile_the_value() {
-        assert_eq!(trigram_query("abc"), "\"abc\"");
-        assert_eq!(trigram_query("abcd"), "\"abc\" AND \"bcd\"");
-        assert_eq!(trigram_query("abcdef"), "\"abc\" AND \"def\"");
-        assert_eq!(
-            trigram_query("@prospectsoft.com"),
-            "\"@pr\" AND \"osp\" AND \"ect\" AND \"sof\" AND \"t.c\" AND \"com\""
-        );
-        // Characters, not bytes; quotes doubled inside FTS5 strings.
-        assert_eq!(trigram_query("éa\"bc"), "\"éa\"\"\" AND \"\"\"bc\"");
-    }
-}
-
 /// Writes one JSON object as SQL. SQLite builds it with `json_object(k, v, ...)` (or
 /// `jsonb_object` where the enclosing aggregate takes JSONB). PostgreSQL concatenates
 /// text: `'{' || '"k":' || coalesce(to_json(v)::text, 'null') || ',' || ... || '}'`.
@@ -830,5 +812,23 @@ impl JsonObject {
         } else {
             ")"
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trigram_query;
+
+    #[test]
+    fn trigram_queries_tile_the_value() {
+        assert_eq!(trigram_query("abc"), "\"abc\"");
+        assert_eq!(trigram_query("abcd"), "\"abc\" AND \"bcd\"");
+        assert_eq!(trigram_query("abcdef"), "\"abc\" AND \"def\"");
+        assert_eq!(
+            trigram_query("@prospectsoft.com"),
+            "\"@pr\" AND \"osp\" AND \"ect\" AND \"sof\" AND \"t.c\" AND \"com\""
+        );
+        // Characters, not bytes; quotes doubled inside FTS5 strings.
+        assert_eq!(trigram_query("éa\"bc"), "\"éa\"\"\" AND \"\"\"bc\"");
     }
 }
