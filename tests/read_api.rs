@@ -650,8 +650,8 @@ fn decimals_as_numbers(v: Value) -> Value {
     }
 }
 
-/// Both databases build the JSON of a row themselves, each its own way (`json_object`
-/// on SQLite, text concatenation on PostgreSQL). The same data must give the same
+/// Both databases build the JSON of a row themselves, each with its own functions (`json_object`
+/// on SQLite, `json_build_object` on PostgreSQL). The same data must give the same
 /// documents through every shape: all properties, `$select`, single- and
 /// collection-valued `$expand` (nested, paged, counted, `$ref`, `/$count`), full
 /// metadata, IEEE754 strings, NULLs, and strings that need escaping.
