@@ -982,8 +982,9 @@ async fn contains_finds_exactly_the_rows_it_should_whatever_serves_it() {
 
 /// On PostgreSQL a trigram lookup is planned with its value every time: kept prepared, the
 /// statement would turn generic after five executions and scan the table in key order.
+/// Other statements stay prepared, and a page's plan is reused rather than made anew.
 #[test]
-fn trigram_lookups_are_planned_for_their_values() {
+fn trigram_lookups_are_planned_for_their_values_and_pages_reuse_theirs() {
     use crm_odata::bind::{bind, Target};
     use crm_odata::sql::Output;
     use diesel::RunQueryDsl;
@@ -1024,24 +1025,35 @@ fn trigram_lookups_are_planned_for_their_values() {
         );
         assert!(found > 0);
         run("Contacts?$filter=Surname eq 'Smith'");
+        assert_eq!(
+            run("Contacts?$top=50&$expand=Division($expand=Company)"),
+            50
+        );
         if db.dialect == crm_odata::db::Dialect::Postgres {
             #[derive(diesel::QueryableByName)]
             struct Prepared {
                 #[diesel(sql_type = diesel::sql_types::Text)]
                 statement: String,
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                generic_plans: i64,
             }
-            let kept: Vec<String> =
-                diesel::sql_query("SELECT statement FROM pg_prepared_statements")
+            let kept: Vec<Prepared> =
+                diesel::sql_query("SELECT statement, generic_plans FROM pg_prepared_statements")
                     .load::<Prepared>(&mut conn)
-                    .unwrap()
-                    .into_iter()
-                    .map(|p| p.statement)
-                    .collect();
+                    .unwrap();
+            let texts: Vec<&str> = kept.iter().map(|p| p.statement.as_str()).collect();
             assert!(
-                kept.iter().any(|s| s.contains("\"surname\" = $")),
-                "{kept:?}"
+                texts.iter().any(|s| s.contains("\"surname\" = $")),
+                "{texts:?}"
             );
-            assert!(!kept.iter().any(|s| s.contains(" LIKE ")), "{kept:?}");
+            assert!(!texts.iter().any(|s| s.contains(" LIKE ")), "{texts:?}");
+            // A page's row limit is a planning constant, so after its first executions
+            // PostgreSQL reuses one plan for it instead of planning it every time.
+            let page = kept
+                .iter()
+                .find(|p| p.statement.contains("LIMIT 51"))
+                .unwrap_or_else(|| panic!("{texts:?}"));
+            assert!(page.generic_plans > 0, "{}", page.statement);
         }
     }
 }
