@@ -46,7 +46,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &Config, bind: &str) -> Result<Self, StartError> {
         let url = DatabaseUrl::parse(&config.database_url);
-        let db = Db::connect(&url, config.db_pool_size)?;
+        let db = Db::connect(&url, config.pool_size())?;
         let pending = {
             let mut conn = db.get()?;
             pending_migrations(&mut conn)?
