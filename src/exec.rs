@@ -27,7 +27,7 @@ pub fn read_page(
     with_count: bool,
 ) -> Result<Rows, DbError> {
     let mut c = Compiler::new(dialect, workspace, output).guarded(guard);
-    let mut loaded: Vec<(String, String)> = c.select(plan).load(conn)?;
+    let mut loaded = load_rows(conn, &mut c, plan)?;
     let size = plan.page.size as usize;
     let mut next_after = None;
     if loaded.len() > size {
@@ -66,8 +66,28 @@ pub fn read_single(
     output: Output,
 ) -> Result<Option<String>, DbError> {
     let mut c = Compiler::new(dialect, workspace, output).guarded(guard);
-    let rows: Vec<(String, String)> = c.select(plan).load(conn)?;
+    let rows = load_rows(conn, &mut c, plan)?;
     Ok(rows.into_iter().next().map(|(j, _)| j))
+}
+
+/// Rows of (entity JSON, order-key values). PostgreSQL returns a flat read's values as
+/// text, written out here (see `Compiler::select_values`).
+fn load_rows(
+    conn: &mut DbConnection,
+    c: &mut Compiler,
+    plan: &ReadPlan,
+) -> Result<Vec<(String, String)>, DbError> {
+    if let DbConnection::Postgresql(pg) = conn {
+        if let Some((q, props)) = c.select_values(plan) {
+            let rows: Vec<(Vec<Option<String>>, String)> = q.load(pg)?;
+            let ieee754 = c.output.ieee754;
+            return Ok(rows
+                .into_iter()
+                .map(|(values, keys)| (crate::format::row::object(&props, &values, ieee754), keys))
+                .collect());
+        }
+    }
+    Ok(c.select(plan).load(conn)?)
 }
 
 pub fn count(

@@ -3,3 +3,4 @@
 pub mod atom;
 pub mod csdl;
 pub mod json;
+pub mod row;

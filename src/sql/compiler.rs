@@ -9,7 +9,7 @@ use crate::bind::{Expand, PathStep, Prop, Read, Shape, TExpr, Value};
 use crate::db::Dialect;
 use crate::model::{Computed, EdmType, EntityType};
 use crate::plan::{order_keys, OrderKey, ReadPlan};
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use odata_parser::Function;
 
 /// How rows are rendered, decided by content negotiation.
@@ -21,6 +21,9 @@ pub struct Output {
     /// navigation links, relative to this service root (which ends with `/`).
     pub full: Option<String>,
 }
+
+/// Rows of (property values as text, JSON array of the order-key values).
+pub type ValuesStatement = Sql<(Array<Nullable<Text>>, Text)>;
 
 pub struct Compiler {
     pub dialect: Dialect,
@@ -88,12 +91,54 @@ impl Compiler {
     /// The statement for a collection or single-entity read: rows of (entity JSON,
     /// JSON array of the order-key values).
     pub fn select(&mut self, plan: &ReadPlan) -> Sql<(Text, Text)> {
+        self.select_rows(plan, None).returning()
+    }
+
+    /// On PostgreSQL, a read without expands and without full metadata as rows of (the
+    /// properties' values as text, in order, JSON array of the order-key values), with
+    /// the properties; `format::row` writes the objects. `json_build_object` looks up
+    /// every value's type output function again for every row: on a page of 1,000
+    /// contacts it was 63% of the database's CPU, and the statement ran 3.7 times as
+    /// long as with the values as text.
+    pub fn select_values(&mut self, plan: &ReadPlan) -> Option<(ValuesStatement, Vec<Prop>)> {
+        let read = plan.read;
+        if self.dialect != Dialect::Postgres
+            || !read.shape.expand.is_empty()
+            || self.output.full.is_some()
+        {
+            return None;
+        }
+        let props: Vec<Prop> = match &read.shape.select {
+            Some(list) => list.clone(),
+            None => read.entity.properties.iter().collect(),
+        };
+        let q = self.select_rows(plan, Some(&props)).returning();
+        Some((q, props))
+    }
+
+    /// `select` with, when `values` is given, the values of those properties as a text
+    /// array in place of the JSON object.
+    fn select_rows(&mut self, plan: &ReadPlan, values: Option<&[Prop]>) -> Sql {
         let read = plan.read;
         let mut q = Sql::new();
         let a = self.alias();
         let mut joins = Sql::new();
         q.sql("SELECT ");
-        self.entity_json(&mut q, &mut joins, read.entity, &a, &read.shape, false);
+        match values {
+            Some(props) => {
+                q.sql("ARRAY[");
+                for (i, p) in props.iter().enumerate() {
+                    if i > 0 {
+                        q.sql(", ");
+                    }
+                    q.sql("(");
+                    self.json_value(&mut q, &a, p);
+                    q.sql(")::text");
+                }
+                q.sql("]::text[]");
+            }
+            None => self.entity_json(&mut q, &mut joins, read.entity, &a, &read.shape, false),
+        }
         q.sql(", ");
         self.order_values(&mut q, &plan.order, &a);
         let has_joins = !joins.is_empty();
@@ -107,7 +152,7 @@ impl Compiler {
         if read.single {
             self.filters(&mut q, read, &a);
             q.sql(" LIMIT 2");
-            return q.returning();
+            return q;
         }
         match single_key(read.entity) {
             // Ordered by something other than the key, the database would build every
@@ -133,7 +178,7 @@ impl Compiler {
             }
             _ => self.page_rows(&mut q, plan, &a),
         }
-        q.returning()
+        q
     }
 
     /// Filters, keyset, order and limit of one page of `plan`, over alias `a`.
