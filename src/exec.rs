@@ -78,12 +78,12 @@ fn load_rows(
     plan: &ReadPlan,
 ) -> Result<Vec<(String, String)>, DbError> {
     if let DbConnection::Postgresql(pg) = conn {
-        if let Some((q, props)) = c.select_values(plan) {
+        if let Some((q, fields)) = c.select_values(plan) {
             let rows: Vec<(Vec<Option<String>>, String)> = q.load(pg)?;
             let ieee754 = c.output.ieee754;
             return Ok(rows
                 .into_iter()
-                .map(|(values, keys)| (crate::format::row::object(&props, &values, ieee754), keys))
+                .map(|(values, keys)| (crate::format::row::object(&fields, &values, ieee754), keys))
                 .collect());
         }
     }

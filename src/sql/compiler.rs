@@ -7,6 +7,7 @@ use super::expr::entity_of;
 use super::Sql;
 use crate::bind::{Expand, PathStep, Prop, Read, Shape, TExpr, Value};
 use crate::db::Dialect;
+use crate::format::row::Field;
 use crate::model::{Computed, EdmType, EntityType};
 use crate::plan::{order_keys, OrderKey, ReadPlan};
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
@@ -100,41 +101,40 @@ impl Compiler {
     /// every value's type output function again for every row: on a page of 1,000
     /// contacts it was 63% of the database's CPU, and the statement ran 3.7 times as
     /// long as with the values as text.
-    pub fn select_values(&mut self, plan: &ReadPlan) -> Option<(ValuesStatement, Vec<Prop>)> {
+    pub fn select_values(&mut self, plan: &ReadPlan) -> Option<(ValuesStatement, Vec<Field>)> {
         let read = plan.read;
         if self.dialect != Dialect::Postgres
-            || !read.shape.expand.is_empty()
+            || !only_joined_expands(&read.shape)
             || self.output.full.is_some()
         {
             return None;
         }
-        let props: Vec<Prop> = match &read.shape.select {
-            Some(list) => list.clone(),
-            None => read.entity.properties.iter().collect(),
-        };
-        let q = self.select_rows(plan, Some(&props)).returning();
-        Some((q, props))
+        let mut fields = Vec::new();
+        let q = self.select_rows(plan, Some(&mut fields)).returning();
+        Some((q, fields))
     }
 
     /// `select` with, when `values` is given, the values of those properties as a text
     /// array in place of the JSON object.
-    fn select_rows(&mut self, plan: &ReadPlan, values: Option<&[Prop]>) -> Sql {
+    fn select_rows(&mut self, plan: &ReadPlan, values: Option<&mut Vec<Field>>) -> Sql {
         let read = plan.read;
         let mut q = Sql::new();
         let a = self.alias();
         let mut joins = Sql::new();
         q.sql("SELECT ");
         match values {
-            Some(props) => {
+            Some(fields) => {
                 q.sql("ARRAY[");
-                for (i, p) in props.iter().enumerate() {
-                    if i > 0 {
-                        q.sql(", ");
-                    }
-                    q.sql("(");
-                    self.json_value(&mut q, &a, p);
-                    q.sql(")::text");
-                }
+                let mut n = 0;
+                self.values(
+                    &mut q,
+                    &mut joins,
+                    read.entity,
+                    &a,
+                    &read.shape,
+                    fields,
+                    &mut n,
+                );
                 q.sql("]::text[]");
             }
             None => self.entity_json(&mut q, &mut joins, read.entity, &a, &read.shape, false),
@@ -618,6 +618,19 @@ impl Compiler {
     /// round trip through text is needed. No matching row gives `null`.
     fn expand_joined(&mut self, q: &mut Sql, joins: &mut Sql, outer: &str, e: &Expand) {
         let target = entity_of(e.nav);
+        let b = self.join_single(joins, outer, e);
+        // Every table's `workspace_id` is NOT NULL, so NULL here means no row joined.
+        q.sql("CASE WHEN ")
+            .column(&b, "workspace_id")
+            .sql(" IS NULL THEN NULL ELSE ");
+        self.entity_json(q, joins, target, &b, &e.shape, false);
+        q.sql(" END");
+    }
+
+    /// Appends `LEFT JOIN target b ON <workspace, join, filters>` for a single-valued
+    /// expand; returns `b`.
+    fn join_single(&mut self, joins: &mut Sql, outer: &str, e: &Expand) -> String {
+        let target = entity_of(e.nav);
         let b = self.alias();
         joins
             .sql(" LEFT JOIN ")
@@ -629,12 +642,54 @@ impl Compiler {
         joins.sql(" AND ");
         self.join(joins, outer, e.nav, &b);
         self.shape_filters(joins, target, &e.shape, &b);
-        // Every table's `workspace_id` is NOT NULL, so NULL here means no row joined.
-        q.sql("CASE WHEN ")
-            .column(&b, "workspace_id")
-            .sql(" IS NULL THEN NULL ELSE ");
-        self.entity_json(q, joins, target, &b, &e.shape, false);
-        q.sql(" END");
+        b
+    }
+
+    /// The values of `shape`'s properties at `a`, each as text, then for each
+    /// single-valued expand whether a row joined and its values, likewise; `fields`
+    /// gets their layout, `n` counts the values written.
+    #[allow(clippy::too_many_arguments)]
+    fn values(
+        &mut self,
+        q: &mut Sql,
+        joins: &mut Sql,
+        entity: &'static EntityType,
+        a: &str,
+        shape: &Shape,
+        fields: &mut Vec<Field>,
+        n: &mut usize,
+    ) {
+        let props: Vec<Prop> = match &shape.select {
+            Some(list) => list.clone(),
+            None => entity.properties.iter().collect(),
+        };
+        for p in props {
+            if *n > 0 {
+                q.sql(", ");
+            }
+            *n += 1;
+            q.sql("(");
+            self.json_value(q, a, p);
+            q.sql(")::text");
+            fields.push(Field::Prop(p));
+        }
+        for e in &shape.expand {
+            let b = self.join_single(joins, a, e);
+            if *n > 0 {
+                q.sql(", ");
+            }
+            *n += 1;
+            // Every table's `workspace_id` is NOT NULL, so NULL here means no row joined.
+            q.sql("(")
+                .column(&b, "workspace_id")
+                .sql(" IS NOT NULL)::text");
+            let mut inner = Vec::new();
+            self.values(q, joins, entity_of(e.nav), &b, &e.shape, &mut inner, n);
+            fields.push(Field::Object {
+                name: e.nav.name,
+                fields: inner,
+            });
+        }
     }
 
     fn expand_json(&mut self, q: &mut Sql, outer: &str, e: &Expand) {
@@ -697,6 +752,14 @@ impl Compiler {
         }
         q.sql(") s)");
     }
+}
+
+/// Whether every expand of `shape`, at any depth, is single-valued and joined (not a
+/// collection, `$ref` or count): such reads can return their values as one flat array.
+fn only_joined_expands(shape: &Shape) -> bool {
+    shape.expand.iter().all(|e| {
+        !e.nav.many && !e.is_ref && !e.is_count && !e.shape.count && only_joined_expands(&e.shape)
+    })
 }
 
 /// The row limit a PostgreSQL page is planned with, as a constant from a fixed list: the
