@@ -64,13 +64,7 @@ pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     };
     let decision = match decision {
         Ok(d) => d,
-        Err(e) => {
-            let mut resp = e.response(xml);
-            if let ApiError::RateLimited(d) = &e {
-                limit::add_headers(&mut resp, d);
-            }
-            return resp;
-        }
+        Err(e) => return limit::refusal(&e, xml),
     };
     let served = match served {
         Some(s) => s,
@@ -127,13 +121,7 @@ async fn serve_known_token(
     }
     let decision = match limit::admit(&state.limiter, ws).await {
         Ok(d) => d,
-        Err(e) => {
-            let mut resp = e.response(xml);
-            if let ApiError::RateLimited(d) = &e {
-                limit::add_headers(&mut resp, d);
-            }
-            return Some(resp);
-        }
+        Err(e) => return Some(limit::refusal(&e, xml)),
     };
     let mut resp = served.unwrap_or_else(|e| e.response(xml));
     limit::add_headers(&mut resp, &decision);

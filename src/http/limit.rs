@@ -14,6 +14,16 @@ pub async fn admit(limiter: &Limiter, workspace_id: i64) -> Result<Decision, Api
     }
 }
 
+/// The answer to a request the limiter did not admit: 429 with the window's headers, or
+/// the 503 of an unavailable limiter that fails closed.
+pub fn refusal(e: &ApiError, xml: bool) -> HttpResponse {
+    let mut resp = e.response(xml);
+    if let ApiError::RateLimited(d) = e {
+        add_headers(&mut resp, d);
+    }
+    resp
+}
+
 pub fn add_headers(resp: &mut HttpResponse, d: &Decision) {
     for (name, value) in d.headers() {
         if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
