@@ -1,6 +1,7 @@
 //! The OData endpoint: authenticate, limit, parse, bind, plan, execute, serialize.
 
-use super::auth::{authenticate, strip_param, Pending};
+use super::auth::{authenticate, require_live, strip_param, Pending};
+use super::dbcall;
 use super::dbcall::Lease;
 use super::error::ApiError;
 use super::limit;
@@ -9,7 +10,6 @@ use super::read::{self, json_response, xml_response, Ctx};
 use super::request::{header_str, service_root, trim_encoded_whitespace};
 use super::AppState;
 use crate::bind::{self, Target};
-use crate::db::Dialect;
 use crate::format::atom;
 use crate::format::csdl::{METADATA_JSON, METADATA_XML};
 use crate::format::json::service_document;
@@ -37,7 +37,7 @@ pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
         &req,
         &state.db,
         state.api_key_param.as_deref(),
-        &state.known_tokens,
+        state.known_tokens.as_ref(),
     )
     .await
     {
@@ -90,33 +90,28 @@ async fn serve_known_token(
     state: &web::Data<AppState>,
     xml: bool,
 ) -> Option<HttpResponse> {
-    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
-    if !reads || state.db.dialect != Dialect::Postgres {
+    let known = state.known_tokens.as_ref()?;
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return None;
     }
-    let (pending, ws) = Pending::of(req, state.api_key_param.as_deref(), &state.known_tokens)?;
+    let (pending, ws) = Pending::of(req, state.api_key_param.as_deref(), known)?;
     let no_lease = RefCell::new(None);
-    let served = serve(req, state, ws, &no_lease, Some(&pending)).await;
-    if let Err(e @ ApiError::Unauthorized(_)) = served {
-        state.known_tokens.forget(&pending.hash);
-        return Some(e.response(xml));
-    }
+    // A token that fails is forgotten; no failure before the token held is counted.
+    let refuse = |e: ApiError| {
+        if matches!(e, ApiError::Unauthorized(_)) {
+            known.forget(&pending.hash);
+        }
+        Some(e.response(xml))
+    };
+    let served = match serve(req, state, ws, &no_lease, Some(&pending)).await {
+        Err(e @ ApiError::Unauthorized(_)) => return refuse(e),
+        other => other,
+    };
     if !pending.is_checked() {
         // Nothing the request ran read the database ($metadata, a 400): check now.
-        let checked = authenticate(
-            req,
-            &state.db,
-            state.api_key_param.as_deref(),
-            &state.known_tokens,
-        )
-        .await;
-        match checked {
-            Ok((p, _)) if i64::from(p.workspace_id) == ws => {}
-            Ok(_) => return None,
-            Err(e) => {
-                state.known_tokens.forget(&pending.hash);
-                return Some(e.response(xml));
-            }
+        let hash = pending.hash.clone();
+        if let Err(e) = dbcall::run(&state.db, true, move |c| require_live(c, &hash, ws)).await {
+            return refuse(e);
         }
     }
     let decision = match limit::admit(&state.limiter, ws).await {

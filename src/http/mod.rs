@@ -22,8 +22,9 @@ pub struct AppState {
     pub max_page_size: u32,
     /// Query parameter carrying the token, when that opt-in is on.
     pub api_key_param: Option<String>,
-    /// Workspaces of tokens accepted before (see `handlers::serve_known_token`).
-    pub known_tokens: crate::auth::KnownTokens,
+    /// Workspaces of tokens accepted before, on PostgreSQL, where a read can carry its
+    /// own token check (see `handlers::serve_known_token`); `None` on SQLite.
+    pub known_tokens: Option<crate::auth::KnownTokens>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,11 +62,11 @@ impl Application {
         )
         .await;
         let state = web::Data::new(AppState {
+            known_tokens: (db.dialect == crate::db::Dialect::Postgres).then(Default::default),
             db,
             limiter,
             max_page_size: config.max_page_size,
             api_key_param: config.api_key_param.clone().filter(|p| !p.is_empty()),
-            known_tokens: Default::default(),
         });
         let listener = TcpListener::bind(bind).map_err(|source| StartError::Bind {
             addr: bind.into(),

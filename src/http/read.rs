@@ -38,25 +38,13 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Runs `f` on a connection; with a pending token, checks it there first.
+    /// Runs `f` on a connection; with a pending token, checks it there too.
     async fn db<T, F>(&self, short: bool, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut crate::db::DbConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        let Some(pending) = self.pending else {
-            return dbcall::run_leased(self.lease, &self.state.db, short, f).await;
-        };
-        let (hash, ws) = (pending.hash.clone(), self.workspace);
-        let r = dbcall::run_leased(self.lease, &self.state.db, short, move |c| {
-            require_live(c, &hash, ws)?;
-            f(c)
-        })
-        .await;
-        if r.is_ok() {
-            pending.mark_checked();
-        }
-        r
+        self.db_guarded(short, |_| true, move |c, _| f(c)).await
     }
 
     /// Runs a read whose statement checks a pending token itself: `f` gets the token's

@@ -663,11 +663,14 @@ impl Compiler {
             Some(list) => list.clone(),
             None => entity.properties.iter().collect(),
         };
-        for p in props {
+        let next = |q: &mut Sql, n: &mut usize| {
             if *n > 0 {
                 q.sql(", ");
             }
             *n += 1;
+        };
+        for p in props {
+            next(q, n);
             q.sql("(");
             self.json_value(q, a, p);
             q.sql(")::text");
@@ -675,10 +678,7 @@ impl Compiler {
         }
         for e in &shape.expand {
             let b = self.join_single(joins, a, e);
-            if *n > 0 {
-                q.sql(", ");
-            }
-            *n += 1;
+            next(q, n);
             // Every table's `workspace_id` is NOT NULL, so NULL here means no row joined.
             q.sql("(")
                 .column(&b, "workspace_id")
@@ -774,37 +774,14 @@ fn only_joined_expands(shape: &Shape) -> bool {
 /// exactly. `None` (bind it) on SQLite, whose plans never depend on bound values, and
 /// beyond the list.
 fn page_limit(dialect: Dialect, fetch: u64) -> Option<&'static str> {
-    const LIMITS: [(u64, &str); 29] = [
-        (2, "2"),
-        (3, "3"),
-        (4, "4"),
-        (6, "6"),
-        (11, "11"),
-        (16, "16"),
-        (21, "21"),
-        (26, "26"),
-        (31, "31"),
-        (41, "41"),
-        (51, "51"),
-        (76, "76"),
-        (101, "101"),
-        (151, "151"),
-        (201, "201"),
-        (251, "251"),
-        (301, "301"),
-        (401, "401"),
-        (501, "501"),
-        (751, "751"),
-        (1001, "1001"),
-        (1501, "1501"),
-        (2001, "2001"),
-        (2501, "2501"),
-        (3001, "3001"),
-        (4001, "4001"),
-        (5001, "5001"),
-        (7501, "7501"),
-        (10001, "10001"),
-    ];
+    /// Each limit with its SQL text, written once.
+    macro_rules! limits {
+        ($($n:literal),*) => { [$(($n, stringify!($n))),*] };
+    }
+    const LIMITS: [(u64, &str); 29] = limits!(
+        2, 3, 4, 6, 11, 16, 21, 26, 31, 41, 51, 76, 101, 151, 201, 251, 301, 401, 501, 751, 1001,
+        1501, 2001, 2501, 3001, 4001, 5001, 7501, 10001
+    );
     if dialect != Dialect::Postgres {
         return None;
     }
