@@ -325,6 +325,56 @@ async fn single_valued_expand_is_the_related_object_or_null() {
 }
 
 #[actix_web::test]
+async fn a_path_through_an_expanded_navigation_finds_what_it_finds_without_the_expand() {
+    each_backend(|app, t, beta| async move {
+        // Leads without a status: `Status/DeadFlag ne 1` holds for them (null ne 1).
+        diesel::sql_query("UPDATE leads SET status_id = NULL WHERE lead_id % 4 = 0")
+            .execute(&mut app.db.conn())
+            .unwrap();
+        let no_status = app.db.count(" AND status_id IS NULL", "leads", "alpha");
+        assert!(no_status > 0);
+        let ids = |rows: Vec<Value>| -> Vec<i64> { rows.iter().map(|r| r["LeadId"].as_i64().unwrap()).collect() };
+        for filter in ["Status/DeadFlag eq 0", "Status/DeadFlag ne 1", "not (Status/DeadFlag eq 1)", "Status/DeadFlag eq null", "Status/Description gt 'M' or Guttometer gt 90"] {
+            let plain = app.get(&format!("Leads?$filter={filter}&$select=LeadId&$orderby=Status/Description,LeadId&$top=5000"), &t).await;
+            assert_eq!(plain.status, 200, "{filter}: {}", plain.text);
+            let expanded = app.get(&format!("Leads?$filter={filter}&$select=LeadId&$orderby=Status/Description,LeadId&$top=5000&$expand=Status($select=Description)"), &t).await;
+            assert_eq!(expanded.status, 200, "{filter}: {}", expanded.text);
+            assert_eq!(ids(plain.values()), ids(expanded.values()), "{filter}");
+            // Inside a collection-valued expand, where the filter reads the joined row.
+            let inner = |expand: &str| format!("Contacts?$select=ContactId&$top=300&$expand=Leads($select=LeadId;$filter={filter};$orderby=Status/Description desc,LeadId{expand})");
+            let plain = app.get(&inner(""), &t).await.values();
+            let expanded = app.get(&inner(";$expand=Status"), &t).await.values();
+            let nested = |rows: &[Value]| -> Vec<Vec<i64>> { rows.iter().map(|c| ids(c["Leads"].as_array().unwrap().clone())).collect() };
+            assert_eq!(nested(&plain), nested(&expanded), "{filter}");
+            assert!(nested(&plain).iter().any(|l| !l.is_empty()), "{filter}");
+        }
+        // A filter on the expand itself may drop the joined row; the path still finds it.
+        let r = app.get("Contacts?$select=ContactId&$top=5000&$expand=Leads($select=LeadId;$filter=Status/DeadFlag eq 0;$expand=Status($filter=DeadFlag eq 1))", &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let leads: Vec<Value> = r.values().iter().flat_map(|c| c["Leads"].as_array().unwrap().clone()).collect();
+        assert_eq!(leads.len() as i64, app.db.count(" AND contact_id IS NOT NULL AND status_id IN (SELECT code FROM lead_statuses s WHERE s.workspace_id = leads.workspace_id AND s.dead_flag = 0)", "leads", "alpha"));
+        assert!(leads.iter().all(|l| l["Status"].is_null()), "{leads:?}");
+        // The joined row is the caller's: with alpha's dead flags flipped, beta still
+        // filters by its own statuses.
+        diesel::sql_query("UPDATE lead_statuses SET dead_flag = 1 - dead_flag WHERE workspace_id = (SELECT id FROM workspaces WHERE name = 'alpha')")
+            .execute(&mut app.db.conn())
+            .unwrap();
+        for (q, sql) in [
+            ("Leads?$filter=Status/DeadFlag eq 1&$select=LeadId&$top=5000&$expand=Status", "leads.status_id IN (SELECT code FROM lead_statuses s WHERE s.workspace_id = leads.workspace_id AND s.dead_flag = 1)"),
+            ("Contacts?$select=ContactId&$top=5000&$expand=Leads($select=LeadId;$filter=Status/DeadFlag eq 1;$expand=Status)", "leads.contact_id IS NOT NULL AND leads.status_id IN (SELECT code FROM lead_statuses s WHERE s.workspace_id = leads.workspace_id AND s.dead_flag = 1)"),
+        ] {
+            for ws in ["alpha", "beta"] {
+                let token = if ws == "alpha" { &t } else { &beta };
+                let rows = app.get(q, token).await.values();
+                let found = if q.starts_with("Leads") { rows.len() } else { rows.iter().map(|c| c["Leads"].as_array().unwrap().len()).sum() };
+                assert_eq!(found as i64, app.db.count(&format!(" AND {sql}"), "leads", ws), "{ws}: {q}");
+            }
+        }
+    })
+    .await;
+}
+
+#[actix_web::test]
 async fn server_paging_with_keyset_skiptoken() {
     for b in backends() {
         let db = TestDb::new(b);

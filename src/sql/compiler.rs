@@ -5,7 +5,7 @@
 
 use super::expr::entity_of;
 use super::Sql;
-use crate::bind::{Expand, PathStep, Prop, Read, Shape, TExpr, Value};
+use crate::bind::{Expand, Nav, PathStep, Prop, Read, Shape, TExpr, Value};
 use crate::db::Dialect;
 use crate::format::row::Field;
 use crate::model::{Computed, EdmType, EntityType};
@@ -35,6 +35,10 @@ pub struct Compiler {
     guard: Option<String>,
     /// Inside an odd number of `not`s (see expr.rs).
     pub(super) negated: bool,
+    /// Unfiltered single-valued expands joined so far: (alias joined from, navigation,
+    /// alias of the joined row). A filter or order key through the same navigation
+    /// reads the joined row instead of looking it up again in a subquery.
+    pub(super) joined: Vec<(String, Nav, String)>,
 }
 
 impl Compiler {
@@ -46,6 +50,7 @@ impl Compiler {
             output,
             guard: None,
             negated: false,
+            joined: Vec::new(),
         }
     }
 
@@ -641,7 +646,13 @@ impl Compiler {
         self.workspace(joins, &b);
         joins.sql(" AND ");
         self.join(joins, outer, e.nav, &b);
-        self.shape_filters(joins, target, &e.shape, &b);
+        if e.shape.filter.is_none() && e.shape.search.is_none() {
+            // Then the join holds the related row whenever there is one, just as the
+            // subquery of a path through this navigation would find it.
+            self.joined.push((outer.to_owned(), e.nav, b.clone()));
+        } else {
+            self.shape_filters(joins, target, &e.shape, &b);
+        }
         b
     }
 

@@ -610,13 +610,33 @@ impl Compiler {
     /// `alias.column`, or the computed expression, or a scalar subquery through
     /// single-valued navigation.
     pub fn prop_value(&mut self, q: &mut Sql, alias: &str, navs: &[Nav], prop: Prop) {
+        let (alias, navs) = self.through_joins(alias, navs);
         if navs.is_empty() {
-            self.column(q, alias, prop);
+            self.column(q, &alias, prop);
             return;
         }
         q.sql("(");
-        self.nav_chain_select_prop(q, alias, navs, prop);
+        self.nav_chain_select_prop(q, &alias, navs, prop);
         q.sql(")");
+    }
+
+    /// Follows `navs` from `alias` through the rows already joined for single-valued
+    /// expands; returns the alias reached and the navigations left.
+    fn through_joins<'n>(&self, alias: &str, navs: &'n [Nav]) -> (String, &'n [Nav]) {
+        let mut at = alias.to_owned();
+        let mut rest = navs;
+        while let Some((nav, tail)) = rest.split_first() {
+            let Some((_, _, joined)) = self
+                .joined
+                .iter()
+                .find(|(from, n, _)| *from == at && std::ptr::eq(*n, *nav))
+            else {
+                break;
+            };
+            at = joined.clone();
+            rest = tail;
+        }
+        (at, rest)
     }
 
     fn nav_chain_select_prop(&mut self, q: &mut Sql, alias: &str, navs: &[Nav], prop: Prop) {
