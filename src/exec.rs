@@ -2,6 +2,7 @@
 
 use crate::bind::{Read, Value};
 use crate::db::{DbConnection, DbError, Dialect};
+use crate::format::row::{object, TextArray};
 use crate::plan::{value_from_json, ReadPlan};
 use crate::sql::{Compiler, Output};
 use diesel::RunQueryDsl;
@@ -79,11 +80,11 @@ fn load_rows(
 ) -> Result<Vec<(String, String)>, DbError> {
     if let DbConnection::Postgresql(pg) = conn {
         if let Some((q, fields)) = c.select_values(plan) {
-            let rows: Vec<(Vec<Option<String>>, String)> = q.load(pg)?;
+            let rows: Vec<(TextArray, String)> = q.load(pg)?;
             let ieee754 = c.output.ieee754;
             return Ok(rows
                 .into_iter()
-                .map(|(values, keys)| (crate::format::row::object(&fields, &values, ieee754), keys))
+                .map(|(values, keys)| (object(&fields, values.values(), ieee754), keys))
                 .collect());
         }
     }
