@@ -82,10 +82,15 @@ fn load_rows(
         if let Some((q, fields)) = c.select_values(plan) {
             let rows: Vec<(TextArray, String)> = q.load(pg)?;
             let ieee754 = c.output.ieee754;
-            return Ok(rows
+            return rows
                 .into_iter()
-                .map(|(values, keys)| (object(&fields, values.values(), ieee754), keys))
-                .collect());
+                .map(|(values, keys)| {
+                    let json = object(&fields, values.values(), ieee754).map_err(|e| {
+                        DbError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
+                    })?;
+                    Ok((json, keys))
+                })
+                .collect();
         }
     }
     Ok(c.select(plan).load(conn)?)

@@ -18,6 +18,20 @@ pub enum Field {
         name: &'static str,
         fields: Vec<Field>,
     },
+    /// A collection-valued expand: a JSON array holding an array of values (strings or
+    /// null, laid out as `fields`) per related entity.
+    Collection {
+        name: &'static str,
+        fields: Vec<Field>,
+    },
+}
+
+/// A collection-valued expand whose values were not the JSON the compiler asked for.
+#[derive(Debug, thiserror::Error)]
+#[error("the values of expanded {name} are not an array of arrays: {reason}")]
+pub struct RowError {
+    name: &'static str,
+    reason: String,
 }
 
 /// A `text[]` value as PostgreSQL sends it (binary array format), kept as received so
@@ -88,19 +102,24 @@ pub fn object<'a>(
     fields: &[Field],
     values: impl IntoIterator<Item = Option<&'a [u8]>>,
     ieee754: bool,
-) -> String {
+) -> Result<String, RowError> {
     let mut out: Vec<u8> = Vec::with_capacity(512);
-    write_object(&mut out, fields, &mut values.into_iter(), ieee754);
+    write_object(&mut out, fields, &mut values.into_iter(), ieee754)?;
     // Values are copied as received; PostgreSQL sends UTF-8, checked here once.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    Ok(String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
-fn write_object<'a>(
+/// The values, one at a time (a trait object: a collection's rows are read from their
+/// own arrays, with the same code).
+type Values<'v, 'a> = &'v mut dyn Iterator<Item = Option<&'a [u8]>>;
+
+fn write_object(
     out: &mut Vec<u8>,
     fields: &[Field],
-    values: &mut impl Iterator<Item = Option<&'a [u8]>>,
+    values: Values<'_, '_>,
     ieee754: bool,
-) {
+) -> Result<(), RowError> {
     out.push(b'{');
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
@@ -116,19 +135,39 @@ fn write_object<'a>(
                 push_string(out, name.as_bytes());
                 out.push(b':');
                 if values.next().flatten() == Some(b"true") {
-                    write_object(out, fields, values, ieee754);
+                    write_object(out, fields, values, ieee754)?;
                 } else {
                     skip(fields, values);
                     out.extend_from_slice(b"null");
                 }
             }
+            Field::Collection { name, fields } => {
+                push_string(out, name.as_bytes());
+                out.push(b':');
+                let array = values.next().flatten().unwrap_or(b"[]");
+                let rows: Vec<Vec<Option<String>>> =
+                    serde_json::from_slice(array).map_err(|e| RowError {
+                        name,
+                        reason: e.to_string(),
+                    })?;
+                out.push(b'[');
+                for (j, row) in rows.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    let mut row_values = row.iter().map(|v| v.as_deref().map(str::as_bytes));
+                    write_object(out, fields, &mut row_values, ieee754)?;
+                }
+                out.push(b']');
+            }
         }
     }
     out.push(b'}');
+    Ok(())
 }
 
 /// Passes over the values of an expand that joined no row.
-fn skip<'a>(fields: &[Field], values: &mut impl Iterator<Item = Option<&'a [u8]>>) {
+fn skip(fields: &[Field], values: Values<'_, '_>) {
     for f in fields {
         values.next();
         if let Field::Object { fields, .. } = f {
@@ -279,7 +318,7 @@ mod tests {
             Some("2025-08-17T08:40:07Z".to_owned()),
         ];
         let fields: Vec<Field> = props.into_iter().map(Field::Prop).collect();
-        let text = object(&fields, as_bytes(&values), false);
+        let text = object(&fields, as_bytes(&values), false).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["ContactId"], 7);
         assert_eq!(v["Forename"], "O'Brien \"Q\" \\ \n\u{1} é");
@@ -318,7 +357,7 @@ mod tests {
             some("2.50"),
         ];
         let v: serde_json::Value =
-            serde_json::from_str(&object(&fields, as_bytes(&absent), false)).unwrap();
+            serde_json::from_str(&object(&fields, as_bytes(&absent), false).unwrap()).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"LeadId": 1, "Contact": null, "Value": 2.5})
@@ -332,7 +371,7 @@ mod tests {
             some("2.50"),
         ];
         let v: serde_json::Value =
-            serde_json::from_str(&object(&fields, as_bytes(&present), true)).unwrap();
+            serde_json::from_str(&object(&fields, as_bytes(&present), true).unwrap()).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"LeadId": 1, "Contact": {"Forename": "Ann", "Division": null}, "Value": "2.50"})

@@ -100,16 +100,16 @@ impl Compiler {
         self.select_rows(plan, None).returning()
     }
 
-    /// On PostgreSQL, a read without expands and without full metadata as rows of (the
-    /// properties' values as text, in order, JSON array of the order-key values), with
-    /// the properties; `format::row` writes the objects. `json_build_object` looks up
+    /// On PostgreSQL, a read without full metadata, `$ref` or expand counts as rows of
+    /// (the properties' values as text, in order, JSON array of the order-key values),
+    /// with the properties; `format::row` writes the objects. `json_build_object` looks up
     /// every value's type output function again for every row: on a page of 1,000
     /// contacts it was 63% of the database's CPU, and the statement ran 3.7 times as
     /// long as with the values as text.
     pub fn select_values(&mut self, plan: &ReadPlan) -> Option<(ValuesStatement, Vec<Field>)> {
         let read = plan.read;
         if self.dialect != Dialect::Postgres
-            || !only_joined_expands(&read.shape)
+            || !values_only(&read.shape)
             || self.output.full.is_some()
         {
             return None;
@@ -688,8 +688,16 @@ impl Compiler {
             fields.push(Field::Prop(p));
         }
         for e in &shape.expand {
-            let b = self.join_single(joins, a, e);
             next(q, n);
+            if e.nav.many {
+                let inner = self.collection_values(q, a, e);
+                fields.push(Field::Collection {
+                    name: e.nav.name,
+                    fields: inner,
+                });
+                continue;
+            }
+            let b = self.join_single(joins, a, e);
             // Every table's `workspace_id` is NOT NULL, so NULL here means no row joined.
             q.sql("(")
                 .column(&b, "workspace_id")
@@ -700,6 +708,37 @@ impl Compiler {
                 name: e.nav.name,
                 fields: inner,
             });
+        }
+    }
+
+    /// A collection-valued expand in the values form: a JSON array (as text) with an
+    /// array of the values as text per related entity. `to_json` of a text array finds
+    /// the element type's output function once per array, not once per value.
+    fn collection_values(&mut self, q: &mut Sql, outer: &str, e: &Expand) -> Vec<Field> {
+        let target = entity_of(e.nav);
+        let b = self.alias();
+        let mut joins = Sql::new();
+        let mut fields = Vec::new();
+        q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json)::text FROM (SELECT to_json(ARRAY[");
+        self.values(q, &mut joins, target, &b, &e.shape, &mut fields, &mut 0);
+        q.sql("]::text[]) AS j");
+        self.expand_from(q, outer, e, &b, joins);
+        self.page_of_expand(q, e, &b);
+        q.sql(") s)");
+        fields
+    }
+
+    /// Order, `$top` and `$skip` of a collection-valued expand over alias `b`.
+    fn page_of_expand(&mut self, q: &mut Sql, e: &Expand, b: &str) {
+        let order = order_keys(&e.shape.orderby, entity_of(e.nav));
+        self.order_by(q, &order, b);
+        if let Some(top) = e.shape.top {
+            q.sql(" LIMIT ").bind_int(top.min(i64::MAX as u64) as i64);
+        } else if e.shape.skip.is_some() && self.dialect == Dialect::Sqlite {
+            q.sql(" LIMIT -1");
+        }
+        if let Some(skip) = e.shape.skip {
+            q.sql(" OFFSET ").bind_int(skip.min(i64::MAX as u64) as i64);
         }
     }
 
@@ -752,25 +791,18 @@ impl Compiler {
         q.append(body);
         q.sql(" AS j");
         q.append(inner);
-        self.order_by(q, &order, &b);
-        if let Some(top) = e.shape.top {
-            q.sql(" LIMIT ").bind_int(top.min(i64::MAX as u64) as i64);
-        } else if e.shape.skip.is_some() && !pg {
-            q.sql(" LIMIT -1");
-        }
-        if let Some(skip) = e.shape.skip {
-            q.sql(" OFFSET ").bind_int(skip.min(i64::MAX as u64) as i64);
-        }
+        self.page_of_expand(q, e, &b);
         q.sql(") s)");
     }
 }
 
-/// Whether every expand of `shape`, at any depth, is single-valued and joined (not a
-/// collection, `$ref` or count): such reads can return their values as one flat array.
-fn only_joined_expands(shape: &Shape) -> bool {
-    shape.expand.iter().all(|e| {
-        !e.nav.many && !e.is_ref && !e.is_count && !e.shape.count && only_joined_expands(&e.shape)
-    })
+/// Whether every expand of `shape`, at any depth, gives values (not `$ref` or a count):
+/// such reads can return their values as text arrays.
+fn values_only(shape: &Shape) -> bool {
+    shape
+        .expand
+        .iter()
+        .all(|e| !e.is_ref && !e.is_count && !e.shape.count && values_only(&e.shape))
 }
 
 /// The row limit a PostgreSQL page is planned with, as a constant from a fixed list: the
