@@ -182,6 +182,7 @@ fn write_value(out: &mut Vec<u8>, p: Prop, value: Option<&[u8]>, ieee754: bool) 
         return;
     };
     match p.ty {
+        EdmType::DateTimeOffset => push_timestamp(out, text),
         EdmType::Int64 | EdmType::Decimal(..) if ieee754 => push_string(out, text),
         EdmType::Boolean
         | EdmType::Byte
@@ -196,6 +197,41 @@ fn write_value(out: &mut Vec<u8>, p: Prop, value: Option<&[u8]>, ieee754: bool) 
         // NaN and infinities, which JSON has no number for, as json_build_object writes
         // them: strings.
         _ => push_string(out, text),
+    }
+}
+
+/// PostgreSQL's text for a `timestamptz` as the JSON string the JSON form writes with
+/// `to_char`: `"YYYY-MM-DDTHH:MM:SSZ"` in UTC, fractional seconds dropped.
+fn push_timestamp(out: &mut Vec<u8>, text: &[u8]) {
+    // The session's time zone is UTC, so this is the form PostgreSQL sends.
+    let utc_seconds = text.len() >= 22
+        && text.ends_with(b"+00")
+        && text[..19].iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
+        && (text.len() == 22 || text[19] == b'.');
+    if utc_seconds {
+        out.push(b'"');
+        out.extend_from_slice(&text[..10]);
+        out.push(b'T');
+        out.extend_from_slice(&text[11..19]);
+        out.extend_from_slice(b"Z\"");
+        return;
+    }
+    // Any other offset (a session set otherwise): converted; what does not parse is
+    // passed on as it is rather than lost.
+    let parsed = std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| chrono::DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f%#z").ok());
+    match parsed {
+        Some(t) => {
+            let utc = t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%SZ");
+            push_string(out, utc.to_string().as_bytes());
+        }
+        None => push_string(out, text),
     }
 }
 
@@ -265,6 +301,25 @@ mod tests {
 
     fn as_bytes(values: &[Option<String>]) -> impl Iterator<Item = Option<&[u8]>> {
         values.iter().map(|v| v.as_deref().map(str::as_bytes))
+    }
+
+    #[test]
+    fn timestamps_are_written_as_to_char_writes_them() {
+        for (pg, json) in [
+            ("2024-03-05 10:11:12+00", "2024-03-05T10:11:12Z"),
+            ("2024-03-05 10:11:12.987654+00", "2024-03-05T10:11:12Z"),
+            ("2024-03-05 23:30:00-02", "2024-03-06T01:30:00Z"),
+            ("2024-03-05 10:11:12+05:30", "2024-03-05T04:41:12Z"),
+            ("not a time", "not a time"),
+        ] {
+            let mut out = Vec::new();
+            push_timestamp(&mut out, pg.as_bytes());
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("\"{json}\""),
+                "{pg}"
+            );
+        }
     }
 
     #[test]

@@ -683,7 +683,13 @@ impl Compiler {
         for p in props {
             next(q, n);
             q.sql("(");
-            self.json_value(q, a, p);
+            if p.ty == EdmType::DateTimeOffset {
+                // The type's own text ("2024-03-05 10:11:12+00" in the session's UTC):
+                // a third of the cost of to_char; format::row writes it as ISO 8601.
+                self.column(q, a, p);
+            } else {
+                self.json_value(q, a, p);
+            }
             q.sql(")::text");
             fields.push(Field::Prop(p));
         }
