@@ -46,7 +46,13 @@ pub struct TextArray {
 
 impl FromSql<Array<Nullable<Text>>, Pg> for TextArray {
     fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
-        let bytes = value.as_bytes().to_vec();
+        TextArray::parse(value.as_bytes().to_vec())
+    }
+}
+
+impl TextArray {
+    /// Checks the array's layout once, so that reading its values cannot run off the end.
+    fn parse(bytes: Vec<u8>) -> deserialize::Result<Self> {
         let int = |at: usize| be_i32(&bytes, at);
         // ndim, has-null flag, element type; then (length, lower bound) per dimension.
         let first = match int(0) {
@@ -54,7 +60,6 @@ impl FromSql<Array<Nullable<Text>>, Pg> for TextArray {
             Some(1) => 20,
             _ => return Err("a text array of one dimension was expected".into()),
         };
-        // Checked once here, so that reading the values cannot run off the end.
         let expected = if first == 20 {
             int(12).unwrap_or(-1)
         } else {
@@ -71,9 +76,7 @@ impl FromSql<Array<Nullable<Text>>, Pg> for TextArray {
         }
         Ok(TextArray { bytes, first })
     }
-}
 
-impl TextArray {
     /// The values in order, `None` for NULL.
     pub fn values(&self) -> impl Iterator<Item = Option<&[u8]>> {
         let mut at = self.first;
@@ -301,6 +304,43 @@ mod tests {
 
     fn as_bytes(values: &[Option<String>]) -> impl Iterator<Item = Option<&[u8]>> {
         values.iter().map(|v| v.as_deref().map(str::as_bytes))
+    }
+
+    #[test]
+    fn text_arrays_are_read_as_postgresql_sends_them_and_malformed_ones_refused() {
+        let header = |n: i32| {
+            let mut b = Vec::new();
+            for v in [1, 1, 25, n, 1] {
+                b.extend_from_slice(&i32::to_be_bytes(v));
+            }
+            b
+        };
+        let mut ok = header(3);
+        for v in [Some("a\"b"), None, Some("")] {
+            match v {
+                Some(t) => {
+                    ok.extend_from_slice(&(t.len() as i32).to_be_bytes());
+                    ok.extend_from_slice(t.as_bytes());
+                }
+                None => ok.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        let array = TextArray::parse(ok.clone()).unwrap();
+        let values: Vec<Option<&[u8]>> = array.values().collect();
+        assert_eq!(values, [Some(&b"a\"b"[..]), None, Some(&b""[..])]);
+        let empty = TextArray::parse(vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25]).unwrap();
+        assert_eq!(empty.values().count(), 0);
+        // Cut short, too long, a count that disagrees, two dimensions, nothing at all.
+        assert!(TextArray::parse(ok[..ok.len() - 1].to_vec()).is_err());
+        assert!(TextArray::parse([ok.clone(), vec![0]].concat()).is_err());
+        assert!(TextArray::parse([header(4), ok[20..].to_vec()].concat()).is_err());
+        let mut two = ok.clone();
+        two[3] = 2;
+        assert!(TextArray::parse(two).is_err());
+        assert!(TextArray::parse(Vec::new()).is_err());
+        let mut huge = header(1);
+        huge.extend_from_slice(&i32::MAX.to_be_bytes());
+        assert!(TextArray::parse(huge).is_err());
     }
 
     #[test]
