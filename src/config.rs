@@ -70,13 +70,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pool_size_is_as_configured_else_twice_the_cores_plus_one() {
+    fn pool_size_is_as_configured_else_twice_the_cores_plus_one() -> std::io::Result<()> {
         let mut c = Config::for_database("sqlite://x.db");
         assert_eq!(c.pool_size(), 4);
-        let cores = std::thread::available_parallelism().unwrap().get() as u32;
+        let cores = std::thread::available_parallelism()?.get() as u32;
         for unset in [None, Some(0)] {
             c.db_pool_size = unset;
             assert_eq!(c.pool_size(), 2 * cores + 1);
         }
+        Ok(())
     }
 }

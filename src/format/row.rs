@@ -300,14 +300,33 @@ fn is_json_number(text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::MODEL;
+    use crate::model::{EntityType, MODEL};
 
-    fn as_bytes(values: &[Option<String>]) -> impl Iterator<Item = Option<&[u8]>> {
-        values.iter().map(|v| v.as_deref().map(str::as_bytes))
+    type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+    /// The object `object` writes for these values, parsed back.
+    fn written(
+        fields: &[Field],
+        values: &[Option<&str>],
+        ieee754: bool,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let text = object(fields, values.iter().map(|v| v.map(str::as_bytes)), ieee754)?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    fn prop(entity: &'static EntityType, name: &str) -> Result<Field, String> {
+        entity
+            .property(name)
+            .map(Field::Prop)
+            .ok_or(format!("{}.{name}", entity.name))
+    }
+
+    fn set(name: &str) -> Result<&'static EntityType, String> {
+        MODEL.entity_set(name).ok_or(name.to_owned())
     }
 
     #[test]
-    fn text_arrays_are_read_as_postgresql_sends_them_and_malformed_ones_refused() {
+    fn text_arrays_are_read_as_postgresql_sends_them_and_malformed_ones_refused() -> TestResult {
         let header = |n: i32| {
             let mut b = Vec::new();
             for v in [1, 1, 25, n, 1] {
@@ -325,10 +344,10 @@ mod tests {
                 None => ok.extend_from_slice(&(-1i32).to_be_bytes()),
             }
         }
-        let array = TextArray::parse(ok.clone()).unwrap();
+        let array = TextArray::parse(ok.clone())?;
         let values: Vec<Option<&[u8]>> = array.values().collect();
         assert_eq!(values, [Some(&b"a\"b"[..]), None, Some(&b""[..])]);
-        let empty = TextArray::parse(vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25]).unwrap();
+        let empty = TextArray::parse(vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25])?;
         assert_eq!(empty.values().count(), 0);
         // Cut short, too long, a count that disagrees, two dimensions, nothing at all.
         assert!(TextArray::parse(ok[..ok.len() - 1].to_vec()).is_err());
@@ -341,10 +360,11 @@ mod tests {
         let mut huge = header(1);
         huge.extend_from_slice(&i32::MAX.to_be_bytes());
         assert!(TextArray::parse(huge).is_err());
+        Ok(())
     }
 
     #[test]
-    fn timestamps_are_written_as_to_char_writes_them() {
+    fn timestamps_are_written_as_to_char_writes_them() -> TestResult {
         for (pg, json) in [
             ("2024-03-05 10:11:12+00", "2024-03-05T10:11:12Z"),
             ("2024-03-05 10:11:12.987654+00", "2024-03-05T10:11:12Z"),
@@ -354,16 +374,13 @@ mod tests {
         ] {
             let mut out = Vec::new();
             push_timestamp(&mut out, pg.as_bytes());
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                format!("\"{json}\""),
-                "{pg}"
-            );
+            assert_eq!(String::from_utf8(out)?, format!("\"{json}\""), "{pg}");
         }
+        Ok(())
     }
 
     #[test]
-    fn strings_are_escaped_as_serde_json_escapes_them() {
+    fn strings_are_escaped_as_serde_json_escapes_them() -> TestResult {
         for s in [
             "",
             "plain",
@@ -371,11 +388,9 @@ mod tests {
         ] {
             let mut out = Vec::new();
             push_string(&mut out, s.as_bytes());
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                serde_json::to_string(s).unwrap()
-            );
+            assert_eq!(String::from_utf8(out)?, serde_json::to_string(s)?);
         }
+        Ok(())
     }
 
     #[test]
@@ -400,76 +415,69 @@ mod tests {
     }
 
     #[test]
-    fn writes_each_type_as_json_build_object_does() {
-        let contact = MODEL.entity_set("Contacts").expect("Contacts");
-        let props: Vec<Prop> = ["ContactId", "Forename", "Title", "Created"]
+    fn writes_each_type_as_json_build_object_does() -> TestResult {
+        let contact = set("Contacts")?;
+        let fields = ["ContactId", "Forename", "Title", "Created"]
             .iter()
-            .map(|n| contact.property(n).expect(n))
-            .collect();
+            .map(|n| prop(contact, n))
+            .collect::<Result<Vec<Field>, _>>()?;
         let values = [
-            Some("7".to_owned()),
-            Some("O'Brien \"Q\" \\ \n\u{1} é".to_owned()),
+            Some("7"),
+            Some("O'Brien \"Q\" \\ \n\u{1} é"),
             None,
-            Some("2025-08-17T08:40:07Z".to_owned()),
+            Some("2025-08-17T08:40:07Z"),
         ];
-        let fields: Vec<Field> = props.into_iter().map(Field::Prop).collect();
-        let text = object(&fields, as_bytes(&values), false).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let v = written(&fields, &values, false)?;
         assert_eq!(v["ContactId"], 7);
         assert_eq!(v["Forename"], "O'Brien \"Q\" \\ \n\u{1} é");
         assert!(v["Title"].is_null());
         assert_eq!(v["Created"], "2025-08-17T08:40:07Z");
-        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        let keys: Vec<&String> = v.as_object().ok_or("an object")?.keys().collect();
         assert_eq!(keys, ["ContactId", "Forename", "Title", "Created"]);
+        Ok(())
     }
 
     #[test]
-    fn an_expand_that_joined_no_row_is_null_and_its_values_are_passed_over() {
-        let lead = MODEL.entity_set("Leads").expect("Leads");
-        let contact = MODEL.entity_set("Contacts").expect("Contacts");
-        let f = |e: &'static crate::model::EntityType, n: &str| Field::Prop(e.property(n).unwrap());
+    fn an_expand_that_joined_no_row_is_null_and_its_values_are_passed_over() -> TestResult {
+        let (lead, contact) = (set("Leads")?, set("Contacts")?);
         let fields = vec![
-            f(lead, "LeadId"),
+            prop(lead, "LeadId")?,
             Field::Object {
                 name: "Contact",
                 fields: vec![
-                    f(contact, "Forename"),
+                    prop(contact, "Forename")?,
                     Field::Object {
                         name: "Division",
-                        fields: vec![f(contact, "Surname")],
+                        fields: vec![prop(contact, "Surname")?],
                     },
                 ],
             },
-            f(lead, "Value"),
+            prop(lead, "Value")?,
         ];
-        let some = |s: &str| Some(s.to_owned());
         let absent = [
-            some("1"),
-            some("false"),
+            Some("1"),
+            Some("false"),
             None,
-            some("false"),
+            Some("false"),
             None,
-            some("2.50"),
+            Some("2.50"),
         ];
-        let v: serde_json::Value =
-            serde_json::from_str(&object(&fields, as_bytes(&absent), false).unwrap()).unwrap();
         assert_eq!(
-            v,
+            written(&fields, &absent, false)?,
             serde_json::json!({"LeadId": 1, "Contact": null, "Value": 2.5})
         );
         let present = [
-            some("1"),
-            some("true"),
-            some("Ann"),
-            some("false"),
+            Some("1"),
+            Some("true"),
+            Some("Ann"),
+            Some("false"),
             None,
-            some("2.50"),
+            Some("2.50"),
         ];
-        let v: serde_json::Value =
-            serde_json::from_str(&object(&fields, as_bytes(&present), true).unwrap()).unwrap();
         assert_eq!(
-            v,
+            written(&fields, &present, true)?,
             serde_json::json!({"LeadId": 1, "Contact": {"Forename": "Ann", "Division": null}, "Value": "2.50"})
         );
+        Ok(())
     }
 }
