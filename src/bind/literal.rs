@@ -20,6 +20,11 @@ pub fn convert(lit: &Literal) -> Result<Value, String> {
             };
             Value::Double(v)
         }
+        // No property can hold U+0000 (PostgreSQL text cannot), so no value compares
+        // with it; refused alike on both databases.
+        Literal::String(s) if s.contains('\0') => {
+            return Err("a string may not contain the character U+0000".into())
+        }
         Literal::String(s) => Value::String(s.clone()),
         Literal::DateTimeOffset(s) => Value::DateTimeOffset(normalize_dto(s)?),
         Literal::Date(s) => {

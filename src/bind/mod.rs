@@ -13,7 +13,8 @@ pub use literal::normalize_dto;
 use crate::model::{EdmType, MODEL};
 use expr::{pos_of, ExprBinder};
 use odata_parser::{
-    ExpandTarget, Expr, KeyPredicate, ODataUrl, PathSegment, QueryOptions, ResourcePath, SelectItem,
+    ExpandTarget, Expr, KeyPredicate, ODataUrl, PathSegment, QueryOptions, ResourcePath,
+    SearchExpr, SelectItem,
 };
 
 /// Largest `$top`/`$skip` accepted; keeps every later integer conversion in range.
@@ -210,7 +211,7 @@ fn read(
         if let Some(f) = &options.filter {
             s.filter = Some(ExprBinder::new("$filter", &options.aliases, entity).predicate(f)?);
         }
-        s.search = options.search.clone();
+        s.search = search(&options.search)?;
         s
     };
     Ok(Read {
@@ -331,6 +332,26 @@ pub fn fmt_value(v: &Value) -> String {
         Value::Double(d) => d.to_string(),
         Value::String(s) => format!("'{}'", s.replace('\'', "''")),
         Value::DateTimeOffset(s) | Value::Date(s) | Value::TimeOfDay(s) => s.clone(),
+    }
+}
+
+/// `$search` as given, unless a term holds U+0000, which no property can hold (see
+/// `literal::convert`).
+fn search(s: &Option<SearchExpr>) -> Result<Option<SearchExpr>, BindError> {
+    fn has_nul(s: &SearchExpr) -> bool {
+        match s {
+            SearchExpr::Term(t) | SearchExpr::Phrase(t) => t.contains('\0'),
+            SearchExpr::Not(a) => has_nul(a),
+            SearchExpr::And(a, b) | SearchExpr::Or(a, b) => has_nul(a) || has_nul(b),
+        }
+    }
+    match s {
+        Some(e) if has_nul(e) => Err(BindError::invalid(
+            "$search",
+            None,
+            "a search term may not contain the character U+0000",
+        )),
+        _ => Ok(s.clone()),
     }
 }
 
@@ -493,7 +514,7 @@ fn bind_shape(
     shape.top = o.top;
     shape.skip = o.skip;
     shape.count = o.count.unwrap_or(false);
-    shape.search = o.search.clone();
+    shape.search = search(&o.search)?;
     if o.compute.is_some() {
         return Err(BindError::unsupported(
             "$compute",

@@ -368,11 +368,26 @@ impl Compiler {
                     && matches!(b.ty(), Ty::Edm(t) if t.is_integer());
                 q.sql("(");
                 if op == ArithOp::Mod && self.dialect == Dialect::Postgres && !int {
-                    q.sql("mod(");
+                    // PostgreSQL's mod() has no double precision form.
+                    q.sql("mod(CAST(");
                     self.expr(q, a, scopes);
-                    q.sql(", NULLIF(");
+                    q.sql(" AS numeric), NULLIF(CAST(");
                     self.expr(q, b, scopes);
-                    q.sql(", 0)))");
+                    q.sql(" AS numeric), 0)))");
+                    return;
+                }
+                if op == ArithOp::Mod && !int {
+                    // SQLite's % truncates both operands to integers first; OData's
+                    // remainder keeps the fraction (5.5 mod 2 is 1.5), with the
+                    // dividend's sign as on PostgreSQL.
+                    self.expr(q, a, scopes);
+                    q.sql(" - ");
+                    self.expr(q, b, scopes);
+                    q.sql(" * CAST(CAST(");
+                    self.expr(q, a, scopes);
+                    q.sql(" AS REAL) / NULLIF(");
+                    self.expr(q, b, scopes);
+                    q.sql(", 0) AS INTEGER))");
                     return;
                 }
                 self.expr(q, a, scopes);
@@ -402,6 +417,13 @@ impl Compiler {
         use Function::*;
         let pg = self.dialect == Dialect::Postgres;
         let arg = |c: &mut Compiler, q: &mut Sql, i: usize| c.expr(q, &args[i], scopes);
+        let predicate = matches!(f, Contains | StartsWith | EndsWith | MatchesPattern);
+        if !predicate && args.iter().any(|a| matches!(a, TExpr::Lit(Value::Null))) {
+            // A function of null is null; PostgreSQL could not even choose the
+            // function for an untyped NULL (`EXTRACT(YEAR FROM NULL)`).
+            q.sql("NULL");
+            return;
+        }
         match f {
             Contains | StartsWith | EndsWith | MatchesPattern => {
                 q.sql("(CASE WHEN ");
@@ -524,6 +546,11 @@ impl Compiler {
             }
             MaxDateTime => self.value(q, &Value::DateTimeOffset("9999-12-31T23:59:59Z".into())),
             MinDateTime => self.value(q, &Value::DateTimeOffset("0001-01-01T00:00:00Z".into())),
+            Round | Floor | Ceiling if matches!(args[0].ty(), Ty::Edm(t) if t.is_integer()) => {
+                // Already whole, and typed as the integer it is (PostgreSQL's floor() of
+                // a smallint is a double precision).
+                arg(self, q, 0);
+            }
             Round => {
                 q.sql("round(");
                 arg(self, q, 0);

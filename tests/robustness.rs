@@ -1,0 +1,522 @@
+//! Generated requests, valid and broken, against the real app on SQLite and PostgreSQL:
+//! none may answer 5xx (501 for a valid but unsupported feature aside), every error is
+//! an OData error body, every success well-formed JSON of the workspace's own rows.
+//!
+//! The URLs are built from the entity model (names in any case, paths through
+//! navigation, every operator and canonical function with arguments of every type),
+//! then some are damaged (a character dropped, doubled or replaced). The generator is
+//! seeded, so a failure names a URL that fails again on the next run.
+
+mod common;
+
+use common::{backends, spawn_with, TestDb};
+use crm_odata::model::{EdmType, EntityType, MODEL};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+
+/// Requests per backend and the generator's seed; `CRM_ROBUSTNESS=N,SEED` explores further.
+fn plan() -> (usize, u64) {
+    std::env::var("CRM_ROBUSTNESS")
+        .ok()
+        .and_then(|v| {
+            let (n, seed) = v.split_once(',')?;
+            Some((n.parse().ok()?, seed.parse().ok()?))
+        })
+        .unwrap_or((1500, 20261129))
+}
+
+/// Literals of every kind, well-formed and not.
+const LITERALS: &[&str] = &[
+    "1",
+    "0",
+    "-1",
+    "2147483648",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "99999999999999999999999",
+    "1.5",
+    "1e308",
+    "-1.5e-300",
+    "1.0M",
+    "INF",
+    "NaN",
+    "true",
+    "false",
+    "null",
+    "'Smith'",
+    "'Sm'",
+    "''",
+    "'O''Brien'",
+    "'%25_'",
+    "'%27'",
+    "'unterminated",
+    "'a%00b'",
+    "'\u{00e9}\u{1F600}'",
+    "2024-02-29",
+    "2023-02-29",
+    "2024-13-01",
+    "2024-01-01T10:00:00Z",
+    "2024-01-01T10:00:00.123+05:30",
+    "2024-01-01T25:00:00Z",
+    "10:00:00",
+    "duration'P1D'",
+    "duration'PT1H'",
+    "01234567-89ab-cdef-0123-456789abcdef",
+    "binary'AQID'",
+    "$it",
+    "$root/Contacts(1)/Surname",
+    "[1,2]",
+    "{}",
+];
+
+const FUNCTIONS: &[(&str, usize)] = &[
+    ("contains", 2),
+    ("startswith", 2),
+    ("endswith", 2),
+    ("indexof", 2),
+    ("substring", 2),
+    ("substring", 3),
+    ("length", 1),
+    ("tolower", 1),
+    ("toupper", 1),
+    ("trim", 1),
+    ("concat", 2),
+    ("matchesPattern", 2),
+    ("year", 1),
+    ("month", 1),
+    ("day", 1),
+    ("hour", 1),
+    ("minute", 1),
+    ("second", 1),
+    ("fractionalseconds", 1),
+    ("date", 1),
+    ("time", 1),
+    ("totaloffsetminutes", 1),
+    ("now", 0),
+    ("maxdatetime", 0),
+    ("mindatetime", 0),
+    ("round", 1),
+    ("floor", 1),
+    ("ceiling", 1),
+    ("cast", 2),
+    ("isof", 1),
+    ("geo.distance", 2),
+    ("nosuchfunction", 1),
+];
+
+const COMPARE: &[&str] = &["eq", "ne", "gt", "ge", "lt", "le", "has", "in", "like"];
+const ARITH: &[&str] = &["add", "sub", "mul", "div", "divby", "mod"];
+
+struct Gen {
+    rng: StdRng,
+}
+
+impl Gen {
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        items.choose(&mut self.rng).unwrap_or_else(|| &items[0])
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.rng.random_bool(p)
+    }
+
+    fn entity(&mut self) -> &'static EntityType {
+        let types = &MODEL.types;
+        &types[self.rng.random_range(0..types.len())]
+    }
+
+    /// A name as a client might type it: as declared, in another case, or unknown.
+    fn spell(&mut self, name: &str) -> String {
+        match self.rng.random_range(0..10) {
+            0 => name.to_lowercase(),
+            1 => name.to_uppercase(),
+            2 => format!("{name}x"),
+            _ => name.to_owned(),
+        }
+    }
+
+    /// A property path of `e`, sometimes through a navigation property.
+    fn path(&mut self, e: &'static EntityType, depth: usize) -> (String, Option<EdmType>) {
+        if depth < 2 && !e.navigation.is_empty() && self.chance(0.3) {
+            let nav = self.pick(&e.navigation);
+            if let Some(target) = MODEL.entity_type(nav.target) {
+                if nav.many {
+                    let f = if self.chance(0.5) { "any" } else { "all" };
+                    // Mostly the lambda variable's own properties; otherwise anything.
+                    let inner = if self.chance(0.6) {
+                        let (p, ty) = self.path(target, depth + 1);
+                        let lit = self.literal_for(ty);
+                        format!("x/{p} {} {lit}", self.pick(COMPARE))
+                    } else {
+                        self.predicate(target, depth + 1).0
+                    };
+                    let nav = self.spell(nav.name);
+                    return (format!("{nav}/{f}(x:{inner})"), Some(EdmType::Boolean));
+                }
+                let (inner, ty) = self.path(target, depth + 1);
+                return (format!("{}/{inner}", self.spell(nav.name)), ty);
+            }
+        }
+        let p = self.pick(&e.properties);
+        (self.spell(p.name), Some(p.ty))
+    }
+
+    fn literal_for(&mut self, ty: Option<EdmType>) -> String {
+        if self.chance(0.4) {
+            return (*self.pick(LITERALS)).to_owned();
+        }
+        match ty {
+            Some(EdmType::String) => {
+                format!("'{}'", self.pick(&["Smith", "A", "Ltd", "x'y", "%_"]))
+            }
+            Some(EdmType::DateTimeOffset) => {
+                (*self.pick(&["2022-01-01T00:00:00Z", "2022-06-30"])).to_owned()
+            }
+            Some(EdmType::Boolean) => "true".to_owned(),
+            Some(EdmType::Decimal(..)) | Some(EdmType::Double) => "1000.5".to_owned(),
+            _ => self.rng.random_range(-2..300).to_string(),
+        }
+    }
+
+    /// An operand: a path, a literal, a function call or arithmetic.
+    fn operand(&mut self, e: &'static EntityType, depth: usize) -> (String, Option<EdmType>) {
+        match self.rng.random_range(0..10) {
+            0..=4 => self.path(e, depth),
+            5 | 6 => (self.literal_for(None), None),
+            7 | 8 if depth < 3 => {
+                let (name, arity) = *self.pick(FUNCTIONS);
+                let args: Vec<String> = (0..arity).map(|_| self.operand(e, depth + 1).0).collect();
+                (format!("{name}({})", args.join(",")), None)
+            }
+            _ if depth < 3 => {
+                let (l, ty) = self.operand(e, depth + 1);
+                let (r, _) = self.operand(e, depth + 1);
+                (format!("{l} {} {r}", self.pick(ARITH)), ty)
+            }
+            _ => self.path(e, depth),
+        }
+    }
+
+    fn predicate(&mut self, e: &'static EntityType, depth: usize) -> (String, Option<EdmType>) {
+        let text = match self.rng.random_range(0..10) {
+            0 if depth < 3 => {
+                let (l, _) = self.predicate(e, depth + 1);
+                let (r, _) = self.predicate(e, depth + 1);
+                format!("({l}) {} ({r})", self.pick(&["and", "or"]))
+            }
+            1 if depth < 3 => format!("not ({})", self.predicate(e, depth + 1).0),
+            2 => {
+                let (name, arity) = *self.pick(FUNCTIONS);
+                let args: Vec<String> = (0..arity).map(|_| self.operand(e, depth + 1).0).collect();
+                format!("{name}({})", args.join(","))
+            }
+            3 => {
+                let (l, ty) = self.path(e, depth);
+                let items: Vec<String> = (0..self.rng.random_range(0..4))
+                    .map(|_| self.literal_for(ty))
+                    .collect();
+                format!("{l} in ({})", items.join(","))
+            }
+            _ => {
+                let (l, ty) = self.operand(e, depth);
+                let r = if self.chance(0.6) {
+                    self.literal_for(ty)
+                } else {
+                    self.operand(e, depth).0
+                };
+                format!("{l} {} {r}", self.pick(COMPARE))
+            }
+        };
+        (text, Some(EdmType::Boolean))
+    }
+
+    fn select(&mut self, e: &'static EntityType) -> String {
+        let n = self.rng.random_range(1..4);
+        let names: Vec<String> = (0..n)
+            .map(|_| {
+                if self.chance(0.1) {
+                    "*".to_owned()
+                } else {
+                    let p = self.pick(&e.properties).name;
+                    self.spell(p)
+                }
+            })
+            .collect();
+        names.join(",")
+    }
+
+    fn orderby(&mut self, e: &'static EntityType) -> String {
+        let (p, _) = self.path(e, 1);
+        let p = if p.contains('(') {
+            self.pick(&e.properties).name.to_owned()
+        } else {
+            p
+        };
+        format!("{p}{}", self.pick(&["", " asc", " desc", " sideways"]))
+    }
+
+    /// Query options for `e`; inside an `$expand` they are separated by `;`.
+    fn options(&mut self, e: &'static EntityType, depth: usize, nested: bool) -> Vec<String> {
+        let mut opts = Vec::new();
+        if self.chance(0.5) {
+            opts.push(format!("$filter={}", self.predicate(e, 0).0));
+        }
+        if self.chance(0.3) {
+            opts.push(format!("$select={}", self.select(e)));
+        }
+        if self.chance(0.3) {
+            opts.push(format!("$orderby={}", self.orderby(e)));
+        }
+        if self.chance(0.3) {
+            opts.push(format!(
+                "$top={}",
+                self.pick(&["0", "1", "5", "100", "-1", "abc", "99999999999999999999"])
+            ));
+        }
+        if self.chance(0.2) {
+            opts.push(format!("$skip={}", self.pick(&["0", "3", "-2", "1e3"])));
+        }
+        if self.chance(0.2) {
+            opts.push(format!("$count={}", self.pick(&["true", "false", "maybe"])));
+        }
+        if self.chance(0.15) {
+            opts.push(format!(
+                "$search={}",
+                self.pick(&[
+                    "smith",
+                    "\"Ltd\"",
+                    "smith OR jones",
+                    "NOT smith",
+                    "(",
+                    "a AND",
+                    "\"a%00b\"",
+                    "a%00b",
+                    "%25_",
+                    "\"O'Brien\""
+                ])
+            ));
+        }
+        if depth < 3 && !e.navigation.is_empty() && self.chance(0.35) {
+            let nav = self.pick(&e.navigation);
+            let mut item = self.spell(nav.name);
+            if self.chance(0.15) {
+                let suffix: &&str = self.pick(&["/$ref", "/$count", "/$levels"]);
+                item.push_str(suffix);
+            } else if let Some(target) = MODEL.entity_type(nav.target) {
+                let inner = self.options(target, depth + 1, true);
+                if !inner.is_empty() {
+                    item = format!("{item}({})", inner.join(";"));
+                }
+            }
+            if self.chance(0.1) {
+                item = "*".to_owned();
+            }
+            opts.push(format!("$expand={item}"));
+        }
+        if !nested && self.chance(0.1) {
+            opts.push(
+                (*self.pick(&[
+                    "$format=json",
+                    "$format=xml",
+                    "$format=atom",
+                    "$format=csv",
+                    "$skiptoken=abc",
+                    "$apply=groupby((Surname))",
+                    "$compute=1 as x",
+                    "$levels=2",
+                    "$unknown=1",
+                    "foo=bar",
+                    "$top=1&$top=2",
+                ]))
+                .to_owned(),
+            );
+        }
+        opts
+    }
+
+    /// A resource path: a set, an entity by key, a navigation, a property, `$count`, `$value`.
+    fn resource(&mut self, e: &'static EntityType) -> String {
+        let mut path = self.spell(e.set);
+        if self.chance(0.5) {
+            let key = match e.key_properties().next().map(|k| k.ty) {
+                Some(EdmType::String) => format!("'{}'", self.pick(&["WON", "OPEN", "x", "O''K"])),
+                _ => self
+                    .pick(&[
+                        "1",
+                        "5",
+                        "42",
+                        "0",
+                        "-1",
+                        "99999999999999999999",
+                        "'1'",
+                        "ContactId=1",
+                        "1,2",
+                    ])
+                    .to_string(),
+            };
+            path.push_str(&format!("({key})"));
+            match self.rng.random_range(0..6) {
+                0 if !e.navigation.is_empty() => {
+                    let nav = self.pick(&e.navigation);
+                    path.push('/');
+                    path.push_str(&self.spell(nav.name));
+                    if nav.many && self.chance(0.3) {
+                        path.push_str("/$count");
+                    }
+                }
+                1 => {
+                    let p = self.pick(&e.properties).name;
+                    path.push('/');
+                    path.push_str(&self.spell(p));
+                    if self.chance(0.4) {
+                        path.push_str("/$value");
+                    }
+                }
+                _ => {}
+            }
+        } else if self.chance(0.1) {
+            path.push_str("/$count");
+        }
+        path
+    }
+
+    fn url(&mut self) -> String {
+        let e = self.entity();
+        let path = self.resource(e);
+        let opts = self.options(e, 0, false);
+        let mut url = if opts.is_empty() {
+            path
+        } else {
+            format!("{path}?{}", opts.join("&"))
+        };
+        if self.chance(0.15) {
+            self.damage(&mut url);
+        }
+        url
+    }
+
+    /// Drops, doubles or replaces one character.
+    fn damage(&mut self, url: &mut String) {
+        let chars: Vec<char> = url.chars().collect();
+        if chars.is_empty() {
+            return;
+        }
+        let at = self.rng.random_range(0..chars.len());
+        let junk = *self.pick(&[
+            '(', ')', '\'', ',', '/', '$', ' ', '=', ';', '&', '%', '\\', '"', '0',
+        ]);
+        let mut out: Vec<char> = chars.clone();
+        match self.rng.random_range(0..3) {
+            0 => {
+                out.remove(at);
+            }
+            1 => out.insert(at, chars[at]),
+            _ => out[at] = junk,
+        }
+        *url = out.into_iter().collect();
+    }
+}
+
+/// Percent-encodes what a client library would before sending.
+fn encode(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            ' ' => out.push_str("%20"),
+            '"' => out.push_str("%22"),
+            '#' => out.push_str("%23"),
+            '\\' => out.push_str("%5C"),
+            '{' => out.push_str("%7B"),
+            '}' => out.push_str("%7D"),
+            '[' => out.push_str("%5B"),
+            ']' => out.push_str("%5D"),
+            c if c.is_ascii() => out.push(c),
+            c => {
+                let mut buf = [0; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[actix_web::test]
+async fn generated_requests_never_fail_the_server_and_errors_say_what_is_wrong() {
+    for b in backends() {
+        let db = TestDb::new(b);
+        db.seed("alpha", 120, 1);
+        db.seed("beta", 40, 2);
+        let app = spawn_with(db, |c| {
+            c.rate_limit = "1000000/1s".parse().expect("rate limit")
+        })
+        .await;
+        let token = app.db.token("alpha");
+        // Emails of the other workspace: none may appear in any answer to alpha.
+        let beta_token = app.db.token("beta");
+        let beta = app
+            .get("Contacts?$select=Email&$filter=Email ne null", &beta_token)
+            .await;
+        let foreign: Vec<String> = beta
+            .values()
+            .iter()
+            .filter_map(|v| v["Email"].as_str().map(str::to_owned))
+            .collect();
+        assert!(!foreign.is_empty());
+
+        let (requests, seed) = plan();
+        let mut gen = Gen {
+            rng: StdRng::seed_from_u64(seed),
+        };
+        let (mut ok, mut client_errors) = (0, 0);
+        for _ in 0..requests {
+            let url = gen.url();
+            let r = app.get(&encode(&url), &token).await;
+            assert!(
+                r.status < 500 || r.status == 501,
+                "{:?}: {url} gave {} {}",
+                app.backend,
+                r.status,
+                r.text
+            );
+            let ty = r.header("content-type").unwrap_or_default().to_owned();
+            if r.status >= 400 {
+                client_errors += 1;
+                if ty.contains("xml") {
+                    // Asked for Atom: the error in the Atom/XML format.
+                    assert!(
+                        r.text.contains("<m:code>") && r.text.contains("<m:message>"),
+                        "{url}: {}",
+                        r.text
+                    );
+                    continue;
+                }
+                let body: serde_json::Value = serde_json::from_str(&r.text)
+                    .unwrap_or_else(|e| panic!("{url}: error body not JSON ({e}): {}", r.text));
+                let message = body["error"]["message"].as_str().unwrap_or_default();
+                assert!(
+                    body["error"]["code"].is_string() && !message.is_empty(),
+                    "{url}: {}",
+                    r.text
+                );
+                continue;
+            }
+            ok += 1;
+            if ty.starts_with("application/json") {
+                serde_json::from_str::<serde_json::Value>(&r.text)
+                    .unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {}", r.text));
+            }
+            for email in &foreign {
+                assert!(
+                    !r.text.contains(email.as_str()),
+                    "{url} shows beta's {email}"
+                );
+            }
+        }
+        // Both kinds were exercised, not only one.
+        assert!(ok > requests / 10, "{ok} succeeded");
+        assert!(client_errors > requests / 10, "{client_errors} refused");
+    }
+}
