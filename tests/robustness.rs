@@ -382,6 +382,40 @@ impl Gen {
     }
 
     fn url(&mut self) -> String {
+        if self.chance(0.05) {
+            // Service-level resources and paths no entity set starts.
+            return (*self.pick(&[
+                "",
+                "$metadata",
+                "$metadata?$format=json",
+                "$metadata?$format=xml",
+                "$metadata#Contacts",
+                "$batch",
+                "$all",
+                "$crossjoin(Contacts,Leads)",
+                "$entity?$id=Contacts(1)",
+                "Contacts(1)/$ref",
+                "Contacts/$ref",
+                "Contacts(1)/Leads/$ref",
+                "Contacts(1)/Leads(2)",
+                "Contacts(1)/Division/Company/Divisions",
+                "Contacts/$count/$value",
+                "Contacts/Leads",
+                "//Contacts",
+                "Contacts()",
+                "Contacts(1)(2)",
+                "Contacts?$",
+                "Contacts?$=",
+                "Contacts?&&",
+                "Contacts?$filter",
+                "Contacts?%24top=1",
+                "Contacts?$TOP=1",
+                "Contacts?$select=Leads/LeadId",
+                "LeadStatus('WON')/Leads/$count",
+                "healthz",
+            ]))
+            .to_owned();
+        }
         let e = self.entity();
         let path = self.resource(e);
         let opts = self.options(e, 0, false);
@@ -394,6 +428,54 @@ impl Gen {
             self.damage(&mut url);
         }
         url
+    }
+
+    /// Request headers a client might send, well-formed or not.
+    fn headers(&mut self) -> Vec<(&'static str, &'static str)> {
+        let mut h = Vec::new();
+        if self.chance(0.3) {
+            h.push((
+                "accept",
+                *self.pick(&[
+                    "application/json",
+                    "application/json;odata.metadata=full",
+                    "application/json;odata.metadata=none;IEEE754Compatible=true",
+                    "application/json;odata.metadata=bogus",
+                    "application/json;odata.streaming=true;charset=utf-8",
+                    "application/atom+xml",
+                    "application/xml",
+                    "text/csv",
+                    "text/plain",
+                    "*/*",
+                    "garbage/;;",
+                    "",
+                ]),
+            ));
+        }
+        if self.chance(0.3) {
+            h.push((
+                "prefer",
+                *self.pick(&[
+                    "odata.maxpagesize=2",
+                    "odata.maxpagesize=0",
+                    "odata.maxpagesize=-1",
+                    "odata.maxpagesize=abc",
+                    "odata.maxpagesize=99999999999999999999",
+                    "maxpagesize=3, return=minimal",
+                    "odata.include-annotations=\"*\"",
+                ]),
+            ));
+        }
+        if self.chance(0.15) {
+            h.push((
+                "odata-maxversion",
+                *self.pick(&["4.0", "4.01", "3.0", "x", ""]),
+            ));
+        }
+        if self.chance(0.1) {
+            h.push(("odata-version", *self.pick(&["4.0", "4.01", "5.0", "x"])));
+        }
+        h
     }
 
     /// Drops, doubles or replaces one character.
@@ -470,48 +552,98 @@ async fn generated_requests_never_fail_the_server_and_errors_say_what_is_wrong()
         let mut gen = Gen {
             rng: StdRng::seed_from_u64(seed),
         };
-        let (mut ok, mut client_errors) = (0, 0);
+        let (mut ok, mut client_errors, mut next_pages) = (0, 0, 0);
         for _ in 0..requests {
-            let url = gen.url();
-            let r = app.get(&encode(&url), &token).await;
+            let mut url = encode(&gen.url());
+            let headers = gen.headers();
+            // A page's nextLink is followed, with the same headers, like a client would.
+            for _page in 0..3 {
+                let r = app.get_with(&url, &token, &headers).await;
+                let what = format!("{:?}: {url} with {headers:?}", app.backend);
+                assert!(
+                    r.status < 500 || r.status == 501,
+                    "{what} gave {} {}",
+                    r.status,
+                    r.text
+                );
+                let ty = r.header("content-type").unwrap_or_default().to_owned();
+                if r.status >= 400 {
+                    client_errors += 1;
+                    if ty.contains("xml") {
+                        // Asked for Atom: the error in the Atom/XML format.
+                        assert!(
+                            r.text.contains("<m:code>") && r.text.contains("<m:message>"),
+                            "{what}: {}",
+                            r.text
+                        );
+                    } else {
+                        let body: serde_json::Value =
+                            serde_json::from_str(&r.text).unwrap_or_else(|e| {
+                                panic!("{what}: error body not JSON ({e}): {}", r.text)
+                            });
+                        let message = body["error"]["message"].as_str().unwrap_or_default();
+                        assert!(
+                            body["error"]["code"].is_string() && !message.is_empty(),
+                            "{what}: {}",
+                            r.text
+                        );
+                    }
+                    break;
+                }
+                ok += 1;
+                for email in &foreign {
+                    assert!(
+                        !r.text.contains(email.as_str()),
+                        "{what} shows beta's {email}"
+                    );
+                }
+                if !ty.starts_with("application/json") {
+                    break;
+                }
+                let doc: serde_json::Value = serde_json::from_str(&r.text)
+                    .unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", r.text));
+                match doc["@odata.nextLink"].as_str() {
+                    Some(next) => {
+                        next_pages += 1;
+                        url = next.to_owned();
+                    }
+                    None => break,
+                }
+            }
+        }
+        assert!(next_pages > 0, "no request was paged");
+
+        // The other methods, on the same kinds of URL, with and without a body.
+        for i in 0..requests / 10 {
+            let url = encode(&gen.url());
+            let method = *gen.pick(&["POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "MERGE"]);
+            let mut req = app
+                .client
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+                    format!("{}/{url}", app.base),
+                )
+                .bearer_auth(&token);
+            if i % 2 == 0 {
+                req = req
+                    .header("content-type", "application/json")
+                    .body(*gen.pick(&["{\"Surname\":\"X\"}", "{", "[]", "null", ""]));
+            }
+            let r = common::Reply::read(req.send().await.expect("request")).await;
             assert!(
                 r.status < 500 || r.status == 501,
-                "{:?}: {url} gave {} {}",
-                app.backend,
+                "{method} {url} gave {} {}",
                 r.status,
                 r.text
             );
-            let ty = r.header("content-type").unwrap_or_default().to_owned();
-            if r.status >= 400 {
-                client_errors += 1;
-                if ty.contains("xml") {
-                    // Asked for Atom: the error in the Atom/XML format.
-                    assert!(
-                        r.text.contains("<m:code>") && r.text.contains("<m:message>"),
-                        "{url}: {}",
-                        r.text
-                    );
-                    continue;
-                }
-                let body: serde_json::Value = serde_json::from_str(&r.text)
-                    .unwrap_or_else(|e| panic!("{url}: error body not JSON ({e}): {}", r.text));
-                let message = body["error"]["message"].as_str().unwrap_or_default();
+            if r.status >= 400 && method != "HEAD" {
+                let body: serde_json::Value = serde_json::from_str(&r.text).unwrap_or_else(|e| {
+                    panic!("{method} {url}: error body not JSON ({e}): {}", r.text)
+                });
                 assert!(
-                    body["error"]["code"].is_string() && !message.is_empty(),
-                    "{url}: {}",
+                    body["error"]["message"].is_string(),
+                    "{method} {url}: {}",
                     r.text
-                );
-                continue;
-            }
-            ok += 1;
-            if ty.starts_with("application/json") {
-                serde_json::from_str::<serde_json::Value>(&r.text)
-                    .unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {}", r.text));
-            }
-            for email in &foreign {
-                assert!(
-                    !r.text.contains(email.as_str()),
-                    "{url} shows beta's {email}"
                 );
             }
         }
