@@ -319,6 +319,49 @@ async fn arithmetic_rounding_and_functions_of_null_agree_with_the_data() {
     .await;
 }
 
+/// `matchesPattern` with a regular expression finds the rows the expression matches,
+/// on both databases; a pattern that is not one is the client's error.
+#[actix_web::test]
+async fn matches_pattern_finds_the_rows_its_regular_expression_matches() {
+    each_backend(|app, t, _| async move {
+        let contacts = app
+            .get("Contacts?$select=ContactId,Surname,Email&$top=100000", &t)
+            .await
+            .values();
+        for (prop, pattern) in [
+            ("Surname", "^Sm"),
+            ("Surname", "th$"),
+            ("Surname", "^[A-C].*s$"),
+            ("Email", "\\.co\\.uk$"),
+            ("Email", "^[a-z]+\\.[a-z]+@"),
+            ("Surname", "x{2,}|zz"),
+        ] {
+            let re = regex::Regex::new(pattern).unwrap();
+            let expected: Vec<i64> = contacts
+                .iter()
+                .filter(|c| c[prop].as_str().is_some_and(|v| re.is_match(v)))
+                .filter_map(|c| c["ContactId"].as_i64())
+                .collect();
+            let quoted = pattern.replace('\'', "''");
+            let r = app
+                .get(&format!("Contacts?$select=ContactId&$orderby=ContactId&$top=100000&$filter=matchesPattern({prop},'{}')", percent_encoding::utf8_percent_encode(&quoted, percent_encoding::NON_ALPHANUMERIC)), &t)
+                .await;
+            assert_eq!(r.status, 200, "{pattern}: {}", r.text);
+            let got: Vec<i64> = r.values().iter().filter_map(|c| c["ContactId"].as_i64()).collect();
+            assert_eq!(got, expected, "{:?}: {pattern}", app.backend);
+            if pattern == "^Sm" {
+                assert!(!got.is_empty());
+            }
+        }
+        let bad = app.get("Contacts?$filter=matchesPattern(Surname,'(')", &t).await;
+        assert_eq!(bad.status, 400, "{}", bad.text);
+        assert!(bad.json()["error"]["message"].as_str().unwrap().contains("regular expression"));
+        let column = app.get("Contacts?$filter=matchesPattern(Surname,Forename)", &t).await;
+        assert_eq!(column.status, 501, "{}", column.text);
+    })
+    .await;
+}
+
 #[actix_web::test]
 async fn expand_count_and_ieee754() {
     each_backend(|app, t, _| async move {

@@ -423,6 +423,25 @@ impl<'a> ExprBinder<'a> {
                 arity(&[2])?;
                 want(0, string, "a string")?;
                 want(1, string, "a string")?;
+                if f == MatchesPattern {
+                    // Checked here, once, rather than by the database on every row.
+                    match &bound[1] {
+                        TExpr::Lit(Value::String(p)) => {
+                            if let Err(e) = regex::Regex::new(p) {
+                                return Err(self.err(
+                                    pos,
+                                    format!("the pattern of matchesPattern is not a valid regular expression: {e}"),
+                                ));
+                            }
+                        }
+                        TExpr::Lit(Value::Null) => {}
+                        _ => {
+                            return unsupported(
+                                "matchesPattern with a pattern that is not a string literal",
+                            )
+                        }
+                    }
+                }
                 Ty::Bool
             }
             Length => {

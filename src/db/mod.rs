@@ -1,5 +1,6 @@
 //! Connections, pools and migrations for both backends behind one `DbConnection`.
 
+mod regexp;
 pub mod tls;
 
 use diesel::connection::SimpleConnection;
@@ -113,6 +114,7 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                  PRAGMA busy_timeout = 5000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;",
             )?;
+            regexp::register(&mut c)?;
             Ok(DbConnection::Sqlite(c))
         }
     }

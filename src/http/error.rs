@@ -129,6 +129,8 @@ fn data_exception(e: &DbError) -> Option<&str> {
         "division by zero",
         "invalid input syntax",
         "cannot take logarithm",
+        // A matchesPattern pattern that PostgreSQL's regular expressions do not accept.
+        "invalid regular expression",
     ]
     .iter()
     .any(|p| m.contains(p))

@@ -281,7 +281,12 @@ impl Compiler {
             }
             (Function::MatchesPattern, _) => {
                 self.expr(q, s, scopes);
-                q.sql(" ~ ");
+                // SQLite's REGEXP is the function db::regexp registers on each connection.
+                q.sql(if self.dialect == Dialect::Postgres {
+                    " ~ "
+                } else {
+                    " REGEXP "
+                });
                 self.expr(q, p, scopes);
             }
             _ => {
