@@ -717,7 +717,8 @@ impl Typed {
                 };
                 if nav.many && self.chance(0.1) {
                     inner.clear();
-                    item.push_str(*self.pick(&["/$ref", "/$count"]));
+                    let suffix: &&str = self.pick(&["/$ref", "/$count"]);
+                    item.push_str(suffix);
                 }
                 if !inner.is_empty() {
                     item = format!("{item}({})", inner.join(";"));
