@@ -1330,3 +1330,42 @@ async fn every_pooled_connection_sees_changes_made_after_its_last_request() {
     })
     .await;
 }
+
+/// A client may reuse its connection after a pause (HTTP libraries keep idle connections
+/// for a minute or more): the server must not have closed it after a few seconds.
+#[actix_web::test]
+async fn an_idle_connection_is_still_open_after_a_pause() {
+    use std::io::{Read, Write};
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let token = app.db.token("alpha");
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let outcome = actix_web::rt::task::spawn_blocking(move || -> std::io::Result<Vec<String>> {
+        let mut conn = std::net::TcpStream::connect(&addr)?;
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))?;
+        let mut heads = Vec::new();
+        for pause in [0, 7] {
+            std::thread::sleep(std::time::Duration::from_secs(pause));
+            write!(
+                conn,
+                "GET /Contacts/$count HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )?;
+            // The answer is small: read until its body (a count) has arrived.
+            let mut got = Vec::new();
+            let mut buf = [0; 4096];
+            loop {
+                let n = conn.read(&mut buf)?;
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got);
+                if n == 0 || text.split_once("\r\n\r\n").is_some_and(|(_, body)| !body.is_empty()) {
+                    break;
+                }
+            }
+            heads.push(String::from_utf8_lossy(&got).lines().next().unwrap_or("").to_owned());
+        }
+        Ok(heads)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(outcome, ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+}

@@ -707,7 +707,13 @@ impl Typed {
             let mut item = nav.name.to_owned();
             if let Some(target) = MODEL.entity_type(nav.target) {
                 let mut inner = if nav.many {
-                    self.options(target, depth + 1)
+                    let mut o = self.options(target, depth + 1);
+                    // A collection under a collection, unpaged, multiplies the rows (every
+                    // lead with every lead of its pipeline): kept short, so runs stay quick.
+                    if depth > 0 && !o.iter().any(|o| o.starts_with("$top")) {
+                        o.push("$top=3".into());
+                    }
+                    o
                 } else {
                     // Single-valued: only $select and $expand apply.
                     self.options(target, depth + 1)
@@ -801,6 +807,74 @@ fn encode(url: &str) -> String {
     out
 }
 
+/// The nextLink with its `$skiptoken` rewritten: the last row's order-key values replaced
+/// by values of other types, too few or too many, or the token's bytes damaged. The
+/// token is the client's to send, so whatever it holds must be answered with a 4xx or
+/// a page of the caller's own rows.
+fn forge_skiptoken(gen: &mut Gen, next: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let Some((head, token)) = next.split_once("$skiptoken=") else {
+        return next.to_owned();
+    };
+    let (token, tail) = token.split_once('&').unwrap_or((token, ""));
+    let Some(mut doc) = b64
+        .decode(token)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    else {
+        return next.to_owned();
+    };
+    let junk = [
+        serde_json::json!(null),
+        serde_json::json!("x'); DROP TABLE contacts;--"),
+        serde_json::json!(1e308),
+        serde_json::json!(-9223372036854775808i64),
+        serde_json::json!(true),
+        serde_json::json!([1, [2]]),
+        serde_json::json!({"a": 1}),
+        serde_json::json!("9999-12-31T23:59:59Z"),
+        serde_json::json!("not a date"),
+    ];
+    match gen.rng.random_range(0..5) {
+        0 => {
+            if let Some(a) = doc["a"].as_array_mut() {
+                for v in a.iter_mut() {
+                    *v = gen.pick(&junk).clone();
+                }
+            }
+        }
+        1 => {
+            if let Some(a) = doc["a"].as_array_mut() {
+                a.pop();
+            }
+        }
+        2 => {
+            if let Some(a) = doc["a"].as_array_mut() {
+                a.push(serde_json::json!(1));
+            }
+        }
+        3 => doc["n"] = gen.pick(&junk).clone(),
+        _ => {
+            let mut bytes = token.as_bytes().to_vec();
+            let at = gen.rng.random_range(0..bytes.len().max(1));
+            if let Some(b) = bytes.get_mut(at) {
+                *b = *gen.pick(b"A_-=%!");
+            }
+            return format!(
+                "{head}$skiptoken={}{}{tail}",
+                String::from_utf8_lossy(&bytes),
+                if tail.is_empty() { "" } else { "&" }
+            );
+        }
+    }
+    let forged = b64.encode(doc.to_string());
+    format!(
+        "{head}$skiptoken={forged}{}{tail}",
+        if tail.is_empty() { "" } else { "&" }
+    )
+}
+
 /// An OData error body with a code and a message: JSON, or Atom/XML when that was asked for.
 fn assert_error_body(what: &str, r: &common::Reply) {
     let ty = r.header("content-type").unwrap_or_default();
@@ -885,6 +959,9 @@ async fn generated_requests_never_fail_the_server_and_errors_say_what_is_wrong()
                     Some(next) => {
                         next_pages += 1;
                         url = next.to_owned();
+                        if gen.chance(0.3) {
+                            url = forge_skiptoken(&mut gen, &url);
+                        }
                     }
                     None => break,
                 }

@@ -86,6 +86,11 @@ impl Application {
                 .route("/healthz", web::get().to(handlers::healthz))
                 .default_service(web::to(handlers::odata))
         })
+        // Clients keep idle connections for a minute or more (reqwest 90 s, browsers and
+        // the .NET stack behind Excel and Power BI 60-120 s) and reuse them without
+        // checking; closing after actix's default 5 s made their next request fail on a
+        // connection the server had just closed. 75 s, as nginx.
+        .keep_alive(std::time::Duration::from_secs(75))
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: bind.into(),
