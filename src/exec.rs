@@ -5,7 +5,9 @@ use crate::db::{DbConnection, DbError, Dialect};
 use crate::format::row::{object, TextArray};
 use crate::plan::{value_from_json, ReadPlan};
 use crate::sql::{Compiler, Output};
-use diesel::RunQueryDsl;
+use diesel::connection::DefaultLoadingMode;
+use diesel::pg::PgRowByRowLoadingMode;
+use diesel::{QueryResult, RunQueryDsl};
 
 /// One page of a collection.
 #[derive(Debug)]
@@ -15,6 +17,13 @@ pub struct Rows {
     pub next_after: Option<Vec<Value>>,
     pub count: Option<i64>,
 }
+
+/// Bytes of row JSON one page may hold. Collection-valued expands can multiply the rows
+/// without end (every lead with every lead of its pipeline: 27 MB per lead on the
+/// benchmark data); a page that reaches this ends early, with a nextLink to the rest,
+/// so one request cannot exhaust the server's memory. A page of 1,000 contacts with all
+/// their properties is about 0.6 MB.
+pub const PAGE_BUDGET: usize = 16 << 20;
 
 /// `guard`: a token hash the page's statement checks itself (see `auth::live_token`);
 /// with it, no rows may also mean the token is no longer valid.
@@ -28,22 +37,29 @@ pub fn read_page(
     with_count: bool,
 ) -> Result<Rows, DbError> {
     let mut c = Compiler::new(dialect, workspace, output).guarded(guard);
-    let mut loaded = load_rows(conn, &mut c, plan)?;
+    let (mut loaded, cut) = load_rows(conn, &mut c, plan, PAGE_BUDGET)?;
     let size = plan.page.size as usize;
-    let mut next_after = None;
-    if loaded.len() > size {
+    let more = if loaded.len() > size {
         loaded.truncate(size);
-        if plan.page.more_allowed {
-            if let Some((_, keys)) = loaded.last() {
-                let vals: Vec<serde_json::Value> = serde_json::from_str(keys).unwrap_or_default();
-                let after = vals
-                    .iter()
-                    .zip(&plan.order)
-                    .map(|(v, k)| value_from_json(v, k.expr.ty()))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| DbError::Unavailable(format!("paging keys: {e}")))?;
-                next_after = Some(after);
-            }
+        plan.page.more_allowed
+    } else if cut {
+        // Ended by the budget: the rest follows on the next page, whatever was asked
+        // (unless the row left out was only the one read to see whether more follow).
+        loaded.len() < size || plan.page.more_allowed
+    } else {
+        false
+    };
+    let mut next_after = None;
+    if more {
+        if let Some((_, keys)) = loaded.last() {
+            let vals: Vec<serde_json::Value> = serde_json::from_str(keys).unwrap_or_default();
+            let after = vals
+                .iter()
+                .zip(&plan.order)
+                .map(|(v, k)| value_from_json(v, k.expr.ty()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| DbError::Unavailable(format!("paging keys: {e}")))?;
+            next_after = Some(after);
         }
     }
     let count = if with_count {
@@ -67,33 +83,78 @@ pub fn read_single(
     output: Output,
 ) -> Result<Option<String>, DbError> {
     let mut c = Compiler::new(dialect, workspace, output).guarded(guard);
-    let rows = load_rows(conn, &mut c, plan)?;
+    let (rows, _) = load_rows(conn, &mut c, plan, PAGE_BUDGET)?;
     Ok(rows.into_iter().next().map(|(j, _)| j))
 }
 
-/// Rows of (entity JSON, order-key values). PostgreSQL returns a flat read's values as
-/// text, written out here (see `Compiler::select_values`).
+/// Rows of (entity JSON, order-key values), read one at a time until their JSON would
+/// pass `budget` bytes (the first row always comes); `true` when rows were left unread.
+/// PostgreSQL returns a flat read's values as text, written out here (see
+/// `Compiler::select_values`).
 fn load_rows(
     conn: &mut DbConnection,
     c: &mut Compiler,
     plan: &ReadPlan,
-) -> Result<Vec<(String, String)>, DbError> {
-    if let DbConnection::Postgresql(pg) = conn {
-        if let Some((q, fields)) = c.select_values(plan) {
-            let rows: Vec<(TextArray, String)> = q.load(pg)?;
-            let ieee754 = c.output.ieee754;
-            return rows
-                .into_iter()
-                .map(|(values, keys)| {
+    budget: usize,
+) -> Result<(Vec<(String, String)>, bool), DbError> {
+    // Only collection-valued expands make a row's size unbounded: then PostgreSQL hands
+    // the rows over one at a time too, rather than the whole result at once.
+    let unbounded = has_collections(&plan.read.shape);
+    let mut rows: Box<dyn Iterator<Item = Result<(String, String), DbError>> + '_> = match conn {
+        DbConnection::Postgresql(pg) => match c.select_values(plan) {
+            Some((q, fields)) => {
+                let ieee754 = c.output.ieee754;
+                let write = move |r: QueryResult<(TextArray, String)>| {
+                    let (values, keys) = r?;
                     let json = object(&fields, values.values(), ieee754).map_err(|e| {
                         DbError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
                     })?;
                     Ok((json, keys))
-                })
-                .collect();
+                };
+                if unbounded {
+                    Box::new(q.load_iter::<_, PgRowByRowLoadingMode>(pg)?.map(write))
+                } else {
+                    let all: Vec<(TextArray, String)> = q.load(pg)?;
+                    Box::new(all.into_iter().map(Ok).map(write))
+                }
+            }
+            None if unbounded => Box::new(
+                c.select(plan)
+                    .load_iter::<(String, String), PgRowByRowLoadingMode>(pg)?
+                    .map(|r| r.map_err(DbError::from)),
+            ),
+            None => Box::new(
+                c.select(plan)
+                    .load::<(String, String)>(pg)?
+                    .into_iter()
+                    .map(Ok),
+            ),
+        },
+        // SQLite steps through the rows as they are read.
+        conn => Box::new(
+            c.select(plan)
+                .load_iter::<(String, String), DefaultLoadingMode>(conn)?
+                .map(|r| r.map_err(DbError::from)),
+        ),
+    };
+    let (mut out, mut bytes) = (Vec::new(), 0);
+    for row in rows.by_ref() {
+        let row = row?;
+        if !out.is_empty() && bytes + row.0.len() > budget {
+            return Ok((out, true));
         }
+        bytes += row.0.len();
+        out.push(row);
     }
-    Ok(c.select(plan).load(conn)?)
+    Ok((out, false))
+}
+
+/// Whether `shape` expands a collection-valued navigation property at any depth.
+fn has_collections(shape: &crate::bind::Shape) -> bool {
+    shape
+        .expand
+        .iter()
+        .any(|e| (e.nav.many && !e.is_count) || has_collections(&e.shape))
 }
 
 pub fn count(

@@ -1369,3 +1369,48 @@ async fn an_idle_connection_is_still_open_after_a_pause() {
     .unwrap();
     assert_eq!(outcome, ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
 }
+
+/// A page whose rows would pass the page budget ends early with a nextLink; following
+/// the links gives every row once, in order, and no page holds much more than the budget.
+/// Here each lead carries its pipeline with all of that pipeline's leads.
+#[actix_web::test]
+async fn a_page_of_large_expanded_rows_ends_early_and_continues_by_nextlink() {
+    each_backend(|app, t, _| async move {
+        let all: Vec<i64> = app
+            .get("Leads?$select=LeadId&$top=100000", &t)
+            .await
+            .values()
+            .iter()
+            .filter_map(|v| v["LeadId"].as_i64())
+            .collect();
+        let full = [("accept", "application/json;odata.metadata=full")];
+        let mut url =
+            "Leads?$select=LeadId&$expand=Pipeline($select=Code;$expand=Leads)".to_owned();
+        let (mut seen, mut pages) = (Vec::new(), 0);
+        loop {
+            let r = app.get_with(&url, &t, &full).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let doc = r.json();
+            let rows = doc["value"].as_array().unwrap();
+            let largest = rows.iter().map(|v| v.to_string().len()).max().unwrap_or(0);
+            assert!(
+                r.text.len() <= crm_odata::exec::PAGE_BUDGET + 2 * largest + 4096,
+                "{}",
+                r.text.len()
+            );
+            seen.extend(rows.iter().filter_map(|v| v["LeadId"].as_i64()));
+            pages += 1;
+            match doc["@odata.nextLink"].as_str() {
+                Some(next) => url = next.to_owned(),
+                None => break,
+            }
+        }
+        assert_eq!(seen, all);
+        assert!(
+            pages > 1,
+            "{:?}: the rows fit one page; the test needs larger ones",
+            app.backend
+        );
+    })
+    .await;
+}

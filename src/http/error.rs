@@ -65,6 +65,7 @@ impl ApiError {
             ApiError::Db(DbError::Unavailable(_)) => "ServiceUnavailable",
             ApiError::Db(e) if is_connection_error(e) => "ServiceUnavailable",
             ApiError::Db(e) if data_exception(e).is_some() => "ValueOutOfRange",
+            ApiError::Db(e) if too_large(e) => "ResponseTooLarge",
             ApiError::Db(_) | ApiError::Blocking => "InternalError",
         }
     }
@@ -99,6 +100,12 @@ impl ApiError {
             ApiError::Db(e) if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => {
                 tracing::warn!(error = %e, "database unavailable");
                 "the database is unavailable; retry shortly".into()
+            }
+            ApiError::Db(e) if too_large(e) => {
+                "one entity of this response, with what it expands, \
+                 is larger than the database returns in one value: page the expanded \
+                 collections with $top and $skip inside $expand"
+                    .into()
             }
             ApiError::Db(e) => match data_exception(e) {
                 Some(m) => {
@@ -135,6 +142,24 @@ fn data_exception(e: &DbError) -> Option<&str> {
     .iter()
     .any(|p| m.contains(p))
     .then_some(m)
+}
+
+/// A value (an entity's JSON with its expanded collections) larger than the database
+/// builds: SQLite is built with a 64 MiB limit for that (`.cargo/config.toml`),
+/// PostgreSQL stops at 1 GB. The request asked for it; narrower expands get the data.
+fn too_large(e: &DbError) -> bool {
+    use diesel::result::Error;
+    let DbError::Query(Error::DatabaseError(_, info)) = e else {
+        return false;
+    };
+    let m = info.message();
+    [
+        "string or blob too big",
+        "exceeds the maximum",
+        "out of memory",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 fn is_connection_error(e: &DbError) -> bool {
@@ -176,7 +201,9 @@ impl ResponseError for ApiError {
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Db(e) if is_connection_error(e) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Db(e) if data_exception(e).is_some() => StatusCode::BAD_REQUEST,
+            ApiError::Db(e) if data_exception(e).is_some() || too_large(e) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Db(_) | ApiError::Blocking => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

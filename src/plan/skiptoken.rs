@@ -102,15 +102,21 @@ impl SkipToken {
     }
 }
 
-/// Converts a JSON value (from a token or a row's sort keys) to a typed value.
+/// Converts a JSON value (from a token or a row's sort keys) to a value of the key's
+/// type. A token is the client's to send: a value of another kind is refused here, not
+/// bound against a column it cannot be compared with.
 pub fn value_from_json(v: &serde_json::Value, ty: Ty) -> Result<Value, SkipTokenError> {
     use serde_json::Value as J;
+    let boolean = matches!(ty, Ty::Bool | Ty::Edm(EdmType::Boolean));
     Ok(match (v, ty) {
         (J::Null, _) => Value::Null,
-        (J::Bool(b), _) => Value::Bool(*b),
-        (J::Number(n), Ty::Bool) => Value::Bool(n.as_i64() == Some(1)),
+        (J::Bool(b), _) if boolean => Value::Bool(*b),
+        // SQLite's booleans are 0 and 1.
+        (J::Number(n), _) if boolean => Value::Bool(n.as_i64() == Some(1)),
         (J::Number(n), Ty::Edm(EdmType::Decimal(..))) => Value::Decimal(n.to_string()),
-        (J::Number(n), _) => match n.as_i64() {
+        // An integer-typed expression may still sort by a fraction (`Guttometer div 2`
+        // on SQLite).
+        (J::Number(n), Ty::Edm(t)) if t.is_integer() || t == EdmType::Double => match n.as_i64() {
             Some(i) => Value::Int(i),
             None => Value::Double(n.as_f64().ok_or(SkipTokenError::Malformed)?),
         },
@@ -123,7 +129,47 @@ pub fn value_from_json(v: &serde_json::Value, ty: Ty) -> Result<Value, SkipToken
         }
         (J::String(s), Ty::Date) => Value::Date(s.clone()),
         (J::String(s), Ty::TimeOfDay) => Value::TimeOfDay(s.clone()),
-        (J::String(s), _) => Value::String(s.clone()),
+        (J::String(s), Ty::Edm(EdmType::String)) => Value::String(s.clone()),
         _ => return Err(SkipTokenError::Malformed),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_token_value_of_another_kind_than_its_key_is_refused() {
+        let int = Ty::Edm(EdmType::Int32);
+        let text = Ty::Edm(EdmType::String);
+        for (v, ty) in [
+            (json!(true), int),
+            (json!("7"), int),
+            (json!([1]), int),
+            (json!({"a": 1}), text),
+            (json!(7), text),
+            (json!("x"), Ty::Edm(EdmType::Boolean)),
+            (json!(1), Ty::Edm(EdmType::DateTimeOffset)),
+            (json!("not a date"), Ty::Edm(EdmType::DateTimeOffset)),
+            (json!("1e"), Ty::Edm(EdmType::Decimal(30, 6))),
+        ] {
+            assert_eq!(
+                value_from_json(&v, ty),
+                Err(SkipTokenError::Malformed),
+                "{v} as {ty:?}"
+            );
+        }
+        assert_eq!(value_from_json(&json!(7), int), Ok(Value::Int(7)));
+        assert_eq!(value_from_json(&json!(2.5), int), Ok(Value::Double(2.5)));
+        assert_eq!(
+            value_from_json(&json!(1), Ty::Edm(EdmType::Boolean)),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(value_from_json(&json!(null), text), Ok(Value::Null));
+        assert_eq!(
+            value_from_json(&json!("Smith"), text),
+            Ok(Value::String("Smith".into()))
+        );
+    }
 }
