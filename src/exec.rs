@@ -1,7 +1,7 @@
 //! Execute stage: runs the planned statements on a connection.
 
 use crate::bind::{Read, Value};
-use crate::db::{DbConnection, DbError, Dialect};
+use crate::db::{deadline, DbConnection, DbError, Dialect};
 use crate::format::row::{object, TextArray};
 use crate::plan::{value_from_json, ReadPlan};
 use crate::sql::{Compiler, Output};
@@ -100,6 +100,7 @@ fn load_rows(
     // Only collection-valued expands make a row's size unbounded: then PostgreSQL hands
     // the rows over one at a time too, rather than the whole result at once.
     let unbounded = has_collections(&plan.read.shape);
+    let mut timer = None;
     let mut rows: Box<dyn Iterator<Item = Result<(String, String), DbError>> + '_> = match conn {
         DbConnection::Postgresql(pg) => match c.select_values(plan) {
             Some((q, fields)) => {
@@ -131,22 +132,32 @@ fn load_rows(
             ),
         },
         // SQLite steps through the rows as they are read.
-        conn => Box::new(
-            c.select(plan)
-                .load_iter::<(String, String), DefaultLoadingMode>(conn)?
-                .map(|r| r.map_err(DbError::from)),
-        ),
+        conn => {
+            let q = c.select(plan);
+            if c.timed {
+                timer = Some(deadline::start(deadline::LIMIT));
+            }
+            Box::new(
+                q.load_iter::<(String, String), DefaultLoadingMode>(conn)?
+                    .map(|r| r.map_err(DbError::from)),
+            )
+        }
     };
-    let (mut out, mut bytes) = (Vec::new(), 0);
+    let (mut out, mut bytes, mut cut) = (Vec::new(), 0, false);
     for row in rows.by_ref() {
         let row = row?;
         if !out.is_empty() && bytes + row.0.len() > budget {
-            return Ok((out, true));
+            cut = true;
+            break;
         }
         bytes += row.0.len();
         out.push(row);
     }
-    Ok((out, false))
+    drop(rows);
+    if timer.as_ref().is_some_and(deadline::Guard::expired) {
+        return Err(DbError::TooExpensive);
+    }
+    Ok((out, cut))
 }
 
 /// Whether `shape` expands a collection-valued navigation property at any depth.

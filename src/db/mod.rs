@@ -1,5 +1,6 @@
 //! Connections, pools and migrations for both backends behind one `DbConnection`.
 
+pub mod deadline;
 mod regexp;
 pub mod tls;
 
@@ -36,6 +37,9 @@ pub enum DbError {
     Migration(String),
     #[error("the database has {0} pending migration(s); run `crm-odata migrate` first")]
     NotMigrated(usize),
+    /// Stopped by `deadline`'s limits on collections expanded inside collections.
+    #[error("the query's nested expands passed their time or size limit")]
+    TooExpensive,
 }
 
 /// Where the data lives, parsed from `--database-url`.
@@ -115,6 +119,7 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
                  PRAGMA busy_timeout = 5000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;",
             )?;
             regexp::register(&mut c)?;
+            deadline::register(&mut c)?;
             Ok(DbConnection::Sqlite(c))
         }
     }

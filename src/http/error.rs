@@ -66,6 +66,7 @@ impl ApiError {
             ApiError::Db(e) if is_connection_error(e) => "ServiceUnavailable",
             ApiError::Db(e) if data_exception(e).is_some() => "ValueOutOfRange",
             ApiError::Db(e) if too_large(e) => "ResponseTooLarge",
+            ApiError::Db(DbError::TooExpensive) => "QueryTooExpensive",
             ApiError::Db(_) | ApiError::Blocking => "InternalError",
         }
     }
@@ -101,6 +102,13 @@ impl ApiError {
                 tracing::warn!(error = %e, "database unavailable");
                 "the database is unavailable; retry shortly".into()
             }
+            ApiError::Db(DbError::TooExpensive) => format!(
+                "the collections expanded inside collections grow past what one response \
+                 may build ({} s, {} MiB): page the inner expands with $top, or expand \
+                 fewer levels",
+                crate::db::deadline::LIMIT.as_secs(),
+                crate::db::deadline::BYTES >> 20
+            ),
             ApiError::Db(e) if too_large(e) => {
                 "one entity of this response, with what it expands, \
                  is larger than the database returns in one value: page the expanded \
@@ -201,6 +209,7 @@ impl ResponseError for ApiError {
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Db(e) if is_connection_error(e) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Db(DbError::TooExpensive) => StatusCode::BAD_REQUEST,
             ApiError::Db(e) if data_exception(e).is_some() || too_large(e) => {
                 StatusCode::BAD_REQUEST
             }

@@ -39,6 +39,10 @@ pub struct Compiler {
     /// alias of the joined row). A filter or order key through the same navigation
     /// reads the joined row instead of looking it up again in a subquery.
     pub(super) joined: Vec<(String, Nav, String)>,
+    /// Collection-valued expands being compiled around the current one.
+    collections: usize,
+    /// Whether the statement checks `odata_alive()` (see `db::deadline`).
+    pub timed: bool,
 }
 
 impl Compiler {
@@ -51,6 +55,8 @@ impl Compiler {
             guard: None,
             negated: false,
             joined: Vec::new(),
+            collections: 0,
+            timed: false,
         }
     }
 
@@ -757,9 +763,14 @@ impl Compiler {
         // (`json_group_array(x ORDER BY ...)`): they stay JSON text from start to end. A
         // page of them needs a subquery, whose column would lose the objects' JSON
         // subtype, so that form carries them as JSONB.
-        let direct = !pg && e.nav.many && e.shape.top.is_none() && e.shape.skip.is_none();
+        // A collection inside a collection: its rows multiply, so it is skipped once the
+        // statement's time or size is up (see db::deadline); in the JSONB form, as a
+        // function keeps no JSON subtype.
+        let timed = !pg && e.nav.many && self.collections > 0;
+        let direct = !pg && e.nav.many && e.shape.top.is_none() && e.shape.skip.is_none() && !timed;
         let mut body = Sql::<Text>::new();
         let mut joins = Sql::new();
+        self.collections += usize::from(e.nav.many);
         if e.is_ref {
             body.sql(match (pg, direct) {
                 (true, _) => "json_build_object('@odata.id', ",
@@ -771,6 +782,7 @@ impl Compiler {
         } else {
             self.entity_json(&mut body, &mut joins, target, &b, &e.shape, !direct);
         }
+        self.collections -= usize::from(e.nav.many);
         let mut inner = Sql::<Text>::new();
         self.expand_from(&mut inner, outer, e, &b, joins);
         if !e.nav.many {
@@ -793,6 +805,10 @@ impl Compiler {
         if pg {
             q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json) FROM (SELECT ");
         } else {
+            if timed {
+                q.sql("CASE WHEN odata_alive() THEN odata_counted(");
+                self.timed = true;
+            }
             q.sql("(SELECT jsonb_group_array(s.j) FROM (SELECT ");
         }
         q.append(body);
@@ -800,6 +816,9 @@ impl Compiler {
         q.append(inner);
         self.page_of_expand(q, e, &b);
         q.sql(") s)");
+        if timed {
+            q.sql(") ELSE jsonb('[]') END");
+        }
     }
 }
 
