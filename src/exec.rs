@@ -97,6 +97,30 @@ fn load_rows(
     plan: &ReadPlan,
     budget: usize,
 ) -> Result<(Vec<(String, String)>, bool), DbError> {
+    let mut pg_timed = false;
+    let loaded = load_limited(conn, c, plan, budget, &mut pg_timed);
+    if !pg_timed {
+        return loaded;
+    }
+    end_pg_timeout(conn)?;
+    loaded.map_err(|e| match e {
+        DbError::Query(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("statement timeout") =>
+        {
+            DbError::TooExpensive
+        }
+        e => e,
+    })
+}
+
+/// `load_rows` without lifting a PostgreSQL statement timeout it set (`pg_timed`).
+fn load_limited(
+    conn: &mut DbConnection,
+    c: &mut Compiler,
+    plan: &ReadPlan,
+    budget: usize,
+    pg_timed: &mut bool,
+) -> Result<(Vec<(String, String)>, bool), DbError> {
     // Only collection-valued expands make a row's size unbounded: then PostgreSQL hands
     // the rows over one at a time too, rather than the whole result at once.
     let unbounded = has_collections(&plan.read.shape);
@@ -104,6 +128,7 @@ fn load_rows(
     let mut rows: Box<dyn Iterator<Item = Result<(String, String), DbError>> + '_> = match conn {
         DbConnection::Postgresql(pg) => match c.select_values(plan) {
             Some((q, fields)) => {
+                *pg_timed = c.timed && start_pg_timeout(pg)?;
                 let ieee754 = c.output.ieee754;
                 let write = move |r: QueryResult<(TextArray, String)>| {
                     let (values, keys) = r?;
@@ -119,11 +144,14 @@ fn load_rows(
                     Box::new(all.into_iter().map(Ok).map(write))
                 }
             }
-            None if unbounded => Box::new(
-                c.select(plan)
-                    .load_iter::<(String, String), PgRowByRowLoadingMode>(pg)?
-                    .map(|r| r.map_err(DbError::from)),
-            ),
+            None if unbounded => {
+                let q = c.select(plan);
+                *pg_timed = c.timed && start_pg_timeout(pg)?;
+                Box::new(
+                    q.load_iter::<(String, String), PgRowByRowLoadingMode>(pg)?
+                        .map(|r| r.map_err(DbError::from)),
+                )
+            }
             None => Box::new(
                 c.select(plan)
                     .load::<(String, String)>(pg)?
@@ -158,6 +186,22 @@ fn load_rows(
         return Err(DbError::TooExpensive);
     }
     Ok((out, cut))
+}
+
+/// PostgreSQL's own limit for a statement that expands a collection inside a collection
+/// (see `db::deadline`), set for it alone and lifted by `end_pg_timeout`.
+fn start_pg_timeout(pg: &mut diesel::PgConnection) -> Result<bool, DbError> {
+    use diesel::connection::SimpleConnection;
+    pg.batch_execute(&format!(
+        "SET statement_timeout = {}",
+        deadline::LIMIT.as_millis()
+    ))?;
+    Ok(true)
+}
+
+fn end_pg_timeout(conn: &mut DbConnection) -> Result<(), DbError> {
+    use diesel::connection::SimpleConnection;
+    Ok(conn.batch_execute("RESET statement_timeout")?)
 }
 
 /// Whether `shape` expands a collection-valued navigation property at any depth.

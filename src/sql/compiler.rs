@@ -41,7 +41,8 @@ pub struct Compiler {
     pub(super) joined: Vec<(String, Nav, String)>,
     /// Collection-valued expands being compiled around the current one.
     collections: usize,
-    /// Whether the statement checks `odata_alive()` (see `db::deadline`).
+    /// Whether the statement expands a collection inside a collection, which runs under
+    /// `db::deadline`'s limits (SQLite: `odata_alive()`; PostgreSQL: a statement timeout).
     pub timed: bool,
 }
 
@@ -732,8 +733,11 @@ impl Compiler {
         let b = self.alias();
         let mut joins = Sql::new();
         let mut fields = Vec::new();
+        self.timed |= self.collections > 0;
+        self.collections += 1;
         q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json)::text FROM (SELECT to_json(ARRAY[");
         self.values(q, &mut joins, target, &b, &e.shape, &mut fields, &mut 0);
+        self.collections -= 1;
         q.sql("]::text[]) AS j");
         self.expand_from(q, outer, e, &b, joins);
         self.page_of_expand(q, e, &b);
@@ -766,7 +770,9 @@ impl Compiler {
         // A collection inside a collection: its rows multiply, so it is skipped once the
         // statement's time or size is up (see db::deadline); in the JSONB form, as a
         // function keeps no JSON subtype.
-        let timed = !pg && e.nav.many && self.collections > 0;
+        let nested = e.nav.many && self.collections > 0;
+        self.timed |= nested;
+        let timed = !pg && nested;
         let direct = !pg && e.nav.many && e.shape.top.is_none() && e.shape.skip.is_none() && !timed;
         let mut body = Sql::<Text>::new();
         let mut joins = Sql::new();
@@ -807,7 +813,6 @@ impl Compiler {
         } else {
             if timed {
                 q.sql("CASE WHEN odata_alive() THEN odata_counted(");
-                self.timed = true;
             }
             q.sql("(SELECT jsonb_group_array(s.j) FROM (SELECT ");
         }
