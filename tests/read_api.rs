@@ -1443,3 +1443,45 @@ async fn expands_that_multiply_past_the_limits_are_refused_and_the_server_carrie
     })
     .await;
 }
+
+/// `$orderby` keys given again are dropped (the first decides); past 32 different keys the
+/// request is refused, on both databases, instead of failing in the database.
+#[actix_web::test]
+async fn repeated_and_excessive_orderby_keys() {
+    each_backend(|app, t, _| async move {
+        let repeated = ["Surname", "Forename", "Created", "Email"]
+            .repeat(50)
+            .join(",");
+        let r = app
+            .get(
+                &format!("Contacts?$top=5&$select=ContactId&$orderby={repeated}"),
+                &t,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let once = app
+            .get(
+                "Contacts?$top=5&$select=ContactId&$orderby=Surname,Forename,Created,Email",
+                &t,
+            )
+            .await;
+        assert_eq!(r.values(), once.values());
+        let many: Vec<String> = (1..=33).map(|i| format!("Guttometer add {i}")).collect();
+        let r = app
+            .get(&format!("Leads?$top=5&$orderby={}", many.join(",")), &t)
+            .await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("32"));
+        let r = app
+            .get(
+                &format!("Leads?$top=5&$orderby={}", many[..32].join(",")),
+                &t,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    })
+    .await;
+}

@@ -17,6 +17,10 @@ use odata_parser::{
     SearchExpr, SelectItem,
 };
 
+/// Most distinct `$orderby` keys: each is also a paging key, and PostgreSQL takes at
+/// most 100 arguments in the function that returns them.
+const MAX_ORDER_KEYS: usize = 32;
+
 /// Largest `$top`/`$skip` accepted; keeps every later integer conversion in range.
 const MAX_INT_OPTION: u64 = i64::MAX as u64 / 4;
 
@@ -497,6 +501,18 @@ fn bind_shape(
                     "$orderby",
                     Some(pos_of(&item.expr)),
                     "cannot order by null",
+                ));
+            }
+            // A key given again never decides anything: the first one already did.
+            let seen = format!("{t:?}");
+            if shape.orderby.iter().any(|(k, _)| format!("{k:?}") == seen) {
+                continue;
+            }
+            if shape.orderby.len() == MAX_ORDER_KEYS {
+                return Err(BindError::invalid(
+                    "$orderby",
+                    Some(pos_of(&item.expr)),
+                    format!("at most {MAX_ORDER_KEYS} different $orderby keys"),
                 ));
             }
             shape.orderby.push((t, item.desc));
