@@ -383,7 +383,47 @@ impl Gen {
         path
     }
 
+    /// Requests at the edges of size: long `in` lists and `or` chains, many order keys,
+    /// long select lists, deep lambdas.
+    fn extreme(&mut self) -> String {
+        let n = self.rng.random_range(1..3000);
+        match self.rng.random_range(0..8) {
+            6 => {
+                let sep = *self.pick(&[" OR ", " AND ", " "]);
+                format!("Contacts?$top=3&$search={}", vec!["a"; n % 1600 + 1].join(sep))
+            }
+            7 => {
+                let terms: Vec<String> = (0..n % 900).map(|i| format!("1 eq {i}")).collect();
+                format!("Leads?$top=3&$filter={}", terms.join(" and "))
+            }
+            0 => {
+                let items: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+                format!("Contacts?$select=ContactId&$filter=ContactId in ({})", items.join(","))
+            }
+            1 => {
+                let keys: Vec<String> = (0..n % 60).map(|i| format!("Guttometer add {i}")).collect();
+                format!("Leads?$top=3&$orderby={}", keys.join(","))
+            }
+            2 => {
+                let keys = ["Surname", "Forename", "Created"].repeat(n % 200 + 1).join(",");
+                format!("Contacts?$top=3&$orderby={keys}")
+            }
+            3 => {
+                let terms: Vec<String> = (0..n % 400).map(|i| format!("Surname eq 'X{i}'")).collect();
+                format!("Contacts?$top=3&$filter={}", terms.join(" or "))
+            }
+            4 => {
+                let names = ["Surname", "Forename", "Email"].repeat(n % 200 + 1).join(",");
+                format!("Contacts?$top=3&$select={names}")
+            }
+            _ => "Contacts?$top=3&$filter=Leads/any(a:a/Contact/Leads/any(b:b/Contact/Leads/any(c:c/LeadId gt 0)))".to_owned(),
+        }
+    }
+
     fn url(&mut self) -> String {
+        if self.chance(0.03) {
+            return self.extreme();
+        }
         if self.chance(0.05) {
             // Service-level resources and paths no entity set starts.
             return (*self.pick(&[

@@ -49,9 +49,19 @@ fn op_by_name(word: &[u8]) -> Option<Op> {
 /// nesting level (deep input must fail with `TooDeep`, never overflow the stack).
 fn climb<'a>(c: &Src<'_>, i: &'a str, d: u32, min: u8) -> Res<'a, Expr> {
     let (mut rest, mut left) = unary(c, i, d)?;
+    // Operators chained at this level: each one nests the tree a level deeper on the
+    // left. `and` and `or` chains are rebuilt balanced below (clients send hundreds of
+    // `or`s); any other chain counts toward the depth limit.
+    let mut chained = 0;
     while let Some((after, (word, op, p))) = operator(rest) {
         if p < min {
             break;
+        }
+        if !matches!(op, Some(BinaryOp::And | BinaryOp::Or)) {
+            chained += 1;
+            if d + chained > MAX_DEPTH {
+                return too_deep(after, "expression is nested too deeply (limit 100)");
+            }
         }
         let (r, e) = match op {
             None => {
@@ -71,7 +81,54 @@ fn climb<'a>(c: &Src<'_>, i: &'a str, d: u32, min: u8) -> Res<'a, Expr> {
         left = e;
         rest = r;
     }
-    Ok((rest, left))
+    Ok((rest, balanced(left)))
+}
+
+/// A chain such as `((a or b) or c) or d` as `(a or b) or (c or d)`: the same
+/// condition (`and` and `or` are associative), but log2(n) deep instead of n, so that
+/// whatever walks the tree later needs little stack. Operands grouped by parentheses
+/// join the chain too, so a printed and parsed again tree has the same shape.
+fn balanced(e: Expr) -> Expr {
+    let op = match &e {
+        Expr::Binary(op @ (BinaryOp::And | BinaryOp::Or), _, _) => *op,
+        _ => return e,
+    };
+    // The operands in order, taken off the tree without recursion.
+    let mut operands = Vec::new();
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        match x {
+            Expr::Binary(o, l, r) if o == op => {
+                stack.push(*r);
+                stack.push(*l);
+            }
+            other => operands.push(balanced(other)),
+        }
+    }
+    let mut operands = operands.into_iter();
+    match operands.next() {
+        Some(first) => join(op, first, operands.collect()),
+        // Never: the expression itself is one of its operands.
+        None => Expr::Literal(Literal::Null),
+    }
+}
+
+/// `first op rest[0] op rest[1] ...`, in order, as a balanced tree.
+fn join(op: BinaryOp, first: Expr, mut rest: Vec<Expr>) -> Expr {
+    if rest.is_empty() {
+        return first;
+    }
+    // The left half keeps `first`; the right half is never empty.
+    let right = rest.split_off(rest.len().div_ceil(2) - 1);
+    let mut right = right.into_iter();
+    match right.next() {
+        Some(r) => Expr::Binary(
+            op,
+            Box::new(join(op, first, rest)),
+            Box::new(join(op, r, right.collect())),
+        ),
+        None => join(op, first, rest),
+    }
 }
 
 fn expected_after(op: &str, at: &str) -> String {

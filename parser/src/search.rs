@@ -12,13 +12,14 @@ pub(crate) fn search<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, SearchExpr>
     if d > MAX_DEPTH {
         return too_deep(i, "`$search` is nested too deeply (limit 100)");
     }
-    let (mut r, mut left) = and_expr(c, i, d)?;
+    let (mut r, left) = and_expr(c, i, d)?;
+    let mut operands = vec![left];
     while let Some(after) = operator(c, r, "OR") {
         let (rest, right) = and_expr(c, after, d)?;
-        left = SearchExpr::Or(Box::new(left), Box::new(right));
+        operands.push(right);
         r = rest;
     }
-    Ok((r, left))
+    Ok((r, balanced(false, operands)))
 }
 
 /// `RWS op RWS` followed by a term; returns the input at that term.
@@ -37,7 +38,8 @@ fn starts_term(c: &Src<'_>, i: &str) -> bool {
 }
 
 fn and_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, SearchExpr> {
-    let (mut r, mut left) = unary(c, i, d)?;
+    let (mut r, left) = unary(c, i, d)?;
+    let mut operands = vec![left];
     loop {
         let next = match operator(c, r, "AND") {
             Some(after) => after,
@@ -45,14 +47,50 @@ fn and_expr<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, SearchExpr> {
                 // Implicit AND between adjacent terms.
                 let t = bws(r);
                 if t.len() == r.len() || !starts_term(c, t) || operator(c, r, "OR").is_some() {
-                    return Ok((r, left));
+                    return Ok((r, balanced(true, operands)));
                 }
                 t
             }
         };
         let (rest, right) = unary(c, next, d)?;
-        left = SearchExpr::And(Box::new(left), Box::new(right));
+        operands.push(right);
         r = rest;
+    }
+}
+
+/// `a AND b AND ...` (or `OR`) as a balanced tree, with operands that are themselves
+/// such chains (in parentheses) joined in: the same search, log2(n) deep, so later
+/// stages need little stack; and a printed and parsed again tree has the same shape.
+fn balanced(and: bool, operands: Vec<SearchExpr>) -> SearchExpr {
+    let mut flat = Vec::with_capacity(operands.len());
+    let mut stack: Vec<SearchExpr> = operands.into_iter().rev().collect();
+    while let Some(x) = stack.pop() {
+        match x {
+            SearchExpr::And(l, r) if and => {
+                stack.push(*r);
+                stack.push(*l);
+            }
+            SearchExpr::Or(l, r) if !and => {
+                stack.push(*r);
+                stack.push(*l);
+            }
+            other => flat.push(other),
+        }
+    }
+    join(and, flat)
+}
+
+fn join(and: bool, mut items: Vec<SearchExpr>) -> SearchExpr {
+    if items.len() <= 1 {
+        // Never empty: a chain has its first operand.
+        return items.pop().unwrap_or(SearchExpr::Term(String::new()));
+    }
+    let right = items.split_off(items.len() / 2);
+    let (l, r) = (Box::new(join(and, items)), Box::new(join(and, right)));
+    if and {
+        SearchExpr::And(l, r)
+    } else {
+        SearchExpr::Or(l, r)
     }
 }
 

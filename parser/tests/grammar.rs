@@ -276,3 +276,73 @@ fn whitespace_between_tokens() {
         q("$expand=A($select=B;$filter=C eq 1)")
     );
 }
+
+/// How deep a tree is, walked without recursion.
+fn depth(x: &Expr) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(x, 1)];
+    while let Some((x, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        match x {
+            Expr::Binary(_, l, r) => {
+                stack.push((l, d + 1));
+                stack.push((r, d + 1));
+            }
+            Expr::Unary(_, a) => stack.push((a, d + 1)),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Clients send long `or` chains (Power Query folds a list filter into one): they parse
+/// as balanced trees, whatever the grouping, so later stages recurse only log2(n) deep;
+/// other operator chains count toward the depth limit.
+#[test]
+fn long_and_or_chains_are_balanced_and_other_chains_are_limited() {
+    let terms: Vec<String> = (0..2000).map(|i| format!("Id eq {i}")).collect();
+    let chain = e(&terms.join(" or "));
+    assert!(depth(&chain) <= 14, "{}", depth(&chain));
+    // The same chain grouped differently is the same tree.
+    let grouped = format!(
+        "({}) or ({})",
+        terms[..700].join(" or "),
+        terms[700..].join(" or ")
+    );
+    assert_eq!(e(&grouped), chain);
+    // The order of the operands is kept.
+    assert_eq!(shape(&e("a or b or c")), shape(&e("a or (b or c)")));
+    assert_eq!(
+        shape(&e("a and b or c and d")),
+        shape(&e("(a and b) or (c and d)"))
+    );
+    let adds = vec!["1"; 150].join(" add ");
+    let err = parse_expr(&adds).expect_err("too deep");
+    assert!(err.to_string().contains("nested too deeply"), "{err}");
+    let adds = vec!["1"; 50].join(" add ");
+    assert!(parse_expr(&adds).is_ok());
+}
+
+#[test]
+fn long_search_chains_are_balanced() {
+    fn depth(s: &SearchExpr) -> usize {
+        match s {
+            SearchExpr::And(l, r) | SearchExpr::Or(l, r) => 1 + depth(l).max(depth(r)),
+            SearchExpr::Not(a) => 1 + depth(a),
+            _ => 1,
+        }
+    }
+    for sep in [" OR ", " AND ", " "] {
+        let text = vec!["smith"; 1500].join(sep);
+        let parsed = q(&format!("$search={text}")).search.expect("search");
+        assert!(depth(&parsed) <= 12, "{sep:?}: {}", depth(&parsed));
+    }
+    // Grouping does not change the tree; the order of the terms is kept.
+    let a = q("$search=a OR b OR c OR d").search;
+    let b = q("$search=(a OR b) OR (c OR d)").search;
+    assert_eq!(a, b);
+    assert_eq!(
+        q("$search=a b OR c").search.map(|s| s.to_string()),
+        q("$search=(a AND b) OR c").search.map(|s| s.to_string())
+    );
+}
