@@ -103,13 +103,9 @@ fn load_rows(
         return loaded;
     }
     end_pg_timeout(conn)?;
-    loaded.map_err(|e| match e {
-        DbError::Query(diesel::result::Error::DatabaseError(_, info))
-            if info.message().contains("statement timeout") =>
-        {
-            DbError::TooExpensive
-        }
-        e => e,
+    loaded.map_err(|e| match e.database_message() {
+        Some(m) if m.contains("statement timeout") => DbError::TooExpensive,
+        _ => e,
     })
 }
 
@@ -128,7 +124,10 @@ fn load_limited(
     let mut rows: Box<dyn Iterator<Item = Result<(String, String), DbError>> + '_> = match conn {
         DbConnection::Postgresql(pg) => match c.select_values(plan) {
             Some((q, fields)) => {
-                *pg_timed = c.timed && start_pg_timeout(pg)?;
+                if c.timed {
+                    start_pg_timeout(pg)?;
+                    *pg_timed = true;
+                }
                 let ieee754 = c.output.ieee754;
                 let write = move |r: QueryResult<(TextArray, String)>| {
                     let (values, keys) = r?;
@@ -146,7 +145,10 @@ fn load_limited(
             }
             None if unbounded => {
                 let q = c.select(plan);
-                *pg_timed = c.timed && start_pg_timeout(pg)?;
+                if c.timed {
+                    start_pg_timeout(pg)?;
+                    *pg_timed = true;
+                }
                 Box::new(
                     q.load_iter::<(String, String), PgRowByRowLoadingMode>(pg)?
                         .map(|r| r.map_err(DbError::from)),
@@ -190,13 +192,12 @@ fn load_limited(
 
 /// PostgreSQL's own limit for a statement that expands a collection inside a collection
 /// (see `db::deadline`), set for it alone and lifted by `end_pg_timeout`.
-fn start_pg_timeout(pg: &mut diesel::PgConnection) -> Result<bool, DbError> {
+fn start_pg_timeout(pg: &mut diesel::PgConnection) -> Result<(), DbError> {
     use diesel::connection::SimpleConnection;
-    pg.batch_execute(&format!(
+    Ok(pg.batch_execute(&format!(
         "SET statement_timeout = {}",
         deadline::LIMIT.as_millis()
-    ))?;
-    Ok(true)
+    ))?)
 }
 
 fn end_pg_timeout(conn: &mut DbConnection) -> Result<(), DbError> {

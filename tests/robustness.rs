@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{backends, spawn_with, TestDb};
+use common::{backends, spawn_with, Backend, TestApp, TestDb};
 use crm_odata::model::{EdmType, EntityType, MODEL};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -110,19 +110,30 @@ const FUNCTIONS: &[(&str, usize)] = &[
 const COMPARE: &[&str] = &["eq", "ne", "gt", "ge", "lt", "le", "has", "in", "like"];
 const ARITH: &[&str] = &["add", "sub", "mul", "div", "divby", "mod"];
 
+/// Random choices, for both generators.
+trait Draw {
+    fn rng(&mut self) -> &mut StdRng;
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        items.choose(self.rng()).expect("something to choose from")
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.rng().random_bool(p)
+    }
+}
+
 struct Gen {
     rng: StdRng,
 }
 
+impl Draw for Gen {
+    fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+}
+
 impl Gen {
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        items.choose(&mut self.rng).unwrap_or_else(|| &items[0])
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.rng.random_bool(p)
-    }
-
     fn entity(&mut self) -> &'static EntityType {
         let types = &MODEL.types;
         &types[self.rng.random_range(0..types.len())]
@@ -550,15 +561,13 @@ struct Typed {
     keys: std::collections::HashMap<&'static str, Vec<String>>,
 }
 
+impl Draw for Typed {
+    fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+}
+
 impl Typed {
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        items.choose(&mut self.rng).unwrap_or_else(|| &items[0])
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.rng.random_bool(p)
-    }
-
     /// A property of `e` whose type passes `ok`, sometimes through a single-valued
     /// navigation property.
     fn path(
@@ -936,16 +945,21 @@ fn assert_error_body(what: &str, r: &common::Reply) {
     );
 }
 
+/// Two seeded workspaces on a running app whose limiter never refuses.
+async fn spawn_unlimited(b: Backend) -> TestApp {
+    let db = TestDb::new(b);
+    db.seed("alpha", 120, 1);
+    db.seed("beta", 40, 2);
+    spawn_with(db, |c| {
+        c.rate_limit = "1000000/1s".parse().expect("rate limit")
+    })
+    .await
+}
+
 #[actix_web::test]
 async fn generated_requests_never_fail_the_server_and_errors_say_what_is_wrong() {
     for b in backends() {
-        let db = TestDb::new(b);
-        db.seed("alpha", 120, 1);
-        db.seed("beta", 40, 2);
-        let app = spawn_with(db, |c| {
-            c.rate_limit = "1000000/1s".parse().expect("rate limit")
-        })
-        .await;
+        let app = spawn_unlimited(b).await;
         let token = app.db.token("alpha");
         // Emails of the other workspace: none may appear in any answer to alpha.
         let beta_token = app.db.token("beta");
@@ -1084,13 +1098,7 @@ async fn sqlite_and_postgresql_answer_generated_reads_alike() {
     }
     let mut apps = Vec::new();
     for b in kinds {
-        let db = TestDb::new(b);
-        db.seed("alpha", 120, 1);
-        db.seed("beta", 40, 2);
-        let app = spawn_with(db, |c| {
-            c.rate_limit = "1000000/1s".parse().expect("rate limit")
-        })
-        .await;
+        let app = spawn_unlimited(b).await;
         let token = app.db.token("alpha");
         // The token's user was created just now, at a different second on each.
         diesel::RunQueryDsl::execute(

@@ -142,7 +142,7 @@ pub enum ArithOp {
 }
 
 /// Typed expression. `scope` 0 is the entity being filtered (`$it`); each lambda adds one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TExpr {
     Prop {
         scope: usize,

@@ -504,8 +504,7 @@ fn bind_shape(
                 ));
             }
             // A key given again never decides anything: the first one already did.
-            let seen = format!("{t:?}");
-            if shape.orderby.iter().any(|(k, _)| format!("{k:?}") == seen) {
+            if shape.orderby.iter().any(|(k, _)| *k == t) {
                 continue;
             }
             if shape.orderby.len() == MAX_ORDER_KEYS {

@@ -42,6 +42,16 @@ pub enum DbError {
     TooExpensive,
 }
 
+impl DbError {
+    /// The database's own message, for an error the database reported.
+    pub fn database_message(&self) -> Option<&str> {
+        match self {
+            DbError::Query(diesel::result::Error::DatabaseError(_, info)) => Some(info.message()),
+            _ => None,
+        }
+    }
+}
+
 /// Where the data lives, parsed from `--database-url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {

@@ -133,11 +133,7 @@ impl ApiError {
 /// exception"), e.g. `Guttometer add 9223372036854775807`: the client's values did
 /// that, so it is a 400. Diesel reports no SQLSTATE, so the message identifies it.
 fn data_exception(e: &DbError) -> Option<&str> {
-    use diesel::result::Error;
-    let DbError::Query(Error::DatabaseError(_, info)) = e else {
-        return None;
-    };
-    let m = info.message();
+    let m = e.database_message()?;
     [
         "out of range",
         "overflow",
@@ -156,18 +152,15 @@ fn data_exception(e: &DbError) -> Option<&str> {
 /// builds: SQLite is built with a 64 MiB limit for that (`.cargo/config.toml`),
 /// PostgreSQL stops at 1 GB. The request asked for it; narrower expands get the data.
 fn too_large(e: &DbError) -> bool {
-    use diesel::result::Error;
-    let DbError::Query(Error::DatabaseError(_, info)) = e else {
-        return false;
-    };
-    let m = info.message();
-    [
-        "string or blob too big",
-        "exceeds the maximum",
-        "out of memory",
-    ]
-    .iter()
-    .any(|p| m.contains(p))
+    e.database_message().is_some_and(|m| {
+        [
+            "string or blob too big",
+            "exceeds the maximum",
+            "out of memory",
+        ]
+        .iter()
+        .any(|p| m.contains(p))
+    })
 }
 
 fn is_connection_error(e: &DbError) -> bool {

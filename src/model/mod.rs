@@ -50,7 +50,7 @@ impl EdmType {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Property {
     pub name: &'static str,
     pub column: &'static str,
@@ -70,7 +70,7 @@ pub enum Computed {
     WeightedValue,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct NavProperty {
     pub name: &'static str,
     /// Entity type name of the target.
