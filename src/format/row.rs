@@ -241,7 +241,15 @@ fn push_timestamp(out: &mut Vec<u8>, text: &[u8]) {
 /// A JSON string, escaped as `json_build_object` and serde_json escape it: quote,
 /// backslash and control characters; everything else (UTF-8 included) as it is.
 fn push_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
+    // Most values need no escaping: tested in whole words (the last one overlapping,
+    // a short value padded with spaces) and copied at once.
+    if !needs_escape(s) {
+        out.extend_from_slice(s);
+        out.push(b'"');
+        return;
+    }
     let mut run = 0;
     let mut i = 0;
     while i < s.len() {
@@ -280,6 +288,18 @@ fn push_string(out: &mut Vec<u8>, s: &[u8]) {
     }
     out.extend_from_slice(&s[run..]);
     out.push(b'"');
+}
+
+fn needs_escape(s: &[u8]) -> bool {
+    let word = |w: &[u8]| {
+        let mut b = [b' '; 8];
+        b[..w.len()].copy_from_slice(w);
+        any_to_escape(u64::from_le_bytes(b))
+    };
+    if s.len() < 8 {
+        return word(s);
+    }
+    s.chunks_exact(8).any(word) || word(&s[s.len() - 8..])
 }
 
 /// Whether any of the eight bytes is a quote, a backslash or a control character
@@ -412,15 +432,17 @@ mod tests {
             push_string(&mut out, s.as_bytes());
             assert_eq!(String::from_utf8(out)?, serde_json::to_string(s)?);
         }
-        // Every ASCII character at every place of a text longer than the eight bytes
-        // tested at once, and next to others.
+        // Every ASCII character at every place of texts shorter and longer than the
+        // eight bytes tested at once, and next to others.
         for c in (0u8..0x80).map(char::from) {
-            for at in 0..20 {
-                let mut s: String = "abcdefghijklmnopqrst".into();
-                s.replace_range(at..=at, &c.to_string());
-                let mut out = Vec::new();
-                push_string(&mut out, s.as_bytes());
-                assert_eq!(String::from_utf8(out)?, serde_json::to_string(&s)?, "{s:?}");
+            for len in 1..=20 {
+                for at in 0..len {
+                    let mut s: String = "abcdefghijklmnopqrst"[..len].into();
+                    s.replace_range(at..=at, &c.to_string());
+                    let mut out = Vec::new();
+                    push_string(&mut out, s.as_bytes());
+                    assert_eq!(String::from_utf8(out)?, serde_json::to_string(&s)?, "{s:?}");
+                }
             }
         }
         Ok(())

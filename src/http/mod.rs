@@ -79,6 +79,7 @@ impl Application {
                 source,
             })?
             .port();
+        let workers = dbcall::workers(state.db.dialect);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -91,6 +92,7 @@ impl Application {
         // checking; closing after actix's default 5 s made their next request fail on a
         // connection the server had just closed. 75 s, as nginx.
         .keep_alive(std::time::Duration::from_secs(75))
+        .workers(workers)
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: bind.into(),
