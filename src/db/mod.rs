@@ -1,6 +1,7 @@
 //! Connections, pools and migrations for both backends behind one `DbConnection`.
 
 pub mod deadline;
+pub mod inline;
 mod regexp;
 pub mod tls;
 
@@ -76,6 +77,32 @@ impl DatabaseUrl {
                 dialect: Dialect::Sqlite,
                 target: path.to_owned(),
             }
+        }
+    }
+
+    /// Whether the database runs on this host: SQLite, or PostgreSQL over loopback or a
+    /// Unix socket (no host, or a host that is a directory).
+    pub fn is_local(&self) -> bool {
+        if self.dialect == Dialect::Sqlite {
+            return true;
+        }
+        let Ok(url) = url::Url::parse(&self.target) else {
+            return false;
+        };
+        if let Some((_, host)) = url.query_pairs().find(|(k, _)| k == "host") {
+            return host.starts_with('/');
+        }
+        match url.host() {
+            None => true,
+            Some(url::Host::Domain(d)) => {
+                d.is_empty()
+                    || d == "localhost"
+                    || d.starts_with("%2F")
+                    || d.parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         }
     }
 }
@@ -191,6 +218,8 @@ pub struct Db {
     /// has waited, which under sustained load leaves some requests waiting for hundreds of
     /// milliseconds; queueing here first keeps the wait fair.
     pub permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Whether a short PostgreSQL read may run on the calling worker thread.
+    pub inline: std::sync::Arc<inline::Inline>,
 }
 
 impl Db {
@@ -206,6 +235,9 @@ impl Db {
             pool,
             dialect: url.dialect,
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
+            inline: std::sync::Arc::new(inline::Inline::new(
+                url.dialect == Dialect::Postgres && url.is_local(),
+            )),
         })
     }
 
@@ -213,5 +245,28 @@ impl Db {
         self.pool
             .get()
             .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseUrl;
+
+    #[test]
+    fn a_database_on_this_host_is_local() {
+        for (url, local) in [
+            ("sqlite://crm.db", true),
+            ("postgres://postgres@127.0.0.1:5432/crm", true),
+            ("postgres://u:p@localhost/crm?sslmode=disable", true),
+            ("postgresql://[::1]:5432/crm", true),
+            ("postgresql:///crm", true),
+            ("postgresql://%2Fvar%2Frun%2Fpostgresql/crm", true),
+            ("postgresql:///crm?host=/var/run/postgresql", true),
+            ("postgres://u@db.internal:5432/crm", false),
+            ("postgres://u@10.0.0.5/crm", false),
+            ("postgresql://localhost/crm?host=db.internal", false),
+        ] {
+            assert_eq!(DatabaseUrl::parse(url).is_local(), local, "{url}");
+        }
     }
 }

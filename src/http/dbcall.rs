@@ -83,35 +83,42 @@ where
         .map_err(|_| ApiError::Blocking)?
 }
 
-/// HTTP worker threads for a database: one per core on SQLite, whose inline reads never
-/// wait; two per core on PostgreSQL, where an inline read waits for a network round trip.
-pub fn workers(dialect: Dialect) -> usize {
+/// HTTP worker threads: one per core, whose inline reads never wait on SQLite; two per
+/// core where inline reads wait for a PostgreSQL round trip, so that others serve meanwhile.
+pub fn workers(db: &Db) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    match dialect {
-        Dialect::Sqlite => cores,
-        Dialect::Postgres => 2 * cores,
+    if db.dialect == Dialect::Postgres && db.inline.enabled() {
+        2 * cores
+    } else {
+        cores
     }
 }
 
 /// Runs `f` with a pooled connection. Short, index-bounded work (a token lookup, a read
 /// by key, a small page an index bounds) runs on the worker thread when a connection is
 /// idle, because handing it to the blocking pool costs more than the query: two thread
-/// switches, measured at 20-40 µs of CPU per request, more than a read by key on SQLite
-/// costs in all. On PostgreSQL the worker then waits for the database's answer (a tenth
-/// of a millisecond or so for such a read), so the server runs twice as many workers
-/// there ([`workers`]) and the others keep serving meanwhile. Everything else (any work
-/// that is not bounded by an index, any work while the pool is busy) runs on the
-/// blocking pool, so the event loop never waits for long. At most one call per pooled
-/// connection is in flight; the rest wait, in arrival order, for a permit.
+/// switches, 20-40 µs of CPU per request, more than a whole read by key on SQLite. On
+/// PostgreSQL the worker then waits for the database's answer, so that happens only for
+/// a database on this host that answers promptly ([`crate::db::inline`]), and the server
+/// runs twice as many workers then ([`workers`]). Everything else runs on the blocking
+/// pool, so the event loop never waits for long. At most one call per pooled connection
+/// is in flight; the rest wait, in arrival order, for a permit.
 pub async fn run<T, F>(db: &Db, short: bool, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
 {
     if short {
-        if let Ok(_permit) = db.permits.try_acquire() {
-            if let Some(mut conn) = db.pool.try_get() {
-                return f(&mut conn);
+        // Held until `f` returns: its duration decides whether inline reads go on.
+        let slot = match db.dialect {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => db.inline.enter(),
+        };
+        if db.dialect == Dialect::Sqlite || slot.is_some() {
+            if let Ok(_permit) = db.permits.try_acquire() {
+                if let Some(mut conn) = db.pool.try_get() {
+                    return f(&mut conn);
+                }
             }
         }
     }

@@ -79,7 +79,7 @@ impl Application {
                 source,
             })?
             .port();
-        let workers = dbcall::workers(state.db.dialect);
+        let workers = dbcall::workers(&state.db);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
