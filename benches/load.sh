@@ -115,3 +115,5 @@ _, _, dt_parsed = export(True)
 hwm = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")][0].split()[1]
 print(f"full export: {rows} contacts in {pages} pages, {dt:.3f} s (client parsing every page: {dt_parsed:.3f} s), server peak RSS {int(hwm)/1024:.1f} MB")
 PY
+# Anything the server warned about during the run (a slow database, the limiter's fallback).
+grep -i warn "$WORK/server.log" | head -5 || true

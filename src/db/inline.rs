@@ -54,8 +54,17 @@ impl Inline {
 
     fn finished(&self, took: Duration) {
         if took > PROMPT {
-            let until = self.now_ms().saturating_add(PAUSE.as_millis() as u64);
-            self.paused_until.fetch_max(until, Ordering::Relaxed);
+            let now = self.now_ms();
+            let was = self.paused_until.fetch_max(
+                now.saturating_add(PAUSE.as_millis() as u64),
+                Ordering::Relaxed,
+            );
+            if was <= now {
+                tracing::warn!(
+                    took_ms = took.as_millis() as u64,
+                    "a short database read was slow; reads wait on the blocking pool for {PAUSE:?}"
+                );
+            }
         }
     }
 }
