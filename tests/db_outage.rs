@@ -69,3 +69,48 @@ async fn postgres_outage_is_503_and_recovers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A table another session keeps locked (a migration rewriting it, say) makes reads of it
+/// 503 with Retry-After after the lock wait, instead of holding connections and workers
+/// until the lock is released; reads of other tables and, after the lock, of that one go on.
+#[actix_web::test]
+async fn a_table_locked_past_the_lock_wait_is_503_then_served() {
+    if !backends().contains(&Backend::Postgres) {
+        eprintln!(
+            "PostgreSQL not configured (CRM_TEST_POSTGRES_URL); lock test covers PostgreSQL only"
+        );
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres);
+    db.seed("alpha", 20, 1);
+    let url = db.url.clone();
+    let app = spawn_with(db, |_| {}).await;
+    let t = app.db.token("alpha");
+    assert_eq!(app.get("Contacts(1)", &t).await.status, 200);
+
+    let mut locker = crm_odata::db::establish(&crm_odata::db::DatabaseUrl::parse(&url)).unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let started = Instant::now();
+    let (by_key, page) =
+        futures_util::future::join(app.get("Contacts(1)", &t), app.get("Contacts?$top=5", &t))
+            .await;
+    for r in [&by_key, &page] {
+        assert_eq!(r.status, 503, "{}", r.text);
+        assert!(r.header("retry-after").is_some());
+        assert_eq!(r.json()["error"]["code"], "ServiceUnavailable");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    // Another table is not locked.
+    assert_eq!(app.get("Leads(1)", &t).await.status, 200);
+
+    locker.batch_execute("COMMIT").unwrap();
+    let r = app.get("Contacts(1)", &t).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["ContactId"], 1);
+}

@@ -186,8 +186,16 @@ impl r2d2::ManageConnection for Manager {
     type Connection = DbConnection;
     type Error = DbError;
 
+    /// The server's connections wait at most [`LOCK_WAIT`] for a lock: a table another
+    /// session has locked for longer (a migration rewriting it) makes a request a 503
+    /// instead of holding a connection, and a worker thread, until the lock is released.
+    /// `migrate` connects without this bound.
     fn connect(&self) -> Result<DbConnection, DbError> {
-        establish(&self.0)
+        let mut conn = establish(&self.0)?;
+        if let DbConnection::Postgresql(c) = &mut conn {
+            c.batch_execute(&format!("SET lock_timeout = {}", LOCK_WAIT.as_millis()))?;
+        }
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
@@ -208,6 +216,8 @@ impl r2d2::ManageConnection for Manager {
 
 /// Longest a request waits for a database connection before it is answered 503.
 pub const CONNECTION_WAIT: Duration = Duration::from_secs(3);
+/// Longest a PostgreSQL statement of the server waits for a lock before it is answered 503.
+pub const LOCK_WAIT: Duration = Duration::from_secs(3);
 
 #[derive(Clone)]
 pub struct Db {

@@ -173,6 +173,7 @@ fn is_connection_error(e: &DbError) -> bool {
                 DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection
             ) || info.message().contains("database is locked")
                 || info.message().contains("terminating connection")
+                || info.message().contains("lock timeout")
         }
         DbError::Query(Error::BrokenTransactionManager) => true,
         _ => false,
