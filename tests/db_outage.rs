@@ -10,21 +10,31 @@ fn admin(sql: &str) {
     common::postgres_admin().batch_execute(sql).expect(sql);
 }
 
-#[actix_web::test]
-async fn postgres_outage_is_503_and_recovers() {
+/// The app on a fresh PostgreSQL database with 20 contacts in `alpha`, the database's
+/// URL and alpha's token, once a read by key has succeeded; `None` without PostgreSQL.
+async fn postgres_app(test: &str) -> Option<(common::TestApp, String, String)> {
     if !backends().contains(&Backend::Postgres) {
         eprintln!(
-            "PostgreSQL not configured (CRM_TEST_POSTGRES_URL); outage test covers PostgreSQL only"
+            "PostgreSQL not configured (CRM_TEST_POSTGRES_URL); {test} covers PostgreSQL only"
         );
-        return;
+        return None;
     }
     let db = TestDb::new(Backend::Postgres);
     db.seed("alpha", 20, 1);
-    let name = db.url.rsplit('/').next().unwrap();
-    let name = name.split('?').next().unwrap().to_owned();
+    let url = db.url.clone();
     let app = spawn_with(db, |_| {}).await;
     let t = app.db.token("alpha");
     assert_eq!(app.get("Contacts(1)", &t).await.status, 200);
+    Some((app, url, t))
+}
+
+#[actix_web::test]
+async fn postgres_outage_is_503_and_recovers() {
+    let Some((app, url, t)) = postgres_app("the outage test").await else {
+        return;
+    };
+    let name = url.rsplit('/').next().unwrap();
+    let name = name.split('?').next().unwrap().to_owned();
 
     admin(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
     admin(&format!(
@@ -75,18 +85,9 @@ async fn postgres_outage_is_503_and_recovers() {
 /// until the lock is released; reads of other tables and, after the lock, of that one go on.
 #[actix_web::test]
 async fn a_table_locked_past_the_lock_wait_is_503_then_served() {
-    if !backends().contains(&Backend::Postgres) {
-        eprintln!(
-            "PostgreSQL not configured (CRM_TEST_POSTGRES_URL); lock test covers PostgreSQL only"
-        );
+    let Some((app, url, t)) = postgres_app("the lock test").await else {
         return;
-    }
-    let db = TestDb::new(Backend::Postgres);
-    db.seed("alpha", 20, 1);
-    let url = db.url.clone();
-    let app = spawn_with(db, |_| {}).await;
-    let t = app.db.token("alpha");
-    assert_eq!(app.get("Contacts(1)", &t).await.status, 200);
+    };
 
     let mut locker = crm_odata::db::establish(&crm_odata::db::DatabaseUrl::parse(&url)).unwrap();
     locker

@@ -1,14 +1,15 @@
-//! When a short PostgreSQL read may run on the HTTP worker thread instead of the
-//! blocking pool. The hand-off costs two thread switches (20-40 µs of CPU per request,
-//! measured), more than a read by key takes on a database on the same host; but a worker
-//! that waits on the database cannot serve its other connections meanwhile. So reads run
-//! inline only on a database on this host (loopback or a Unix socket), whose answers take
-//! microseconds, and not while it answers slowly: a read that took longer than [`PROMPT`]
-//! (the database is overloaded, or waits for a lock) sends the next ones to the blocking
-//! pool for [`PAUSE`], after which one more inline read tells whether it has recovered.
+//! When a short read (by key, a small page an index bounds) may run on the HTTP worker
+//! thread instead of the blocking pool. The hand-off costs two thread switches (20-40 µs
+//! of CPU per request, measured), more than such a read takes on SQLite or on a
+//! PostgreSQL on the same host; but a worker that waits on the database cannot serve its
+//! other connections meanwhile. So reads run inline only on a database on this host
+//! (SQLite, or PostgreSQL over loopback or a Unix socket), and not while it answers
+//! slowly: a read that took longer than [`PROMPT`] (the database is overloaded, or waits
+//! for a lock) sends the next ones to the blocking pool for [`PAUSE`], after which one
+//! more inline read tells whether it has recovered.
 //!
-//! Measured on two cores with the database beside the server: capping inline reads at
-//! half the workers, or pausing after reads as short as 5 ms (a busy machine's scheduling
+//! Measured on two cores with PostgreSQL beside the server: capping inline reads at half
+//! the workers, or pausing after reads as short as 5 ms (a busy machine's scheduling
 //! alone delays some that long), gave the hand-off's cost back.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -228,7 +228,7 @@ pub struct Db {
     /// has waited, which under sustained load leaves some requests waiting for hundreds of
     /// milliseconds; queueing here first keeps the wait fair.
     pub permits: std::sync::Arc<tokio::sync::Semaphore>,
-    /// Whether a short PostgreSQL read may run on the calling worker thread.
+    /// Whether a short read may run on the calling worker thread.
     pub inline: std::sync::Arc<inline::Inline>,
 }
 
@@ -245,9 +245,7 @@ impl Db {
             pool,
             dialect: url.dialect,
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
-            inline: std::sync::Arc::new(inline::Inline::new(
-                url.dialect == Dialect::Postgres && url.is_local(),
-            )),
+            inline: std::sync::Arc::new(inline::Inline::new(url.is_local())),
         })
     }
 

@@ -96,29 +96,22 @@ pub fn workers(db: &Db) -> usize {
 
 /// Runs `f` with a pooled connection. Short, index-bounded work (a token lookup, a read
 /// by key, a small page an index bounds) runs on the worker thread when a connection is
-/// idle, because handing it to the blocking pool costs more than the query: two thread
-/// switches, 20-40 µs of CPU per request, more than a whole read by key on SQLite. On
-/// PostgreSQL the worker then waits for the database's answer, so that happens only for
-/// a database on this host that answers promptly ([`crate::db::inline`]), and the server
-/// runs twice as many workers then ([`workers`]). Everything else runs on the blocking
-/// pool, so the event loop never waits for long. At most one call per pooled connection
-/// is in flight; the rest wait, in arrival order, for a permit.
+/// idle and [`crate::db::inline`] allows it (a database on this host that answers
+/// promptly), because handing it to the blocking pool costs more than the query; on
+/// PostgreSQL the server runs twice as many workers then ([`workers`]), since the worker
+/// waits for the database's answer. Everything else runs on the blocking pool, so the
+/// event loop never waits for long. At most one call per pooled connection is in flight;
+/// the rest wait, in arrival order, for a permit.
 pub async fn run<T, F>(db: &Db, short: bool, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
 {
-    if short {
-        // Held until `f` returns: its duration decides whether inline reads go on.
-        let slot = match db.dialect {
-            Dialect::Sqlite => None,
-            Dialect::Postgres => db.inline.enter(),
-        };
-        if db.dialect == Dialect::Sqlite || slot.is_some() {
-            if let Ok(_permit) = db.permits.try_acquire() {
-                if let Some(mut conn) = db.pool.try_get() {
-                    return f(&mut conn);
-                }
+    // The slot is held until `f` returns: its duration decides whether inline reads go on.
+    if let Some(_slot) = short.then(|| db.inline.enter()).flatten() {
+        if let Ok(_permit) = db.permits.try_acquire() {
+            if let Some(mut conn) = db.pool.try_get() {
+                return f(&mut conn);
             }
         }
     }
