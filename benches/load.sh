@@ -58,8 +58,17 @@ run() { # name path
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
-  printf '%-14s %10s req/s   p50 %8s   p99 %8s   %s\n' "$name" "$rps" "$p50" "$p99" "${non2xx:+NON-2XX: $non2xx}"
+  # The issue's targets assume a bare handler at about 130,000 req/s on the same machine;
+  # the host's speed varies between machines, so each query is also given as a share of
+  # this server's /healthz measured in the same run, next to the share the target implies.
+  local share=""
+  if [ "$name" = healthz ]; then HEALTHZ=$rps
+  elif [ -n "${TARGET[$name]:-}" ] && [ -n "${HEALTHZ:-}" ]; then
+    share=$(awk -v r="$rps" -v h="$HEALTHZ" -v t="${TARGET[$name]}" 'BEGIN {printf "%.2f%% of healthz (target %.2f%%: %s)", 100*r/h, 100*t/130000, (r/h >= t/130000 ? "holds" : "misses")}')
+  fi
+  printf '%-14s %10s req/s   p50 %8s   p99 %8s   %s%s\n' "$name" "$rps" "$p50" "$p99" "$share" "${non2xx:+  NON-2XX: $non2xx}"
 }
+declare -A TARGET=([by-key]=40000 [top50-select]=20000 [expand-div]=4000 [startswith]=3000 [long-expand]=400 [leads-status]=400)
 # Probe every query once so a failing one is visible, not just fast.
 probe() { curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$1" || echo "FAILED: $1"; }
 
