@@ -64,7 +64,10 @@ run() { # name path
   local share=""
   if [ "$name" = healthz ]; then HEALTHZ=$rps
   elif [ -n "${TARGET[$name]:-}" ] && [ -n "${HEALTHZ:-}" ]; then
-    share=$(awk -v r="$rps" -v h="$HEALTHZ" -v t="${TARGET[$name]}" 'BEGIN {printf "%.2f%% of healthz (target %.2f%%: %s)", 100*r/h, 100*t/130000, (r/h >= t/130000 ? "holds" : "misses")}')
+    # PostgreSQL's target is 60% of SQLite's figures, so it is read against a SQLite run.
+    share=$(awk -v r="$rps" -v h="$HEALTHZ" -v t="${TARGET[$name]}" -v b="$BACKEND" 'BEGIN {
+      if (b == "postgres") printf "%.2f%% of healthz", 100*r/h;
+      else printf "%.2f%% of healthz (target %.2f%%: %s)", 100*r/h, 100*t/130000, (r/h >= t/130000 ? "holds" : "misses")}')
   fi
   printf '%-14s %10s req/s   p50 %8s   p99 %8s   %s%s\n' "$name" "$rps" "$p50" "$p99" "$share" "${non2xx:+  NON-2XX: $non2xx}"
 }
