@@ -35,32 +35,35 @@ start() { # limiter
   SERVER=$!
   for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 }
-measure() { # path -> "rps p50_ms"
+measure() { # path -> "rps p50_ms p99_ms"
   wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$1" |
-    awk '/Requests\/sec/ {r=$2} $1=="50%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else {sub(/s/,"",v); v*=1000}; p=v} END {print r, p}'
+    awk 'function ms(v) {if (v ~ /us$/) {sub(/us/,"",v); return v/1000} if (v ~ /ms$/) {sub(/ms/,"",v); return v+0} sub(/s/,"",v); return v*1000}
+         /Requests\/sec/ {r=$2} $1=="50%" {p=ms($2)} $1=="99%" {q=ms($2)} END {print r, p, q}'
 }
 declare -a Q=(
   "by-key|Contacts(4242)"
   "top50-select|Contacts?\$top=50&\$select=ContactId,Forename,Surname,Email"
   "expand-div|Contacts?\$expand=Division(\$select=Name;\$expand=Company)&\$top=100"
 )
-declare -A RPS P50
+declare -A RPS P50 P99
 for round in $(seq 1 "$ROUNDS"); do
   for limiter in local redis; do
     start $limiter
     for q in "${Q[@]}"; do
-      read -r rps p50 <<<"$(measure "${q#*|}")"
+      read -r rps p50 p99 <<<"$(measure "${q#*|}")"
       RPS[$limiter,${q%%|*}]+="$rps "
       P50[$limiter,${q%%|*}]+="$p50 "
+      P99[$limiter,${q%%|*}]+="$p99 "
     done
   done
 done
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "median of $ROUNDS alternating rounds, wrk -t2 -c16 -d${DURATION}s, $CONTACTS contacts"
-printf '%-14s %16s %16s %8s %12s\n' request "in-process rps" "redis rps" ratio "p50 added"
+printf '%-14s %16s %16s %8s %12s %12s\n' request "in-process rps" "redis rps" ratio "p50 added" "p99 added"
 for q in "${Q[@]}"; do
   n=${q%%|*}
   l=$(median "${RPS[local,$n]}"); r=$(median "${RPS[redis,$n]}")
   lp=$(median "${P50[local,$n]}"); rp=$(median "${P50[redis,$n]}")
-  printf '%-14s %16s %16s %8s %9.3f ms\n' "$n" "$l" "$r" "$(echo "scale=3; $r / $l" | bc)" "$(echo "$rp - $lp" | bc)"
+  lq=$(median "${P99[local,$n]}"); rq=$(median "${P99[redis,$n]}")
+  printf '%-14s %16s %16s %8s %9.3f ms %9.3f ms\n' "$n" "$l" "$r" "$(echo "scale=3; $r / $l" | bc)" "$(echo "$rp - $lp" | bc)" "$(echo "$rq - $lq" | bc)"
 done
