@@ -14,8 +14,10 @@
 
 mod generate;
 mod insert;
+mod lookups;
 mod names;
 mod rng;
+mod tables;
 
 #[cfg(test)]
 mod tests;
@@ -164,10 +166,10 @@ pub fn seed(
     let users = g.user_rows();
     let statuses = g.status_rows();
     let lookups = [
-        generate::LEAD_SIZES,
-        generate::LEAD_SOURCES,
-        generate::LEAD_TYPES,
-        generate::LEAD_PIPELINES,
+        tables::LEAD_SIZES,
+        tables::LEAD_SOURCES,
+        tables::LEAD_TYPES,
+        tables::LEAD_PIPELINES,
     ]
     .map(|t| (t, g.lookup_rows(&t)));
     let companies = g.company_rows();
@@ -189,24 +191,24 @@ pub fn seed(
     let put = |conn: &mut DbConnection, table: &insert::Table, rows: Vec<Vec<insert::Val>>| {
         insert::fill(conn, dialect, table, ws, rows.into_iter(), &bar)
     };
-    report.users = put(conn, &generate::USERS, users)?;
-    report.lead_statuses = put(conn, &generate::LEAD_STATUSES, statuses)?;
+    report.users = put(conn, &tables::USERS, users)?;
+    report.lead_statuses = put(conn, &tables::LEAD_STATUSES, statuses)?;
     let [sizes, sources, types, pipelines] = lookups;
     report.lead_sizes = put(conn, &sizes.0, sizes.1)?;
     report.lead_sources = put(conn, &sources.0, sources.1)?;
     report.lead_types = put(conn, &types.0, types.1)?;
     report.lead_pipelines = put(conn, &pipelines.0, pipelines.1)?;
-    report.companies = put(conn, &generate::COMPANIES, companies)?;
-    report.addresses = put(conn, &generate::ADDRESSES, addresses)?;
-    report.divisions = put(conn, &generate::DIVISIONS, divisions)?;
+    report.companies = put(conn, &tables::COMPANIES, companies)?;
+    report.addresses = put(conn, &tables::ADDRESSES, addresses)?;
+    report.divisions = put(conn, &tables::DIVISIONS, divisions)?;
 
     let mut rng = g.rng("contacts");
     let rows = (0..counts.contacts).map(|i| g.contact_row(&mut rng, i));
-    report.contacts = insert::fill(conn, dialect, &generate::CONTACTS, ws, rows, &bar)?;
+    report.contacts = insert::fill(conn, dialect, &tables::CONTACTS, ws, rows, &bar)?;
 
     let mut rng = g.rng("leads");
     let rows = (0..counts.leads).map(|i| g.lead_row(&mut rng, i));
-    report.leads = insert::fill(conn, dialect, &generate::LEADS, ws, rows, &bar)?;
+    report.leads = insert::fill(conn, dialect, &tables::LEADS, ws, rows, &bar)?;
 
     bar.finish_and_clear();
     // Bulk loads leave the planner's statistics stale (PostgreSQL until autovacuum runs,

@@ -1,6 +1,6 @@
 //! Seeds real databases: SQLite always, PostgreSQL when `CRM_TEST_POSTGRES_URL` is set.
 
-use super::generate::ALL_TABLES;
+use super::tables::ALL_TABLES;
 use super::*;
 use crate::auth::{ensure_workspace, AuthError};
 use crate::db::{establish, run_migrations, DatabaseUrl};
