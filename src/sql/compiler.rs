@@ -5,13 +5,12 @@
 
 use super::expr::entity_of;
 use super::Sql;
-use crate::bind::{Expand, Nav, PathStep, Prop, Read, Shape, TExpr, Value};
+use crate::bind::{Nav, PathStep, Prop, Read, Shape, TExpr, Value};
 use crate::db::Dialect;
 use crate::format::row::Field;
 use crate::model::{Computed, EdmType, EntityType};
-use crate::plan::{order_keys, OrderKey, ReadPlan};
+use crate::plan::{OrderKey, ReadPlan};
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
-use odata_parser::Function;
 
 /// How rows are rendered, decided by content negotiation.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +27,7 @@ pub type ValuesStatement = Sql<(Array<Nullable<Text>>, Text)>;
 
 pub struct Compiler {
     pub dialect: Dialect,
-    workspace: i64,
+    pub(super) workspace: i64,
     aliases: usize,
     pub output: Output,
     /// Hash of a token that `select` checks in its own `WHERE` (see `auth::live_token`).
@@ -40,7 +39,7 @@ pub struct Compiler {
     /// reads the joined row instead of looking it up again in a subquery.
     pub(super) joined: Vec<(String, Nav, String)>,
     /// Collection-valued expands being compiled around the current one.
-    collections: usize,
+    pub(super) collections: usize,
     /// Whether the statement expands a collection inside a collection, which runs under
     /// `db::deadline`'s limits (SQLite: `odata_alive()`; PostgreSQL: a statement timeout).
     pub timed: bool,
@@ -250,7 +249,13 @@ impl Compiler {
         self.shape_filters(q, read.entity, &read.shape, a);
     }
 
-    fn shape_filters(&mut self, q: &mut Sql, entity: &'static EntityType, shape: &Shape, a: &str) {
+    pub(super) fn shape_filters(
+        &mut self,
+        q: &mut Sql,
+        entity: &'static EntityType,
+        shape: &Shape,
+        a: &str,
+    ) {
         if let Some(f) = &shape.filter {
             q.sql(" AND ");
             self.predicate(q, f, &[a.to_owned()]);
@@ -260,77 +265,6 @@ impl Compiler {
             q.sql(" AND ");
             self.search(q, entity, s, a);
         }
-    }
-
-    /// Each `contains(P, 'text')` that the filter requires (a top-level conjunct) on a
-    /// property with a trigram index also narrows the rows to those the index lists; the
-    /// exact comparison above still decides. Without it a substring test reads every row
-    /// of the workspace. SQLite looks the value's trigrams up in the FTS5 table; on
-    /// PostgreSQL a `LIKE '%text%'` lets the planner use the pg_trgm index.
-    fn trigram_narrowing(&mut self, q: &mut Sql, entity: &'static EntityType, f: &TExpr, a: &str) {
-        if entity.trigram.is_empty() {
-            return;
-        }
-        for c in f.conjuncts() {
-            let TExpr::Call(Function::Contains, args, _) = c else {
-                continue;
-            };
-            let [p, TExpr::Lit(Value::String(text))] = args.as_slice() else {
-                continue;
-            };
-            // Shorter values hold no trigram to look up.
-            let Some(prop) = p.root_prop().filter(|_| text.chars().nth(2).is_some()) else {
-                continue;
-            };
-            let Some(&(_, index)) = entity.trigram.iter().find(|(p, _)| *p == prop.name) else {
-                continue;
-            };
-            match self.dialect {
-                Dialect::Sqlite => self.fts_lookup(q, entity, index, text, a),
-                Dialect::Postgres => {
-                    q.sql(" AND ");
-                    self.column(q, a, prop);
-                    q.sql(" LIKE ")
-                        .bind_text(format!("%{}%", super::expr::escape_like(text)))
-                        .sql(" ESCAPE '\\'")
-                        .plan_per_execution();
-                }
-            }
-        }
-    }
-
-    /// `AND key IN (rows of the FTS5 trigram table `fts` holding `text`'s trigrams)`.
-    /// A row's id there is `workspace * 2^32 + key + 2^31`.
-    fn fts_lookup(
-        &mut self,
-        q: &mut Sql,
-        entity: &'static EntityType,
-        fts: &'static str,
-        text: &str,
-        a: &str,
-    ) {
-        const SPAN: i64 = 1 << 32;
-        let Some(key) = single_key(entity).filter(|k| k.ty == EdmType::Int32) else {
-            return;
-        };
-        let Some(lo) = self.workspace.checked_mul(SPAN) else {
-            return;
-        };
-        q.sql(" AND ");
-        self.column(q, a, key);
-        q.sql(" IN (SELECT rowid - ")
-            .bind_int(lo + (1 << 31))
-            .sql(" FROM ")
-            .sql(fts)
-            .sql(" WHERE ")
-            .sql(fts)
-            .sql(" MATCH ")
-            .bind_text(trigram_query(text))
-            .sql(" AND rowid BETWEEN ")
-            .bind_int(lo)
-            .sql(" AND ")
-            .bind_int(lo + (SPAN - 1))
-            .sql(")");
     }
 
     fn key_match(&mut self, q: &mut Sql, a: &str, key: &[(Prop, Value)]) {
@@ -365,7 +299,7 @@ impl Compiler {
         q.sql(")");
     }
 
-    fn order_by(&mut self, q: &mut Sql, order: &[OrderKey], a: &str) {
+    pub(super) fn order_by(&mut self, q: &mut Sql, order: &[OrderKey], a: &str) {
         q.sql(" ORDER BY ");
         for (i, k) in order.iter().enumerate() {
             if i > 0 {
@@ -460,7 +394,7 @@ impl Compiler {
     /// Rows of a page of a collection-valued expand are SQLite JSONB (`nested`), so the
     /// enclosing object embeds them without re-parsing JSON text. Single-valued expands
     /// become `LEFT JOIN`s appended to `joins`, their objects built in the same expression.
-    fn entity_json(
+    pub(super) fn entity_json(
         &mut self,
         q: &mut Sql,
         joins: &mut Sql,
@@ -563,7 +497,7 @@ impl Compiler {
     }
 
     /// `Contacts(12)` / `LeadStatus('WON')` for the row, as SQL text.
-    fn key_url(&mut self, q: &mut Sql, entity: &'static EntityType, a: &str) {
+    pub(super) fn key_url(&mut self, q: &mut Sql, entity: &'static EntityType, a: &str) {
         q.sql("'").sql(entity.set).sql("(' || ");
         for (i, p) in entity.key_properties().enumerate() {
             if i > 0 {
@@ -608,67 +542,12 @@ impl Compiler {
         }
     }
 
-    /// ` FROM target b <joins> WHERE <workspace, join to outer, expand filters>`.
-    fn expand_from(&mut self, q: &mut Sql, outer: &str, e: &Expand, b: &str, joins: Sql) {
-        q.sql(" FROM ").sql(e.target.table).sql(" ").sql(b);
-        q.append(joins);
-        q.sql(" WHERE ");
-        self.workspace(q, b);
-        q.sql(" AND ");
-        self.join(q, outer, e.nav, b);
-        self.shape_filters(q, e.target, &e.shape, b);
-    }
-
-    fn expand_count(&mut self, q: &mut Sql, outer: &str, e: &Expand) {
-        q.sql("SELECT count(*)");
-        let b = self.alias();
-        self.expand_from(q, outer, e, &b, Sql::new());
-    }
-
-    /// A single-valued expand as `LEFT JOIN target b ON <workspace, join, filters>`: its
-    /// object is built in the enclosing expression, so neither a subquery nor a JSON
-    /// round trip through text is needed. No matching row gives `null`.
-    fn expand_joined(&mut self, q: &mut Sql, joins: &mut Sql, outer: &str, e: &Expand) {
-        let target = entity_of(e.nav);
-        let b = self.join_single(joins, outer, e);
-        // Every table's `workspace_id` is NOT NULL, so NULL here means no row joined.
-        q.sql("CASE WHEN ")
-            .column(&b, "workspace_id")
-            .sql(" IS NULL THEN NULL ELSE ");
-        self.entity_json(q, joins, target, &b, &e.shape, false);
-        q.sql(" END");
-    }
-
-    /// Appends `LEFT JOIN target b ON <workspace, join, filters>` for a single-valued
-    /// expand; returns `b`.
-    fn join_single(&mut self, joins: &mut Sql, outer: &str, e: &Expand) -> String {
-        let target = entity_of(e.nav);
-        let b = self.alias();
-        joins
-            .sql(" LEFT JOIN ")
-            .sql(target.table)
-            .sql(" ")
-            .sql(&b)
-            .sql(" ON ");
-        self.workspace(joins, &b);
-        joins.sql(" AND ");
-        self.join(joins, outer, e.nav, &b);
-        if e.shape.filter.is_none() && e.shape.search.is_none() {
-            // Then the join holds the related row whenever there is one, just as the
-            // subquery of a path through this navigation would find it.
-            self.joined.push((outer.to_owned(), e.nav, b.clone()));
-        } else {
-            self.shape_filters(joins, target, &e.shape, &b);
-        }
-        b
-    }
-
     /// The values of `shape`'s properties at `a`, each as text, then per expand: for a
     /// single-valued one whether a row joined and its values, likewise; for a collection
     /// its rows (see `collection_values`). `fields` gets their layout, `n` counts the
     /// values written.
     #[allow(clippy::too_many_arguments)]
-    fn values(
+    pub(super) fn values(
         &mut self,
         q: &mut Sql,
         joins: &mut Sql,
@@ -722,107 +601,6 @@ impl Compiler {
                 name: e.nav.name,
                 fields: inner,
             });
-        }
-    }
-
-    /// A collection-valued expand in the values form: a JSON array (as text) with an
-    /// array of the values as text per related entity. `to_json` of a text array finds
-    /// the element type's output function once per array, not once per value.
-    fn collection_values(&mut self, q: &mut Sql, outer: &str, e: &Expand) -> Vec<Field> {
-        let target = entity_of(e.nav);
-        let b = self.alias();
-        let mut joins = Sql::new();
-        let mut fields = Vec::new();
-        self.timed |= self.collections > 0;
-        self.collections += 1;
-        q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json)::text FROM (SELECT to_json(ARRAY[");
-        self.values(q, &mut joins, target, &b, &e.shape, &mut fields, &mut 0);
-        self.collections -= 1;
-        q.sql("]::text[]) AS j");
-        self.expand_from(q, outer, e, &b, joins);
-        self.page_of_expand(q, e, &b);
-        q.sql(") s)");
-        fields
-    }
-
-    /// Order, `$top` and `$skip` of a collection-valued expand over alias `b`.
-    fn page_of_expand(&mut self, q: &mut Sql, e: &Expand, b: &str) {
-        let order = order_keys(&e.shape.orderby, entity_of(e.nav));
-        self.order_by(q, &order, b);
-        if let Some(top) = e.shape.top {
-            q.sql(" LIMIT ").bind_int(top.min(i64::MAX as u64) as i64);
-        } else if e.shape.skip.is_some() && self.dialect == Dialect::Sqlite {
-            q.sql(" LIMIT -1");
-        }
-        if let Some(skip) = e.shape.skip {
-            q.sql(" OFFSET ").bind_int(skip.min(i64::MAX as u64) as i64);
-        }
-    }
-
-    fn expand_json(&mut self, q: &mut Sql, outer: &str, e: &Expand) {
-        let pg = self.dialect == Dialect::Postgres;
-        let target = entity_of(e.nav);
-        let b = self.alias();
-        // Without $top/$skip, SQLite aggregates the related objects in order directly
-        // (`json_group_array(x ORDER BY ...)`): they stay JSON text from start to end. A
-        // page of them needs a subquery, whose column would lose the objects' JSON
-        // subtype, so that form carries them as JSONB.
-        // A collection inside a collection: its rows multiply, so it is skipped once the
-        // statement's time or size is up (see db::deadline); in the JSONB form, as a
-        // function keeps no JSON subtype.
-        let nested = e.nav.many && self.collections > 0;
-        self.timed |= nested;
-        let timed = !pg && nested;
-        let direct = !pg && e.nav.many && e.shape.top.is_none() && e.shape.skip.is_none() && !timed;
-        let mut body = Sql::<Text>::new();
-        let mut joins = Sql::new();
-        self.collections += usize::from(e.nav.many);
-        if e.is_ref {
-            body.sql(match (pg, direct) {
-                (true, _) => "json_build_object('@odata.id', ",
-                (false, true) => "json_object('@odata.id', ",
-                (false, false) => "jsonb_object('@odata.id', ",
-            });
-            self.key_url(&mut body, target, &b);
-            body.sql(")");
-        } else {
-            self.entity_json(&mut body, &mut joins, target, &b, &e.shape, !direct);
-        }
-        self.collections -= usize::from(e.nav.many);
-        let mut inner = Sql::<Text>::new();
-        self.expand_from(&mut inner, outer, e, &b, joins);
-        if !e.nav.many {
-            q.sql("(SELECT ");
-            q.append(body);
-            q.append(inner);
-            q.sql(")");
-            return;
-        }
-        let order = order_keys(&e.shape.orderby, target);
-        if direct {
-            q.sql("(SELECT json_group_array(");
-            q.append(body);
-            self.order_by(q, &order, &b);
-            q.sql(")");
-            q.append(inner);
-            q.sql(")");
-            return;
-        }
-        if pg {
-            q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json) FROM (SELECT ");
-        } else {
-            if timed {
-                q.sql("CASE WHEN odata_alive() THEN odata_counted(");
-            }
-            q.sql("(SELECT jsonb_group_array(s.j) FROM (SELECT ");
-        }
-        q.append(body);
-        q.sql(" AS j");
-        q.append(inner);
-        self.page_of_expand(q, e, &b);
-        q.sql(") s)");
-        if timed {
-            q.sql(") ELSE jsonb('[]') END");
         }
     }
 }
@@ -910,28 +688,8 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
     }
 }
 
-/// An FTS5 query that every string containing `text` (three or more characters)
-/// matches: the trigrams that tile it, end to end, all required. Rows holding them
-/// anywhere are a superset that the exact comparison then trims; testing a few
-/// disjoint trigrams costs half as much as a phrase of all overlapping ones.
-fn trigram_query(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut starts: Vec<usize> = (0..chars.len().saturating_sub(2)).step_by(3).collect();
-    if !chars.len().is_multiple_of(3) {
-        starts.push(chars.len() - 3);
-    }
-    let terms: Vec<String> = starts
-        .into_iter()
-        .map(|i| {
-            let t: String = chars[i..i + 3].iter().collect();
-            format!("\"{}\"", t.replace('"', "\"\""))
-        })
-        .collect();
-    terms.join(" AND ")
-}
-
 /// The entity's key property when the key is a single column.
-fn single_key(entity: &'static EntityType) -> Option<Prop> {
+pub(super) fn single_key(entity: &'static EntityType) -> Option<Prop> {
     match entity.key {
         [k] => entity.property(k),
         _ => None,
@@ -971,20 +729,5 @@ mod tests {
         assert_eq!(page_limit(Dialect::Postgres, 10_002), None);
         assert_eq!(page_limit(Dialect::Sqlite, 51), None);
         Ok(())
-    }
-
-    use super::trigram_query;
-
-    #[test]
-    fn trigram_queries_tile_the_value() {
-        assert_eq!(trigram_query("abc"), "\"abc\"");
-        assert_eq!(trigram_query("abcd"), "\"abc\" AND \"bcd\"");
-        assert_eq!(trigram_query("abcdef"), "\"abc\" AND \"def\"");
-        assert_eq!(
-            trigram_query("@prospectsoft.com"),
-            "\"@pr\" AND \"osp\" AND \"ect\" AND \"sof\" AND \"t.c\" AND \"com\""
-        );
-        // Characters, not bytes; quotes doubled inside FTS5 strings.
-        assert_eq!(trigram_query("éa\"bc"), "\"éa\"\"\" AND \"\"\"bc\"");
     }
 }

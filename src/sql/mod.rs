@@ -1,8 +1,10 @@
 //! SQL stage: turns a plan into Diesel query fragments, per dialect.
 
 mod compiler;
+mod expand;
 mod expr;
 mod fragment;
+mod trigram;
 
 pub use compiler::{Compiler, Output};
 pub use expr::escape_like;
