@@ -3,7 +3,7 @@
 //! JSON aggregates — one statement however deep the `$expand`, never one per row.
 //! Every table reference carries the caller's workspace as a bind parameter.
 
-use super::expr::entity_of;
+use super::navigation::entity_of;
 use super::Sql;
 use crate::bind::{Nav, PathStep, Prop, Read, Shape, TExpr, Value};
 use crate::db::Dialect;

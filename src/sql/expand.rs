@@ -3,7 +3,7 @@
 //! and paged with its own options; in PostgreSQL's values form, as arrays of text.
 
 use super::compiler::Compiler;
-use super::expr::entity_of;
+use super::navigation::entity_of;
 use super::Sql;
 use crate::bind::Expand;
 use crate::db::Dialect;

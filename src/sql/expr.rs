@@ -5,10 +5,10 @@
 
 use super::compiler::Compiler;
 use super::Sql;
-use crate::bind::{ArithOp, CmpOp, Nav, Prop, TExpr, Ty, Value};
+use crate::bind::{ArithOp, CmpOp, TExpr, Ty, Value};
 use crate::db::Dialect;
-use crate::model::{EdmType, EntityType, MODEL};
-use odata_parser::{Function, SearchExpr};
+use crate::model::EdmType;
+use odata_parser::Function;
 
 impl Compiler {
     /// A boolean expression in WHERE position.
@@ -227,7 +227,7 @@ impl Compiler {
         }
     }
 
-    fn string_predicate(
+    pub(super) fn string_predicate(
         &mut self,
         q: &mut Sql,
         f: Function,
@@ -305,7 +305,7 @@ impl Compiler {
         self.close_two_valued(q, wrap);
     }
 
-    fn length_fn(&self) -> &'static str {
+    pub(super) fn length_fn(&self) -> &'static str {
         if self.dialect == Dialect::Postgres {
             "char_length"
         } else {
@@ -418,172 +418,6 @@ impl Compiler {
         }
     }
 
-    fn call(&mut self, q: &mut Sql, f: Function, args: &[TExpr], scopes: &[String]) {
-        use Function::*;
-        let pg = self.dialect == Dialect::Postgres;
-        let arg = |c: &mut Compiler, q: &mut Sql, i: usize| c.expr(q, &args[i], scopes);
-        let predicate = matches!(f, Contains | StartsWith | EndsWith | MatchesPattern);
-        if !predicate && args.iter().any(|a| matches!(a, TExpr::Lit(Value::Null))) {
-            // A function of null is null; PostgreSQL could not even choose the
-            // function for an untyped NULL (`EXTRACT(YEAR FROM NULL)`).
-            q.sql("NULL");
-            return;
-        }
-        match f {
-            Contains | StartsWith | EndsWith | MatchesPattern => {
-                q.sql("(CASE WHEN ");
-                self.string_predicate(q, f, &args[0], &args[1], scopes);
-                q.sql(if pg {
-                    " THEN TRUE ELSE FALSE END)"
-                } else {
-                    " THEN 1 ELSE 0 END)"
-                });
-            }
-            Length => {
-                q.sql(self.length_fn()).sql("(");
-                arg(self, q, 0);
-                q.sql(")");
-            }
-            IndexOf => {
-                q.sql(if pg { "(strpos(" } else { "(instr(" });
-                arg(self, q, 0);
-                q.sql(", ");
-                arg(self, q, 1);
-                q.sql(") - 1)");
-            }
-            Substring => {
-                q.sql("substr(");
-                arg(self, q, 0);
-                q.sql(", CAST(");
-                arg(self, q, 1);
-                q.sql(if pg {
-                    " AS integer) + 1"
-                } else {
-                    " AS INTEGER) + 1"
-                });
-                if args.len() == 3 {
-                    q.sql(", CAST(");
-                    arg(self, q, 2);
-                    q.sql(if pg { " AS integer)" } else { " AS INTEGER)" });
-                }
-                q.sql(")");
-            }
-            ToLower | ToUpper | Trim => {
-                q.sql(match f {
-                    ToLower => "lower(",
-                    ToUpper => "upper(",
-                    _ => "trim(",
-                });
-                arg(self, q, 0);
-                q.sql(")");
-            }
-            Concat => {
-                q.sql("(");
-                arg(self, q, 0);
-                q.sql(" || ");
-                arg(self, q, 1);
-                q.sql(")");
-            }
-            Year | Month | Day | Hour | Minute | Second => {
-                let (pg_part, lite) = match f {
-                    Year => ("YEAR", "%Y"),
-                    Month => ("MONTH", "%m"),
-                    Day => ("DAY", "%d"),
-                    Hour => ("HOUR", "%H"),
-                    Minute => ("MINUTE", "%M"),
-                    _ => ("SECOND", "%S"),
-                };
-                if pg {
-                    q.sql(&format!("CAST(floor(EXTRACT({pg_part} FROM "));
-                    arg(self, q, 0);
-                    q.sql(")) AS integer)");
-                } else {
-                    let time_only = args[0].ty() == Ty::TimeOfDay;
-                    q.sql(&format!("CAST(strftime('{lite}', "));
-                    if time_only {
-                        q.sql("'2000-01-01T' || ");
-                    }
-                    arg(self, q, 0);
-                    q.sql(") AS INTEGER)");
-                }
-            }
-            FractionalSeconds => {
-                if pg {
-                    q.sql("(EXTRACT(MICROSECONDS FROM ");
-                    arg(self, q, 0);
-                    q.sql(") % 1000000 / 1000000.0)");
-                } else {
-                    // Stored with whole seconds.
-                    q.sql("0");
-                }
-            }
-            TotalOffsetMinutes => {
-                q.sql("0");
-            }
-            Date => {
-                if pg {
-                    q.sql("CAST(");
-                    arg(self, q, 0);
-                    q.sql(" AS date)");
-                } else {
-                    q.sql("substr(");
-                    arg(self, q, 0);
-                    q.sql(", 1, 10)");
-                }
-            }
-            Time => {
-                if pg {
-                    q.sql("CAST(");
-                    arg(self, q, 0);
-                    q.sql(" AS time)");
-                } else {
-                    q.sql("substr(");
-                    arg(self, q, 0);
-                    q.sql(", 12, 8)");
-                }
-            }
-            Now => {
-                q.sql(if pg {
-                    "now()"
-                } else {
-                    "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-                });
-            }
-            MaxDateTime => self.value(q, &Value::DateTimeOffset("9999-12-31T23:59:59Z".into())),
-            MinDateTime => self.value(q, &Value::DateTimeOffset("0001-01-01T00:00:00Z".into())),
-            Round | Floor | Ceiling if matches!(args[0].ty(), Ty::Edm(t) if t.is_integer()) => {
-                // Already whole, and typed as the integer it is (PostgreSQL's floor() of
-                // a smallint is a double precision).
-                arg(self, q, 0);
-            }
-            Round => {
-                q.sql("round(");
-                arg(self, q, 0);
-                q.sql(")");
-            }
-            Floor | Ceiling => {
-                if pg {
-                    q.sql(if f == Floor { "floor(" } else { "ceil(" });
-                    arg(self, q, 0);
-                    q.sql(")");
-                } else {
-                    // Without SQLite's optional math functions: truncate, then correct.
-                    q.sql("(CAST(");
-                    arg(self, q, 0);
-                    q.sql(" AS INTEGER) ");
-                    q.sql(if f == Floor { "- (" } else { "+ (" });
-                    arg(self, q, 0);
-                    q.sql(if f == Floor { " < CAST(" } else { " > CAST(" });
-                    arg(self, q, 0);
-                    q.sql(" AS INTEGER)))");
-                }
-            }
-            _ => {
-                q.sql("NULL");
-            }
-        }
-    }
-
     /// Binds a literal with the cast each backend needs.
     pub fn value(&mut self, q: &mut Sql, v: &Value) {
         let pg = self.dialect == Dialect::Postgres;
@@ -638,197 +472,6 @@ impl Compiler {
             }
         }
     }
-
-    /// `alias.column`, or the computed expression, or a scalar subquery through
-    /// single-valued navigation.
-    pub fn prop_value(&mut self, q: &mut Sql, alias: &str, navs: &[Nav], prop: Prop) {
-        let (alias, navs) = self.through_joins(alias, navs);
-        if navs.is_empty() {
-            self.column(q, &alias, prop);
-            return;
-        }
-        q.sql("(");
-        self.nav_chain_select_prop(q, &alias, navs, prop);
-        q.sql(")");
-    }
-
-    /// Follows `navs` from `alias` through the rows already joined for single-valued
-    /// expands; returns the alias reached and the navigations left.
-    fn through_joins<'n>(&self, alias: &str, navs: &'n [Nav]) -> (String, &'n [Nav]) {
-        let mut at = alias.to_owned();
-        let mut rest = navs;
-        while let Some((nav, tail)) = rest.split_first() {
-            let Some((_, _, joined)) = self
-                .joined
-                .iter()
-                .find(|(from, n, _)| *from == at && std::ptr::eq(*n, *nav))
-            else {
-                break;
-            };
-            at = joined.clone();
-            rest = tail;
-        }
-        (at, rest)
-    }
-
-    fn nav_chain_select_prop(&mut self, q: &mut Sql, alias: &str, navs: &[Nav], prop: Prop) {
-        let mut inner = Sql::new();
-        let mut last_alias = String::new();
-        self.nav_chain_from(&mut inner, alias, navs, &mut last_alias);
-        q.sql("SELECT ");
-        self.column(q, &last_alias, prop);
-        q.append(inner);
-    }
-
-    fn nav_chain_select(&mut self, q: &mut Sql, alias: &str, navs: &[Nav], what: &str) {
-        let mut inner = Sql::new();
-        let mut last_alias = String::new();
-        self.nav_chain_from(&mut inner, alias, navs, &mut last_alias);
-        q.sql("SELECT ").sql(what);
-        q.append(inner);
-    }
-
-    /// ` FROM t1 JOIN t2 ON ... WHERE ...` following `navs` from `alias`.
-    fn nav_chain_from(&mut self, q: &mut Sql, alias: &str, navs: &[Nav], last: &mut String) {
-        let mut from_alias = alias.to_owned();
-        let mut conds = Sql::new();
-        for (i, nav) in navs.iter().enumerate() {
-            let target = entity_of(nav);
-            let a = self.alias();
-            q.sql(if i == 0 { " FROM " } else { " JOIN " })
-                .sql(target.table)
-                .sql(" ")
-                .sql(&a);
-            if i > 0 {
-                q.sql(" ON ");
-                self.workspace(q, &a);
-                q.sql(" AND ");
-                self.join(q, &from_alias, nav, &a);
-            } else {
-                self.workspace(&mut conds, &a);
-                conds.sql(" AND ");
-                self.join(&mut conds, &from_alias, nav, &a);
-            }
-            from_alias = a;
-        }
-        q.sql(" WHERE ");
-        q.append(conds);
-        *last = from_alias;
-    }
-
-    /// `EXISTS`-style correlated subquery body: `SELECT 1 FROM ... WHERE <join>` then
-    /// `extra` appends conditions on the last alias.
-    pub fn nav_chain(
-        &mut self,
-        q: &mut Sql,
-        alias: &str,
-        navs: &[Nav],
-        extra: &mut dyn FnMut(&mut Compiler, &mut Sql, &str),
-    ) {
-        let mut last = String::new();
-        let mut inner = Sql::new();
-        self.nav_chain_from(&mut inner, alias, navs, &mut last);
-        q.sql("SELECT 1");
-        q.append(inner);
-        extra(self, q, &last);
-    }
-
-    /// `to.r = from.l AND ...` for the navigation's join pairs.
-    pub fn join(&mut self, q: &mut Sql, from_alias: &str, nav: Nav, to_alias: &str) {
-        let target = entity_of(nav);
-        for (i, (l, r)) in nav.join.iter().enumerate() {
-            if i > 0 {
-                q.sql(" AND ");
-            }
-            let (Some(lp), Some(rp)) = (source_prop(nav, l), target.property(r)) else {
-                q.sql("1=0");
-                continue;
-            };
-            q.column(to_alias, rp.column)
-                .sql(" = ")
-                .column(from_alias, lp.column);
-        }
-    }
-
-    pub fn search(
-        &mut self,
-        q: &mut Sql,
-        entity: &'static EntityType,
-        s: &SearchExpr,
-        alias: &str,
-    ) {
-        match s {
-            SearchExpr::Term(t) | SearchExpr::Phrase(t) => {
-                q.sql("(");
-                for (i, name) in entity.search.iter().enumerate() {
-                    if i > 0 {
-                        q.sql(" OR ");
-                    }
-                    let Some(p) = entity.property(name) else {
-                        continue;
-                    };
-                    q.sql(if self.dialect == Dialect::Postgres {
-                        "strpos(lower("
-                    } else {
-                        "instr(lower("
-                    });
-                    q.column(alias, p.column)
-                        .sql("), lower(")
-                        .bind_text(t.clone())
-                        .sql(")) > 0");
-                }
-                if entity.search.is_empty() {
-                    q.sql("1=0");
-                }
-                q.sql(")");
-            }
-            SearchExpr::Not(a) => {
-                q.sql("NOT ");
-                self.search_coalesced(q, entity, a, alias);
-            }
-            SearchExpr::And(a, b) | SearchExpr::Or(a, b) => {
-                q.sql("(");
-                self.search_coalesced(q, entity, a, alias);
-                q.sql(if matches!(s, SearchExpr::And(..)) {
-                    " AND "
-                } else {
-                    " OR "
-                });
-                self.search_coalesced(q, entity, b, alias);
-                q.sql(")");
-            }
-        }
-    }
-
-    /// Search over nullable columns: a missing value never matches, also under NOT.
-    fn search_coalesced(
-        &mut self,
-        q: &mut Sql,
-        entity: &'static EntityType,
-        s: &SearchExpr,
-        alias: &str,
-    ) {
-        q.sql("COALESCE(");
-        self.search(q, entity, s, alias);
-        q.sql(if self.dialect == Dialect::Postgres {
-            ", FALSE)"
-        } else {
-            ", 0)"
-        });
-    }
-}
-
-pub fn entity_of(nav: Nav) -> &'static EntityType {
-    MODEL.entity_type(nav.target).unwrap_or(&MODEL.types[0])
-}
-
-/// The property on the navigation's source entity named in its join.
-fn source_prop(nav: Nav, name: &str) -> Option<Prop> {
-    MODEL
-        .types
-        .iter()
-        .find(|t| t.navigation.iter().any(|n| std::ptr::eq(n, nav)))
-        .and_then(|t| t.property(name))
 }
 
 fn common_type(a: Ty, b: Ty) -> Ty {

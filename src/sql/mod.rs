@@ -4,6 +4,9 @@ mod compiler;
 mod expand;
 mod expr;
 mod fragment;
+mod functions;
+mod navigation;
+mod search;
 mod trigram;
 
 pub use compiler::{Compiler, Output};

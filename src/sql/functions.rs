@@ -1,0 +1,176 @@
+//! OData's canonical functions in SQL, one form per dialect where they differ, with the
+//! same results on both (string positions from 0, case-sensitive comparisons, dates in UTC).
+
+use super::compiler::Compiler;
+use super::Sql;
+use crate::bind::{TExpr, Ty, Value};
+use crate::db::Dialect;
+use odata_parser::Function;
+
+impl Compiler {
+    pub(super) fn call(&mut self, q: &mut Sql, f: Function, args: &[TExpr], scopes: &[String]) {
+        use Function::*;
+        let pg = self.dialect == Dialect::Postgres;
+        let arg = |c: &mut Compiler, q: &mut Sql, i: usize| c.expr(q, &args[i], scopes);
+        let predicate = matches!(f, Contains | StartsWith | EndsWith | MatchesPattern);
+        if !predicate && args.iter().any(|a| matches!(a, TExpr::Lit(Value::Null))) {
+            // A function of null is null; PostgreSQL could not even choose the
+            // function for an untyped NULL (`EXTRACT(YEAR FROM NULL)`).
+            q.sql("NULL");
+            return;
+        }
+        match f {
+            Contains | StartsWith | EndsWith | MatchesPattern => {
+                q.sql("(CASE WHEN ");
+                self.string_predicate(q, f, &args[0], &args[1], scopes);
+                q.sql(if pg {
+                    " THEN TRUE ELSE FALSE END)"
+                } else {
+                    " THEN 1 ELSE 0 END)"
+                });
+            }
+            Length => {
+                q.sql(self.length_fn()).sql("(");
+                arg(self, q, 0);
+                q.sql(")");
+            }
+            IndexOf => {
+                q.sql(if pg { "(strpos(" } else { "(instr(" });
+                arg(self, q, 0);
+                q.sql(", ");
+                arg(self, q, 1);
+                q.sql(") - 1)");
+            }
+            Substring => {
+                q.sql("substr(");
+                arg(self, q, 0);
+                q.sql(", CAST(");
+                arg(self, q, 1);
+                q.sql(if pg {
+                    " AS integer) + 1"
+                } else {
+                    " AS INTEGER) + 1"
+                });
+                if args.len() == 3 {
+                    q.sql(", CAST(");
+                    arg(self, q, 2);
+                    q.sql(if pg { " AS integer)" } else { " AS INTEGER)" });
+                }
+                q.sql(")");
+            }
+            ToLower | ToUpper | Trim => {
+                q.sql(match f {
+                    ToLower => "lower(",
+                    ToUpper => "upper(",
+                    _ => "trim(",
+                });
+                arg(self, q, 0);
+                q.sql(")");
+            }
+            Concat => {
+                q.sql("(");
+                arg(self, q, 0);
+                q.sql(" || ");
+                arg(self, q, 1);
+                q.sql(")");
+            }
+            Year | Month | Day | Hour | Minute | Second => {
+                let (pg_part, lite) = match f {
+                    Year => ("YEAR", "%Y"),
+                    Month => ("MONTH", "%m"),
+                    Day => ("DAY", "%d"),
+                    Hour => ("HOUR", "%H"),
+                    Minute => ("MINUTE", "%M"),
+                    _ => ("SECOND", "%S"),
+                };
+                if pg {
+                    q.sql(&format!("CAST(floor(EXTRACT({pg_part} FROM "));
+                    arg(self, q, 0);
+                    q.sql(")) AS integer)");
+                } else {
+                    let time_only = args[0].ty() == Ty::TimeOfDay;
+                    q.sql(&format!("CAST(strftime('{lite}', "));
+                    if time_only {
+                        q.sql("'2000-01-01T' || ");
+                    }
+                    arg(self, q, 0);
+                    q.sql(") AS INTEGER)");
+                }
+            }
+            FractionalSeconds => {
+                if pg {
+                    q.sql("(EXTRACT(MICROSECONDS FROM ");
+                    arg(self, q, 0);
+                    q.sql(") % 1000000 / 1000000.0)");
+                } else {
+                    // Stored with whole seconds.
+                    q.sql("0");
+                }
+            }
+            TotalOffsetMinutes => {
+                q.sql("0");
+            }
+            Date => {
+                if pg {
+                    q.sql("CAST(");
+                    arg(self, q, 0);
+                    q.sql(" AS date)");
+                } else {
+                    q.sql("substr(");
+                    arg(self, q, 0);
+                    q.sql(", 1, 10)");
+                }
+            }
+            Time => {
+                if pg {
+                    q.sql("CAST(");
+                    arg(self, q, 0);
+                    q.sql(" AS time)");
+                } else {
+                    q.sql("substr(");
+                    arg(self, q, 0);
+                    q.sql(", 12, 8)");
+                }
+            }
+            Now => {
+                q.sql(if pg {
+                    "now()"
+                } else {
+                    "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+                });
+            }
+            MaxDateTime => self.value(q, &Value::DateTimeOffset("9999-12-31T23:59:59Z".into())),
+            MinDateTime => self.value(q, &Value::DateTimeOffset("0001-01-01T00:00:00Z".into())),
+            Round | Floor | Ceiling if matches!(args[0].ty(), Ty::Edm(t) if t.is_integer()) => {
+                // Already whole, and typed as the integer it is (PostgreSQL's floor() of
+                // a smallint is a double precision).
+                arg(self, q, 0);
+            }
+            Round => {
+                q.sql("round(");
+                arg(self, q, 0);
+                q.sql(")");
+            }
+            Floor | Ceiling => {
+                if pg {
+                    q.sql(if f == Floor { "floor(" } else { "ceil(" });
+                    arg(self, q, 0);
+                    q.sql(")");
+                } else {
+                    // Without SQLite's optional math functions: truncate, then correct.
+                    q.sql("(CAST(");
+                    arg(self, q, 0);
+                    q.sql(" AS INTEGER) ");
+                    q.sql(if f == Floor { "- (" } else { "+ (" });
+                    arg(self, q, 0);
+                    q.sql(if f == Floor { " < CAST(" } else { " > CAST(" });
+                    arg(self, q, 0);
+                    q.sql(" AS INTEGER)))");
+                }
+            }
+            _ => {
+                q.sql("NULL");
+            }
+        }
+    }
+}
