@@ -638,6 +638,11 @@ const RECORD_TERMS: &[(&str, &[&str], &str)] = &[
         &["Deletable", "NonDeletableNavigationProperties", "MaxLevels"],
         "EntitySet",
     ),
+    (
+        "Capabilities.BatchSupport",
+        &["Supported", "ContinueOnErrorSupported", "SupportedFormats"],
+        "EntityContainer",
+    ),
 ];
 
 /// Non-record terms: (term, XML inline attribute or "Collection", applies to).
@@ -684,6 +689,16 @@ fn check_shapes(n: &Node, parent: &str, seen: &mut BTreeSet<String>) {
             for pv in record.kids("PropertyValue") {
                 let prop = pv.attr("Property").unwrap_or("");
                 assert!(props.contains(&prop), "{term} has no property {prop}");
+                if prop == "SupportedFormats" {
+                    // Collection(Edm.String): media types.
+                    let formats: Vec<&str> = pv
+                        .kid("Collection")
+                        .kids("String")
+                        .map(|s| s.text.as_str())
+                        .collect();
+                    assert!(formats.iter().all(|f| f.contains('/')), "{formats:?}");
+                    continue;
+                }
                 let kind = if prop == "MaxLevels" { "Int" } else { "Bool" };
                 assert!(pv.attr(kind).is_some(), "{term}/{prop} must be {kind}");
             }

@@ -1,5 +1,6 @@
 //! Every stage's error mapped to an HTTP status and an OData error body, in one place.
 
+use super::batch::BatchError;
 use crate::bind::{BindError, BindErrorKind};
 use crate::db::DbError;
 use crate::plan::SkipTokenError;
@@ -37,6 +38,8 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
+    Batch(#[from] BatchError),
+    #[error(transparent)]
     Db(#[from] DbError),
     #[error("the request could not be completed")]
     Blocking,
@@ -62,6 +65,9 @@ impl ApiError {
             ApiError::UriTooLong(_) => "UriTooLong",
             ApiError::NotImplemented(_) => "NotImplemented",
             ApiError::BadRequest(_) => "BadRequest",
+            ApiError::Batch(BatchError::TooLarge(_)) => "PayloadTooLarge",
+            ApiError::Batch(BatchError::MediaType(_)) => "UnsupportedMediaType",
+            ApiError::Batch(_) => "BadRequest",
             ApiError::Db(DbError::Unavailable(_)) => "ServiceUnavailable",
             ApiError::Db(e) if is_connection_error(e) => "ServiceUnavailable",
             ApiError::Db(e) if data_exception(e).is_some() => "ValueOutOfRange",
@@ -76,6 +82,7 @@ impl ApiError {
             ApiError::Parse(e) => Some(e.option.clone()),
             ApiError::Bind(e) => Some(e.option.clone()),
             ApiError::SkipToken(_) => Some("$skiptoken".into()),
+            ApiError::Batch(_) => Some("$batch".into()),
             _ => None,
         }
     }
@@ -202,6 +209,9 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Batch(BatchError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Batch(BatchError::MediaType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Batch(_) => StatusCode::BAD_REQUEST,
             ApiError::Db(e) if is_connection_error(e) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Db(DbError::TooExpensive) => StatusCode::BAD_REQUEST,
             ApiError::Db(e) if data_exception(e).is_some() || too_large(e) => {

@@ -1,13 +1,14 @@
 //! The OData endpoint: authenticate, limit, parse, bind, plan, execute, serialize.
 
 use super::auth::{authenticate, require_live, strip_param, Pending};
+use super::batch;
 use super::dbcall;
 use super::dbcall::Lease;
 use super::error::ApiError;
 use super::limit;
 use super::negotiate::{data_format, error_is_xml, metadata_format, DataFormat, MetadataFormat};
 use super::read::{self, json_response, xml_response, Ctx};
-use super::request::{header_str, service_root, trim_encoded_whitespace};
+use super::request::{header_str, trim_encoded_whitespace, Incoming};
 use super::AppState;
 use crate::bind::{self, Target};
 use crate::format::atom;
@@ -24,7 +25,11 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn odata(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let uri_len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
     if uri_len > MAX_URI {
         return ApiError::UriTooLong(MAX_URI).response(false);
@@ -46,13 +51,15 @@ pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     };
     let lease = RefCell::new(lease);
     let ws = i64::from(principal.workspace_id);
+    // Only a `$batch` reads the body.
+    let mut payload = Some(payload);
     // A read has no effects, so with room in the window its work overlaps the shared
     // limiter's round trip; the response still waits for, and obeys, the decision.
     let reads = matches!(*req.method(), Method::GET | Method::HEAD);
     let (decision, served) = if reads && state.limiter.can_overlap(ws) {
         let (d, s) = tokio::join!(
             limit::admit(&state.limiter, ws),
-            serve(&req, &state, ws, &lease, None)
+            serve(&req, &state, ws, &lease, None, payload.take())
         );
         (d, Some(s))
     } else {
@@ -68,7 +75,7 @@ pub async fn odata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     };
     let served = match served {
         Some(s) => s,
-        None => serve(&req, &state, ws, &lease, None).await,
+        None => serve(&req, &state, ws, &lease, None, payload.take()).await,
     };
     let mut resp = match served {
         Ok(r) => r,
@@ -103,7 +110,7 @@ async fn serve_known_token(
         }
         Some(e.response(xml))
     };
-    let served = match serve(req, state, ws, &no_lease, Some(&pending)).await {
+    let served = match serve(req, state, ws, &no_lease, Some(&pending), None).await {
         Err(e @ ApiError::Unauthorized(_)) => return refuse(e),
         other => other,
     };
@@ -131,40 +138,43 @@ async fn serve(
     ws: i64,
     lease: &RefCell<Option<Lease>>,
     pending: Option<&Pending>,
+    body: Option<web::Payload>,
 ) -> Result<HttpResponse, ApiError> {
-    let served = respond(req, state, ws, lease, pending).await;
+    let served = respond(&Incoming::of(req), state, ws, lease, pending, body).await;
     drop(lease.borrow_mut().take());
     served
 }
 
-async fn respond(
-    req: &HttpRequest,
+/// `body` is the request's payload, which only a `$batch` reads; `None` for the requests
+/// inside a batch.
+pub(super) async fn respond(
+    req: &Incoming<'_>,
     state: &web::Data<AppState>,
     ws: i64,
     lease: &RefCell<Option<Lease>>,
     pending: Option<&Pending>,
+    body: Option<web::Payload>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(max) = header_str(req, "odata-maxversion") {
+    if let Some(max) = req.header("odata-maxversion") {
         if max.trim().parse::<f32>().is_ok_and(|v| v < 4.0) {
             return Err(ApiError::BadRequest(format!(
                 "OData-MaxVersion {max} is below 4.0, the only version this service speaks"
             )));
         }
     }
-    let path = trim_encoded_whitespace(req.uri().path());
+    let path = trim_encoded_whitespace(req.path);
     // Without the API-key parameter, so the token is in no URL we write nor the fingerprint.
     let stripped = req
-        .uri()
-        .query()
+        .query
         .map(|q| strip_param(q, state.api_key_param.as_deref()));
     let query = stripped.as_deref();
     let url = odata_parser::parse(path, query)?;
     let target = bind::bind(&url)?;
-    let method = req.method();
+    let method = &req.method;
     let readable = method == Method::GET || method == Method::HEAD;
-    let accept = header_str(req, "accept");
+    let accept = req.header("accept");
     let format = url.options.format.as_deref();
-    let root = service_root(req);
+    let root = req.root.clone();
     let cx = Ctx {
         req,
         state,
@@ -183,9 +193,16 @@ async fn respond(
                 allow: "GET, HEAD",
             })
         }
-        Target::Batch => Err(ApiError::NotImplemented(
-            "$batch is not supported yet".into(),
-        )),
+        Target::Batch if method != Method::POST => Err(ApiError::MethodNotAllowed {
+            method: method.to_string(),
+            allow: "POST",
+        }),
+        Target::Batch => match body {
+            Some(body) => batch::run(req, body, state, ws, lease, pending).await,
+            None => Err(ApiError::BadRequest(
+                "a $batch cannot be sent inside another $batch".into(),
+            )),
+        },
         _ if !readable => Err(ApiError::NotImplemented(format!(
             "{method} (writes) is not supported yet; this service is read-only"
         ))),

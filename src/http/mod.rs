@@ -1,6 +1,7 @@
 //! HTTP stage: routing, authentication, rate limiting, content negotiation.
 
 mod auth;
+mod batch;
 mod dbcall;
 pub mod error;
 mod handlers;

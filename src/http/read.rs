@@ -4,7 +4,7 @@ use super::auth::{require_live, Pending};
 use super::dbcall;
 use super::error::ApiError;
 use super::negotiate::{data_format, text_allowed, DataFormat, JsonFormat};
-use super::request::{preferred_page_size, query_without_skiptoken};
+use super::request::{query_without_skiptoken, Incoming};
 use super::AppState;
 use crate::bind::{Prop, Read};
 use crate::exec;
@@ -15,13 +15,13 @@ use crate::format::json::{
 use crate::plan::{fingerprint, is_quick, plan_read, SkipToken, TokenCheck};
 use crate::sql::Output;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use odata_parser::QueryOptions;
 use std::cell::RefCell;
 
 /// What every responder needs to know about the request.
 pub struct Ctx<'a> {
-    pub req: &'a HttpRequest,
+    pub req: &'a Incoming<'a>,
     pub state: &'a AppState,
     pub workspace: i64,
     /// Service root URL, ending with `/`.
@@ -212,9 +212,9 @@ pub async fn entities(
         };
     }
     let server_max = u64::from(cx.state.max_page_size.max(1));
-    let preferred = preferred_page_size(cx.req);
+    let preferred = cx.req.preferred_page_size();
     let page_size = preferred.map_or(server_max, |p| p.min(server_max));
-    let path = cx.req.uri().path().to_owned();
+    let path = cx.req.path.to_owned();
     let rest = query_without_skiptoken(cx.query);
     let fp = fingerprint(&path, &rest);
     let token_text = options.skiptoken.clone();

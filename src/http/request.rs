@@ -1,30 +1,56 @@
 //! Reading what the request says: its service root, headers, preferences and query.
 
+use actix_web::http::header::HeaderMap;
+use actix_web::http::Method;
 use actix_web::HttpRequest;
 
-/// Scheme, host and base path: absolute URLs in responses start with this.
-pub fn service_root(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}/", info.scheme(), info.host())
+/// What the pipeline reads of a request: the HTTP request itself, or one request of a
+/// `$batch`, which has its own method, URL and headers but the batch's service root.
+pub struct Incoming<'a> {
+    pub method: Method,
+    /// Percent-encoded, as received.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    /// Scheme, host and base path, ending with `/`: absolute URLs in responses start with it.
+    pub root: String,
+}
+
+impl<'a> Incoming<'a> {
+    pub fn of(req: &'a HttpRequest) -> Self {
+        let info = req.connection_info();
+        let root = format!("{}://{}/", info.scheme(), info.host());
+        Self {
+            method: req.method().clone(),
+            path: req.uri().path(),
+            query: req.uri().query(),
+            headers: req.headers(),
+            root,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `Prefer: odata.maxpagesize=N`, if present and sensible.
+    pub fn preferred_page_size(&self) -> Option<u64> {
+        self.headers
+            .get_all("prefer")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                (k.trim().eq_ignore_ascii_case("odata.maxpagesize"))
+                    .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
+                    .flatten()
+                    .filter(|n| *n > 0)
+            })
+    }
 }
 
 pub fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-/// `Prefer: odata.maxpagesize=N`, if present and sensible.
-pub fn preferred_page_size(req: &HttpRequest) -> Option<u64> {
-    req.headers()
-        .get_all("prefer")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            (k.trim().eq_ignore_ascii_case("odata.maxpagesize"))
-                .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
-                .flatten()
-                .filter(|n| *n > 0)
-        })
 }
 
 /// The raw query without the parameters whose decoded name `drop` matches; empty

@@ -130,6 +130,18 @@ pub(crate) fn container_annotations() -> Vec<Annotation> {
             "Capabilities.FilterFunctions",
             Value::Strings(FILTER_FUNCTIONS),
         ),
+        // Reads in either batch format; no change sets, as nothing is written.
+        record(
+            "Capabilities.BatchSupport",
+            vec![
+                ("Supported", Value::Bool(true)),
+                ("ContinueOnErrorSupported", Value::Bool(false)),
+                (
+                    "SupportedFormats",
+                    Value::Strings(&["application/json", "multipart/mixed"]),
+                ),
+            ],
+        ),
     ]
 }
 

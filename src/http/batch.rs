@@ -1,0 +1,479 @@
+//! `$batch`: several requests in one body, in OData 4.01's JSON format or 4.0's
+//! multipart format. Each request runs through the same pipeline as it would alone, in
+//! order, with the batch's token and workspace; the batch counts once against the rate
+//! limit. The service is read-only, so a request that writes (alone or in a change set)
+//! gets the same 501 it would get on its own.
+
+use super::auth::Pending;
+use super::dbcall::Lease;
+use super::error::ApiError;
+use super::handlers::respond;
+use super::negotiate::error_is_xml;
+use super::request::Incoming;
+use super::AppState;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpResponse};
+use bytes::Bytes;
+use futures_util::{FutureExt, StreamExt};
+use serde_json::{json, Map, Value};
+use std::cell::RefCell;
+
+/// Largest batch body read; a batch of reads is small.
+pub const MAX_BODY: usize = 1 << 20;
+/// Most requests one batch may hold.
+pub const MAX_REQUESTS: usize = 100;
+
+/// Why a batch could not be read as a whole (one of its requests failing is not this:
+/// that request gets its own error response inside the batch).
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("the batch body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error(
+        "a batch is sent as application/json or as multipart/mixed with a boundary, not `{0}`"
+    )]
+    MediaType(String),
+    #[error("a batch may hold at most {0} requests")]
+    TooMany(usize),
+    #[error("malformed batch: {0}")]
+    Malformed(String),
+}
+
+enum Format {
+    Json,
+    Multipart(String),
+}
+
+impl Format {
+    fn of(content_type: &str) -> Result<Format, BatchError> {
+        let bad = || BatchError::MediaType(content_type.to_owned());
+        let mime: mime::Mime = content_type.parse().map_err(|_| bad())?;
+        match (mime.type_(), mime.subtype()) {
+            (mime::APPLICATION, mime::JSON) => Ok(Format::Json),
+            (mime::MULTIPART, sub) if sub == "mixed" => mime
+                .get_param(mime::BOUNDARY)
+                .map(|b| Format::Multipart(b.as_str().to_owned()))
+                .ok_or_else(bad),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// One request of the batch.
+struct Item {
+    /// The JSON format's `id`, or a multipart part's `Content-ID`.
+    id: Option<String>,
+    method: Method,
+    url: String,
+    headers: HeaderMap,
+    /// A multipart change set: writes only, answered as a whole.
+    changeset: bool,
+}
+
+/// One response of the batch.
+struct Answer {
+    id: Option<String>,
+    status: StatusCode,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+/// Answers a `POST $batch`.
+pub async fn run(
+    req: &Incoming<'_>,
+    payload: web::Payload,
+    state: &web::Data<AppState>,
+    ws: i64,
+    lease: &RefCell<Option<Lease>>,
+    pending: Option<&Pending>,
+) -> Result<HttpResponse, ApiError> {
+    let format = Format::of(req.header("content-type").unwrap_or(""))?;
+    let body = read_body(payload).await?;
+    let items = match &format {
+        Format::Json => json_items(&body)?,
+        Format::Multipart(boundary) => multipart_items(&body, boundary)?,
+    };
+    if items.len() > MAX_REQUESTS {
+        return Err(BatchError::TooMany(MAX_REQUESTS).into());
+    }
+    let mut answers = Vec::with_capacity(items.len());
+    for item in &items {
+        answers.push(answer(item, &req.root, state, ws, lease, pending).await);
+    }
+    Ok(match format {
+        Format::Json => json_response(answers),
+        Format::Multipart(_) => multipart_response(answers),
+    })
+}
+
+async fn read_body(mut payload: web::Payload) -> Result<Bytes, ApiError> {
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| BatchError::Malformed(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(BatchError::TooLarge(MAX_BODY).into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Runs one request through the pipeline (a nested `$batch` is refused there).
+async fn answer(
+    item: &Item,
+    root: &str,
+    state: &web::Data<AppState>,
+    ws: i64,
+    lease: &RefCell<Option<Lease>>,
+    pending: Option<&Pending>,
+) -> Answer {
+    let resp = if item.changeset {
+        ApiError::NotImplemented("a change set holds writes, and this service is read-only".into())
+            .response(false)
+    } else {
+        let (path, query) = split_url(&item.url);
+        let inc = Incoming {
+            method: item.method.clone(),
+            path: &path,
+            query,
+            headers: &item.headers,
+            root: root.to_owned(),
+        };
+        let xml = error_is_xml(query, inc.header("accept"));
+        // Boxed: `respond` may lead here again, and a recursive future needs a fixed size.
+        match respond(&inc, state, ws, lease, pending, None)
+            .boxed_local()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => e.response(xml),
+        }
+    };
+    let status = resp.status();
+    let headers = resp
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != CONTENT_LENGTH)
+        .filter_map(|(name, v)| Some((name.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let body = actix_web::body::to_bytes(resp.into_body())
+        .await
+        .unwrap_or_default();
+    Answer {
+        id: item.id.clone(),
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A request URL in a batch as path and query: relative to the service root
+/// (`Contacts(1)`), an absolute path (`/Contacts(1)`) or an absolute URL.
+fn split_url(url: &str) -> (String, Option<&str>) {
+    let (target, query) = match url.split_once('?') {
+        Some((t, q)) => (t, Some(q)),
+        None => (url, None),
+    };
+    let target = match target.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => target,
+    };
+    let path = if target.starts_with('/') {
+        target.to_owned()
+    } else {
+        format!("/{target}")
+    };
+    (path, query)
+}
+
+fn headers_of<'a>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<HeaderMap, BatchError> {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        let bad = || BatchError::Malformed(format!("invalid header `{name}`"));
+        map.append(
+            HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad())?,
+            HeaderValue::from_str(value.trim()).map_err(|_| bad())?,
+        );
+    }
+    Ok(map)
+}
+
+fn method_of(m: &str) -> Result<Method, BatchError> {
+    Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+        .map_err(|_| BatchError::Malformed(format!("invalid method `{m}`")))
+}
+
+/// `{"requests": [{"id", "method", "url", "headers"?, "body"?, ...}]}`.
+fn json_items(body: &[u8]) -> Result<Vec<Item>, BatchError> {
+    #[derive(serde::Deserialize)]
+    struct Request {
+        id: String,
+        method: String,
+        url: String,
+        #[serde(default)]
+        headers: Map<String, Value>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Batch {
+        requests: Vec<Request>,
+    }
+    let batch: Batch = serde_json::from_slice(body)
+        .map_err(|e| BatchError::Malformed(format!("JSON batch body: {e}")))?;
+    let mut ids = std::collections::HashSet::new();
+    batch
+        .requests
+        .into_iter()
+        .map(|r| {
+            if !ids.insert(r.id.clone()) {
+                return Err(BatchError::Malformed(format!(
+                    "request id `{}` is used twice",
+                    r.id
+                )));
+            }
+            let headers = headers_of(
+                r.headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or(""))),
+            )?;
+            Ok(Item {
+                id: Some(r.id),
+                method: method_of(&r.method)?,
+                url: r.url,
+                headers,
+                changeset: false,
+            })
+        })
+        .collect()
+}
+
+/// The parts between `--boundary` delimiter lines (RFC 2046), preamble and epilogue left out.
+fn parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, BatchError> {
+    let delim = format!("--{boundary}");
+    let d = delim.as_bytes();
+    // Delimiters start a line; the line break before one belongs to it.
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while let Some(off) = find(&body[i..], d) {
+        let at = i + off;
+        if at == 0 || body[at - 1] == b'\n' {
+            starts.push(at);
+        }
+        i = at + d.len();
+    }
+    let mut out = Vec::new();
+    for (n, &at) in starts.iter().enumerate() {
+        let after = &body[at + d.len()..];
+        if after.starts_with(b"--") {
+            return Ok(out);
+        }
+        let Some(eol) = find(after, b"\n") else { break };
+        let content_start = at + d.len() + eol + 1;
+        let Some(&next) = starts.get(n + 1) else {
+            break;
+        };
+        let mut end = next;
+        if end > content_start && body[end - 1] == b'\n' {
+            end -= 1;
+            if end > content_start && body[end - 1] == b'\r' {
+                end -= 1;
+            }
+        }
+        out.push(&body[content_start..end.max(content_start)]);
+    }
+    Err(BatchError::Malformed(format!(
+        "the body does not end with `{delim}--`"
+    )))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A part's (or an embedded request's) header block and what follows it.
+fn split_head(part: &[u8]) -> (&[u8], &[u8]) {
+    for sep in [&b"\r\n\r\n"[..], b"\n\n"] {
+        if let Some(i) = find(part, sep) {
+            return (&part[..i], &part[i + sep.len()..]);
+        }
+    }
+    (part, &[])
+}
+
+fn part_headers(head: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(head)
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            Some((k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
+fn multipart_items(body: &[u8], boundary: &str) -> Result<Vec<Item>, BatchError> {
+    parts(body, boundary)?
+        .into_iter()
+        .map(|part| {
+            let (head, content) = split_head(part);
+            let headers = part_headers(head);
+            let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            let id = get("content-id").map(str::to_owned);
+            let ctype = get("content-type").unwrap_or("").to_ascii_lowercase();
+            if ctype.starts_with("multipart/mixed") {
+                return Ok(Item {
+                    id,
+                    method: Method::POST,
+                    url: String::new(),
+                    headers: HeaderMap::new(),
+                    changeset: true,
+                });
+            }
+            if !ctype.starts_with("application/http") {
+                return Err(BatchError::Malformed(format!(
+                    "a batch part is application/http or a multipart/mixed change set, not `{ctype}`"
+                )));
+            }
+            let mut slots = [httparse::EMPTY_HEADER; 64];
+            let mut request = httparse::Request::new(&mut slots);
+            let parsed = request
+                .parse(content)
+                .map_err(|e| BatchError::Malformed(format!("a part's request: {e}")))?;
+            if parsed.is_partial() && request.path.is_none() {
+                return Err(BatchError::Malformed("a part's request line is incomplete".into()));
+            }
+            let (Some(method), Some(url)) = (request.method, request.path) else {
+                return Err(BatchError::Malformed("a part's request line is incomplete".into()));
+            };
+            let pairs: Vec<(&str, &str)> = request
+                .headers
+                .iter()
+                .filter(|h| !h.name.is_empty())
+                .map(|h| (h.name, std::str::from_utf8(h.value).unwrap_or("")))
+                .collect();
+            Ok(Item {
+                id,
+                method: method_of(method)?,
+                url: url.to_owned(),
+                headers: headers_of(pairs.into_iter())?,
+                changeset: false,
+            })
+        })
+        .collect()
+}
+
+fn json_response(answers: Vec<Answer>) -> HttpResponse {
+    let responses: Vec<Value> = answers
+        .into_iter()
+        .map(|a| {
+            let mut r = Map::new();
+            if let Some(id) = a.id {
+                r.insert("id".into(), Value::String(id));
+            }
+            r.insert("status".into(), json!(a.status.as_u16()));
+            let is_json = a
+                .headers
+                .iter()
+                .any(|(k, v)| k == "content-type" && v.starts_with("application/json"));
+            let headers: Map<String, Value> = a
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            r.insert("headers".into(), Value::Object(headers));
+            if !a.body.is_empty() {
+                let body = is_json
+                    .then(|| serde_json::from_slice::<Value>(&a.body).ok())
+                    .flatten()
+                    .unwrap_or_else(|| {
+                        Value::String(String::from_utf8_lossy(&a.body).into_owned())
+                    });
+                r.insert("body".into(), body);
+            }
+            Value::Object(r)
+        })
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .body(json!({ "responses": responses }).to_string())
+}
+
+fn multipart_response(answers: Vec<Answer>) -> HttpResponse {
+    let boundary = format!("batchresponse_{:032x}", rand::random::<u128>());
+    let mut out = Vec::new();
+    for a in answers {
+        out.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n").as_bytes());
+        if let Some(id) = &a.id {
+            out.extend_from_slice(format!("Content-ID: {id}\r\n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "\r\nHTTP/1.1 {} {}\r\n",
+                a.status.as_u16(),
+                a.status.canonical_reason().unwrap_or("")
+            )
+            .as_bytes(),
+        );
+        for (k, v) in &a.headers {
+            out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", a.body.len()).as_bytes());
+        out.extend_from_slice(&a.body);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    HttpResponse::Ok()
+        .insert_header((
+            CONTENT_TYPE,
+            format!("multipart/mixed; boundary={boundary}"),
+        ))
+        .body(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_of_every_form_resolve_against_the_service_root() {
+        assert_eq!(split_url("Contacts(1)"), ("/Contacts(1)".into(), None));
+        assert_eq!(
+            split_url("/Contacts?$top=1"),
+            ("/Contacts".into(), Some("$top=1"))
+        );
+        assert_eq!(
+            split_url("https://crm.example/Leads(5)/Status?$select=Code"),
+            ("/Leads(5)/Status".into(), Some("$select=Code"))
+        );
+        assert_eq!(split_url("http://host"), ("/".into(), None));
+    }
+
+    #[test]
+    fn multipart_parts_split_at_delimiter_lines_only() -> Result<(), BatchError> {
+        let body =
+            b"preamble\r\n--b\r\nA: 1\r\n\r\none --b inside\r\n--b\nB: 2\n\ntwo\n--b--\r\nepilogue";
+        let p = parts(body, "b")?;
+        assert_eq!(
+            p,
+            vec![&b"A: 1\r\n\r\none --b inside"[..], &b"B: 2\n\ntwo"[..]]
+        );
+        assert!(
+            parts(b"--b\r\nA: 1\r\n\r\nx\r\n", "b").is_err(),
+            "no closing delimiter"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn batch_media_types() {
+        assert!(matches!(Format::of("application/json"), Ok(Format::Json)));
+        assert!(matches!(
+            Format::of("multipart/mixed; boundary=\"batch_1\""),
+            Ok(Format::Multipart(b)) if b == "batch_1"
+        ));
+        assert!(Format::of("multipart/mixed").is_err());
+        assert!(Format::of("text/plain").is_err());
+        assert!(Format::of("").is_err());
+    }
+}
