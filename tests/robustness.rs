@@ -1059,6 +1059,81 @@ async fn generated_requests_never_fail_the_server_and_errors_say_what_is_wrong()
 /// Numbers compared as numbers, to a relative 1e-9: SQLite keeps a whole decimal as an
 /// integer (807), PostgreSQL as 807.000000, and computed doubles may differ in the last
 /// digit; IEEE754 strings of digits count as numbers too.
+/// The same kind of generated requests, ten at a time in JSON `$batch`es: every answer
+/// inside is one a request alone may get (no 5xx but 501, errors with OData bodies,
+/// nothing of the other workspace).
+#[actix_web::test]
+async fn generated_requests_in_batches_never_fail_the_server() {
+    for b in backends() {
+        let app = spawn_unlimited(b).await;
+        let token = app.db.token("alpha");
+        let beta = app
+            .get(
+                "Contacts?$select=Email&$filter=Email ne null",
+                &app.db.token("beta"),
+            )
+            .await;
+        let foreign: Vec<String> = beta
+            .values()
+            .iter()
+            .filter_map(|v| v["Email"].as_str().map(str::to_owned))
+            .collect();
+        let (requests, seed) = plan();
+        let mut gen = Gen {
+            rng: StdRng::seed_from_u64(seed ^ 0xba7c),
+        };
+        for _ in 0..requests / 10 {
+            let items: Vec<serde_json::Value> = (0..10)
+                .map(|i| {
+                    let headers: serde_json::Map<String, serde_json::Value> = gen
+                        .headers()
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
+                        .collect();
+                    let method = if gen.chance(0.9) {
+                        "GET"
+                    } else {
+                        *gen.pick(&["POST", "PATCH", "DELETE", "HEAD"])
+                    };
+                    serde_json::json!({"id": i.to_string(), "method": method, "url": encode(&gen.url()), "headers": headers})
+                })
+                .collect();
+            let body = serde_json::json!({ "requests": items });
+            let r = common::Reply::read(
+                app.client
+                    .post(format!("{}/$batch", app.base))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("batch"),
+            )
+            .await;
+            let what = format!("{:?}: batch {body}", app.backend);
+            assert_eq!(r.status, 200, "{what}: {}", r.text);
+            for email in &foreign {
+                assert!(
+                    !r.text.contains(email.as_str()),
+                    "{what} shows beta's {email}"
+                );
+            }
+            let doc = r.json();
+            let answers = doc["responses"].as_array().cloned().unwrap_or_default();
+            assert_eq!(answers.len(), 10, "{what}");
+            for a in answers {
+                let status = a["status"].as_u64().unwrap_or(0);
+                assert!((200..500).contains(&status) || status == 501, "{what}: {a}");
+                if status >= 400 {
+                    // JSON errors, or `<m:error>` where XML was negotiated.
+                    let json_error = a["body"]["error"]["message"].is_string();
+                    let xml_error = a["body"].as_str().is_some_and(|x| x.contains("error"));
+                    assert!(json_error || xml_error, "{what}: {a}");
+                }
+            }
+        }
+    }
+}
+
 fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     use serde_json::Value;
     let num = |v: &Value| match v {

@@ -7,7 +7,7 @@
 use super::auth::Pending;
 use super::dbcall::Lease;
 use super::error::ApiError;
-use super::handlers::respond;
+use super::handlers::{respond, MAX_URI};
 use super::negotiate::error_is_xml;
 use super::request::Incoming;
 use super::AppState;
@@ -131,6 +131,8 @@ async fn answer(
     let resp = if item.changeset {
         ApiError::NotImplemented("a change set holds writes, and this service is read-only".into())
             .response(false)
+    } else if item.url.len() > MAX_URI {
+        ApiError::UriTooLong(MAX_URI).response(false)
     } else {
         let (path, query) = split_url(&item.url);
         let inc = Incoming {
