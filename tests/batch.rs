@@ -239,21 +239,21 @@ async fn malformed_batches_are_4xx_odata_errors() {
         )
         .await;
         error(&no_token, 401);
-        // A batch inside a batch is refused inside; the rest is still answered.
+        // A batch inside a batch, and a URL longer than a request may have on its own,
+        // are refused inside; the rest is still answered.
+        let long = format!(
+            "Contacts?$filter={}",
+            vec!["ContactId eq 1"; 2000].join(" or ")
+        );
         let nested = json!({"requests": [
             {"id": "1", "method": "post", "url": "$batch"},
             {"id": "2", "method": "get", "url": "Contacts(1)?$select=ContactId"},
+            {"id": "3", "method": "get", "url": long},
         ]});
-        let answers = responses(
-            &post(
-                &app,
-                &t,
-                "application/json",
-                nested.to_string().into_bytes(),
-            )
-            .await,
-        );
+        let body = nested.to_string().into_bytes();
+        let answers = responses(&post(&app, &t, "application/json", body).await);
         assert_eq!(answers[0]["status"], 400, "{}", answers[0]);
         assert_eq!(answers[1]["status"], 200, "{}", answers[1]);
+        assert_eq!(answers[2]["status"], 414, "{}", answers[2]);
     }
 }
