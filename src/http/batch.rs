@@ -337,32 +337,50 @@ fn multipart_items(body: &[u8], boundary: &str) -> Result<Vec<Item>, BatchError>
                     "a batch part is application/http or a multipart/mixed change set, not `{ctype}`"
                 )));
             }
-            let mut slots = [httparse::EMPTY_HEADER; 64];
-            let mut request = httparse::Request::new(&mut slots);
-            let parsed = request
-                .parse(content)
-                .map_err(|e| BatchError::Malformed(format!("a part's request: {e}")))?;
-            if parsed.is_partial() && request.path.is_none() {
-                return Err(BatchError::Malformed("a part's request line is incomplete".into()));
-            }
-            let (Some(method), Some(url)) = (request.method, request.path) else {
-                return Err(BatchError::Malformed("a part's request line is incomplete".into()));
-            };
-            let pairs: Vec<(&str, &str)> = request
-                .headers
-                .iter()
-                .filter(|h| !h.name.is_empty())
-                .map(|h| (h.name, std::str::from_utf8(h.value).unwrap_or("")))
-                .collect();
+            let (method, url, headers) = embedded_request(content)?;
             Ok(Item {
                 id,
-                method: method_of(method)?,
-                url: url.to_owned(),
-                headers: headers_of(pairs.into_iter())?,
+                method,
+                url,
+                headers,
                 changeset: false,
             })
         })
         .collect()
+}
+
+/// The request in an `application/http` part: `METHOD URL HTTP/1.1`, headers, and a body
+/// that a read does not need. Clients write the URL as they would in their own code,
+/// so spaces in it (`$orderby=LeadId desc`) are taken as part of it.
+fn embedded_request(content: &[u8]) -> Result<(Method, String, HeaderMap), BatchError> {
+    let incomplete = || BatchError::Malformed("a part's request line is incomplete".into());
+    let eol = find(content, b"\n").unwrap_or(content.len());
+    let line = std::str::from_utf8(&content[..eol])
+        .map_err(|_| BatchError::Malformed("a part's request line is not UTF-8".into()))?
+        .trim();
+    let (method, rest) = line.split_once(' ').ok_or_else(incomplete)?;
+    let (url, version) = rest.rsplit_once(' ').ok_or_else(incomplete)?;
+    if !version.starts_with("HTTP/") || url.trim().is_empty() {
+        return Err(incomplete());
+    }
+    let url = url.trim().replace(' ', "%20");
+    let head = split_head(content.get(eol + 1..).unwrap_or_default()).0;
+    let mut block = head.to_vec();
+    block.extend_from_slice(b"\r\n\r\n");
+    let mut slots = [httparse::EMPTY_HEADER; 64];
+    let headers = match httparse::parse_headers(&block, &mut slots) {
+        Ok(httparse::Status::Complete((_, parsed))) => parsed,
+        Ok(httparse::Status::Partial) => &[][..],
+        Err(e) => {
+            return Err(BatchError::Malformed(format!(
+                "a part's request headers: {e}"
+            )))
+        }
+    };
+    let pairs = headers
+        .iter()
+        .map(|h| (h.name, std::str::from_utf8(h.value).unwrap_or("")));
+    Ok((method_of(method)?, url, headers_of(pairs)?))
 }
 
 fn json_response(answers: Vec<Answer>) -> HttpResponse {
@@ -464,6 +482,29 @@ mod tests {
             parts(b"--b\r\nA: 1\r\n\r\nx\r\n", "b").is_err(),
             "no closing delimiter"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn embedded_requests_keep_spaces_in_their_url() -> Result<(), BatchError> {
+        let (m, url, h) = embedded_request(
+            b"GET Leads?$orderby=LeadId desc&$top=2 HTTP/1.1\r\nAccept: application/json\r\n\r\n",
+        )?;
+        assert_eq!(
+            (m, url.as_str()),
+            (Method::GET, "Leads?$orderby=LeadId%20desc&$top=2")
+        );
+        assert_eq!(
+            h.get("accept").map(|v| v.as_bytes()),
+            Some(&b"application/json"[..])
+        );
+        let (_, url, h) = embedded_request(b"get /Contacts(1) HTTP/1.1\n\n")?;
+        assert_eq!((url.as_str(), h.len()), ("/Contacts(1)", 0));
+        assert!(
+            embedded_request(b"GET Contacts(1)\r\n\r\n").is_err(),
+            "no version"
+        );
+        assert!(embedded_request(b"").is_err());
         Ok(())
     }
 

@@ -81,4 +81,24 @@ check(one.ContactId === seen[0] && typeof one.Surname === "string", `Contacts(${
 check(/(Z|[+-]\d\d:\d\d)$/.test(one.Created), "DateTimeOffset has an offset");
 const status = await client.getEntitySet("LeadStatus").retrieve("WON");
 check(status.Code === "WON", "LeadStatus('WON') by string key");
+// $batch in both formats the client writes: multipart (OData 4.0) and JSON (4.01). The
+// client puts the URL in the multipart request line unencoded (`$orderby=LeadId desc`).
+const batch = () => Promise.all([
+  client.newBatchRequest({ collection: "Contacts", id: seen[0], params: client.newOptions().select(["ContactId", "Surname"]) }),
+  client.newBatchRequest({ collection: "Leads", params: client.newOptions().select("LeadId").top(3).orderby("LeadId") }),
+  client.newBatchRequest({ collection: "Contacts", id: 999999 }),
+]);
+const alone = await (await raw("Leads?$select=LeadId&$top=3&$orderby=LeadId%20desc")).json();
+for (const [format, answers] of [
+  ["multipart", await client.execBatchRequests(await batch())],
+  ["JSON", await client.execBatchRequestsJson(await batch())],
+]) {
+  check(answers.length === 3, `${format} $batch: three answers`);
+  const [a, b, c] = answers;
+  const contact = await a.json();
+  check(a.status === 200 && contact.ContactId === seen[0] && contact.Surname === one.Surname, `${format} $batch: Contacts(${seen[0]})`);
+  const page = await b.json();
+  check(b.status === 200 && JSON.stringify(page.value) === JSON.stringify(alone.value), `${format} $batch: the same page of leads as alone`);
+  check(c.status === 404, `${format} $batch: an unknown key is 404 inside the batch`);
+}
 console.log("@odata/client: all checks passed");
