@@ -12,6 +12,7 @@ async fn post(app: &TestApp, token: &str, content_type: &str, body: Vec<u8>) -> 
         .client
         .post(format!("{}/$batch", app.base))
         .bearer_auth(token)
+        .header("prefer", "odata.continue-on-error")
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -72,7 +73,8 @@ async fn a_json_batch_answers_each_request_as_it_would_be_answered_alone() {
                 "{url}"
             );
         }
-        // Requests are answered in order: the 404 and the 400 are the fifth and sixth.
+        // Requests are answered in order, all of them: the 404 and the 400 are the fifth
+        // and sixth, and the seventh still has its answer.
         assert_eq!(answers[4]["body"]["error"]["code"], "NotFound");
         assert_eq!(answers[5]["body"]["error"]["target"], "$filter");
     }
@@ -146,6 +148,10 @@ async fn a_multipart_batch_answers_in_parts() {
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            r.header("preference-applied"),
+            Some("odata.continue-on-error")
+        );
         let boundary = r
             .header("content-type")
             .and_then(|c| c.split("boundary=").nth(1))

@@ -101,10 +101,24 @@ pub async fn run(
     for item in &items {
         answers.push(answer(item, &req.root, state, ws, lease, pending).await);
     }
-    Ok(match format {
+    let mut resp = match format {
         Format::Json => json_response(answers),
         Format::Multipart(_) => multipart_response(answers),
-    })
+    };
+    // Every request is answered whatever the others got, which is what the preference asks.
+    let continue_on_error = req.headers.get_all("prefer").any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("odata.continue-on-error"))
+        })
+    });
+    if continue_on_error {
+        resp.headers_mut().insert(
+            HeaderName::from_static("preference-applied"),
+            HeaderValue::from_static("odata.continue-on-error"),
+        );
+    }
+    Ok(resp)
 }
 
 async fn read_body(mut payload: web::Payload) -> Result<Bytes, ApiError> {

@@ -130,12 +130,13 @@ pub(crate) fn container_annotations() -> Vec<Annotation> {
             "Capabilities.FilterFunctions",
             Value::Strings(FILTER_FUNCTIONS),
         ),
-        // Reads in either batch format; no change sets, as nothing is written.
+        // Reads in either batch format, every request answered whatever the others got;
+        // no change sets, as nothing is written.
         record(
             "Capabilities.BatchSupport",
             vec![
                 ("Supported", Value::Bool(true)),
-                ("ContinueOnErrorSupported", Value::Bool(false)),
+                ("ContinueOnErrorSupported", Value::Bool(true)),
                 (
                     "SupportedFormats",
                     Value::Strings(&["application/json", "multipart/mixed"]),
