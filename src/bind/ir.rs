@@ -27,7 +27,7 @@ pub enum Target {
 
 /// One step of a navigation path before the addressed entities, e.g. `Contacts(1)` in
 /// `Contacts(1)/Leads`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PathStep {
     pub entity: Entity,
     pub key: Option<Vec<(Prop, Value)>>,
@@ -46,6 +46,24 @@ pub struct Read {
     pub shape: Shape,
     /// Name the context URL uses for the result, e.g. `Contacts`, `Contacts(1)/Leads`.
     pub context_path: String,
+}
+
+impl Read {
+    /// The one entity this read navigates from (`Contacts(1)` for `Contacts(1)/Leads`,
+    /// `Leads(5)` for `Leads(5)/Status`), as a read of its own. Without it the read's
+    /// resource does not exist (404); with it, no related entity is an empty collection,
+    /// or for a single-valued navigation no content (204).
+    pub fn parent(&self) -> Option<Read> {
+        let (last, rest) = self.path.split_last()?;
+        Some(Read {
+            entity: last.entity,
+            path: rest.to_vec(),
+            key: last.key.clone(),
+            single: true,
+            shape: Shape::default(),
+            context_path: String::new(),
+        })
+    }
 }
 
 /// Options that shape the entities at one level ($select, $expand, $filter, ...).

@@ -106,10 +106,30 @@ fn text(body: String) -> HttpResponse {
 pub async fn count(cx: &Ctx<'_>, read: Read) -> Result<HttpResponse, ApiError> {
     text_allowed(cx.format, cx.accept)?;
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
+    let parent = read.parent();
     let n = cx
         .db(false, move |c| Ok(exec::count(c, dialect, ws, &read)?))
         .await?;
+    if n == 0 && !parent_exists(cx, parent).await? {
+        return Err(ApiError::NotFound(NO_PARENT.into()));
+    }
     Ok(text(n.to_string()))
+}
+
+const NO_PARENT: &str =
+    "no entity found at this address: the entity it navigates from does not exist";
+
+/// Whether the entity a read navigates from exists (true when it navigates from none).
+/// Asked only once a read found nothing, to tell "nothing related" from "no such entity".
+async fn parent_exists(cx: &Ctx<'_>, parent: Option<Read>) -> Result<bool, ApiError> {
+    let Some(parent) = parent else {
+        return Ok(true);
+    };
+    let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
+    let n = cx
+        .db(true, move |c| Ok(exec::count(c, dialect, ws, &parent)?))
+        .await?;
+    Ok(n > 0)
 }
 
 pub async fn property(
@@ -190,6 +210,9 @@ pub async fn entities(
     let entity = read.entity;
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
     if read.single {
+        // A single-valued navigation (no key of its own) with nothing related is no
+        // content, once its source entity is known to exist.
+        let navigated = read.key.is_none().then(|| read.parent()).flatten();
         // A key lookup (plus any expands) is bounded by the key index.
         let row = cx
             .db_guarded(
@@ -201,8 +224,12 @@ pub async fn entities(
                 },
             )
             .await?;
-        let row =
-            row.ok_or_else(|| ApiError::NotFound("no entity found at this address".into()))?;
+        let Some(row) = row else {
+            if navigated.is_some() && parent_exists(cx, navigated).await? {
+                return Ok(HttpResponse::NoContent().finish());
+            }
+            return Err(ApiError::NotFound("no entity found at this address".into()));
+        };
         return match f {
             DataFormat::Json(f) => Ok(json_response(f, entity_doc(context.as_deref(), &row))),
             DataFormat::Atom => xml_response(
@@ -222,6 +249,7 @@ pub async fn entities(
     let fp_for_plan = fp.clone();
     // Small, index-bounded pages run like a read by key (see `plan::is_quick`).
     let quick = is_quick(&read, page_size);
+    let parent = read.parent();
     let (rows, served) = cx
         .db_guarded(
             quick,
@@ -238,6 +266,9 @@ pub async fn entities(
             },
         )
         .await?;
+    if rows.rows.is_empty() && options.skiptoken.is_none() && !parent_exists(cx, parent).await? {
+        return Err(ApiError::NotFound(NO_PARENT.into()));
+    }
     let next_link = rows.next_after.map(|after| {
         let token = SkipToken {
             workspace: ws,
