@@ -120,6 +120,19 @@ async fn a_batch_reads_only_its_own_workspace() {
             "{}",
             answers[5]
         );
+        // HEAD inside a batch: the status and headers, no body.
+        let head = json!({"requests": [{"id": "h", "method": "head", "url": "Contacts(150)"}]});
+        let answers = responses(
+            &post(
+                &app,
+                &alpha,
+                "application/json",
+                head.to_string().into_bytes(),
+            )
+            .await,
+        );
+        assert_eq!(answers[0]["status"], 200, "{}", answers[0]);
+        assert!(answers[0].get("body").is_none(), "{}", answers[0]);
         // The same batch with alpha's token finds alpha's contact.
         let mine = responses(&post(&app, &alpha, "application/json", json_batch(&urls[..1])).await);
         assert_eq!(mine[0]["body"]["ContactId"], 150);

@@ -173,9 +173,13 @@ async fn answer(
         .filter(|(name, _)| *name != CONTENT_LENGTH)
         .filter_map(|(name, v)| Some((name.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
-    let body = actix_web::body::to_bytes(resp.into_body())
-        .await
-        .unwrap_or_default();
+    let body = if item.method == Method::HEAD {
+        Bytes::new()
+    } else {
+        actix_web::body::to_bytes(resp.into_body())
+            .await
+            .unwrap_or_default()
+    };
     Answer {
         id: item.id.clone(),
         status,
