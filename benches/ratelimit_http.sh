@@ -5,6 +5,9 @@
 #
 #   benches/ratelimit_http.sh                       # SQLite, Redis at redis://127.0.0.1:6379
 #   ROUNDS=5 DURATION=8 benches/ratelimit_http.sh
+#   PIN=1 benches/ratelimit_http.sh   # Redis (the local server) alone on CPU 1, the server and
+#                                     # wrk (one thread) on CPU 0: Redis on a host of its own,
+#                                     # as in the hosted deployment, on a 2-core machine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONTACTS=${CONTACTS:-50000}
@@ -18,7 +21,16 @@ cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/crm-odata"
 WORK=$(mktemp -d)
 SERVER=
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+PIN=${PIN:-}
+SRV=(); WRK=(wrk -t2)
+REDIS_PID=
+if [ -n "$PIN" ]; then
+  REDIS_PID=$(pidof redis-server | awk '{print $1}')
+  [ -n "$REDIS_PID" ] || { echo "PIN=1 needs the local redis-server running" >&2; exit 1; }
+  taskset -cp 1 "$REDIS_PID" >/dev/null
+  SRV=(taskset -c 0); WRK=(taskset -c 0 wrk -t1)
+fi
+trap 'kill $SERVER 2>/dev/null || true; [ -z "$REDIS_PID" ] || taskset -cp 0-$(($(nproc) - 1)) "$REDIS_PID" >/dev/null; rm -rf "$WORK"' EXIT
 export DATABASE_URL="sqlite://$WORK/bench.db"
 # Never denies, so both limiters do the same work per request; at this load (25-35k
 # requests/s) a 50 ms window holds about as many entries as a saturated workspace's log
@@ -30,13 +42,13 @@ TOKEN=$("$BIN" token create --workspace bench --role read 2>/dev/null | tail -n1
 
 start() { # limiter
   kill $SERVER 2>/dev/null && wait $SERVER 2>/dev/null || true
-  if [ "$1" = redis ]; then REDIS_URL=$REDIS "$BIN" serve --bind "127.0.0.1:$PORT" 2>>"$WORK/server.log" &
-  else env -u REDIS_URL "$BIN" serve --bind "127.0.0.1:$PORT" 2>>"$WORK/server.log" & fi
+  if [ "$1" = redis ]; then REDIS_URL=$REDIS "${SRV[@]}" "$BIN" serve --bind "127.0.0.1:$PORT" 2>>"$WORK/server.log" &
+  else env -u REDIS_URL "${SRV[@]}" "$BIN" serve --bind "127.0.0.1:$PORT" 2>>"$WORK/server.log" & fi
   SERVER=$!
   for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 }
 measure() { # path -> "rps p50_ms p99_ms"
-  wrk -t2 -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$1" |
+  "${WRK[@]}" -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$1" |
     awk 'function ms(v) {if (v ~ /us$/) {sub(/us/,"",v); return v/1000} if (v ~ /ms$/) {sub(/ms/,"",v); return v+0} sub(/s/,"",v); return v*1000}
          /Requests\/sec/ {r=$2} $1=="50%" {p=ms($2)} $1=="99%" {q=ms($2)} END {print r, p, q}'
 }
@@ -58,7 +70,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "median of $ROUNDS alternating rounds, wrk -t2 -c16 -d${DURATION}s, $CONTACTS contacts"
+echo "median of $ROUNDS alternating rounds, ${WRK[*]} -c16 -d${DURATION}s, $CONTACTS contacts${PIN:+, Redis alone on CPU 1}"
 printf '%-14s %16s %16s %8s %12s %12s\n' request "in-process rps" "redis rps" ratio "p50 added" "p99 added"
 for q in "${Q[@]}"; do
   n=${q%%|*}
