@@ -956,21 +956,26 @@ async fn spawn_unlimited(b: Backend) -> TestApp {
     .await
 }
 
+/// The other workspace's emails: none may appear in any answer to alpha.
+async fn foreign_emails(app: &TestApp) -> Vec<String> {
+    let beta = app
+        .get(
+            "Contacts?$select=Email&$filter=Email ne null",
+            &app.db.token("beta"),
+        )
+        .await;
+    beta.values()
+        .iter()
+        .filter_map(|v| v["Email"].as_str().map(str::to_owned))
+        .collect()
+}
+
 #[actix_web::test]
 async fn generated_requests_never_fail_the_server_and_errors_say_what_is_wrong() {
     for b in backends() {
         let app = spawn_unlimited(b).await;
         let token = app.db.token("alpha");
-        // Emails of the other workspace: none may appear in any answer to alpha.
-        let beta_token = app.db.token("beta");
-        let beta = app
-            .get("Contacts?$select=Email&$filter=Email ne null", &beta_token)
-            .await;
-        let foreign: Vec<String> = beta
-            .values()
-            .iter()
-            .filter_map(|v| v["Email"].as_str().map(str::to_owned))
-            .collect();
+        let foreign = foreign_emails(&app).await;
         assert!(!foreign.is_empty());
 
         let (requests, seed) = plan();
@@ -1067,17 +1072,7 @@ async fn generated_requests_in_batches_never_fail_the_server() {
     for b in backends() {
         let app = spawn_unlimited(b).await;
         let token = app.db.token("alpha");
-        let beta = app
-            .get(
-                "Contacts?$select=Email&$filter=Email ne null",
-                &app.db.token("beta"),
-            )
-            .await;
-        let foreign: Vec<String> = beta
-            .values()
-            .iter()
-            .filter_map(|v| v["Email"].as_str().map(str::to_owned))
-            .collect();
+        let foreign = foreign_emails(&app).await;
         let (requests, seed) = plan();
         let mut gen = Gen {
             rng: StdRng::seed_from_u64(seed ^ 0xba7c),

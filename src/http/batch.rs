@@ -7,9 +7,9 @@
 use super::auth::Pending;
 use super::dbcall::Lease;
 use super::error::ApiError;
-use super::handlers::{respond, MAX_URI};
+use super::handlers::respond;
 use super::negotiate::error_is_xml;
-use super::request::Incoming;
+use super::request::{Incoming, MAX_URI};
 use super::AppState;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::http::{Method, StatusCode};
@@ -106,12 +106,9 @@ pub async fn run(
         Format::Multipart(_) => multipart_response(answers),
     };
     // Every request is answered whatever the others got, which is what the preference asks.
-    let continue_on_error = req.headers.get_all("prefer").any(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',')
-                .any(|p| p.trim().eq_ignore_ascii_case("odata.continue-on-error"))
-        })
-    });
+    let continue_on_error = req
+        .preferences()
+        .any(|p| p.eq_ignore_ascii_case("odata.continue-on-error"));
     if continue_on_error {
         resp.headers_mut().insert(
             HeaderName::from_static("preference-applied"),
@@ -145,8 +142,6 @@ async fn answer(
     let resp = if item.changeset {
         ApiError::NotImplemented("a change set holds writes, and this service is read-only".into())
             .response(false)
-    } else if item.url.len() > MAX_URI {
-        ApiError::UriTooLong(MAX_URI).response(false)
     } else {
         let (path, query) = split_url(&item.url);
         let inc = Incoming {
@@ -157,13 +152,17 @@ async fn answer(
             root: root.to_owned(),
         };
         let xml = error_is_xml(query, inc.header("accept"));
-        // Boxed: `respond` may lead here again, and a recursive future needs a fixed size.
-        match respond(&inc, state, ws, lease, pending, None)
-            .boxed_local()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => e.response(xml),
+        if inc.too_long() {
+            ApiError::UriTooLong(MAX_URI).response(xml)
+        } else {
+            // Boxed: `respond` may lead here again, and a recursive future needs a fixed size.
+            match respond(&inc, state, ws, lease, pending, None)
+                .boxed_local()
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => e.response(xml),
+            }
         }
     };
     let status = resp.status();
@@ -322,14 +321,21 @@ fn split_head(part: &[u8]) -> (&[u8], &[u8]) {
     (part, &[])
 }
 
-fn part_headers(head: &[u8]) -> Vec<(String, String)> {
-    String::from_utf8_lossy(head)
-        .lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            Some((k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        })
-        .collect()
+/// A header block (a part's, or its request's after the request line) as headers.
+fn header_block(head: &[u8]) -> Result<HeaderMap, BatchError> {
+    let mut block = head.to_vec();
+    block.extend_from_slice(b"\r\n\r\n");
+    let mut slots = [httparse::EMPTY_HEADER; 64];
+    let headers = match httparse::parse_headers(&block, &mut slots) {
+        Ok(httparse::Status::Complete((_, parsed))) => parsed,
+        Ok(httparse::Status::Partial) => &[][..],
+        Err(e) => return Err(BatchError::Malformed(format!("a part's headers: {e}"))),
+    };
+    headers_of(
+        headers
+            .iter()
+            .map(|h| (h.name, std::str::from_utf8(h.value).unwrap_or(""))),
+    )
 }
 
 fn multipart_items(body: &[u8], boundary: &str) -> Result<Vec<Item>, BatchError> {
@@ -337,8 +343,8 @@ fn multipart_items(body: &[u8], boundary: &str) -> Result<Vec<Item>, BatchError>
         .into_iter()
         .map(|part| {
             let (head, content) = split_head(part);
-            let headers = part_headers(head);
-            let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            let headers = header_block(head)?;
+            let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
             let id = get("content-id").map(str::to_owned);
             let ctype = get("content-type").unwrap_or("").to_ascii_lowercase();
             if ctype.starts_with("multipart/mixed") {
@@ -383,22 +389,7 @@ fn embedded_request(content: &[u8]) -> Result<(Method, String, HeaderMap), Batch
     }
     let url = url.trim().replace(' ', "%20");
     let head = split_head(content.get(eol + 1..).unwrap_or_default()).0;
-    let mut block = head.to_vec();
-    block.extend_from_slice(b"\r\n\r\n");
-    let mut slots = [httparse::EMPTY_HEADER; 64];
-    let headers = match httparse::parse_headers(&block, &mut slots) {
-        Ok(httparse::Status::Complete((_, parsed))) => parsed,
-        Ok(httparse::Status::Partial) => &[][..],
-        Err(e) => {
-            return Err(BatchError::Malformed(format!(
-                "a part's request headers: {e}"
-            )))
-        }
-    };
-    let pairs = headers
-        .iter()
-        .map(|h| (h.name, std::str::from_utf8(h.value).unwrap_or("")));
-    Ok((method_of(method)?, url, headers_of(pairs)?))
+    Ok((method_of(method)?, url, header_block(head)?))
 }
 
 fn json_response(answers: Vec<Answer>) -> HttpResponse {

@@ -8,7 +8,7 @@ use super::error::ApiError;
 use super::limit;
 use super::negotiate::{data_format, error_is_xml, metadata_format, DataFormat, MetadataFormat};
 use super::read::{self, json_response, xml_response, Ctx};
-use super::request::{header_str, trim_encoded_whitespace, Incoming};
+use super::request::{trim_encoded_whitespace, Incoming, MAX_URI};
 use super::AppState;
 use crate::bind::{self, Target};
 use crate::format::atom;
@@ -17,9 +17,6 @@ use crate::format::json::service_document;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::cell::RefCell;
-
-/// Longest request target we parse (path and query).
-pub const MAX_URI: usize = 16 * 1024;
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
@@ -30,12 +27,13 @@ pub async fn odata(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let uri_len = req.uri().path().len() + req.uri().query().map_or(0, str::len);
-    if uri_len > MAX_URI {
+    // What the pipeline reads of the request, read once.
+    let incoming = Incoming::of(&req);
+    if incoming.too_long() {
         return ApiError::UriTooLong(MAX_URI).response(false);
     }
-    let xml = error_is_xml(req.uri().query(), header_str(&req, "accept"));
-    if let Some(resp) = serve_known_token(&req, &state, xml).await {
+    let xml = error_is_xml(incoming.query, incoming.header("accept"));
+    if let Some(resp) = serve_known_token(&req, &incoming, &state, xml).await {
         return resp;
     }
     let (principal, lease) = match authenticate(
@@ -55,11 +53,11 @@ pub async fn odata(
     let mut payload = Some(payload);
     // A read has no effects, so with room in the window its work overlaps the shared
     // limiter's round trip; the response still waits for, and obeys, the decision.
-    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+    let reads = matches!(incoming.method, Method::GET | Method::HEAD);
     let (decision, served) = if reads && state.limiter.can_overlap(ws) {
         let (d, s) = tokio::join!(
             limit::admit(&state.limiter, ws),
-            serve(&req, &state, ws, &lease, None, payload.take())
+            serve(&incoming, &state, ws, &lease, None, payload.take())
         );
         (d, Some(s))
     } else {
@@ -75,7 +73,7 @@ pub async fn odata(
     };
     let served = match served {
         Some(s) => s,
-        None => serve(&req, &state, ws, &lease, None, payload.take()).await,
+        None => serve(&incoming, &state, ws, &lease, None, payload.take()).await,
     };
     let mut resp = match served {
         Ok(r) => r,
@@ -94,11 +92,12 @@ pub async fn odata(
 /// shares the read's transaction and costs about as much as the guard, so it stays.)
 async fn serve_known_token(
     req: &HttpRequest,
+    incoming: &Incoming<'_>,
     state: &web::Data<AppState>,
     xml: bool,
 ) -> Option<HttpResponse> {
     let known = state.known_tokens.as_ref()?;
-    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+    if !matches!(incoming.method, Method::GET | Method::HEAD) {
         return None;
     }
     let (pending, ws) = Pending::of(req, state.api_key_param.as_deref(), known)?;
@@ -110,7 +109,7 @@ async fn serve_known_token(
         }
         Some(e.response(xml))
     };
-    let served = match serve(req, state, ws, &no_lease, Some(&pending), None).await {
+    let served = match serve(incoming, state, ws, &no_lease, Some(&pending), None).await {
         Err(e @ ApiError::Unauthorized(_)) => return refuse(e),
         other => other,
     };
@@ -133,14 +132,14 @@ async fn serve_known_token(
 /// Serves the request; its leased connection goes back to the pool as soon as the reads
 /// are done (an overlapped limiter decision may still be on its way).
 async fn serve(
-    req: &HttpRequest,
+    req: &Incoming<'_>,
     state: &web::Data<AppState>,
     ws: i64,
     lease: &RefCell<Option<Lease>>,
     pending: Option<&Pending>,
     body: Option<web::Payload>,
 ) -> Result<HttpResponse, ApiError> {
-    let served = respond(&Incoming::of(req), state, ws, lease, pending, body).await;
+    let served = respond(req, state, ws, lease, pending, body).await;
     drop(lease.borrow_mut().take());
     served
 }
@@ -174,12 +173,11 @@ pub(super) async fn respond(
     let readable = method == Method::GET || method == Method::HEAD;
     let accept = req.header("accept");
     let format = url.options.format.as_deref();
-    let root = req.root.clone();
+    let root = req.root.as_str();
     let cx = Ctx {
         req,
         state,
         workspace: ws,
-        root: root.clone(),
         format,
         accept,
         query: query.unwrap_or(""),
@@ -207,9 +205,9 @@ pub(super) async fn respond(
             "{method} (writes) is not supported yet; this service is read-only"
         ))),
         Target::ServiceDocument => match data_format(format, accept)? {
-            DataFormat::Json(f) => Ok(json_response(f, service_document(&root, f.level))),
+            DataFormat::Json(f) => Ok(json_response(f, service_document(root, f.level))),
             DataFormat::Atom => {
-                xml_response(atom::SERVICE_CONTENT_TYPE, atom::service_document(&root))
+                xml_response(atom::SERVICE_CONTENT_TYPE, atom::service_document(root))
             }
         },
         Target::Metadata => Ok(match metadata_format(format, accept)? {

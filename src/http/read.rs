@@ -24,8 +24,6 @@ pub struct Ctx<'a> {
     pub req: &'a Incoming<'a>,
     pub state: &'a AppState,
     pub workspace: i64,
-    /// Service root URL, ending with `/`.
-    pub root: String,
     /// `$format`, already stripped of the API key parameter.
     pub format: Option<&'a str>,
     pub accept: Option<&'a str>,
@@ -147,7 +145,7 @@ pub async fn property(
     } else {
         data_format(cx.format, cx.accept)?
     };
-    let context = format!("{}$metadata#{}", cx.root, read.context_path);
+    let context = format!("{}$metadata#{}", cx.req.root, read.context_path);
     let output = Output {
         ieee754: matches!(f, DataFormat::Json(j) if j.ieee754),
         full: None,
@@ -195,7 +193,7 @@ pub async fn entities(
     f: DataFormat,
     options: &QueryOptions,
 ) -> Result<HttpResponse, ApiError> {
-    let root = cx.root.as_str();
+    let root = cx.req.root.as_str();
     // Atom needs every entry's id and links, which full metadata puts in each row.
     let level = match f {
         DataFormat::Json(j) => j.level,

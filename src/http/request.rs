@@ -4,6 +4,9 @@ use actix_web::http::header::HeaderMap;
 use actix_web::http::Method;
 use actix_web::HttpRequest;
 
+/// Longest request target we parse (path and query), alone or inside a `$batch`.
+pub const MAX_URI: usize = 16 * 1024;
+
 /// What the pipeline reads of a request: the HTTP request itself, or one request of a
 /// `$batch`, which has its own method, URL and headers but the batch's service root.
 pub struct Incoming<'a> {
@@ -29,28 +32,35 @@ impl<'a> Incoming<'a> {
         }
     }
 
+    /// Whether the path and query pass [`MAX_URI`] (a 414).
+    pub fn too_long(&self) -> bool {
+        self.path.len() + self.query.map_or(0, str::len) > MAX_URI
+    }
+
     pub fn header(&self, name: &str) -> Option<&'a str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// `Prefer: odata.maxpagesize=N`, if present and sensible.
-    pub fn preferred_page_size(&self) -> Option<u64> {
+    /// The preferences of the `Prefer` headers, one per item, trimmed
+    /// (`odata.maxpagesize=50`, `odata.continue-on-error`).
+    pub fn preferences(&self) -> impl Iterator<Item = &'a str> {
         self.headers
             .get_all("prefer")
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .find_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                (k.trim().eq_ignore_ascii_case("odata.maxpagesize"))
-                    .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
-                    .flatten()
-                    .filter(|n| *n > 0)
-            })
+            .map(str::trim)
     }
-}
 
-pub fn header_str<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
+    /// `Prefer: odata.maxpagesize=N`, if present and sensible.
+    pub fn preferred_page_size(&self) -> Option<u64> {
+        self.preferences().find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k.trim().eq_ignore_ascii_case("odata.maxpagesize"))
+                .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+                .filter(|n| *n > 0)
+        })
+    }
 }
 
 /// The raw query without the parameters whose decoded name `drop` matches; empty
