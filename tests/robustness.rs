@@ -671,6 +671,31 @@ impl Typed {
                 }
                 None => "true".into(),
             },
+            7 if self.chance(0.4) => match self.path(e, any) {
+                Some((p, ty)) => {
+                    let to = *self.pick(&[
+                        "Edm.Int16",
+                        "Edm.Byte",
+                        "Edm.SByte",
+                        "Edm.Int32",
+                        "Edm.Int64",
+                        "Edm.Decimal",
+                        "Edm.Double",
+                        "Edm.String",
+                        "Edm.Boolean",
+                        "Edm.Date",
+                        "Edm.DateTimeOffset",
+                        "Edm.Guid",
+                        "Edm.Nothing",
+                    ]);
+                    match self.rng.random_range(0..3) {
+                        0 => format!("isof({var}{p},{to})"),
+                        1 => format!("cast({var}{p},{to}) eq null"),
+                        _ => format!("cast({var}{p},{to}) {cmp} {}", self.literal(ty)),
+                    }
+                }
+                None => "true".into(),
+            },
             7 => match self.path(e, any) {
                 Some((p, ty)) => {
                     let n = self.rng.random_range(1..4);
@@ -1135,6 +1160,26 @@ async fn generated_requests_in_batches_never_fail_the_server() {
     }
 }
 
+/// A page also ends once its JSON reaches the page budget (16 MiB), and PostgreSQL's
+/// JSON text for the same rows is a little longer, so a page of large expanded rows
+/// may end a few rows earlier there, with a nextLink. The rows both have must agree:
+/// the longer page is cut to the shorter one's rows and its nextLink.
+fn budget_cut(a: &mut serde_json::Value, b: &mut serde_json::Value) {
+    let len = |v: &serde_json::Value| v["value"].as_array().map(Vec::len);
+    let (Some(la), Some(lb)) = (len(a), len(b)) else {
+        return;
+    };
+    let (long, short) = if la > lb { (a, &*b) } else { (b, &*a) };
+    if la == lb || short.get("@odata.nextLink").is_none() || short.to_string().len() < 8 << 20 {
+        return;
+    }
+    let n = len(short).unwrap_or(0);
+    if let Some(rows) = long["value"].as_array_mut() {
+        rows.truncate(n);
+    }
+    long["@odata.nextLink"] = short["@odata.nextLink"].clone();
+}
+
 fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     use serde_json::Value;
     let num = |v: &Value| match v {
@@ -1244,10 +1289,11 @@ async fn sqlite_and_postgresql_answer_generated_reads_alike() {
             continue;
         }
         if ty.starts_with("application/json") {
-            let (x, y): (serde_json::Value, serde_json::Value) = (
+            let (mut x, mut y): (serde_json::Value, serde_json::Value) = (
                 serde_json::from_str(a).expect("JSON"),
                 serde_json::from_str(b).expect("JSON"),
             );
+            budget_cut(&mut x, &mut y);
             assert!(
                 same_json(&x, &y),
                 "{url} {headers:?}:\nSQLite     {a}\nPostgreSQL {b}"

@@ -188,6 +188,13 @@ pub enum TExpr {
         scope: usize,
         navs: Vec<Nav>,
     },
+    /// `cast(expr, type)`: the value as `to`, or null where OData's cast fails. An
+    /// integer result must lie in `range` (`Edm.Int16` is an `Edm.Int32` within ±32767).
+    Cast {
+        expr: Box<TExpr>,
+        to: Ty,
+        range: Option<(i64, i64)>,
+    },
 }
 
 impl TExpr {
@@ -259,6 +266,7 @@ impl TExpr {
             TExpr::Neg(e) => e.ty(),
             TExpr::Call(_, _, ty) => *ty,
             TExpr::Count { .. } => Ty::Edm(EdmType::Int64),
+            TExpr::Cast { to, .. } => *to,
         }
     }
 
@@ -279,6 +287,7 @@ impl TExpr {
             }
             TExpr::Neg(e) => e.nullable(),
             TExpr::Call(_, args, _) => args.iter().any(|a| a.nullable()),
+            TExpr::Cast { .. } => true,
             TExpr::Not(_)
             | TExpr::And(..)
             | TExpr::Or(..)

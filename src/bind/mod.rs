@@ -1,6 +1,7 @@
 //! Bind stage: resolves the syntax tree against the entity model (case-insensitively)
 //! and produces the typed request the planner and SQL stage work from.
 
+mod cast;
 mod error;
 mod expr;
 pub mod ir;

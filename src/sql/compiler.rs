@@ -684,6 +684,7 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
             root_columns(a, out) && root_columns(b, out)
         }
         TExpr::Call(_, args, _) => args.iter().all(|a| root_columns(a, out)),
+        TExpr::Cast { expr, .. } => root_columns(expr, out),
         TExpr::In(a, list) => root_columns(a, out) && list.iter().all(|x| root_columns(x, out)),
     }
 }

@@ -1,0 +1,162 @@
+//! `cast` in SQL, with OData's rules on both backends: numbers round half away from zero
+//! and must fit the target, a string converts only when it holds a literal of the
+//! target type, and whatever does not convert is null (never a database error).
+
+use super::compiler::Compiler;
+use super::Sql;
+use crate::bind::{TExpr, Ty, Value};
+use crate::db::Dialect;
+use crate::model::EdmType;
+
+/// An integer literal (`int64Value`): sign and up to 19 digits.
+const INTEGER: &str = "^[+-]?[0-9]{1,19}$";
+/// A decimal or double literal, with the digits bounded so that neither backend's
+/// conversion can overflow (`decimalValue`, `doubleValue` without INF and NaN).
+const NUMBER: &str = "^[+-]?[0-9]{1,30}([.][0-9]{1,30})?([eE][+-]?[0-9]{1,2})?$";
+
+impl Compiler {
+    pub(super) fn cast(
+        &mut self,
+        q: &mut Sql,
+        e: &TExpr,
+        to: Ty,
+        range: Option<(i64, i64)>,
+        scopes: &[String],
+    ) {
+        let pg = self.dialect == Dialect::Postgres;
+        let from = e.ty();
+        if matches!(e, TExpr::Lit(Value::Null)) {
+            // Typed, so that PostgreSQL can compare it with anything of the type.
+            if pg {
+                q.sql("CAST(NULL AS ").sql(pg_type(to)).sql(")");
+            } else {
+                q.sql("NULL");
+            }
+            return;
+        }
+        match to {
+            Ty::Edm(t) if t.is_integer() || range.is_some() => {
+                let (lo, hi) = range.unwrap_or((i64::MIN, i64::MAX));
+                let int = if pg { pg_type(to) } else { "INTEGER" };
+                if from.is_string() {
+                    self.when_matches(q, e, INTEGER, scopes);
+                }
+                // Rounded as OData's round(): half away from zero (PostgreSQL's round
+                // of a double rounds half to even, its round of a numeric does not).
+                let rounded = |c: &mut Compiler, q: &mut Sql| {
+                    q.sql("round(CAST(");
+                    c.expr(q, e, scopes);
+                    q.sql(if pg { " AS numeric))" } else { " AS REAL))" });
+                };
+                q.sql("(CASE WHEN ");
+                rounded(self, q);
+                q.sql(" BETWEEN ");
+                self.value(q, &Value::Int(lo));
+                q.sql(" AND ");
+                self.value(q, &Value::Int(hi));
+                q.sql(" THEN CAST(");
+                rounded(self, q);
+                q.sql(" AS ").sql(int).sql(") END)");
+                if from.is_string() {
+                    q.sql(" END)");
+                }
+            }
+            Ty::Edm(EdmType::Decimal(..) | EdmType::Double) => {
+                let ty = match (pg, to) {
+                    (true, Ty::Edm(EdmType::Double)) => "double precision",
+                    (true, _) => "numeric",
+                    (false, Ty::Edm(EdmType::Double)) => "REAL",
+                    (false, _) => "NUMERIC",
+                };
+                if from.is_string() {
+                    self.when_matches(q, e, NUMBER, scopes);
+                }
+                q.sql("CAST(");
+                self.expr(q, e, scopes);
+                q.sql(" AS ").sql(ty).sql(")");
+                if from.is_string() {
+                    q.sql(" END)");
+                }
+            }
+            Ty::Bool => {
+                // From a string: OData's Boolean literals, in any case.
+                q.sql("(CASE lower(");
+                self.expr(q, e, scopes);
+                q.sql(if pg {
+                    ") WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END)"
+                } else {
+                    ") WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
+                });
+            }
+            _ => self.as_text(q, e, scopes),
+        }
+    }
+
+    /// Opens `(CASE WHEN e matches pattern THEN`; the caller closes it with ` END)`.
+    fn when_matches(&mut self, q: &mut Sql, e: &TExpr, pattern: &'static str, scopes: &[String]) {
+        q.sql("(CASE WHEN ");
+        self.expr(q, e, scopes);
+        // SQLite's REGEXP is the function db::regexp registers on each connection.
+        q.sql(if self.dialect == Dialect::Postgres {
+            " ~ "
+        } else {
+            " REGEXP "
+        });
+        q.bind_text(pattern.to_owned());
+        q.sql(" THEN ");
+    }
+
+    /// A value as the literal the JSON payload writes for it.
+    fn as_text(&mut self, q: &mut Sql, e: &TExpr, scopes: &[String]) {
+        let pg = self.dialect == Dialect::Postgres;
+        match e.ty() {
+            Ty::Bool => {
+                q.sql("(CASE ");
+                self.expr(q, e, scopes);
+                q.sql(if pg {
+                    " WHEN TRUE THEN 'true' WHEN FALSE THEN 'false' END)"
+                } else {
+                    " WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)"
+                });
+            }
+            Ty::Edm(EdmType::DateTimeOffset) if pg => {
+                q.sql("to_char(");
+                self.expr(q, e, scopes);
+                q.sql(" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
+            }
+            Ty::Date if pg => {
+                q.sql("to_char(");
+                self.expr(q, e, scopes);
+                q.sql(", 'YYYY-MM-DD')");
+            }
+            Ty::Edm(EdmType::Decimal(..)) if pg => {
+                // 5872.40 is written 5872.4, as the JSON number is.
+                q.sql("CAST(trim_scale(");
+                self.expr(q, e, scopes);
+                q.sql(") AS text)");
+            }
+            _ => {
+                // SQLite keeps dates and times as the text OData writes.
+                q.sql("CAST(");
+                self.expr(q, e, scopes);
+                q.sql(if pg { " AS text)" } else { " AS TEXT)" });
+            }
+        }
+    }
+}
+
+fn pg_type(to: Ty) -> &'static str {
+    match to {
+        Ty::Bool => "boolean",
+        Ty::Date => "date",
+        Ty::TimeOfDay => "time",
+        Ty::Edm(EdmType::Int64) => "bigint",
+        Ty::Edm(EdmType::Byte | EdmType::Int32) => "integer",
+        Ty::Edm(EdmType::Decimal(..)) => "numeric",
+        Ty::Edm(EdmType::Double) => "double precision",
+        Ty::Edm(EdmType::String) => "text",
+        Ty::Edm(EdmType::DateTimeOffset) => "timestamptz",
+        Ty::Edm(EdmType::Boolean) => "boolean",
+        Ty::Null => "text",
+    }
+}
