@@ -440,6 +440,81 @@ async fn cast_and_isof_follow_the_assignment_rules() {
     .await;
 }
 
+/// `$root/Set(key)/...` in an expression is a value of one entity of the caller's
+/// workspace: another workspace's entity is no entity at all.
+#[actix_web::test]
+async fn root_names_one_entity_of_the_callers_workspace() {
+    each_backend(|app, alpha, beta| async move {
+        let contacts = app
+            .get("Contacts?$select=ContactId,Surname&$expand=Leads($select=LeadId)&$top=100000", &alpha)
+            .await
+            .values();
+        let one = &contacts[41];
+        let (id, surname) = (one["ContactId"].as_i64().unwrap(), one["Surname"].as_str().unwrap());
+        let ids = |r: common::Reply| -> Vec<i64> {
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.values().iter().filter_map(|v| v["ContactId"].as_i64()).collect()
+        };
+        let namesakes: Vec<i64> = contacts
+            .iter()
+            .filter(|c| c["Surname"] == surname)
+            .filter_map(|c| c["ContactId"].as_i64())
+            .collect();
+        let by_root = |f: String| {
+            let app = &app;
+            let alpha = alpha.clone();
+            async move {
+                app.get(&format!("Contacts?$filter={f}&$select=ContactId&$orderby=ContactId&$top=100000"), &alpha)
+                    .await
+            }
+        };
+        assert_eq!(ids(by_root(format!("Surname eq $root/Contacts({id})/Surname")).await), namesakes);
+        // Through navigation and $count, and with the key in a parameter alias.
+        let leads = one["Leads"].as_array().unwrap().len();
+        let more: Vec<i64> = contacts
+            .iter()
+            .filter(|c| c["Leads"].as_array().unwrap().len() > leads)
+            .filter_map(|c| c["ContactId"].as_i64())
+            .collect();
+        assert_eq!(
+            ids(by_root(format!("Leads/$count gt $root/Contacts(@k)/Leads/$count&@k={id}")).await),
+            more
+        );
+        let r = app
+            .get(&format!("Contacts?$filter=DivisionId eq $root/Contacts({id})/Division/DivisionId&$select=DivisionId"), &alpha)
+            .await;
+        let division = one_division(&app, &alpha, id).await;
+        assert!(!r.values().is_empty());
+        assert!(r.values().iter().all(|c| c["DivisionId"] == division));
+        // No such entity: its values are null.
+        assert!(ids(by_root("Surname eq $root/Contacts(99999999)/Surname".into()).await).is_empty());
+        // Another workspace's entity is no entity: alpha's contact 150 through beta's token.
+        assert!(ids(by_root("$root/Contacts(150)/ContactId eq 150".into()).await).len() == contacts.len());
+        let theirs = app
+            .get("Contacts/$count?$filter=$root/Contacts(150)/ContactId ne null or $root/Contacts(150)/Leads/$count gt 0", &beta)
+            .await;
+        assert_eq!((theirs.status, theirs.text.as_str()), (200, "0"));
+        for (filter, status) in [
+            ("Surname eq $root/Contacts/Surname", 400),
+            ("Surname eq $root/Nothing(1)/Surname", 400),
+            ("Surname eq $root/Contacts(1)/Division", 400),
+            ("Surname eq $root/Contacts(@a)/Surname&@a=$root/Contacts(@a)/ContactId", 400),
+            ("$root/Contacts(1)/Leads/any(l:l/LeadId gt 0)", 501),
+        ] {
+            let r = app.get(&format!("Contacts?$filter={filter}"), &alpha).await;
+            assert_eq!(r.status, status, "{filter}: {}", r.text);
+        }
+    })
+    .await;
+}
+
+async fn one_division(app: &TestApp, token: &str, contact: i64) -> Value {
+    app.get(&format!("Contacts({contact})?$select=DivisionId"), token)
+        .await
+        .json()["DivisionId"]
+        .clone()
+}
+
 /// `matchesPattern` with a regular expression finds the rows the expression matches,
 /// on both databases; a pattern that is not one is the client's error.
 #[actix_web::test]

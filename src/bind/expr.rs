@@ -5,7 +5,7 @@ use super::error::BindError;
 use super::ir::{ArithOp, CmpOp, Entity, Nav, TExpr, Ty, Value};
 use super::literal;
 use crate::model::{EdmType, MODEL};
-use odata_parser::{BinaryOp, Expr, Function, LambdaKind, MemberPath, UnaryOp};
+use odata_parser::{BinaryOp, Expr, Function, LambdaKind, MemberPath, MemberSegment, UnaryOp};
 
 /// Deepest lambda nesting we compile.
 const MAX_SCOPES: usize = 8;
@@ -26,6 +26,13 @@ impl<'a> ExprBinder<'a> {
             scopes: vec![(None, it)],
             alias_depth: 0,
         }
+    }
+
+    /// A binder for a key inside an expression: aliases it resolves count towards the
+    /// same depth, so an alias that names itself through `$root/Set(@a)` still ends.
+    pub fn within_aliases(mut self, depth: usize) -> Self {
+        self.alias_depth = depth;
+        self
     }
 
     fn err(&self, pos: usize, msg: impl Into<String>) -> BindError {
@@ -220,7 +227,26 @@ impl<'a> ExprBinder<'a> {
     /// Resolves a member path to a property, a collection count, or (for lambdas) a
     /// navigation chain.
     fn member(&mut self, m: &MemberPath) -> Result<TExpr, BindError> {
-        let (scope, navs, last) = self.walk(m)?;
+        let (start, navs, last) = self.walk(m)?;
+        let scope = match start {
+            Start::Scope(scope) => scope,
+            Start::Root(entity, key) => {
+                return match last {
+                    Walked::Entity(_) => {
+                        Err(self.err(m.pos.0, "`$root/...` must end in a property or `$count`"))
+                    }
+                    last => Ok(TExpr::Root {
+                        entity,
+                        key,
+                        navs,
+                        prop: match last {
+                            Walked::Prop(p) => Some(p),
+                            _ => None,
+                        },
+                    }),
+                };
+            }
+        };
         match last {
             Walked::Prop(prop) => Ok(TExpr::Prop { scope, navs, prop }),
             Walked::Count => Ok(TExpr::Count { scope, navs }),
@@ -231,30 +257,31 @@ impl<'a> ExprBinder<'a> {
         }
     }
 
-    /// Walks segments from a scope through navigation properties.
-    fn walk(&self, m: &MemberPath) -> Result<(usize, Vec<Nav>, Walked), BindError> {
+    /// Walks segments from a scope, or from one entity named by `$root`, through
+    /// navigation properties.
+    fn walk(&self, m: &MemberPath) -> Result<(Start, Vec<Nav>, Walked), BindError> {
         let pos = m.pos.0;
         let mut segs = m.segments.iter().peekable();
-        let mut scope = 0;
+        let mut start = Start::Scope(0);
         if let Some(first) = segs.peek() {
             if first.name == "$it" {
                 segs.next();
             } else if first.name == "$root" {
-                return Err(BindError::unsupported(
-                    self.option,
-                    Some(pos),
-                    "`$root` is not supported",
-                ));
+                segs.next();
+                start = self.root(segs.next(), pos)?;
             } else if let Some(i) = self
                 .scopes
                 .iter()
                 .rposition(|(v, _)| v.as_deref() == Some(first.name.as_str()))
             {
-                scope = i;
+                start = Start::Scope(i);
                 segs.next();
             }
         }
-        let mut entity = self.scopes[scope].1;
+        let mut entity = match &start {
+            Start::Scope(i) => self.scopes[*i].1,
+            Start::Root(entity, _) => entity,
+        };
         let mut navs = Vec::new();
         let mut walked = None;
         while let Some(seg) = segs.next() {
@@ -308,7 +335,33 @@ impl<'a> ExprBinder<'a> {
             Some(w) => w,
             None => Walked::Entity(navs.last().map(|n| n.name).unwrap_or("$it")),
         };
-        Ok((scope, navs, last))
+        Ok((start, navs, last))
+    }
+
+    /// `$root/Set(key)`: the one entity of the caller's workspace the key names.
+    fn root(&self, set: Option<&MemberSegment>, pos: usize) -> Result<Start, BindError> {
+        let set = set.ok_or_else(|| self.err(pos, "expected an entity set after `$root/`"))?;
+        let entity = MODEL
+            .entity_set(&set.name)
+            .ok_or_else(|| self.err(pos, format!("`{}` is not an entity set", set.name)))?;
+        let key = set.key.as_ref().ok_or_else(|| {
+            self.err(
+                pos,
+                format!(
+                    "`$root/{}` needs a key, e.g. `$root/{}(1)/...`",
+                    entity.set, entity.set
+                ),
+            )
+        })?;
+        let key = super::bind_key(
+            self.option,
+            self.alias_depth,
+            entity,
+            key,
+            self.aliases,
+            pos,
+        )?;
+        Ok(Start::Root(entity, key))
     }
 
     fn lambda(
@@ -318,7 +371,14 @@ impl<'a> ExprBinder<'a> {
         var: Option<&str>,
         body: Option<&Expr>,
     ) -> Result<TExpr, BindError> {
-        let (scope, navs, last) = self.walk(coll)?;
+        let (start, navs, last) = self.walk(coll)?;
+        let Start::Scope(scope) = start else {
+            return Err(BindError::unsupported(
+                self.option,
+                Some(coll.pos.0),
+                "any() and all() over `$root/...` are not supported",
+            ));
+        };
         let ok = matches!(last, Walked::Entity(_)) && navs.last().is_some_and(is_many);
         if !ok {
             return Err(self.err(
@@ -611,6 +671,12 @@ impl ExprBinder<'_> {
             cast::isof(value, target, how)
         })
     }
+}
+
+/// Where a member path starts: a scope (`$it` or a lambda variable), or `$root/Set(key)`.
+enum Start {
+    Scope(usize),
+    Root(Entity, Vec<(super::ir::Prop, Value)>),
 }
 
 enum Walked {

@@ -188,6 +188,14 @@ pub enum TExpr {
         scope: usize,
         navs: Vec<Nav>,
     },
+    /// `$root/Set(key)/navs/prop`, or `.../$count` without `prop`: a value of one entity
+    /// of the caller's workspace; null when there is no such entity.
+    Root {
+        entity: Entity,
+        key: Vec<(Prop, Value)>,
+        navs: Vec<Nav>,
+        prop: Option<Prop>,
+    },
     /// `cast(expr, type)`: the value as `to`, or null where OData's cast fails. An
     /// integer result must lie in `range` (`Edm.Int16` is an `Edm.Int32` within ±32767).
     Cast {
@@ -224,7 +232,10 @@ impl TExpr {
 
     pub fn ty(&self) -> Ty {
         match self {
-            TExpr::Prop { prop, .. } => {
+            TExpr::Prop { prop, .. }
+            | TExpr::Root {
+                prop: Some(prop), ..
+            } => {
                 if prop.ty == EdmType::Boolean {
                     Ty::Bool
                 } else {
@@ -267,6 +278,7 @@ impl TExpr {
             TExpr::Call(_, _, ty) => *ty,
             TExpr::Count { .. } => Ty::Edm(EdmType::Int64),
             TExpr::Cast { to, .. } => *to,
+            TExpr::Root { prop: None, .. } => Ty::Edm(EdmType::Int64),
         }
     }
 
@@ -287,7 +299,7 @@ impl TExpr {
             }
             TExpr::Neg(e) => e.nullable(),
             TExpr::Call(_, args, _) => args.iter().any(|a| a.nullable()),
-            TExpr::Cast { .. } => true,
+            TExpr::Cast { .. } | TExpr::Root { .. } => true,
             TExpr::Not(_)
             | TExpr::And(..)
             | TExpr::Or(..)

@@ -54,7 +54,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
     })?;
     let mut key = set_key
         .as_ref()
-        .map(|k| bind_key(entity, k, aliases, set_pos))
+        .map(|k| bind_key("path", 0, entity, k, aliases, set_pos))
         .transpose()?;
     let mut single = key.is_some();
     let mut context = if single {
@@ -84,7 +84,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                     })?;
                     key = seg_key
                         .as_ref()
-                        .map(|k| bind_key(entity, k, aliases, pos.0))
+                        .map(|k| bind_key("path", 0, entity, k, aliases, pos.0))
                         .transpose()?;
                     if seg_key.is_some() && !nav.many {
                         return Err(BindError::invalid(
@@ -229,7 +229,9 @@ fn read(
     })
 }
 
-fn bind_key(
+pub(super) fn bind_key(
+    option: &'static str,
+    alias_depth: usize,
     entity: Entity,
     key: &KeyPredicate,
     aliases: &[(String, Expr)],
@@ -239,7 +241,7 @@ fn bind_key(
         KeyPredicate::Single(e) => {
             let [k] = entity.key else {
                 return Err(BindError::invalid(
-                    "path",
+                    option,
                     Some(pos),
                     format!(
                         "{} has a composite key; name each key property",
@@ -249,7 +251,7 @@ fn bind_key(
             };
             let prop = entity
                 .property(k)
-                .ok_or_else(|| BindError::invalid("path", Some(pos), "key property missing"))?;
+                .ok_or_else(|| BindError::invalid(option, Some(pos), "key property missing"))?;
             vec![(prop, e)]
         }
         KeyPredicate::Named(named) => {
@@ -260,7 +262,7 @@ fn bind_key(
                     .find(|p| p.name.eq_ignore_ascii_case(name))
                     .ok_or_else(|| {
                         BindError::invalid(
-                            "path",
+                            option,
                             Some(pos),
                             format!("`{name}` is not a key property of {}", entity.name),
                         )
@@ -269,7 +271,7 @@ fn bind_key(
             }
             if out.len() != entity.key.len() {
                 return Err(BindError::invalid(
-                    "path",
+                    option,
                     Some(pos),
                     format!("the key of {} is ({})", entity.name, entity.key.join(",")),
                 ));
@@ -277,7 +279,7 @@ fn bind_key(
             out
         }
     };
-    let mut b = ExprBinder::new("path", aliases, entity);
+    let mut b = ExprBinder::new(option, aliases, entity).within_aliases(alias_depth);
     pairs
         .into_iter()
         .map(|(prop, e)| {
@@ -285,7 +287,7 @@ fn bind_key(
                 TExpr::Lit(v) => v,
                 _ => {
                     return Err(BindError::invalid(
-                        "path",
+                        option,
                         Some(pos),
                         "a key value must be a literal",
                     ))
@@ -306,13 +308,13 @@ fn bind_key(
                     (Value::Int(_), EdmType::Int32) | (Value::String(_), EdmType::String)
                 ) {
                     return Err(BindError::not_found(
-                        "path",
+                        option,
                         Some(pos),
                         format!("no {} with {} {}", entity.name, prop.name, fmt_value(&v)),
                     ));
                 }
                 return Err(BindError::invalid(
-                    "path",
+                    option,
                     Some(pos),
                     format!(
                         "key {} of {} must be {}, found {}",

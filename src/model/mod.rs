@@ -83,7 +83,7 @@ pub struct NavProperty {
     pub join: &'static [(&'static str, &'static str)],
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct EntityType {
     pub name: &'static str,
     pub set: &'static str,

@@ -677,7 +677,9 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
             out.push(prop.name);
             true
         }
-        TExpr::Prop { .. } | TExpr::Lambda { .. } | TExpr::Count { .. } => false,
+        TExpr::Prop { .. } | TExpr::Lambda { .. } | TExpr::Count { .. } | TExpr::Root { .. } => {
+            false
+        }
         TExpr::Lit(_) => true,
         TExpr::Not(a) | TExpr::Neg(a) => root_columns(a, out),
         TExpr::And(a, b) | TExpr::Or(a, b) | TExpr::Cmp(_, a, b) | TExpr::Arith(_, a, b) => {

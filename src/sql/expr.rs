@@ -329,6 +329,12 @@ impl Compiler {
             TExpr::Arith(op, a, b) => self.arith(q, *op, a, b, scopes),
             TExpr::Call(f, args, _) => self.call(q, *f, args, scopes),
             TExpr::Cast { expr, to, range } => self.cast(q, expr, *to, *range, scopes),
+            TExpr::Root {
+                entity,
+                key,
+                navs,
+                prop,
+            } => self.root(q, entity, key, navs, *prop),
             TExpr::Count { scope, navs } => {
                 let outer = scopes[*scope].clone();
                 q.sql("(");

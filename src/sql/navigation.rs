@@ -3,7 +3,7 @@
 
 use super::compiler::Compiler;
 use super::Sql;
-use crate::bind::{Nav, Prop};
+use crate::bind::{Nav, Prop, Value};
 use crate::model::{EntityType, MODEL};
 
 impl Compiler {
@@ -17,6 +17,46 @@ impl Compiler {
         }
         q.sql("(");
         self.nav_chain_select_prop(q, &alias, navs, prop);
+        q.sql(")");
+    }
+
+    /// `$root/Set(key)/...`: a scalar subquery on the one entity the key names, in the
+    /// caller's workspace like every table reference.
+    pub(super) fn root(
+        &mut self,
+        q: &mut Sql,
+        entity: &'static EntityType,
+        key: &[(Prop, Value)],
+        navs: &[Nav],
+        prop: Option<Prop>,
+    ) {
+        let a = self.alias();
+        q.sql("(SELECT ");
+        match prop {
+            Some(p) if navs.is_empty() => self.column(q, &a, p),
+            Some(p) => {
+                q.sql("(");
+                self.nav_chain_select_prop(q, &a, navs, p);
+                q.sql(")");
+            }
+            None => {
+                q.sql("(");
+                self.nav_chain_select(q, &a, navs, "count(*)");
+                q.sql(")");
+            }
+        }
+        q.sql(" FROM ")
+            .sql(entity.table)
+            .sql(" ")
+            .sql(&a)
+            .sql(" WHERE ");
+        self.workspace(q, &a);
+        for (p, v) in key {
+            q.sql(" AND ");
+            self.column(q, &a, p);
+            q.sql(" = ");
+            self.value(q, v);
+        }
         q.sql(")");
     }
 
