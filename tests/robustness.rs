@@ -776,6 +776,21 @@ impl Typed {
                 self.pick(&["smith", "Ltd", "smith OR jones", "NOT smith", "%22Ltd%22"])
             ));
         }
+        if self.chance(0.15) {
+            let p = self.pick(&e.properties);
+            let expr = match p.ty {
+                t if t.is_numeric() => format!("{} mul 2", p.name),
+                EdmType::String => format!("length({})", p.name),
+                _ => format!("{} eq null", p.name),
+            };
+            opts.push(format!("$compute={expr} as C"));
+            if let Some(select) = opts.iter_mut().find(|o| o.starts_with("$select=")) {
+                select.push_str(",C");
+            }
+            if !opts.iter().any(|o| o.starts_with("$orderby")) && self.chance(0.5) {
+                opts.push("$orderby=C desc".into());
+            }
+        }
         if depth < 2 && !e.navigation.is_empty() && self.chance(0.4) {
             let nav = self.pick(&e.navigation);
             let mut item = nav.name.to_owned();

@@ -16,6 +16,8 @@ pub struct ExprBinder<'a> {
     /// Scope 0 is `$it`; lambdas push `(variable, entity)`.
     scopes: Vec<(Option<String>, Entity)>,
     alias_depth: usize,
+    /// `$compute` names and their expressions, for paths from `$it`.
+    computed: Vec<(String, TExpr)>,
 }
 
 impl<'a> ExprBinder<'a> {
@@ -25,7 +27,17 @@ impl<'a> ExprBinder<'a> {
             aliases,
             scopes: vec![(None, it)],
             alias_depth: 0,
+            computed: Vec::new(),
         }
+    }
+
+    /// A binder in which the names of `$compute` stand for their expressions.
+    pub fn with_computed(mut self, computed: &[super::ir::ComputedProp]) -> Self {
+        self.computed = computed
+            .iter()
+            .map(|c| (c.name.clone(), c.expr.clone()))
+            .collect();
+        self
     }
 
     /// A binder for a key inside an expression: aliases it resolves count towards the
@@ -227,6 +239,14 @@ impl<'a> ExprBinder<'a> {
     /// Resolves a member path to a property, a collection count, or (for lambdas) a
     /// navigation chain.
     fn member(&mut self, m: &MemberPath) -> Result<TExpr, BindError> {
+        if let [seg] = m.segments.as_slice() {
+            let own = self.scopes[0].1;
+            if seg.key.is_none() && own.property(&seg.name).is_none() {
+                if let Some((_, e)) = self.computed.iter().find(|(n, _)| *n == seg.name) {
+                    return Ok(e.clone());
+                }
+            }
+        }
         let (start, navs, last) = self.walk(m)?;
         let scope = match start {
             Start::Scope(scope) => scope,

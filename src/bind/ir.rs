@@ -78,6 +78,17 @@ pub struct Shape {
     pub top: Option<u64>,
     pub skip: Option<u64>,
     pub count: bool,
+    /// `$compute`: properties computed per entity, in the order given.
+    pub compute: Vec<ComputedProp>,
+}
+
+/// `expr as name` of `$compute`. Its name stands for the expression in `$filter` and
+/// `$orderby`; the value is returned when there is no `$select` or it names it.
+#[derive(Debug)]
+pub struct ComputedProp {
+    pub name: String,
+    pub expr: TExpr,
+    pub selected: bool,
 }
 
 #[derive(Debug)]

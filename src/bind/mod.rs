@@ -368,9 +368,15 @@ fn bind_shape(
     aliases: &[(String, Expr)],
 ) -> Result<Shape, BindError> {
     let mut shape = Shape::default();
+    if let Some(items) = &o.compute {
+        shape.compute = bind_compute(entity, items, aliases)?;
+    }
     if let Some(items) = &o.select {
         let mut props: Vec<Prop> = Vec::new();
         let mut all = false;
+        for c in &mut shape.compute {
+            c.selected = false;
+        }
         for item in items {
             match item {
                 SelectItem::Star => all = true,
@@ -403,6 +409,8 @@ fn bind_shape(
                         if !props.iter().any(|q| std::ptr::eq(*q, p)) {
                             props.push(p);
                         }
+                    } else if let Some(c) = shape.compute.iter_mut().find(|c| c.name == *name) {
+                        c.selected = true;
                     } else if entity.nav(name).is_none() {
                         return Err(BindError::invalid(
                             "$select",
@@ -413,7 +421,11 @@ fn bind_shape(
                 }
             }
         }
-        if !all {
+        if all {
+            for c in &mut shape.compute {
+                c.selected = true;
+            }
+        } else {
             shape.select = Some(props);
         }
     }
@@ -490,10 +502,14 @@ fn bind_shape(
         }
     }
     if let Some(f) = &o.filter {
-        shape.filter = Some(ExprBinder::new("$filter", aliases, entity).predicate(f)?);
+        shape.filter = Some(
+            ExprBinder::new("$filter", aliases, entity)
+                .with_computed(&shape.compute)
+                .predicate(f)?,
+        );
     }
     if let Some(items) = &o.orderby {
-        let mut b = ExprBinder::new("$orderby", aliases, entity);
+        let mut b = ExprBinder::new("$orderby", aliases, entity).with_computed(&shape.compute);
         for item in items {
             let t = b.expr(&item.expr)?;
             if matches!(t, TExpr::Lit(_)) {
@@ -533,12 +549,37 @@ fn bind_shape(
     shape.skip = o.skip;
     shape.count = o.count.unwrap_or(false);
     shape.search = search(&o.search)?;
-    if o.compute.is_some() {
-        return Err(BindError::unsupported(
-            "$compute",
-            None,
-            "$compute is not supported yet",
-        ));
-    }
     Ok(shape)
+}
+
+/// `$compute=expr as Name,...`: each name new to the entity and to the list.
+fn bind_compute(
+    entity: Entity,
+    items: &[odata_parser::ComputeItem],
+    aliases: &[(String, Expr)],
+) -> Result<Vec<ComputedProp>, BindError> {
+    let mut out: Vec<ComputedProp> = Vec::new();
+    for item in items {
+        let name = &item.alias;
+        let taken = entity.property(name).is_some()
+            || entity.nav(name).is_some()
+            || out.iter().any(|c| c.name.eq_ignore_ascii_case(name));
+        if taken {
+            return Err(BindError::invalid(
+                "$compute",
+                Some(pos_of(&item.expr)),
+                format!(
+                    "`{name}` is already a property of {} or computed before",
+                    entity.name
+                ),
+            ));
+        }
+        let expr = ExprBinder::new("$compute", aliases, entity).expr(&item.expr)?;
+        out.push(ComputedProp {
+            name: name.clone(),
+            expr,
+            selected: true,
+        });
+    }
+    Ok(out)
 }

@@ -50,6 +50,15 @@ fn select_list(shape: &Shape) -> Option<String> {
         .flatten()
         .map(|p| p.name.to_owned())
         .collect();
+    if shape.select.is_some() {
+        items.extend(
+            shape
+                .compute
+                .iter()
+                .filter(|c| c.selected)
+                .map(|c| c.name.clone()),
+        );
+    }
     if shape.select.is_none() {
         items.push("*".into());
     }

@@ -5,7 +5,7 @@
 
 use super::navigation::entity_of;
 use super::Sql;
-use crate::bind::{Nav, PathStep, Prop, Read, Shape, TExpr, Value};
+use crate::bind::{ComputedProp, Nav, PathStep, Prop, Read, Shape, TExpr, Ty, Value};
 use crate::db::Dialect;
 use crate::format::row::Field;
 use crate::model::{Computed, EdmType, EntityType};
@@ -450,6 +450,10 @@ impl Compiler {
                 q.sql(&self.all_properties(entity, a));
             }
         }
+        for c in shape.compute.iter().filter(|c| c.selected) {
+            sep(q);
+            self.computed_json(q, a, c);
+        }
         for e in &shape.expand {
             if e.is_count || e.shape.count {
                 sep(q);
@@ -515,6 +519,53 @@ impl Compiler {
             }
         }
         q.sql(" || ')'");
+    }
+
+    /// `name, value` of a `$compute` property (with its type in full metadata). The
+    /// name is the client's, so it is a bound value, not SQL text.
+    fn computed_json(&mut self, q: &mut Sql, a: &str, c: &ComputedProp) {
+        let pg = self.dialect == Dialect::Postgres;
+        let key = |q: &mut Sql, name: String| {
+            if pg {
+                q.sql("CAST(").bind_text(name).sql(" AS text)");
+            } else {
+                q.bind_text(name);
+            }
+        };
+        let ty = c.expr.ty();
+        if self.output.full.is_some() {
+            let edm = match ty {
+                Ty::Edm(EdmType::String | EdmType::Double) | Ty::Bool | Ty::Null => None,
+                other => other.name().strip_prefix("Edm."),
+            };
+            if let Some(edm) = edm {
+                key(q, format!("{}@odata.type", c.name));
+                q.sql(", ");
+                q.bind_text(format!("#{edm}"));
+                q.sql(", ");
+            }
+        }
+        key(q, c.name.clone());
+        q.sql(", ");
+        let scopes = [a.to_owned()];
+        match ty {
+            Ty::Bool if !pg => {
+                q.sql("json(CASE ");
+                self.expr(q, &c.expr, &scopes);
+                q.sql(" WHEN 1 THEN 'true' WHEN 0 THEN 'false' ELSE 'null' END)");
+            }
+            Ty::Edm(EdmType::DateTimeOffset) if pg => {
+                q.sql("to_char(");
+                self.expr(q, &c.expr, &scopes);
+                q.sql(" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
+            }
+            Ty::Edm(EdmType::Decimal(..) | EdmType::Int64) if self.output.ieee754 => {
+                q.sql("CAST(");
+                self.expr(q, &c.expr, &scopes);
+                q.sql(if pg { " AS text)" } else { " AS TEXT)" });
+            }
+            _ => self.expr(q, &c.expr, &scopes),
+        }
     }
 
     /// A property as a JSON value of the right type.
@@ -608,6 +659,9 @@ impl Compiler {
 /// Whether every expand of `shape`, at any depth, gives values (not `$ref` or a count):
 /// such reads can return their values as text arrays.
 fn values_only(shape: &Shape) -> bool {
+    if shape.compute.iter().any(|c| c.selected) {
+        return false;
+    }
     shape
         .expand
         .iter()
