@@ -74,6 +74,36 @@ pub fn read_page(
     })
 }
 
+/// One page of an aggregated result (`$apply`): its rows from `offset`, whether more
+/// follow, and the number of rows in all when asked.
+#[allow(clippy::too_many_arguments)]
+pub fn read_aggregate(
+    conn: &mut DbConnection,
+    dialect: Dialect,
+    workspace: i64,
+    guard: Option<&str>,
+    ag: &crate::bind::Aggregation,
+    output: Output,
+    offset: u64,
+    size: u64,
+) -> Result<(Vec<String>, bool, Option<i64>), DbError> {
+    let mut c = Compiler::new(dialect, workspace, output).guarded(guard);
+    let mut rows: Vec<String> = c
+        .aggregate_rows(ag, offset, size + 1)
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .map(|(json, _)| json)
+        .collect();
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    let count = if ag.count {
+        Some(c.aggregate_count(ag).get_result::<i64>(conn)?)
+    } else {
+        None
+    };
+    Ok((rows, more, count))
+}
+
 pub fn read_single(
     conn: &mut DbConnection,
     dialect: Dialect,

@@ -21,6 +21,13 @@ fn statements(bound: &Target, c: &mut Compiler) -> Result<Option<Statements>, St
             }
             v
         }
+        Target::Aggregated(ag) => {
+            let mut v = vec![("select", c.aggregate_rows(ag, 0, 1000).returning())];
+            if ag.count {
+                v.push(("count", c.aggregate_count(ag).returning()));
+            }
+            v
+        }
         Target::Count(read) => vec![("count", c.count(read).returning())],
         Target::Property { read, .. } => {
             let plan = plan_read(read, 1, None).map_err(|e| e.to_string())?;

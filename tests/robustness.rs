@@ -748,7 +748,66 @@ impl Typed {
         keys.join(",")
     }
 
+    /// `$apply` over `e`: filters, a groupby or aggregate, then options on the result.
+    fn apply(&mut self, e: &'static EntityType) -> Vec<String> {
+        let mut steps = Vec::new();
+        if self.chance(0.4) {
+            steps.push(format!("filter({})", self.predicate(e, "", 1)));
+        }
+        let p = self.pick(&e.properties);
+        let numeric = e
+            .properties
+            .iter()
+            .filter(|p| p.ty.is_numeric())
+            .collect::<Vec<_>>();
+        let mut aggs = vec!["$count as N".to_owned()];
+        if let Some(n) = numeric.choose(&mut self.rng) {
+            let m = *self.pick(&["sum", "min", "max", "average", "countdistinct"]);
+            aggs.push(format!("{} with {m} as A", n.name));
+        }
+        let grouped = self.chance(0.7);
+        if grouped {
+            let mut groups = vec![p.name.to_owned()];
+            if let Some(nav) = e.navigation.iter().find(|n| !n.many) {
+                if let Some(t) = MODEL.entity_type(nav.target) {
+                    if self.chance(0.4) {
+                        groups.push(format!("{}/{}", nav.name, self.pick(&t.properties).name));
+                    }
+                }
+            }
+            steps.push(format!(
+                "groupby(({}),aggregate({}))",
+                groups.join(","),
+                aggs.join(",")
+            ));
+        } else {
+            steps.push(format!("aggregate({})", aggs.join(",")));
+        }
+        if self.chance(0.3) {
+            steps.push("filter(N gt 1)".into());
+        }
+        let mut opts = vec![format!("$apply={}", steps.join("/"))];
+        if self.chance(0.4) {
+            let by = if grouped && self.chance(0.5) {
+                p.name
+            } else {
+                "N"
+            };
+            opts.push(format!("$orderby={by} desc"));
+        }
+        if self.chance(0.3) {
+            opts.push(format!("$top={}", self.pick(&["1", "3", "25"])));
+        }
+        if self.chance(0.2) {
+            opts.push("$count=true".into());
+        }
+        opts
+    }
+
     fn options(&mut self, e: &'static EntityType, depth: usize) -> Vec<String> {
+        if depth == 0 && self.chance(0.1) {
+            return self.apply(e);
+        }
         let mut opts = Vec::new();
         if self.chance(0.6) {
             opts.push(format!("$filter={}", self.predicate(e, "", 0)));

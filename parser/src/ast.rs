@@ -95,6 +95,8 @@ pub struct QueryOptions {
     pub count: Option<bool>,
     pub search: Option<SearchExpr>,
     pub compute: Option<Vec<ComputeItem>>,
+    /// `$apply` (OData Data Aggregation): transformations in order.
+    pub apply: Option<Vec<Transformation>>,
     /// Only meaningful inside `$expand(...)`.
     pub levels: Option<Levels>,
     /// Opaque server paging token, as sent (decoded).
@@ -162,6 +164,45 @@ pub enum Levels {
 pub struct OrderItem {
     pub expr: Expr,
     pub desc: bool,
+}
+
+/// One transformation of `$apply`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transformation {
+    /// `filter(condition)`
+    Filter(Expr),
+    /// `aggregate(item, ...)`
+    Aggregate(Vec<AggregateItem>),
+    /// `groupby((path, ...))` or `groupby((path, ...), aggregate(item, ...))`
+    GroupBy {
+        paths: Vec<GroupPath>,
+        aggregate: Vec<AggregateItem>,
+    },
+}
+
+/// A grouping property: `StatusId`, `Status/Description`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPath {
+    pub segments: Vec<String>,
+    pub pos: Pos,
+}
+
+/// `expr with method as Alias`, or `$count as Alias` (`value` and `method` `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateItem {
+    pub value: Option<Expr>,
+    pub method: Option<AggregateMethod>,
+    pub alias: String,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateMethod {
+    Sum,
+    Min,
+    Max,
+    Average,
+    CountDistinct,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -453,6 +453,53 @@ impl Display for ComputeItem {
     }
 }
 
+impl Display for Transformation {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Transformation::Filter(e) => write!(f, "filter({e})"),
+            Transformation::Aggregate(items) => {
+                f.write_str("aggregate(")?;
+                comma_list(f, items)?;
+                f.write_char(')')
+            }
+            Transformation::GroupBy { paths, aggregate } => {
+                f.write_str("groupby((")?;
+                for (n, p) in paths.iter().enumerate() {
+                    if n > 0 {
+                        f.write_char(',')?;
+                    }
+                    path(f, &p.segments)?;
+                }
+                f.write_char(')')?;
+                if !aggregate.is_empty() {
+                    f.write_str(",aggregate(")?;
+                    comma_list(f, aggregate)?;
+                    f.write_char(')')?;
+                }
+                f.write_char(')')
+            }
+        }
+    }
+}
+
+impl Display for AggregateItem {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match (&self.value, self.method) {
+            (Some(v), Some(m)) => {
+                let m = match m {
+                    AggregateMethod::Sum => "sum",
+                    AggregateMethod::Min => "min",
+                    AggregateMethod::Max => "max",
+                    AggregateMethod::Average => "average",
+                    AggregateMethod::CountDistinct => "countdistinct",
+                };
+                write!(f, "{v} with {m} as {}", self.alias)
+            }
+            _ => write!(f, "$count as {}", self.alias),
+        }
+    }
+}
+
 impl Display for Levels {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
@@ -575,6 +622,15 @@ fn write_options(f: &mut Formatter<'_>, q: &QueryOptions, sep: char) -> fmt::Res
     if let Some(v) = &q.compute {
         next(f, "$compute")?;
         comma_list(f, v)?;
+    }
+    if let Some(v) = &q.apply {
+        next(f, "$apply")?;
+        for (n, t) in v.iter().enumerate() {
+            if n > 0 {
+                f.write_char('/')?;
+            }
+            write!(f, "{t}")?;
+        }
     }
     if let Some(v) = q.levels {
         next(f, "$levels")?;

@@ -4,6 +4,7 @@
 //! Parsing works on percent-decoded text (borrowed when nothing is encoded); error
 //! offsets are mapped back to the raw, encoded input.
 
+mod apply;
 pub mod ast;
 mod context;
 mod decode;

@@ -197,14 +197,6 @@ pub(crate) fn parse_query(raw: &str) -> Result<QueryOptions, ParseError> {
             q.custom.push((name.into_owned(), value));
             continue;
         };
-        if opt == Opt::Apply {
-            return Err(err(
-                ErrorKind::NotImplemented,
-                &name,
-                off,
-                "$apply is not implemented",
-            ));
-        }
         if opt == Opt::Levels {
             return Err(err(
                 ErrorKind::Syntax,
@@ -286,7 +278,7 @@ fn is_set(q: &QueryOptions, o: Opt) -> bool {
         Opt::SchemaVersion => q.schemaversion.is_some(),
         Opt::DeltaToken => q.deltatoken.is_some(),
         Opt::Temporal(n) => q.temporal.iter().any(|(k, _)| k == n),
-        Opt::Apply => false,
+        Opt::Apply => q.apply.is_some(),
     }
 }
 
@@ -432,13 +424,17 @@ fn option_value<'a>(
             }
             r
         }
-        Opt::Apply => return fail::<()>(i, "$apply is not implemented").map(|(r, _)| r),
+        Opt::Apply => {
+            let (r, v) = crate::apply::apply(c, i)?;
+            q.apply = Some(v);
+            r
+        }
     };
     Ok(r)
 }
 
 /// Comma-separated list (whitespace allowed after commas).
-fn list<'a, T>(
+pub(crate) fn list<'a, T>(
     c: &Src<'_>,
     i: &'a str,
     item: impl Fn(&Src<'_>, &'a str) -> Res<'a, T>,
@@ -496,7 +492,19 @@ fn compute_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, ComputeItem> {
     let (r, e) = commit(expr(c, i, 0), |at| {
         format!("expected an expression to compute, found {}", found(at))
     })?;
-    let (r, _) = commit(rws(r), |at| {
+    let (r, alias) = as_alias(r)?;
+    Ok((
+        r,
+        ComputeItem {
+            expr: e,
+            alias: alias.to_string(),
+        },
+    ))
+}
+
+/// ` as Name` after a computed or aggregated value.
+pub(crate) fn as_alias(i: &str) -> Res<'_, &str> {
+    let (r, _) = commit(rws(i), |at| {
         format!("expected ` as ` and a name, found {}", found(at))
     })?;
     let (r, _) = commit(keyword(r, "as"), |at| {
@@ -505,16 +513,9 @@ fn compute_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, ComputeItem> {
     let (r, _) = commit(rws(r), |at| {
         format!("expected a name after `as`, found {}", found(at))
     })?;
-    let (r, alias) = commit(identifier(r), |at| {
+    commit(identifier(r), |at| {
         format!("expected a name after `as`, found {}", found(at))
-    })?;
-    Ok((
-        r,
-        ComputeItem {
-            expr: e,
-            alias: alias.to_string(),
-        },
-    ))
+    })
 }
 
 /// A `/`-separated path of names in `$select`/`$expand`: identifiers, qualified names

@@ -79,11 +79,16 @@ fn helpful_messages() {
 }
 
 #[test]
-fn apply_is_not_implemented() {
-    let e = err("Contacts?$apply=groupby((Name))");
+fn apply_takes_filter_aggregate_and_groupby_only() {
+    let e = err("Contacts?$apply=topcount(2,Value)");
     assert_eq!(e.kind, ErrorKind::NotImplemented);
-    assert_eq!(e.message, "$apply is not implemented");
-    assert_eq!(err("Contacts?apply=x").kind, ErrorKind::NotImplemented);
+    assert_eq!(e.message, "the `topcount` transformation is not supported");
+    assert_eq!(err("Contacts?$apply=nonsense(1)").kind, ErrorKind::Syntax);
+    assert_eq!(err("Contacts?$apply=groupby(Name)").kind, ErrorKind::Syntax);
+    assert_eq!(
+        err("Contacts?$apply=aggregate(Value with median as M)").kind,
+        ErrorKind::Syntax
+    );
     assert_eq!(
         err("Contacts?$expand=Leads($apply=x)").kind,
         ErrorKind::NotImplemented

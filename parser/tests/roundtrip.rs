@@ -21,6 +21,8 @@ const TARGETS: &[&str] = &[
     "Contacts?$filter=substring(Name,1,2) eq 'ab' and now() gt maxdatetime() and round(1.5) eq 2",
     "Contacts?$filter=Model.Fn(a=1,b=@p)/Name eq 'x' and Items(1)/Name eq 'y'&@p=3",
     "Contacts?$compute=case(X gt 0:1,X lt 0:-1,true:0) as Sign,Price mul Qty as Total",
+    "Leads?$apply=filter(Guttometer ge 50)/groupby((StatusId,Status/Description),aggregate(Value with sum as Total,$count as N))/filter(N gt 2)",
+    "Leads?$apply=aggregate(Value mul 2 with average as A,Guttometer with countdistinct as D)",
     "Contacts?$filter=Obj eq {\"a\":[1,\"two\",{\"b\":null}],\"c\":true}",
     "Contacts?$orderby=Surname desc,Forename,Status/Name asc",
     "Contacts?$search=blue AND (green OR \"light red\") NOT yellow",

@@ -18,6 +18,8 @@ pub struct ExprBinder<'a> {
     alias_depth: usize,
     /// `$compute` names and their expressions, for paths from `$it`.
     computed: Vec<(String, TExpr)>,
+    /// After an aggregation: the result's columns by path, the only names there are.
+    results: Option<Vec<(Vec<String>, Ty)>>,
 }
 
 impl<'a> ExprBinder<'a> {
@@ -28,7 +30,14 @@ impl<'a> ExprBinder<'a> {
             scopes: vec![(None, it)],
             alias_depth: 0,
             computed: Vec::new(),
+            results: None,
         }
+    }
+
+    /// A binder over an aggregated result: its paths name the result's columns.
+    pub fn over_results(mut self, columns: Vec<(Vec<String>, Ty)>) -> Self {
+        self.results = Some(columns);
+        self
     }
 
     /// A binder in which the names of `$compute` stand for their expressions.
@@ -239,6 +248,34 @@ impl<'a> ExprBinder<'a> {
     /// Resolves a member path to a property, a collection count, or (for lambdas) a
     /// navigation chain.
     fn member(&mut self, m: &MemberPath) -> Result<TExpr, BindError> {
+        if let Some(columns) = &self.results {
+            let names: Vec<&str> = m.segments.iter().map(|s| s.name.as_str()).collect();
+            let found = columns.iter().position(|(path, _)| {
+                path.len() == names.len()
+                    && path
+                        .iter()
+                        .zip(&names)
+                        .all(|(a, b)| a.eq_ignore_ascii_case(b))
+            });
+            return match found {
+                Some(index) => Ok(TExpr::Column {
+                    index,
+                    ty: columns[index].1,
+                }),
+                None => Err(self.err(
+                    m.pos.0,
+                    format!(
+                        "`{}` is not a property of the aggregated result; it has {}",
+                        names.join("/"),
+                        columns
+                            .iter()
+                            .map(|(p, _)| p.join("/"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
+            };
+        }
         if let [seg] = m.segments.as_slice() {
             let own = self.scopes[0].1;
             if seg.key.is_none() && own.property(&seg.name).is_none() {
@@ -391,6 +428,12 @@ impl<'a> ExprBinder<'a> {
         var: Option<&str>,
         body: Option<&Expr>,
     ) -> Result<TExpr, BindError> {
+        if self.results.is_some() {
+            return Err(self.err(
+                coll.pos.0,
+                "any() and all() do not apply to an aggregated result",
+            ));
+        }
         let (start, navs, last) = self.walk(coll)?;
         let Start::Scope(scope) = start else {
             return Err(BindError::unsupported(

@@ -15,6 +15,8 @@ pub enum Target {
     Batch,
     /// An entity collection or a single entity, with the options that shape it.
     Entities(Read),
+    /// `$apply` with `groupby` or `aggregate`: rows of grouped values and aggregates.
+    Aggregated(Aggregation),
     /// `/$count` of a collection.
     Count(Read),
     /// A property of a single entity; `raw` for `/$value`.
@@ -64,6 +66,37 @@ impl Read {
             context_path: String::new(),
         })
     }
+}
+
+/// The entities of `read` (its path and the filters before the aggregation) grouped
+/// and aggregated. The result's columns are the groups, then the aggregates; `filter`
+/// and `orderby` refer to them as [`TExpr::Column`].
+#[derive(Debug)]
+pub struct Aggregation {
+    pub read: Read,
+    pub groups: Vec<GroupCol>,
+    pub aggregates: Vec<AggregateCol>,
+    pub filter: Option<TExpr>,
+    pub orderby: Vec<(TExpr, bool)>,
+    pub top: Option<u64>,
+    pub skip: Option<u64>,
+    pub count: bool,
+}
+
+/// A grouping property, through single-valued navigation.
+#[derive(Debug)]
+pub struct GroupCol {
+    pub navs: Vec<Nav>,
+    pub prop: Prop,
+}
+
+/// `value with method as alias`; `$count as alias` has neither value nor method.
+#[derive(Debug)]
+pub struct AggregateCol {
+    pub alias: String,
+    pub method: Option<odata_parser::AggregateMethod>,
+    pub value: Option<TExpr>,
+    pub ty: Ty,
 }
 
 /// Options that shape the entities at one level ($select, $expand, $filter, ...).
@@ -207,6 +240,11 @@ pub enum TExpr {
         navs: Vec<Nav>,
         prop: Option<Prop>,
     },
+    /// Column `index` of an aggregated result.
+    Column {
+        index: usize,
+        ty: Ty,
+    },
     /// `cast(expr, type)`: the value as `to`, or null where OData's cast fails. An
     /// integer result must lie in `range` (`Edm.Int16` is an `Edm.Int32` within ±32767).
     Cast {
@@ -289,6 +327,7 @@ impl TExpr {
             TExpr::Call(_, _, ty) => *ty,
             TExpr::Count { .. } => Ty::Edm(EdmType::Int64),
             TExpr::Cast { to, .. } => *to,
+            TExpr::Column { ty, .. } => *ty,
             TExpr::Root { prop: None, .. } => Ty::Edm(EdmType::Int64),
         }
     }
@@ -310,7 +349,7 @@ impl TExpr {
             }
             TExpr::Neg(e) => e.nullable(),
             TExpr::Call(_, args, _) => args.iter().any(|a| a.nullable()),
-            TExpr::Cast { .. } | TExpr::Root { .. } => true,
+            TExpr::Cast { .. } | TExpr::Root { .. } | TExpr::Column { .. } => true,
             TExpr::Not(_)
             | TExpr::And(..)
             | TExpr::Or(..)

@@ -1,6 +1,7 @@
 //! Bind stage: resolves the syntax tree against the entity model (case-insensitively)
 //! and produces the typed request the planner and SQL stage work from.
 
+mod aggregate;
 mod cast;
 mod error;
 mod expr;
@@ -125,6 +126,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                             ))
                         }
                     };
+                    no_apply(&url.options, "a property")?;
                     let read = read(
                         entity,
                         path,
@@ -154,6 +156,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                         "`$count` needs a collection",
                     ));
                 }
+                no_apply(&url.options, "`/$count`")?;
                 let r = read(entity, path, key, false, context, &url.options, false)?;
                 return Ok(Target::Count(r));
             }
@@ -180,8 +183,36 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
             }
         }
     }
+    if let Some(apply) = &url.options.apply {
+        // After groupby or aggregate the other options apply to the result, not to the
+        // entities: the read carries only what comes before.
+        let aggregates = apply
+            .iter()
+            .any(|t| !matches!(t, odata_parser::Transformation::Filter(_)));
+        let before = if aggregates {
+            QueryOptions {
+                aliases: url.options.aliases.clone(),
+                ..QueryOptions::default()
+            }
+        } else {
+            url.options.clone()
+        };
+        let r = read(entity, path, key, single, context, &before, true)?;
+        return aggregate::bind(r, &url.options, apply);
+    }
     let r = read(entity, path, key, single, context, &url.options, true)?;
     Ok(Target::Entities(r))
+}
+
+fn no_apply(o: &QueryOptions, what: &str) -> Result<(), BindError> {
+    match o.apply {
+        Some(_) => Err(BindError::unsupported(
+            "$apply",
+            None,
+            format!("$apply on {what} is not supported"),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn context_for_property(entity: Entity, prop: Prop) -> String {

@@ -224,5 +224,9 @@ pub(super) async fn respond(
             let f = data_format(format, accept)?;
             read::entities(&cx, read, f, &url.options).await
         }
+        Target::Aggregated(ag) => {
+            let f = data_format(format, accept)?;
+            read::aggregated(&cx, ag, f, &url.options).await
+        }
     }
 }

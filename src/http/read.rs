@@ -273,14 +273,8 @@ pub async fn entities(
             query: fp,
             after,
             served: served + rows.rows.len() as u64,
-        }
-        .encode();
-        let sep = if rest.is_empty() { "" } else { "&" };
-        format!(
-            "{}{}?{rest}{sep}$skiptoken={token}",
-            root.trim_end_matches('/'),
-            path
-        )
+        };
+        next_page(root, &path, &rest, token)
     });
     let mut resp = match f {
         DataFormat::Json(f) => json_response(
@@ -312,6 +306,97 @@ pub async fn entities(
             )?
         }
     };
+    page_size_applied(&mut resp, preferred, server_max);
+    Ok(resp)
+}
+
+/// An aggregated result (`$apply` with groupby or aggregate): JSON rows, paged by an
+/// offset the `$skiptoken` carries (bound to the workspace and query like any other).
+pub async fn aggregated(
+    cx: &Ctx<'_>,
+    ag: crate::bind::Aggregation,
+    f: DataFormat,
+    options: &QueryOptions,
+) -> Result<HttpResponse, ApiError> {
+    let DataFormat::Json(f) = f else {
+        return Err(ApiError::NotAcceptable(
+            "an aggregated result is written as JSON only".into(),
+        ));
+    };
+    let root = cx.req.root.as_str();
+    let context =
+        (f.level != MetadataLevel::None).then(|| format!("{root}{}", aggregate_context(&ag)));
+    let output = Output {
+        ieee754: f.ieee754,
+        full: (f.level == MetadataLevel::Full).then(|| root.to_owned()),
+    };
+    let server_max = u64::from(cx.state.max_page_size.max(1));
+    let preferred = cx.req.preferred_page_size();
+    let page_size = preferred.map_or(server_max, |p| p.min(server_max));
+    let path = cx.req.path.to_owned();
+    let rest = query_without_skiptoken(cx.query);
+    let fp = fingerprint(&path, &rest);
+    let ws = cx.workspace;
+    let served = match options.skiptoken.as_deref() {
+        Some(t) => SkipToken::decode(t, ws, &fp, &[])?.served,
+        None => 0,
+    };
+    let remaining = ag.top.map(|t| t.saturating_sub(served));
+    let size = remaining.map_or(page_size, |r| r.min(page_size));
+    let offset = ag.skip.unwrap_or(0).saturating_add(served);
+    let dialect = cx.state.db.dialect;
+    // Aggregating what an entity that does not exist navigates to is 404, as reading it is.
+    if !parent_exists(cx, ag.read.parent()).await? {
+        return Err(ApiError::NotFound(NO_PARENT.into()));
+    }
+    let (rows, more, count) = cx
+        .db_guarded(
+            false,
+            |(rows, _, _): &(Vec<String>, bool, Option<i64>)| rows.is_empty(),
+            move |c, guard| {
+                Ok(exec::read_aggregate(
+                    c, dialect, ws, guard, &ag, output, offset, size,
+                )?)
+            },
+        )
+        .await?;
+    let more = more && remaining.is_none_or(|r| r > size);
+    let next_link = more.then(|| {
+        let token = SkipToken {
+            workspace: ws,
+            query: fp,
+            after: Vec::new(),
+            served: served + rows.len() as u64,
+        };
+        next_page(root, &path, &rest, token)
+    });
+    let mut resp = json_response(
+        f,
+        CollectionDoc {
+            context,
+            count,
+            rows: &rows,
+            next_link,
+        }
+        .render(),
+    );
+    page_size_applied(&mut resp, preferred, server_max);
+    Ok(resp)
+}
+
+/// The URL of the next page: the request's own, with `token` as its `$skiptoken`.
+fn next_page(root: &str, path: &str, rest: &str, token: SkipToken) -> String {
+    let sep = if rest.is_empty() { "" } else { "&" };
+    format!(
+        "{}{}?{rest}{sep}$skiptoken={}",
+        root.trim_end_matches('/'),
+        path,
+        token.encode()
+    )
+}
+
+/// `Preference-Applied: odata.maxpagesize=N` when the client asked for a page size.
+fn page_size_applied(resp: &mut HttpResponse, preferred: Option<u64>, server_max: u64) {
     if let Some(p) = preferred {
         if let Ok(v) =
             header::HeaderValue::from_str(&format!("odata.maxpagesize={}", p.min(server_max)))
@@ -320,5 +405,40 @@ pub async fn entities(
                 .insert(header::HeaderName::from_static("preference-applied"), v);
         }
     }
-    Ok(resp)
+}
+
+/// `$metadata#Leads(StatusId,Status(Description),Total)`: the groups, nested by their
+/// navigation, then the aggregates.
+fn aggregate_context(ag: &crate::bind::Aggregation) -> String {
+    let mut items: Vec<(String, Vec<String>)> = Vec::new();
+    for g in &ag.groups {
+        match g.navs.split_first() {
+            None => items.push((g.prop.name.to_owned(), Vec::new())),
+            Some((first, rest)) => {
+                let mut inner: String = g.prop.name.to_owned();
+                for n in rest.iter().rev() {
+                    inner = format!("{}({inner})", n.name);
+                }
+                match items
+                    .iter_mut()
+                    .find(|(n, sub)| n == first.name && !sub.is_empty())
+                {
+                    Some((_, sub)) => sub.push(inner),
+                    None => items.push((first.name.to_owned(), vec![inner])),
+                }
+            }
+        }
+    }
+    let mut list: Vec<String> = items
+        .into_iter()
+        .map(|(n, sub)| {
+            if sub.is_empty() {
+                n
+            } else {
+                format!("{n}({})", sub.join(","))
+            }
+        })
+        .collect();
+    list.extend(ag.aggregates.iter().map(|a| a.alias.clone()));
+    format!("$metadata#{}({})", ag.read.context_path, list.join(","))
 }

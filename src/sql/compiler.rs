@@ -31,7 +31,7 @@ pub struct Compiler {
     aliases: usize,
     pub output: Output,
     /// Hash of a token that `select` checks in its own `WHERE` (see `auth::live_token`).
-    guard: Option<String>,
+    pub(super) guard: Option<String>,
     /// Inside an odd number of `not`s (see expr.rs).
     pub(super) negated: bool,
     /// Unfiltered single-valued expands joined so far: (alias joined from, navigation,
@@ -237,7 +237,7 @@ impl Compiler {
     }
 
     /// Workspace, key, navigation path, `$filter` and `$search`.
-    fn filters(&mut self, q: &mut Sql, read: &Read, a: &str) {
+    pub(super) fn filters(&mut self, q: &mut Sql, read: &Read, a: &str) {
         self.workspace(q, a);
         if let Some(key) = &read.key {
             self.key_match(q, a, key);
@@ -548,23 +548,36 @@ impl Compiler {
         key(q, c.name.clone());
         q.sql(", ");
         let scopes = [a.to_owned()];
+        self.typed_json(q, ty, &mut |me, q| me.expr(q, &c.expr, &scopes));
+    }
+
+    /// A value of static type `ty` as the JSON value OData writes for it: Booleans as
+    /// true/false on SQLite, instants in UTC with `Z` on PostgreSQL, Int64 and Decimal as
+    /// strings under `IEEE754Compatible=true`.
+    pub(super) fn typed_json(
+        &mut self,
+        q: &mut Sql,
+        ty: Ty,
+        value: &mut dyn FnMut(&mut Compiler, &mut Sql),
+    ) {
+        let pg = self.dialect == Dialect::Postgres;
         match ty {
             Ty::Bool if !pg => {
                 q.sql("json(CASE ");
-                self.expr(q, &c.expr, &scopes);
+                value(self, q);
                 q.sql(" WHEN 1 THEN 'true' WHEN 0 THEN 'false' ELSE 'null' END)");
             }
             Ty::Edm(EdmType::DateTimeOffset) if pg => {
                 q.sql("to_char(");
-                self.expr(q, &c.expr, &scopes);
+                value(self, q);
                 q.sql(" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
             }
             Ty::Edm(EdmType::Decimal(..) | EdmType::Int64) if self.output.ieee754 => {
                 q.sql("CAST(");
-                self.expr(q, &c.expr, &scopes);
+                value(self, q);
                 q.sql(if pg { " AS text)" } else { " AS TEXT)" });
             }
-            _ => self.expr(q, &c.expr, &scopes),
+            _ => value(self, q),
         }
     }
 
@@ -731,9 +744,11 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
             out.push(prop.name);
             true
         }
-        TExpr::Prop { .. } | TExpr::Lambda { .. } | TExpr::Count { .. } | TExpr::Root { .. } => {
-            false
-        }
+        TExpr::Prop { .. }
+        | TExpr::Lambda { .. }
+        | TExpr::Count { .. }
+        | TExpr::Root { .. }
+        | TExpr::Column { .. } => false,
         TExpr::Lit(_) => true,
         TExpr::Not(a) | TExpr::Neg(a) => root_columns(a, out),
         TExpr::And(a, b) | TExpr::Or(a, b) | TExpr::Cmp(_, a, b) | TExpr::Arith(_, a, b) => {

@@ -329,6 +329,10 @@ impl Compiler {
             TExpr::Arith(op, a, b) => self.arith(q, *op, a, b, scopes),
             TExpr::Call(f, args, _) => self.call(q, *f, args, scopes),
             TExpr::Cast { expr, to, range } => self.cast(q, expr, *to, *range, scopes),
+            TExpr::Column { index, .. } => {
+                // Named by the aggregation's own alias and column position, never by the client.
+                q.sql(&scopes[0]).sql(&format!(".c{index}"));
+            }
             TExpr::Root {
                 entity,
                 key,

@@ -1,5 +1,6 @@
 //! SQL stage: turns a plan into Diesel query fragments, per dialect.
 
+mod aggregate;
 mod cast;
 mod compiler;
 mod expand;

@@ -1,0 +1,188 @@
+//! `$apply` (OData Data Aggregation): `filter`, `aggregate` and `groupby`
+//! transformations separated by `/`; the other transformations parse as far as their
+//! name and are declined (501).
+
+use crate::ast::*;
+use crate::decode::Src;
+use crate::error::{commit, fail, found, ErrorKind, PErr, Res};
+use crate::expr::expr;
+use crate::lex::{bws, identifier, keyword, rws};
+use crate::options::{as_alias, list};
+
+/// Transformations the specification defines that this parser does not take.
+const DECLINED: &[&str] = &[
+    "topcount",
+    "topsum",
+    "toppercent",
+    "bottomcount",
+    "bottomsum",
+    "bottompercent",
+    "identity",
+    "concat",
+    "compute",
+    "expand",
+    "search",
+    "orderby",
+    "skip",
+    "top",
+    "nest",
+    "join",
+    "outerjoin",
+    "ancestors",
+    "descendants",
+    "traverse",
+];
+
+pub(crate) fn apply<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Vec<Transformation>> {
+    let mut out = Vec::new();
+    let mut r = i;
+    loop {
+        let (rest, t) = transformation(c, bws(r))?;
+        out.push(t);
+        match bws(rest).strip_prefix('/') {
+            Some(after) => r = after,
+            None => return Ok((rest, out)),
+        }
+    }
+}
+
+fn open<'a>(i: &'a str, name: &str) -> Res<'a, ()> {
+    match bws(i).strip_prefix('(') {
+        Some(r) => Ok((bws(r), ())),
+        None => fail(
+            i,
+            format!("expected `(` after `{name}`, found {}", found(i)),
+        ),
+    }
+}
+
+fn close(i: &str) -> Res<'_, ()> {
+    match bws(i).strip_prefix(')') {
+        Some(r) => Ok((r, ())),
+        None => fail(i, format!("expected `)`, found {}", found(i))),
+    }
+}
+
+fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
+    let (r, name) = commit(identifier(i), |at| {
+        format!(
+            "expected a transformation (filter, aggregate or groupby), found {}",
+            found(at)
+        )
+    })?;
+    let lower = name.to_ascii_lowercase();
+    match lower.as_str() {
+        "filter" => {
+            let (r, _) = open(r, name)?;
+            let (r, e) = commit(expr(c, r, 0), |at| {
+                format!("expected a condition, found {}", found(at))
+            })?;
+            let (r, _) = close(r)?;
+            Ok((r, Transformation::Filter(e)))
+        }
+        "aggregate" => {
+            let (r, _) = open(r, name)?;
+            let (r, items) = list(c, r, aggregate_item)?;
+            let (r, _) = close(r)?;
+            Ok((r, Transformation::Aggregate(items)))
+        }
+        "groupby" => {
+            let (r, _) = open(r, name)?;
+            let (r, _) = open(r, "groupby(")?;
+            let (r, paths) = list(c, r, group_path)?;
+            let (r, _) = close(r)?;
+            let r = bws(r);
+            let (r, aggregate) = match r.strip_prefix(',') {
+                Some(after) => {
+                    let after = bws(after);
+                    let (r, _) = commit(keyword(after, "aggregate"), |at| {
+                        format!("expected `aggregate(...)` in groupby, found {}", found(at))
+                    })?;
+                    let (r, _) = open(r, "aggregate")?;
+                    let (r, items) = list(c, r, aggregate_item)?;
+                    close(r).map(|(r, _)| (r, items))?
+                }
+                None => (r, Vec::new()),
+            };
+            let (r, _) = close(r)?;
+            Ok((r, Transformation::GroupBy { paths, aggregate }))
+        }
+        other if DECLINED.contains(&other) => Err(nom::Err::Failure(PErr {
+            at: i,
+            kind: ErrorKind::NotImplemented,
+            msg: format!("the `{name}` transformation is not supported").into(),
+        })),
+        _ => fail(
+            i,
+            format!("unknown transformation `{name}`: expected filter, aggregate or groupby"),
+        ),
+    }
+}
+
+fn group_path<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, GroupPath> {
+    let pos = c.pos(i);
+    let mut segments = Vec::new();
+    let mut r = i;
+    loop {
+        let (rest, seg) = commit(identifier(r), |at| {
+            format!("expected a property to group by, found {}", found(at))
+        })?;
+        segments.push(seg.to_owned());
+        match rest.strip_prefix('/') {
+            Some(after) => r = after,
+            None => return Ok((bws(rest), GroupPath { segments, pos })),
+        }
+    }
+}
+
+fn aggregate_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, AggregateItem> {
+    let pos = c.pos(i);
+    let (r, value, method) = if let Some(after) = i.strip_prefix("$count") {
+        (after, None, None)
+    } else {
+        let (r, e) = commit(expr(c, i, 0), |at| {
+            format!(
+                "expected a value to aggregate or `$count`, found {}",
+                found(at)
+            )
+        })?;
+        let (r, _) = commit(rws(r), |at| {
+            format!("expected ` with ` and a method, found {}", found(at))
+        })?;
+        let (r, _) = commit(keyword(r, "with"), |at| {
+            format!("expected `with` and a method, found {}", found(at))
+        })?;
+        let (r, _) = commit(rws(r), |at| {
+            format!("expected a method after `with`, found {}", found(at))
+        })?;
+        let (r, m) = commit(identifier(r), |at| {
+            format!("expected a method after `with`, found {}", found(at))
+        })?;
+        let method = match m.to_ascii_lowercase().as_str() {
+            "sum" => AggregateMethod::Sum,
+            "min" => AggregateMethod::Min,
+            "max" => AggregateMethod::Max,
+            "average" => AggregateMethod::Average,
+            "countdistinct" => AggregateMethod::CountDistinct,
+            _ => {
+                return fail(
+                    r,
+                    format!(
+                        "unknown aggregation method `{m}`: expected sum, min, max, average or countdistinct"
+                    ),
+                )
+            }
+        };
+        (r, Some(e), Some(method))
+    };
+    let (r, alias) = as_alias(r)?;
+    Ok((
+        bws(r),
+        AggregateItem {
+            value,
+            method,
+            alias: alias.to_owned(),
+            pos,
+        },
+    ))
+}

@@ -1,0 +1,240 @@
+//! `$apply`: filters before an aggregation, one `groupby` or `aggregate`, filters after
+//! it; then `$filter`, `$orderby`, `$top`, `$skip` and `$count` over its result. Only
+//! filters (no aggregation) are a plain read with those filters.
+
+use super::error::BindError;
+use super::expr::ExprBinder;
+use super::ir::*;
+use crate::model::{EdmType, MODEL};
+use odata_parser::{AggregateItem, AggregateMethod, GroupPath, QueryOptions, Transformation};
+
+const OPTION: &str = "$apply";
+
+pub(super) fn bind(
+    read: Read,
+    o: &QueryOptions,
+    apply: &[Transformation],
+) -> Result<Target, BindError> {
+    let entity = read.entity;
+    let aliases = &o.aliases;
+    let split = apply
+        .iter()
+        .position(|t| !matches!(t, Transformation::Filter(_)))
+        .unwrap_or(apply.len());
+    let (before, rest) = apply.split_at(split);
+    let mut pre = None;
+    for t in before {
+        if let Transformation::Filter(e) = t {
+            let f = ExprBinder::new(OPTION, aliases, entity).predicate(e)?;
+            pre = Some(and(pre, f));
+        }
+    }
+    let Some((aggregation, after)) = rest.split_first() else {
+        // Only filters: the entities themselves, filtered before $filter.
+        let mut read = read;
+        if let Some(f) = pre {
+            read.shape.filter = Some(match read.shape.filter.take() {
+                Some(g) => TExpr::And(Box::new(f), Box::new(g)),
+                None => f,
+            });
+        }
+        return Ok(Target::Entities(read));
+    };
+    if read.single {
+        return Err(BindError::invalid(
+            OPTION,
+            None,
+            "groupby and aggregate need a collection",
+        ));
+    }
+    for (name, set) in [
+        ("$select", o.select.is_some()),
+        ("$expand", o.expand.is_some()),
+        ("$search", o.search.is_some()),
+        ("$compute", o.compute.is_some()),
+    ] {
+        if set {
+            return Err(BindError::unsupported(
+                name,
+                None,
+                format!("{name} together with groupby or aggregate is not supported"),
+            ));
+        }
+    }
+    let (paths, items) = match aggregation {
+        Transformation::GroupBy { paths, aggregate } => (paths.as_slice(), aggregate.as_slice()),
+        Transformation::Aggregate(items) => (&[][..], items.as_slice()),
+        Transformation::Filter(_) => (&[][..], &[][..]),
+    };
+    let groups = paths
+        .iter()
+        .map(|p| group(entity, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut columns: Vec<(Vec<String>, Ty)> = groups
+        .iter()
+        .map(|g| {
+            let mut path: Vec<String> = g.navs.iter().map(|n| n.name.to_owned()).collect();
+            path.push(g.prop.name.to_owned());
+            (path, prop_ty(g.prop))
+        })
+        .collect();
+    let mut aggregates = Vec::new();
+    for item in items {
+        let a = aggregate(entity, aliases, item)?;
+        let taken = columns
+            .iter()
+            .any(|(p, _)| p[0].eq_ignore_ascii_case(&a.alias));
+        if taken {
+            return Err(BindError::invalid(
+                OPTION,
+                Some(item.pos.0),
+                format!("`{}` names another property of the result", a.alias),
+            ));
+        }
+        columns.push((vec![a.alias.clone()], a.ty));
+        aggregates.push(a);
+    }
+    let over = |option| ExprBinder::new(option, aliases, entity).over_results(columns.clone());
+    let mut filter = None;
+    for t in after {
+        match t {
+            Transformation::Filter(e) => filter = Some(and(filter, over(OPTION).predicate(e)?)),
+            _ => {
+                return Err(BindError::unsupported(
+                    OPTION,
+                    None,
+                    "only filter() may follow groupby or aggregate",
+                ))
+            }
+        }
+    }
+    if let Some(e) = &o.filter {
+        filter = Some(and(filter, over("$filter").predicate(e)?));
+    }
+    let mut orderby = Vec::new();
+    for item in o.orderby.iter().flatten() {
+        let t = over("$orderby").expr(&item.expr)?;
+        if !matches!(t, TExpr::Lit(_)) {
+            orderby.push((t, item.desc));
+        }
+    }
+    let mut read = read;
+    read.shape = Shape {
+        filter: pre,
+        ..Shape::default()
+    };
+    Ok(Target::Aggregated(Aggregation {
+        read,
+        groups,
+        aggregates,
+        filter,
+        orderby,
+        top: o.top,
+        skip: o.skip,
+        count: o.count.unwrap_or(false),
+    }))
+}
+
+fn and(a: Option<TExpr>, b: TExpr) -> TExpr {
+    match a {
+        Some(a) => TExpr::And(Box::new(a), Box::new(b)),
+        None => b,
+    }
+}
+
+fn prop_ty(p: Prop) -> Ty {
+    if p.ty == EdmType::Boolean {
+        Ty::Bool
+    } else {
+        Ty::Edm(p.ty)
+    }
+}
+
+/// `Status/Description`: single-valued navigation, then a property.
+fn group(entity: Entity, p: &GroupPath) -> Result<GroupCol, BindError> {
+    let err = |m: String| BindError::invalid(OPTION, Some(p.pos.0), m);
+    let mut at = entity;
+    let mut navs = Vec::new();
+    let (last, through) = p
+        .segments
+        .split_last()
+        .ok_or_else(|| err("expected a property to group by".into()))?;
+    for name in through {
+        let nav = at.nav(name).ok_or_else(|| {
+            err(format!(
+                "`{name}` is not a navigation property of {}",
+                at.name
+            ))
+        })?;
+        if nav.many {
+            return Err(BindError::unsupported(
+                OPTION,
+                Some(p.pos.0),
+                format!("grouping by a collection (`{name}`) is not supported"),
+            ));
+        }
+        navs.push(nav);
+        at = MODEL
+            .entity_type(nav.target)
+            .ok_or_else(|| err("navigation target missing".into()))?;
+    }
+    let prop = at.property(last).ok_or_else(|| {
+        err(if at.nav(last).is_some() {
+            format!("`{last}` is a navigation property: group by one of its properties, e.g. `{last}/...`")
+        } else {
+            format!("`{last}` is not a property of {}", at.name)
+        })
+    })?;
+    Ok(GroupCol { navs, prop })
+}
+
+fn aggregate(
+    entity: Entity,
+    aliases: &[(String, odata_parser::Expr)],
+    item: &AggregateItem,
+) -> Result<AggregateCol, BindError> {
+    let pos = Some(item.pos.0);
+    let (Some(value), Some(method)) = (&item.value, item.method) else {
+        return Ok(AggregateCol {
+            alias: item.alias.clone(),
+            method: None,
+            value: None,
+            ty: Ty::Edm(EdmType::Int64),
+        });
+    };
+    let value = ExprBinder::new(OPTION, aliases, entity).expr(value)?;
+    let t = value.ty();
+    let numeric = t.is_numeric();
+    let ty = match method {
+        AggregateMethod::Sum | AggregateMethod::Average if !numeric => {
+            return Err(BindError::invalid(
+                OPTION,
+                pos,
+                format!("sum and average need numbers, found {}", t.name()),
+            ))
+        }
+        AggregateMethod::Sum => match t {
+            Ty::Edm(e) if e.is_integer() => Ty::Edm(EdmType::Int64),
+            other => other,
+        },
+        AggregateMethod::Average => match t {
+            Ty::Edm(EdmType::Double) => t,
+            _ => Ty::Edm(EdmType::Decimal(38, 10)),
+        },
+        AggregateMethod::Min | AggregateMethod::Max if matches!(t, Ty::Bool | Ty::Null) => {
+            return Err(BindError::invalid(
+                OPTION,
+                pos,
+                format!("min and max need ordered values, found {}", t.name()),
+            ))
+        }
+        AggregateMethod::Min | AggregateMethod::Max => t,
+        AggregateMethod::CountDistinct => Ty::Edm(EdmType::Int64),
+    };
+    Ok(AggregateCol {
+        alias: item.alias.clone(),
+        method: Some(method),
+        value: Some(value),
+        ty,
+    })
+}
