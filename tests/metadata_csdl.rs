@@ -643,6 +643,11 @@ const RECORD_TERMS: &[(&str, &[&str], &str)] = &[
         &["Supported", "ContinueOnErrorSupported", "SupportedFormats"],
         "EntityContainer",
     ),
+    (
+        "Aggregation.ApplySupported",
+        &["Transformations", "Rollup"],
+        "EntityContainer",
+    ),
 ];
 
 /// Non-record terms: (term, XML inline attribute or "Collection", applies to).
@@ -689,6 +694,16 @@ fn check_shapes(n: &Node, parent: &str, seen: &mut BTreeSet<String>) {
             for pv in record.kids("PropertyValue") {
                 let prop = pv.attr("Property").unwrap_or("");
                 assert!(props.contains(&prop), "{term} has no property {prop}");
+                if prop == "Transformations" {
+                    // Collection(Edm.String): transformation names.
+                    assert!(pv.kid("Collection").kids("String").count() > 0);
+                    continue;
+                }
+                if prop == "Rollup" {
+                    // Aggregation.RollupType, an enumeration.
+                    assert_eq!(pv.attr("EnumMember"), Some("Aggregation.RollupType/None"));
+                    continue;
+                }
                 if prop == "SupportedFormats" {
                     // Collection(Edm.String): media types.
                     let formats: Vec<&str> = pv
@@ -744,6 +759,15 @@ fn xml_capabilities_values() {
     ] {
         assert!(functions.contains(&f), "{f}");
     }
+    let transformations: Vec<&str> = c
+        .annotation("Aggregation.ApplySupported")
+        .kid("Record")
+        .kid_by("PropertyValue", "Property", "Transformations")
+        .kid("Collection")
+        .kids("String")
+        .map(|s| s.text.as_str())
+        .collect();
+    assert_eq!(transformations, ["filter", "groupby", "aggregate"]);
 
     let prop = |set: &Node, term: &str, prop: &str, attr: &str| -> Option<String> {
         set.annotation(term)

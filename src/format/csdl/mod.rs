@@ -35,8 +35,8 @@ fn etag(body: &str) -> String {
 pub const XML_CONTENT_TYPE: &str = "application/xml";
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 
-/// Canonical `$filter` functions advertised in `Capabilities.FilterFunctions`.
-/// Public so the binder can reject exactly what the document does not promise.
+/// Canonical `$filter` functions advertised in `Capabilities.FilterFunctions`: every
+/// one the binder takes (the metadata tests hold the two together).
 pub const FILTER_FUNCTIONS: &[&str] = &[
     "contains",
     "startswith",
@@ -60,6 +60,13 @@ pub const FILTER_FUNCTIONS: &[&str] = &[
     "round",
     "floor",
     "ceiling",
+    "matchesPattern",
+    "fractionalseconds",
+    "totaloffsetminutes",
+    "maxdatetime",
+    "mindatetime",
+    "cast",
+    "isof",
 ];
 
 /// `$expand` depth advertised in `Capabilities.ExpandRestrictions/MaxLevels`.
@@ -87,6 +94,12 @@ pub(crate) const VOCABULARIES: &[Vocabulary] = &[
         alias: "Capabilities",
         xml_uri: "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Capabilities.V1.xml",
         json_uri: "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Capabilities.V1.json",
+    },
+    Vocabulary {
+        namespace: "Org.OData.Aggregation.V1",
+        alias: "Aggregation",
+        xml_uri: "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Aggregation.V1.xml",
+        json_uri: "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Aggregation.V1.json",
     },
 ];
 
@@ -141,6 +154,17 @@ pub(crate) fn container_annotations() -> Vec<Annotation> {
                     "SupportedFormats",
                     Value::Strings(&["application/json", "multipart/mixed"]),
                 ),
+            ],
+        ),
+        // `$apply` with the transformations the binder takes (bind/aggregate.rs).
+        record(
+            "Aggregation.ApplySupported",
+            vec![
+                (
+                    "Transformations",
+                    Value::Strings(&["filter", "groupby", "aggregate"]),
+                ),
+                ("Rollup", Value::Enum("Aggregation.RollupType", "None")),
             ],
         ),
     ]
