@@ -325,6 +325,68 @@ async fn arithmetic_rounding_and_functions_of_null_agree_with_the_data() {
     .await;
 }
 
+/// `case(condition:result, ...)`: the first result whose condition is true, else null;
+/// numbers promoted to one type; in `$filter`, `$orderby` and `$compute`.
+#[actix_web::test]
+async fn case_takes_the_first_true_condition() {
+    each_backend(|app, t, _| async move {
+        let leads = app
+            .get("Leads?$select=LeadId,Value,Guttometer&$top=100000", &t)
+            .await
+            .values();
+        let band = |l: &Value| -> Option<f64> {
+            let g = l["Guttometer"].as_i64()?;
+            Some(if g >= 80 {
+                3.0
+            } else if g >= 50 {
+                2.5
+            } else if g >= 20 {
+                1.0
+            } else {
+                return None;
+            })
+        };
+        let r = app
+            .get(
+                "Leads?$compute=case(Guttometer ge 80:3,Guttometer ge 50:2.5,Guttometer ge 20:1) as Band\
+                 &$select=LeadId,Band&$top=100000",
+                &t,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let got = r.values();
+        assert_eq!(got.len(), leads.len());
+        for (g, l) in got.iter().zip(&leads) {
+            assert_eq!(g["Band"].as_f64(), band(l), "{g} {l}");
+        }
+        let cases: Vec<LeadCase> = vec![
+            (
+                "case(Guttometer ge 50:true,true:false)".into(),
+                Box::new(|l| l["Guttometer"].as_i64().is_some_and(|g| g >= 50)),
+            ),
+            (
+                "case(Guttometer lt 20:'low',Guttometer lt 60:'mid') eq 'mid'".into(),
+                Box::new(|l| l["Guttometer"].as_i64().is_some_and(|g| (20..60).contains(&g))),
+            ),
+            (
+                "case(Guttometer gt 1000:1) eq null".into(),
+                Box::new(|_| true),
+            ),
+        ];
+        assert_lead_filters(&app, &t, &leads, &cases).await;
+        // Ordered by a case: the hot leads first.
+        let r = app
+            .get("Leads?$orderby=case(Guttometer ge 90:0,true:1),LeadId&$select=LeadId,Guttometer&$top=5", &t)
+            .await;
+        assert!(r.values().iter().all(|l| l["Guttometer"].as_i64().is_some_and(|g| g >= 90)), "{}", r.text);
+        for bad in ["case(Guttometer ge 50:1,true:'x') eq 1", "case(Description:1) eq 1"] {
+            let r = app.get(&format!("Leads?$filter={bad}"), &t).await;
+            assert_eq!(r.status, 400, "{bad}: {}", r.text);
+        }
+    })
+    .await;
+}
+
 /// `cast` and `isof` by OData's assignment rules, the same on both databases: numbers
 /// round half away from zero and must fit the target type, strings convert only when
 /// they hold a literal of it, and a cast that fails is null.

@@ -838,6 +838,7 @@ impl Typed {
         if self.chance(0.15) {
             let p = self.pick(&e.properties);
             let expr = match p.ty {
+                _ if self.chance(0.3) => format!("case({} eq null:0,true:1)", p.name),
                 t if t.is_numeric() => format!("{} mul 2", p.name),
                 EdmType::String => format!("length({})", p.name),
                 _ => format!("{} eq null", p.name),

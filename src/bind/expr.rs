@@ -155,12 +155,55 @@ impl<'a> ExprBinder<'a> {
                 None,
                 "JSON object literals are not supported",
             )),
-            Expr::Case(_) => Err(BindError::unsupported(
-                self.option,
-                None,
-                "`case` is not supported",
-            )),
+            Expr::Case(pairs) => self.case(pairs),
         }
+    }
+
+    /// `case(condition:result, ...)`: the first result whose condition is true, else
+    /// null. The results share one type, numbers promoted to the widest.
+    fn case(&mut self, pairs: &[(Expr, Expr)]) -> Result<TExpr, BindError> {
+        let mut out = Vec::new();
+        let mut ty = Ty::Null;
+        for (cond, result) in pairs {
+            let c = self.predicate(cond)?;
+            let r = self.expr(result)?;
+            let t = r.ty();
+            ty = match (ty, t) {
+                (Ty::Null, t) | (t, Ty::Null) => t,
+                (a, b) if a == b => a,
+                (a, b) if a.is_numeric() && b.is_numeric() => {
+                    if a == Ty::Edm(EdmType::Double) || b == Ty::Edm(EdmType::Double) {
+                        Ty::Edm(EdmType::Double)
+                    } else if matches!(
+                        (a, b),
+                        (Ty::Edm(EdmType::Decimal(..)), _) | (_, Ty::Edm(EdmType::Decimal(..)))
+                    ) {
+                        Ty::Edm(EdmType::Decimal(38, 10))
+                    } else {
+                        Ty::Edm(EdmType::Int64)
+                    }
+                }
+                (a, b) => {
+                    return Err(self.err(
+                        pos_of(result),
+                        format!(
+                            "the results of case must have one type, found {} and {}",
+                            a.name(),
+                            b.name()
+                        ),
+                    ))
+                }
+            };
+            out.push((c, r));
+        }
+        if out.is_empty() {
+            return Err(self.err(0, "case needs at least one condition:result pair"));
+        }
+        if ty == Ty::Null {
+            // Every result is null, so the case is, whatever the conditions.
+            return Ok(TExpr::Lit(Value::Null));
+        }
+        Ok(TExpr::Case(out, ty))
     }
 
     fn binary(&mut self, op: BinaryOp, a: &Expr, b: &Expr) -> Result<TExpr, BindError> {

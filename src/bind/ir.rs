@@ -240,6 +240,8 @@ pub enum TExpr {
         navs: Vec<Nav>,
         prop: Option<Prop>,
     },
+    /// `case(condition:result, ...)` with the results' common type.
+    Case(Vec<(TExpr, TExpr)>, Ty),
     /// Column `index` of an aggregated result.
     Column {
         index: usize,
@@ -327,7 +329,7 @@ impl TExpr {
             TExpr::Call(_, _, ty) => *ty,
             TExpr::Count { .. } => Ty::Edm(EdmType::Int64),
             TExpr::Cast { to, .. } => *to,
-            TExpr::Column { ty, .. } => *ty,
+            TExpr::Column { ty, .. } | TExpr::Case(_, ty) => *ty,
             TExpr::Root { prop: None, .. } => Ty::Edm(EdmType::Int64),
         }
     }
@@ -349,7 +351,9 @@ impl TExpr {
             }
             TExpr::Neg(e) => e.nullable(),
             TExpr::Call(_, args, _) => args.iter().any(|a| a.nullable()),
-            TExpr::Cast { .. } | TExpr::Root { .. } | TExpr::Column { .. } => true,
+            TExpr::Cast { .. } | TExpr::Root { .. } | TExpr::Column { .. } | TExpr::Case(..) => {
+                true
+            }
             TExpr::Not(_)
             | TExpr::And(..)
             | TExpr::Or(..)

@@ -756,6 +756,9 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
         }
         TExpr::Call(_, args, _) => args.iter().all(|a| root_columns(a, out)),
         TExpr::Cast { expr, .. } => root_columns(expr, out),
+        TExpr::Case(pairs, _) => pairs
+            .iter()
+            .all(|(c, r)| root_columns(c, out) && root_columns(r, out)),
         TExpr::In(a, list) => root_columns(a, out) && list.iter().all(|x| root_columns(x, out)),
     }
 }

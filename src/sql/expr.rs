@@ -329,6 +329,17 @@ impl Compiler {
             TExpr::Arith(op, a, b) => self.arith(q, *op, a, b, scopes),
             TExpr::Call(f, args, _) => self.call(q, *f, args, scopes),
             TExpr::Cast { expr, to, range } => self.cast(q, expr, *to, *range, scopes),
+            TExpr::Case(pairs, _) => {
+                // A condition that is null is not true: SQL's CASE and OData agree.
+                q.sql("(CASE");
+                for (c, r) in pairs {
+                    q.sql(" WHEN ");
+                    self.predicate(q, c, scopes);
+                    q.sql(" THEN ");
+                    self.expr(q, r, scopes);
+                }
+                q.sql(" END)");
+            }
             TExpr::Column { index, .. } => {
                 // Named by the aggregation's own alias and column position, never by the client.
                 q.sql(&scopes[0]).sql(&format!(".c{index}"));

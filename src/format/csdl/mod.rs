@@ -67,6 +67,7 @@ pub const FILTER_FUNCTIONS: &[&str] = &[
     "mindatetime",
     "cast",
     "isof",
+    "case",
 ];
 
 /// `$expand` depth advertised in `Capabilities.ExpandRestrictions/MaxLevels`.
