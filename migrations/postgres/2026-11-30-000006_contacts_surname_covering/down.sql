@@ -1,0 +1,2 @@
+DROP INDEX contacts_surname_idx;
+CREATE INDEX contacts_surname_idx ON contacts (workspace_id, surname, created);
