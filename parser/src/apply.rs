@@ -95,6 +95,16 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
             let (r, aggregate) = match r.strip_prefix(',') {
                 Some(after) => {
                     let after = bws(after);
+                    if keyword(after, "aggregate").is_err() {
+                        if let Ok((_, other)) = identifier(after) {
+                            if DECLINED.contains(&other.to_ascii_lowercase().as_str())
+                                || other.eq_ignore_ascii_case("filter")
+                                || other.eq_ignore_ascii_case("groupby")
+                            {
+                                return declined(after, &format!("`{other}` inside groupby"));
+                            }
+                        }
+                    }
                     let (r, _) = commit(keyword(after, "aggregate"), |at| {
                         format!("expected `aggregate(...)` in groupby, found {}", found(at))
                     })?;
@@ -107,11 +117,7 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
             let (r, _) = close(r)?;
             Ok((r, Transformation::GroupBy { paths, aggregate }))
         }
-        other if DECLINED.contains(&other) => Err(nom::Err::Failure(PErr {
-            at: i,
-            kind: ErrorKind::NotImplemented,
-            msg: format!("the `{name}` transformation is not supported").into(),
-        })),
+        other if DECLINED.contains(&other) => declined(i, &format!("the `{name}` transformation")),
         _ => fail(
             i,
             format!("unknown transformation `{name}`: expected filter, aggregate or groupby"),
@@ -119,8 +125,22 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
     }
 }
 
+/// Valid OData this service does not take: 501.
+fn declined<'a, T>(at: &'a str, what: &str) -> Res<'a, T> {
+    Err(nom::Err::Failure(PErr {
+        at,
+        kind: ErrorKind::NotImplemented,
+        msg: format!("{what} is not supported").into(),
+    }))
+}
+
 fn group_path<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, GroupPath> {
     let pos = c.pos(i);
+    if let Some(after) = i.get(..6).filter(|h| h.eq_ignore_ascii_case("rollup")) {
+        if bws(&i[after.len()..]).starts_with('(') {
+            return declined(i, "`rollup` in groupby");
+        }
+    }
     let mut segments = Vec::new();
     let mut r = i;
     loop {

@@ -84,6 +84,18 @@ fn apply_takes_filter_aggregate_and_groupby_only() {
     assert_eq!(e.kind, ErrorKind::NotImplemented);
     assert_eq!(e.message, "the `topcount` transformation is not supported");
     assert_eq!(err("Contacts?$apply=nonsense(1)").kind, ErrorKind::Syntax);
+    assert_eq!(
+        err("Contacts?$apply=groupby((rollup($all,Name)))").kind,
+        ErrorKind::NotImplemented
+    );
+    assert_eq!(
+        err("Contacts?$apply=groupby((Name),topcount(1,Value))").kind,
+        ErrorKind::NotImplemented
+    );
+    assert_eq!(
+        err("Contacts?$apply=groupby((Name),nonsense(1))").kind,
+        ErrorKind::Syntax
+    );
     assert_eq!(err("Contacts?$apply=groupby(Name)").kind, ErrorKind::Syntax);
     assert_eq!(
         err("Contacts?$apply=aggregate(Value with median as M)").kind,

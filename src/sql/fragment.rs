@@ -196,8 +196,8 @@ where
 /// process sees are cached; later ones are prepared for their one execution.
 mod statement_cache {
     use super::Part;
-    use std::collections::HashSet;
     use foldhash::fast::RandomState;
+    use std::collections::HashSet;
     use std::hash::{BuildHasher, Hash, Hasher};
     use std::sync::{Mutex, OnceLock};
 
