@@ -1,8 +1,11 @@
 //! `cast` and `isof`: which primitive types a value can be cast to, by OData's
 //! assignment rules (URL Conventions, "Type Functions"), decided from the static types.
 
+use super::error::BindError;
+use super::expr::{fname, ExprBinder};
 use super::ir::{CmpOp, TExpr, Ty, Value};
-use crate::model::EdmType;
+use crate::model::{EdmType, MODEL};
+use odata_parser::{Expr, Function};
 
 /// A type named in `cast`/`isof`, as the value takes it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -151,6 +154,77 @@ pub fn isof(expr: TExpr, to: Target, how: Conversion) -> TExpr {
             Box::new(not_null(expr.clone())),
             Box::new(not_null(cast(expr, to, how))),
         ),
+    }
+}
+
+impl ExprBinder<'_> {
+    /// `cast(expr, type)`, `isof(expr, type)` and `isof(type)`.
+    pub(super) fn type_function(
+        &mut self,
+        f: Function,
+        args: &[Expr],
+        pos: usize,
+    ) -> Result<TExpr, BindError> {
+        let (value, name) = match args {
+            [Expr::TypeName(t)] => (None, t),
+            [v, Expr::TypeName(t)] => (Some(v), t),
+            _ => {
+                return Err(self.err(
+                    pos,
+                    format!("{} takes a value and a type name, or a type name", fname(f)),
+                ))
+            }
+        };
+        let it = self.it();
+        let entities: Vec<&'static str> = MODEL.types.iter().map(|t| t.name).collect();
+        let target = match named(name, MODEL.namespace, &entities) {
+            Named::Primitive(t) => t,
+            Named::Entity(e) if value.is_none() && f == Function::IsOf => {
+                // No type derives from another here: the instance is of its own type only.
+                return Ok(TExpr::Lit(Value::Bool(e == it.name)));
+            }
+            Named::Entity(_) => {
+                return Err(BindError::unsupported(
+                    self.option,
+                    Some(pos),
+                    format!("{} with an entity type", fname(f)),
+                ))
+            }
+            Named::Unsupported(what) => {
+                return Err(BindError::unsupported(
+                    self.option,
+                    Some(pos),
+                    format!("{} to {what} is not supported", fname(f)),
+                ))
+            }
+            Named::Unknown => {
+                return Err(self.err(pos, format!("unknown type `{name}` in {}", fname(f))))
+            }
+        };
+        let Some(value) = value else {
+            // The current instance is an entity, never of a primitive type.
+            return match f {
+                Function::IsOf => Ok(TExpr::Lit(Value::Bool(false))),
+                _ => Err(self.err(pos, format!("cast of an entity to {name}"))),
+            };
+        };
+        let value = self.expr(value)?;
+        let Some(how) = conversion(value.ty(), target) else {
+            return Err(BindError::unsupported(
+                self.option,
+                Some(pos),
+                format!(
+                    "{} from {} to {name} is not supported",
+                    fname(f),
+                    value.ty().name()
+                ),
+            ));
+        };
+        Ok(if f == Function::Cast {
+            cast(value, target, how)
+        } else {
+            isof(value, target, how)
+        })
     }
 }
 

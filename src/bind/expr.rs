@@ -1,6 +1,5 @@
 //! Binds `$filter`/`$orderby` expressions: names to model properties, types checked.
 
-use super::cast;
 use super::error::BindError;
 use super::ir::{ArithOp, CmpOp, Entity, Nav, TExpr, Ty, Value};
 use super::literal;
@@ -34,6 +33,11 @@ impl<'a> ExprBinder<'a> {
         }
     }
 
+    /// The entity `$it` is.
+    pub(super) fn it(&self) -> Entity {
+        self.scopes[0].1
+    }
+
     /// A binder over an aggregated result: its paths name the result's columns.
     pub fn over_results(mut self, columns: Vec<(Vec<String>, Ty)>) -> Self {
         self.results = Some(columns);
@@ -56,7 +60,7 @@ impl<'a> ExprBinder<'a> {
         self
     }
 
-    fn err(&self, pos: usize, msg: impl Into<String>) -> BindError {
+    pub(super) fn err(&self, pos: usize, msg: impl Into<String>) -> BindError {
         BindError::invalid(self.option, Some(pos), msg)
     }
 
@@ -705,77 +709,6 @@ impl<'a> ExprBinder<'a> {
             _ => return unsupported(&format!("{f:?}")),
         };
         Ok(TExpr::Call(f, bound, ty))
-    }
-}
-
-impl ExprBinder<'_> {
-    /// `cast(expr, type)`, `isof(expr, type)` and `isof(type)`.
-    fn type_function(
-        &mut self,
-        f: Function,
-        args: &[Expr],
-        pos: usize,
-    ) -> Result<TExpr, BindError> {
-        let (value, name) = match args {
-            [Expr::TypeName(t)] => (None, t),
-            [v, Expr::TypeName(t)] => (Some(v), t),
-            _ => {
-                return Err(self.err(
-                    pos,
-                    format!("{} takes a value and a type name, or a type name", fname(f)),
-                ))
-            }
-        };
-        let it = self.scopes[0].1;
-        let entities: Vec<&'static str> = MODEL.types.iter().map(|t| t.name).collect();
-        let target = match cast::named(name, MODEL.namespace, &entities) {
-            cast::Named::Primitive(t) => t,
-            cast::Named::Entity(e) if value.is_none() && f == Function::IsOf => {
-                // No type derives from another here: the instance is of its own type only.
-                return Ok(TExpr::Lit(Value::Bool(e == it.name)));
-            }
-            cast::Named::Entity(_) => {
-                return Err(BindError::unsupported(
-                    self.option,
-                    Some(pos),
-                    format!("{} with an entity type", fname(f)),
-                ))
-            }
-            cast::Named::Unsupported(what) => {
-                return Err(BindError::unsupported(
-                    self.option,
-                    Some(pos),
-                    format!("{} to {what} is not supported", fname(f)),
-                ))
-            }
-            cast::Named::Unknown => {
-                return Err(self.err(pos, format!("unknown type `{name}` in {}", fname(f))))
-            }
-        };
-        let Some(value) = value else {
-            // The current instance is an entity, never of a primitive type.
-            return match f {
-                Function::IsOf => Ok(TExpr::Lit(Value::Bool(false))),
-                _ => Err(self.err(pos, format!("cast of an entity to {name}"))),
-            };
-        };
-        let value = self.expr(value)?;
-        let Some(how) = cast::conversion(value.ty(), target) else {
-            return Err(BindError::unsupported(
-                self.option,
-                Some(pos),
-                format!(
-                    "{} from {} to {name} is not supported",
-                    fname(f),
-                    value.ty().name()
-                ),
-            ));
-        };
-        Ok(if f == Function::Cast {
-            cast::cast(value, target, how)
-        } else {
-            cast::isof(value, target, how)
-        })
     }
 }
 

@@ -10,7 +10,8 @@ use crate::bind::{Prop, Read};
 use crate::exec;
 use crate::format::atom;
 use crate::format::json::{
-    context_fragment, entity_doc, property_doc, CollectionDoc, MetadataLevel,
+    aggregate_context_fragment, context_fragment, entity_doc, property_doc, CollectionDoc,
+    MetadataLevel,
 };
 use crate::plan::{fingerprint, is_quick, plan_read, SkipToken, TokenCheck};
 use crate::sql::Output;
@@ -324,8 +325,8 @@ pub async fn aggregated(
         ));
     };
     let root = cx.req.root.as_str();
-    let context =
-        (f.level != MetadataLevel::None).then(|| format!("{root}{}", aggregate_context(&ag)));
+    let context = (f.level != MetadataLevel::None)
+        .then(|| format!("{root}{}", aggregate_context_fragment(&ag)));
     let output = Output {
         ieee754: f.ieee754,
         full: (f.level == MetadataLevel::Full).then(|| root.to_owned()),
@@ -405,40 +406,4 @@ fn page_size_applied(resp: &mut HttpResponse, preferred: Option<u64>, server_max
                 .insert(header::HeaderName::from_static("preference-applied"), v);
         }
     }
-}
-
-/// `$metadata#Leads(StatusId,Status(Description),Total)`: the groups, nested by their
-/// navigation, then the aggregates.
-fn aggregate_context(ag: &crate::bind::Aggregation) -> String {
-    let mut items: Vec<(String, Vec<String>)> = Vec::new();
-    for g in &ag.groups {
-        match g.navs.split_first() {
-            None => items.push((g.prop.name.to_owned(), Vec::new())),
-            Some((first, rest)) => {
-                let mut inner: String = g.prop.name.to_owned();
-                for n in rest.iter().rev() {
-                    inner = format!("{}({inner})", n.name);
-                }
-                match items
-                    .iter_mut()
-                    .find(|(n, sub)| n == first.name && !sub.is_empty())
-                {
-                    Some((_, sub)) => sub.push(inner),
-                    None => items.push((first.name.to_owned(), vec![inner])),
-                }
-            }
-        }
-    }
-    let mut list: Vec<String> = items
-        .into_iter()
-        .map(|(n, sub)| {
-            if sub.is_empty() {
-                n
-            } else {
-                format!("{n}({})", sub.join(","))
-            }
-        })
-        .collect();
-    list.extend(ag.aggregates.iter().map(|a| a.alias.clone()));
-    format!("$metadata#{}({})", ag.read.context_path, list.join(","))
 }
