@@ -75,6 +75,13 @@ check(withDiv.length === 5 && withDiv.every((c) => c.Division && c.Division.Divi
 const withLeads = await contacts.query(client.newOptions().top(10).expand("Leads"));
 check(withLeads.every((c) => Array.isArray(c.Leads) && c.Leads.every((l) => l.ContactId === c.ContactId)), "expanded Leads collections");
 
+// Data aggregation ($apply) and computed properties ($compute) through the client's options.
+const byStatus = await leads.query(client.newOptions().apply("groupby((StatusId),aggregate($count as N))"));
+const leadTotal = Number(await (await raw("Leads/$count")).text());
+check(byStatus.length > 1 && byStatus.reduce((s, g) => s + g.N, 0) === leadTotal, "$apply: the groups' counts add up to all leads");
+const doubled = await leads.query(client.newOptions().custom("$compute", "Guttometer mul 2 as Twice").select(["LeadId", "Guttometer", "Twice"]).top(20));
+check(doubled.length === 20 && doubled.every((l) => l.Twice === (l.Guttometer === null ? null : 2 * l.Guttometer)), "$compute: Twice is twice Guttometer");
+
 // By key.
 const one = await contacts.retrieve(seen[0]);
 check(one.ContactId === seen[0] && typeof one.Surname === "string", `Contacts(${seen[0]}) by key`);
