@@ -807,6 +807,16 @@ async fn apply_groups_and_aggregates_as_the_data_says() {
         assert!(pages > 2);
         assert_eq!(seen.len(), surnames.len());
         assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), surnames);
+        // $select picks from the result: a navigation group whole, an aggregate.
+        let r = get("groupby((Status/Description,StatusId),aggregate($count as N))&$select=Status,N").await;
+        assert!(r.json()["@odata.context"].as_str().unwrap().ends_with("#Leads(Status(Description),N)"), "{}", r.text);
+        let rows = r.values();
+        assert_eq!(rows.len(), pairs.len());
+        for row in &rows {
+            let keys: Vec<&String> = row.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["Status", "N"], "{row}");
+            assert!(row["Status"]["Description"].is_string());
+        }
         // What a navigation reaches, and from an entity that does not exist.
         let contact = app.get("Contacts?$select=ContactId&$expand=Leads($select=LeadId)&$top=1&$filter=Leads/any()", &t).await.values()[0].clone();
         let id = contact["ContactId"].as_i64().unwrap();
@@ -820,7 +830,8 @@ async fn apply_groups_and_aggregates_as_the_data_says() {
             ("groupby((Leads/LeadId))", 400),
             ("groupby((StatusId))&$filter=Nothing eq 1", 400),
             ("topcount(2,Value)", 501),
-            ("groupby((StatusId))&$select=StatusId", 501),
+            ("groupby((StatusId))&$select=Nothing", 400),
+            ("groupby((StatusId))&$expand=Status", 501),
             ("groupby((StatusId))&$format=atom", 406),
         ] {
             let r = app.get(&format!("Leads?$apply={q}"), &t).await;

@@ -801,6 +801,9 @@ impl Typed {
         if self.chance(0.2) {
             opts.push("$count=true".into());
         }
+        if self.chance(0.2) {
+            opts.push("$select=N".into());
+        }
         opts
     }
 

@@ -48,7 +48,6 @@ pub(super) fn bind(
         ));
     }
     for (name, set) in [
-        ("$select", o.select.is_some()),
         ("$expand", o.expand.is_some()),
         ("$search", o.search.is_some()),
         ("$compute", o.compute.is_some()),
@@ -118,6 +117,12 @@ pub(super) fn bind(
             orderby.push((t, item.desc));
         }
     }
+    let select = o
+        .select
+        .as_deref()
+        .map(|items| select(items, &columns))
+        .transpose()?
+        .flatten();
     let mut read = read;
     read.shape = Shape {
         filter: pre,
@@ -132,7 +137,56 @@ pub(super) fn bind(
         top: o.top,
         skip: o.skip,
         count: o.count.unwrap_or(false),
+        select,
     }))
+}
+
+/// `$select` over the result: the columns named, or under a named navigation
+/// (`Status` for `Status/Description`); `None` for `*`.
+fn select(
+    items: &[odata_parser::SelectItem],
+    columns: &[(Vec<String>, Ty)],
+) -> Result<Option<Vec<usize>>, BindError> {
+    use odata_parser::SelectItem;
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            SelectItem::Star => return Ok(None),
+            SelectItem::AllOperations(_) => {}
+            SelectItem::Path { path, options, pos } => {
+                if options.is_some() {
+                    return Err(BindError::unsupported(
+                        "$select",
+                        Some(pos.0),
+                        "nested options in $select are not supported",
+                    ));
+                }
+                let under = |c: &Vec<String>| {
+                    c.len() >= path.len()
+                        && c.iter().zip(path).all(|(a, b)| a.eq_ignore_ascii_case(b))
+                };
+                let found: Vec<usize> = (0..columns.len())
+                    .filter(|&i| under(&columns[i].0))
+                    .collect();
+                if found.is_empty() {
+                    return Err(BindError::invalid(
+                        "$select",
+                        Some(pos.0),
+                        format!(
+                            "`{}` is not a property of the aggregated result",
+                            path.join("/")
+                        ),
+                    ));
+                }
+                for i in found {
+                    if !out.contains(&i) {
+                        out.push(i);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 fn and(a: Option<TExpr>, b: TExpr) -> TExpr {

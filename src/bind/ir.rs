@@ -81,6 +81,15 @@ pub struct Aggregation {
     pub top: Option<u64>,
     pub skip: Option<u64>,
     pub count: bool,
+    /// `$select`: the result columns returned (all when `None`).
+    pub select: Option<Vec<usize>>,
+}
+
+impl Aggregation {
+    /// Whether result column `index` (groups first, then aggregates) is returned.
+    pub fn returns(&self, index: usize) -> bool {
+        self.select.as_ref().is_none_or(|s| s.contains(&index))
+    }
 }
 
 /// A grouping property, through single-valued navigation.

@@ -44,7 +44,10 @@ pub fn context_fragment(read: &Read) -> String {
 /// navigation, then the aggregates.
 pub fn aggregate_context_fragment(ag: &Aggregation) -> String {
     let mut items: Vec<(String, Vec<String>)> = Vec::new();
-    for g in &ag.groups {
+    for (i, g) in ag.groups.iter().enumerate() {
+        if !ag.returns(i) {
+            continue;
+        }
         match g.navs.split_first() {
             None => items.push((g.prop.name.to_owned(), Vec::new())),
             Some((first, rest)) => {
@@ -72,7 +75,14 @@ pub fn aggregate_context_fragment(ag: &Aggregation) -> String {
             }
         })
         .collect();
-    list.extend(ag.aggregates.iter().map(|a| a.alias.clone()));
+    let groups = ag.groups.len();
+    list.extend(
+        ag.aggregates
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| ag.returns(groups + j))
+            .map(|(_, a)| a.alias.clone()),
+    );
     format!("$metadata#{}({})", ag.read.context_path, list.join(","))
 }
 

@@ -244,6 +244,9 @@ impl Compiler {
 fn tree(ag: &Aggregation) -> Node {
     let mut root: Vec<(String, Node)> = Vec::new();
     for (i, gc) in ag.groups.iter().enumerate() {
+        if !ag.returns(i) {
+            continue;
+        }
         let ty = match gc.prop.ty {
             crate::model::EdmType::Boolean => Ty::Bool,
             t => Ty::Edm(t),
@@ -268,7 +271,9 @@ fn tree(ag: &Aggregation) -> Node {
     }
     let groups = ag.groups.len();
     for (j, a) in ag.aggregates.iter().enumerate() {
-        root.push((a.alias.clone(), Node::Value(groups + j, a.ty)));
+        if ag.returns(groups + j) {
+            root.push((a.alias.clone(), Node::Value(groups + j, a.ty)));
+        }
     }
     Node::Object(root)
 }
