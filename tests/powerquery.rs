@@ -173,6 +173,34 @@ async fn power_query_request_sequence() {
                 .starts_with("text/plain"));
             assert_eq!(count.text, total.to_string());
         }
+        // A group-by folded into $apply, which $metadata's Aggregation.ApplySupported
+        // offers: the groups' counts add up to the rows, the sums to their values.
+        assert!(meta.text.contains("Aggregation.ApplySupported"));
+        let grouped = pq_get(
+            &app,
+            "Leads?$apply=groupby((StatusId),aggregate(Value%20with%20sum%20as%20Total,$count%20as%20Count))",
+            &auth,
+        )
+        .await;
+        assert_eq!(grouped.status, 200, "{}", grouped.text);
+        let groups = grouped.json()["value"].as_array().unwrap().clone();
+        let rows: i64 = groups.iter().map(|g| g["Count"].as_i64().unwrap()).sum();
+        assert_eq!(rows, app.db.count("", "leads", "alpha"));
+        let all = pq_get(
+            &app,
+            "Leads?$apply=aggregate(Value%20with%20sum%20as%20Total)",
+            &auth,
+        )
+        .await;
+        let total = all.json()["value"][0]["Total"].as_f64().unwrap();
+        let summed: f64 = groups
+            .iter()
+            .map(|g| g["Total"].as_f64().unwrap_or(0.0))
+            .sum();
+        assert!(
+            (total - summed).abs() < 1e-6 * total.abs().max(1.0),
+            "{total} {summed}"
+        );
         // The same with a bearer token (OData.Feed with an Authorization header).
         let bearer = format!("Bearer {}", app.db.token("alpha"));
         let keys = refresh(&app, &bearer, "Contacts", "ContactId", 50).await;
