@@ -173,8 +173,9 @@ async fn power_query_request_sequence() {
                 .starts_with("text/plain"));
             assert_eq!(count.text, total.to_string());
         }
-        // A group-by folded into $apply, which $metadata's Aggregation.ApplySupported
-        // offers: the groups' counts add up to the rows, the sums to their values.
+        // A group-by as $apply (which $metadata offers with Aggregation.ApplySupported),
+        // with Power Query's headers: the groups' counts add up to the rows, the sums to
+        // their values.
         assert!(meta.text.contains("Aggregation.ApplySupported"));
         let grouped = pq_get(
             &app,
