@@ -243,6 +243,17 @@ fn has_collections(shape: &crate::bind::Shape) -> bool {
         .any(|e| (e.nav.many && !e.is_count) || has_collections(&e.shape))
 }
 
+/// The number of rows of an aggregated result (`/$count` after `$apply`).
+pub fn aggregate_count(
+    conn: &mut DbConnection,
+    dialect: Dialect,
+    workspace: i64,
+    ag: &crate::bind::Aggregation,
+) -> Result<i64, DbError> {
+    let mut c = Compiler::new(dialect, workspace, Output::default());
+    Ok(c.aggregate_count(ag).get_result::<i64>(conn)?)
+}
+
 pub fn count(
     conn: &mut DbConnection,
     dialect: Dialect,

@@ -28,6 +28,7 @@ fn statements(bound: &Target, c: &mut Compiler) -> Result<Option<Statements>, St
             }
             v
         }
+        Target::AggregatedCount(ag) => vec![("count", c.aggregate_count(ag).returning())],
         Target::Count(read) => vec![("count", c.count(read).returning())],
         Target::Property { read, .. } => {
             let plan = plan_read(read, 1, None).map_err(|e| e.to_string())?;

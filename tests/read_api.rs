@@ -807,6 +807,16 @@ async fn apply_groups_and_aggregates_as_the_data_says() {
         assert!(pages > 2);
         assert_eq!(seen.len(), surnames.len());
         assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), surnames);
+        // `/$count` counts the result's rows (after its filters), as text.
+        let n = app.get("Leads/$count?$apply=groupby((StatusId))", &t).await;
+        assert_eq!((n.status, n.text.clone()), (200, by_status.len().to_string()));
+        let hot_groups = app
+            .get("Leads/$count?$apply=groupby((StatusId),aggregate($count as N))&$filter=N gt 1000000", &t)
+            .await;
+        assert_eq!(hot_groups.text, "0");
+        let filtered = app.get("Leads/$count?$apply=filter(Guttometer ge 90)", &t).await;
+        let plain = app.get("Leads/$count?$filter=Guttometer ge 90", &t).await;
+        assert_eq!((filtered.status, &filtered.text), (200, &plain.text));
         // $select picks from the result: a navigation group whole, an aggregate.
         let r = get("groupby((Status/Description,StatusId),aggregate($count as N))&$select=Status,N").await;
         assert!(r.json()["@odata.context"].as_str().unwrap().ends_with("#Leads(Status(Description),N)"), "{}", r.text);
@@ -845,6 +855,10 @@ async fn apply_groups_and_aggregates_as_the_data_says() {
         let from_150 = "Contacts(150)/Leads?$apply=aggregate($count as N)";
         assert_eq!(app.get(from_150, &t).await.status, 200);
         assert_eq!(app.get(from_150, &beta).await.status, 404);
+        let counted = app.get("Contacts(150)/Leads/$count?$apply=groupby((StatusId))", &beta).await;
+        assert_eq!(counted.status, 404);
+        let theirs_n = app.get("Leads/$count?$apply=groupby((LeadId))", &beta).await;
+        assert_eq!(theirs_n.text, app.db.count("", "leads", "beta").to_string());
         let first = app.get_with("Contacts?$apply=groupby((Surname))", &t, &[("Prefer", "odata.maxpagesize=5")]).await;
         let link = first.json()["@odata.nextLink"].as_str().unwrap().to_owned();
         let replay = app.get(&link, &beta).await;

@@ -17,6 +17,8 @@ pub enum Target {
     Entities(Read),
     /// `$apply` with `groupby` or `aggregate`: rows of grouped values and aggregates.
     Aggregated(Aggregation),
+    /// `/$count` of such a result.
+    AggregatedCount(Aggregation),
     /// `/$count` of a collection.
     Count(Read),
     /// A property of a single entity; `raw` for `/$value`.

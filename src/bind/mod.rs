@@ -156,7 +156,15 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                         "`$count` needs a collection",
                     ));
                 }
-                no_apply(&url.options, "`/$count`")?;
+                if let Some(apply) = &url.options.apply {
+                    let before = before_apply(&url.options, apply);
+                    let r = read(entity, path, key, false, context, &before, false)?;
+                    return Ok(match aggregate::bind(r, &url.options, apply)? {
+                        Target::Aggregated(ag) => Target::AggregatedCount(ag),
+                        Target::Entities(r) => Target::Count(r),
+                        other => other,
+                    });
+                }
                 let r = read(entity, path, key, false, context, &url.options, false)?;
                 return Ok(Target::Count(r));
             }
@@ -184,24 +192,28 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
         }
     }
     if let Some(apply) = &url.options.apply {
-        // After groupby or aggregate the other options apply to the result, not to the
-        // entities: the read carries only what comes before.
-        let aggregates = apply
-            .iter()
-            .any(|t| !matches!(t, odata_parser::Transformation::Filter(_)));
-        let before = if aggregates {
-            QueryOptions {
-                aliases: url.options.aliases.clone(),
-                ..QueryOptions::default()
-            }
-        } else {
-            url.options.clone()
-        };
+        let before = before_apply(&url.options, apply);
         let r = read(entity, path, key, single, context, &before, true)?;
         return aggregate::bind(r, &url.options, apply);
     }
     let r = read(entity, path, key, single, context, &url.options, true)?;
     Ok(Target::Entities(r))
+}
+
+/// The options that bind to the entities under `$apply`: after a groupby or aggregate
+/// the others apply to its result, so the read carries only the parameter aliases.
+fn before_apply(o: &QueryOptions, apply: &[odata_parser::Transformation]) -> QueryOptions {
+    let aggregates = apply
+        .iter()
+        .any(|t| !matches!(t, odata_parser::Transformation::Filter(_)));
+    if aggregates {
+        QueryOptions {
+            aliases: o.aliases.clone(),
+            ..QueryOptions::default()
+        }
+    } else {
+        o.clone()
+    }
 }
 
 fn no_apply(o: &QueryOptions, what: &str) -> Result<(), BindError> {

@@ -224,6 +224,7 @@ pub(super) async fn respond(
             let f = data_format(format, accept)?;
             read::entities(&cx, read, f, &url.options).await
         }
+        Target::AggregatedCount(ag) => read::aggregated_count(&cx, ag).await,
         Target::Aggregated(ag) => {
             let f = data_format(format, accept)?;
             read::aggregated(&cx, ag, f, &url.options).await

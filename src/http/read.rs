@@ -115,6 +115,24 @@ pub async fn count(cx: &Ctx<'_>, read: Read) -> Result<HttpResponse, ApiError> {
     Ok(text(n.to_string()))
 }
 
+/// `/$count` of an aggregated result, as text.
+pub async fn aggregated_count(
+    cx: &Ctx<'_>,
+    ag: crate::bind::Aggregation,
+) -> Result<HttpResponse, ApiError> {
+    text_allowed(cx.format, cx.accept)?;
+    let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
+    if !parent_exists(cx, ag.read.parent()).await? {
+        return Err(ApiError::NotFound(NO_PARENT.into()));
+    }
+    let n = cx
+        .db(false, move |c| {
+            Ok(exec::aggregate_count(c, dialect, ws, &ag)?)
+        })
+        .await?;
+    Ok(text(n.to_string()))
+}
+
 const NO_PARENT: &str =
     "no entity found at this address: the entity it navigates from does not exist";
 
