@@ -291,7 +291,7 @@ pub async fn entities(
             workspace: ws,
             query: fp,
             after,
-            served: served + rows.rows.len() as u64,
+            served: served.saturating_add(rows.rows.len() as u64),
         };
         next_page(root, &path, &rest, token)
     });
@@ -385,7 +385,7 @@ pub async fn aggregated(
             workspace: ws,
             query: fp,
             after: Vec::new(),
-            served: served + rows.len() as u64,
+            served: served.saturating_add(rows.len() as u64),
         };
         next_page(root, &path, &rest, token)
     });
