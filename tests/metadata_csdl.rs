@@ -767,7 +767,10 @@ fn xml_capabilities_values() {
         .kids("String")
         .map(|s| s.text.as_str())
         .collect();
-    assert_eq!(transformations, ["filter", "groupby", "aggregate"]);
+    assert_eq!(
+        transformations,
+        ["filter", "compute", "groupby", "aggregate"]
+    );
 
     let prop = |set: &Node, term: &str, prop: &str, attr: &str| -> Option<String> {
         set.annotation(term)

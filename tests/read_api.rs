@@ -807,6 +807,23 @@ async fn apply_groups_and_aggregates_as_the_data_says() {
         assert!(pages > 2);
         assert_eq!(seen.len(), surnames.len());
         assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), surnames);
+        // compute() names values the later steps group and aggregate by: leads per year.
+        let created = app.get("Leads?$select=Created&$top=100000", &t).await.values();
+        let mut per_year: BTreeMap<i64, i64> = BTreeMap::new();
+        for l in &created {
+            let year: i64 = l["Created"].as_str().unwrap()[..4].parse().unwrap();
+            *per_year.entry(year).or_default() += 1;
+        }
+        let got: BTreeMap<i64, i64> = get("compute(year(Created) as Y)/groupby((Y),aggregate($count as N))")
+            .await
+            .values()
+            .iter()
+            .map(|r| (r["Y"].as_i64().unwrap(), r["N"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(got, per_year);
+        let hot = get("compute(Guttometer ge 50 as Hot)/filter(Hot)/aggregate($count as N)").await;
+        let want = leads.iter().filter(|l| l["Guttometer"].as_i64().is_some_and(|g| g >= 50)).count();
+        assert_eq!(hot.values()[0]["N"].as_u64(), Some(want as u64));
         // `/$count` counts the result's rows (after its filters), as text.
         let n = app.get("Leads/$count?$apply=groupby((StatusId))", &t).await;
         assert_eq!((n.status, n.text.clone()), (200, by_status.len().to_string()));
@@ -840,6 +857,8 @@ async fn apply_groups_and_aggregates_as_the_data_says() {
             ("groupby((Leads/LeadId))", 400),
             ("groupby((StatusId))&$filter=Nothing eq 1", 400),
             ("topcount(2,Value)", 501),
+            ("compute(Value mul 2 as V)", 501),
+            ("compute(Value as LeadId)/aggregate($count as N)", 400),
             ("groupby((StatusId))&$select=Nothing", 400),
             ("groupby((StatusId))&$expand=Status", 501),
             ("groupby((StatusId))&$format=atom", 406),

@@ -755,6 +755,10 @@ impl Typed {
             steps.push(format!("filter({})", self.predicate(e, "", 1)));
         }
         let p = self.pick(&e.properties);
+        let computed = self.chance(0.3);
+        if computed {
+            steps.push(format!("compute({} eq null as Missing)", p.name));
+        }
         let numeric = e
             .properties
             .iter()
@@ -768,6 +772,9 @@ impl Typed {
         let grouped = self.chance(0.7);
         if grouped {
             let mut groups = vec![p.name.to_owned()];
+            if computed {
+                groups.push("Missing".into());
+            }
             if let Some(nav) = e.navigation.iter().find(|n| !n.many) {
                 if let Some(t) = MODEL.entity_type(nav.target) {
                     if self.chance(0.4) {

@@ -1,4 +1,4 @@
-//! `$apply` (OData Data Aggregation): `filter`, `aggregate` and `groupby`
+//! `$apply` (OData Data Aggregation): `filter`, `compute`, `aggregate` and `groupby`
 //! transformations separated by `/`; the other transformations parse as far as their
 //! name and are declined (501).
 
@@ -7,7 +7,7 @@ use crate::decode::Src;
 use crate::error::{commit, fail, found, ErrorKind, PErr, Res};
 use crate::expr::expr;
 use crate::lex::{bws, identifier, keyword, rws};
-use crate::options::{as_alias, list};
+use crate::options::{as_alias, compute_item, list};
 
 /// Transformations the specification defines that this parser does not take.
 const DECLINED: &[&str] = &[
@@ -66,7 +66,7 @@ fn close(i: &str) -> Res<'_, ()> {
 fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
     let (r, name) = commit(identifier(i), |at| {
         format!(
-            "expected a transformation (filter, aggregate or groupby), found {}",
+            "expected a transformation (filter, compute, aggregate or groupby), found {}",
             found(at)
         )
     })?;
@@ -79,6 +79,12 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
             })?;
             let (r, _) = close(r)?;
             Ok((r, Transformation::Filter(e)))
+        }
+        "compute" => {
+            let (r, _) = open(r, name)?;
+            let (r, items) = list(c, r, compute_item)?;
+            let (r, _) = close(r)?;
+            Ok((r, Transformation::Compute(items)))
         }
         "aggregate" => {
             let (r, _) = open(r, name)?;
@@ -99,6 +105,7 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
                         if let Ok((_, other)) = identifier(after) {
                             if DECLINED.contains(&other.to_ascii_lowercase().as_str())
                                 || other.eq_ignore_ascii_case("filter")
+                                || other.eq_ignore_ascii_case("compute")
                                 || other.eq_ignore_ascii_case("groupby")
                             {
                                 return declined(after, &format!("`{other}` inside groupby"));
@@ -120,7 +127,9 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
         other if DECLINED.contains(&other) => declined(i, &format!("the `{name}` transformation")),
         _ => fail(
             i,
-            format!("unknown transformation `{name}`: expected filter, aggregate or groupby"),
+            format!(
+                "unknown transformation `{name}`: expected filter, compute, aggregate or groupby"
+            ),
         ),
     }
 }

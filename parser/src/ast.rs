@@ -171,6 +171,8 @@ pub struct OrderItem {
 pub enum Transformation {
     /// `filter(condition)`
     Filter(Expr),
+    /// `compute(expr as Name, ...)`
+    Compute(Vec<ComputeItem>),
     /// `aggregate(item, ...)`
     Aggregate(Vec<AggregateItem>),
     /// `groupby((path, ...))` or `groupby((path, ...), aggregate(item, ...))`

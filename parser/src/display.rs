@@ -457,6 +457,11 @@ impl Display for Transformation {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             Transformation::Filter(e) => write!(f, "filter({e})"),
+            Transformation::Compute(items) => {
+                f.write_str("compute(")?;
+                comma_list(f, items)?;
+                f.write_char(')')
+            }
             Transformation::Aggregate(items) => {
                 f.write_str("aggregate(")?;
                 comma_list(f, items)?;

@@ -488,7 +488,7 @@ fn order_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, OrderItem> {
     ))
 }
 
-fn compute_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, ComputeItem> {
+pub(crate) fn compute_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, ComputeItem> {
     let (r, e) = commit(expr(c, i, 0), |at| {
         format!("expected an expression to compute, found {}", found(at))
     })?;

@@ -19,17 +19,34 @@ pub(super) fn bind(
     let aliases = &o.aliases;
     let split = apply
         .iter()
-        .position(|t| !matches!(t, Transformation::Filter(_)))
+        .position(|t| !matches!(t, Transformation::Filter(_) | Transformation::Compute(_)))
         .unwrap_or(apply.len());
     let (before, rest) = apply.split_at(split);
     let mut pre = None;
+    // Values `compute(...)` names, each usable by the steps after it.
+    let mut computed: Vec<ComputedProp> = Vec::new();
     for t in before {
-        if let Transformation::Filter(e) = t {
-            let f = ExprBinder::new(OPTION, aliases, entity).predicate(e)?;
-            pre = Some(and(pre, f));
+        match t {
+            Transformation::Filter(e) => {
+                let f = ExprBinder::new(OPTION, aliases, entity)
+                    .with_computed(&computed)
+                    .predicate(e)?;
+                pre = Some(and(pre, f));
+            }
+            Transformation::Compute(items) => {
+                super::compute_into(OPTION, entity, items, aliases, &mut computed)?;
+            }
+            _ => {}
         }
     }
     let Some((aggregation, after)) = rest.split_first() else {
+        if !computed.is_empty() {
+            return Err(BindError::unsupported(
+                OPTION,
+                None,
+                "compute() without groupby or aggregate is not supported; use $compute",
+            ));
+        }
         // Only filters: the entities themselves, filtered before $filter.
         let mut read = read;
         if let Some(f) = pre {
@@ -63,23 +80,23 @@ pub(super) fn bind(
     let (paths, items) = match aggregation {
         Transformation::GroupBy { paths, aggregate } => (paths.as_slice(), aggregate.as_slice()),
         Transformation::Aggregate(items) => (&[][..], items.as_slice()),
-        Transformation::Filter(_) => (&[][..], &[][..]),
+        Transformation::Filter(_) | Transformation::Compute(_) => (&[][..], &[][..]),
     };
     let groups = paths
         .iter()
-        .map(|p| group(entity, p))
+        .map(|p| group(entity, p, &computed))
         .collect::<Result<Vec<_>, _>>()?;
     let mut columns: Vec<(Vec<String>, Ty)> = groups
         .iter()
         .map(|g| {
             let mut path: Vec<String> = g.navs.iter().map(|n| n.name.to_owned()).collect();
-            path.push(g.prop.name.to_owned());
-            (path, prop_ty(g.prop))
+            path.push(g.name().to_owned());
+            (path, g.ty())
         })
         .collect();
     let mut aggregates = Vec::new();
     for item in items {
-        let a = aggregate(entity, aliases, item)?;
+        let a = aggregate(entity, aliases, item, &computed)?;
         let taken = columns
             .iter()
             .any(|(p, _)| p[0].eq_ignore_ascii_case(&a.alias));
@@ -196,17 +213,19 @@ fn and(a: Option<TExpr>, b: TExpr) -> TExpr {
     }
 }
 
-fn prop_ty(p: Prop) -> Ty {
-    if p.ty == EdmType::Boolean {
-        Ty::Bool
-    } else {
-        Ty::Edm(p.ty)
-    }
-}
-
-/// `Status/Description`: single-valued navigation, then a property.
-fn group(entity: Entity, p: &GroupPath) -> Result<GroupCol, BindError> {
+/// `Status/Description`: single-valued navigation, then a property; or a computed name.
+fn group(entity: Entity, p: &GroupPath, computed: &[ComputedProp]) -> Result<GroupCol, BindError> {
     let err = |m: String| BindError::invalid(OPTION, Some(p.pos.0), m);
+    if let [name] = p.segments.as_slice() {
+        if entity.property(name).is_none() {
+            if let Some(c) = computed.iter().find(|c| c.name == *name) {
+                return Ok(GroupCol {
+                    navs: Vec::new(),
+                    value: GroupValue::Computed(c.name.clone(), c.expr.clone()),
+                });
+            }
+        }
+    }
     let mut at = entity;
     let mut navs = Vec::new();
     let (last, through) = p
@@ -239,13 +258,17 @@ fn group(entity: Entity, p: &GroupPath) -> Result<GroupCol, BindError> {
             format!("`{last}` is not a property of {}", at.name)
         })
     })?;
-    Ok(GroupCol { navs, prop })
+    Ok(GroupCol {
+        navs,
+        value: GroupValue::Prop(prop),
+    })
 }
 
 fn aggregate(
     entity: Entity,
     aliases: &[(String, odata_parser::Expr)],
     item: &AggregateItem,
+    computed: &[ComputedProp],
 ) -> Result<AggregateCol, BindError> {
     let pos = Some(item.pos.0);
     let (Some(value), Some(method)) = (&item.value, item.method) else {
@@ -256,7 +279,9 @@ fn aggregate(
             ty: Ty::Edm(EdmType::Int64),
         });
     };
-    let value = ExprBinder::new(OPTION, aliases, entity).expr(value)?;
+    let value = ExprBinder::new(OPTION, aliases, entity)
+        .with_computed(computed)
+        .expr(value)?;
     let t = value.ty();
     let numeric = t.is_numeric();
     let ty = match method {

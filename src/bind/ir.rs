@@ -94,11 +94,35 @@ impl Aggregation {
     }
 }
 
-/// A grouping property, through single-valued navigation.
+/// A grouping property, through single-valued navigation, or a value `compute(...)` named.
 #[derive(Debug)]
 pub struct GroupCol {
     pub navs: Vec<Nav>,
-    pub prop: Prop,
+    pub value: GroupValue,
+}
+
+#[derive(Debug)]
+pub enum GroupValue {
+    Prop(Prop),
+    Computed(String, TExpr),
+}
+
+impl GroupCol {
+    /// The name the result gives the value (at the end of `navs`).
+    pub fn name(&self) -> &str {
+        match &self.value {
+            GroupValue::Prop(p) => p.name,
+            GroupValue::Computed(name, _) => name,
+        }
+    }
+
+    pub fn ty(&self) -> Ty {
+        match &self.value {
+            GroupValue::Prop(p) if p.ty == EdmType::Boolean => Ty::Bool,
+            GroupValue::Prop(p) => Ty::Edm(p.ty),
+            GroupValue::Computed(_, e) => e.ty(),
+        }
+    }
 }
 
 /// `value with method as alias`; `$count as alias` has neither value nor method.

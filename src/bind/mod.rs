@@ -601,7 +601,20 @@ fn bind_compute(
     items: &[odata_parser::ComputeItem],
     aliases: &[(String, Expr)],
 ) -> Result<Vec<ComputedProp>, BindError> {
-    let mut out: Vec<ComputedProp> = Vec::new();
+    let mut out = Vec::new();
+    compute_into("$compute", entity, items, aliases, &mut out)?;
+    Ok(out)
+}
+
+/// Binds `expr as Name, ...` (of `$compute`, or `$apply`'s `compute(...)`) onto `out`:
+/// each name new to the entity and to `out`, each expression free to use those before it.
+pub(super) fn compute_into(
+    option: &'static str,
+    entity: Entity,
+    items: &[odata_parser::ComputeItem],
+    aliases: &[(String, Expr)],
+    out: &mut Vec<ComputedProp>,
+) -> Result<(), BindError> {
     for item in items {
         let name = &item.alias;
         let taken = entity.property(name).is_some()
@@ -609,7 +622,7 @@ fn bind_compute(
             || out.iter().any(|c| c.name.eq_ignore_ascii_case(name));
         if taken {
             return Err(BindError::invalid(
-                "$compute",
+                option,
                 Some(pos_of(&item.expr)),
                 format!(
                     "`{name}` is already a property of {} or computed before",
@@ -617,12 +630,14 @@ fn bind_compute(
                 ),
             ));
         }
-        let expr = ExprBinder::new("$compute", aliases, entity).expr(&item.expr)?;
+        let expr = ExprBinder::new(option, aliases, entity)
+            .with_computed(out)
+            .expr(&item.expr)?;
         out.push(ComputedProp {
             name: name.clone(),
             expr,
             selected: true,
         });
     }
-    Ok(out)
+    Ok(())
 }

@@ -49,9 +49,9 @@ pub fn aggregate_context_fragment(ag: &Aggregation) -> String {
             continue;
         }
         match g.navs.split_first() {
-            None => items.push((g.prop.name.to_owned(), Vec::new())),
+            None => items.push((g.name().to_owned(), Vec::new())),
             Some((first, rest)) => {
-                let mut inner: String = g.prop.name.to_owned();
+                let mut inner: String = g.name().to_owned();
                 for n in rest.iter().rev() {
                     inner = format!("{}({inner})", n.name);
                 }

@@ -4,7 +4,7 @@
 
 use super::compiler::Compiler;
 use super::Sql;
-use crate::bind::{Aggregation, TExpr, Ty};
+use crate::bind::{Aggregation, GroupValue, TExpr, Ty};
 use crate::db::Dialect;
 use crate::model::EdmType;
 use diesel::sql_types::{BigInt, Text};
@@ -175,7 +175,10 @@ impl Compiler {
                 };
             }
             sep(q);
-            self.column(q, &at, gc.prop);
+            match &gc.value {
+                GroupValue::Prop(p) => self.column(q, &at, p),
+                GroupValue::Computed(_, e) => self.expr(q, e, &scopes),
+            }
             q.sql(&format!(" AS c{i}"));
         }
         for (j, a) in ag.aggregates.iter().enumerate() {
@@ -247,10 +250,7 @@ fn tree(ag: &Aggregation) -> Node {
         if !ag.returns(i) {
             continue;
         }
-        let ty = match gc.prop.ty {
-            crate::model::EdmType::Boolean => Ty::Bool,
-            t => Ty::Edm(t),
-        };
+        let ty = gc.ty();
         let mut level = &mut root;
         for nav in &gc.navs {
             let at = match level.iter().position(|(n, _)| n == nav.name) {
@@ -265,8 +265,8 @@ fn tree(ag: &Aggregation) -> Node {
                 Node::Value(..) | Node::Null => return Node::Object(root),
             };
         }
-        if !level.iter().any(|(n, _)| n == gc.prop.name) {
-            level.push((gc.prop.name.to_owned(), Node::Value(i, ty)));
+        if !level.iter().any(|(n, _)| n == gc.name()) {
+            level.push((gc.name().to_owned(), Node::Value(i, ty)));
         }
     }
     let groups = ag.groups.len();

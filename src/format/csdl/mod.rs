@@ -163,7 +163,7 @@ pub(crate) fn container_annotations() -> Vec<Annotation> {
             vec![
                 (
                     "Transformations",
-                    Value::Strings(&["filter", "groupby", "aggregate"]),
+                    Value::Strings(&["filter", "compute", "groupby", "aggregate"]),
                 ),
                 ("Rollup", Value::Enum("Aggregation.RollupType", "None")),
             ],
