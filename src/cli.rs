@@ -299,6 +299,7 @@ fn print_demo(bind: &str, token: &str) {
         "Contacts?$filter=startswith(Surname,'Sm')&$orderby=Created desc&$top=3",
         "Leads?$filter=Status/DeadFlag eq 0 and Guttometer ge 50&$expand=Status($select=Description)&$top=3",
         "LeadStatus('WON')",
+        "Leads?$apply=compute(year(Created) as Year)/groupby((Year),aggregate(Value with sum as Pipeline,$count as Leads))",
         "$metadata",
     ] {
         println!("  curl -g -H 'Authorization: Bearer {token}' \"{base}/{}\"", q.replace(' ', "%20").replace('$', "\\$"));
