@@ -449,7 +449,13 @@ async fn cast_and_isof_follow_the_assignment_rules() {
                  and cast(2.5,Edm.Int32) eq 3 and cast(-2.5,Edm.Int32) eq -3 \
                  and cast(300,Edm.Byte) eq null and cast(-129,Edm.SByte) eq null \
                  and cast(1 eq 1,Edm.String) eq 'true' and cast(null,Edm.Int32) eq null \
-                 and cast(Created,Edm.Date) eq null and not isof(null,Edm.String)"
+                 and cast(Created,Edm.Date) eq null and not isof(null,Edm.String) \
+                 and cast('2024-03-05T10:11:12+01:00',Edm.DateTimeOffset) eq 2024-03-05T09:11:12Z \
+                 and cast('2024-03-05T10:11',Edm.DateTimeOffset) eq 2024-03-05T10:11:00Z \
+                 and cast('2024-02-30T00:00:00Z',Edm.DateTimeOffset) eq null \
+                 and cast('2024-03-05 10:11:12',Edm.DateTimeOffset) eq null \
+                 and cast('2024-03-05',Edm.Date) eq 2024-03-05 and cast('2024-02-30',Edm.Date) eq null \
+                 and cast(cast(Created,Edm.String),Edm.DateTimeOffset) eq Created"
                     .into(),
                 Box::new(|_| true),
             ),
@@ -483,7 +489,7 @@ async fn cast_and_isof_follow_the_assignment_rules() {
         // What is not supported, or not a type, says so.
         for (filter, status) in [
             ("cast(Created,Edm.Guid) eq null", 501),
-            ("cast(Surname,Edm.Date) eq null", 501),
+            ("cast(Surname,Edm.TimeOfDay) eq null", 501),
             ("cast(Value,Edm.Nothing) eq null", 400),
             ("isof(Prospect.Crm.Nothing)", 400),
             ("cast(Edm.String) eq null", 400),

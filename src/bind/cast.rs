@@ -86,7 +86,7 @@ pub enum Conversion {
 }
 
 /// The conversion from `from` to `to` by OData's assignment rules, or `None` where the
-/// service does not convert (a string to a date or time).
+/// service does not convert (a string to a time of day).
 pub fn conversion(from: Ty, to: Target) -> Option<Conversion> {
     use Conversion::*;
     let numeric = |t: Ty| t.is_numeric();
@@ -100,7 +100,7 @@ pub fn conversion(from: Ty, to: Target) -> Option<Conversion> {
         _ if numeric(from) && numeric(to.ty) => Convert,
         _ if to.ty.is_string() => Convert,
         _ if from.is_string() => match to.ty {
-            Ty::Bool => Convert,
+            Ty::Bool | Ty::Date | Ty::Edm(EdmType::DateTimeOffset) => Convert,
             t if numeric(t) => Convert,
             _ => return None,
         },
@@ -258,7 +258,11 @@ mod tests {
         assert_eq!(conversion(dto, target("Edm.String")), Some(Convert));
         assert_eq!(conversion(string, target("Edm.Int32")), Some(Convert));
         assert_eq!(conversion(string, target("Edm.Boolean")), Some(Convert));
-        assert_eq!(conversion(string, target("Edm.DateTimeOffset")), None);
+        assert_eq!(
+            conversion(string, target("Edm.DateTimeOffset")),
+            Some(Convert)
+        );
+        assert_eq!(conversion(string, target("Edm.TimeOfDay")), None);
         assert_eq!(conversion(dto, target("Edm.Date")), Some(Fails));
         assert_eq!(conversion(Ty::Bool, target("Edm.Int32")), Some(Fails));
         assert_eq!(conversion(Ty::Null, target("Edm.Int32")), Some(Fails));

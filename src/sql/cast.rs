@@ -10,6 +10,11 @@ use crate::model::EdmType;
 
 /// An integer literal (`int64Value`): sign and up to 19 digits.
 const INTEGER: &str = "^[+-]?[0-9]{1,19}$";
+/// An instant as XML Schema writes it (OData's cast rule 11): a date, a time of day, and
+/// an offset or none (UTC).
+const INSTANT: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,12})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$";
+/// A date literal.
+const DATE: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
 /// A decimal or double literal, with the digits bounded so that neither backend's
 /// conversion can overflow (`decimalValue`, `doubleValue` without INF and NaN).
 const NUMBER: &str = "^[+-]?[0-9]{1,30}([.][0-9]{1,30})?([eE][+-]?[0-9]{1,2})?$";
@@ -77,6 +82,36 @@ impl Compiler {
                 if from.is_string() {
                     q.sql(" END)");
                 }
+            }
+            Ty::Edm(EdmType::DateTimeOffset) | Ty::Date if from.is_string() => {
+                let instant = to != Ty::Date;
+                self.when_matches(q, e, if instant { INSTANT } else { DATE }, scopes);
+                if pg {
+                    q.sql(if instant {
+                        "crm_try_timestamptz("
+                    } else {
+                        "crm_try_date("
+                    });
+                    self.expr(q, e, scopes);
+                    q.sql(")");
+                } else {
+                    // SQLite's date functions roll 2024-02-30 over into March: the date
+                    // must come back as written to be one.
+                    q.sql("(CASE WHEN date(substr(");
+                    self.expr(q, e, scopes);
+                    q.sql(", 1, 10)) = substr(");
+                    self.expr(q, e, scopes);
+                    q.sql(", 1, 10) THEN ");
+                    if instant {
+                        q.sql("strftime('%Y-%m-%dT%H:%M:%SZ', ");
+                        self.expr(q, e, scopes);
+                        q.sql(")");
+                    } else {
+                        self.expr(q, e, scopes);
+                    }
+                    q.sql(" END)");
+                }
+                q.sql(" END)");
             }
             Ty::Bool => {
                 // From a string: OData's Boolean literals, in any case.

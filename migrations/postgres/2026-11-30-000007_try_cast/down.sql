@@ -1,0 +1,2 @@
+DROP FUNCTION crm_try_timestamptz(text);
+DROP FUNCTION crm_try_date(text);
