@@ -840,6 +840,19 @@ async fn apply_groups_and_aggregates_as_the_data_says() {
         let filtered = app.get("Leads/$count?$apply=filter(Guttometer ge 90)", &t).await;
         let plain = app.get("Leads/$count?$filter=Guttometer ge 90", &t).await;
         assert_eq!((filtered.status, &filtered.text), (200, &plain.text));
+        // Paths that share navigation share one object, however deep.
+        let deep = get("groupby((Contact/Division/Name,Contact/Division/DivisionId,Contact/Surname))&$top=1").await;
+        assert!(
+            deep.json()["@odata.context"]
+                .as_str()
+                .unwrap()
+                .ends_with("#Leads(Contact(Division(Name,DivisionId),Surname))"),
+            "{}",
+            deep.text
+        );
+        let row = &deep.values()[0];
+        assert_eq!(row["Contact"].as_object().unwrap().len(), 2, "{row}");
+        assert_eq!(row["Contact"]["Division"].as_object().unwrap().len(), 2, "{row}");
         // $select picks from the result: a navigation group whole, an aggregate.
         let r = get("groupby((Status/Description,StatusId),aggregate($count as N))&$select=Status,N").await;
         assert!(r.json()["@odata.context"].as_str().unwrap().ends_with("#Leads(Status(Description),N)"), "{}", r.text);

@@ -6,8 +6,8 @@ use crate::ast::*;
 use crate::decode::Src;
 use crate::error::{commit, fail, found, ErrorKind, PErr, Res};
 use crate::expr::expr;
-use crate::lex::{bws, identifier, keyword, rws};
-use crate::options::{as_alias, compute_item, list};
+use crate::lex::{bws, identifier, keyword};
+use crate::options::{as_alias, compute_item, list, word_then_name};
 
 /// Transformations the specification defines that this parser does not take.
 const DECLINED: &[&str] = &[
@@ -175,18 +175,7 @@ fn aggregate_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, AggregateItem> {
                 found(at)
             )
         })?;
-        let (r, _) = commit(rws(r), |at| {
-            format!("expected ` with ` and a method, found {}", found(at))
-        })?;
-        let (r, _) = commit(keyword(r, "with"), |at| {
-            format!("expected `with` and a method, found {}", found(at))
-        })?;
-        let (r, _) = commit(rws(r), |at| {
-            format!("expected a method after `with`, found {}", found(at))
-        })?;
-        let (r, m) = commit(identifier(r), |at| {
-            format!("expected a method after `with`, found {}", found(at))
-        })?;
+        let (r, m) = word_then_name(r, "with", "method")?;
         let method = match m.to_ascii_lowercase().as_str() {
             "sum" => AggregateMethod::Sum,
             "min" => AggregateMethod::Min,

@@ -504,17 +504,22 @@ pub(crate) fn compute_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, ComputeItem> 
 
 /// ` as Name` after a computed or aggregated value.
 pub(crate) fn as_alias(i: &str) -> Res<'_, &str> {
+    word_then_name(i, "as", "name")
+}
+
+/// ` word name`: a keyword between spaces, then an identifier (`as Alias`, `with sum`).
+pub(crate) fn word_then_name<'a>(i: &'a str, word: &'static str, what: &str) -> Res<'a, &'a str> {
     let (r, _) = commit(rws(i), |at| {
-        format!("expected ` as ` and a name, found {}", found(at))
+        format!("expected ` {word} ` and a {what}, found {}", found(at))
     })?;
-    let (r, _) = commit(keyword(r, "as"), |at| {
-        format!("expected `as` and a name, found {}", found(at))
+    let (r, _) = commit(keyword(r, word), |at| {
+        format!("expected `{word}` and a {what}, found {}", found(at))
     })?;
     let (r, _) = commit(rws(r), |at| {
-        format!("expected a name after `as`, found {}", found(at))
+        format!("expected a {what} after `{word}`, found {}", found(at))
     })?;
     commit(identifier(r), |at| {
-        format!("expected a name after `as`, found {}", found(at))
+        format!("expected a {what} after `{word}`, found {}", found(at))
     })
 }
 

@@ -171,13 +171,7 @@ fn select(
             SelectItem::Star => return Ok(None),
             SelectItem::AllOperations(_) => {}
             SelectItem::Path { path, options, pos } => {
-                if options.is_some() {
-                    return Err(BindError::unsupported(
-                        "$select",
-                        Some(pos.0),
-                        "nested options in $select are not supported",
-                    ));
-                }
+                super::no_nested_select_options(options, pos.0)?;
                 let under = |c: &Vec<String>| {
                     c.len() >= path.len()
                         && c.iter().zip(path).all(|(a, b)| a.eq_ignore_ascii_case(b))

@@ -323,7 +323,7 @@ impl<'a> ExprBinder<'a> {
                 )),
             };
         }
-        if let [seg] = m.segments.as_slice() {
+        if let ([seg], false) = (m.segments.as_slice(), self.computed.is_empty()) {
             let own = self.scopes[0].1;
             if seg.key.is_none() && own.property(&seg.name).is_none() {
                 if let Some((_, e)) = self.computed.iter().find(|(n, _)| *n == seg.name) {

@@ -92,6 +92,64 @@ impl Aggregation {
     pub fn returns(&self, index: usize) -> bool {
         self.select.as_ref().is_none_or(|s| s.contains(&index))
     }
+
+    /// The type of result column `index`.
+    pub fn column_ty(&self, index: usize) -> Ty {
+        match self.groups.get(index) {
+            Some(g) => g.ty(),
+            None => self
+                .aggregates
+                .get(index - self.groups.len())
+                .map_or(Ty::Null, |a| a.ty),
+        }
+    }
+
+    /// The returned object's members: each group under its navigation path, then the
+    /// aggregates. Both the rows and the context URL are written from it.
+    pub fn layout(&self) -> Vec<(String, Layout)> {
+        let mut root: Vec<(String, Layout)> = Vec::new();
+        for (i, g) in self.groups.iter().enumerate() {
+            if !self.returns(i) {
+                continue;
+            }
+            place(&mut root, &g.navs, g.name(), i);
+        }
+        let groups = self.groups.len();
+        for (j, a) in self.aggregates.iter().enumerate() {
+            if self.returns(groups + j) {
+                root.push((a.alias.clone(), Layout::Column(groups + j)));
+            }
+        }
+        root
+    }
+}
+
+/// Puts column `index` at `name` under the objects `navs` name, making them as needed.
+fn place(members: &mut Vec<(String, Layout)>, navs: &[Nav], name: &str, index: usize) {
+    let Some((nav, rest)) = navs.split_first() else {
+        if !members.iter().any(|(n, _)| n == name) {
+            members.push((name.to_owned(), Layout::Column(index)));
+        }
+        return;
+    };
+    let at = match members.iter().position(|(n, _)| n == nav.name) {
+        Some(at) => at,
+        None => {
+            members.push((nav.name.to_owned(), Layout::Object(Vec::new())));
+            members.len() - 1
+        }
+    };
+    // A name that is both a navigation and a value cannot come from the binder.
+    if let Layout::Object(inner) = &mut members[at].1 {
+        place(inner, rest, name, index);
+    }
+}
+
+/// A member of an aggregated row: a result column, or an object of members (a navigation).
+#[derive(Debug)]
+pub enum Layout {
+    Column(usize),
+    Object(Vec<(String, Layout)>),
 }
 
 /// A grouping property, through single-valued navigation, or a value `compute(...)` named.
@@ -118,8 +176,7 @@ impl GroupCol {
 
     pub fn ty(&self) -> Ty {
         match &self.value {
-            GroupValue::Prop(p) if p.ty == EdmType::Boolean => Ty::Bool,
-            GroupValue::Prop(p) => Ty::Edm(p.ty),
+            GroupValue::Prop(p) => Ty::of(p),
             GroupValue::Computed(_, e) => e.ty(),
         }
     }
@@ -199,6 +256,15 @@ pub enum Ty {
 }
 
 impl Ty {
+    /// A property's type (`Edm.Boolean` is `Bool`, whatever the column holds).
+    pub fn of(p: Prop) -> Ty {
+        if p.ty == EdmType::Boolean {
+            Ty::Bool
+        } else {
+            Ty::Edm(p.ty)
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Ty::Null => "null",
@@ -321,13 +387,7 @@ impl TExpr {
             TExpr::Prop { prop, .. }
             | TExpr::Root {
                 prop: Some(prop), ..
-            } => {
-                if prop.ty == EdmType::Boolean {
-                    Ty::Bool
-                } else {
-                    Ty::Edm(prop.ty)
-                }
-            }
+            } => Ty::of(prop),
             TExpr::Lit(v) => match v {
                 Value::Null => Ty::Null,
                 Value::Bool(_) => Ty::Bool,

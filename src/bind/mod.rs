@@ -216,6 +216,22 @@ fn before_apply(o: &QueryOptions, apply: &[odata_parser::Transformation]) -> Que
     }
 }
 
+/// `$select=Name($select=...)` (4.01, for complex and collection properties) has
+/// nothing to apply to in this model.
+pub(super) fn no_nested_select_options(
+    options: &Option<Box<QueryOptions>>,
+    pos: usize,
+) -> Result<(), BindError> {
+    match options {
+        Some(_) => Err(BindError::unsupported(
+            "$select",
+            Some(pos),
+            "nested options in $select are not supported",
+        )),
+        None => Ok(()),
+    }
+}
+
 fn no_apply(o: &QueryOptions, what: &str) -> Result<(), BindError> {
     match o.apply {
         Some(_) => Err(BindError::unsupported(
@@ -425,13 +441,7 @@ fn bind_shape(
                 SelectItem::Star => all = true,
                 SelectItem::AllOperations(_) => {}
                 SelectItem::Path { path, options, pos } => {
-                    if options.is_some() {
-                        return Err(BindError::unsupported(
-                            "$select",
-                            Some(pos.0),
-                            "nested options in $select are not supported",
-                        ));
-                    }
+                    no_nested_select_options(options, pos.0)?;
                     let [name] = path.as_slice() else {
                         // Name the first unknown segment (400) before declining a valid path (501).
                         let mut e = entity;

@@ -2,7 +2,7 @@
 //! this module wraps them with the control information (`@odata.context`, count,
 //! `@odata.nextLink`) without re-parsing them.
 
-use crate::bind::{Aggregation, Read, Shape};
+use crate::bind::{Aggregation, Layout, Read, Shape};
 use crate::model::MODEL;
 
 /// Metadata level requested with `odata.metadata=`.
@@ -43,47 +43,17 @@ pub fn context_fragment(read: &Read) -> String {
 /// `$metadata#Leads(StatusId,Status(Description),Total)`: the groups, nested by their
 /// navigation, then the aggregates.
 pub fn aggregate_context_fragment(ag: &Aggregation) -> String {
-    let mut items: Vec<(String, Vec<String>)> = Vec::new();
-    for (i, g) in ag.groups.iter().enumerate() {
-        if !ag.returns(i) {
-            continue;
-        }
-        match g.navs.split_first() {
-            None => items.push((g.name().to_owned(), Vec::new())),
-            Some((first, rest)) => {
-                let mut inner: String = g.name().to_owned();
-                for n in rest.iter().rev() {
-                    inner = format!("{}({inner})", n.name);
-                }
-                match items
-                    .iter_mut()
-                    .find(|(n, sub)| n == first.name && !sub.is_empty())
-                {
-                    Some((_, sub)) => sub.push(inner),
-                    None => items.push((first.name.to_owned(), vec![inner])),
-                }
-            }
-        }
-    }
-    let mut list: Vec<String> = items
-        .into_iter()
-        .map(|(n, sub)| {
-            if sub.is_empty() {
-                n
-            } else {
-                format!("{n}({})", sub.join(","))
-            }
-        })
-        .collect();
-    let groups = ag.groups.len();
-    list.extend(
-        ag.aggregates
+    fn list(members: &[(String, Layout)]) -> String {
+        let items: Vec<String> = members
             .iter()
-            .enumerate()
-            .filter(|(j, _)| ag.returns(groups + j))
-            .map(|(_, a)| a.alias.clone()),
-    );
-    format!("$metadata#{}({})", ag.read.context_path, list.join(","))
+            .map(|(name, m)| match m {
+                Layout::Column(_) => name.clone(),
+                Layout::Object(inner) => format!("{name}({})", list(inner)),
+            })
+            .collect();
+        items.join(",")
+    }
+    format!("$metadata#{}({})", ag.read.context_path, list(&ag.layout()))
 }
 
 fn select_list(shape: &Shape) -> Option<String> {

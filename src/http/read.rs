@@ -255,15 +255,11 @@ pub async fn entities(
             ),
         };
     }
-    let server_max = u64::from(cx.state.max_page_size.max(1));
-    let preferred = cx.req.preferred_page_size();
-    let page_size = preferred.map_or(server_max, |p| p.min(server_max));
-    let path = cx.req.path.to_owned();
-    let rest = query_without_skiptoken(cx.query);
-    let fp = fingerprint(&path, &rest);
+    let paging = Paging::of(cx);
+    let page_size = paging.size;
     let token_text = options.skiptoken.clone();
     let with_count = read.shape.count;
-    let fp_for_plan = fp.clone();
+    let fp_for_plan = paging.fingerprint.clone();
     // Small, index-bounded pages run like a read by key (see `plan::is_quick`).
     let quick = is_quick(&read, page_size);
     let parent = read.parent();
@@ -286,15 +282,9 @@ pub async fn entities(
     if rows.rows.is_empty() && options.skiptoken.is_none() && !parent_exists(cx, parent).await? {
         return Err(ApiError::NotFound(NO_PARENT.into()));
     }
-    let next_link = rows.next_after.map(|after| {
-        let token = SkipToken {
-            workspace: ws,
-            query: fp,
-            after,
-            served: served.saturating_add(rows.rows.len() as u64),
-        };
-        next_page(root, &path, &rest, token)
-    });
+    let next_link = rows
+        .next_after
+        .map(|after| paging.next_link(ws, after, served.saturating_add(rows.rows.len() as u64)));
     let mut resp = match f {
         DataFormat::Json(f) => json_response(
             f,
@@ -307,6 +297,7 @@ pub async fn entities(
             .render(),
         ),
         DataFormat::Atom => {
+            let (path, rest) = (&paging.path, &paging.rest);
             let sep = if rest.is_empty() { "" } else { "?" };
             let self_link = format!("{}{sep}{rest}", path.trim_start_matches('/'));
             let id = format!("{}{}", root.trim_end_matches('/'), path);
@@ -325,7 +316,7 @@ pub async fn entities(
             )?
         }
     };
-    page_size_applied(&mut resp, preferred, server_max);
+    paging.applied(&mut resp);
     Ok(resp)
 }
 
@@ -349,15 +340,11 @@ pub async fn aggregated(
         ieee754: f.ieee754,
         full: (f.level == MetadataLevel::Full).then(|| root.to_owned()),
     };
-    let server_max = u64::from(cx.state.max_page_size.max(1));
-    let preferred = cx.req.preferred_page_size();
-    let page_size = preferred.map_or(server_max, |p| p.min(server_max));
-    let path = cx.req.path.to_owned();
-    let rest = query_without_skiptoken(cx.query);
-    let fp = fingerprint(&path, &rest);
+    let paging = Paging::of(cx);
+    let page_size = paging.size;
     let ws = cx.workspace;
     let served = match options.skiptoken.as_deref() {
-        Some(t) => SkipToken::decode(t, ws, &fp, &[])?.served,
+        Some(t) => SkipToken::decode(t, ws, &paging.fingerprint, &[])?.served,
         None => 0,
     };
     let remaining = ag.top.map(|t| t.saturating_sub(served));
@@ -380,15 +367,8 @@ pub async fn aggregated(
         )
         .await?;
     let more = more && remaining.is_none_or(|r| r > size);
-    let next_link = more.then(|| {
-        let token = SkipToken {
-            workspace: ws,
-            query: fp,
-            after: Vec::new(),
-            served: served.saturating_add(rows.len() as u64),
-        };
-        next_page(root, &path, &rest, token)
-    });
+    let next_link =
+        more.then(|| paging.next_link(ws, Vec::new(), served.saturating_add(rows.len() as u64)));
     let mut resp = json_response(
         f,
         CollectionDoc {
@@ -399,29 +379,68 @@ pub async fn aggregated(
         }
         .render(),
     );
-    page_size_applied(&mut resp, preferred, server_max);
+    paging.applied(&mut resp);
     Ok(resp)
 }
 
-/// The URL of the next page: the request's own, with `token` as its `$skiptoken`.
-fn next_page(root: &str, path: &str, rest: &str, token: SkipToken) -> String {
-    let sep = if rest.is_empty() { "" } else { "&" };
-    format!(
-        "{}{}?{rest}{sep}$skiptoken={}",
-        root.trim_end_matches('/'),
-        path,
-        token.encode()
-    )
+/// Server-driven paging of a collection: the page size (the client's preference within
+/// the server's maximum) and the request a next page repeats, without its `$skiptoken`.
+struct Paging {
+    root: String,
+    server_max: u64,
+    preferred: Option<u64>,
+    size: u64,
+    path: String,
+    rest: String,
+    /// Binds a `$skiptoken` to this query.
+    fingerprint: String,
 }
 
-/// `Preference-Applied: odata.maxpagesize=N` when the client asked for a page size.
-fn page_size_applied(resp: &mut HttpResponse, preferred: Option<u64>, server_max: u64) {
-    if let Some(p) = preferred {
-        if let Ok(v) =
-            header::HeaderValue::from_str(&format!("odata.maxpagesize={}", p.min(server_max)))
-        {
-            resp.headers_mut()
-                .insert(header::HeaderName::from_static("preference-applied"), v);
+impl Paging {
+    fn of(cx: &Ctx<'_>) -> Paging {
+        let server_max = u64::from(cx.state.max_page_size.max(1));
+        let preferred = cx.req.preferred_page_size();
+        let path = cx.req.path.to_owned();
+        let rest = query_without_skiptoken(cx.query);
+        Paging {
+            root: cx.req.root.clone(),
+            server_max,
+            preferred,
+            size: preferred.map_or(server_max, |p| p.min(server_max)),
+            fingerprint: fingerprint(&path, &rest),
+            path,
+            rest,
+        }
+    }
+
+    /// The request's own URL with a `$skiptoken` for the page after `served` rows.
+    fn next_link(&self, workspace: i64, after: Vec<crate::bind::Value>, served: u64) -> String {
+        let token = SkipToken {
+            workspace,
+            query: self.fingerprint.clone(),
+            after,
+            served,
+        };
+        let sep = if self.rest.is_empty() { "" } else { "&" };
+        format!(
+            "{}{}?{}{sep}$skiptoken={}",
+            self.root.trim_end_matches('/'),
+            self.path,
+            self.rest,
+            token.encode()
+        )
+    }
+
+    /// `Preference-Applied: odata.maxpagesize=N` when the client asked for a page size.
+    fn applied(&self, resp: &mut HttpResponse) {
+        if let Some(p) = self.preferred {
+            if let Ok(v) = header::HeaderValue::from_str(&format!(
+                "odata.maxpagesize={}",
+                p.min(self.server_max)
+            )) {
+                resp.headers_mut()
+                    .insert(header::HeaderName::from_static("preference-applied"), v);
+            }
         }
     }
 }

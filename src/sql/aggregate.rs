@@ -4,18 +4,11 @@
 
 use super::compiler::Compiler;
 use super::Sql;
-use crate::bind::{Aggregation, GroupValue, TExpr, Ty};
+use crate::bind::{Aggregation, GroupValue, Layout, TExpr, Ty};
 use crate::db::Dialect;
 use crate::model::EdmType;
 use diesel::sql_types::{BigInt, Text};
 use odata_parser::AggregateMethod;
-
-/// A JSON object of the result: group values nested by their navigation path.
-enum Node {
-    Value(usize, Ty),
-    Null,
-    Object(Vec<(String, Node)>),
-}
 
 impl Compiler {
     /// One page of the result: rows of (JSON object, unused).
@@ -28,12 +21,10 @@ impl Compiler {
         let mut q = Sql::new();
         let g = self.alias();
         q.sql("SELECT ");
-        let mut tree = tree(ag);
-        if let (Some(_), Node::Object(fields)) = (&self.output.full, &mut tree) {
-            // Aggregated rows are no entities: they have no id (JSON Format, transient entities).
-            fields.insert(0, ("@odata.id".to_owned(), Node::Null));
-        }
-        self.node_json(&mut q, &g, &tree);
+        // Aggregated rows are no entities: in full metadata their id is null (JSON Format,
+        // transient entities).
+        let id = self.output.full.is_some();
+        self.object_json(&mut q, ag, &g, &ag.layout(), id);
         q.sql(", ''");
         self.result(&mut q, ag, &g);
         let scopes = [g.clone()];
@@ -207,73 +198,44 @@ impl Compiler {
         }
     }
 
-    fn node_json(&mut self, q: &mut Sql, g: &str, node: &Node) {
-        match node {
-            Node::Value(i, ty) => {
-                let column = format!("{g}.c{i}");
-                self.typed_json(q, *ty, &mut |_, q| {
-                    q.sql(&column);
-                });
+    fn object_json(
+        &mut self,
+        q: &mut Sql,
+        ag: &Aggregation,
+        g: &str,
+        members: &[(String, Layout)],
+        null_id: bool,
+    ) {
+        let pg = self.dialect == Dialect::Postgres;
+        q.sql(if pg {
+            "json_build_object("
+        } else {
+            "json_object("
+        });
+        if null_id {
+            q.sql("'@odata.id', NULL");
+        }
+        for (n, (name, member)) in members.iter().enumerate() {
+            if n > 0 || null_id {
+                q.sql(", ");
             }
-            Node::Null => {
-                q.sql("NULL");
+            // Names come from the model, or are the client's aliases: bound.
+            if pg {
+                q.sql("CAST(").bind_text(name.clone()).sql(" AS text)");
+            } else {
+                q.bind_text(name.clone());
             }
-            Node::Object(fields) => {
-                q.sql(if self.dialect == Dialect::Postgres {
-                    "json_build_object("
-                } else {
-                    "json_object("
-                });
-                for (n, (name, child)) in fields.iter().enumerate() {
-                    if n > 0 {
-                        q.sql(", ");
-                    }
-                    // Names come from the model, or are the client's aliases: bound.
-                    if self.dialect == Dialect::Postgres {
-                        q.sql("CAST(").bind_text(name.clone()).sql(" AS text)");
-                    } else {
-                        q.bind_text(name.clone());
-                    }
-                    q.sql(", ");
-                    self.node_json(q, g, child);
+            q.sql(", ");
+            match member {
+                Layout::Column(i) => {
+                    let column = format!("{g}.c{i}");
+                    self.typed_json(q, ag.column_ty(*i), &mut |_, q| {
+                        q.sql(&column);
+                    });
                 }
-                q.sql(")");
+                Layout::Object(inner) => self.object_json(q, ag, g, inner, false),
             }
         }
+        q.sql(")");
     }
-}
-
-/// The result's object: each group under its navigation path, then the aggregates.
-fn tree(ag: &Aggregation) -> Node {
-    let mut root: Vec<(String, Node)> = Vec::new();
-    for (i, gc) in ag.groups.iter().enumerate() {
-        if !ag.returns(i) {
-            continue;
-        }
-        let ty = gc.ty();
-        let mut level = &mut root;
-        for nav in &gc.navs {
-            let at = match level.iter().position(|(n, _)| n == nav.name) {
-                Some(at) => at,
-                None => {
-                    level.push((nav.name.to_owned(), Node::Object(Vec::new())));
-                    level.len() - 1
-                }
-            };
-            level = match &mut level[at].1 {
-                Node::Object(fields) => fields,
-                Node::Value(..) | Node::Null => return Node::Object(root),
-            };
-        }
-        if !level.iter().any(|(n, _)| n == gc.name()) {
-            level.push((gc.name().to_owned(), Node::Value(i, ty)));
-        }
-    }
-    let groups = ag.groups.len();
-    for (j, a) in ag.aggregates.iter().enumerate() {
-        if ag.returns(groups + j) {
-            root.push((a.alias.clone(), Node::Value(groups + j, a.ty)));
-        }
-    }
-    Node::Object(root)
 }

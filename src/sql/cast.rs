@@ -131,12 +131,7 @@ impl Compiler {
     fn when_matches(&mut self, q: &mut Sql, e: &TExpr, pattern: &'static str, scopes: &[String]) {
         q.sql("(CASE WHEN ");
         self.expr(q, e, scopes);
-        // SQLite's REGEXP is the function db::regexp registers on each connection.
-        q.sql(if self.dialect == Dialect::Postgres {
-            " ~ "
-        } else {
-            " REGEXP "
-        });
+        q.sql(self.regexp_operator());
         q.bind_text(pattern.to_owned());
         q.sql(" THEN ");
     }
@@ -157,7 +152,7 @@ impl Compiler {
             Ty::Edm(EdmType::DateTimeOffset) if pg => {
                 q.sql("to_char(");
                 self.expr(q, e, scopes);
-                q.sql(" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
+                q.sql(super::compiler::PG_UTC_TEXT);
             }
             Ty::Date if pg => {
                 q.sql("to_char(");

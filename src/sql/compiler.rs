@@ -12,6 +12,9 @@ use crate::model::{Computed, EdmType, EntityType};
 use crate::plan::{OrderKey, ReadPlan};
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
+/// Closes `to_char(instant` into OData's text for it: UTC, whole seconds, `Z`.
+pub(super) const PG_UTC_TEXT: &str = " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+
 /// How rows are rendered, decided by content negotiation.
 #[derive(Debug, Clone, Default)]
 pub struct Output {
@@ -563,14 +566,16 @@ impl Compiler {
         let pg = self.dialect == Dialect::Postgres;
         match ty {
             Ty::Bool if !pg => {
-                q.sql("json(CASE ");
+                q.sql("json(CASE WHEN ");
                 value(self, q);
-                q.sql(" WHEN 1 THEN 'true' WHEN 0 THEN 'false' ELSE 'null' END)");
+                q.sql(" IS NULL THEN 'null' WHEN ");
+                value(self, q);
+                q.sql(" THEN 'true' ELSE 'false' END)");
             }
             Ty::Edm(EdmType::DateTimeOffset) if pg => {
                 q.sql("to_char(");
                 value(self, q);
-                q.sql(" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
+                q.sql(PG_UTC_TEXT);
             }
             Ty::Edm(EdmType::Decimal(..) | EdmType::Int64) if self.output.ieee754 => {
                 q.sql("CAST(");
@@ -583,27 +588,7 @@ impl Compiler {
 
     /// A property as a JSON value of the right type.
     fn json_value(&mut self, q: &mut Sql, a: &str, p: Prop) {
-        let pg = self.dialect == Dialect::Postgres;
-        match p.ty {
-            EdmType::Boolean if !pg => {
-                q.sql("json(CASE WHEN ")
-                    .column(a, p.column)
-                    .sql(" IS NULL THEN 'null' WHEN ")
-                    .column(a, p.column)
-                    .sql(" THEN 'true' ELSE 'false' END)");
-            }
-            EdmType::DateTimeOffset if pg => {
-                q.sql("to_char(")
-                    .column(a, p.column)
-                    .sql(" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
-            }
-            EdmType::Decimal(..) | EdmType::Int64 if self.output.ieee754 => {
-                q.sql("CAST(");
-                self.column(q, a, p);
-                q.sql(if pg { " AS text)" } else { " AS TEXT)" });
-            }
-            _ => self.column(q, a, p),
-        }
+        self.typed_json(q, Ty::of(p), &mut |c, q| c.column(q, a, p));
     }
 
     /// The values of `shape`'s properties at `a`, each as text, then per expand: for a

@@ -281,12 +281,7 @@ impl Compiler {
             }
             (Function::MatchesPattern, _) => {
                 self.expr(q, s, scopes);
-                // SQLite's REGEXP is the function db::regexp registers on each connection.
-                q.sql(if self.dialect == Dialect::Postgres {
-                    " ~ "
-                } else {
-                    " REGEXP "
-                });
+                q.sql(self.regexp_operator());
                 self.expr(q, p, scopes);
             }
             _ => {
@@ -303,6 +298,16 @@ impl Compiler {
         }
         q.sql(")");
         self.close_two_valued(q, wrap);
+    }
+
+    /// `text ~ pattern`: SQLite's REGEXP is the function db::regexp registers on each
+    /// connection.
+    pub(super) fn regexp_operator(&self) -> &'static str {
+        if self.dialect == Dialect::Postgres {
+            " ~ "
+        } else {
+            " REGEXP "
+        }
     }
 
     pub(super) fn length_fn(&self) -> &'static str {
