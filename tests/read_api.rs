@@ -455,7 +455,10 @@ async fn cast_and_isof_follow_the_assignment_rules() {
                  and cast('2024-02-30T00:00:00Z',Edm.DateTimeOffset) eq null \
                  and cast('2024-03-05 10:11:12',Edm.DateTimeOffset) eq null \
                  and cast('2024-03-05',Edm.Date) eq 2024-03-05 and cast('2024-02-30',Edm.Date) eq null \
-                 and cast(cast(Created,Edm.String),Edm.DateTimeOffset) eq Created"
+                 and cast(cast(Created,Edm.String),Edm.DateTimeOffset) eq Created \
+                 and cast('10:30:15.7',Edm.TimeOfDay) eq 10:30:15 and cast('07:05',Edm.TimeOfDay) eq 07:05:00 \
+                 and cast('24:00',Edm.TimeOfDay) eq null and cast('10:30 pm',Edm.TimeOfDay) eq null \
+                 and cast(cast(time(Created),Edm.String),Edm.TimeOfDay) eq time(Created)"
                     .into(),
                 Box::new(|_| true),
             ),
@@ -489,7 +492,7 @@ async fn cast_and_isof_follow_the_assignment_rules() {
         // What is not supported, or not a type, says so.
         for (filter, status) in [
             ("cast(Created,Edm.Guid) eq null", 501),
-            ("cast(Surname,Edm.TimeOfDay) eq null", 501),
+            ("cast(Surname,Edm.Duration) eq null", 501),
             ("cast(Value,Edm.Nothing) eq null", 400),
             ("isof(Prospect.Crm.Nothing)", 400),
             ("cast(Edm.String) eq null", 400),

@@ -685,6 +685,7 @@ impl Typed {
                         "Edm.Boolean",
                         "Edm.Date",
                         "Edm.DateTimeOffset",
+                        "Edm.TimeOfDay",
                         "Edm.Guid",
                         "Edm.Nothing",
                     ]);

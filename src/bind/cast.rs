@@ -85,27 +85,26 @@ pub enum Conversion {
     Fails,
 }
 
-/// The conversion from `from` to `to` by OData's assignment rules, or `None` where the
-/// service does not convert (a string to a time of day).
-pub fn conversion(from: Ty, to: Target) -> Option<Conversion> {
+/// The conversion from `from` to `to` by OData's assignment rules.
+pub fn conversion(from: Ty, to: Target) -> Conversion {
     use Conversion::*;
     let numeric = |t: Ty| t.is_numeric();
     let same = match (from, to.ty) {
         (Ty::Edm(EdmType::Decimal(..)), Ty::Edm(EdmType::Decimal(..))) => true,
         (a, b) => a == b,
     };
-    Some(match from {
+    match from {
         Ty::Null => Fails,
         _ if (same || is_integer(from) && is_integer(to.ty)) && within(from, to.range) => Identity,
         _ if numeric(from) && numeric(to.ty) => Convert,
         _ if to.ty.is_string() => Convert,
         _ if from.is_string() => match to.ty {
-            Ty::Bool | Ty::Date | Ty::Edm(EdmType::DateTimeOffset) => Convert,
+            Ty::Bool | Ty::Date | Ty::TimeOfDay | Ty::Edm(EdmType::DateTimeOffset) => Convert,
             t if numeric(t) => Convert,
-            _ => return None,
+            _ => Fails,
         },
         _ => Fails,
-    })
+    }
 }
 
 fn is_integer(t: Ty) -> bool {
@@ -209,17 +208,7 @@ impl ExprBinder<'_> {
             };
         };
         let value = self.expr(value)?;
-        let Some(how) = conversion(value.ty(), target) else {
-            return Err(BindError::unsupported(
-                self.option,
-                Some(pos),
-                format!(
-                    "{} from {} to {name} is not supported",
-                    fname(f),
-                    value.ty().name()
-                ),
-            ));
-        };
+        let how = conversion(value.ty(), target);
         Ok(if f == Function::Cast {
             cast(value, target, how)
         } else {
@@ -246,26 +235,23 @@ mod tests {
         let dto = Ty::Edm(EdmType::DateTimeOffset);
         let dec = Ty::Edm(EdmType::Decimal(30, 6));
         use Conversion::*;
-        assert_eq!(conversion(int32, target("Edm.Int32")), Some(Identity));
-        assert_eq!(conversion(int32, target("Edm.Int64")), Some(Identity));
-        assert_eq!(conversion(int32, target("Edm.Int16")), Some(Convert));
+        assert_eq!(conversion(int32, target("Edm.Int32")), Identity);
+        assert_eq!(conversion(int32, target("Edm.Int64")), Identity);
+        assert_eq!(conversion(int32, target("Edm.Int16")), Convert);
         assert_eq!(
             conversion(Ty::Edm(EdmType::Byte), target("edm.int16")),
-            Some(Identity)
+            Identity
         );
-        assert_eq!(conversion(dec, target("Edm.Decimal")), Some(Identity));
-        assert_eq!(conversion(dec, target("Edm.Int32")), Some(Convert));
-        assert_eq!(conversion(dto, target("Edm.String")), Some(Convert));
-        assert_eq!(conversion(string, target("Edm.Int32")), Some(Convert));
-        assert_eq!(conversion(string, target("Edm.Boolean")), Some(Convert));
-        assert_eq!(
-            conversion(string, target("Edm.DateTimeOffset")),
-            Some(Convert)
-        );
-        assert_eq!(conversion(string, target("Edm.TimeOfDay")), None);
-        assert_eq!(conversion(dto, target("Edm.Date")), Some(Fails));
-        assert_eq!(conversion(Ty::Bool, target("Edm.Int32")), Some(Fails));
-        assert_eq!(conversion(Ty::Null, target("Edm.Int32")), Some(Fails));
+        assert_eq!(conversion(dec, target("Edm.Decimal")), Identity);
+        assert_eq!(conversion(dec, target("Edm.Int32")), Convert);
+        assert_eq!(conversion(dto, target("Edm.String")), Convert);
+        assert_eq!(conversion(string, target("Edm.Int32")), Convert);
+        assert_eq!(conversion(string, target("Edm.Boolean")), Convert);
+        assert_eq!(conversion(string, target("Edm.DateTimeOffset")), Convert);
+        assert_eq!(conversion(string, target("Edm.TimeOfDay")), Convert);
+        assert_eq!(conversion(dto, target("Edm.Date")), Fails);
+        assert_eq!(conversion(Ty::Bool, target("Edm.Int32")), Fails);
+        assert_eq!(conversion(Ty::Null, target("Edm.Int32")), Fails);
     }
 
     #[test]

@@ -15,6 +15,8 @@ const INTEGER: &str = "^[+-]?[0-9]{1,19}$";
 const INSTANT: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,12})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$";
 /// A date literal.
 const DATE: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+/// A time-of-day literal (`timeOfDayValue`).
+const TIME_OF_DAY: &str = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,12})?)?$";
 /// A decimal or double literal, with the digits bounded so that neither backend's
 /// conversion can overflow (`decimalValue`, `doubleValue` without INF and NaN).
 const NUMBER: &str = "^[+-]?[0-9]{1,30}([.][0-9]{1,30})?([eE][+-]?[0-9]{1,2})?$";
@@ -110,6 +112,21 @@ impl Compiler {
                         self.expr(q, e, scopes);
                     }
                     q.sql(" END)");
+                }
+                q.sql(" END)");
+            }
+            Ty::TimeOfDay if from.is_string() => {
+                // Whole seconds, as both backends keep a time of day: the fraction is cut
+                // off (SQLite's time() drops it; PostgreSQL's cast would round it).
+                self.when_matches(q, e, TIME_OF_DAY, scopes);
+                if pg {
+                    q.sql("CAST(split_part(");
+                    self.expr(q, e, scopes);
+                    q.sql(", '.', 1) AS time)");
+                } else {
+                    q.sql("time(");
+                    self.expr(q, e, scopes);
+                    q.sql(")");
                 }
                 q.sql(" END)");
             }
