@@ -13,7 +13,7 @@ type Statements = Vec<(&'static str, Sql<Text>)>;
 
 fn statements(bound: &Target, c: &mut Compiler) -> Result<Option<Statements>, String> {
     Ok(Some(match bound {
-        Target::Entities(read) => {
+        Target::Entities(read) | Target::References(read) => {
             let plan = plan_read(read, 1000, None).map_err(|e| e.to_string())?;
             let mut v = vec![("select", c.select(&plan).returning())];
             if read.shape.count {
@@ -38,11 +38,19 @@ fn statements(bound: &Target, c: &mut Compiler) -> Result<Option<Statements>, St
     }))
 }
 
+/// How the rows are written: references for `.../$ref`, entities otherwise.
+fn output(bound: &Target) -> Output {
+    Output {
+        refs: matches!(bound, Target::References(_)),
+        ..Output::default()
+    }
+}
+
 pub fn explain(target: &str, dialect: Dialect) -> Result<String, String> {
     let url = odata_parser::parse_target(target).map_err(|e| e.to_string())?;
     let mut out = format!("Parsed:\n  {url}\n\nTree:\n{url:#?}\n");
     let bound = bind::bind(&url).map_err(|e| e.to_string())?;
-    let mut c = Compiler::new(dialect, 1, Output::default());
+    let mut c = Compiler::new(dialect, 1, output(&bound));
     let Some(statements) = statements(&bound, &mut c)? else {
         return Ok(format!("{out}\n{bound:?} (no SQL)"));
     };
@@ -69,7 +77,7 @@ pub fn query_plan(
         .ok_or_else(|| format!("no workspace named {workspace:?}"))?;
     let url = odata_parser::parse_target(target).map_err(|e| e.to_string())?;
     let bound = bind::bind(&url).map_err(|e| e.to_string())?;
-    let mut c = Compiler::new(dialect, i64::from(ws), Output::default());
+    let mut c = Compiler::new(dialect, i64::from(ws), output(&bound));
     let Some(statements) = statements(&bound, &mut c)? else {
         return Ok(format!("{bound:?} (no SQL)"));
     };

@@ -1566,6 +1566,191 @@ async fn navigation_tells_nothing_related_from_no_such_entity() {
     .await;
 }
 
+/// `.../$ref` names the entities a path addresses by their `@odata.id`, with the
+/// options that choose them ($filter, $search, $orderby, $top, $skip, $count, paging),
+/// in the caller's workspace only.
+#[actix_web::test]
+async fn references_name_the_entities_a_path_addresses() {
+    each_backend(|app, t, beta| async move {
+        let ids = |v: &[Value]| -> Vec<String> {
+            v.iter()
+                .map(|r| {
+                    assert_eq!(r.as_object().map(|o| o.len()), Some(1), "{r}");
+                    r["@odata.id"].as_str().unwrap().to_owned()
+                })
+                .collect()
+        };
+        let some = app
+            .get(
+                "Leads?$top=1&$select=ContactId&$filter=ContactId ne null",
+                &t,
+            )
+            .await
+            .values();
+        let contact = some[0]["ContactId"].as_i64().unwrap();
+        let leads = app
+            .get(&format!("Contacts({contact})/Leads?$select=LeadId"), &t)
+            .await
+            .values();
+        assert!(!leads.is_empty());
+        let want: Vec<String> = leads
+            .iter()
+            .map(|l| format!("Leads({})", l["LeadId"]))
+            .collect();
+        let r = app
+            .get(&format!("Contacts({contact})/Leads/$ref"), &t)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let ctx = r.json()["@odata.context"].as_str().unwrap().to_owned();
+        assert_eq!(ctx, format!("{}/$metadata#Collection($ref)", app.base));
+        odata_parser::check_context_url(&ctx).unwrap();
+        assert_eq!(ids(&r.values()), want);
+        // One entity, by key and through single-valued navigation (a string key quoted).
+        let one = app.get("Contacts(1)/$ref", &t).await.json();
+        assert_eq!(one["@odata.id"], "Contacts(1)");
+        assert_eq!(
+            one["@odata.context"],
+            format!("{}/$metadata#$ref", app.base)
+        );
+        odata_parser::check_context_url(one["@odata.context"].as_str().unwrap()).unwrap();
+        let lead = app
+            .get(
+                "Leads?$top=1&$select=LeadId,StatusId&$filter=StatusId ne null",
+                &t,
+            )
+            .await
+            .values()[0]
+            .clone();
+        let status = app
+            .get(&format!("Leads({})/Status/$ref", lead["LeadId"]), &t)
+            .await
+            .json();
+        assert_eq!(
+            status["@odata.id"],
+            format!("LeadStatus('{}')", lead["StatusId"].as_str().unwrap())
+        );
+        // The options that choose entities apply; the count is the filter's.
+        let q = "$filter=startswith(Surname,'S')&$orderby=Surname desc,ContactId&$skip=2&$top=5";
+        let full = app
+            .get(&format!("Contacts?{q}&$select=ContactId&$count=true"), &t)
+            .await
+            .json();
+        let r = app
+            .get(&format!("Contacts/$ref?{q}&$count=true"), &t)
+            .await
+            .json();
+        assert_eq!(r["@odata.count"], full["@odata.count"]);
+        let by_value: Vec<String> = full["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| format!("Contacts({})", c["ContactId"]))
+            .collect();
+        assert_eq!(ids(r["value"].as_array().unwrap()), by_value);
+        let searched = app
+            .get("Contacts/$ref?$search=smith", &t)
+            .await
+            .values()
+            .len();
+        assert_eq!(
+            searched,
+            app.get("Contacts?$search=smith&$select=ContactId", &t)
+                .await
+                .values()
+                .len()
+        );
+        // Paged by nextLink: every lead once, in key order.
+        let mut seen = Vec::new();
+        let mut next = Some("Leads/$ref".to_owned());
+        while let Some(url) = next.take() {
+            let r = app
+                .get_with(&url, &t, &[("Prefer", "odata.maxpagesize=150")])
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            seen.extend(ids(&r.values()));
+            next = r.json()["@odata.nextLink"].as_str().map(str::to_owned);
+        }
+        let all = app
+            .get("Leads?$select=LeadId&$top=100000", &t)
+            .await
+            .values();
+        assert!(all.len() > 150);
+        assert_eq!(
+            seen,
+            all.iter()
+                .map(|l| format!("Leads({})", l["LeadId"]))
+                .collect::<Vec<_>>()
+        );
+        // Without metadata, no context; a reference is its id at every level.
+        let none = app
+            .get(
+                "Contacts(1)/$ref?$format=application/json;odata.metadata=none",
+                &t,
+            )
+            .await
+            .json();
+        assert_eq!(none, serde_json::json!({"@odata.id": "Contacts(1)"}));
+        let full = app
+            .get(
+                "Contacts(1)/$ref?$format=application/json;odata.metadata=full",
+                &t,
+            )
+            .await
+            .json();
+        assert_eq!(full["@odata.id"], "Contacts(1)");
+        assert!(full.get("@odata.type").is_none() && full.get("Surname").is_none());
+        // What does not apply to references, or is no such entity, says so.
+        for (url, status) in [
+            ("Contacts/$ref?$select=Surname", 400),
+            ("Contacts/$ref?$expand=Leads", 400),
+            ("Contacts/$ref?$compute=1 as One", 400),
+            ("Contacts(1)/$ref/$count", 400),
+            ("Contacts(1)/$ref?$format=atom", 406),
+            ("Contacts(999999)/$ref", 404),
+            ("Contacts(999999)/Leads/$ref", 404),
+        ] {
+            let r = app.get(url, &t).await;
+            assert_eq!(r.status, status, "{url}: {}", r.text);
+            if status == 406 {
+                // Asked for Atom, the error is Atom's too.
+                assert!(
+                    r.text
+                        .contains("<m:message>entity references are written as JSON only"),
+                    "{}",
+                    r.text
+                );
+            } else {
+                assert!(r.json()["error"]["message"].is_string(), "{url}");
+            }
+        }
+        let orphan = app
+            .get("Leads?$filter=ContactId eq null&$select=LeadId&$top=1", &t)
+            .await
+            .values();
+        let r = app
+            .get(&format!("Leads({})/Contact/$ref", orphan[0]["LeadId"]), &t)
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        // Another workspace's entities are no such entities; its own count is its own.
+        assert_eq!(app.get("Contacts(150)/$ref", &beta).await.status, 404);
+        assert_eq!(app.get("Contacts(150)/Leads/$ref", &beta).await.status, 404);
+        let theirs = app
+            .get("Contacts/$ref?$count=true&$top=0", &beta)
+            .await
+            .json();
+        assert_eq!(theirs["@odata.count"], app.db.count("", "contacts", "beta"));
+        let page = app
+            .get_with("Contacts/$ref", &t, &[("Prefer", "odata.maxpagesize=5")])
+            .await
+            .json();
+        let link = page["@odata.nextLink"].as_str().unwrap().to_owned();
+        let replay = app.get(&link, &beta).await;
+        assert_eq!(replay.status, 400, "{}", replay.text);
+        assert!(!replay.text.contains("Contacts("));
+    })
+    .await;
+}
+
 #[actix_web::test]
 async fn workspaces_never_see_each_other() {
     each_backend(|app, alpha, beta| async move {

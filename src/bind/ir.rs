@@ -15,6 +15,8 @@ pub enum Target {
     Batch,
     /// An entity collection or a single entity, with the options that shape it.
     Entities(Read),
+    /// `.../$ref`: the same entities as references (`@odata.id` only).
+    References(Read),
     /// `$apply` with `groupby` or `aggregate`: rows of grouped values and aggregates.
     Aggregated(Aggregation),
     /// `/$count` of such a result.

@@ -168,12 +168,29 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                 let r = read(entity, path, key, false, context, &url.options, false)?;
                 return Ok(Target::Count(r));
             }
+            PathSegment::Ref if iter.peek().is_none() => {
+                no_apply(&url.options, "entity references")?;
+                // References have no properties to select, expand or compute.
+                let o = &url.options;
+                for (option, given) in [
+                    ("$select", o.select.is_some()),
+                    ("$expand", o.expand.is_some()),
+                    ("$compute", o.compute.is_some()),
+                ] {
+                    if given {
+                        return Err(BindError::invalid(
+                            option,
+                            None,
+                            format!("{option} does not apply to entity references (`$ref`)"),
+                        ));
+                    }
+                }
+                let context = if single { "$ref" } else { "Collection($ref)" };
+                let r = read(entity, path, key, single, context.into(), o, true)?;
+                return Ok(Target::References(r));
+            }
             PathSegment::Ref => {
-                return Err(BindError::unsupported(
-                    "path",
-                    None,
-                    "`$ref` is not supported yet",
-                ))
+                return Err(BindError::invalid("path", None, "`$ref` must end the path"))
             }
             PathSegment::Value => {
                 return Err(BindError::invalid(

@@ -222,7 +222,11 @@ pub(super) async fn respond(
         Target::Property { read, prop, raw } => read::property(&cx, read, prop, raw).await,
         Target::Entities(read) => {
             let f = data_format(format, accept)?;
-            read::entities(&cx, read, f, &url.options).await
+            read::entities(&cx, read, f, &url.options, false).await
+        }
+        Target::References(read) => {
+            let f = data_format(format, accept)?;
+            read::entities(&cx, read, f, &url.options, true).await
         }
         Target::AggregatedCount(ag) => read::aggregated_count(&cx, ag).await,
         Target::Aggregated(ag) => {

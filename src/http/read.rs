@@ -168,6 +168,7 @@ pub async fn property(
     let output = Output {
         ieee754: matches!(f, DataFormat::Json(j) if j.ieee754),
         full: None,
+        refs: false,
     };
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
     read.shape = Default::default();
@@ -206,12 +207,19 @@ pub async fn property(
     }
 }
 
+/// The entities `read` addresses, or with `refs` their references (`.../$ref`).
 pub async fn entities(
     cx: &Ctx<'_>,
     read: Read,
     f: DataFormat,
     options: &QueryOptions,
+    refs: bool,
 ) -> Result<HttpResponse, ApiError> {
+    if refs && f == DataFormat::Atom {
+        return Err(ApiError::NotAcceptable(
+            "entity references are written as JSON only".into(),
+        ));
+    }
     let root = cx.req.root.as_str();
     // Atom needs every entry's id and links, which full metadata puts in each row.
     let level = match f {
@@ -220,9 +228,11 @@ pub async fn entities(
     };
     let context =
         (level != MetadataLevel::None).then(|| format!("{root}{}", context_fragment(&read)));
+    // A reference is its `@odata.id` at every metadata level.
     let output = Output {
         ieee754: matches!(f, DataFormat::Json(j) if j.ieee754),
-        full: (level == MetadataLevel::Full).then(|| root.to_owned()),
+        full: (level == MetadataLevel::Full && !refs).then(|| root.to_owned()),
+        refs,
     };
     let entity = read.entity;
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
@@ -339,6 +349,7 @@ pub async fn aggregated(
     let output = Output {
         ieee754: f.ieee754,
         full: (f.level == MetadataLevel::Full).then(|| root.to_owned()),
+        refs: false,
     };
     let paging = Paging::of(cx);
     let page_size = paging.size;

@@ -23,6 +23,8 @@ pub struct Output {
     /// `odata.metadata=full`: add `@odata.id`, `@odata.editLink`, `@odata.type` and
     /// navigation links, relative to this service root (which ends with `/`).
     pub full: Option<String>,
+    /// Each row is an entity reference (`.../$ref`): its `@odata.id` only.
+    pub refs: bool,
 }
 
 /// Rows of (property values as text, JSON array of the order-key values).
@@ -120,6 +122,7 @@ impl Compiler {
         if self.dialect != Dialect::Postgres
             || !values_only(&read.shape)
             || self.output.full.is_some()
+            || self.output.refs
         {
             return None;
         }
@@ -150,6 +153,15 @@ impl Compiler {
                     &mut n,
                 );
                 q.sql("]::text[]");
+            }
+            None if self.output.refs => {
+                q.sql(if self.dialect == Dialect::Postgres {
+                    "json_build_object('@odata.id', "
+                } else {
+                    "json_object('@odata.id', "
+                });
+                self.key_url(&mut q, read.entity, &a);
+                q.sql(")");
             }
             None => self.entity_json(&mut q, &mut joins, read.entity, &a, &read.shape, false),
         }
