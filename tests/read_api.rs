@@ -1032,6 +1032,50 @@ async fn single_valued_expand_is_the_related_object_or_null() {
     .await;
 }
 
+/// `$this` names the instance being filtered or ordered, at the top and inside `$expand`;
+/// `$it` inside `$expand` names the outer resource (OData 4.01), which is declined rather
+/// than read as the expanded entity.
+#[actix_web::test]
+async fn this_names_the_instance_and_it_inside_expand_is_declined() {
+    each_backend(|app, t, _| async move {
+        let pairs = [
+            (
+                "Contacts?$top=30&$select=ContactId&$expand=Leads($filter=$this/Value gt 1000;$orderby=$this/Value desc;$select=LeadId,Value)",
+                "Contacts?$top=30&$select=ContactId&$expand=Leads($filter=Value gt 1000;$orderby=Value desc;$select=LeadId,Value)",
+            ),
+            (
+                "Contacts?$select=ContactId&$filter=$this/Surname eq 'Smith'&$orderby=$this/Created",
+                "Contacts?$select=ContactId&$filter=Surname eq 'Smith'&$orderby=Created",
+            ),
+            (
+                "Leads?$top=20&$select=LeadId&$expand=Status($filter=$this/DeadFlag eq 0)",
+                "Leads?$top=20&$select=LeadId&$expand=Status($filter=DeadFlag eq 0)",
+            ),
+        ];
+        for (this, plain) in pairs {
+            let (a, b) = (app.get(this, &t).await, app.get(plain, &t).await);
+            assert_eq!(a.status, 200, "{this}: {}", a.text);
+            assert!(!a.values().is_empty(), "{this} finds nothing");
+            assert_eq!(a.values(), b.values(), "{this}");
+        }
+        // Both entities have a StatusFlag: read as the lead's, `$it` would answer wrongly.
+        for url in [
+            "Contacts?$expand=Leads($filter=$it/StatusFlag eq 'A')",
+            "Contacts?$expand=Leads($orderby=$it/Surname)",
+            "Contacts?$expand=Leads($filter=Status/DeadFlag eq 0 and $it/Surname eq 'Smith')",
+            "Contacts?$expand=Leads($compute=$it/Surname as S)",
+        ] {
+            let r = app.get(url, &t).await;
+            assert_eq!(r.status, 501, "{url}: {}", r.text);
+            assert!(r.json()["error"]["message"].as_str().unwrap().contains("`$this`"), "{}", r.text);
+        }
+        // At the top, `$it` is the instance as before.
+        let r = app.get("Contacts?$select=ContactId&$filter=$it/Surname eq 'Smith'", &t).await;
+        assert_eq!(r.values(), app.get("Contacts?$select=ContactId&$filter=Surname eq 'Smith'", &t).await.values());
+    })
+    .await;
+}
+
 #[actix_web::test]
 async fn a_path_through_an_expanded_navigation_finds_what_it_finds_without_the_expand() {
     each_backend(|app, t, beta| async move {

@@ -67,6 +67,8 @@ const LITERALS: &[&str] = &[
     "01234567-89ab-cdef-0123-456789abcdef",
     "binary'AQID'",
     "$it",
+    "$this",
+    "$this/Surname",
     "$root/Contacts(1)/Surname",
     "[1,2]",
     "{}",

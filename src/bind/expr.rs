@@ -19,6 +19,9 @@ pub struct ExprBinder<'a> {
     computed: Vec<(String, TExpr)>,
     /// After an aggregation: the result's columns by path, the only names there are.
     results: Option<Vec<(Vec<String>, Ty)>>,
+    /// Inside `$expand`, where `$it` is the outer resource's instance and `$this` the
+    /// expanded entity.
+    in_expand: bool,
 }
 
 impl<'a> ExprBinder<'a> {
@@ -30,7 +33,14 @@ impl<'a> ExprBinder<'a> {
             alias_depth: 0,
             computed: Vec::new(),
             results: None,
+            in_expand: false,
         }
+    }
+
+    /// A binder for the options of an expanded navigation (see `in_expand`).
+    pub fn in_expand(mut self, nested: bool) -> Self {
+        self.in_expand = nested;
+        self
     }
 
     /// The entity `$it` is.
@@ -368,7 +378,13 @@ impl<'a> ExprBinder<'a> {
         let mut segs = m.segments.iter().peekable();
         let mut start = Start::Scope(0);
         if let Some(first) = segs.peek() {
-            if first.name == "$it" {
+            if first.name == "$it" && self.in_expand {
+                return Err(BindError::unsupported(
+                    self.option,
+                    Some(pos),
+                    "`$it` inside $expand names the outer resource's instance, which is not supported; `$this` names the expanded entity",
+                ));
+            } else if first.name == "$it" || first.name == "$this" {
                 segs.next();
             } else if first.name == "$root" {
                 segs.next();

@@ -285,7 +285,7 @@ fn read(
     shaped: bool,
 ) -> Result<Read, BindError> {
     let shape = if shaped {
-        bind_shape(entity, options, &options.aliases)?
+        bind_shape(entity, options, &options.aliases, false)?
     } else {
         // `/$count` honours only $filter and $search.
         let mut s = Shape::default();
@@ -438,14 +438,23 @@ fn search(s: &Option<SearchExpr>) -> Result<Option<SearchExpr>, BindError> {
     }
 }
 
+/// The options of one level; `nested` inside `$expand`.
 fn bind_shape(
     entity: Entity,
     o: &QueryOptions,
     aliases: &[(String, Expr)],
+    nested: bool,
 ) -> Result<Shape, BindError> {
     let mut shape = Shape::default();
     if let Some(items) = &o.compute {
-        shape.compute = bind_compute(entity, items, aliases)?;
+        compute_into(
+            "$compute",
+            entity,
+            items,
+            aliases,
+            nested,
+            &mut shape.compute,
+        )?;
     }
     if let Some(items) = &o.select {
         let mut props: Vec<Prop> = Vec::new();
@@ -545,7 +554,7 @@ fn bind_shape(
                         ));
                     }
                 }
-                let sub = bind_shape(target, &item.options, aliases)?;
+                let sub = bind_shape(target, &item.options, aliases, true)?;
                 if !nav.many
                     && (sub.top.is_some()
                         || sub.skip.is_some()
@@ -574,12 +583,15 @@ fn bind_shape(
     if let Some(f) = &o.filter {
         shape.filter = Some(
             ExprBinder::new("$filter", aliases, entity)
+                .in_expand(nested)
                 .with_computed(&shape.compute)
                 .predicate(f)?,
         );
     }
     if let Some(items) = &o.orderby {
-        let mut b = ExprBinder::new("$orderby", aliases, entity).with_computed(&shape.compute);
+        let mut b = ExprBinder::new("$orderby", aliases, entity)
+            .in_expand(nested)
+            .with_computed(&shape.compute);
         for item in items {
             let t = b.expr(&item.expr)?;
             if matches!(t, TExpr::Lit(_)) {
@@ -622,17 +634,6 @@ fn bind_shape(
     Ok(shape)
 }
 
-/// `$compute=expr as Name,...`: each name new to the entity and to the list.
-fn bind_compute(
-    entity: Entity,
-    items: &[odata_parser::ComputeItem],
-    aliases: &[(String, Expr)],
-) -> Result<Vec<ComputedProp>, BindError> {
-    let mut out = Vec::new();
-    compute_into("$compute", entity, items, aliases, &mut out)?;
-    Ok(out)
-}
-
 /// Binds `expr as Name, ...` (of `$compute`, or `$apply`'s `compute(...)`) onto `out`:
 /// each name new to the entity and to `out`, each expression free to use those before it.
 pub(super) fn compute_into(
@@ -640,6 +641,7 @@ pub(super) fn compute_into(
     entity: Entity,
     items: &[odata_parser::ComputeItem],
     aliases: &[(String, Expr)],
+    nested: bool,
     out: &mut Vec<ComputedProp>,
 ) -> Result<(), BindError> {
     for item in items {
@@ -658,6 +660,7 @@ pub(super) fn compute_into(
             ));
         }
         let expr = ExprBinder::new(option, aliases, entity)
+            .in_expand(nested)
             .with_computed(out)
             .expr(&item.expr)?;
         out.push(ComputedProp {
