@@ -83,13 +83,16 @@ pub async fn odata(
     resp
 }
 
-/// On PostgreSQL, a read presenting a token this instance has accepted before is served
-/// without a token lookup of its own: the read checks the token in its own statement
-/// (or, for other targets, on the connection it runs on), which saves a round trip to
-/// the database. `None` when the request must take the usual way. The outcomes stay
-/// those of the usual way: a token that fails gets 401 whatever else was wrong, and only
-/// a request whose token held is counted by the limiter. (On SQLite the token lookup
-/// shares the read's transaction and costs about as much as the guard, so it stays.)
+/// A read presenting a token this instance has accepted before is served without a
+/// token lookup of its own: the read checks the token in its own statement (or, for
+/// other targets, on the connection it runs on). On PostgreSQL that saves a round trip;
+/// on SQLite a statement, and the transaction the lookup and the read shared (a read by
+/// key: 118,000 → 106,000 instructions, +7% requests/s). `None` when the request must
+/// take the usual way. The outcomes stay those of the usual way: a token that fails gets
+/// 401 whatever else was wrong, and only a request whose token held is counted by the
+/// limiter, which is therefore asked after the read (the usual way asks it during the
+/// read; on SQLite with the shared limiter that overlap is worth more than the lookup
+/// saved, so there the usual way stays).
 async fn serve_known_token(
     req: &HttpRequest,
     incoming: &Incoming<'_>,
