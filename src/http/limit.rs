@@ -24,9 +24,39 @@ pub fn refusal(e: &ApiError, xml: bool) -> HttpResponse {
     resp
 }
 
+/// The names [`Decision::headers`] gives, prepared once: parsing a mixed-case name
+/// lowercases and allocates it, on every response.
+static NAMES: [(&str, HeaderName); 6] = [
+    (
+        "RateLimit-Policy",
+        HeaderName::from_static("ratelimit-policy"),
+    ),
+    ("RateLimit", HeaderName::from_static("ratelimit")),
+    (
+        "X-RateLimit-Limit",
+        HeaderName::from_static("x-ratelimit-limit"),
+    ),
+    (
+        "X-RateLimit-Remaining",
+        HeaderName::from_static("x-ratelimit-remaining"),
+    ),
+    (
+        "X-RateLimit-Reset",
+        HeaderName::from_static("x-ratelimit-reset"),
+    ),
+    ("Retry-After", HeaderName::from_static("retry-after")),
+];
+
 pub fn add_headers(resp: &mut HttpResponse, d: &Decision) {
     for (name, value) in d.headers() {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+        let known = NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, h)| h.clone());
+        let Some(n) = known.or_else(|| HeaderName::try_from(name).ok()) else {
+            continue;
+        };
+        if let Ok(v) = HeaderValue::try_from(value) {
             resp.headers_mut().insert(n, v);
         }
     }
