@@ -1032,12 +1032,12 @@ async fn single_valued_expand_is_the_related_object_or_null() {
     .await;
 }
 
-/// `$this` names the instance being filtered or ordered, at the top and inside `$expand`;
-/// `$it` inside `$expand` names the outer resource (OData 4.01), which is declined rather
-/// than read as the expanded entity.
+/// `$this` names the instance being filtered, ordered or computed on; `$it` names the
+/// request's resource, so inside `$expand` it is the outer entity (OData 4.01, URL
+/// Conventions 5.1.1.15): `Contacts?$expand=Leads($filter=Created gt $it/Created)`.
 #[actix_web::test]
-async fn this_names_the_instance_and_it_inside_expand_is_declined() {
-    each_backend(|app, t, _| async move {
+async fn this_names_the_instance_and_it_the_resource_also_inside_expand() {
+    each_backend(|app, t, beta| async move {
         let pairs = [
             (
                 "Contacts?$top=30&$select=ContactId&$expand=Leads($filter=$this/Value gt 1000;$orderby=$this/Value desc;$select=LeadId,Value)",
@@ -1048,8 +1048,8 @@ async fn this_names_the_instance_and_it_inside_expand_is_declined() {
                 "Contacts?$select=ContactId&$filter=Surname eq 'Smith'&$orderby=Created",
             ),
             (
-                "Leads?$top=20&$select=LeadId&$expand=Status($filter=$this/DeadFlag eq 0)",
-                "Leads?$top=20&$select=LeadId&$expand=Status($filter=DeadFlag eq 0)",
+                "Contacts?$select=ContactId&$filter=$it/Surname eq 'Smith'",
+                "Contacts?$select=ContactId&$filter=Surname eq 'Smith'",
             ),
         ];
         for (this, plain) in pairs {
@@ -1058,20 +1058,78 @@ async fn this_names_the_instance_and_it_inside_expand_is_declined() {
             assert!(!a.values().is_empty(), "{this} finds nothing");
             assert_eq!(a.values(), b.values(), "{this}");
         }
-        // Both entities have a StatusFlag: read as the lead's, `$it` would answer wrongly.
-        for url in [
-            "Contacts?$expand=Leads($filter=$it/StatusFlag eq 'A')",
-            "Contacts?$expand=Leads($orderby=$it/Surname)",
-            "Contacts?$expand=Leads($filter=Status/DeadFlag eq 0 and $it/Surname eq 'Smith')",
-            "Contacts?$expand=Leads($compute=$it/Surname as S)",
-        ] {
-            let r = app.get(url, &t).await;
-            assert_eq!(r.status, 501, "{url}: {}", r.text);
-            assert!(r.json()["error"]["message"].as_str().unwrap().contains("`$this`"), "{}", r.text);
+        // Inside $expand, `$it` is the contact: each contact's leads, kept against the
+        // contact's own values, checked against the unfiltered expand.
+        let all = app
+            .get("Contacts?$top=200&$select=ContactId,StatusFlag,Created,Surname&$expand=Leads($select=LeadId,Created,Value,StatusFlag)", &t)
+            .await
+            .values();
+        let leads = |c: &Value| c["Leads"].as_array().cloned().unwrap_or_default();
+        let ids = |v: Vec<Value>| v.iter().map(|l| l["LeadId"].as_i64().unwrap()).collect::<Vec<_>>();
+        type Keep = fn(&Value, &Value) -> bool;
+        let cases: [(&str, Keep); 4] = [
+            ("$filter=$it/StatusFlag eq 'A'", |c, _| c["StatusFlag"] == "A"),
+            // Both have StatusFlag and Created: `$it` must not read the lead's.
+            ("$filter=Created gt $it/Created and StatusFlag ne $it/StatusFlag", |c, l| {
+                l["Created"].as_str() > c["Created"].as_str() && l["StatusFlag"] != c["StatusFlag"]
+            }),
+            ("$filter=$it/Leads/$count gt 1 and Value ge 0", |c, l| {
+                c["Leads"].as_array().unwrap().len() > 1 && l["Value"].as_f64().is_some_and(|v| v >= 0.0)
+            }),
+            ("$filter=$it/Leads/any(o: o/Value gt $this/Value)", |c, l| {
+                let v = l["Value"].as_f64();
+                c["Leads"].as_array().unwrap().iter().any(|o| o["Value"].as_f64().zip(v).is_some_and(|(o, v)| o > v))
+            }),
+        ];
+        for (opts, keep) in cases {
+            let url = format!("Contacts?$top=200&$select=ContactId&$expand=Leads($select=LeadId;{opts})");
+            let r = app.get(&url, &t).await;
+            assert_eq!(r.status, 200, "{url}: {}", r.text);
+            let got = r.values();
+            assert_eq!(got.len(), all.len());
+            let mut kept = 0;
+            for (g, c) in got.iter().zip(&all) {
+                assert_eq!(g["ContactId"], c["ContactId"]);
+                let want: Vec<Value> = leads(c).into_iter().filter(|l| keep(c, l)).collect();
+                kept += want.len();
+                assert_eq!(ids(leads(g)), ids(want), "{url}: contact {}", c["ContactId"]);
+            }
+            assert!(kept > 0, "{url} keeps nothing");
         }
-        // At the top, `$it` is the instance as before.
-        let r = app.get("Contacts?$select=ContactId&$filter=$it/Surname eq 'Smith'", &t).await;
-        assert_eq!(r.values(), app.get("Contacts?$select=ContactId&$filter=Surname eq 'Smith'", &t).await.values());
+        // Two levels down `$it` is still the contact; computed and ordered by it too.
+        let r = app
+            .get("Contacts?$top=50&$select=ContactId,Surname&$expand=Leads($select=LeadId,S;$compute=$it/Surname as S;$orderby=$it/Surname,LeadId;$expand=Status($select=Code;$filter=$it/StatusFlag eq 'A'))", &t)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let flags: std::collections::HashMap<i64, Value> =
+            all.iter().map(|c| (c["ContactId"].as_i64().unwrap(), c["StatusFlag"].clone())).collect();
+        let mut statuses = 0;
+        for c in r.values() {
+            for l in leads(&c) {
+                assert_eq!(l["S"], c["Surname"]);
+                if flags[&c["ContactId"].as_i64().unwrap()] != "A" {
+                    assert!(l["Status"].is_null(), "{l}");
+                } else {
+                    statuses += usize::from(!l["Status"].is_null());
+                }
+            }
+        }
+        assert!(statuses > 0);
+        // A single-valued expand: the lead's contact only when the lead's own value is high.
+        let r = app.get("Leads?$top=300&$select=LeadId,Value,ContactId&$expand=Contact($select=ContactId;$filter=$it/Value gt 1000)", &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for l in r.values() {
+            let high = l["Value"].as_f64().is_some_and(|v| v > 1000.0);
+            assert_eq!(!l["Contact"].is_null(), high && !l["ContactId"].is_null(), "{l}");
+        }
+        // `$it` reads the caller's own resource: another workspace's request sees its own.
+        let theirs = app.get("Contacts?$select=ContactId&$expand=Leads($select=ContactId;$filter=$it/ContactId eq ContactId)", &beta).await.values();
+        assert_eq!(theirs.len() as i64, app.db.count("", "contacts", "beta"));
+        for c in theirs {
+            for l in leads(&c) {
+                assert_eq!(l["ContactId"], c["ContactId"]);
+            }
+        }
     })
     .await;
 }

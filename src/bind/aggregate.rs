@@ -34,7 +34,7 @@ pub(super) fn bind(
                 pre = Some(and(pre, f));
             }
             Transformation::Compute(items) => {
-                super::compute_into(OPTION, entity, items, aliases, false, &mut computed)?;
+                super::compute_into(OPTION, entity, items, aliases, None, &mut computed)?;
             }
             _ => {}
         }

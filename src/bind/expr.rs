@@ -19,9 +19,9 @@ pub struct ExprBinder<'a> {
     computed: Vec<(String, TExpr)>,
     /// After an aggregation: the result's columns by path, the only names there are.
     results: Option<Vec<(Vec<String>, Ty)>>,
-    /// Inside `$expand`, where `$it` is the outer resource's instance and `$this` the
-    /// expanded entity.
-    in_expand: bool,
+    /// The scope `$it` names: the instance itself (0), or inside `$expand` the outer
+    /// resource's instance (1), while `$this` and plain paths name the expanded entity.
+    it_scope: usize,
 }
 
 impl<'a> ExprBinder<'a> {
@@ -33,13 +33,17 @@ impl<'a> ExprBinder<'a> {
             alias_depth: 0,
             computed: Vec::new(),
             results: None,
-            in_expand: false,
+            it_scope: 0,
         }
     }
 
-    /// A binder for the options of an expanded navigation (see `in_expand`).
-    pub fn in_expand(mut self, nested: bool) -> Self {
-        self.in_expand = nested;
+    /// A binder for the options of a navigation expanded from a resource of entity type
+    /// `outer` (given only inside `$expand`): `$it` names that resource's instance.
+    pub fn in_expand(mut self, outer: Option<Entity>) -> Self {
+        if let Some(outer) = outer {
+            self.scopes.insert(1, (None, outer));
+            self.it_scope = 1;
+        }
         self
     }
 
@@ -378,13 +382,10 @@ impl<'a> ExprBinder<'a> {
         let mut segs = m.segments.iter().peekable();
         let mut start = Start::Scope(0);
         if let Some(first) = segs.peek() {
-            if first.name == "$it" && self.in_expand {
-                return Err(BindError::unsupported(
-                    self.option,
-                    Some(pos),
-                    "`$it` inside $expand names the outer resource's instance, which is not supported; `$this` names the expanded entity",
-                ));
-            } else if first.name == "$it" || first.name == "$this" {
+            if first.name == "$it" {
+                segs.next();
+                start = Start::Scope(self.it_scope);
+            } else if first.name == "$this" {
                 segs.next();
             } else if first.name == "$root" {
                 segs.next();

@@ -285,7 +285,7 @@ fn read(
     shaped: bool,
 ) -> Result<Read, BindError> {
     let shape = if shaped {
-        bind_shape(entity, options, &options.aliases, false)?
+        bind_shape(entity, options, &options.aliases, None)?
     } else {
         // `/$count` honours only $filter and $search.
         let mut s = Shape::default();
@@ -438,12 +438,13 @@ fn search(s: &Option<SearchExpr>) -> Result<Option<SearchExpr>, BindError> {
     }
 }
 
-/// The options of one level; `nested` inside `$expand`.
+/// The options of one level; inside `$expand`, `outer` is the entity type of the
+/// request's resource, which `$it` names there.
 fn bind_shape(
     entity: Entity,
     o: &QueryOptions,
     aliases: &[(String, Expr)],
-    nested: bool,
+    outer: Option<Entity>,
 ) -> Result<Shape, BindError> {
     let mut shape = Shape::default();
     if let Some(items) = &o.compute {
@@ -452,7 +453,7 @@ fn bind_shape(
             entity,
             items,
             aliases,
-            nested,
+            outer,
             &mut shape.compute,
         )?;
     }
@@ -554,7 +555,12 @@ fn bind_shape(
                         ));
                     }
                 }
-                let sub = bind_shape(target, &item.options, aliases, true)?;
+                let sub = bind_shape(
+                    target,
+                    &item.options,
+                    aliases,
+                    Some(outer.unwrap_or(entity)),
+                )?;
                 if !nav.many
                     && (sub.top.is_some()
                         || sub.skip.is_some()
@@ -583,14 +589,14 @@ fn bind_shape(
     if let Some(f) = &o.filter {
         shape.filter = Some(
             ExprBinder::new("$filter", aliases, entity)
-                .in_expand(nested)
+                .in_expand(outer)
                 .with_computed(&shape.compute)
                 .predicate(f)?,
         );
     }
     if let Some(items) = &o.orderby {
         let mut b = ExprBinder::new("$orderby", aliases, entity)
-            .in_expand(nested)
+            .in_expand(outer)
             .with_computed(&shape.compute);
         for item in items {
             let t = b.expr(&item.expr)?;
@@ -641,7 +647,7 @@ pub(super) fn compute_into(
     entity: Entity,
     items: &[odata_parser::ComputeItem],
     aliases: &[(String, Expr)],
-    nested: bool,
+    outer: Option<Entity>,
     out: &mut Vec<ComputedProp>,
 ) -> Result<(), BindError> {
     for item in items {
@@ -660,7 +666,7 @@ pub(super) fn compute_into(
             ));
         }
         let expr = ExprBinder::new(option, aliases, entity)
-            .in_expand(nested)
+            .in_expand(outer)
             .with_computed(out)
             .expr(&item.expr)?;
         out.push(ComputedProp {

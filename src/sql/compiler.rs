@@ -48,6 +48,9 @@ pub struct Compiler {
     /// Whether the statement expands a collection inside a collection, which runs under
     /// `db::deadline`'s limits (SQLite: `odata_alive()`; PostgreSQL: a statement timeout).
     pub timed: bool,
+    /// While an expanded navigation is compiled: the alias of the request's resource
+    /// row, which `$it` names there (scope 1; see `bind::ExprBinder::in_expand`).
+    pub(super) it: Option<String>,
 }
 
 impl Compiler {
@@ -62,7 +65,30 @@ impl Compiler {
             joined: Vec::new(),
             collections: 0,
             timed: false,
+            it: None,
         }
+    }
+
+    /// The aliases an expression's scopes name at row alias `a`: the row itself, then
+    /// inside an expand the resource's row (`$it`); lambdas add theirs after.
+    pub(super) fn scopes(&self, a: &str) -> Vec<String> {
+        let mut s = vec![a.to_owned()];
+        s.extend(self.it.clone());
+        s
+    }
+
+    /// Compiles the expands of the row at `a` with `$it` naming the request's resource
+    /// row: `a` itself at the top level, or the one already named.
+    pub(super) fn expanding<R>(&mut self, a: &str, f: impl FnOnce(&mut Self) -> R) -> R {
+        let top = self.it.is_none();
+        if top {
+            self.it = Some(a.to_owned());
+        }
+        let r = f(self);
+        if top {
+            self.it = None;
+        }
+        r
     }
 
     /// Makes `select` return rows only while the token with this hash is live and
@@ -273,7 +299,8 @@ impl Compiler {
     ) {
         if let Some(f) = &shape.filter {
             q.sql(" AND ");
-            self.predicate(q, f, &[a.to_owned()]);
+            let scopes = self.scopes(a);
+            self.predicate(q, f, &scopes);
             self.trigram_narrowing(q, entity, f, a);
         }
         if let Some(s) = &shape.search {
@@ -316,11 +343,12 @@ impl Compiler {
 
     pub(super) fn order_by(&mut self, q: &mut Sql, order: &[OrderKey], a: &str) {
         q.sql(" ORDER BY ");
+        let scopes = self.scopes(a);
         for (i, k) in order.iter().enumerate() {
             if i > 0 {
                 q.sql(", ");
             }
-            self.expr(q, &k.expr, &[a.to_owned()]);
+            self.expr(q, &k.expr, &scopes);
             // Nulls sort lowest on both backends (SQLite's natural order, which its
             // indexes serve directly).
             match (k.desc, k.expr.nullable()) {
@@ -469,24 +497,26 @@ impl Compiler {
             sep(q);
             self.computed_json(q, a, c);
         }
-        for e in &shape.expand {
-            if e.is_count || e.shape.count {
+        self.expanding(a, |c| {
+            for e in &shape.expand {
+                if e.is_count || e.shape.count {
+                    sep(q);
+                    q.sql("'").sql(e.nav.name).sql("@odata.count', (");
+                    c.expand_count(q, a, e);
+                    q.sql(")");
+                }
+                if e.is_count {
+                    continue;
+                }
                 sep(q);
-                q.sql("'").sql(e.nav.name).sql("@odata.count', (");
-                self.expand_count(q, a, e);
-                q.sql(")");
+                q.sql("'").sql(e.nav.name).sql("', ");
+                if e.nav.many || e.is_ref {
+                    c.expand_json(q, a, e);
+                } else {
+                    c.expand_joined(q, joins, a, e);
+                }
             }
-            if e.is_count {
-                continue;
-            }
-            sep(q);
-            q.sql("'").sql(e.nav.name).sql("', ");
-            if e.nav.many || e.is_ref {
-                self.expand_json(q, a, e);
-            } else {
-                self.expand_joined(q, joins, a, e);
-            }
-        }
+        });
         q.sql(")");
     }
 
@@ -562,7 +592,7 @@ impl Compiler {
         }
         key(q, c.name.clone());
         q.sql(", ");
-        let scopes = [a.to_owned()];
+        let scopes = self.scopes(a);
         self.typed_json(q, ty, &mut |me, q| me.expr(q, &c.expr, &scopes));
     }
 
@@ -641,28 +671,30 @@ impl Compiler {
             q.sql(")::text");
             fields.push(Field::Prop(p));
         }
-        for e in &shape.expand {
-            next(q, n);
-            if e.nav.many {
-                let inner = self.collection_values(q, a, e);
-                fields.push(Field::Collection {
+        self.expanding(a, |c| {
+            for e in &shape.expand {
+                next(q, n);
+                if e.nav.many {
+                    let inner = c.collection_values(q, a, e);
+                    fields.push(Field::Collection {
+                        name: e.nav.name,
+                        fields: inner,
+                    });
+                    continue;
+                }
+                let b = c.join_single(joins, a, e);
+                // Every table's `workspace_id` is NOT NULL, so NULL here means no row joined.
+                q.sql("(")
+                    .column(&b, "workspace_id")
+                    .sql(" IS NOT NULL)::text");
+                let mut inner = Vec::new();
+                c.values(q, joins, entity_of(e.nav), &b, &e.shape, &mut inner, n);
+                fields.push(Field::Object {
                     name: e.nav.name,
                     fields: inner,
                 });
-                continue;
             }
-            let b = self.join_single(joins, a, e);
-            // Every table's `workspace_id` is NOT NULL, so NULL here means no row joined.
-            q.sql("(")
-                .column(&b, "workspace_id")
-                .sql(" IS NOT NULL)::text");
-            let mut inner = Vec::new();
-            self.values(q, joins, entity_of(e.nav), &b, &e.shape, &mut inner, n);
-            fields.push(Field::Object {
-                name: e.nav.name,
-                fields: inner,
-            });
-        }
+        });
     }
 }
 
