@@ -37,6 +37,10 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error(transparent)]
     Batch(#[from] BatchError),
     #[error(transparent)]
@@ -65,6 +69,8 @@ impl ApiError {
             ApiError::UriTooLong(_) => "UriTooLong",
             ApiError::NotImplemented(_) => "NotImplemented",
             ApiError::BadRequest(_) => "BadRequest",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::PayloadTooLarge(_) => "PayloadTooLarge",
             ApiError::Batch(BatchError::TooLarge(_)) => "PayloadTooLarge",
             ApiError::Batch(BatchError::MediaType(_)) => "UnsupportedMediaType",
             ApiError::Batch(_) => "BadRequest",
@@ -209,6 +215,8 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Batch(BatchError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Batch(BatchError::MediaType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Batch(_) => StatusCode::BAD_REQUEST,

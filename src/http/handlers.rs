@@ -7,6 +7,7 @@ use super::dbcall::Lease;
 use super::error::ApiError;
 use super::limit;
 use super::negotiate::{data_format, error_is_xml, metadata_format, DataFormat, MetadataFormat};
+use super::query_body;
 use super::read::{self, json_response, xml_response, Ctx};
 use super::request::{trim_encoded_whitespace, Incoming, MAX_URI};
 use super::AppState;
@@ -16,6 +17,7 @@ use crate::format::csdl::{METADATA_JSON, METADATA_XML};
 use crate::format::json::service_document;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
+use odata_parser::{PathSegment, ResourcePath};
 use std::cell::RefCell;
 
 pub async fn healthz() -> HttpResponse {
@@ -49,7 +51,7 @@ pub async fn odata(
     };
     let lease = RefCell::new(lease);
     let ws = i64::from(principal.workspace_id);
-    // Only a `$batch` reads the body.
+    // Only a `$batch` and a `$query` read the body.
     let mut payload = Some(payload);
     // A read has no effects, so with room in the window its work overlaps the shared
     // limiter's round trip; the response still waits for, and obeys, the decision.
@@ -147,8 +149,36 @@ async fn serve(
     served
 }
 
-/// `body` is the request's payload, which only a `$batch` reads; `None` for the requests
-/// inside a batch.
+/// `POST path/$query`: the GET of `path` with the URL's and the body's query options.
+async fn query_in_body(
+    req: &Incoming<'_>,
+    state: &web::Data<AppState>,
+    ws: i64,
+    lease: &RefCell<Option<Lease>>,
+    pending: Option<&Pending>,
+    body: Option<web::Payload>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(body) = body else {
+        return Err(ApiError::BadRequest(
+            "a $query request cannot be sent inside a $batch; send its GET".into(),
+        ));
+    };
+    let options = query_body::options(req.header("content-type"), req.query, body).await?;
+    let path = trim_encoded_whitespace(req.path);
+    // The parser found `$query` as the last segment.
+    let path = path.rsplit_once('/').map_or(path, |(before, _)| before);
+    let get = Incoming {
+        method: Method::GET,
+        path,
+        query: Some(&options),
+        headers: req.headers,
+        root: req.root.clone(),
+    };
+    Box::pin(respond(&get, state, ws, lease, pending, None)).await
+}
+
+/// `body` is the request's payload, which only a `$batch` and `$query` read; `None` for
+/// the requests inside a batch.
 pub(super) async fn respond(
     req: &Incoming<'_>,
     state: &web::Data<AppState>,
@@ -171,6 +201,17 @@ pub(super) async fn respond(
         .map(|q| strip_param(q, state.api_key_param.as_deref()));
     let query = stripped.as_deref();
     let url = odata_parser::parse(path, query)?;
+    if let ResourcePath::Segments(segments) = &url.path {
+        if segments.last() == Some(&PathSegment::Query) {
+            if req.method != Method::POST {
+                return Err(ApiError::MethodNotAllowed {
+                    method: req.method.to_string(),
+                    allow: "POST",
+                });
+            }
+            return query_in_body(req, state, ws, lease, pending, body).await;
+        }
+    }
     let target = bind::bind(&url)?;
     let method = &req.method;
     let readable = method == Method::GET || method == Method::HEAD;

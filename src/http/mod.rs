@@ -7,6 +7,7 @@ pub mod error;
 mod handlers;
 pub mod limit;
 pub mod negotiate;
+mod query_body;
 mod read;
 mod request;
 
