@@ -1033,8 +1033,8 @@ async fn single_valued_expand_is_the_related_object_or_null() {
 }
 
 /// `$this` names the instance being filtered, ordered or computed on; `$it` names the
-/// request's resource, so inside `$expand` it is the outer entity (OData 4.01, URL
-/// Conventions 5.1.1.15): `Contacts?$expand=Leads($filter=Created gt $it/Created)`.
+/// request's resource, so inside `$expand` it is the outer entity (OData 4.01 URL
+/// Conventions, `$it`): `Contacts?$expand=Leads($filter=Created gt $it/Created)`.
 #[actix_web::test]
 async fn this_names_the_instance_and_it_the_resource_also_inside_expand() {
     each_backend(|app, t, beta| async move {

@@ -1,5 +1,5 @@
-//! `POST .../$query` (OData 4.01, URL Conventions 4.?: "Passing Query Options in the
-//! Request Body"): the query options in a `text/plain` body, percent-encoded as in a URL,
+//! `POST .../$query` (OData 4.01 URL Conventions, "Passing Query Options in the Request
+//! Body"): the query options in a `text/plain` body, percent-encoded as in a URL,
 //! for clients whose proxies cut long URLs. The request is answered as the GET of the
 //! path without `/$query`, with the URL's options and the body's together.
 
