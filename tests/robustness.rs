@@ -1171,6 +1171,35 @@ async fn generated_requests_never_fail_the_server_and_errors_say_what_is_wrong()
                 assert_error_body(&format!("{method} {url}"), &r);
             }
         }
+        // The same kinds of request with their options in the body of a POST to `$query`.
+        for _ in 0..requests / 10 {
+            let url = encode(&gen.url());
+            let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+            let target = format!("{}/{}/$query", app.base, path.trim_end_matches('/'));
+            let req = app
+                .client
+                .post(&target)
+                .bearer_auth(&token)
+                .header("content-type", "text/plain")
+                .body(query.to_owned());
+            let r = common::Reply::read(req.send().await.expect("request")).await;
+            let what = format!("POST {target} with {query}");
+            assert!(
+                r.status < 500 || r.status == 501,
+                "{what} gave {} {}",
+                r.status,
+                r.text
+            );
+            if r.status >= 400 {
+                assert_error_body(&what, &r);
+            }
+            for email in &foreign {
+                assert!(
+                    !r.text.contains(email.as_str()),
+                    "{what} shows beta's {email}"
+                );
+            }
+        }
         // Both kinds were exercised, not only one.
         assert!(ok > requests / 10, "{ok} succeeded");
         assert!(client_errors > requests / 10, "{client_errors} refused");
