@@ -1807,24 +1807,32 @@ async fn references_name_the_entities_a_path_addresses() {
             ("Contacts/$ref?$expand=Leads", 400),
             ("Contacts/$ref?$compute=1 as One", 400),
             ("Contacts(1)/$ref/$count", 400),
-            ("Contacts(1)/$ref?$format=atom", 406),
             ("Contacts(999999)/$ref", 404),
             ("Contacts(999999)/Leads/$ref", 404),
         ] {
             let r = app.get(url, &t).await;
             assert_eq!(r.status, status, "{url}: {}", r.text);
-            if status == 406 {
-                // Asked for Atom, the error is Atom's too.
-                assert!(
-                    r.text
-                        .contains("<m:message>entity references are written as JSON only"),
-                    "{}",
-                    r.text
-                );
-            } else {
-                assert!(r.json()["error"]["message"].is_string(), "{url}");
-            }
+            assert!(r.json()["error"]["message"].is_string(), "{url}");
         }
+        // In Atom, `<m:ref id="..."/>`: alone, or one per entity in a feed.
+        let one = app.get("Contacts(1)/$ref?$format=atom", &t).await;
+        assert_eq!(one.status, 200, "{}", one.text);
+        assert!(
+            one.text.contains(r#"id="Contacts(1)""#) && one.text.contains("#$ref"),
+            "{}",
+            one.text
+        );
+        let feed = app
+            .get(&format!("Contacts({contact})/Leads/$ref?$format=atom"), &t)
+            .await;
+        assert_eq!(feed.status, 200, "{}", feed.text);
+        assert_eq!(
+            feed.text.matches("<m:ref ").count(),
+            want.len(),
+            "{}",
+            feed.text
+        );
+        assert!(!feed.text.contains("<entry"));
         let orphan = app
             .get("Leads?$filter=ContactId eq null&$select=LeadId&$top=1", &t)
             .await

@@ -41,6 +41,8 @@ pub struct Feed<'a> {
     pub count: Option<i64>,
     pub rows: &'a [String],
     pub next_link: Option<&'a str>,
+    /// The rows are entity references (`.../$ref`): `<m:ref>` elements, not entries.
+    pub refs: bool,
 }
 
 fn invalid(e: serde_json::Error) -> io::Error {
@@ -133,7 +135,12 @@ pub fn feed(f: &Feed) -> io::Result<Vec<u8>> {
         text_el(&mut w, "m:count", &n.to_string())?;
     }
     for row in f.rows {
-        entry(&mut w, f.root, f.entity, &parse_row(row)?, None)?;
+        let row = parse_row(row)?;
+        if f.refs {
+            reference(&mut w, &row, None)?;
+        } else {
+            entry(&mut w, f.root, f.entity, &row, None)?;
+        }
     }
     if let Some(next) = f.next_link {
         empty(
@@ -155,6 +162,28 @@ pub fn entry_document(
     let mut w = writer()?;
     entry(&mut w, root, entity, &parse_row(row)?, Some(context))?;
     Ok(w.into_inner())
+}
+
+/// `<m:ref>` for a single entity reference (`Contacts(1)/$ref`).
+pub fn reference_document(root: &str, context: &str, row: &str) -> io::Result<Vec<u8>> {
+    let mut w = writer()?;
+    reference(&mut w, &parse_row(row)?, Some((root, context)))?;
+    Ok(w.into_inner())
+}
+
+/// `<m:ref id="..."/>` of a reference row; as a document of its own with its namespace,
+/// base and context.
+fn reference(w: &mut W, row: &Map<String, Value>, top: Option<(&str, &str)>) -> io::Result<()> {
+    let id = str_of(row, "@odata.id").unwrap_or_default();
+    let mut el = BytesStart::new("m:ref");
+    if let Some((root, context)) = top {
+        el.extend_attributes([
+            ("xmlns:m", METADATA_NS),
+            ("xml:base", root),
+            ("m:context", context),
+        ]);
+    }
+    empty(w, el.with_attributes([("id", id)]))
 }
 
 fn author(w: &mut W) -> io::Result<()> {

@@ -215,11 +215,6 @@ pub async fn entities(
     options: &QueryOptions,
     refs: bool,
 ) -> Result<HttpResponse, ApiError> {
-    if refs && f == DataFormat::Atom {
-        return Err(ApiError::NotAcceptable(
-            "entity references are written as JSON only".into(),
-        ));
-    }
     let root = cx.req.root.as_str();
     // Atom needs every entry's id and links, which full metadata puts in each row.
     let level = match f {
@@ -259,6 +254,10 @@ pub async fn entities(
         };
         return match f {
             DataFormat::Json(f) => Ok(json_response(f, entity_doc(context.as_deref(), &row))),
+            DataFormat::Atom if refs => xml_response(
+                atom::XML_CONTENT_TYPE,
+                atom::reference_document(root, context.as_deref().unwrap_or(root), &row),
+            ),
             DataFormat::Atom => xml_response(
                 atom::ENTRY_CONTENT_TYPE,
                 atom::entry_document(root, entity, context.as_deref().unwrap_or(root), &row),
@@ -322,6 +321,7 @@ pub async fn entities(
                     count: rows.count,
                     rows: &rows.rows,
                     next_link: next_link.as_deref(),
+                    refs,
                 }),
             )?
         }

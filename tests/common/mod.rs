@@ -165,13 +165,18 @@ impl Drop for TestDb {
     }
 }
 
+/// Unique per process and call: tests of one process run at once, and two of them
+/// once read the same clock value and created the same database name.
 fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{SystemTime, UNIX_EPOCH};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{}_{}", std::process::id(), nanos % 1_000_000_000_000)
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    format!("{}_{}_{call}", std::process::id(), nanos % 1_000_000_000_000)
 }
 
 pub struct TestApp {
