@@ -422,6 +422,66 @@ async fn reads_overlapping_the_redis_round_trip_are_still_limited_exactly() {
     assert_eq!(n, 200);
 }
 
+/// A token this instance accepted before is served with its check inside the read, and
+/// with room in the window the read overlaps the limiter's round trip; when the token
+/// has been revoked meanwhile, the admission made for it is taken back: a request that
+/// fails authentication never counts, on PostgreSQL's and SQLite's way alike.
+#[actix_web::test]
+async fn a_revoked_token_whose_read_overlapped_the_limiter_is_not_counted() {
+    let Some(redis) = RedisServer::spawn() else {
+        return;
+    };
+    let url = redis.url();
+    for backend in common::backends() {
+        let db = TestDb::new(backend);
+        db.seed("alpha", 20, 1);
+        let app = spawn_with(db, |c| {
+            c.rate_limit = "200/60s".parse().expect("limit");
+            c.redis_url = Some(url.clone());
+        })
+        .await;
+        let mut conn = app.db.conn();
+        let (id, token) = crm_odata::auth::create_token(
+            &mut conn,
+            app.db.dialect,
+            "alpha",
+            None,
+            None,
+            Some("x"),
+        )
+        .expect("token");
+        let other = app.db.token("alpha");
+        let mut c = inspect(&url).await;
+        let key = "crm-odata:rl:1";
+        let _: () = redis::cmd("DEL")
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .expect("DEL");
+        for _ in 0..3 {
+            let r = app.get(PATH, &token).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        crm_odata::auth::revoke_token(&mut conn, app.db.dialect, id).expect("revoke");
+        for _ in 0..3 {
+            let r = app.get(PATH, &token).await;
+            assert_eq!(r.status, 401, "{}", r.text);
+            no_limit_headers(&r);
+        }
+        let n: i64 = redis::cmd("ZCARD")
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .expect("ZCARD");
+        assert_eq!(
+            n, 3,
+            "{backend:?}: only the requests whose token held count"
+        );
+        let r = app.get(PATH, &other).await;
+        assert_eq!((r.status, remaining(&r)), (200, 196), "{backend:?}");
+    }
+}
+
 /// Managed Redis services require TLS: with a `rediss://` URL the limiter speaks TLS and
 /// verifies the server's certificate against the CAs the machine trusts (here the test's
 /// own CA, through OpenSSL's `SSL_CERT_FILE`).

@@ -2,12 +2,17 @@
 //! every authenticated response.
 
 use super::error::ApiError;
-use crate::ratelimit::{Decision, Limiter};
+use crate::ratelimit::{Decision, Limiter, LimiterUnavailable};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::HttpResponse;
 
 pub async fn admit(limiter: &Limiter, workspace_id: i64) -> Result<Decision, ApiError> {
-    match limiter.check(workspace_id).await {
+    decided(limiter.check(workspace_id).await)
+}
+
+/// A limiter's answer as the request's admission or its refusal.
+pub fn decided(checked: Result<Decision, LimiterUnavailable>) -> Result<Decision, ApiError> {
+    match checked {
         Ok(d) if d.allowed => Ok(d),
         Ok(d) => Err(ApiError::RateLimited(d)),
         Err(e) => Err(ApiError::LimiterUnavailable(e.retry_after)),

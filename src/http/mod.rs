@@ -25,8 +25,7 @@ pub struct AppState {
     /// Query parameter carrying the token, when that opt-in is on.
     pub api_key_param: Option<String>,
     /// Workspaces of tokens accepted before, so that a read can carry its own token
-    /// check (see `handlers::serve_known_token`). `None` on SQLite with the shared
-    /// limiter, where the usual way overlaps the read with the limiter's round trip.
+    /// check (see `handlers::serve_known_token`).
     pub known_tokens: Option<crate::auth::KnownTokens>,
 }
 
@@ -65,8 +64,7 @@ impl Application {
         )
         .await;
         let state = web::Data::new(AppState {
-            known_tokens: (db.dialect == crate::db::Dialect::Postgres || !limiter.is_shared())
-                .then(Default::default),
+            known_tokens: Some(Default::default()),
             db,
             limiter,
             max_page_size: config.max_page_size,

@@ -73,6 +73,14 @@ impl InProcess {
         }
     }
 
+    /// Drops the newest admission of `ws` (one taken back).
+    pub fn forget_latest(&self, ws: i64) {
+        let mut shard = self.shard(ws);
+        if let Some(log) = shard.logs.get_mut(&ws) {
+            log.pop_back();
+        }
+    }
+
     /// Number of workspaces currently holding memory (for tests and metrics).
     pub fn tracked_workspaces(&self) -> usize {
         self.shards.iter().map(|s| lock(s).logs.len()).sum()

@@ -67,6 +67,17 @@ impl LimiterUnavailable {
     }
 }
 
+/// What it takes to undo one admission ([`Limiter::refund`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// Nothing was recorded (a denial).
+    None,
+    /// The newest entry of the workspace's in-process log.
+    Local,
+    /// This member of the workspace's log in Redis.
+    Redis(redis::Member),
+}
+
 /// Which store made a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -203,8 +214,25 @@ impl Limiter {
         &self,
         workspace_id: i64,
     ) -> Result<(Decision, Source), LimiterUnavailable> {
+        self.check_with_receipt(workspace_id)
+            .await
+            .map(|(d, s, _)| (d, s))
+    }
+
+    /// [`Limiter::check_with_source`], with what [`Limiter::refund`] needs to take the
+    /// admission back (for a request whose token turns out not to hold).
+    pub async fn check_with_receipt(
+        &self,
+        workspace_id: i64,
+    ) -> Result<(Decision, Source, Receipt), LimiterUnavailable> {
         let Some(shared) = &self.shared else {
-            return Ok((self.local.check(workspace_id), Source::InProcess));
+            let d = self.local.check(workspace_id);
+            let r = if d.allowed {
+                Receipt::Local
+            } else {
+                Receipt::None
+            };
+            return Ok((d, Source::InProcess, r));
         };
         // During an outage only the probe may switch back: a slow call that began
         // before the outage and then succeeds must not end it, or an intermittently
@@ -213,6 +241,10 @@ impl Limiter {
         if probing && !shared.outage.claim_probe() {
             return self.fallback(shared, workspace_id);
         }
+        let ok = |d: Decision, m: Option<redis::Member>| {
+            let r = m.map_or(Receipt::None, Receipt::Redis);
+            Ok((d, Source::Redis, r))
+        };
         if !probing {
             self.replay_pending(shared, workspace_id).await;
         }
@@ -228,7 +260,7 @@ impl Limiter {
             result = shared.store.check(workspace_id).await;
         }
         match result {
-            Ok(d) => {
+            Ok((d, member)) => {
                 if probing {
                     shared.outage.mark_up();
                 }
@@ -241,7 +273,7 @@ impl Limiter {
                 }
                 headroom.insert(workspace_id, d.remaining);
                 drop(headroom);
-                Ok((d, Source::Redis))
+                ok(d, member)
             }
             Err(e) => {
                 shared.outage.mark_down(&e);
@@ -254,7 +286,7 @@ impl Limiter {
         &self,
         shared: &Shared,
         workspace_id: i64,
-    ) -> Result<(Decision, Source), LimiterUnavailable> {
+    ) -> Result<(Decision, Source, Receipt), LimiterUnavailable> {
         if self.fail_closed {
             // Whole seconds, so a `Retry-After` written from it is never early.
             let wait = ceil_secs(shared.outage.until_next_probe()).max(1);
@@ -266,7 +298,38 @@ impl Limiter {
         if d.allowed {
             self.note_pending(shared, workspace_id, Instant::now());
         }
-        Ok((d, Source::Fallback))
+        let r = if d.allowed {
+            Receipt::Local
+        } else {
+            Receipt::None
+        };
+        Ok((d, Source::Fallback, r))
+    }
+
+    /// Takes back the admission `receipt` stands for: the request it admitted turned out
+    /// not to be authenticated, and such a request never counts. Best effort against
+    /// Redis (bounded by its timeout; a failure leaves the one entry to age out).
+    pub async fn refund(&self, workspace_id: i64, receipt: Receipt) {
+        match receipt {
+            Receipt::None => {}
+            Receipt::Local => {
+                self.local.forget_latest(workspace_id);
+                if let Some(shared) = &self.shared {
+                    let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(log) = pending.get_mut(&workspace_id) {
+                        log.pop();
+                    }
+                }
+            }
+            Receipt::Redis(member) => {
+                self.local.forget_latest(workspace_id);
+                if let Some(shared) = &self.shared {
+                    if let Err(e) = shared.store.remove(workspace_id, member).await {
+                        tracing::debug!(error = %e, "rate limiter: an admission was not taken back");
+                    }
+                }
+            }
+        }
     }
 
     /// Remembers an in-process admission for Redis (within bounds: as many workspaces

@@ -110,7 +110,12 @@ impl StoreError {
     }
 }
 
-type Waiter = oneshot::Sender<Result<Decision, StoreError>>;
+/// A request's decision and, when admitted, its member of the log (to take it back).
+pub type Admission = (Decision, Option<Member>);
+/// One admitted request's member of a workspace's sorted set.
+pub type Member = [u8; 12];
+
+type Waiter = oneshot::Sender<Result<Admission, StoreError>>;
 
 /// Requests of one workspace waiting for the next round trip.
 #[derive(Default)]
@@ -184,7 +189,7 @@ impl RedisStore {
     /// 12 bytes: a 48-bit random instance id and a 48-bit sequence. Kept this
     /// short on purpose: Redis then allocates the member in its 16-byte class,
     /// ~12% less memory per saturated workspace than a 20-character text id.
-    fn member(&self) -> [u8; 12] {
+    fn member(&self) -> Member {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut m = [0u8; 12];
         m[..6].copy_from_slice(&self.instance.to_be_bytes()[2..]);
@@ -204,7 +209,7 @@ impl RedisStore {
     /// thread join the same batch (about 8 requests per call under 16 connections,
     /// against 4 with a batch per thread: Redis spends 7-8 us per request instead of
     /// 11-12); the call runs on the connection of the thread whose request started it.
-    pub async fn check(self: &Arc<Self>, ws: i64) -> Result<Decision, StoreError> {
+    pub async fn check(self: &Arc<Self>, ws: i64) -> Result<Admission, StoreError> {
         let (tx, rx) = oneshot::channel();
         let start_flusher = {
             let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
@@ -256,14 +261,15 @@ impl RedisStore {
     }
 
     /// One atomic script call for `n` requests, bounded by the configured timeout;
-    /// returns a decision per request, in order.
-    async fn round_trip(&self, ws: i64, n: usize) -> Result<Vec<Decision>, StoreError> {
+    /// returns a decision per request, in order, with the member of each admitted one.
+    async fn round_trip(&self, ws: i64, n: usize) -> Result<Vec<Admission>, StoreError> {
         let mut con = self.manager()?;
         let window_us = u64::try_from(self.config.window.as_micros()).unwrap_or(u64::MAX);
         let mut inv = self.script.key(self.key(ws));
         inv.arg(self.config.limit).arg(window_us).arg(n);
-        for _ in 0..n {
-            inv.arg(&self.member()[..]);
+        let members: Vec<Member> = (0..n).map(|_| self.member()).collect();
+        for m in &members {
+            inv.arg(&m[..]);
         }
         let reply: Vec<i64> =
             tokio::time::timeout(self.options.timeout, inv.invoke_async(&mut con))
@@ -284,15 +290,28 @@ impl RedisStore {
                 let allowed = i < admitted;
                 // Requests ahead in the batch were counted before this one.
                 let count = before.saturating_add(i.min(admitted) as u32 + u32::from(allowed));
-                Decision {
+                let d = Decision {
                     allowed,
                     limit: self.config.limit,
                     remaining: self.config.limit.saturating_sub(count),
                     window: self.config.window,
                     reset_after,
-                }
+                };
+                // The script admits the first `admitted` members, in order.
+                (d, members.get(i).copied().filter(|_| allowed))
             })
             .collect())
+    }
+
+    /// Takes an admitted request back out of the workspace's log.
+    pub async fn remove(&self, ws: i64, member: Member) -> Result<(), StoreError> {
+        let mut con = self.manager()?;
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(self.key(ws)).arg(&member[..]);
+        let _removed: i64 = tokio::time::timeout(self.options.timeout, cmd.query_async(&mut con))
+            .await
+            .map_err(|_| StoreError::Timeout(self.options.timeout))??;
+        Ok(())
     }
 
     /// Adds requests admitted `ages` ago (elsewhere) to the workspace's log.

@@ -176,7 +176,11 @@ fn rand_suffix() -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let call = CALLS.fetch_add(1, Ordering::Relaxed);
-    format!("{}_{}_{call}", std::process::id(), nanos % 1_000_000_000_000)
+    format!(
+        "{}_{}_{call}",
+        std::process::id(),
+        nanos % 1_000_000_000_000
+    )
 }
 
 pub struct TestApp {
