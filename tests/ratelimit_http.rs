@@ -477,8 +477,33 @@ async fn a_revoked_token_whose_read_overlapped_the_limiter_is_not_counted() {
             n, 3,
             "{backend:?}: only the requests whose token held count"
         );
+        // A request that reads nothing checks its token after the fact: the same.
+        let (id2, second) = crm_odata::auth::create_token(
+            &mut conn,
+            app.db.dialect,
+            "alpha",
+            None,
+            None,
+            Some("y"),
+        )
+        .expect("token");
+        for _ in 0..2 {
+            assert_eq!(app.get("$metadata", &second).await.status, 200);
+        }
+        crm_odata::auth::revoke_token(&mut conn, app.db.dialect, id2).expect("revoke");
+        let r = app.get("$metadata", &second).await;
+        assert_eq!(r.status, 401, "{}", r.text);
+        let n: i64 = redis::cmd("ZCARD")
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .expect("ZCARD");
+        assert_eq!(
+            n, 5,
+            "{backend:?}: the revoked token's $metadata is not counted"
+        );
         let r = app.get(PATH, &other).await;
-        assert_eq!((r.status, remaining(&r)), (200, 196), "{backend:?}");
+        assert_eq!((r.status, remaining(&r)), (200, 194), "{backend:?}");
     }
 }
 

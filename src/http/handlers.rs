@@ -140,6 +140,9 @@ async fn serve_known_token(
         // Nothing the request ran read the database ($metadata, a 400): check now.
         let hash = pending.hash.clone();
         if let Err(e) = dbcall::run(&state.db, true, move |c| require_live(c, &hash, ws)).await {
+            if let Some(Ok((_, _, receipt))) = overlapped {
+                state.limiter.refund(ws, receipt).await;
+            }
             return refuse(e);
         }
     }
