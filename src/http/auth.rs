@@ -87,7 +87,7 @@ pub async fn authenticate(
     req: &HttpRequest,
     db: &Db,
     key_param: Option<&str>,
-    known: Option<&KnownTokens>,
+    known: &KnownTokens,
 ) -> Result<(Principal, Option<Lease>), ApiError> {
     let hash = hash_token(&presented_token(req, key_param)?);
     let token_hash = hash.clone();
@@ -100,9 +100,7 @@ pub async fn authenticate(
     let principal = found.ok_or(ApiError::Unauthorized(
         "the token is invalid or has been revoked",
     ))?;
-    if let Some(known) = known {
-        known.remember(&hash, i64::from(principal.workspace_id));
-    }
+    known.remember(&hash, i64::from(principal.workspace_id));
     Ok((principal, lease))
 }
 

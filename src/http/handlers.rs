@@ -30,11 +30,27 @@ pub async fn odata(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     // What the pipeline reads of the request, read once.
-    let incoming = Incoming::of(&req);
+    let get;
+    let mut incoming = Incoming::of(&req);
     if incoming.too_long() {
         return ApiError::UriTooLong(MAX_URI).response(false);
     }
     let xml = error_is_xml(incoming.query, incoming.header("accept"));
+    // Only a `$batch` and a `$query` read the body.
+    let mut payload = Some(payload);
+    // `POST path/$query` is served as the GET it stands for, the whole way.
+    if let Some(rewritten) = query_body::as_get(&incoming, &mut payload).await {
+        get = match rewritten {
+            Ok(g) => g,
+            Err(e) => return e.response(xml),
+        };
+        incoming = Incoming {
+            method: Method::GET,
+            path: &get.0,
+            query: Some(&get.1),
+            ..incoming
+        };
+    }
     if let Some(resp) = serve_known_token(&req, &incoming, &state, xml).await {
         return resp;
     }
@@ -42,7 +58,7 @@ pub async fn odata(
         &req,
         &state.db,
         state.api_key_param.as_deref(),
-        state.known_tokens.as_ref(),
+        &state.known_tokens,
     )
     .await
     {
@@ -51,8 +67,6 @@ pub async fn odata(
     };
     let lease = RefCell::new(lease);
     let ws = i64::from(principal.workspace_id);
-    // Only a `$batch` and a `$query` read the body.
-    let mut payload = Some(payload);
     // A read has no effects, so with room in the window its work overlaps the shared
     // limiter's round trip; the response still waits for, and obeys, the decision.
     let reads = matches!(incoming.method, Method::GET | Method::HEAD);
@@ -100,7 +114,7 @@ async fn serve_known_token(
     state: &web::Data<AppState>,
     xml: bool,
 ) -> Option<HttpResponse> {
-    let known = state.known_tokens.as_ref()?;
+    let known = &state.known_tokens;
     if !matches!(incoming.method, Method::GET | Method::HEAD) {
         return None;
     }
@@ -174,36 +188,8 @@ async fn serve(
     served
 }
 
-/// `POST path/$query`: the GET of `path` with the URL's and the body's query options.
-async fn query_in_body(
-    req: &Incoming<'_>,
-    state: &web::Data<AppState>,
-    ws: i64,
-    lease: &RefCell<Option<Lease>>,
-    pending: Option<&Pending>,
-    body: Option<web::Payload>,
-) -> Result<HttpResponse, ApiError> {
-    let Some(body) = body else {
-        return Err(ApiError::BadRequest(
-            "a $query request cannot be sent inside a $batch; send its GET".into(),
-        ));
-    };
-    let options = query_body::options(req.header("content-type"), req.query, body).await?;
-    let path = trim_encoded_whitespace(req.path);
-    // The parser found `$query` as the last segment.
-    let path = path.rsplit_once('/').map_or(path, |(before, _)| before);
-    let get = Incoming {
-        method: Method::GET,
-        path,
-        query: Some(&options),
-        headers: req.headers,
-        root: req.root.clone(),
-    };
-    Box::pin(respond(&get, state, ws, lease, pending, None)).await
-}
-
-/// `body` is the request's payload, which only a `$batch` and `$query` read; `None` for
-/// the requests inside a batch.
+/// `body` is the request's payload, which only a `$batch` reads; `None` for the requests
+/// inside a batch.
 pub(super) async fn respond(
     req: &Incoming<'_>,
     state: &web::Data<AppState>,
@@ -227,14 +213,17 @@ pub(super) async fn respond(
     let query = stripped.as_deref();
     let url = odata_parser::parse(path, query)?;
     if let ResourcePath::Segments(segments) = &url.path {
+        // A top-level `POST .../$query` was served as its GET before it got here.
         if segments.last() == Some(&PathSegment::Query) {
-            if req.method != Method::POST {
-                return Err(ApiError::MethodNotAllowed {
+            return Err(match req.method {
+                Method::POST => ApiError::BadRequest(
+                    "a $query request cannot be sent inside a $batch; send its GET".into(),
+                ),
+                _ => ApiError::MethodNotAllowed {
                     method: req.method.to_string(),
                     allow: "POST",
-                });
-            }
-            return query_in_body(req, state, ws, lease, pending, body).await;
+                },
+            });
         }
     }
     let target = bind::bind(&url)?;

@@ -26,7 +26,7 @@ pub struct AppState {
     pub api_key_param: Option<String>,
     /// Workspaces of tokens accepted before, so that a read can carry its own token
     /// check (see `handlers::serve_known_token`).
-    pub known_tokens: Option<crate::auth::KnownTokens>,
+    pub known_tokens: crate::auth::KnownTokens,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +64,7 @@ impl Application {
         )
         .await;
         let state = web::Data::new(AppState {
-            known_tokens: Some(Default::default()),
+            known_tokens: Default::default(),
             db,
             limiter,
             max_page_size: config.max_page_size,

@@ -4,12 +4,41 @@
 //! path without `/$query`, with the URL's options and the body's together.
 
 use super::error::ApiError;
-use super::request::MAX_URI;
+use super::request::{trim_encoded_whitespace, Incoming, MAX_URI};
+use actix_web::http::Method;
 use actix_web::web;
 use futures_util::StreamExt;
+use odata_parser::{PathSegment, ResourcePath};
+
+/// For `POST path/$query`: `path`, and the URL's and the body's options as one query
+/// string, which the request is then served as (a GET). `None` for any other request.
+pub async fn as_get(
+    req: &Incoming<'_>,
+    payload: &mut Option<web::Payload>,
+) -> Option<Result<(String, String), ApiError>> {
+    if req.method != Method::POST {
+        return None;
+    }
+    let path = trim_encoded_whitespace(req.path);
+    let url = odata_parser::parse(path, None).ok()?;
+    let ResourcePath::Segments(segments) = &url.path else {
+        return None;
+    };
+    if segments.last() != Some(&PathSegment::Query) {
+        return None;
+    }
+    let body = payload.take()?;
+    // The parser found `$query` as the last segment.
+    let before = path.rsplit_once('/').map_or(path, |(before, _)| before);
+    Some(
+        options(req.header("content-type"), req.query, body)
+            .await
+            .map(|options| (before.to_owned(), options)),
+    )
+}
 
 /// The options of the URL (`query`) and of the body, as one query string.
-pub async fn options(
+async fn options(
     content_type: Option<&str>,
     query: Option<&str>,
     mut payload: web::Payload,

@@ -241,10 +241,6 @@ impl Limiter {
         if probing && !shared.outage.claim_probe() {
             return self.fallback(shared, workspace_id);
         }
-        let ok = |d: Decision, m: Option<redis::Member>| {
-            let r = m.map_or(Receipt::None, Receipt::Redis);
-            Ok((d, Source::Redis, r))
-        };
         if !probing {
             self.replay_pending(shared, workspace_id).await;
         }
@@ -273,7 +269,11 @@ impl Limiter {
                 }
                 headroom.insert(workspace_id, d.remaining);
                 drop(headroom);
-                ok(d, member)
+                Ok((
+                    d,
+                    Source::Redis,
+                    member.map_or(Receipt::None, Receipt::Redis),
+                ))
             }
             Err(e) => {
                 shared.outage.mark_down(&e);
