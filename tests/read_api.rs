@@ -325,6 +325,145 @@ async fn arithmetic_rounding_and_functions_of_null_agree_with_the_data() {
     .await;
 }
 
+/// Durations (URL conventions 5.1.1.2): an instant or date moved by one, the duration
+/// between two instants or dates, durations scaled, compared, negated, ordered by and
+/// returned; the leads each filter finds are the leads Rust finds in the same data.
+#[actix_web::test]
+async fn durations_move_instants_and_measure_the_time_between_them() {
+    each_backend(|app, t, beta| async move {
+        let all = "Leads?$select=LeadId,Created,CloseDate,EstimatedClose&$top=100000";
+        let leads = app.get(all, &t).await.values();
+        assert!(leads.len() > 100);
+        let at = |l: &Value, k: &str| {
+            l[k].as_str()
+                .map(|s| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp())
+        };
+        let open = move |l: &Value| Some(at(l, "CloseDate")? - at(l, "Created")?);
+        let day = 86_400;
+        let cutoff = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+            .unwrap()
+            .timestamp();
+        let cases: Vec<LeadCase> = vec![
+            (
+                "CloseDate sub Created gt duration'P100D'".into(),
+                Box::new(move |l| open(l).is_some_and(|s| s > 100 * day)),
+            ),
+            (
+                "-(CloseDate sub Created) lt -P100D".into(),
+                Box::new(move |l| open(l).is_some_and(|s| s > 100 * day)),
+            ),
+            (
+                "(CloseDate sub Created) div 2 ge duration'P50DT0.5S'".into(),
+                Box::new(move |l| open(l).is_some_and(|s| s as f64 / 2.0 >= (50 * day) as f64 + 0.5)),
+            ),
+            (
+                "CloseDate sub Created add duration'P1D' le duration'P31D'".into(),
+                Box::new(move |l| open(l).is_some_and(|s| s + day <= 31 * day)),
+            ),
+            (
+                "Created add duration'P30DT12H' lt 2024-01-01T00:00:00Z".into(),
+                Box::new(move |l| at(l, "Created").is_some_and(|c| c + 30 * day + 12 * 3600 < cutoff)),
+            ),
+            (
+                "duration'-PT1H' add EstimatedClose ge Created".into(),
+                Box::new(move |l| {
+                    matches!((at(l, "EstimatedClose"), at(l, "Created")), (Some(e), Some(c)) if e - 3600 >= c)
+                }),
+            ),
+            (
+                "totalseconds(EstimatedClose sub Created) gt 8640000".into(),
+                Box::new(move |l| {
+                    matches!((at(l, "EstimatedClose"), at(l, "Created")), (Some(e), Some(c)) if e - c > 8_640_000)
+                }),
+            ),
+            (
+                "date(CloseDate) sub date(Created) ge duration'P7D'".into(),
+                Box::new(move |l| open(l).is_some_and(|_| {
+                    let d = |k: &str| chrono::NaiveDate::parse_from_str(&l[k].as_str().unwrap()[..10], "%Y-%m-%d").unwrap();
+                    (d("CloseDate") - d("Created")).num_days() >= 7
+                })),
+            ),
+            (
+                "date(Created) add duration'P1D' eq date(Created add duration'PT24H')".into(),
+                Box::new(move |l| at(l, "Created").is_some()),
+            ),
+            ("CloseDate sub Created eq null".into(), Box::new(move |l| open(l).is_none())),
+        ];
+        assert_lead_filters(&app, &t, &leads, &cases).await;
+        assert!(leads.iter().any(&cases[0].1) && !leads.iter().all(&cases[0].1));
+
+        // Returned: a duration as ISO 8601 seconds, an instant moved as an instant.
+        let r = app
+            .get(
+                "Leads?$filter=CloseDate ne null&$compute=CloseDate sub Created as Open,\
+                 Created sub duration'PT1H30M' as Earlier,cast(duration'P1DT0.5S',Edm.String) as Text\
+                 &$select=LeadId,Created,CloseDate,Open,Earlier,Text&$top=100000",
+                &t,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let rows = r.values();
+        assert!(!rows.is_empty());
+        for l in &rows {
+            let s = open(l).unwrap();
+            let want = if s < 0 { format!("-PT{}S", -s) } else { format!("PT{s}S") };
+            assert_eq!(l["Open"].as_str(), Some(want.as_str()), "{l}");
+            let earlier = chrono::DateTime::from_timestamp(at(l, "Created").unwrap() - 5400, 0).unwrap();
+            assert_eq!(l["Earlier"].as_str(), Some(earlier.format("%Y-%m-%dT%H:%M:%SZ").to_string().as_str()), "{l}");
+            assert_eq!(l["Text"], "PT86400.5S");
+        }
+
+        // Ordered by a duration, page after page.
+        let mut want: Vec<(i64, i64)> = leads
+            .iter()
+            .filter_map(|l| Some((open(l)?, l["LeadId"].as_i64()?)))
+            .collect();
+        want.sort_by_key(|(s, id)| (-s, *id));
+        let mut seen = Vec::new();
+        let mut next = Some(
+            "Leads?$filter=CloseDate ne null&$orderby=CloseDate sub Created desc,LeadId&$select=LeadId".to_owned(),
+        );
+        while let Some(url) = next.take() {
+            let r = app.get_with(&url, &t, &[("Prefer", "odata.maxpagesize=40")]).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            seen.extend(r.values().iter().map(|v| v["LeadId"].as_i64().unwrap()));
+            next = r.json()["@odata.nextLink"].as_str().map(str::to_owned);
+        }
+        assert_eq!(seen, want.iter().map(|(_, id)| *id).collect::<Vec<_>>());
+
+        // Another workspace's token finds its own leads only.
+        let theirs = app.get(all, &beta).await.values();
+        let mut want: Vec<i64> = theirs
+            .iter()
+            .filter(|l| open(l).is_some_and(|s| s > 100 * day))
+            .filter_map(|l| l["LeadId"].as_i64())
+            .collect();
+        want.sort();
+        let got: Vec<i64> = app
+            .get("Leads?$filter=CloseDate sub Created gt duration'P100D'&$select=LeadId&$orderby=LeadId&$top=100000", &beta)
+            .await
+            .values()
+            .iter()
+            .filter_map(|v| v["LeadId"].as_i64())
+            .collect();
+        assert_eq!(got, want);
+
+        // What OData does not define, or a duration no date survives, is a 400 naming it.
+        for (filter, names) in [
+            ("Created add Guttometer gt now()", "Edm.DateTimeOffset add Edm.Int32"),
+            ("duration'P1D' gt 5", "cannot compare Edm.Duration with Edm.Int64"),
+            ("Created sub 2024-01-01 gt duration'P1D'", "Edm.DateTimeOffset sub Edm.Date"),
+            ("totalseconds(Guttometer) gt 1", "must be a Duration"),
+            ("Created add duration'P99999999D' gt now()", "P99999999D"),
+        ] {
+            let r = app.get(&format!("Leads?$filter={filter}"), &t).await;
+            assert_eq!(r.status, 400, "{filter}: {}", r.text);
+            assert!(r.json()["error"]["message"].as_str().unwrap().contains(names), "{}", r.text);
+        }
+    })
+    .await;
+}
+
 /// `case(condition:result, ...)`: the first result whose condition is true, else null;
 /// numbers promoted to one type; in `$filter`, `$orderby` and `$compute`.
 #[actix_web::test]

@@ -64,6 +64,8 @@ const LITERALS: &[&str] = &[
     "10:00:00",
     "duration'P1D'",
     "duration'PT1H'",
+    "-P3650000D",
+    "duration'PT0.000000000001S'",
     "01234567-89ab-cdef-0123-456789abcdef",
     "binary'AQID'",
     "$it",
@@ -100,6 +102,7 @@ const FUNCTIONS: &[(&str, usize)] = &[
     ("date", 1),
     ("time", 1),
     ("totaloffsetminutes", 1),
+    ("totalseconds", 1),
     ("now", 0),
     ("maxdatetime", 0),
     ("mindatetime", 0),
@@ -661,6 +664,17 @@ impl Typed {
                 None => "false".into(),
             },
             5 => match self.path(e, date) {
+                Some((p, _)) if self.chance(0.5) => {
+                    // Instants moved by durations and the durations between them.
+                    let d =
+                        *self.pick(&["duration'P1D'", "-PT1H30M", "duration'P3650000D'", "P0D"]);
+                    match self.rng.random_range(0..4) {
+                        0 => format!("{var}{p} add {d} {cmp} now()"),
+                        1 => format!("{var}{p} sub {d} {cmp} 2024-01-01T00:00:00Z"),
+                        2 => format!("now() sub {var}{p} {cmp} {d}"),
+                        _ => format!("totalseconds((now() sub {var}{p}) mul 3650) {cmp} 1e12"),
+                    }
+                }
                 Some((p, _)) => {
                     let f = *self.pick(&["year", "month", "day", "hour", "minute", "second"]);
                     format!("{f}({var}{p}) {cmp} {}", self.rng.random_range(0..2030))

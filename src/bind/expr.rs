@@ -126,7 +126,7 @@ impl<'a> ExprBinder<'a> {
             }
             Expr::Unary(UnaryOp::Neg, inner) => {
                 let t = self.expr(inner)?;
-                if !t.ty().is_numeric() {
+                if !t.ty().is_numeric() && t.ty() != Ty::Duration {
                     return Err(self.err(
                         pos_of(inner),
                         format!("cannot negate a value of type {}", t.ty().name()),
@@ -134,6 +134,7 @@ impl<'a> ExprBinder<'a> {
                 }
                 Ok(match t {
                     TExpr::Lit(Value::Int(i)) => TExpr::Lit(Value::Int(i.wrapping_neg())),
+                    TExpr::Lit(Value::Duration(d)) => TExpr::Lit(Value::Duration(-d)),
                     t => TExpr::Neg(Box::new(t)),
                 })
             }
@@ -272,11 +273,20 @@ impl<'a> ExprBinder<'a> {
                     _ => ArithOp::Mod,
                 };
                 let (l, r) = (self.expr(a)?, self.expr(b)?);
+                if let Some(t) = temporal_arith(aop, l.clone(), r.clone()) {
+                    return Ok(t);
+                }
                 for (side, t) in [(a, &l), (b, &r)] {
                     if !t.ty().is_numeric() && t.ty() != Ty::Null {
                         return Err(self.err(
                             pos_of(side),
-                            format!("arithmetic needs numbers, found {}", t.ty().name()),
+                            format!(
+                                "arithmetic needs numbers, or for add and sub a \
+                                 DateTimeOffset or Date with a Duration, found {} {} {}",
+                                l.ty().name(),
+                                op_name(op),
+                                r.ty().name()
+                            ),
                         ));
                     }
                 }
@@ -722,7 +732,11 @@ impl<'a> ExprBinder<'a> {
                 want(0, number, "a number")?;
                 bound[0].ty()
             }
-            TotalSeconds => return unsupported("totalseconds() (no Duration properties)"),
+            TotalSeconds => {
+                arity(&[1])?;
+                want(0, |t| t == Ty::Duration, "a Duration")?;
+                Ty::Edm(EdmType::Decimal(38, 10))
+            }
             _ => return unsupported(&format!("{f:?}")),
         };
         Ok(TExpr::Call(f, bound, ty))
@@ -758,5 +772,53 @@ pub fn pos_of(e: &Expr) -> usize {
         Expr::Unary(_, e) => pos_of(e),
         Expr::Binary(_, a, _) | Expr::In(a, _) => pos_of(a),
         _ => 0,
+    }
+}
+
+/// The arithmetic OData defines on instants, dates and durations (URL conventions,
+/// 5.1.1.2): an instant or date moved by a duration, the duration between two of them,
+/// durations added, subtracted, multiplied or divided by a number. `None` for the rest,
+/// which is number arithmetic or an error.
+fn temporal_arith(op: ArithOp, l: TExpr, r: TExpr) -> Option<TExpr> {
+    let instant = |t: Ty| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::Date);
+    let duration = |t: Ty| matches!(t, Ty::Duration | Ty::Null);
+    let (tl, tr) = (l.ty(), r.ty());
+    let shift = |base: TExpr, by: TExpr, back: bool| TExpr::Shift {
+        base: Box::new(base),
+        by: Box::new(by),
+        back,
+    };
+    Some(match op {
+        ArithOp::Add | ArithOp::Sub if instant(tl) && duration(tr) => {
+            shift(l, r, op == ArithOp::Sub)
+        }
+        ArithOp::Add if tl == Ty::Duration && instant(tr) => shift(r, l, false),
+        ArithOp::Sub if instant(tl) && tl == tr => TExpr::Elapsed(Box::new(l), Box::new(r)),
+        ArithOp::Add | ArithOp::Sub
+            if (tl == Ty::Duration && duration(tr)) || (tr == Ty::Duration && duration(tl)) =>
+        {
+            TExpr::Arith(op, Box::new(l), Box::new(r))
+        }
+        ArithOp::Mul
+            if (tl == Ty::Duration && (tr.is_numeric() || tr == Ty::Null))
+                || (tr == Ty::Duration && (tl.is_numeric() || tl == Ty::Null)) =>
+        {
+            TExpr::Arith(op, Box::new(l), Box::new(r))
+        }
+        ArithOp::Div if tl == Ty::Duration && (tr.is_numeric() || tr == Ty::Null) => {
+            TExpr::Arith(op, Box::new(l), Box::new(r))
+        }
+        _ => return None,
+    })
+}
+
+fn op_name(op: BinaryOp) -> &'static str {
+    match op {
+        BinaryOp::Add => "add",
+        BinaryOp::Sub => "sub",
+        BinaryOp::Mul => "mul",
+        BinaryOp::Div => "div",
+        BinaryOp::DivBy => "divby",
+        _ => "mod",
     }
 }

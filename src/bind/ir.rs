@@ -245,6 +245,8 @@ pub enum Value {
     Date(String),
     /// `HH:MM:SS`
     TimeOfDay(String),
+    /// A duration in seconds (ISO 8601 `P1DT2H` is 93,600).
+    Duration(f64),
 }
 
 /// Static type of an expression.
@@ -255,6 +257,8 @@ pub enum Ty {
     Edm(EdmType),
     Date,
     TimeOfDay,
+    /// `Edm.Duration`: no property has it; literals and differences of instants do.
+    Duration,
 }
 
 impl Ty {
@@ -274,6 +278,7 @@ impl Ty {
             Ty::Edm(t) => t.name(),
             Ty::Date => "Edm.Date",
             Ty::TimeOfDay => "Edm.TimeOfDay",
+            Ty::Duration => "Edm.Duration",
         }
     }
 
@@ -320,6 +325,15 @@ pub enum TExpr {
     Or(Box<TExpr>, Box<TExpr>),
     Cmp(CmpOp, Box<TExpr>, Box<TExpr>),
     Arith(ArithOp, Box<TExpr>, Box<TExpr>),
+    /// An instant or date moved by a duration (`Created add duration'P1D'`); the
+    /// result has `base`'s type.
+    Shift {
+        base: Box<TExpr>,
+        by: Box<TExpr>,
+        back: bool,
+    },
+    /// The duration from the second instant (or date) to the first: `a sub b`.
+    Elapsed(Box<TExpr>, Box<TExpr>),
     Neg(Box<TExpr>),
     Call(Function, Vec<TExpr>, Ty),
     In(Box<TExpr>, Vec<TExpr>),
@@ -400,6 +414,7 @@ impl TExpr {
                 Value::DateTimeOffset(_) => Ty::Edm(EdmType::DateTimeOffset),
                 Value::Date(_) => Ty::Date,
                 Value::TimeOfDay(_) => Ty::TimeOfDay,
+                Value::Duration(_) => Ty::Duration,
             },
             TExpr::Not(_)
             | TExpr::And(..)
@@ -413,6 +428,7 @@ impl TExpr {
                     return Ty::Edm(EdmType::Decimal(38, 10));
                 }
                 match (ta, tb) {
+                    (Ty::Duration, _) | (_, Ty::Duration) => Ty::Duration,
                     (Ty::Edm(EdmType::Double), _) | (_, Ty::Edm(EdmType::Double)) => {
                         Ty::Edm(EdmType::Double)
                     }
@@ -423,6 +439,8 @@ impl TExpr {
                 }
             }
             TExpr::Neg(e) => e.ty(),
+            TExpr::Shift { base, .. } => base.ty(),
+            TExpr::Elapsed(..) => Ty::Duration,
             TExpr::Call(_, _, ty) => *ty,
             TExpr::Count { .. } => Ty::Edm(EdmType::Int64),
             TExpr::Cast { to, .. } => *to,
@@ -447,6 +465,9 @@ impl TExpr {
                     )
             }
             TExpr::Neg(e) => e.nullable(),
+            // SQLite gives null for an instant moved out of its range.
+            TExpr::Shift { .. } => true,
+            TExpr::Elapsed(a, b) => a.nullable() || b.nullable(),
             TExpr::Call(_, args, _) => args.iter().any(|a| a.nullable()),
             TExpr::Cast { .. } | TExpr::Root { .. } | TExpr::Column { .. } | TExpr::Case(..) => {
                 true

@@ -38,7 +38,7 @@ pub fn convert(lit: &Literal) -> Result<Value, String> {
                 .map_err(|_| format!("`{s}` is not a valid time of day"))?;
             Value::TimeOfDay(t.format("%H:%M:%S").to_string())
         }
-        Literal::Duration(_) => return Err("durations are not supported in this model".into()),
+        Literal::Duration(s) => Value::Duration(duration_seconds(s)?),
         Literal::Guid(_) => return Err("no property of this model is a Guid".into()),
         Literal::Binary(_) => return Err("no property of this model is binary".into()),
         Literal::Enum { type_name, .. } => {
@@ -52,6 +52,48 @@ pub fn convert(lit: &Literal) -> Result<Value, String> {
     })
 }
 
+/// The longest duration that still moves an instant within years 1 to 9999: beyond
+/// it, PostgreSQL refuses the arithmetic and SQLite has no date.
+const MAX_DURATION_SECONDS: f64 = 10_000.0 * 366.0 * 86_400.0;
+
+/// Seconds of an ISO 8601 day-time duration as the parser accepted it (`-P1DT2H3M4.5S`).
+pub fn duration_seconds(text: &str) -> Result<f64, String> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let mut total = 0.0_f64;
+    let mut number = String::new();
+    let mut in_time = false;
+    for c in rest.chars().skip(1) {
+        let unit = match c {
+            'T' => {
+                in_time = true;
+                continue;
+            }
+            'D' if !in_time => 86_400.0,
+            'H' => 3_600.0,
+            'M' => 60.0,
+            'S' => 1.0,
+            _ => {
+                number.push(c);
+                continue;
+            }
+        };
+        let n: f64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a valid duration"))?;
+        total += n * unit;
+        number.clear();
+    }
+    if !number.is_empty() || !total.is_finite() || total > MAX_DURATION_SECONDS {
+        return Err(format!(
+            "`{text}` is not a duration this service can apply to dates (at most 10,000 years)"
+        ));
+    }
+    Ok(if negative { -total } else { total })
+}
+
 /// UTC, whole seconds: the stored form, so text comparison on SQLite orders correctly.
 pub fn normalize_dto(s: &str) -> Result<String, String> {
     let dt = DateTime::parse_from_rfc3339(s)
@@ -59,4 +101,19 @@ pub fn normalize_dto(s: &str) -> Result<String, String> {
     Ok(dt
         .with_timezone(&Utc)
         .to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_seconds;
+
+    #[test]
+    fn durations_are_read_as_seconds() {
+        assert_eq!(duration_seconds("P1D"), Ok(86_400.0));
+        assert_eq!(duration_seconds("PT2H3M4.5S"), Ok(7_384.5));
+        assert_eq!(duration_seconds("-P1DT1M"), Ok(-86_460.0));
+        assert_eq!(duration_seconds("P0D"), Ok(0.0));
+        assert!(duration_seconds("P99999999D").is_err());
+        assert!(duration_seconds("PT99999999999999999999999999999999999999H").is_err());
+    }
 }

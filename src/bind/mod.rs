@@ -413,6 +413,8 @@ pub fn fmt_value(v: &Value) -> String {
         Value::Int(i) => i.to_string(),
         Value::Decimal(d) => d.clone(),
         Value::Double(d) => d.to_string(),
+        Value::Duration(d) if *d < 0.0 => format!("duration'-PT{}S'", -d),
+        Value::Duration(d) => format!("duration'PT{d}S'"),
         Value::String(s) => format!("'{}'", s.replace('\'', "''")),
         Value::DateTimeOffset(s) | Value::Date(s) | Value::TimeOfDay(s) => s.clone(),
     }

@@ -41,7 +41,7 @@ impl SkipToken {
                 Value::Null => serde_json::Value::Null,
                 Value::Bool(b) => json!(b),
                 Value::Int(i) => json!(i),
-                Value::Double(d) => json!(d),
+                Value::Double(d) | Value::Duration(d) => json!(d),
                 Value::Decimal(s)
                 | Value::String(s)
                 | Value::DateTimeOffset(s)
@@ -126,6 +126,9 @@ pub fn value_from_json(v: &serde_json::Value, ty: Ty) -> Result<Value, SkipToken
         (J::String(s), Ty::Edm(EdmType::Decimal(..))) => {
             s.parse::<f64>().map_err(|_| SkipTokenError::Malformed)?;
             Value::Decimal(s.clone())
+        }
+        (J::Number(n), Ty::Duration) => {
+            Value::Duration(n.as_f64().ok_or(SkipTokenError::Malformed)?)
         }
         (J::String(s), Ty::Date) => Value::Date(s.clone()),
         (J::String(s), Ty::TimeOfDay) => Value::TimeOfDay(s.clone()),

@@ -171,6 +171,7 @@ impl Compiler {
                 self.expr(q, e, scopes);
                 q.sql(super::compiler::PG_UTC_TEXT);
             }
+            Ty::Duration => self.duration_text(q, &mut |c, q| c.expr(q, e, scopes)),
             Ty::Date if pg => {
                 q.sql("to_char(");
                 self.expr(q, e, scopes);
@@ -204,6 +205,7 @@ fn pg_type(to: Ty) -> &'static str {
         Ty::Edm(EdmType::String) => "text",
         Ty::Edm(EdmType::DateTimeOffset) => "timestamptz",
         Ty::Edm(EdmType::Boolean) => "boolean",
+        Ty::Duration => "double precision",
         Ty::Null => "text",
     }
 }

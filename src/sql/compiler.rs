@@ -619,6 +619,7 @@ impl Compiler {
                 value(self, q);
                 q.sql(PG_UTC_TEXT);
             }
+            Ty::Duration => self.duration_text(q, value),
             Ty::Edm(EdmType::Decimal(..) | EdmType::Int64) if self.output.ieee754 => {
                 q.sql("CAST(");
                 value(self, q);
@@ -780,9 +781,12 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
         | TExpr::Column { .. } => false,
         TExpr::Lit(_) => true,
         TExpr::Not(a) | TExpr::Neg(a) => root_columns(a, out),
-        TExpr::And(a, b) | TExpr::Or(a, b) | TExpr::Cmp(_, a, b) | TExpr::Arith(_, a, b) => {
-            root_columns(a, out) && root_columns(b, out)
-        }
+        TExpr::Shift { base: a, by: b, .. }
+        | TExpr::Elapsed(a, b)
+        | TExpr::And(a, b)
+        | TExpr::Or(a, b)
+        | TExpr::Cmp(_, a, b)
+        | TExpr::Arith(_, a, b) => root_columns(a, out) && root_columns(b, out),
         TExpr::Call(_, args, _) => args.iter().all(|a| root_columns(a, out)),
         TExpr::Cast { expr, .. } => root_columns(expr, out),
         TExpr::Case(pairs, _) => pairs

@@ -332,6 +332,8 @@ impl Compiler {
                 q.sql(")");
             }
             TExpr::Arith(op, a, b) => self.arith(q, *op, a, b, scopes),
+            TExpr::Shift { base, by, back } => self.shift(q, base, by, *back, scopes),
+            TExpr::Elapsed(a, b) => self.elapsed(q, a, b, scopes),
             TExpr::Call(f, args, _) => self.call(q, *f, args, scopes),
             TExpr::Cast { expr, to, range } => self.cast(q, expr, *to, *range, scopes),
             TExpr::Case(pairs, _) => {
@@ -445,6 +447,109 @@ impl Compiler {
         }
     }
 
+    /// An instant or date moved by a duration in seconds; null when that leaves years 1
+    /// to 9999 (SQLite has no date there, PostgreSQL would fail the statement). SQLite
+    /// keeps instants as UTC text with whole seconds (see `bind::literal::normalize_dto`)
+    /// and dates as `YYYY-MM-DD`; the result is written the same way, so it compares
+    /// with them.
+    fn shift(&mut self, q: &mut Sql, base: &TExpr, by: &TExpr, back: bool, scopes: &[String]) {
+        let pg = self.dialect == Dialect::Postgres;
+        let sign = if back { " - " } else { " + " };
+        let date = base.ty() == Ty::Date;
+        let seconds = |c: &mut Compiler, q: &mut Sql| {
+            q.sql(if pg {
+                "(EXTRACT(EPOCH FROM "
+            } else {
+                "(unixepoch("
+            });
+            c.expr(q, base, scopes);
+            q.sql(")").sql(sign).sql(if pg { "CAST(" } else { "(" });
+            c.expr(q, by, scopes);
+            q.sql(if pg { " AS double precision))" } else { "))" });
+        };
+        q.sql("(CASE WHEN ");
+        seconds(self, q);
+        // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+        q.sql(" BETWEEN -62135596800 AND 253402300799 THEN ");
+        if pg {
+            q.sql(if date {
+                "CAST(to_timestamp("
+            } else {
+                "to_timestamp("
+            });
+            seconds(self, q);
+            q.sql(if date {
+                ") AT TIME ZONE 'UTC' AS date)"
+            } else {
+                ")"
+            });
+        } else {
+            q.sql(if date {
+                "date("
+            } else {
+                "strftime('%Y-%m-%dT%H:%M:%SZ', "
+            });
+            seconds(self, q);
+            q.sql(", 'unixepoch')");
+        }
+        q.sql(" END)");
+    }
+
+    /// Seconds from `b` to `a`, both instants or both dates, as a fractional number so
+    /// that dividing the duration does not truncate it.
+    fn elapsed(&mut self, q: &mut Sql, a: &TExpr, b: &TExpr, scopes: &[String]) {
+        if self.dialect == Dialect::Postgres {
+            if a.ty() == Ty::Date {
+                q.sql("(CAST((");
+                self.expr(q, a, scopes);
+                q.sql(" - ");
+                self.expr(q, b, scopes);
+                q.sql(") AS numeric) * 86400)");
+            } else {
+                q.sql("EXTRACT(EPOCH FROM (");
+                self.expr(q, a, scopes);
+                q.sql(" - ");
+                self.expr(q, b, scopes);
+                q.sql("))");
+            }
+        } else {
+            q.sql("(CAST(unixepoch(");
+            self.expr(q, a, scopes);
+            q.sql(") - unixepoch(");
+            self.expr(q, b, scopes);
+            q.sql(") AS REAL))");
+        }
+    }
+
+    /// A duration (seconds) as OData's text for it, in seconds alone (`-PT93600.5S`),
+    /// the same on both backends.
+    pub(super) fn duration_text(
+        &mut self,
+        q: &mut Sql,
+        value: &mut dyn FnMut(&mut Compiler, &mut Sql),
+    ) {
+        q.sql("(CASE WHEN ");
+        value(self, q);
+        q.sql(" < 0 THEN '-' ELSE '' END || 'PT' || ");
+        if self.dialect == Dialect::Postgres {
+            q.sql("CAST(trim_scale(CAST(abs(");
+            value(self, q);
+            q.sql(") AS numeric)) AS text)");
+        } else {
+            // 86400.0 is written 86400.
+            q.sql("(CASE WHEN abs(");
+            value(self, q);
+            q.sql(") = CAST(abs(");
+            value(self, q);
+            q.sql(") AS INTEGER) THEN CAST(CAST(abs(");
+            value(self, q);
+            q.sql(") AS INTEGER) AS TEXT) ELSE CAST(abs(");
+            value(self, q);
+            q.sql(") AS TEXT) END)");
+        }
+        q.sql(" || 'S')");
+    }
+
     /// Binds a literal with the cast each backend needs.
     pub fn value(&mut self, q: &mut Sql, v: &Value) {
         let pg = self.dialect == Dialect::Postgres;
@@ -495,6 +600,16 @@ impl Compiler {
                     q.sql("CAST(").bind_text(s.clone()).sql(" AS time)");
                 } else {
                     q.bind_text(s.clone());
+                }
+            }
+            Value::Duration(seconds) => {
+                // Seconds, as the other durations of a statement are (see `elapsed`).
+                if pg {
+                    q.sql("CAST(")
+                        .bind(super::Bind::Double(*seconds))
+                        .sql(" AS double precision)");
+                } else {
+                    q.bind(super::Bind::Double(*seconds));
                 }
             }
         }

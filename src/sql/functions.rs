@@ -132,6 +132,8 @@ impl Compiler {
                     q.sql(", 12, 8)");
                 }
             }
+            // A duration is its seconds already.
+            TotalSeconds => arg(self, q, 0),
             Now => {
                 q.sql(if pg {
                     "now()"

@@ -63,6 +63,7 @@ pub const FILTER_FUNCTIONS: &[&str] = &[
     "matchesPattern",
     "fractionalseconds",
     "totaloffsetminutes",
+    "totalseconds",
     "maxdatetime",
     "mindatetime",
     "cast",
