@@ -1273,6 +1273,77 @@ async fn this_names_the_instance_and_it_the_resource_also_inside_expand() {
     .await;
 }
 
+/// `Nav eq null` / `ne null` with a single-valued navigation property: whether the
+/// related entity exists in the caller's workspace, as the expand of it says (a contact
+/// of the same number in another workspace is no contact).
+#[actix_web::test]
+async fn a_single_valued_navigation_compares_with_null() {
+    each_backend(|app, t, beta| async move {
+        // Alpha's contacts 1-3 go; beta keeps contacts of those numbers.
+        diesel::sql_query(
+            "DELETE FROM contacts WHERE contact_id <= 3 \
+             AND workspace_id = (SELECT id FROM workspaces WHERE name = 'alpha')",
+        )
+        .execute(&mut app.db.conn())
+        .unwrap();
+        assert!(app.db.count(" AND contact_id <= 3", "contacts", "beta") == 3);
+        let dangling = app.db.count(" AND contact_id <= 3", "leads", "alpha");
+        assert!(dangling > 0);
+        let ids = |rows: Vec<Value>| -> Vec<i64> {
+            rows.iter().map(|r| r["LeadId"].as_i64().unwrap()).collect()
+        };
+        for token in [&t, &beta] {
+            let all = app
+                .get("Leads?$select=LeadId&$expand=Contact($select=ContactId)&$orderby=LeadId&$top=100000", token)
+                .await
+                .values();
+            let (none, some): (Vec<Value>, Vec<Value>) =
+                all.into_iter().partition(|l| l["Contact"].is_null());
+            assert!(!none.is_empty() && !some.is_empty());
+            for (filter, want) in [
+                ("Contact eq null", &none),
+                ("null eq Contact", &none),
+                ("not (Contact ne null)", &none),
+                ("Contact ne null", &some),
+                ("Contact/Division ne null and Contact ne null", &some),
+            ] {
+                let r = app
+                    .get(&format!("Leads?$filter={filter}&$select=LeadId&$orderby=LeadId&$top=100000"), token)
+                    .await;
+                assert_eq!(r.status, 200, "{filter}: {}", r.text);
+                assert_eq!(ids(r.values()), ids(want.clone()), "{filter}");
+            }
+        }
+        let no_contact = app.db.count(" AND contact_id IS NULL", "leads", "alpha");
+        let r = app.get("Leads?$filter=Contact eq null&$count=true&$top=0", &t).await;
+        assert_eq!(r.json()["@odata.count"].as_i64(), Some(no_contact + dangling));
+        // Inside a lambda and an expand, over the lambda's or expand's own entity.
+        let r = app
+            .get("Contacts?$filter=Leads/any(l:l/Contact eq null)&$count=true&$top=0", &t)
+            .await;
+        assert_eq!(r.json()["@odata.count"].as_i64(), Some(0), "{}", r.text);
+        let r = app
+            .get("Divisions?$expand=Leads($filter=Contact eq null;$select=LeadId)&$select=DivisionId&$top=100000", &t)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let inner: usize = r.values().iter().map(|d| d["Leads"].as_array().unwrap().len()).sum();
+        assert_eq!(inner as i64, no_contact + dangling);
+        // Anything but null, or a collection, is named.
+        for (filter, says) in [
+            ("Contact eq 5", "compare it with null"),
+            ("Contact gt null", "compare it with null"),
+        ] {
+            let r = app.get(&format!("Leads?$filter={filter}"), &t).await;
+            assert_eq!(r.status, 400, "{filter}: {}", r.text);
+            assert!(r.text.contains(says), "{}", r.text);
+        }
+        let r = app.get("Contacts?$filter=Leads eq null", &t).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("`Leads` is a collection"), "{}", r.text);
+    })
+    .await;
+}
+
 #[actix_web::test]
 async fn a_path_through_an_expanded_navigation_finds_what_it_finds_without_the_expand() {
     each_backend(|app, t, beta| async move {

@@ -724,6 +724,14 @@ impl Typed {
                 }
                 None => "true".into(),
             },
+            8 if self.chance(0.25) => {
+                // Whether a related entity exists.
+                let one: Vec<_> = e.navigation.iter().filter(|n| !n.many).collect();
+                match one.choose(&mut self.rng) {
+                    Some(nav) => format!("{var}{} {} null", nav.name, self.pick(&["eq", "ne"])),
+                    None => "true".into(),
+                }
+            }
             8 if depth < 2 && var.is_empty() => {
                 let many: Vec<_> = e.navigation.iter().filter(|n| n.many).collect();
                 match many

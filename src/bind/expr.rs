@@ -4,7 +4,9 @@ use super::error::BindError;
 use super::ir::{ArithOp, CmpOp, Entity, Nav, TExpr, Ty, Value};
 use super::literal;
 use crate::model::{EdmType, MODEL};
-use odata_parser::{BinaryOp, Expr, Function, LambdaKind, MemberPath, MemberSegment, UnaryOp};
+use odata_parser::{
+    BinaryOp, Expr, Function, LambdaKind, Literal, MemberPath, MemberSegment, UnaryOp,
+};
 
 /// Deepest lambda nesting we compile.
 const MAX_SCOPES: usize = 8;
@@ -236,6 +238,13 @@ impl<'a> ExprBinder<'a> {
             BinaryOp::Le => cmp(CmpOp::Le),
             _ => None,
         };
+        if let (Some(c @ (CmpOp::Eq | CmpOp::Ne)), Some(exists)) = (cmp_op, self.related(a, b)) {
+            return Ok(if c == CmpOp::Eq {
+                TExpr::Not(Box::new(exists))
+            } else {
+                exists
+            });
+        }
         if let Some(c) = cmp_op {
             let (l, r) = (self.expr(a)?, self.expr(b)?);
             self.check_comparable(&l, &r, pos_of(a))?;
@@ -378,10 +387,43 @@ impl<'a> ExprBinder<'a> {
         match last {
             Walked::Prop(prop) => Ok(TExpr::Prop { scope, navs, prop }),
             Walked::Count => Ok(TExpr::Count { scope, navs }),
+            Walked::Entity(name) if navs.last().is_some_and(is_many) => Err(self.err(
+                m.pos.0,
+                format!("`{name}` is a collection; use any(), all() or $count"),
+            )),
             Walked::Entity(name) => Err(self.err(
                 m.pos.0,
-                format!("`{name}` is a navigation property; name one of its properties, e.g. `{name}/...`"),
+                format!(
+                    "`{name}` is a navigation property; name one of its properties, \
+                     e.g. `{name}/...`, or compare it with null"
+                ),
             )),
+        }
+    }
+
+    /// `Nav eq null` / `Nav ne null` with a single-valued navigation property (either
+    /// side): whether a related entity exists, as `Nav/any()` would say it.
+    fn related(&self, a: &Expr, b: &Expr) -> Option<TExpr> {
+        let m = match (a, b) {
+            (Expr::Member(m), Expr::Literal(Literal::Null))
+            | (Expr::Literal(Literal::Null), Expr::Member(m)) => m,
+            _ => return None,
+        };
+        if self.results.is_some() {
+            return None;
+        }
+        match self.walk(m).ok()? {
+            (Start::Scope(scope), navs, Walked::Entity(_))
+                if navs.last().is_some_and(|n| !is_many(n)) =>
+            {
+                Some(TExpr::Lambda {
+                    scope,
+                    navs,
+                    all: false,
+                    body: None,
+                })
+            }
+            _ => None,
         }
     }
 
