@@ -44,6 +44,34 @@ async fn service_document_metadata_and_headers() {
             .unwrap()
             .starts_with("application/xml"));
         assert!(m.text.contains("EntitySet Name=\"LeadStatus\""));
+        // Absolute URLs name the service as the client addressed it: its Host, or what
+        // a proxy in front says in Forwarded / X-Forwarded-*.
+        for (headers, root) in [
+            (
+                vec![("Host", "crm.example:8443")],
+                "http://crm.example:8443/",
+            ),
+            (
+                vec![
+                    ("X-Forwarded-Proto", "https"),
+                    ("X-Forwarded-Host", "odata.crm.example"),
+                ],
+                "https://odata.crm.example/",
+            ),
+            (
+                vec![("Forwarded", "proto=https;host=eu.crm.example")],
+                "https://eu.crm.example/",
+            ),
+        ] {
+            let r = app
+                .get_with("Contacts(1)?$select=Surname", &t, &headers)
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(
+                r.json()["@odata.context"],
+                format!("{root}$metadata#Contacts(Surname)/$entity")
+            );
+        }
     })
     .await;
 }

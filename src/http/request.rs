@@ -21,14 +21,12 @@ pub struct Incoming<'a> {
 
 impl<'a> Incoming<'a> {
     pub fn of(req: &'a HttpRequest) -> Self {
-        let info = req.connection_info();
-        let root = format!("{}://{}/", info.scheme(), info.host());
         Self {
             method: req.method().clone(),
             path: req.uri().path(),
             query: req.uri().query(),
             headers: req.headers(),
-            root,
+            root: service_root(req),
         }
     }
 
@@ -61,6 +59,41 @@ impl<'a> Incoming<'a> {
                 .filter(|n| *n > 0)
         })
     }
+}
+
+/// `scheme://host/` as the client addressed the service. Behind a proxy that says so
+/// (`Forwarded`, `X-Forwarded-*`) actix-web's `ConnectionInfo` reads it; without one,
+/// which is every request an instance serves directly, the same answer comes from the
+/// URI and `Host` without parsing and copying what `ConnectionInfo` collects.
+fn service_root(req: &HttpRequest) -> String {
+    use actix_web::http::header::{FORWARDED, HOST};
+    let h = req.headers();
+    if h.contains_key(FORWARDED)
+        || h.contains_key("x-forwarded-proto")
+        || h.contains_key("x-forwarded-host")
+    {
+        let info = req.connection_info();
+        return format!("{}://{}/", info.scheme(), info.host());
+    }
+    let scheme = req
+        .uri()
+        .scheme_str()
+        .unwrap_or(if req.app_config().secure() {
+            "https"
+        } else {
+            "http"
+        });
+    let host = h
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or_else(|| req.app_config().host());
+    let mut root = String::with_capacity(scheme.len() + host.len() + 4);
+    root.push_str(scheme);
+    root.push_str("://");
+    root.push_str(host);
+    root.push('/');
+    root
 }
 
 /// The raw query without the parameters whose decoded name `drop` matches; empty

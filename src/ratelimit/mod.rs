@@ -49,7 +49,7 @@ pub use self::decision::{Decision, POLICY_NAME};
 pub use self::local::InProcess;
 pub use self::redis::StoreError;
 
-use self::decision::ceil_secs;
+pub(crate) use self::decision::ceil_secs;
 use self::fallback::Outage;
 use self::redis::RedisStore;
 
