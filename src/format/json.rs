@@ -97,6 +97,12 @@ pub fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
+/// Appends `s` as a JSON string.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
 pub struct CollectionDoc<'a> {
     pub context: Option<String>,
     pub count: Option<i64>,
@@ -111,7 +117,7 @@ impl CollectionDoc<'_> {
         out.push(b'{');
         if let Some(c) = &self.context {
             out.extend_from_slice(b"\"@odata.context\":");
-            out.extend_from_slice(json_str(c).as_bytes());
+            push_json_str(&mut out, c);
             out.push(b',');
         }
         if let Some(n) = self.count {
@@ -140,12 +146,14 @@ pub fn entity_doc(context: Option<&str>, row: &str) -> Vec<u8> {
         return row.as_bytes().to_vec();
     };
     let body = row.trim_start().strip_prefix('{').unwrap_or(row);
-    let mut out = format!("{{\"@odata.context\":{}", json_str(c));
+    let mut out = Vec::with_capacity(body.len() + c.len() + 24);
+    out.extend_from_slice(b"{\"@odata.context\":");
+    push_json_str(&mut out, c);
     if !body.trim_start().starts_with('}') {
-        out.push(',');
+        out.push(b',');
     }
-    out.push_str(body);
-    out.into_bytes()
+    out.extend_from_slice(body.as_bytes());
+    out
 }
 
 /// `{"@odata.context":..., "value": <json value>}` for a single property.

@@ -11,12 +11,27 @@ pub struct JsonFormat {
 }
 
 impl JsonFormat {
-    pub fn content_type(&self) -> String {
-        format!(
-            "application/json;odata.metadata={};odata.streaming=true;IEEE754Compatible={};charset=utf-8",
-            self.level.as_str(),
-            self.ieee754
-        )
+    /// Written out for each combination, so no response formats it.
+    pub fn content_type(&self) -> &'static str {
+        macro_rules! ct {
+            ($level:literal, $ieee:literal) => {
+                concat!(
+                    "application/json;odata.metadata=",
+                    $level,
+                    ";odata.streaming=true;IEEE754Compatible=",
+                    $ieee,
+                    ";charset=utf-8"
+                )
+            };
+        }
+        match (self.level, self.ieee754) {
+            (MetadataLevel::None, false) => ct!("none", "false"),
+            (MetadataLevel::None, true) => ct!("none", "true"),
+            (MetadataLevel::Minimal, false) => ct!("minimal", "false"),
+            (MetadataLevel::Minimal, true) => ct!("minimal", "true"),
+            (MetadataLevel::Full, false) => ct!("full", "false"),
+            (MetadataLevel::Full, true) => ct!("full", "true"),
+        }
     }
 }
 
@@ -254,6 +269,25 @@ pub fn text_allowed(format: Option<&str>, accept: Option<&str>) -> Result<(), Ap
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_json_format_names_its_own_parameters() {
+        for level in [
+            MetadataLevel::None,
+            MetadataLevel::Minimal,
+            MetadataLevel::Full,
+        ] {
+            for ieee754 in [false, true] {
+                assert_eq!(
+                    JsonFormat { level, ieee754 }.content_type(),
+                    format!(
+                        "application/json;odata.metadata={};odata.streaming=true;IEEE754Compatible={ieee754};charset=utf-8",
+                        level.as_str()
+                    )
+                );
+            }
+        }
+    }
 
     const POWER_QUERY: &str = "application/json;odata.metadata=minimal;q=1.0,application/json;odata=minimalmetadata;q=0.9,application/atomsvc+xml;q=0.8,application/atom+xml;q=0.8,application/xml;q=0.7,text/plain;q=0.7";
 
