@@ -2265,6 +2265,8 @@ async fn context_urls_match_the_abnf_context_rule() {
             "Leads(1)/Status",
             "Contacts(1)/Surname",
             "LeadStatus('WON')",
+            "Contacts?$select=Surname,Leads",
+            "Contacts(1)?$select=Leads,Division&$expand=Leads($select=LeadId)",
         ] {
             let r = app.get(q, &t).await;
             assert_eq!(r.status, 200, "{q}: {}", r.text);
@@ -2280,6 +2282,62 @@ async fn context_urls_match_the_abnf_context_rule() {
             }
             odata_parser::check_context_url(&ctx).unwrap_or_else(|e| panic!("{q}: {ctx}: {e}"));
         }
+    })
+    .await;
+}
+
+/// A navigation property in `$select` is named by the context URL, once, and its link
+/// written in full metadata; `$select` through a navigation is refused with the way to
+/// say it.
+#[actix_web::test]
+async fn a_selected_navigation_property_is_named_by_the_context() {
+    each_backend(|app, t, _| async move {
+        let r = app.get("Contacts(1)?$select=Surname,Leads", &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let doc = r.json();
+        assert!(
+            doc["@odata.context"]
+                .as_str()
+                .unwrap()
+                .ends_with("#Contacts(Surname,Leads)/$entity"),
+            "{doc}"
+        );
+        assert!(
+            doc.get("Leads").is_none() && doc["Surname"].is_string(),
+            "{doc}"
+        );
+        let full = app
+            .get(
+                "Contacts(1)?$select=Surname,Leads&$format=application/json;odata.metadata=full",
+                &t,
+            )
+            .await
+            .json();
+        assert_eq!(
+            full["Leads@odata.navigationLink"], "Contacts(1)/Leads",
+            "{full}"
+        );
+        let both = app
+            .get(
+                "Contacts?$select=Leads&$expand=Leads($select=LeadId)&$top=1",
+                &t,
+            )
+            .await
+            .json();
+        assert!(
+            both["@odata.context"]
+                .as_str()
+                .unwrap()
+                .ends_with("#Contacts(Leads(LeadId))"),
+            "{both}"
+        );
+        let r = app.get("Contacts?$select=Division/Name", &t).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(
+            r.text.contains("$expand=Division($select=...)"),
+            "{}",
+            r.text
+        );
     })
     .await;
 }

@@ -207,6 +207,9 @@ pub struct Shape {
     pub count: bool,
     /// `$compute`: properties computed per entity, in the order given.
     pub compute: Vec<ComputedProp>,
+    /// Navigation properties named in `$select`: the context URL lists them (their
+    /// links are the ones full metadata writes anyway).
+    pub select_navs: Vec<&'static str>,
 }
 
 /// `expr as name` of `$compute`. Its name stands for the expression in `$filter` and

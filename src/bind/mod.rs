@@ -485,7 +485,8 @@ fn bind_shape(
                                 ));
                             }
                         }
-                        return Err(BindError::unsupported("$select", Some(pos.0), format!("`{}`: select paths through navigation are not supported; use $expand", path.join("/"))));
+                        // OData selects only through complex properties, which this model has none of.
+                        return Err(BindError::invalid("$select", Some(pos.0), format!("`{}`: $select cannot follow a navigation property; use $expand={}($select=...)", path.join("/"), path[0])));
                     };
                     if let Some(p) = entity.property(name) {
                         if !props.iter().any(|q| std::ptr::eq(*q, p)) {
@@ -493,7 +494,11 @@ fn bind_shape(
                         }
                     } else if let Some(c) = shape.compute.iter_mut().find(|c| c.name == *name) {
                         c.selected = true;
-                    } else if entity.nav(name).is_none() {
+                    } else if let Some(n) = entity.nav(name) {
+                        if !shape.select_navs.contains(&n.name) {
+                            shape.select_navs.push(n.name);
+                        }
+                    } else {
                         return Err(BindError::invalid(
                             "$select",
                             Some(pos.0),

@@ -78,6 +78,14 @@ fn select_list(shape: &Shape) -> Option<String> {
     if shape.select.is_none() {
         items.push("*".into());
     }
+    // A selected navigation property that is also expanded is named once, by its expand.
+    items.extend(
+        shape
+            .select_navs
+            .iter()
+            .filter(|n| !shape.expand.iter().any(|e| e.nav.name == **n))
+            .map(|n| (*n).to_owned()),
+    );
     for e in &shape.expand {
         if e.is_ref {
             items.push(e.nav.name.to_owned());
