@@ -2,6 +2,7 @@
 
 use crate::bind::{Read, Value};
 use crate::db::{deadline, DbConnection, DbError, Dialect};
+use crate::format::json::compact;
 use crate::format::row::{object, TextArray};
 use crate::plan::{value_from_json, ReadPlan};
 use crate::sql::{Compiler, Output};
@@ -92,7 +93,12 @@ pub fn read_aggregate(
         .aggregate_rows(ag, offset, size + 1)
         .load::<(String, String)>(conn)?
         .into_iter()
-        .map(|(json, _)| json)
+        .map(|(mut json, _)| {
+            if dialect == Dialect::Postgres {
+                compact(&mut json);
+            }
+            json
+        })
         .collect();
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);
@@ -181,13 +187,14 @@ fn load_limited(
                 }
                 Box::new(
                     q.load_iter::<(String, String), PgRowByRowLoadingMode>(pg)?
-                        .map(|r| r.map_err(DbError::from)),
+                        .map(|r| r.map(compacted).map_err(DbError::from)),
                 )
             }
             None => Box::new(
                 c.select(plan)
                     .load::<(String, String)>(pg)?
                     .into_iter()
+                    .map(compacted)
                     .map(Ok),
             ),
         },
@@ -218,6 +225,12 @@ fn load_limited(
         return Err(DbError::TooExpensive);
     }
     Ok((out, cut))
+}
+
+/// A row of PostgreSQL's `json_build_object`, without its spaces (see `compact`).
+fn compacted((mut json, keys): (String, String)) -> (String, String) {
+    compact(&mut json);
+    (json, keys)
 }
 
 /// PostgreSQL's own limit for a statement that expands a collection inside a collection

@@ -2286,6 +2286,35 @@ async fn context_urls_match_the_abnf_context_rule() {
     .await;
 }
 
+/// Every response is compact JSON, whichever way the backend built it (PostgreSQL's
+/// `json_build_object` writes `"a" : 1, "b" : 2`).
+#[actix_web::test]
+async fn json_has_no_whitespace_between_tokens_on_any_backend() {
+    each_backend(|app, t, _| async move {
+        for q in [
+            "Leads?$top=3&$select=Value,Guttometer&$format=application/json;odata.metadata=full",
+            "Contacts?$top=2&$select=ContactId&$expand=Leads($select=Value;$count=true)",
+            "Leads?$apply=groupby((StatusId),aggregate(Value with sum as V,$count as N))",
+            "Contacts?$top=2&$expand=Leads/$ref&$select=ContactId",
+            "Leads?$top=2&$compute=CloseDate sub Created as Open&$select=Open&$expand=Status",
+        ] {
+            let r = app.get(q, &t).await;
+            assert_eq!(r.status, 200, "{q}: {}", r.text);
+            assert!(
+                !r.text.contains("\" : ") && !r.text.contains(", \""),
+                "{q}: {}",
+                r.text
+            );
+            assert!(
+                !r.text.contains(": ") && !r.text.contains("} ,"),
+                "{q}: {}",
+                r.text
+            );
+        }
+    })
+    .await;
+}
+
 /// A navigation property in `$select` is named by the context URL, once, and its link
 /// written in full metadata; `$select` through a navigation is refused with the way to
 /// say it.
