@@ -184,6 +184,10 @@ fn write_value(out: &mut Vec<u8>, p: Prop, value: Option<&[u8]>, ieee754: bool) 
         out.extend_from_slice(b"null");
         return;
     };
+    let text = match p.ty {
+        EdmType::Decimal(..) => trim_decimal(text),
+        _ => text,
+    };
     match p.ty {
         EdmType::DateTimeOffset => push_timestamp(out, text),
         EdmType::Int64 | EdmType::Decimal(..) if ieee754 => push_string(out, text),
@@ -201,6 +205,17 @@ fn write_value(out: &mut Vec<u8>, p: Prop, value: Option<&[u8]>, ieee754: bool) 
         // them: strings.
         _ => push_string(out, text),
     }
+}
+
+/// A `numeric` as PostgreSQL writes it with its column's scale (`4339.350000`), without
+/// the zeros that scale adds: the number SQLite writes for the same value (`4339.35`).
+fn trim_decimal(text: &[u8]) -> &[u8] {
+    if !text.contains(&b'.') || text.iter().any(|c| matches!(c, b'e' | b'E')) {
+        return text;
+    }
+    let digits = text.len() - text.iter().rev().take_while(|c| **c == b'0').count();
+    let text = &text[..digits];
+    text.strip_suffix(b".").unwrap_or(text)
 }
 
 /// PostgreSQL's text for a `timestamptz` as the JSON string the JSON form writes with
@@ -354,6 +369,22 @@ mod tests {
     ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
         let text = object(fields, values.iter().map(|v| v.map(str::as_bytes)), ieee754)?;
         Ok(serde_json::from_str(&text)?)
+    }
+
+    #[test]
+    fn decimals_lose_only_the_zeros_their_scale_adds() {
+        for (text, want) in [
+            ("4339.350000", "4339.35"),
+            ("100.000000", "100"),
+            ("0.000000", "0"),
+            ("-0.500000", "-0.5"),
+            ("1200", "1200"),
+            ("1000", "1000"),
+            ("1.5e+20", "1.5e+20"),
+            ("NaN", "NaN"),
+        ] {
+            assert_eq!(trim_decimal(text.as_bytes()), want.as_bytes(), "{text}");
+        }
     }
 
     fn prop(entity: &'static EntityType, name: &str) -> Result<Field, String> {
@@ -531,7 +562,7 @@ mod tests {
         ];
         assert_eq!(
             written(&fields, &present, true)?,
-            serde_json::json!({"LeadId": 1, "Contact": {"Forename": "Ann", "Division": null}, "Value": "2.50"})
+            serde_json::json!({"LeadId": 1, "Contact": {"Forename": "Ann", "Division": null}, "Value": "2.5"})
         );
         Ok(())
     }

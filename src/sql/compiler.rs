@@ -620,7 +620,41 @@ impl Compiler {
                 q.sql(PG_UTC_TEXT);
             }
             Ty::Duration => self.duration_text(q, value),
-            Ty::Edm(EdmType::Decimal(..) | EdmType::Int64) if self.output.ieee754 => {
+            Ty::Edm(EdmType::Decimal(..)) if pg => {
+                // Without the zeros a column's scale adds (4339.350000), as SQLite and
+                // `format::row` write it.
+                let ieee754 = self.output.ieee754;
+                q.sql(if ieee754 {
+                    "CAST(trim_scale(CAST("
+                } else {
+                    "trim_scale(CAST("
+                });
+                value(self, q);
+                q.sql(if ieee754 {
+                    " AS numeric)) AS text)"
+                } else {
+                    " AS numeric))"
+                });
+            }
+            Ty::Edm(EdmType::Decimal(..)) => {
+                // SQLite holds decimals as REAL, and json_object writes a whole one as
+                // `97582.0`: written as the integer it is, as PostgreSQL writes it.
+                let ieee754 = self.output.ieee754;
+                q.sql(if ieee754 {
+                    "CAST((CASE WHEN "
+                } else {
+                    "(CASE WHEN "
+                });
+                value(self, q);
+                q.sql(" = CAST(");
+                value(self, q);
+                q.sql(" AS INTEGER) THEN CAST(");
+                value(self, q);
+                q.sql(" AS INTEGER) ELSE ");
+                value(self, q);
+                q.sql(if ieee754 { " END) AS TEXT)" } else { " END)" });
+            }
+            Ty::Edm(EdmType::Int64) if self.output.ieee754 => {
                 q.sql("CAST(");
                 value(self, q);
                 q.sql(if pg { " AS text)" } else { " AS TEXT)" });
