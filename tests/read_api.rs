@@ -488,6 +488,21 @@ async fn durations_move_instants_and_measure_the_time_between_them() {
             assert_eq!(r.status, 400, "{filter}: {}", r.text);
             assert!(r.json()["error"]["message"].as_str().unwrap().contains(names), "{}", r.text);
         }
+        // A literal's error points at the literal, past the property before it.
+        let at = |filter: &'static str| {
+            let app = &app;
+            let t = &t;
+            async move {
+                let r = app.get(&format!("Leads?$filter={filter}"), t).await;
+                r.json()["error"]["details"][0]["message"].as_str().unwrap().to_owned()
+            }
+        };
+        let (property, literal) = (
+            at("Created add Guttometer gt now()").await,
+            at("Created add duration'P99999999D' gt now()").await,
+        );
+        let n = |m: &str| m.trim_start_matches("position ").parse::<usize>().unwrap();
+        assert!(n(&literal) > n(&property) + "Created add".len(), "{property} / {literal}");
     })
     .await;
 }

@@ -225,7 +225,8 @@ pub enum SearchExpr {
 /// An expression in `$filter`, `$orderby`, `$compute`, keys and aliases.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
-    Literal(Literal),
+    /// A literal and where it starts.
+    Literal(Literal, Pos),
     /// `Name`, `Status/DeadFlag`, `$it/Name`, `l/StatusFlag` (range variable first), `$root/Contacts(1)/Name`.
     Member(MemberPath),
     /// `@p`

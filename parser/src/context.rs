@@ -84,7 +84,7 @@ fn key(s: &str) -> Option<&str> {
     let is_value = |v: &str| {
         matches!(
             crate::parse_expr(v),
-            Ok(crate::Expr::Literal(_) | crate::Expr::Alias(..))
+            Ok(crate::Expr::Literal(..) | crate::Expr::Alias(..))
         )
     };
     let ok = inner.split(',').all(|part| match part.split_once('=') {

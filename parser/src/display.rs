@@ -217,7 +217,8 @@ fn is_number(e: &Expr) -> bool {
     matches!(
         e,
         Expr::Literal(
-            Literal::Int(_) | Literal::Decimal(_) | Literal::Double(_) | Literal::Duration(_)
+            Literal::Int(_) | Literal::Decimal(_) | Literal::Double(_) | Literal::Duration(_),
+            _
         )
     )
 }
@@ -236,7 +237,7 @@ fn list(f: &mut Formatter<'_>, items: &[Expr], open: char, close: char) -> fmt::
 impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Literal(l) => write!(f, "{l}"),
+            Expr::Literal(l, _) => write!(f, "{l}"),
             Expr::Member(m) => write!(f, "{m}"),
             Expr::Alias(name, _) => write!(f, "@{name}"),
             Expr::Unary(op, e) => {
@@ -258,7 +259,7 @@ impl Display for Expr {
                     Expr::List(items)
                         if items
                             .iter()
-                            .all(|e| matches!(e, Expr::Literal(_) | Expr::Alias(..))) =>
+                            .all(|e| matches!(e, Expr::Literal(..) | Expr::Alias(..))) =>
                     {
                         list(f, items, '(', ')')
                     }

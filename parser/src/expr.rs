@@ -109,7 +109,7 @@ fn balanced(e: Expr) -> Expr {
     match operands.next() {
         Some(first) => join(op, first, operands.collect()),
         // Never: the expression itself is one of its operands.
-        None => Expr::Literal(Literal::Null),
+        None => Expr::Literal(Literal::Null, Pos(0)),
     }
 }
 
@@ -215,7 +215,7 @@ fn primary<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
         Some('$') => member(c, i, d),
         Some('\'' | '0'..='9' | '-' | '+') => {
             let (r, l) = literal(i)?;
-            Ok((r, Expr::Literal(l)))
+            Ok((r, Expr::Literal(l, c.pos(i))))
         }
         Some(_) => {
             // Scan the name once and only try literals where one can start here.
@@ -229,7 +229,7 @@ fn primary<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
                 }
             }
             match literal(i) {
-                Ok((r, l)) => Ok((r, Expr::Literal(l))),
+                Ok((r, l)) => Ok((r, Expr::Literal(l, c.pos(i)))),
                 Err(nom::Err::Error(_)) => match qualified(i) {
                     Ok((r, name)) => named(c, i, name, r, d),
                     Err(_) => backtrack(i, "expected a value"),
@@ -469,7 +469,7 @@ fn in_rhs<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
             // Lists of more than one item hold literals only (ABNF `listExpr`).
             if items
                 .iter()
-                .any(|e| !matches!(e, Expr::Literal(_) | Expr::Alias(..)))
+                .any(|e| !matches!(e, Expr::Literal(..) | Expr::Alias(..)))
             {
                 return fail(
                     r,
@@ -563,7 +563,7 @@ fn object<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
 fn json_value<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
     if i.starts_with('"') {
         let (r, s) = json_string(i)?;
-        return Ok((r, Expr::Literal(Literal::String(s))));
+        return Ok((r, Expr::Literal(Literal::String(s), c.pos(i))));
     }
     commit(expr(c, i, d), |at| {
         format!("expected a value, found {}", found(at))
@@ -631,7 +631,7 @@ pub(crate) fn key_predicate<'a>(
         match primary(c, r, d + 1) {
             Ok((
                 rest,
-                e @ (Expr::Literal(_) | Expr::Alias(..) | Expr::List(_) | Expr::Object(_)),
+                e @ (Expr::Literal(..) | Expr::Alias(..) | Expr::List(_) | Expr::Object(_)),
             )) => Ok((rest, e)),
             Ok(_) | Err(nom::Err::Error(_)) => fail(
                 r,

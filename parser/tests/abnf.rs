@@ -19,7 +19,7 @@ fn expr(input: &str) -> Result<Expr, String> {
 
 fn literal(input: &str) -> Result<Literal, String> {
     match expr(input)? {
-        Expr::Literal(l) => Ok(l),
+        Expr::Literal(l, _) => Ok(l),
         other => Err(format!("not a literal: {other:?}")),
     }
 }
@@ -137,7 +137,7 @@ fn check(rule: &str, input: &str) -> Result<(), String> {
         "boolean" => want(matches!(literal(input)?, Literal::Bool(_)), "boolean"),
         "stringLiteral" => want(matches!(literal(input)?, Literal::String(_)), "string"),
         "stringInUrl" => want(
-            matches!(expr(&format!("[{input}]"))?, Expr::List(v) if matches!(v.as_slice(), [Expr::Literal(Literal::String(_))])),
+            matches!(expr(&format!("[{input}]"))?, Expr::List(v) if matches!(v.as_slice(), [Expr::Literal(Literal::String(_), _)])),
             "JSON string",
         ),
         "binaryLiteral" => want(matches!(literal(input)?, Literal::Binary(_)), "binary"),
@@ -205,7 +205,7 @@ fn check(rule: &str, input: &str) -> Result<(), String> {
             if input.contains('%') {
                 return Err("percent-encoding in a payload value".into());
             }
-            let ok = matches!(expr(input), Ok(Expr::Literal(_)))
+            let ok = matches!(expr(input), Ok(Expr::Literal(..)))
                 || matches!(expr(input), Ok(Expr::Member(m)) if m.segments.len() == 1)
                 || literal(&format!("geography'{input}'")).is_ok()
                 || literal(&format!("binary'{input}'")).is_ok();

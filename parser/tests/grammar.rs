@@ -32,7 +32,7 @@ fn p(path: &str) -> Vec<PathSegment> {
 }
 
 fn lit(l: Literal) -> Expr {
-    Expr::Literal(l)
+    Expr::Literal(l, Pos(0))
 }
 
 #[test]
@@ -53,7 +53,7 @@ fn resource_paths() {
     assert_eq!(p("Contacts(1)/Leads/$ref").last(), Some(&PathSegment::Ref));
     let s = p("Contacts('O''Neil%2FX')");
     assert!(
-        matches!(&s[..], [PathSegment::Name { key: Some(KeyPredicate::Single(Expr::Literal(Literal::String(v)))), .. }] if v == "O'Neil/X")
+        matches!(&s[..], [PathSegment::Name { key: Some(KeyPredicate::Single(Expr::Literal(Literal::String(v), _))), .. }] if v == "O'Neil/X")
     );
     let s = p("OrderItems(OrderID=1,ItemID='a')");
     assert!(

@@ -74,7 +74,7 @@ fn member(path: &str) -> Expr {
 }
 
 fn s(v: &str) -> Expr {
-    Expr::Literal(Literal::String(v.into()))
+    Expr::Literal(Literal::String(v.into()), Pos(0))
 }
 
 fn bin(op: BinaryOp, l: Expr, r: Expr) -> Expr {
@@ -128,7 +128,7 @@ fn long_tree() -> ODataUrl {
                         bin(
                             BinaryOp::Eq,
                             member("Status/DeadFlag"),
-                            Expr::Literal(Literal::Int(0)),
+                            Expr::Literal(Literal::Int(0), Pos(0)),
                         ),
                     )),
                     expand: Some(vec![expand(
@@ -178,7 +178,10 @@ fn key_lookup() {
         u.path,
         ResourcePath::Segments(vec![PathSegment::Name {
             name: "Contacts".into(),
-            key: Some(KeyPredicate::Single(Expr::Literal(Literal::Int(272970)))),
+            key: Some(KeyPredicate::Single(Expr::Literal(
+                Literal::Int(272970),
+                Pos(0)
+            ))),
             pos: Pos(0),
         }])
     );
@@ -189,7 +192,7 @@ fn key_lookup() {
             name: "Contacts".into(),
             key: Some(KeyPredicate::Named(vec![(
                 "ContactId".into(),
-                Expr::Literal(Literal::Int(272970))
+                Expr::Literal(Literal::Int(272970), Pos(0))
             )])),
             pos: Pos(0),
         }])

@@ -94,9 +94,9 @@ impl<'a> ExprBinder<'a> {
 
     pub fn expr(&mut self, e: &Expr) -> Result<TExpr, BindError> {
         match e {
-            Expr::Literal(l) => literal::convert(l)
+            Expr::Literal(l, pos) => literal::convert(l)
                 .map(TExpr::Lit)
-                .map_err(|m| self.err(0, m)),
+                .map_err(|m| self.err(pos.0, m)),
             Expr::Member(m) => self.member(m),
             Expr::Alias(name, pos) => {
                 let value = self
@@ -405,8 +405,8 @@ impl<'a> ExprBinder<'a> {
     /// side): whether a related entity exists, as `Nav/any()` would say it.
     fn related(&self, a: &Expr, b: &Expr) -> Option<TExpr> {
         let m = match (a, b) {
-            (Expr::Member(m), Expr::Literal(Literal::Null))
-            | (Expr::Literal(Literal::Null), Expr::Member(m)) => m,
+            (Expr::Member(m), Expr::Literal(Literal::Null, _))
+            | (Expr::Literal(Literal::Null, _), Expr::Member(m)) => m,
             _ => return None,
         };
         if self.results.is_some() {
@@ -809,7 +809,7 @@ pub fn fname(f: Function) -> String {
 pub fn pos_of(e: &Expr) -> usize {
     match e {
         Expr::Member(m) => m.pos.0,
-        Expr::Alias(_, p) | Expr::Call(_, _, p) => p.0,
+        Expr::Alias(_, p) | Expr::Call(_, _, p) | Expr::Literal(_, p) => p.0,
         Expr::Lambda { collection, .. } => collection.pos.0,
         Expr::Unary(_, e) => pos_of(e),
         Expr::Binary(_, a, _) | Expr::In(a, _) => pos_of(a),
