@@ -2362,6 +2362,54 @@ async fn both_databases_write_the_same_documents() {
     }
 }
 
+/// `$entity?$id=...` is the entity its id names, with `$select`/`$expand` after a type
+/// cast, in the caller's workspace only; an id of another service, of no single entity
+/// or of another type is refused with what was wrong.
+#[actix_web::test]
+async fn an_entity_id_resolves_to_the_entity_in_the_callers_workspace() {
+    each_backend(|app, t, beta| async move {
+        let own = app.get("Contacts(7)", &t).await.json();
+        for id in ["Contacts(7)", "/Contacts(7)"] {
+            let r = app.get(&format!("$entity?$id={id}"), &t).await;
+            assert_eq!(r.status, 200, "{id}: {}", r.text);
+            assert_eq!(r.json(), own, "{id}");
+        }
+        let absolute = format!("$entity?$id={}/Contacts(7)", app.base);
+        assert_eq!(app.get(&absolute, &t).await.json(), own);
+        let r = app
+            .get("$entity/Prospect.Crm.Contact?$id=Contacts(7)&$select=Surname&$expand=Division($select=Name)", &t)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let doc = r.json();
+        assert!(doc["@odata.context"].as_str().unwrap().ends_with("#Contacts(Surname,Division(Name))/$entity"), "{doc}");
+        assert_eq!(doc["Surname"], own["Surname"]);
+        assert!(doc["Division"]["Name"].is_string() && doc.get("Email").is_none(), "{doc}");
+        // The same id read with another workspace's token is that workspace's entity;
+        // an id only the other workspace has is not found.
+        let theirs = app.get("Contacts(7)", &beta).await.json();
+        assert_eq!(app.get("$entity?$id=Contacts(7)", &beta).await.json(), theirs);
+        assert_ne!(theirs["Email"], own["Email"]);
+        let only_alpha = app.db.count(" AND contact_id = 150", "contacts", "alpha");
+        assert_eq!((only_alpha, app.db.count(" AND contact_id = 150", "contacts", "beta")), (1, 0));
+        assert_eq!(app.get("$entity?$id=Contacts(150)", &t).await.status, 200);
+        assert_eq!(app.get("$entity?$id=Contacts(150)", &beta).await.status, 404);
+        for (url, status, says) in [
+            ("$entity?$id=http://elsewhere.example/Contacts(7)", 404, "not the id of an entity of this service"),
+            ("$entity?$id=Contacts", 400, "must be the id of one entity"),
+            ("$entity?$id=Contacts(7)/Leads", 400, "must be the id of one entity"),
+            ("$entity/Prospect.Crm.Lead?$id=Contacts(7)", 404, "is a Prospect.Crm.Contact"),
+            ("$entity?$id=Contacts(7)&$select=Surname", 400, "need a type cast"),
+            ("$entity", 400, "$id"),
+            ("$crossjoin(Contacts,Leads)", 501, "`$crossjoin(Contacts,Leads)` is not supported"),
+        ] {
+            let r = app.get(url, &t).await;
+            assert_eq!(r.status, status, "{url}: {}", r.text);
+            assert!(r.text.contains(says), "{url}: {}", r.text);
+        }
+    })
+    .await;
+}
+
 /// A navigation property in `$select` is named by the context URL, once, and its link
 /// written in full metadata; `$select` through a navigation is refused with the way to
 /// say it.

@@ -455,6 +455,11 @@ impl Gen {
                 "$all",
                 "$crossjoin(Contacts,Leads)",
                 "$entity?$id=Contacts(1)",
+                "$entity?$id=http://elsewhere.example/Contacts(1)",
+                "$entity?$id=Contacts",
+                "$entity?$id=%2FContacts(1)%2FLeads",
+                "$entity/Prospect.Crm.Lead?$id=Contacts(1)&$select=LeadId",
+                "$entity/Nope?$id=Contacts(1)",
                 "Contacts(1)/$ref",
                 "Contacts/$ref",
                 "Contacts(1)/Leads/$ref",
@@ -951,6 +956,15 @@ impl Typed {
                 .into_iter()
                 .filter(|o| o.starts_with("$select") || o.starts_with("$expand"))
                 .collect();
+            if self.chance(0.2) {
+                // The same entity addressed by its id.
+                let mut url = format!("$entity/{}.{}?$id={path}", MODEL.namespace, e.name);
+                for o in &opts {
+                    url.push('&');
+                    url.push_str(o);
+                }
+                return url;
+            }
             return if opts.is_empty() {
                 path
             } else {

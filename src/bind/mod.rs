@@ -37,6 +37,23 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
     let mut iter = segs.iter().peekable();
     let (set_name, set_key, set_pos) = match iter.next() {
         Some(PathSegment::Name { name, key, pos }) => (name, key, pos.0),
+        Some(other @ (PathSegment::All | PathSegment::CrossJoin(_))) => {
+            return Err(BindError::unsupported(
+                "path",
+                Some(0),
+                format!(
+                    "`{}` is not supported; read each entity set",
+                    seg_text(other)
+                ),
+            ))
+        }
+        Some(PathSegment::Entity) => {
+            return Err(BindError::invalid(
+                "path",
+                Some(0),
+                "`$entity` takes `$id` and at most a type: `$entity/Type?$id=Contacts(1)`",
+            ))
+        }
         Some(other) => {
             return Err(BindError::not_found(
                 "path",
@@ -271,7 +288,12 @@ fn seg_text(s: &PathSegment) -> String {
         PathSegment::Value => "$value".into(),
         PathSegment::Ref => "$ref".into(),
         PathSegment::KeyOrIndex(k) => k.clone(),
-        other => format!("{other:?}"),
+        PathSegment::Filter(e) => format!("$filter({e})"),
+        PathSegment::Each => "$each".into(),
+        PathSegment::Query => "$query".into(),
+        PathSegment::Entity => "$entity".into(),
+        PathSegment::All => "$all".into(),
+        PathSegment::CrossJoin(sets) => format!("$crossjoin({})", sets.join(",")),
     }
 }
 

@@ -4,6 +4,7 @@ use super::auth::{authenticate, require_live, strip_param, Pending};
 use super::batch;
 use super::dbcall;
 use super::dbcall::Lease;
+use super::entity_id;
 use super::error::ApiError;
 use super::limit;
 use super::negotiate::{data_format, error_is_xml, metadata_format, DataFormat, MetadataFormat};
@@ -211,7 +212,7 @@ pub(super) async fn respond(
         .query
         .map(|q| strip_param(q, state.api_key_param.as_deref()));
     let query = stripped.as_deref();
-    let url = odata_parser::parse(path, query)?;
+    let url = entity_id::resolve(odata_parser::parse(path, query)?, &req.root)?;
     if let ResourcePath::Segments(segments) = &url.path {
         // A top-level `POST .../$query` was served as its GET before it got here.
         if segments.last() == Some(&PathSegment::Query) {

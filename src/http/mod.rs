@@ -3,6 +3,7 @@
 mod auth;
 mod batch;
 mod dbcall;
+mod entity_id;
 pub mod error;
 mod handlers;
 pub mod limit;
