@@ -612,7 +612,7 @@ impl<'a> ExprBinder<'a> {
             f,
             HasSubset | HasSubsequence | GeoDistance | GeoIntersects | GeoLength
         ) {
-            return unsupported(&format!("{f:?}"));
+            return unsupported(&f.to_string());
         }
         let bound = bound?;
         let arity = |n: &[usize]| -> Result<(), BindError> {
@@ -779,7 +779,7 @@ impl<'a> ExprBinder<'a> {
                 want(0, |t| t == Ty::Duration, "a Duration")?;
                 Ty::Edm(EdmType::Decimal(38, 10))
             }
-            _ => return unsupported(&format!("{f:?}")),
+            _ => return unsupported(&f.to_string()),
         };
         Ok(TExpr::Call(f, bound, ty))
     }
@@ -801,8 +801,9 @@ fn is_many(n: &Nav) -> bool {
     n.many
 }
 
+/// The function as OData spells it (`matchesPattern`, `geo.distance`).
 pub fn fname(f: Function) -> String {
-    format!("{f:?}").to_ascii_lowercase()
+    f.to_string()
 }
 
 /// Best-effort position of an expression for error messages.
