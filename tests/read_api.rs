@@ -2410,6 +2410,52 @@ async fn an_entity_id_resolves_to_the_entity_in_the_callers_workspace() {
     .await;
 }
 
+/// `/$filter(...)` path segments (4.01) narrow the collection the options then apply
+/// to: the same rows as `$filter`, counted, paged, aggregated, in the caller's workspace.
+#[actix_web::test]
+async fn filter_segments_narrow_the_collection() {
+    each_backend(|app, t, beta| async move {
+        let ids = |r: Reply| -> Vec<i64> {
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.values().iter().map(|v| v["ContactId"].as_i64().unwrap()).collect()
+        };
+        for f in ["Surname eq 'Smith'", "startswith(Surname,'S') and Leads/any()", "Division/Employees gt 50"] {
+            let by_option = ids(app.get(&format!("Contacts?$filter={f}&$select=ContactId&$orderby=ContactId&$top=100000"), &t).await);
+            let by_segment = ids(app.get(&format!("Contacts/$filter({f})?$select=ContactId&$orderby=ContactId&$top=100000"), &t).await);
+            assert!(!by_option.is_empty(), "{f}");
+            assert_eq!(by_segment, by_option, "{f}");
+            let count = app.get(&format!("Contacts/$filter({f})/$count"), &t).await;
+            assert_eq!(count.text, by_option.len().to_string(), "{f}");
+        }
+        // Segments and the option together are all of them.
+        let both = ids(app.get("Contacts/$filter(startswith(Surname,'S'))/$filter(Leads/any())?$filter=ContactId gt 20&$select=ContactId&$orderby=ContactId&$top=100000", &t).await);
+        let all = ids(app.get("Contacts?$filter=startswith(Surname,'S') and Leads/any() and ContactId gt 20&$select=ContactId&$orderby=ContactId&$top=100000", &t).await);
+        assert_eq!(both, all);
+        // Paged through nextLink, nothing lost or repeated.
+        let mut seen = Vec::new();
+        let mut next = Some("Contacts/$filter(startswith(Surname,'S'))?$select=ContactId".to_owned());
+        while let Some(url) = next.take() {
+            let r = app.get_with(&url, &t, &[("Prefer", "odata.maxpagesize=7")]).await;
+            next = r.json()["@odata.nextLink"].as_str().map(str::to_owned);
+            seen.extend(ids(r));
+        }
+        let want = ids(app.get("Contacts?$filter=startswith(Surname,'S')&$select=ContactId&$orderby=ContactId&$top=100000", &t).await);
+        assert!(want.len() > 7);
+        assert_eq!(seen, want);
+        // Before $apply, which then starts from the narrowed collection.
+        let r = app.get("Contacts/$filter(startswith(Surname,'S'))?$apply=aggregate($count as N)", &t).await;
+        assert_eq!(r.values()[0]["N"].as_i64(), Some(want.len() as i64), "{}", r.text);
+        // Another workspace's token counts its own rows.
+        let theirs = app.get("Contacts/$filter(startswith(Surname,'S'))/$count", &beta).await;
+        let in_beta = app.db.count_with_text(" AND substr(surname, 1, 1) = ", "S", "", "contacts", "beta");
+        assert_eq!(theirs.text, in_beta.to_string());
+        for (url, status) in [("Contacts(1)/$filter(true)", 400), ("Contacts/$filter(true)/Leads", 501), ("Contacts/$filter(Nope eq 1)", 400)] {
+            assert_eq!(app.get(url, &t).await.status, status, "{url}");
+        }
+    })
+    .await;
+}
+
 /// A navigation property in `$select` is named by the context URL, once, and its link
 /// written in full metadata; `$select` through a navigation is refused with the way to
 /// say it.

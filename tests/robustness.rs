@@ -455,6 +455,11 @@ impl Gen {
                 "$all",
                 "$crossjoin(Contacts,Leads)",
                 "$entity?$id=Contacts(1)",
+                "Contacts/$filter(",
+                "Contacts/$filter()",
+                "Contacts/$filter(Surname eq 'x')/$filter(true)/$count",
+                "Contacts/$filter(@p)?@p=1",
+                "Contacts(1)/Leads/$filter(Value gt 0)/$ref",
                 "$entity?$id=http://elsewhere.example/Contacts(1)",
                 "$entity?$id=Contacts",
                 "$entity?$id=%2FContacts(1)%2FLeads",
@@ -973,6 +978,10 @@ impl Typed {
         }
         if self.chance(0.1) {
             return format!("{path}/$count?$filter={}", self.predicate(e, "", 0));
+        }
+        if self.chance(0.1) {
+            // The collection narrowed by a path segment first.
+            path = format!("{path}/$filter({})", self.predicate(e, "", 1));
         }
         let opts = self.options(e, 0);
         if opts.is_empty() {

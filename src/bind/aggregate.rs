@@ -141,8 +141,14 @@ pub(super) fn bind(
         .transpose()?
         .flatten();
     let mut read = read;
+    // What the read brings is the path's `$filter(...)` segments: the collection the
+    // transformations start from.
+    let start = match (read.shape.filter.take(), pre) {
+        (Some(path), Some(f)) => Some(TExpr::And(Box::new(path), Box::new(f))),
+        (path, f) => path.or(f),
+    };
     read.shape = Shape {
-        filter: pre,
+        filter: start,
         ..Shape::default()
     };
     Ok(Target::Aggregated(Aggregation {

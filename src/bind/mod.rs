@@ -81,8 +81,25 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
         entity.set.to_owned()
     };
     let mut path: Vec<PathStep> = Vec::new();
+    // `/$filter(...)` segments (4.01) narrowing the collection addressed so far.
+    let mut narrowing: Vec<&Expr> = Vec::new();
     while let Some(seg) = iter.next() {
         match seg {
+            PathSegment::Filter(e) if !single => narrowing.push(e),
+            PathSegment::Filter(_) => {
+                return Err(BindError::invalid(
+                    "path",
+                    None,
+                    "`$filter(...)` needs a collection before it",
+                ))
+            }
+            PathSegment::Name { pos, .. } if !narrowing.is_empty() => {
+                return Err(BindError::unsupported(
+                    "path",
+                    Some(pos.0),
+                    "only `$count`, `$ref` or another `$filter(...)` may follow `$filter(...)`",
+                ))
+            }
             PathSegment::Name {
                 name,
                 key: seg_key,
@@ -175,6 +192,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                 }
                 if let Some(apply) = &url.options.apply {
                     let before = before_apply(&url.options, apply);
+                    let before = narrowed(&before, &narrowing);
                     let r = read(entity, path, key, false, context, &before, false)?;
                     return Ok(match aggregate::bind(r, &url.options, apply)? {
                         Target::Aggregated(ag) => Target::AggregatedCount(ag),
@@ -182,7 +200,8 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                         other => other,
                     });
                 }
-                let r = read(entity, path, key, false, context, &url.options, false)?;
+                let o = narrowed(&url.options, &narrowing);
+                let r = read(entity, path, key, false, context, &o, false)?;
                 return Ok(Target::Count(r));
             }
             PathSegment::Ref if iter.peek().is_none() => {
@@ -203,7 +222,8 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                     }
                 }
                 let context = if single { "$ref" } else { "Collection($ref)" };
-                let r = read(entity, path, key, single, context.into(), o, true)?;
+                let o = narrowed(o, &narrowing);
+                let r = read(entity, path, key, single, context.into(), &o, true)?;
                 return Ok(Target::References(r));
             }
             PathSegment::Ref => {
@@ -227,11 +247,33 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
     }
     if let Some(apply) = &url.options.apply {
         let before = before_apply(&url.options, apply);
+        let before = narrowed(&before, &narrowing);
         let r = read(entity, path, key, single, context, &before, true)?;
         return aggregate::bind(r, &url.options, apply);
     }
-    let r = read(entity, path, key, single, context, &url.options, true)?;
+    let o = narrowed(&url.options, &narrowing);
+    let r = read(entity, path, key, single, context, &o, true)?;
     Ok(Target::Entities(r))
+}
+
+/// `o` with the path's `$filter(...)` segments joined to its own `$filter` by `and`:
+/// they narrow the collection the options then apply to.
+fn narrowed<'o>(o: &'o QueryOptions, narrowing: &[&Expr]) -> std::borrow::Cow<'o, QueryOptions> {
+    if narrowing.is_empty() {
+        return std::borrow::Cow::Borrowed(o);
+    }
+    let mut all = narrowing
+        .iter()
+        .map(|e| (*e).clone())
+        .chain(o.filter.clone());
+    let first = all.next();
+    let joined = all.fold(first, |acc, e| {
+        acc.map(|a| Expr::Binary(odata_parser::BinaryOp::And, Box::new(a), Box::new(e)))
+    });
+    std::borrow::Cow::Owned(QueryOptions {
+        filter: joined,
+        ..o.clone()
+    })
 }
 
 /// The options that bind to the entities under `$apply`: after a groupby or aggregate
