@@ -54,18 +54,27 @@ impl<ST> Sql<ST> {
     /// Appends SQL text. Callers pass only fixed text and numbers they produced
     /// themselves, never client input.
     pub fn sql(&mut self, text: &str) -> &mut Self {
+        self.write(text.len(), |s| s.push_str(text));
+        self
+    }
+
+    /// Writes into the SQL text being appended to, with room for `more` bytes. A
+    /// statement is built from hundreds of small pieces, so they go into one string.
+    fn write(&mut self, more: usize, f: impl FnOnce(&mut String)) {
         self.cacheable.take();
         match self.parts.last_mut() {
-            Some(Part::Sql(s)) => s.push_str(text),
+            Some(Part::Sql(s)) => {
+                s.reserve(more);
+                f(s);
+            }
             _ => {
                 // Room for what usually follows: growing by doubling from the first
                 // piece's length was a tenth of compiling a read by key.
-                let mut s = String::with_capacity(text.len().max(512));
-                s.push_str(text);
+                let mut s = String::with_capacity(more.max(512));
+                f(&mut s);
                 self.parts.push(Part::Sql(s));
             }
         }
-        self
     }
 
     /// Appends a double-quoted identifier from the entity model. Model names are plain
@@ -73,15 +82,25 @@ impl<ST> Sql<ST> {
     /// reads the same on SQLite and PostgreSQL; keeping it in the text lets adjacent SQL
     /// merge into one part.
     pub fn ident(&mut self, name: &'static str) -> &mut Self {
-        debug_assert!(name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
-        self.sql("\"").sql(name).sql("\"")
+        self.column("", name)
     }
 
-    /// Appends `alias.column` with both parts taken from the planner / model.
+    /// Appends `alias.column` (or the column alone for an empty alias) with both parts
+    /// taken from the planner / model.
     pub fn column(&mut self, alias: &str, column: &'static str) -> &mut Self {
-        self.sql(alias).sql(".").ident(column)
+        debug_assert!(column
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        self.write(alias.len() + column.len() + 3, |s| {
+            if !alias.is_empty() {
+                s.push_str(alias);
+                s.push('.');
+            }
+            s.push('"');
+            s.push_str(column);
+            s.push('"');
+        });
+        self
     }
 
     pub fn bind(&mut self, value: Bind) -> &mut Self {
