@@ -270,7 +270,7 @@ pub async fn entities(
     let with_count = read.shape.count;
     let fp_for_plan = paging.fingerprint.clone();
     // Small, index-bounded pages run like a read by key (see `plan::is_quick`).
-    let quick = is_quick(&read, page_size);
+    let quick = is_quick(&read, page_size, dialect);
     let parent = read.parent();
     let (rows, served) = cx
         .db_guarded(

@@ -3,10 +3,18 @@
 //! more than the query (and adds a tail: two thread switches on a busy machine).
 
 use crate::bind::{CmpOp, Expand, Read, TExpr, Value};
+use crate::db::Dialect;
 use odata_parser::Function;
 
 /// Most rows a quick read returns.
 const QUICK_ROWS: u64 = 100;
+
+/// On PostgreSQL a quick read holds its worker thread for a round trip and the
+/// database's work while the worker's other connections wait. Measured on two shared
+/// cores: pages of 100 with joined expands or a sort, run inline, had p99 at 15-19 times
+/// p50 (handed off: 2.4-2.5 times, for 10-23% fewer requests/s); a page of 50 without
+/// expands stayed at 2.9 times inline.
+const PG_QUICK_ROWS: u64 = 50;
 
 /// A collection read is quick when it returns at most [`QUICK_ROWS`] rows from the start
 /// of the order (no `$skip`), aggregates nothing per row (no collection-valued `$expand`,
@@ -14,9 +22,12 @@ const QUICK_ROWS: u64 = 100;
 /// equality or a prefix on a column that leads an index (or the key) which also holds
 /// every `$orderby` column, or, without a filter, it is ordered by the key or by a column
 /// that leads an index.
-pub fn is_quick(read: &Read, page_size: u64) -> bool {
+pub fn is_quick(read: &Read, page_size: u64, dialect: Dialect) -> bool {
     let shape = &read.shape;
     let rows = shape.top.unwrap_or(u64::MAX).min(page_size);
+    if dialect == Dialect::Postgres && (rows > PG_QUICK_ROWS || !shape.expand.is_empty()) {
+        return false;
+    }
     if rows > QUICK_ROWS
         || shape.skip.unwrap_or(0) > 0
         || shape.search.is_some()
@@ -75,12 +86,42 @@ mod tests {
     use super::*;
     use crate::bind::{bind, Target};
 
-    fn quick(target: &str) -> bool {
+    fn quick_on(target: &str, dialect: Dialect) -> bool {
         let url = odata_parser::parse_target(target).expect(target);
         let Target::Entities(read) = bind(&url).expect(target) else {
             panic!("{target}: not a collection")
         };
-        is_quick(&read, 1000)
+        is_quick(&read, 1000, dialect)
+    }
+
+    fn quick(target: &str) -> bool {
+        quick_on(target, Dialect::Sqlite)
+    }
+
+    #[test]
+    fn on_postgresql_only_small_pages_without_expands_are_quick() {
+        for (t, inline) in [
+            (
+                "Contacts?$top=50&$select=ContactId,Forename,Surname,Email",
+                true,
+            ),
+            ("Leads?$filter=ContactId eq 7&$top=5", true),
+            (
+                "Contacts?$expand=Division($select=Name;$expand=Company)&$top=100",
+                false,
+            ),
+            ("Contacts?$expand=Division&$top=5", false),
+            (
+                "Contacts?$filter=startswith(Surname,'Sm')&$orderby=Created desc&$top=100",
+                false,
+            ),
+            (
+                "Contacts?$filter=startswith(Surname,'Sm')&$orderby=Created desc&$top=50",
+                true,
+            ),
+        ] {
+            assert_eq!(quick_on(t, Dialect::Postgres), inline, "{t}");
+        }
     }
 
     #[test]
