@@ -130,13 +130,11 @@ fn write_object(
         }
         match f {
             Field::Prop(p) => {
-                push_string(out, p.name.as_bytes());
-                out.push(b':');
+                push_key(out, p.name);
                 write_value(out, p, values.next().flatten(), ieee754);
             }
             Field::Object { name, fields } => {
-                push_string(out, name.as_bytes());
-                out.push(b':');
+                push_key(out, name);
                 if values.next().flatten() == Some(b"true") {
                     write_object(out, fields, values, ieee754)?;
                 } else {
@@ -145,8 +143,7 @@ fn write_object(
                 }
             }
             Field::Collection { name, fields } => {
-                push_string(out, name.as_bytes());
-                out.push(b':');
+                push_key(out, name);
                 let array = values.next().flatten().unwrap_or(b"[]");
                 let rows: Vec<Vec<Option<String>>> =
                     serde_json::from_slice(array).map_err(|e| RowError {
@@ -167,6 +164,15 @@ fn write_object(
     }
     out.push(b'}');
     Ok(())
+}
+
+/// `"Name":` for a name of the model: an identifier, which JSON never escapes.
+fn push_key(out: &mut Vec<u8>, name: &str) {
+    debug_assert!(!needs_escape(name.as_bytes()));
+    out.reserve(name.len() + 3);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
 }
 
 /// Passes over the values of an expand that joined no row.
