@@ -665,6 +665,11 @@ const PLAIN_TERMS: &[(&str, &str, &str)] = &[
         "EntityContainer",
     ),
     ("Core.Computed", "Bool", "Property"),
+    (
+        "Capabilities.KeyAsSegmentSupported",
+        "Bool",
+        "EntityContainer",
+    ),
 ];
 
 /// Each annotation has the shape the vocabulary defines for its term.

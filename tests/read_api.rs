@@ -2456,6 +2456,79 @@ async fn filter_segments_narrow_the_collection() {
     .await;
 }
 
+/// Key-as-segment (URL conventions 4.3.6, advertised in `$metadata`): `Contacts/7` is
+/// `Contacts(7)`, `LeadStatus/WON` is `LeadStatus('WON')`, further segments alike; in the
+/// caller's workspace only.
+#[actix_web::test]
+async fn a_key_may_be_a_path_segment() {
+    each_backend(|app, t, beta| async move {
+        for (segment, parens) in [
+            ("Contacts/7", "Contacts(7)"),
+            (
+                "Contacts/7?$select=Surname&$expand=Division($select=Name)",
+                "Contacts(7)?$select=Surname&$expand=Division($select=Name)",
+            ),
+            ("LeadStatus/WON", "LeadStatus('WON')"),
+            (
+                "Contacts/7/Leads?$orderby=LeadId",
+                "Contacts(7)/Leads?$orderby=LeadId",
+            ),
+            (
+                "LeadStatus/WON/Leads?$top=3&$orderby=LeadId&$select=LeadId",
+                "LeadStatus('WON')/Leads?$top=3&$orderby=LeadId&$select=LeadId",
+            ),
+        ] {
+            let (a, b) = (app.get(segment, &t).await, app.get(parens, &t).await);
+            assert_eq!((a.status, b.status), (200, 200), "{segment}: {}", a.text);
+            assert_eq!(a.json(), b.json(), "{segment}");
+        }
+        let lead = app
+            .get("Contacts(7)/Leads?$top=1&$select=LeadId", &t)
+            .await
+            .values()[0]["LeadId"]
+            .clone();
+        let r = app
+            .get(&format!("Contacts/7/Leads/{lead}?$select=LeadId"), &t)
+            .await;
+        assert_eq!(r.json()["LeadId"], lead, "{}", r.text);
+        assert_eq!(
+            app.get("Contacts/7/Surname/$value", &t).await.text,
+            app.get("Contacts(7)/Surname/$value", &t).await.text
+        );
+        assert_eq!(
+            app.get("Contacts/7/Leads/$count", &t).await.text,
+            app.get("Contacts(7)/Leads/$count", &t).await.text
+        );
+        // Another workspace's token: its own contact 7, and no contact 150.
+        assert_eq!(
+            app.get("Contacts/7", &beta).await.json(),
+            app.get("Contacts(7)", &beta).await.json()
+        );
+        assert_eq!(app.get("Contacts/150", &t).await.status, 200);
+        assert_eq!(app.get("Contacts/150", &beta).await.status, 404);
+        let r = app.get("Contacts/x", &t).await;
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert!(
+            r.text.contains("`x` is neither a key of Contacts"),
+            "{}",
+            r.text
+        );
+        let r = app.get("Contacts/Leads", &t).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(
+            r.text.contains("`Contacts(1)/Leads` or `Contacts/1/Leads`"),
+            "{}",
+            r.text
+        );
+        assert!(app
+            .get("$metadata", &t)
+            .await
+            .text
+            .contains("Capabilities.KeyAsSegmentSupported"));
+    })
+    .await;
+}
+
 /// A navigation property in `$select` is named by the context URL, once, and its link
 /// written in full metadata; `$select` through a navigation is refused with the way to
 /// say it.

@@ -376,7 +376,12 @@ impl Gen {
                     ])
                     .to_string(),
             };
-            path.push_str(&format!("({key})"));
+            if key.parse::<i64>().is_ok() && self.chance(0.2) {
+                // The same key as a path segment.
+                path.push_str(&format!("/{key}"));
+            } else {
+                path.push_str(&format!("({key})"));
+            }
             match self.rng.random_range(0..6) {
                 0 if !e.navigation.is_empty() => {
                     let nav = self.pick(&e.navigation);
@@ -465,6 +470,13 @@ impl Gen {
                 "$entity?$id=%2FContacts(1)%2FLeads",
                 "$entity/Prospect.Crm.Lead?$id=Contacts(1)&$select=LeadId",
                 "$entity/Nope?$id=Contacts(1)",
+                "Contacts/1",
+                "Contacts/1/Leads/2/Status",
+                "LeadStatus/WON/Leads/$count",
+                "LeadStatus/%27WON%27",
+                "Contacts/1/2",
+                "Contacts/-1",
+                "Contacts/99999999999999999999",
                 "Contacts(1)/$ref",
                 "Contacts/$ref",
                 "Contacts(1)/Leads/$ref",

@@ -93,6 +93,42 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                     "`$filter(...)` needs a collection before it",
                 ))
             }
+            // Key-as-segment (URL conventions 4.3.6): after a collection, a segment is
+            // the key value (`Contacts/42`, `LeadStatus/WON`), as if in parentheses.
+            // A name of the entity's own properties or navigation is not taken for a key:
+            // `Contacts/Leads` most likely means the leads of one contact (the error below).
+            seg @ (PathSegment::KeyOrIndex(_) | PathSegment::Name { key: None, .. })
+                if !single
+                    && narrowing.is_empty()
+                    && !matches!(seg, PathSegment::Name { name, .. }
+                        if entity.nav(name).is_some() || entity.property(name).is_some()) =>
+            {
+                let (text, at) = match seg {
+                    PathSegment::Name { name, pos, .. } => (name.as_str(), pos.0),
+                    PathSegment::KeyOrIndex(k) => (k.as_str(), 0),
+                    _ => ("", 0),
+                };
+                let literal = match entity.key_properties().next().map(|p| p.ty) {
+                    Some(EdmType::String) => odata_parser::Literal::String(text.to_owned()),
+                    _ => match text.parse::<i64>() {
+                        Ok(n) => odata_parser::Literal::Int(n),
+                        Err(_) => {
+                            return Err(BindError::not_found(
+                                "path",
+                                Some(at),
+                                format!(
+                                    "`{text}` is neither a key of {} nor something that may follow a collection",
+                                    entity.set
+                                ),
+                            ))
+                        }
+                    },
+                };
+                let k = KeyPredicate::Single(Expr::Literal(literal, odata_parser::Pos(at)));
+                key = Some(bind_key("path", 0, entity, &k, aliases, at)?);
+                single = true;
+                context = format!("{}/$entity", entity.set);
+            }
             PathSegment::Name { pos, .. } if !narrowing.is_empty() => {
                 return Err(BindError::unsupported(
                     "path",
@@ -107,7 +143,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
             } => {
                 if let Some(nav) = entity.nav(name) {
                     if !single {
-                        return Err(BindError::invalid("path", Some(pos.0), format!("`{}` is a collection: address one entity with a key before `{name}`", entity.set)));
+                        return Err(BindError::invalid("path", Some(pos.0), format!("`{}` is a collection: address one entity with a key before `{name}`, e.g. `{0}(1)/{name}` or `{0}/1/{name}`", entity.set)));
                     }
                     path.push(PathStep {
                         entity,
@@ -136,7 +172,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                     };
                 } else if let Some(prop) = entity.property(name) {
                     if !single {
-                        return Err(BindError::invalid("path", Some(pos.0), format!("`{}` is a collection: address one entity with a key before `{name}`", entity.set)));
+                        return Err(BindError::invalid("path", Some(pos.0), format!("`{}` is a collection: address one entity with a key before `{name}`, e.g. `{0}(1)/{name}` or `{0}/1/{name}`", entity.set)));
                     }
                     if seg_key.is_some() {
                         return Err(BindError::invalid(

@@ -145,6 +145,8 @@ pub(crate) fn container_annotations() -> Vec<Annotation> {
             "Capabilities.FilterFunctions",
             Value::Strings(FILTER_FUNCTIONS),
         ),
+        // `Contacts/42` as well as `Contacts(42)` (URL conventions 4.3.6).
+        ann("Capabilities.KeyAsSegmentSupported", Value::Bool(true)),
         // Reads in either batch format, every request answered whatever the others got;
         // no change sets, as nothing is written.
         record(
