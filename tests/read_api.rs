@@ -2529,6 +2529,50 @@ async fn a_key_may_be_a_path_segment() {
     .await;
 }
 
+/// `$metadata` carries a strong ETag per representation; `If-None-Match` with it (weakly
+/// compared, in a list, or `*`) is a 304 without a body.
+#[actix_web::test]
+async fn metadata_is_revalidated_with_its_etag() {
+    each_backend(|app, t, _| async move {
+        let xml = app.get("$metadata", &t).await;
+        let json = app.get("$metadata?$format=json", &t).await;
+        let (x, j) = (
+            xml.header("etag").unwrap().to_owned(),
+            json.header("etag").unwrap().to_owned(),
+        );
+        assert!(x.starts_with('"') && x.ends_with('"') && x != j, "{x} {j}");
+        for (url, tag, value) in [
+            ("$metadata", &x, x.clone()),
+            ("$metadata", &x, format!("W/{x}")),
+            ("$metadata", &x, format!("\"other\", {x}")),
+            ("$metadata", &x, "*".to_owned()),
+            ("$metadata?$format=json", &j, j.clone()),
+        ] {
+            let r = app
+                .get_with(url, &t, &[("If-None-Match", value.as_str())])
+                .await;
+            assert_eq!(r.status, 304, "{url} {value}");
+            assert!(r.text.is_empty());
+            assert_eq!(r.header("etag"), Some(tag.as_str()));
+        }
+        // Another representation's tag, or a stale one, gets the document.
+        let r = app
+            .get_with(
+                "$metadata?$format=json",
+                &t,
+                &[("If-None-Match", x.as_str())],
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text, json.text);
+        let r = app
+            .get_with("$metadata", &t, &[("If-None-Match", "\"stale\"")])
+            .await;
+        assert_eq!((r.status, r.text.len()), (200, xml.text.len()));
+    })
+    .await;
+}
+
 /// A navigation property in `$select` is named by the context URL, once, and its link
 /// written in full metadata; `$select` through a navigation is refused with the way to
 /// say it.

@@ -14,9 +14,9 @@ use super::request::{trim_encoded_whitespace, Incoming, MAX_URI};
 use super::AppState;
 use crate::bind::{self, Target};
 use crate::format::atom;
-use crate::format::csdl::{METADATA_JSON, METADATA_XML};
+use crate::format::csdl::{METADATA_JSON, METADATA_JSON_ETAG, METADATA_XML, METADATA_XML_ETAG};
 use crate::format::json::service_document;
-use actix_web::http::Method;
+use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 use odata_parser::{PathSegment, ResourcePath};
 use std::cell::RefCell;
@@ -269,14 +269,31 @@ pub(super) async fn respond(
                 xml_response(atom::SERVICE_CONTENT_TYPE, atom::service_document(root))
             }
         },
-        Target::Metadata => Ok(match metadata_format(format, accept)? {
-            MetadataFormat::Xml => HttpResponse::Ok()
-                .content_type("application/xml;charset=utf-8")
-                .body(METADATA_XML.as_str()),
-            MetadataFormat::Json => HttpResponse::Ok()
-                .content_type("application/json;charset=utf-8")
-                .body(METADATA_JSON.as_str()),
-        }),
+        Target::Metadata => {
+            let (body, content_type, tag) = match metadata_format(format, accept)? {
+                MetadataFormat::Xml => (
+                    METADATA_XML.as_str(),
+                    "application/xml;charset=utf-8",
+                    METADATA_XML_ETAG.as_str(),
+                ),
+                MetadataFormat::Json => (
+                    METADATA_JSON.as_str(),
+                    "application/json;charset=utf-8",
+                    METADATA_JSON_ETAG.as_str(),
+                ),
+            };
+            // Clients that read `$metadata` on every refresh (Power Query) revalidate it.
+            Ok(if none_match(req.header("if-none-match"), tag) {
+                HttpResponse::NotModified()
+                    .insert_header((header::ETAG, tag))
+                    .finish()
+            } else {
+                HttpResponse::Ok()
+                    .content_type(content_type)
+                    .insert_header((header::ETAG, tag))
+                    .body(body)
+            })
+        }
         Target::Count(read) => read::count(&cx, read).await,
         Target::Property { read, prop, raw } => read::property(&cx, read, prop, raw).await,
         Target::Entities(read) => {
@@ -291,6 +308,36 @@ pub(super) async fn respond(
         Target::Aggregated(ag) => {
             let f = data_format(format, accept)?;
             read::aggregated(&cx, ag, f, &url.options).await
+        }
+    }
+}
+
+/// Whether `If-None-Match` names `tag` (or is `*`), compared weakly as RFC 9110 says.
+fn none_match(if_none_match: Option<&str>, tag: &str) -> bool {
+    if_none_match.is_some_and(|list| {
+        list.split(',').map(str::trim).any(|t| {
+            t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag.strip_prefix("W/").unwrap_or(tag)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::none_match;
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        let tag = "\"abc\"";
+        for (header, matched) in [
+            (None, false),
+            (Some("\"abc\""), true),
+            (Some("W/\"abc\""), true),
+            (Some("\"x\", \"abc\""), true),
+            (Some("*"), true),
+            (Some("\"abd\""), false),
+            (Some("abc"), false),
+        ] {
+            assert_eq!(none_match(header, tag), matched, "{header:?}");
         }
     }
 }
