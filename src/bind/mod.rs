@@ -94,40 +94,24 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                 ))
             }
             // Key-as-segment (URL conventions 4.3.6): after a collection, a segment is
-            // the key value (`Contacts/42`, `LeadStatus/WON`), as if in parentheses.
-            // A name of the entity's own properties or navigation is not taken for a key:
+            // the key value (`Contacts/42`, `LeadStatus/WON`), as if in parentheses. A
+            // name of the entity's own properties or navigation is not taken for a key:
             // `Contacts/Leads` most likely means the leads of one contact (the error below).
-            seg @ (PathSegment::KeyOrIndex(_) | PathSegment::Name { key: None, .. })
-                if !single
-                    && narrowing.is_empty()
-                    && !matches!(seg, PathSegment::Name { name, .. }
-                        if entity.nav(name).is_some() || entity.property(name).is_some()) =>
+            PathSegment::KeyOrIndex(text) if !single && narrowing.is_empty() => {
+                key = Some(key_segment(entity, text, 0, aliases)?);
+                (single, context) = (true, format!("{}/$entity", entity.set));
+            }
+            PathSegment::Name {
+                name,
+                key: None,
+                pos,
+            } if !single
+                && narrowing.is_empty()
+                && entity.nav(name).is_none()
+                && entity.property(name).is_none() =>
             {
-                let (text, at) = match seg {
-                    PathSegment::Name { name, pos, .. } => (name.as_str(), pos.0),
-                    PathSegment::KeyOrIndex(k) => (k.as_str(), 0),
-                    _ => ("", 0),
-                };
-                let literal = match entity.key_properties().next().map(|p| p.ty) {
-                    Some(EdmType::String) => odata_parser::Literal::String(text.to_owned()),
-                    _ => match text.parse::<i64>() {
-                        Ok(n) => odata_parser::Literal::Int(n),
-                        Err(_) => {
-                            return Err(BindError::not_found(
-                                "path",
-                                Some(at),
-                                format!(
-                                    "`{text}` is neither a key of {} nor something that may follow a collection",
-                                    entity.set
-                                ),
-                            ))
-                        }
-                    },
-                };
-                let k = KeyPredicate::Single(Expr::Literal(literal, odata_parser::Pos(at)));
-                key = Some(bind_key("path", 0, entity, &k, aliases, at)?);
-                single = true;
-                context = format!("{}/$entity", entity.set);
+                key = Some(key_segment(entity, name, pos.0, aliases)?);
+                (single, context) = (true, format!("{}/$entity", entity.set));
             }
             PathSegment::Name { pos, .. } if !narrowing.is_empty() => {
                 return Err(BindError::unsupported(
@@ -290,6 +274,31 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
     let o = narrowed(&url.options, &narrowing);
     let r = read(entity, path, key, single, context, &o, true)?;
     Ok(Target::Entities(r))
+}
+
+/// The key a path segment after a collection gives (`Contacts/42`): its text is the
+/// value itself, a string key's unquoted.
+fn key_segment(
+    entity: Entity,
+    text: &str,
+    at: usize,
+    aliases: &[(String, Expr)],
+) -> Result<Vec<(Prop, Value)>, BindError> {
+    let literal = match entity.key_properties().next().map(|p| p.ty) {
+        Some(EdmType::String) => odata_parser::Literal::String(text.to_owned()),
+        _ => odata_parser::Literal::Int(text.parse::<i64>().map_err(|_| {
+            BindError::not_found(
+                "path",
+                Some(at),
+                format!(
+                    "`{text}` is neither a key of {} nor something that may follow a collection",
+                    entity.set
+                ),
+            )
+        })?),
+    };
+    let k = KeyPredicate::Single(Expr::Literal(literal, odata_parser::Pos(at)));
+    bind_key("path", 0, entity, &k, aliases, at)
 }
 
 /// `o` with the path's `$filter(...)` segments joined to its own `$filter` by `and`:
