@@ -282,8 +282,22 @@ impl<'a> ExprBinder<'a> {
                     _ => ArithOp::Mod,
                 };
                 let (l, r) = (self.expr(a)?, self.expr(b)?);
-                if let Some(t) = temporal_arith(aop, l.clone(), r.clone()) {
-                    return Ok(t);
+                match temporal(aop, l.ty(), r.ty()) {
+                    Some(Temporal::Shift { swap, back }) => {
+                        let (base, by) = if swap { (r, l) } else { (l, r) };
+                        return Ok(TExpr::Shift {
+                            base: Box::new(base),
+                            by: Box::new(by),
+                            back,
+                        });
+                    }
+                    Some(Temporal::Elapsed) => {
+                        return Ok(TExpr::Elapsed(Box::new(l), Box::new(r)));
+                    }
+                    Some(Temporal::Durations) => {
+                        return Ok(TExpr::Arith(aop, Box::new(l), Box::new(r)));
+                    }
+                    None => {}
                 }
                 for (side, t) in [(a, &l), (b, &r)] {
                     if !t.ty().is_numeric() && t.ty() != Ty::Null {
@@ -819,38 +833,42 @@ pub fn pos_of(e: &Expr) -> usize {
 }
 
 /// The arithmetic OData defines on instants, dates and durations (URL conventions,
-/// 5.1.1.2): an instant or date moved by a duration, the duration between two of them,
-/// durations added, subtracted, multiplied or divided by a number. `None` for the rest,
-/// which is number arithmetic or an error.
-fn temporal_arith(op: ArithOp, l: TExpr, r: TExpr) -> Option<TExpr> {
+/// 5.1.1.2), by the operands' types.
+enum Temporal {
+    /// An instant or date moved by a duration (`swap`: the duration is on the left).
+    Shift { swap: bool, back: bool },
+    /// The duration between two instants, or two dates.
+    Elapsed,
+    /// Durations added or subtracted, or one multiplied or divided by a number.
+    Durations,
+}
+
+/// `None` for the rest, which is number arithmetic or an error.
+fn temporal(op: ArithOp, tl: Ty, tr: Ty) -> Option<Temporal> {
     let instant = |t: Ty| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::Date);
     let duration = |t: Ty| matches!(t, Ty::Duration | Ty::Null);
-    let (tl, tr) = (l.ty(), r.ty());
-    let shift = |base: TExpr, by: TExpr, back: bool| TExpr::Shift {
-        base: Box::new(base),
-        by: Box::new(by),
-        back,
-    };
+    let number = |t: Ty| t.is_numeric() || t == Ty::Null;
     Some(match op {
-        ArithOp::Add | ArithOp::Sub if instant(tl) && duration(tr) => {
-            shift(l, r, op == ArithOp::Sub)
-        }
-        ArithOp::Add if tl == Ty::Duration && instant(tr) => shift(r, l, false),
-        ArithOp::Sub if instant(tl) && tl == tr => TExpr::Elapsed(Box::new(l), Box::new(r)),
+        ArithOp::Add | ArithOp::Sub if instant(tl) && duration(tr) => Temporal::Shift {
+            swap: false,
+            back: op == ArithOp::Sub,
+        },
+        ArithOp::Add if tl == Ty::Duration && instant(tr) => Temporal::Shift {
+            swap: true,
+            back: false,
+        },
+        ArithOp::Sub if instant(tl) && tl == tr => Temporal::Elapsed,
         ArithOp::Add | ArithOp::Sub
             if (tl == Ty::Duration && duration(tr)) || (tr == Ty::Duration && duration(tl)) =>
         {
-            TExpr::Arith(op, Box::new(l), Box::new(r))
+            Temporal::Durations
         }
         ArithOp::Mul
-            if (tl == Ty::Duration && (tr.is_numeric() || tr == Ty::Null))
-                || (tr == Ty::Duration && (tl.is_numeric() || tl == Ty::Null)) =>
+            if (tl == Ty::Duration && number(tr)) || (tr == Ty::Duration && number(tl)) =>
         {
-            TExpr::Arith(op, Box::new(l), Box::new(r))
+            Temporal::Durations
         }
-        ArithOp::Div if tl == Ty::Duration && (tr.is_numeric() || tr == Ty::Null) => {
-            TExpr::Arith(op, Box::new(l), Box::new(r))
-        }
+        ArithOp::Div if tl == Ty::Duration && number(tr) => Temporal::Durations,
         _ => return None,
     })
 }
