@@ -93,11 +93,9 @@ pub fn read_aggregate(
         .aggregate_rows(ag, offset, size + 1)
         .load::<(String, String)>(conn)?
         .into_iter()
-        .map(|(mut json, _)| {
-            if dialect == Dialect::Postgres {
-                compact(&mut json);
-            }
-            json
+        .map(|row| match dialect {
+            Dialect::Postgres => compacted(row).0,
+            Dialect::Sqlite => row.0,
         })
         .collect();
     let more = rows.len() as u64 > size;

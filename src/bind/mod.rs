@@ -127,7 +127,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
             } => {
                 if let Some(nav) = entity.nav(name) {
                     if !single {
-                        return Err(BindError::invalid("path", Some(pos.0), format!("`{}` is a collection: address one entity with a key before `{name}`, e.g. `{0}(1)/{name}` or `{0}/1/{name}`", entity.set)));
+                        return Err(collection_first(entity, name, pos.0));
                     }
                     path.push(PathStep {
                         entity,
@@ -156,7 +156,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                     };
                 } else if let Some(prop) = entity.property(name) {
                     if !single {
-                        return Err(BindError::invalid("path", Some(pos.0), format!("`{}` is a collection: address one entity with a key before `{name}`, e.g. `{0}(1)/{name}` or `{0}/1/{name}`", entity.set)));
+                        return Err(collection_first(entity, name, pos.0));
                     }
                     if seg_key.is_some() {
                         return Err(BindError::invalid(
@@ -274,6 +274,19 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
     let o = narrowed(&url.options, &narrowing);
     let r = read(entity, path, key, single, context, &o, true)?;
     Ok(Target::Entities(r))
+}
+
+/// A property or navigation named after a collection, where one entity must come first.
+fn collection_first(entity: Entity, name: &str, at: usize) -> BindError {
+    BindError::invalid(
+        "path",
+        Some(at),
+        format!(
+            "`{0}` is a collection: address one entity with a key before `{name}`, e.g. \
+             `{0}(1)/{name}` or `{0}/1/{name}`",
+            entity.set
+        ),
+    )
 }
 
 /// The key a path segment after a collection gives (`Contacts/42`): its text is the

@@ -124,11 +124,6 @@ pub fn compact(json: &mut String) {
     });
 }
 
-/// Escapes a string for a JSON string literal body.
-pub fn json_str(s: &str) -> String {
-    serde_json::Value::String(s.to_owned()).to_string()
-}
-
 /// Appends `s` as a JSON string.
 fn push_json_str(out: &mut Vec<u8>, s: &str) {
     // Writing into a Vec cannot fail.
@@ -165,7 +160,7 @@ impl CollectionDoc<'_> {
         out.push(b']');
         if let Some(n) = &self.next_link {
             out.extend_from_slice(b",\"@odata.nextLink\":");
-            out.extend_from_slice(json_str(n).as_bytes());
+            push_json_str(&mut out, n);
         }
         out.push(b'}');
         out

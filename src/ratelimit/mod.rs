@@ -78,6 +78,17 @@ pub enum Receipt {
     Redis(redis::Member),
 }
 
+impl Receipt {
+    /// For a decision of the in-process log: its newest entry, when it admitted.
+    fn local(d: &Decision) -> Self {
+        if d.allowed {
+            Receipt::Local
+        } else {
+            Receipt::None
+        }
+    }
+}
+
 /// Which store made a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -227,12 +238,7 @@ impl Limiter {
     ) -> Result<(Decision, Source, Receipt), LimiterUnavailable> {
         let Some(shared) = &self.shared else {
             let d = self.local.check(workspace_id);
-            let r = if d.allowed {
-                Receipt::Local
-            } else {
-                Receipt::None
-            };
-            return Ok((d, Source::InProcess, r));
+            return Ok((d, Source::InProcess, Receipt::local(&d)));
         };
         // During an outage only the probe may switch back: a slow call that began
         // before the outage and then succeeds must not end it, or an intermittently
@@ -298,12 +304,7 @@ impl Limiter {
         if d.allowed {
             self.note_pending(shared, workspace_id, Instant::now());
         }
-        let r = if d.allowed {
-            Receipt::Local
-        } else {
-            Receipt::None
-        };
-        Ok((d, Source::Fallback, r))
+        Ok((d, Source::Fallback, Receipt::local(&d)))
     }
 
     /// Takes back the admission `receipt` stands for: the request it admitted turned out

@@ -620,40 +620,12 @@ impl Compiler {
                 q.sql(PG_UTC_TEXT);
             }
             Ty::Duration => self.duration_text(q, value),
-            Ty::Edm(EdmType::Decimal(..)) if pg => {
-                // Without the zeros a column's scale adds (4339.350000), as SQLite and
-                // `format::row` write it.
-                let ieee754 = self.output.ieee754;
-                q.sql(if ieee754 {
-                    "CAST(trim_scale(CAST("
-                } else {
-                    "trim_scale(CAST("
-                });
-                value(self, q);
-                q.sql(if ieee754 {
-                    " AS numeric)) AS text)"
-                } else {
-                    " AS numeric))"
-                });
+            Ty::Edm(EdmType::Decimal(..)) if self.output.ieee754 => {
+                q.sql("CAST(");
+                self.plain_number(q, value);
+                q.sql(if pg { " AS text)" } else { " AS TEXT)" });
             }
-            Ty::Edm(EdmType::Decimal(..)) => {
-                // SQLite holds decimals as REAL, and json_object writes a whole one as
-                // `97582.0`: written as the integer it is, as PostgreSQL writes it.
-                let ieee754 = self.output.ieee754;
-                q.sql(if ieee754 {
-                    "CAST((CASE WHEN "
-                } else {
-                    "(CASE WHEN "
-                });
-                value(self, q);
-                q.sql(" = CAST(");
-                value(self, q);
-                q.sql(" AS INTEGER) THEN CAST(");
-                value(self, q);
-                q.sql(" AS INTEGER) ELSE ");
-                value(self, q);
-                q.sql(if ieee754 { " END) AS TEXT)" } else { " END)" });
-            }
+            Ty::Edm(EdmType::Decimal(..)) => self.plain_number(q, value),
             Ty::Edm(EdmType::Int64) if self.output.ieee754 => {
                 q.sql("CAST(");
                 value(self, q);
@@ -695,14 +667,11 @@ impl Compiler {
         };
         for p in props {
             next(q, n);
+            // Each value in the type's own text, which format::row writes as JSON (an
+            // instant "2024-03-05 10:11:12+00" in the session's UTC, a third of the cost
+            // of to_char; a decimal without the zeros of its scale).
             q.sql("(");
-            if p.ty == EdmType::DateTimeOffset {
-                // The type's own text ("2024-03-05 10:11:12+00" in the session's UTC):
-                // a third of the cost of to_char; format::row writes it as ISO 8601.
-                self.column(q, a, p);
-            } else {
-                self.json_value(q, a, p);
-            }
+            self.column(q, a, p);
             q.sql(")::text");
             fields.push(Field::Prop(p));
         }

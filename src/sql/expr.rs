@@ -530,24 +530,38 @@ impl Compiler {
     ) {
         q.sql("(CASE WHEN ");
         value(self, q);
-        q.sql(" < 0 THEN '-' ELSE '' END || 'PT' || ");
+        q.sql(" < 0 THEN '-' ELSE '' END || 'PT' || CAST(");
+        self.plain_number(q, &mut |c, q| {
+            q.sql("abs(");
+            value(c, q);
+            q.sql(")");
+        });
+        q.sql(" AS TEXT) || 'S')");
+    }
+
+    /// A number as the shortest text of its value, the same on both backends:
+    /// PostgreSQL's numeric without the zeros of its scale (4339.350000 is 4339.35),
+    /// SQLite's REAL without `.0` when whole (97582.0 is 97582).
+    pub(super) fn plain_number(
+        &mut self,
+        q: &mut Sql,
+        value: &mut dyn FnMut(&mut Compiler, &mut Sql),
+    ) {
         if self.dialect == Dialect::Postgres {
-            q.sql("CAST(trim_scale(CAST(abs(");
+            q.sql("trim_scale(CAST(");
             value(self, q);
-            q.sql(") AS numeric)) AS text)");
+            q.sql(" AS numeric))");
         } else {
-            // 86400.0 is written 86400.
-            q.sql("(CASE WHEN abs(");
+            q.sql("(CASE WHEN ");
             value(self, q);
-            q.sql(") = CAST(abs(");
+            q.sql(" = CAST(");
             value(self, q);
-            q.sql(") AS INTEGER) THEN CAST(CAST(abs(");
+            q.sql(" AS INTEGER) THEN CAST(");
             value(self, q);
-            q.sql(") AS INTEGER) AS TEXT) ELSE CAST(abs(");
+            q.sql(" AS INTEGER) ELSE ");
             value(self, q);
-            q.sql(") AS TEXT) END)");
+            q.sql(" END)");
         }
-        q.sql(" || 'S')");
     }
 
     /// Binds a literal with the cast each backend needs.
