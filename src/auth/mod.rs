@@ -325,16 +325,14 @@ pub fn verify_hash(conn: &mut DbConnection, hash: &str) -> Result<Option<Princip
 /// `EXISTS (…)`, true exactly when [`verify_hash`] would accept the token and place it in
 /// `workspace`. A read that carries it in its `WHERE` checks its own token: it returns
 /// rows only while the token is live, in the same statement (and snapshot) as the rows.
+/// The token's user needs no join here: the foreign key from `tokens` to `crm_users`
+/// (enforced on both databases) keeps a user with tokens from being deleted.
 pub fn live_token<ST>(q: &mut Sql<ST>, hash: &str, workspace: i64) {
-    q.sql(
-        "EXISTS (SELECT 1 FROM tokens lt \
-         JOIN crm_users lu ON lu.workspace_id = lt.workspace_id AND lu.user_code = lt.user_code \
-         WHERE lt.revoked IS NULL AND lt.token_hash = ",
-    )
-    .bind_text(hash)
-    .sql(" AND lt.workspace_id = ")
-    .bind_int(workspace)
-    .sql(")");
+    q.sql("EXISTS (SELECT 1 FROM tokens lt WHERE lt.revoked IS NULL AND lt.token_hash = ")
+        .bind_text(hash)
+        .sql(" AND lt.workspace_id = ")
+        .bind_int(workspace)
+        .sql(")");
 }
 
 #[cfg(test)]

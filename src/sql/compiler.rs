@@ -209,10 +209,14 @@ impl Compiler {
         match single_key(read.entity) {
             // Ordered by something other than the key, the database would build every
             // candidate's JSON before sorting. Choose the page's keys first, then build
-            // JSON for those rows only. Joined rows (single-valued expands) go the same
-            // way: planned against the whole table, SQLite would build a Bloom filter
-            // over every related row before returning the first of a short page.
-            Some(key) if !ordered_by_key(plan) || has_joins => {
+            // JSON for those rows only. On SQLite joined rows (single-valued expands) go
+            // the same way: planned against the whole table, it would build a Bloom
+            // filter over every related row before returning the first of a short page.
+            // PostgreSQL walks the key index and joins row by row up to the limit, so
+            // there the page's keys are not looked up twice.
+            Some(key)
+                if !ordered_by_key(plan) || (has_joins && self.dialect == Dialect::Sqlite) =>
+            {
                 let b = self.alias();
                 self.workspace(&mut q, &a);
                 q.sql(" AND ");
