@@ -2625,6 +2625,26 @@ async fn a_selected_navigation_property_is_named_by_the_context() {
             "{}",
             r.text
         );
+        // Likewise an expand path through navigation (OData lets one pass only
+        // through complex properties): the error gives the nested form.
+        let r = app
+            .get("Contacts?$expand=Division/Company/AccountManager", &t)
+            .await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(
+            r.text
+                .contains("$expand=Division($expand=Company($expand=AccountManager))"),
+            "{}",
+            r.text
+        );
+        assert_eq!(r.json()["error"]["target"], "$expand", "{}", r.text);
+        let nested = app
+            .get(
+                "Contacts?$expand=Division($expand=Company)&$top=1&$select=ContactId",
+                &t,
+            )
+            .await;
+        assert_eq!(nested.status, 200, "{}", nested.text);
     })
     .await;
 }

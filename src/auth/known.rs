@@ -1,6 +1,8 @@
 //! Which workspace a token verified on this instance belongs to.
 
-use std::collections::HashMap;
+// Looked up on every request: a fast seeded hash rather than SipHash (the keys are
+// digests of tokens this instance accepted, nothing a client can choose to collide).
+use foldhash::HashMap;
 use std::sync::Mutex;
 
 /// Entries kept before the map starts over; a forgotten token only costs its next

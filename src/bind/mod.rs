@@ -647,11 +647,7 @@ fn bind_shape(
                         return Err(BindError::invalid(
                             "$expand",
                             Some(item.pos.0),
-                            format!(
-                                "`{}` is not a navigation property of {}",
-                                p.join("/"),
-                                entity.name
-                            ),
+                            expand_path_message(entity, p),
                         ));
                     };
                     let nav = entity.nav(name).ok_or_else(|| {
@@ -805,4 +801,28 @@ pub(super) fn compute_into(
         });
     }
     Ok(())
+}
+
+/// Why a multi-segment `$expand` path is refused: this model has no complex properties,
+/// the only thing OData lets such a path pass through. A path through navigation is
+/// answered with the nested form that says the same.
+fn expand_path_message(entity: &crate::model::EntityType, path: &[String]) -> String {
+    let joined = path.join("/");
+    match path {
+        [first, rest @ ..] if entity.nav(first).is_some() && !rest.is_empty() => {
+            let mut nested = String::new();
+            for seg in rest.iter().rev() {
+                nested = if nested.is_empty() {
+                    seg.clone()
+                } else {
+                    format!("{seg}($expand={nested})")
+                };
+            }
+            format!(
+                "`{joined}`: an $expand path cannot pass through a navigation property; \
+                 nest it instead: `$expand={first}($expand={nested})`"
+            )
+        }
+        _ => format!("`{joined}` is not a navigation property of {}", entity.name),
+    }
 }

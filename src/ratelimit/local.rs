@@ -1,6 +1,10 @@
 //! In-process sliding log: the embedded default, and the fallback while Redis is down.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+// The per-request maps of the limiter hash with foldhash, not SipHash: their keys are
+// workspace ids from the database, which no client chooses.
+use foldhash::{HashMap, HashMapExt};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 

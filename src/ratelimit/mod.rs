@@ -111,11 +111,11 @@ struct Shared {
     store: std::sync::Arc<RedisStore>,
     outage: Outage,
     /// `remaining` of each workspace's latest Redis decision on this instance.
-    headroom: std::sync::Mutex<std::collections::HashMap<i64, u32>>,
+    headroom: std::sync::Mutex<foldhash::HashMap<i64, u32>>,
     /// Requests admitted in-process during an outage, per workspace, to be added to the
     /// workspace's log in Redis once it is back: otherwise a workspace that used its
     /// limit during the outage would get a whole new one when Redis returns.
-    pending: std::sync::Mutex<std::collections::HashMap<i64, Vec<Instant>>>,
+    pending: std::sync::Mutex<foldhash::HashMap<i64, Vec<Instant>>>,
     has_pending: std::sync::atomic::AtomicBool,
 }
 

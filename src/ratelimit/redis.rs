@@ -1,6 +1,6 @@
 //! The shared limiter: one sorted set per workspace in Redis, updated by one Lua script.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
