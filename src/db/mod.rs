@@ -107,6 +107,54 @@ impl DatabaseUrl {
     }
 }
 
+/// SQLite's memory allocator: mimalloc, as for the rest of the process. SQLite builds
+/// each row's JSON in buffers it grows by `realloc`; the system allocator made that
+/// about a tenth of an expanded page's time.
+mod sqlite_alloc {
+    use libmimalloc_sys as mi;
+    use std::os::raw::{c_int, c_void};
+
+    extern "C" fn malloc(n: c_int) -> *mut c_void {
+        // SAFETY: mi_malloc accepts any size; SQLite never asks for a negative one.
+        unsafe { mi::mi_malloc(usize::try_from(n).unwrap_or(0)) }
+    }
+    extern "C" fn free(p: *mut c_void) {
+        // SAFETY: SQLite frees only what these functions allocated (or null).
+        unsafe { mi::mi_free(p) }
+    }
+    extern "C" fn realloc(p: *mut c_void, n: c_int) -> *mut c_void {
+        // SAFETY: `p` came from these functions; mi_realloc keeps the contents.
+        unsafe { mi::mi_realloc(p, usize::try_from(n).unwrap_or(0)) }
+    }
+    extern "C" fn size(p: *mut c_void) -> c_int {
+        // SAFETY: `p` came from these functions.
+        c_int::try_from(unsafe { mi::mi_usable_size(p) }).unwrap_or(c_int::MAX)
+    }
+    extern "C" fn roundup(n: c_int) -> c_int {
+        // SAFETY: a pure function of the size.
+        let good = unsafe { mi::mi_good_size(usize::try_from(n).unwrap_or(0)) };
+        c_int::try_from(good).unwrap_or(n)
+    }
+    extern "C" fn init(_: *mut c_void) -> c_int {
+        libsqlite3_sys::SQLITE_OK
+    }
+    extern "C" fn shutdown(_: *mut c_void) {}
+
+    /// The methods to hand to `SQLITE_CONFIG_MALLOC` (which copies them).
+    pub fn methods() -> libsqlite3_sys::sqlite3_mem_methods {
+        libsqlite3_sys::sqlite3_mem_methods {
+            xMalloc: Some(malloc),
+            xFree: Some(free),
+            xRealloc: Some(realloc),
+            xSize: Some(size),
+            xRoundup: Some(roundup),
+            xInit: Some(init),
+            xShutdown: Some(shutdown),
+            pAppData: std::ptr::null_mut(),
+        }
+    }
+}
+
 /// Process-wide SQLite settings, applied before the first connection initialises the
 /// library. Each pooled connection is used by one thread at a time, so SQLite's own
 /// per-connection mutexes are redundant; and its allocation statistics take a global
@@ -114,6 +162,7 @@ impl DatabaseUrl {
 fn configure_sqlite() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
+        let alloc = sqlite_alloc::methods();
         // SAFETY: sqlite3_config is only valid before sqlite3_initialize; Once runs this
         // before this process opens any SQLite connection. A failure (library already
         // initialised) leaves SQLite's safe defaults in place.
@@ -123,6 +172,11 @@ fn configure_sqlite() {
                 libsqlite3_sys::sqlite3_config(
                     libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS,
                     0 as std::os::raw::c_int,
+                ),
+                // SQLite copies the methods before returning.
+                libsqlite3_sys::sqlite3_config(
+                    libsqlite3_sys::SQLITE_CONFIG_MALLOC,
+                    &alloc as *const libsqlite3_sys::sqlite3_mem_methods,
                 ),
             ]
         };
