@@ -8,6 +8,8 @@
 #   CONTACTS=5000 DURATION=5 benches/load.sh   # quicker
 #   PIN=1 benches/load.sh           # server on CPU 0, wrk (one thread) on CPU 1: shows which part
 #                                   # of the tail latency comes from sharing the cores with wrk
+#   PIN=db benches/load.sh          # server and wrk (one thread) on CPU 0; with BACKEND=postgres,
+#                                   # PostgreSQL alone on CPU 1, as a database on a host of its own
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND=${BACKEND:-sqlite}
@@ -15,7 +17,13 @@ CONTACTS=${CONTACTS:-50000}
 DURATION=${DURATION:-10}
 PORT=${PORT:-18181}
 PIN=${PIN:-}
-if [ -n "$PIN" ]; then SRV_PIN=(taskset -c 0); WRK=(taskset -c 1 wrk -t1); else SRV_PIN=(); WRK=(wrk -t2); fi
+case "$PIN" in
+  "") SRV_PIN=(); WRK=(wrk -t2) ;;
+  db) SRV_PIN=(taskset -c 0); WRK=(taskset -c 0 wrk -t1) ;;
+  *) SRV_PIN=(taskset -c 0); WRK=(taskset -c 1 wrk -t1) ;;
+esac
+# Every PostgreSQL process (new backends inherit the postmaster's CPU) on CPU 1, or back.
+pin_postgres() { for p in $(pgrep -x postgres); do taskset -cp "$1" "$p" >/dev/null 2>&1 || true; done; }
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-release}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release --quiet
@@ -30,7 +38,8 @@ if [ "$BACKEND" = postgres ]; then
   # socket (TLS=1 keeps libpq's default, which negotiates it: ~20% fewer requests by key).
   if [ -n "${TLS:-}" ]; then SSL=""; else SSL="?sslmode=disable"; fi
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB$SSL"
-  trap 'kill $SERVER 2>/dev/null || true; sleep 1; psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS '"$DB"' WITH (FORCE)" >/dev/null; rm -rf "$WORK"' EXIT
+  trap 'kill $SERVER 2>/dev/null || true; [ "$PIN" != db ] || pin_postgres 0-$(($(nproc) - 1)); sleep 1; psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS '"$DB"' WITH (FORCE)" >/dev/null; rm -rf "$WORK"' EXIT
+  [ "$PIN" != db ] || pin_postgres 1
 else
   export DATABASE_URL="sqlite://$WORK/bench.db"
 fi
@@ -85,7 +94,7 @@ declare -a Q=(
   "long-expand|$LONG"
   "leads-status|Leads?\$filter=Status/DeadFlag%20eq%200%20and%20Guttometer%20ge%2050&\$orderby=Value%20desc&\$top=100&\$expand=Status(\$select=Description)"
 )
-echo "backend: $BACKEND, $CONTACTS contacts, ${WRK[*]} -c16 -d${DURATION}s${PIN:+ (server pinned to CPU 0)}"
+echo "backend: $BACKEND, $CONTACTS contacts, ${WRK[*]} -c16 -d${DURATION}s${PIN:+ (PIN=$PIN: server on CPU 0)}"
 for q in "${Q[@]}"; do probe "${q#*|}"; done
 for q in "${Q[@]}"; do run "${q%%|*}" "${q#*|}"; done
 echo "long-expand rows: $(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$LONG" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["value"]))')"
