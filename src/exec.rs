@@ -3,7 +3,7 @@
 use crate::bind::{Read, Value};
 use crate::db::{deadline, DbConnection, DbError, Dialect};
 use crate::format::json::compact;
-use crate::format::row::{object, TextArray};
+use crate::format::row::{names_len, object, TextArray};
 use crate::plan::{value_from_json, ReadPlan};
 use crate::sql::{Compiler, Output};
 use diesel::connection::DefaultLoadingMode;
@@ -163,9 +163,11 @@ fn load_limited(
                     *pg_timed = true;
                 }
                 let ieee754 = c.output.ieee754;
+                let names = names_len(&fields);
                 let write = move |r: QueryResult<(TextArray, String)>| {
                     let (values, keys) = r?;
-                    let json = object(&fields, values.values(), ieee754).map_err(|e| {
+                    let size = values.byte_len() + names;
+                    let json = object(&fields, values.values(), ieee754, size).map_err(|e| {
                         DbError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
                     })?;
                     Ok((json, keys))

@@ -77,6 +77,11 @@ impl TextArray {
         Ok(TextArray { bytes, first })
     }
 
+    /// The array's size as received: with [`names_len`], enough room for its object.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// The values in order, `None` for NULL.
     pub fn values(&self) -> impl Iterator<Item = Option<&[u8]>> {
         let mut at = self.first;
@@ -99,14 +104,31 @@ fn be_i32(bytes: &[u8], at: usize) -> Option<i32> {
     ))
 }
 
+/// What an object of `fields` adds to its values' text: each name with its quotes, colon
+/// and comma, and the braces. A row's array carries four bytes of length before each
+/// value, which covers the quotes a value gets, so the array's size plus this is the
+/// object's size unless characters need escaping.
+pub fn names_len(fields: &[Field]) -> usize {
+    2 + fields
+        .iter()
+        .map(|f| match f {
+            Field::Prop(p) => p.name.len() + 4,
+            Field::Object { name, fields } => name.len() + 4 + names_len(fields),
+            Field::Collection { name, .. } => name.len() + 6,
+        })
+        .sum::<usize>()
+}
+
 /// `{"Name":value,...}` for `fields` and their `values` (text, `None` for NULL), in
 /// order. `ieee754`: Int64 and Decimal as strings (`IEEE754Compatible=true`).
+/// `capacity`: the expected size (see [`names_len`]), so the text is not moved as it grows.
 pub fn object<'a>(
     fields: &[Field],
     values: impl IntoIterator<Item = Option<&'a [u8]>>,
     ieee754: bool,
+    capacity: usize,
 ) -> Result<String, RowError> {
-    let mut out: Vec<u8> = Vec::with_capacity(512);
+    let mut out: Vec<u8> = Vec::with_capacity(capacity);
     write_object(&mut out, fields, &mut values.into_iter(), ieee754)?;
     // Values are copied as received; PostgreSQL sends UTF-8, checked here once.
     Ok(String::from_utf8(out)
@@ -373,7 +395,12 @@ mod tests {
         values: &[Option<&str>],
         ieee754: bool,
     ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
-        let text = object(fields, values.iter().map(|v| v.map(str::as_bytes)), ieee754)?;
+        let text = object(
+            fields,
+            values.iter().map(|v| v.map(str::as_bytes)),
+            ieee754,
+            0,
+        )?;
         Ok(serde_json::from_str(&text)?)
     }
 
