@@ -3101,3 +3101,60 @@ async fn repeated_and_excessive_orderby_keys() {
     })
     .await;
 }
+
+/// A whole set paged through with its single-valued expands (as a report's refresh reads
+/// it): every row once, in key order, each with its own related rows, from the caller's
+/// workspace only; the other workspace's token gets nothing from the nextLink.
+#[actix_web::test]
+async fn a_set_paged_with_single_valued_expands_comes_whole() {
+    each_backend(|app, t, beta| async move {
+        let want: Vec<i64> = app
+            .get("Contacts?$select=ContactId&$top=100000", &t)
+            .await
+            .values()
+            .iter()
+            .filter_map(|c| c["ContactId"].as_i64())
+            .collect();
+        assert!(want.len() > 74, "{}", want.len());
+        let divisions: std::collections::HashMap<i64, Value> = app
+            .get("Divisions?$select=DivisionId,Name,CompanyId&$top=100000", &t)
+            .await
+            .values()
+            .into_iter()
+            .filter_map(|d| Some((d["DivisionId"].as_i64()?, d)))
+            .collect();
+        let mut seen = Vec::new();
+        let mut first_link = None;
+        let mut next = Some(
+            "Contacts?$select=ContactId,DivisionId&$expand=Division($select=Name;$expand=Company($select=CompanyId))"
+                .to_owned(),
+        );
+        while let Some(url) = next.take() {
+            let r = app
+                .get_with(&url, &t, &[("Prefer", "odata.maxpagesize=37")])
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            for c in r.values() {
+                let id = c["ContactId"].as_i64().unwrap();
+                seen.push(id);
+                match c["DivisionId"].as_i64() {
+                    Some(d) => {
+                        let mine = &divisions[&d];
+                        assert_eq!(c["Division"]["Name"], mine["Name"], "{c}");
+                        assert_eq!(
+                            c["Division"]["Company"]["CompanyId"], mine["CompanyId"],
+                            "{c}"
+                        );
+                    }
+                    None => assert!(c["Division"].is_null(), "{c}"),
+                }
+            }
+            next = r.json()["@odata.nextLink"].as_str().map(str::to_owned);
+            first_link = first_link.or(next.clone());
+        }
+        assert_eq!(seen, want);
+        let replay = app.get(&first_link.unwrap(), &beta).await;
+        assert_eq!(replay.status, 400, "{}", replay.text);
+    })
+    .await;
+}
