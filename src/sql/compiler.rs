@@ -193,46 +193,9 @@ impl Compiler {
         }
         q.sql(", ");
         self.order_values(&mut q, &plan.order, &a);
-        // On SQLite a page with joined rows (single-valued expands), planned against the
-        // whole table, would build a Bloom filter over every related row before returning
-        // the first row of a short page; so its rows are chosen first. An unfiltered page
-        // in key order (a whole set paged through, as a report's refresh does) is read as
-        // a subquery of whole rows, in key order without a sort, and joined after; any
-        // other takes its keys from a subquery below (an index that serves a filter
-        // would make whole rows be sorted). PostgreSQL walks the key index and joins row
-        // by row up to the limit.
-        let page_first = self.dialect == Dialect::Sqlite
-            && !joins.is_empty()
-            && !read.single
-            && ordered_by_key(plan)
-            && read.key.is_none()
-            && read.path.is_empty()
-            && read.shape.filter.is_none()
-            && read.shape.search.is_none();
-        let keys_first = self.dialect == Dialect::Sqlite && !joins.is_empty() && !page_first;
-        q.sql(" FROM ");
-        if page_first {
-            let b = self.alias();
-            q.sql("(SELECT * FROM ")
-                .sql(read.entity.table)
-                .sql(" ")
-                .sql(&b)
-                .sql(" WHERE ");
-            self.page_rows(&mut q, plan, &b);
-            q.sql(") ");
-        } else {
-            q.sql(read.entity.table).sql(" ");
-        }
-        q.sql(&a);
+        let has_joins = !joins.is_empty();
+        q.sql(" FROM ").sql(read.entity.table).sql(" ").sql(&a);
         q.append(joins);
-        if page_first {
-            if let Some(hash) = &self.guard {
-                q.sql(" WHERE ");
-                crate::auth::live_token(&mut q, hash, self.workspace);
-            }
-            self.order_by(&mut q, &plan.order, &a);
-            return q;
-        }
         q.sql(" WHERE ");
         if let Some(hash) = &self.guard {
             crate::auth::live_token(&mut q, hash, self.workspace);
@@ -246,8 +209,14 @@ impl Compiler {
         match single_key(read.entity) {
             // Ordered by something other than the key, the database would build every
             // candidate's JSON before sorting. Choose the page's keys first, then build
-            // JSON for those rows only.
-            Some(key) if !ordered_by_key(plan) || keys_first => {
+            // JSON for those rows only. On SQLite joined rows (single-valued expands) go
+            // the same way: planned against the whole table, it would build a Bloom
+            // filter over every related row before returning the first of a short page.
+            // PostgreSQL walks the key index and joins row by row up to the limit, so
+            // there the page's keys are not looked up twice.
+            Some(key)
+                if !ordered_by_key(plan) || (has_joins && self.dialect == Dialect::Sqlite) =>
+            {
                 let b = self.alias();
                 self.workspace(&mut q, &a);
                 q.sql(" AND ");
