@@ -167,7 +167,7 @@ fn write_object(
             Field::Collection { name, fields } => {
                 push_key(out, name);
                 let array = values.next().flatten().unwrap_or(b"[]");
-                let rows: Vec<Vec<Option<String>>> =
+                let rows: Vec<Vec<Option<Cell>>> =
                     serde_json::from_slice(array).map_err(|e| RowError {
                         name,
                         reason: e.to_string(),
@@ -177,7 +177,7 @@ fn write_object(
                     if j > 0 {
                         out.push(b',');
                     }
-                    let mut row_values = row.iter().map(|v| v.as_deref().map(str::as_bytes));
+                    let mut row_values = row.iter().map(|v| v.as_ref().map(Cell::as_bytes));
                     write_object(out, fields, &mut row_values, ieee754)?;
                 }
                 out.push(b']');
@@ -186,6 +186,46 @@ fn write_object(
     }
     out.push(b'}');
     Ok(())
+}
+
+/// One value of a collection's row as PostgreSQL's `to_json` wrote it: read in place from
+/// the text when it holds no escape (most do), decoded into its own string otherwise.
+/// A string per value was a fifth of the server's time on a page of contacts with their
+/// leads.
+enum Cell<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+}
+
+impl Cell<'_> {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Cell::Borrowed(s) => s.as_bytes(),
+            Cell::Owned(s) => s.as_bytes(),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Cell<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = Cell<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cell<'de>, E> {
+                Ok(Cell::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Cell<'de>, E> {
+                Ok(Cell::Owned(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Cell<'de>, E> {
+                Ok(Cell::Owned(v))
+            }
+        }
+        d.deserialize_str(Text)
+    }
 }
 
 /// `"Name":` for a name of the model: an identifier, which JSON never escapes.
@@ -553,6 +593,30 @@ mod tests {
         assert_eq!(v["Created"], "2025-08-17T08:40:07Z");
         let keys: Vec<&String> = v.as_object().ok_or("an object")?.keys().collect();
         assert_eq!(keys, ["ContactId", "Forename", "Title", "Created"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_collections_values_are_read_escaped_or_not() -> TestResult {
+        let (contact, lead) = (set("Contacts")?, set("Leads")?);
+        let fields = vec![
+            prop(contact, "ContactId")?,
+            Field::Collection {
+                name: "Leads",
+                fields: vec![prop(lead, "LeadId")?, prop(lead, "Description")?],
+            },
+        ];
+        // As `to_json` writes them: a plain value, one with escapes, a NULL.
+        let array = r#"[["7","plain"],["8","say \"hi\"\n\u00e9"],["9",null]]"#;
+        assert_eq!(
+            written(&fields, &[Some("1"), Some(array)], false)?,
+            serde_json::json!({"ContactId": 1, "Leads": [
+                {"LeadId": 7, "Description": "plain"},
+                {"LeadId": 8, "Description": "say \"hi\"\né"},
+                {"LeadId": 9, "Description": null},
+            ]})
+        );
+        assert!(written(&fields, &[Some("1"), Some("[[1]]")], false).is_err());
         Ok(())
     }
 
