@@ -2,7 +2,7 @@
 //! assignment rules (URL Conventions, "Type Functions"), decided from the static types.
 
 use super::error::BindError;
-use super::expr::{fname, ExprBinder};
+use super::expr::ExprBinder;
 use super::ir::{CmpOp, TExpr, Ty, Value};
 use crate::model::{EdmType, MODEL};
 use odata_parser::{Expr, Function};
@@ -170,7 +170,7 @@ impl ExprBinder<'_> {
             _ => {
                 return Err(self.err(
                     pos,
-                    format!("{} takes a value and a type name, or a type name", fname(f)),
+                    format!("{f} takes a value and a type name, or a type name"),
                 ))
             }
         };
@@ -186,19 +186,17 @@ impl ExprBinder<'_> {
                 return Err(BindError::unsupported(
                     self.option,
                     Some(pos),
-                    format!("{} with an entity type", fname(f)),
+                    format!("{f} with an entity type"),
                 ))
             }
             Named::Unsupported(what) => {
                 return Err(BindError::unsupported(
                     self.option,
                     Some(pos),
-                    format!("{} to {what} is not supported", fname(f)),
+                    format!("{f} to {what} is not supported"),
                 ))
             }
-            Named::Unknown => {
-                return Err(self.err(pos, format!("unknown type `{name}` in {}", fname(f))))
-            }
+            Named::Unknown => return Err(self.err(pos, format!("unknown type `{name}` in {f}"))),
         };
         let Some(value) = value else {
             // The current instance is an entity, never of a primitive type.

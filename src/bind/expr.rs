@@ -636,8 +636,7 @@ impl<'a> ExprBinder<'a> {
                 Err(self.err(
                     pos,
                     format!(
-                        "{} takes {} argument(s), got {}",
-                        fname(f),
+                        "{f} takes {} argument(s), got {}",
                         n.iter()
                             .map(|x| x.to_string())
                             .collect::<Vec<_>>()
@@ -655,9 +654,8 @@ impl<'a> ExprBinder<'a> {
                 Err(self.err(
                     pos,
                     format!(
-                        "argument {} of {} must be {what}, found {}",
+                        "argument {} of {f} must be {what}, found {}",
                         i + 1,
-                        fname(f),
                         t.name()
                     ),
                 ))
@@ -813,11 +811,6 @@ enum Walked {
 
 fn is_many(n: &Nav) -> bool {
     n.many
-}
-
-/// The function as OData spells it (`matchesPattern`, `geo.distance`).
-pub fn fname(f: Function) -> String {
-    f.to_string()
 }
 
 /// Best-effort position of an expression for error messages.

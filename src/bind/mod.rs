@@ -809,15 +809,11 @@ pub(super) fn compute_into(
 fn expand_path_message(entity: &crate::model::EntityType, path: &[String]) -> String {
     let joined = path.join("/");
     match path {
-        [first, rest @ ..] if entity.nav(first).is_some() && !rest.is_empty() => {
-            let mut nested = String::new();
-            for seg in rest.iter().rev() {
-                nested = if nested.is_empty() {
-                    seg.clone()
-                } else {
-                    format!("{seg}($expand={nested})")
-                };
-            }
+        [first, middle @ .., last] if entity.nav(first).is_some() => {
+            let nested = middle
+                .iter()
+                .rev()
+                .fold(last.clone(), |inner, seg| format!("{seg}($expand={inner})"));
             format!(
                 "`{joined}`: an $expand path cannot pass through a navigation property; \
                  nest it instead: `$expand={first}($expand={nested})`"

@@ -467,58 +467,35 @@ impl Compiler {
             c.expr(q, by, scopes);
             q.sql(if pg { " AS double precision))" } else { "))" });
         };
+        // From seconds back to the base's type, as each database writes it.
+        let (open, close) = match (pg, date) {
+            (true, true) => ("CAST(to_timestamp(", ") AT TIME ZONE 'UTC' AS date)"),
+            (true, false) => ("to_timestamp(", ")"),
+            (false, true) => ("date(", ", 'unixepoch')"),
+            (false, false) => ("strftime('%Y-%m-%dT%H:%M:%SZ', ", ", 'unixepoch')"),
+        };
         q.sql("(CASE WHEN ");
         seconds(self, q);
         // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
-        q.sql(" BETWEEN -62135596800 AND 253402300799 THEN ");
-        if pg {
-            q.sql(if date {
-                "CAST(to_timestamp("
-            } else {
-                "to_timestamp("
-            });
-            seconds(self, q);
-            q.sql(if date {
-                ") AT TIME ZONE 'UTC' AS date)"
-            } else {
-                ")"
-            });
-        } else {
-            q.sql(if date {
-                "date("
-            } else {
-                "strftime('%Y-%m-%dT%H:%M:%SZ', "
-            });
-            seconds(self, q);
-            q.sql(", 'unixepoch')");
-        }
-        q.sql(" END)");
+        q.sql(" BETWEEN -62135596800 AND 253402300799 THEN ")
+            .sql(open);
+        seconds(self, q);
+        q.sql(close).sql(" END)");
     }
 
     /// Seconds from `b` to `a`, both instants or both dates, as a fractional number so
     /// that dividing the duration does not truncate it.
     fn elapsed(&mut self, q: &mut Sql, a: &TExpr, b: &TExpr, scopes: &[String]) {
-        if self.dialect == Dialect::Postgres {
-            if a.ty() == Ty::Date {
-                q.sql("(CAST((");
-                self.expr(q, a, scopes);
-                q.sql(" - ");
-                self.expr(q, b, scopes);
-                q.sql(") AS numeric) * 86400)");
-            } else {
-                q.sql("EXTRACT(EPOCH FROM (");
-                self.expr(q, a, scopes);
-                q.sql(" - ");
-                self.expr(q, b, scopes);
-                q.sql("))");
-            }
-        } else {
-            q.sql("(CAST(unixepoch(");
-            self.expr(q, a, scopes);
-            q.sql(") - unixepoch(");
-            self.expr(q, b, scopes);
-            q.sql(") AS REAL))");
-        }
+        let (open, between, close) = match (self.dialect, a.ty() == Ty::Date) {
+            (Dialect::Postgres, true) => ("(CAST((", " - ", ") AS numeric) * 86400)"),
+            (Dialect::Postgres, false) => ("EXTRACT(EPOCH FROM (", " - ", "))"),
+            (Dialect::Sqlite, _) => ("(CAST(unixepoch(", ") - unixepoch(", ") AS REAL))"),
+        };
+        q.sql(open);
+        self.expr(q, a, scopes);
+        q.sql(between);
+        self.expr(q, b, scopes);
+        q.sql(close);
     }
 
     /// A duration (seconds) as OData's text for it, in seconds alone (`-PT93600.5S`),
