@@ -5,6 +5,7 @@ use crate::db::{deadline, DbConnection, DbError, Dialect};
 use crate::format::json::compact;
 use crate::format::row::{names_len, object, TextArray};
 use crate::plan::{value_from_json, ReadPlan};
+use crate::sql::trigram_stats::STATS;
 use crate::sql::{Compiler, Output};
 use diesel::connection::DefaultLoadingMode;
 use diesel::pg::PgRowByRowLoadingMode;
@@ -37,7 +38,7 @@ pub fn read_page(
     output: Output,
     with_count: bool,
 ) -> Result<Rows, DbError> {
-    let mut c = Compiler::new(dialect, workspace, output).guarded(guard);
+    let mut c = compiler(dialect, workspace, output).guarded(guard);
     let (mut loaded, cut) = load_rows(conn, &mut c, plan, PAGE_BUDGET)?;
     let size = plan.page.size as usize;
     let more = if loaded.len() > size {
@@ -68,6 +69,7 @@ pub fn read_page(
     } else {
         None
     };
+    count_trigrams(conn, &mut c);
     Ok(Rows {
         rows: loaded.into_iter().map(|(j, _)| j).collect(),
         next_after,
@@ -88,7 +90,7 @@ pub fn read_aggregate(
     offset: u64,
     size: u64,
 ) -> Result<(Vec<String>, bool, Option<i64>), DbError> {
-    let mut c = Compiler::new(dialect, workspace, output).guarded(guard);
+    let mut c = compiler(dialect, workspace, output).guarded(guard);
     let mut rows: Vec<String> = c
         .aggregate_rows(ag, offset, size + 1)
         .load::<(String, String)>(conn)?
@@ -105,6 +107,7 @@ pub fn read_aggregate(
     } else {
         None
     };
+    count_trigrams(conn, &mut c);
     Ok((rows, more, count))
 }
 
@@ -116,8 +119,9 @@ pub fn read_single(
     plan: &ReadPlan,
     output: Output,
 ) -> Result<Option<String>, DbError> {
-    let mut c = Compiler::new(dialect, workspace, output).guarded(guard);
+    let mut c = compiler(dialect, workspace, output).guarded(guard);
     let (rows, _) = load_rows(conn, &mut c, plan, PAGE_BUDGET)?;
+    count_trigrams(conn, &mut c);
     Ok(rows.into_iter().next().map(|(j, _)| j))
 }
 
@@ -263,8 +267,10 @@ pub fn aggregate_count(
     workspace: i64,
     ag: &crate::bind::Aggregation,
 ) -> Result<i64, DbError> {
-    let mut c = Compiler::new(dialect, workspace, Output::default());
-    Ok(c.aggregate_count(ag).get_result::<i64>(conn)?)
+    let mut c = compiler(dialect, workspace, Output::default());
+    let n = c.aggregate_count(ag).get_result::<i64>(conn)?;
+    count_trigrams(conn, &mut c);
+    Ok(n)
 }
 
 pub fn count(
@@ -273,6 +279,30 @@ pub fn count(
     workspace: i64,
     read: &Read,
 ) -> Result<i64, DbError> {
-    let mut c = Compiler::new(dialect, workspace, Output::default());
-    Ok(c.count(read).get_result::<i64>(conn)?)
+    let mut c = compiler(dialect, workspace, Output::default());
+    let n = c.count(read).get_result::<i64>(conn)?;
+    count_trigrams(conn, &mut c);
+    Ok(n)
+}
+
+/// A compiler whose substring lookups pick their trigrams by the process's counts.
+fn compiler(dialect: Dialect, workspace: i64, output: Output) -> Compiler {
+    Compiler::new(dialect, workspace, output).with_trigram_stats(&STATS)
+}
+
+/// Counts the trigrams the statements found no count for (see `sql::trigram_stats`),
+/// for the reads that follow; this one has its answer already.
+fn count_trigrams(conn: &mut DbConnection, c: &mut Compiler) {
+    let mut misses = std::mem::take(&mut c.trigram_misses.0);
+    misses.sort_unstable();
+    misses.dedup();
+    for key in misses {
+        let Some(q) = c.trigram_count(key.0, &key.2) else {
+            continue;
+        };
+        // A count that fails leaves the trigram unknown: a later read counts it again.
+        if let Ok(n) = q.get_result::<i64>(conn) {
+            STATS.record(key, n);
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! Every table reference carries the caller's workspace as a bind parameter.
 
 use super::navigation::entity_of;
+use super::trigram_stats::{Misses, TrigramStats};
 use super::Sql;
 use crate::bind::{ComputedProp, Nav, PathStep, Prop, Read, Shape, TExpr, Ty, Value};
 use crate::db::Dialect;
@@ -51,6 +52,10 @@ pub struct Compiler {
     /// While an expanded navigation is compiled: the alias of the request's resource
     /// row, which `$it` names there (scope 1; see `bind::ExprBinder::in_expand`).
     pub(super) it: Option<String>,
+    /// Trigram counts a substring lookup picks its trigrams by (SQLite; see
+    /// `trigram_stats`), and the trigrams it found no count for.
+    pub(super) trigram_stats: Option<&'static TrigramStats>,
+    pub trigram_misses: Misses,
 }
 
 impl Compiler {
@@ -66,7 +71,15 @@ impl Compiler {
             collections: 0,
             timed: false,
             it: None,
+            trigram_stats: None,
+            trigram_misses: Misses::default(),
         }
+    }
+
+    /// Substring lookups pick their trigrams by `stats`.
+    pub fn with_trigram_stats(mut self, stats: &'static TrigramStats) -> Self {
+        self.trigram_stats = Some(stats);
+        self
     }
 
     /// The aliases an expression's scopes name at row alias `a`: the row itself, then

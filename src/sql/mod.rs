@@ -10,6 +10,7 @@ mod functions;
 mod navigation;
 mod search;
 mod trigram;
+pub mod trigram_stats;
 
 pub use compiler::{Compiler, Output};
 pub use expr::escape_like;

@@ -2,10 +2,12 @@
 //! the model gives a trigram index first narrows the rows to those the index lists.
 
 use super::compiler::{single_key, Compiler};
+use super::trigram_stats::COUNT_CAP;
 use super::Sql;
 use crate::bind::{TExpr, Value};
 use crate::db::Dialect;
 use crate::model::{EdmType, EntityType};
+use diesel::sql_types::BigInt;
 use odata_parser::Function;
 
 impl Compiler {
@@ -62,12 +64,19 @@ impl Compiler {
         text: &str,
         a: &str,
     ) {
-        const SPAN: i64 = 1 << 32;
         let Some(key) = single_key(entity).filter(|k| k.ty == EdmType::Int32) else {
             return;
         };
         let Some(lo) = self.workspace.checked_mul(SPAN) else {
             return;
+        };
+        let trigrams = trigrams(text);
+        let counts = self
+            .trigram_stats
+            .and_then(|s| s.lookup(fts, self.workspace, &trigrams, &mut self.trigram_misses));
+        let terms = match counts {
+            Some(rows) => rarest(&trigrams, &rows),
+            None => tiling(&trigrams),
         };
         q.sql(" AND ");
         self.column(q, a, key);
@@ -78,41 +87,95 @@ impl Compiler {
             .sql(" WHERE ")
             .sql(fts)
             .sql(" MATCH ")
-            .bind_text(trigram_query(text))
+            .bind_text(fts_query(terms))
             .sql(" AND rowid BETWEEN ")
             .bind_int(lo)
             .sql(" AND ")
             .bind_int(lo + (SPAN - 1))
             .sql(")");
     }
+
+    /// How many of the workspace's rows in the trigram table `fts` hold `trigram`, up to
+    /// `trigram_stats::COUNT_CAP`.
+    pub fn trigram_count(&self, fts: &'static str, trigram: &str) -> Option<Sql<BigInt>> {
+        let lo = self.workspace.checked_mul(SPAN)?;
+        let mut q = Sql::<diesel::sql_types::Text>::new();
+        q.sql("SELECT count(*) FROM (SELECT 1 FROM ")
+            .sql(fts)
+            .sql(" WHERE ")
+            .sql(fts)
+            .sql(" MATCH ")
+            .bind_text(fts_query(vec![trigram]))
+            .sql(" AND rowid BETWEEN ")
+            .bind_int(lo)
+            .sql(" AND ")
+            .bind_int(lo + (SPAN - 1))
+            .sql(" LIMIT ")
+            .bind_int(COUNT_CAP)
+            .sql(")");
+        Some(q.returning())
+    }
 }
 
-/// An FTS5 query that every string containing `text` (three or more characters)
-/// matches: the trigrams that tile it, end to end, all required. Rows holding them
-/// anywhere are a superset that the exact comparison then trims; testing a few
-/// disjoint trigrams costs half as much as a phrase of all overlapping ones.
-fn trigram_query(text: &str) -> String {
+/// Rows of the trigram tables are numbered per workspace in spans of this many.
+const SPAN: i64 = 1 << 32;
+
+/// The distinct overlapping trigrams of `text` (three or more characters), in order.
+fn trigrams(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
-    let mut starts: Vec<usize> = (0..chars.len().saturating_sub(2)).step_by(3).collect();
-    if !chars.len().is_multiple_of(3) {
-        starts.push(chars.len() - 3);
+    let mut out: Vec<String> = Vec::new();
+    for w in chars.windows(3) {
+        let t: String = w.iter().collect();
+        if !out.contains(&t) {
+            out.push(t);
+        }
     }
-    let terms: Vec<String> = starts
+    out
+}
+
+/// Without counts: the trigrams that tile the value end to end (every third, and the
+/// last). Testing a few disjoint trigrams costs half as much as a phrase of all
+/// overlapping ones.
+fn tiling(trigrams: &[String]) -> Vec<&str> {
+    let n = trigrams.len();
+    let mut picked: Vec<&str> = trigrams.iter().step_by(3).map(String::as_str).collect();
+    if let Some(last) = trigrams.last().filter(|_| !(n - 1).is_multiple_of(3)) {
+        picked.push(last);
+    }
+    picked
+}
+
+/// With counts: the two trigrams the fewest rows hold, in the value's order. Rows
+/// holding both are a small superset of the answer; a third trigram would narrow it
+/// further only as much as it is rare, and reading its list costs as much as it is not.
+fn rarest<'t>(trigrams: &'t [String], rows: &[i64]) -> Vec<&'t str> {
+    let mut by_rows: Vec<usize> = (0..trigrams.len()).collect();
+    by_rows.sort_by_key(|&i| (rows.get(i).copied().unwrap_or(i64::MAX), i));
+    by_rows.truncate(2);
+    by_rows.sort_unstable();
+    by_rows.into_iter().map(|i| trigrams[i].as_str()).collect()
+}
+
+/// An FTS5 query that every row holding all of `terms` matches: each a string, quotes
+/// doubled.
+fn fts_query(terms: Vec<&str>) -> String {
+    let quoted: Vec<String> = terms
         .into_iter()
-        .map(|i| {
-            let t: String = chars[i..i + 3].iter().collect();
-            format!("\"{}\"", t.replace('"', "\"\""))
-        })
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
         .collect();
-    terms.join(" AND ")
+    quoted.join(" AND ")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::trigram_query;
+    use super::{fts_query, rarest, tiling, trigrams};
+
+    fn trigram_query(text: &str) -> String {
+        fts_query(tiling(&trigrams(text)))
+    }
 
     #[test]
-    fn trigram_queries_tile_the_value() {
+    fn without_counts_the_trigrams_tile_the_value() {
         assert_eq!(trigram_query("abc"), "\"abc\"");
         assert_eq!(trigram_query("abcd"), "\"abc\" AND \"bcd\"");
         assert_eq!(trigram_query("abcdef"), "\"abc\" AND \"def\"");
@@ -122,5 +185,21 @@ mod tests {
         );
         // Characters, not bytes; quotes doubled inside FTS5 strings.
         assert_eq!(trigram_query("éa\"bc"), "\"éa\"\"\" AND \"\"\"bc\"");
+        // A trigram that repeats is asked for once.
+        assert_eq!(trigrams("aaaa"), ["aaa"]);
+        assert_eq!(trigram_query("abcabc"), "\"abc\" AND \"cab\"");
+    }
+
+    #[test]
+    fn with_counts_the_two_rarest_trigrams_are_asked_for() {
+        let t = trigrams("@prospectsoft.com");
+        let mut rows = vec![4096; t.len()];
+        rows[0] = 1096; // @pr
+        rows[3] = 944; // osp
+        rows[4] = 2000; // spe
+        assert_eq!(fts_query(rarest(&t, &rows)), "\"@pr\" AND \"osp\"");
+        // Ties go to the earlier trigram; a value of one trigram asks for it alone.
+        assert_eq!(rarest(&t, &vec![5; t.len()]), ["@pr", "pro"]);
+        assert_eq!(rarest(&trigrams("abc"), &[0]), ["abc"]);
     }
 }
