@@ -2808,6 +2808,61 @@ async fn contains_finds_exactly_the_rows_it_should_whatever_serves_it() {
     .await;
 }
 
+/// Every request checks its token by its hash: the unique index on the hash serves that
+/// lookup on both databases, however many tokens there are (on PostgreSQL a char(n)
+/// column compared with a text value could not use it, and each check read every token).
+#[test]
+fn the_token_check_is_served_by_the_hash_index() {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+        pg: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct SqliteLine {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    for backend in backends() {
+        let db = TestDb::new(backend);
+        db.seed("w", 5, 1);
+        let mut conn = db.conn();
+        let hash = crm_odata::auth::hash_token("not a token");
+        let mut q = crm_odata::sql::Sql::<diesel::sql_types::Text>::new();
+        let pg = db.dialect == crm_odata::db::Dialect::Postgres;
+        q.sql(if pg {
+            "EXPLAIN SELECT "
+        } else {
+            "EXPLAIN QUERY PLAN SELECT "
+        });
+        crm_odata::auth::live_token(&mut q, &hash, 1);
+        let plan: Vec<String> = if pg {
+            // With a handful of tokens a scan is cheapest; what matters is that the index can serve.
+            diesel::sql_query("SET enable_seqscan = off")
+                .execute(&mut conn)
+                .unwrap();
+            let lines: Vec<Line> = q
+                .returning::<diesel::sql_types::Untyped>()
+                .load(&mut conn)
+                .unwrap();
+            lines.into_iter().map(|l| l.pg).collect()
+        } else {
+            let lines: Vec<SqliteLine> = q
+                .returning::<diesel::sql_types::Untyped>()
+                .load(&mut conn)
+                .unwrap();
+            lines.into_iter().map(|l| l.detail).collect()
+        };
+        let plan = plan.join("\n");
+        assert!(plan.contains("token_hash"), "{backend:?}: {plan}");
+        assert!(
+            !plan.contains("Seq Scan") && !plan.contains("SCAN lt"),
+            "{backend:?}: {plan}"
+        );
+    }
+}
+
 /// On PostgreSQL a trigram lookup is planned with its value every time: kept prepared, the
 /// statement would turn generic after five executions and scan the table in key order.
 /// Other statements stay prepared, and a page's plan is reused rather than made anew.

@@ -1,0 +1,1 @@
+ALTER TABLE tokens ALTER COLUMN token_hash TYPE char(64);
