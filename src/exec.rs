@@ -291,11 +291,15 @@ fn compiler(dialect: Dialect, workspace: i64, output: Output) -> Compiler {
 }
 
 /// Counts the trigrams the statements found no count for (see `sql::trigram_stats`),
-/// for the reads that follow; this one has its answer already.
+/// for the reads that follow; this one has its answer already. At most
+/// `COUNTS_PER_READ` of them, each up to `COUNT_CAP` rows, so that no read waits long
+/// for counts: a value's first lookups keep asking for the trigrams that tile it.
 fn count_trigrams(conn: &mut DbConnection, c: &mut Compiler) {
+    const COUNTS_PER_READ: usize = 4;
     let mut misses = std::mem::take(&mut c.trigram_misses.0);
     misses.sort_unstable();
     misses.dedup();
+    misses.truncate(COUNTS_PER_READ);
     for key in misses {
         let Some(q) = c.trigram_count(key.0, &key.2) else {
             continue;

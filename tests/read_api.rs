@@ -2778,9 +2778,11 @@ async fn contains_finds_exactly_the_rows_it_should_whatever_serves_it() {
             let position = if app.db.url.starts_with("postgres") { " AND strpos(email, " } else { " AND instr(email, " };
             let expected = app.db.count_with_text(position, value, ") > 0", "contacts", "alpha");
             assert_eq!(n, expected, "{value:?}");
-            // The first lookup of a value asks for the trigrams that tile it; the server
-            // then counts them, and later lookups ask for the two rarest only.
-            assert_eq!(count(direct.clone(), alpha.clone()).await, n, "{value:?} again");
+            // The first lookups of a value ask for the trigrams that tile it while the
+            // server counts them, a few per read; later ones ask for the two rarest only.
+            for _ in 0..4 {
+                assert_eq!(count(direct.clone(), alpha.clone()).await, n, "{value:?} again");
+            }
             assert_eq!(count(widened.clone(), alpha.clone()).await, n, "{value:?}");
             assert_eq!(ids(direct.clone(), alpha.clone()).await, ids(widened, alpha.clone()).await, "{value:?}");
             let and_flag = count(format!("{direct} and StatusFlag eq 'A'"), alpha.clone()).await;

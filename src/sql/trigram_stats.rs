@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Counts stop here: past it a trigram is common, and counting on costs time.
 pub const COUNT_CAP: i64 = 4096;
-/// A count older than this is counted again (after the read that found it stale).
+/// A count older than this is counted again (by the reads that find it stale).
 const FRESH_FOR: Duration = Duration::from_secs(600);
 /// Entries kept at most (about 100 bytes each); when full, the cache starts over.
 const MAX_ENTRIES: usize = 1 << 16;
