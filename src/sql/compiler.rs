@@ -207,6 +207,53 @@ impl Compiler {
         q.sql(", ");
         self.order_values(&mut q, &plan.order, &a);
         let has_joins = !joins.is_empty();
+        // Ordered by something other than the key, the database would build every
+        // candidate's JSON before sorting: the page's keys and order values are chosen
+        // first, and the rows joined to them. The outer order names the chosen values,
+        // which come in that order, so the database need not sort the rows again.
+        // Ordered by the key, SQLite goes the same way with joined rows (single-valued
+        // expands): planned against the whole table, it would build a Bloom filter over
+        // every related row before returning the first of a short page. PostgreSQL walks
+        // the key index and joins row by row up to the limit.
+        let keys_first = !ordered_by_key(plan) || (has_joins && self.dialect == Dialect::Sqlite);
+        if let Some(key) = single_key(read.entity).filter(|_| !read.single && keys_first) {
+            let p = self.alias();
+            let b = self.alias();
+            q.sql(" FROM (SELECT ");
+            self.column(&mut q, &b, key);
+            q.sql(" AS k");
+            let scopes = self.scopes(&b);
+            for (i, k) in plan.order.iter().enumerate() {
+                q.sql(", ");
+                self.expr(&mut q, &k.expr, &scopes);
+                q.sql(&format!(" AS o{i}"));
+            }
+            q.sql(" FROM ")
+                .sql(read.entity.table)
+                .sql(" ")
+                .sql(&b)
+                .sql(" WHERE ");
+            self.page_rows(&mut q, plan, &b);
+            q.sql(") ").sql(&p).sql(" JOIN ");
+            q.sql(read.entity.table).sql(" ").sql(&a).sql(" ON ");
+            self.workspace(&mut q, &a);
+            q.sql(" AND ");
+            self.column(&mut q, &a, key);
+            q.sql(" = ").sql(&p).sql(".k");
+            q.append(joins);
+            if let Some(hash) = &self.guard {
+                q.sql(" WHERE ");
+                crate::auth::live_token(&mut q, hash, self.workspace);
+            }
+            q.sql(" ORDER BY ");
+            for (i, k) in plan.order.iter().enumerate() {
+                if i > 0 {
+                    q.sql(", ");
+                }
+                q.sql(&format!("{p}.o{i}")).sql(order_direction(k));
+            }
+            return q;
+        }
         q.sql(" FROM ").sql(read.entity.table).sql(" ").sql(&a);
         q.append(joins);
         q.sql(" WHERE ");
@@ -219,34 +266,7 @@ impl Compiler {
             q.sql(" LIMIT 2");
             return q;
         }
-        match single_key(read.entity) {
-            // Ordered by something other than the key, the database would build every
-            // candidate's JSON before sorting. Choose the page's keys first, then build
-            // JSON for those rows only. On SQLite joined rows (single-valued expands) go
-            // the same way: planned against the whole table, it would build a Bloom
-            // filter over every related row before returning the first of a short page.
-            // PostgreSQL walks the key index and joins row by row up to the limit, so
-            // there the page's keys are not looked up twice.
-            Some(key)
-                if !ordered_by_key(plan) || (has_joins && self.dialect == Dialect::Sqlite) =>
-            {
-                let b = self.alias();
-                self.workspace(&mut q, &a);
-                q.sql(" AND ");
-                self.column(&mut q, &a, key);
-                q.sql(" IN (SELECT ");
-                self.column(&mut q, &b, key);
-                q.sql(" FROM ")
-                    .sql(read.entity.table)
-                    .sql(" ")
-                    .sql(&b)
-                    .sql(" WHERE ");
-                self.page_rows(&mut q, plan, &b);
-                q.sql(")");
-                self.order_by(&mut q, &plan.order, &a);
-            }
-            _ => self.page_rows(&mut q, plan, &a),
-        }
+        self.page_rows(&mut q, plan, &a);
         q
     }
 
@@ -366,14 +386,7 @@ impl Compiler {
                 q.sql(", ");
             }
             self.expr(q, &k.expr, &scopes);
-            // Nulls sort lowest on both backends (SQLite's natural order, which its
-            // indexes serve directly).
-            match (k.desc, k.expr.nullable()) {
-                (false, false) => q.sql(" ASC"),
-                (true, false) => q.sql(" DESC"),
-                (false, true) => q.sql(" ASC NULLS FIRST"),
-                (true, true) => q.sql(" DESC NULLS LAST"),
-            };
+            q.sql(order_direction(k));
         }
     }
 
@@ -716,6 +729,17 @@ impl Compiler {
                 });
             }
         });
+    }
+}
+
+/// ` ASC` / ` DESC` for an order key. Nulls sort lowest on both backends (SQLite's
+/// natural order, which its indexes serve directly).
+fn order_direction(k: &OrderKey) -> &'static str {
+    match (k.desc, k.expr.nullable()) {
+        (false, false) => " ASC",
+        (true, false) => " DESC",
+        (false, true) => " ASC NULLS FIRST",
+        (true, true) => " DESC NULLS LAST",
     }
 }
 
