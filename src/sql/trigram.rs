@@ -123,14 +123,12 @@ const SPAN: i64 = 1 << 32;
 /// The distinct overlapping trigrams of `text` (three or more characters), in order.
 fn trigrams(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
-    let mut out: Vec<String> = Vec::new();
-    for w in chars.windows(3) {
-        let t: String = w.iter().collect();
-        if !out.contains(&t) {
-            out.push(t);
-        }
-    }
-    out
+    let mut seen = foldhash::HashSet::default();
+    chars
+        .windows(3)
+        .map(|w| w.iter().collect::<String>())
+        .filter(|t| seen.insert(t.clone()))
+        .collect()
 }
 
 /// Without counts: the trigrams that tile the value end to end (every third, and the
@@ -153,7 +151,10 @@ fn rarest<'t>(trigrams: &'t [String], rows: &[i64]) -> Vec<&'t str> {
     by_rows.sort_by_key(|&i| (rows.get(i).copied().unwrap_or(i64::MAX), i));
     by_rows.truncate(2);
     by_rows.sort_unstable();
-    by_rows.into_iter().map(|i| trigrams[i].as_str()).collect()
+    by_rows
+        .into_iter()
+        .filter_map(|i| trigrams.get(i).map(String::as_str))
+        .collect()
 }
 
 /// An FTS5 query that every row holding all of `terms` matches: each a string, quotes
