@@ -231,9 +231,13 @@ impl RedisStore {
     /// Sends batches for a workspace until no request is waiting.
     async fn flush(&self, ws: i64) {
         loop {
-            // Requests this thread already has in hand may join the batch first
-            // (about 12% fewer script calls under load).
-            tokio::task::yield_now().await;
+            // Requests this thread already has in hand may join the batch first: it
+            // yields three times, as each turn of its event loop can read more of them
+            // (requests per script call under 16 connections: 7.5 with one turn, 11-13.5
+            // with three; a lone request waits for no one, only three empty turns).
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
             let batch = {
                 let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
                 let Some(q) = queues.get_mut(&ws) else {
