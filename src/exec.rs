@@ -296,7 +296,7 @@ fn compiler(dialect: Dialect, workspace: i64, output: Output) -> Compiler {
 /// for counts: a value's first lookups keep asking for the trigrams that tile it.
 fn count_trigrams(conn: &mut DbConnection, c: &mut Compiler) {
     const COUNTS_PER_READ: usize = 4;
-    let mut misses = std::mem::take(&mut c.trigram_misses.0);
+    let mut misses = std::mem::take(&mut c.trigram_misses);
     misses.sort_unstable();
     misses.dedup();
     misses.truncate(COUNTS_PER_READ);

@@ -204,8 +204,12 @@ impl Compiler {
             }
             None => self.entity_json(&mut q, &mut joins, read.entity, &a, &read.shape, false),
         }
+        // A page not ordered by its key takes its rows' order values from the subquery
+        // that chose them (below), rather than working them out again per row.
+        let chosen = (!read.single && !ordered_by_key(plan) && single_key(read.entity).is_some())
+            .then(|| self.alias());
         q.sql(", ");
-        self.order_values(&mut q, &plan.order, &a);
+        self.order_values(&mut q, &plan.order, &a, chosen.as_deref());
         let has_joins = !joins.is_empty();
         // Ordered by something other than the key, the database would build every
         // candidate's JSON before sorting: the page's keys and order values are chosen
@@ -217,7 +221,7 @@ impl Compiler {
         // the key index and joins row by row up to the limit.
         let keys_first = !ordered_by_key(plan) || (has_joins && self.dialect == Dialect::Sqlite);
         if let Some(key) = single_key(read.entity).filter(|_| !read.single && keys_first) {
-            let p = self.alias();
+            let p = chosen.unwrap_or_else(|| self.alias());
             let b = self.alias();
             q.sql(" FROM (SELECT ");
             self.column(&mut q, &b, key);
@@ -233,7 +237,7 @@ impl Compiler {
                 .sql(" ")
                 .sql(&b)
                 .sql(" WHERE ");
-            self.page_rows(&mut q, plan, &b);
+            self.page_rows(&mut q, plan, &b, true);
             q.sql(") ").sql(&p).sql(" JOIN ");
             q.sql(read.entity.table).sql(" ").sql(&a).sql(" ON ");
             self.workspace(&mut q, &a);
@@ -245,13 +249,7 @@ impl Compiler {
                 q.sql(" WHERE ");
                 crate::auth::live_token(&mut q, hash, self.workspace);
             }
-            q.sql(" ORDER BY ");
-            for (i, k) in plan.order.iter().enumerate() {
-                if i > 0 {
-                    q.sql(", ");
-                }
-                q.sql(&format!("{p}.o{i}")).sql(order_direction(k));
-            }
+            order_by_chosen(&mut q, &plan.order, &format!("{p}."));
             return q;
         }
         q.sql(" FROM ").sql(read.entity.table).sql(" ").sql(&a);
@@ -266,18 +264,24 @@ impl Compiler {
             q.sql(" LIMIT 2");
             return q;
         }
-        self.page_rows(&mut q, plan, &a);
+        self.page_rows(&mut q, plan, &a, false);
         q
     }
 
     /// Filters, keyset, order and limit of one page of `plan`, over alias `a`.
-    fn page_rows(&mut self, q: &mut Sql, plan: &ReadPlan, a: &str) {
+    /// `chosen`: ordered by the order values the statement selects as `o0`, `o1`, ...
+    /// (the keys-first subquery), so that none is worked out twice per row.
+    fn page_rows(&mut self, q: &mut Sql, plan: &ReadPlan, a: &str, chosen: bool) {
         self.filters(q, plan.read, a);
         if let Some(after) = &plan.page.after {
             q.sql(" AND ");
             self.keyset(q, &plan.order, after, a);
         }
-        self.order_by(q, &plan.order, a);
+        if chosen {
+            order_by_chosen(q, &plan.order, "");
+        } else {
+            self.order_by(q, &plan.order, a);
+        }
         let fetch = plan.page.size.saturating_add(1);
         match page_limit(self.dialect, fetch) {
             Some(literal) => q.sql(" LIMIT ").sql(literal),
@@ -390,7 +394,9 @@ impl Compiler {
         }
     }
 
-    fn order_values(&mut self, q: &mut Sql, order: &[OrderKey], a: &str) {
+    /// The JSON array of a row's order values at `a`, or, with `chosen`, those the
+    /// page's subquery of that alias selected (`o0`, `o1`, ...).
+    fn order_values(&mut self, q: &mut Sql, order: &[OrderKey], a: &str, chosen: Option<&str>) {
         q.sql(if self.dialect == Dialect::Postgres {
             "json_build_array("
         } else {
@@ -400,7 +406,12 @@ impl Compiler {
             if i > 0 {
                 q.sql(", ");
             }
-            self.expr(q, &k.expr, &[a.to_owned()]);
+            match chosen {
+                Some(p) => {
+                    q.sql(&format!("{p}.o{i}"));
+                }
+                None => self.expr(q, &k.expr, &[a.to_owned()]),
+            }
         }
         q.sql(")");
     }
@@ -729,6 +740,18 @@ impl Compiler {
                 });
             }
         });
+    }
+}
+
+/// ` ORDER BY` the order values a subquery selected as `o0`, `o1`, ..., each named
+/// after `prefix` (its alias and a dot, or nothing inside it).
+fn order_by_chosen(q: &mut Sql, order: &[OrderKey], prefix: &str) {
+    q.sql(" ORDER BY ");
+    for (i, k) in order.iter().enumerate() {
+        if i > 0 {
+            q.sql(", ");
+        }
+        q.sql(&format!("{prefix}o{i}")).sql(order_direction(k));
     }
 }
 

@@ -80,41 +80,35 @@ impl Compiler {
         };
         q.sql(" AND ");
         self.column(q, a, key);
-        q.sql(" IN (SELECT rowid - ")
-            .bind_int(lo + (1 << 31))
-            .sql(" FROM ")
-            .sql(fts)
-            .sql(" WHERE ")
-            .sql(fts)
-            .sql(" MATCH ")
-            .bind_text(fts_query(terms))
-            .sql(" AND rowid BETWEEN ")
-            .bind_int(lo)
-            .sql(" AND ")
-            .bind_int(lo + (SPAN - 1))
-            .sql(")");
+        q.sql(" IN (SELECT rowid - ").bind_int(lo + (1 << 31));
+        fts_match(q, fts, fts_query(terms), lo);
+        q.sql(")");
     }
 
     /// How many of the workspace's rows in the trigram table `fts` hold `trigram`, up to
     /// `trigram_stats::COUNT_CAP`.
     pub fn trigram_count(&self, fts: &'static str, trigram: &str) -> Option<Sql<BigInt>> {
         let lo = self.workspace.checked_mul(SPAN)?;
-        let mut q = Sql::<diesel::sql_types::Text>::new();
-        q.sql("SELECT count(*) FROM (SELECT 1 FROM ")
-            .sql(fts)
-            .sql(" WHERE ")
-            .sql(fts)
-            .sql(" MATCH ")
-            .bind_text(fts_query(vec![trigram]))
-            .sql(" AND rowid BETWEEN ")
-            .bind_int(lo)
-            .sql(" AND ")
-            .bind_int(lo + (SPAN - 1))
-            .sql(" LIMIT ")
-            .bind_int(COUNT_CAP)
-            .sql(")");
+        let mut q = Sql::new();
+        q.sql("SELECT count(*) FROM (SELECT 1");
+        fts_match(&mut q, fts, fts_query(vec![trigram]), lo);
+        q.sql(" LIMIT ").bind_int(COUNT_CAP).sql(")");
         Some(q.returning())
     }
+}
+
+/// ` FROM fts WHERE fts MATCH query AND rowid in the workspace's span from lo`.
+fn fts_match(q: &mut Sql, fts: &'static str, query: String, lo: i64) {
+    q.sql(" FROM ")
+        .sql(fts)
+        .sql(" WHERE ")
+        .sql(fts)
+        .sql(" MATCH ")
+        .bind_text(query)
+        .sql(" AND rowid BETWEEN ")
+        .bind_int(lo)
+        .sql(" AND ")
+        .bind_int(lo + (SPAN - 1));
 }
 
 /// Rows of the trigram tables are numbered per workspace in spans of this many.
@@ -126,8 +120,8 @@ fn trigrams(text: &str) -> Vec<String> {
     let mut seen = foldhash::HashSet::default();
     chars
         .windows(3)
-        .map(|w| w.iter().collect::<String>())
-        .filter(|t| seen.insert(t.clone()))
+        .filter(|w| seen.insert(*w))
+        .map(|w| w.iter().collect())
         .collect()
 }
 

@@ -4,8 +4,8 @@
 //! (`com` in an email: a quarter of the rows) cost more than the rest of the lookup.
 //! The counts only steer which trigrams are asked for; the exact comparison decides.
 
-use foldhash::{HashMap, HashMapExt};
-use std::sync::{Mutex, PoisonError};
+use foldhash::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Counts stop here: past it a trigram is common, and counting on costs time.
@@ -19,17 +19,15 @@ const MAX_ENTRIES: usize = 1 << 16;
 type Key = (&'static str, i64, String);
 
 /// The process's counts, shared by every connection.
-pub static STATS: TrigramStats = TrigramStats {
-    counts: Mutex::new(None),
-};
+pub static STATS: LazyLock<TrigramStats> = LazyLock::new(TrigramStats::default);
 
+#[derive(Default)]
 pub struct TrigramStats {
-    counts: Mutex<Option<HashMap<Key, (i64, Instant)>>>,
+    counts: Mutex<HashMap<Key, (i64, Instant)>>,
 }
 
 /// Trigrams the compiler found no fresh count for: `exec` counts them after the read.
-#[derive(Debug, Default)]
-pub struct Misses(pub Vec<Key>);
+pub type Misses = Vec<Key>;
 
 impl TrigramStats {
     /// The rows of `workspace` holding each of `trigrams` in `fts`, when all are known
@@ -46,17 +44,16 @@ impl TrigramStats {
         let mut found = Vec::with_capacity(trigrams.len());
         for t in trigrams {
             let key = (fts, workspace, t.clone());
-            match guard.as_ref().and_then(|m| m.get(&key)) {
+            match guard.get(&key) {
                 Some((n, at)) if now.duration_since(*at) < FRESH_FOR => found.push(*n),
-                _ => misses.0.push(key),
+                _ => misses.push(key),
             }
         }
         (found.len() == trigrams.len()).then_some(found)
     }
 
     pub fn record(&self, key: Key, rows: i64) {
-        let mut guard = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        let map = guard.get_or_insert_with(HashMap::new);
+        let mut map = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }
@@ -70,14 +67,12 @@ mod tests {
 
     #[test]
     fn counts_are_known_per_index_workspace_and_trigram() {
-        let stats = TrigramStats {
-            counts: Mutex::new(None),
-        };
+        let stats = TrigramStats::default();
         let trigrams = ["abc".to_owned(), "bcd".to_owned()];
         let mut misses = Misses::default();
         assert_eq!(stats.lookup("fts", 1, &trigrams, &mut misses), None);
-        assert_eq!(misses.0.len(), 2);
-        for (key, n) in misses.0.into_iter().zip([7, 3]) {
+        assert_eq!(misses.len(), 2);
+        for (key, n) in misses.into_iter().zip([7, 3]) {
             stats.record(key, n);
         }
         let mut misses = Misses::default();
@@ -85,10 +80,10 @@ mod tests {
             stats.lookup("fts", 1, &trigrams, &mut misses),
             Some(vec![7, 3])
         );
-        assert!(misses.0.is_empty());
+        assert!(misses.is_empty());
         // Another workspace's counts are its own.
         assert_eq!(stats.lookup("fts", 2, &trigrams, &mut misses), None);
-        assert_eq!(misses.0.len(), 2);
-        assert!(misses.0.iter().all(|(_, ws, _)| *ws == 2));
+        assert_eq!(misses.len(), 2);
+        assert!(misses.iter().all(|(_, ws, _)| *ws == 2));
     }
 }
