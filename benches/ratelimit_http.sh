@@ -5,6 +5,8 @@
 #
 #   benches/ratelimit_http.sh                       # SQLite, Redis at redis://127.0.0.1:6379
 #   ROUNDS=5 DURATION=8 benches/ratelimit_http.sh
+#   CONNECTIONS=64 benches/ratelimit_http.sh   # enough connections to keep the server busy
+#                                              # while requests wait on Redis: capacity, not latency
 #   PIN=1 benches/ratelimit_http.sh   # Redis (the local server) alone on CPU 1, the server and
 #                                     # wrk (one thread) on CPU 0: Redis on a host of its own,
 #                                     # as in the hosted deployment, on a 2-core machine
@@ -14,6 +16,7 @@ CONTACTS=${CONTACTS:-50000}
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 PORT=${PORT:-18182}
+CONNECTIONS=${CONNECTIONS:-16}
 REDIS=${REDIS:-redis://127.0.0.1:6379}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-release}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
@@ -48,7 +51,7 @@ start() { # limiter
   for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 }
 measure() { # path -> "rps p50_ms p99_ms"
-  "${WRK[@]}" -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$1" |
+  "${WRK[@]}" -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/$1" |
     awk 'function ms(v) {if (v ~ /us$/) {sub(/us/,"",v); return v/1000} if (v ~ /ms$/) {sub(/ms/,"",v); return v+0} sub(/s/,"",v); return v*1000}
          /Requests\/sec/ {r=$2} $1=="50%" {p=ms($2)} $1=="99%" {q=ms($2)} END {print r, p, q}'
 }
@@ -70,7 +73,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "median of $ROUNDS alternating rounds, ${WRK[*]} -c16 -d${DURATION}s, $CONTACTS contacts${PIN:+, Redis alone on CPU 1}"
+echo "median of $ROUNDS alternating rounds, ${WRK[*]} -c$CONNECTIONS -d${DURATION}s, $CONTACTS contacts${PIN:+, Redis alone on CPU 1}"
 printf '%-14s %16s %16s %8s %12s %12s\n' request "in-process rps" "redis rps" ratio "p50 added" "p99 added"
 for q in "${Q[@]}"; do
   n=${q%%|*}

@@ -119,20 +119,33 @@ where
     // pool; callers queue here in arrival order instead, for as long as they would have
     // waited for a connection (while the database is down, the queue must not grow into
     // minutes of waiting for an answer that is 503 anyway).
-    let permit = tokio::time::timeout(CONNECTION_WAIT, db.permits.clone().acquire_owned())
+    let deadline = tokio::time::Instant::now() + CONNECTION_WAIT;
+    let long = match (&db.long_reads, short) {
+        (Some(turns), false) => Some(queue(deadline, turns).await?),
+        _ => None,
+    };
+    let permit = queue(deadline, &db.permits).await?;
+    let db = db.clone();
+    web::block(move || {
+        let _permits = (permit, long);
+        let mut conn = db.get()?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|_| ApiError::Blocking)?
+}
+
+/// A permit of `sem`, taken in arrival order, or 503 once `deadline` has passed.
+async fn queue(
+    deadline: tokio::time::Instant,
+    sem: &std::sync::Arc<tokio::sync::Semaphore>,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    tokio::time::timeout_at(deadline, sem.clone().acquire_owned())
         .await
         .map_err(|_| {
             ApiError::Db(DbError::Unavailable(format!(
                 "no database connection became free within {CONNECTION_WAIT:?}"
             )))
         })?
-        .map_err(|_| ApiError::Blocking)?;
-    let db = db.clone();
-    web::block(move || {
-        let _permit = permit;
-        let mut conn = db.get()?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(|_| ApiError::Blocking)?
+        .map_err(|_| ApiError::Blocking)
 }
