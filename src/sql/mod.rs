@@ -8,6 +8,8 @@ mod expr;
 mod fragment;
 mod functions;
 mod navigation;
+mod objects;
+mod order;
 mod search;
 mod trigram;
 pub mod trigram_stats;
