@@ -34,7 +34,7 @@ pub(super) fn bind(
                 pre = Some(and(pre, f));
             }
             Transformation::Compute(items) => {
-                super::compute_into(OPTION, entity, items, aliases, None, &mut computed)?;
+                super::shape::compute_into(OPTION, entity, items, aliases, None, &mut computed)?;
             }
             _ => {}
         }
@@ -177,7 +177,7 @@ fn select(
             SelectItem::Star => return Ok(None),
             SelectItem::AllOperations(_) => {}
             SelectItem::Path { path, options, pos } => {
-                super::no_nested_select_options(options, pos.0)?;
+                super::shape::no_nested_select_options(options, pos.0)?;
                 let under = |c: &Vec<String>| {
                     c.len() >= path.len()
                         && c.iter().zip(path).all(|(a, b)| a.eq_ignore_ascii_case(b))

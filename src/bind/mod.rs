@@ -7,24 +7,18 @@ mod error;
 mod expr;
 pub mod ir;
 mod literal;
+mod shape;
 
 pub use error::{BindError, BindErrorKind};
 pub use ir::*;
 pub use literal::normalize_dto;
 
 use crate::model::{EdmType, MODEL};
-use expr::{pos_of, ExprBinder};
+use expr::ExprBinder;
 use odata_parser::{
-    ExpandTarget, Expr, KeyPredicate, ODataUrl, PathSegment, QueryOptions, ResourcePath,
-    SearchExpr, SelectItem,
+    Expr, KeyPredicate, ODataUrl, PathSegment, QueryOptions, ResourcePath, SearchExpr,
 };
-
-/// Most distinct `$orderby` keys: each is also a paging key, and PostgreSQL takes at
-/// most 100 arguments in the function that returns them.
-const MAX_ORDER_KEYS: usize = 32;
-
-/// Largest `$top`/`$skip` accepted; keeps every later integer conversion in range.
-const MAX_INT_OPTION: u64 = i64::MAX as u64 / 4;
+use shape::bind_shape;
 
 pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
     let segs = match &url.path {
@@ -350,22 +344,6 @@ fn before_apply(o: &QueryOptions, apply: &[odata_parser::Transformation]) -> Que
     }
 }
 
-/// `$select=Name($select=...)` (4.01, for complex and collection properties) has
-/// nothing to apply to in this model.
-pub(super) fn no_nested_select_options(
-    options: &Option<Box<QueryOptions>>,
-    pos: usize,
-) -> Result<(), BindError> {
-    match options {
-        Some(_) => Err(BindError::unsupported(
-            "$select",
-            Some(pos),
-            "nested options in $select are not supported",
-        )),
-        None => Ok(()),
-    }
-}
-
 fn no_apply(o: &QueryOptions, what: &str) -> Result<(), BindError> {
     match o.apply {
         Some(_) => Err(BindError::unsupported(
@@ -559,266 +537,5 @@ fn search(s: &Option<SearchExpr>) -> Result<Option<SearchExpr>, BindError> {
             "a search term may not contain the character U+0000",
         )),
         _ => Ok(s.clone()),
-    }
-}
-
-/// The options of one level; inside `$expand`, `outer` is the entity type of the
-/// request's resource, which `$it` names there.
-fn bind_shape(
-    entity: Entity,
-    o: &QueryOptions,
-    aliases: &[(String, Expr)],
-    outer: Option<Entity>,
-) -> Result<Shape, BindError> {
-    let mut shape = Shape::default();
-    if let Some(items) = &o.compute {
-        compute_into(
-            "$compute",
-            entity,
-            items,
-            aliases,
-            outer,
-            &mut shape.compute,
-        )?;
-    }
-    if let Some(items) = &o.select {
-        let mut props: Vec<Prop> = Vec::new();
-        let mut all = false;
-        for c in &mut shape.compute {
-            c.selected = false;
-        }
-        for item in items {
-            match item {
-                SelectItem::Star => all = true,
-                SelectItem::AllOperations(_) => {}
-                SelectItem::Path { path, options, pos } => {
-                    no_nested_select_options(options, pos.0)?;
-                    let [name] = path.as_slice() else {
-                        // Name the first unknown segment (400) before declining a valid path (501).
-                        let mut e = entity;
-                        for seg in path {
-                            if let Some(n) = e.nav(seg) {
-                                e = MODEL.entity_type(n.target).unwrap_or(e);
-                            } else if e.property(seg).is_none() {
-                                return Err(BindError::invalid(
-                                    "$select",
-                                    Some(pos.0),
-                                    format!("`{seg}` is not a property of {}", e.name),
-                                ));
-                            }
-                        }
-                        // OData selects only through complex properties, which this model has none of.
-                        return Err(BindError::invalid("$select", Some(pos.0), format!("`{}`: $select cannot follow a navigation property; use $expand={}($select=...)", path.join("/"), path[0])));
-                    };
-                    if let Some(p) = entity.property(name) {
-                        if !props.iter().any(|q| std::ptr::eq(*q, p)) {
-                            props.push(p);
-                        }
-                    } else if let Some(c) = shape.compute.iter_mut().find(|c| c.name == *name) {
-                        c.selected = true;
-                    } else if let Some(n) = entity.nav(name) {
-                        if !shape.select_navs.contains(&n.name) {
-                            shape.select_navs.push(n.name);
-                        }
-                    } else {
-                        return Err(BindError::invalid(
-                            "$select",
-                            Some(pos.0),
-                            format!("`{name}` is not a property of {}", entity.name),
-                        ));
-                    }
-                }
-            }
-        }
-        if all {
-            for c in &mut shape.compute {
-                c.selected = true;
-            }
-        } else {
-            shape.select = Some(props);
-        }
-    }
-    if let Some(items) = &o.expand {
-        for item in items {
-            let navs: Vec<Nav> = match &item.target {
-                ExpandTarget::Star => entity.navigation.iter().collect(),
-                ExpandTarget::Path(p) => {
-                    let [name] = p.as_slice() else {
-                        return Err(BindError::invalid(
-                            "$expand",
-                            Some(item.pos.0),
-                            expand_path_message(entity, p),
-                        ));
-                    };
-                    let nav = entity.nav(name).ok_or_else(|| {
-                        BindError::invalid(
-                            "$expand",
-                            Some(item.pos.0),
-                            format!("`{name}` is not a navigation property of {}", entity.name),
-                        )
-                    })?;
-                    vec![nav]
-                }
-            };
-            for nav in navs {
-                let target = MODEL.entity_type(nav.target).ok_or_else(|| {
-                    BindError::invalid("$expand", Some(item.pos.0), "navigation target missing")
-                })?;
-                if shape.expand.iter().any(|e| std::ptr::eq(e.nav, nav)) {
-                    return Err(BindError::invalid(
-                        "$expand",
-                        Some(item.pos.0),
-                        format!("`{}` is expanded twice", nav.name),
-                    ));
-                }
-                if let Some(odata_parser::Levels::N(n)) = item.options.levels {
-                    if n > 1 {
-                        return Err(BindError::unsupported(
-                            "$expand",
-                            Some(item.pos.0),
-                            "$levels above 1 applies to recursive navigation; this model has none",
-                        ));
-                    }
-                }
-                let sub = bind_shape(
-                    target,
-                    &item.options,
-                    aliases,
-                    Some(outer.unwrap_or(entity)),
-                )?;
-                if !nav.many
-                    && (sub.top.is_some()
-                        || sub.skip.is_some()
-                        || !sub.orderby.is_empty()
-                        || sub.count)
-                {
-                    return Err(BindError::invalid(
-                        "$expand",
-                        Some(item.pos.0),
-                        format!(
-                            "`{}` is single-valued: $top, $skip, $orderby and $count do not apply",
-                            nav.name
-                        ),
-                    ));
-                }
-                shape.expand.push(Expand {
-                    nav,
-                    target,
-                    shape: sub,
-                    is_ref: item.is_ref,
-                    is_count: item.is_count,
-                });
-            }
-        }
-    }
-    if let Some(f) = &o.filter {
-        shape.filter = Some(
-            ExprBinder::new("$filter", aliases, entity)
-                .in_expand(outer)
-                .with_computed(&shape.compute)
-                .predicate(f)?,
-        );
-    }
-    if let Some(items) = &o.orderby {
-        let mut b = ExprBinder::new("$orderby", aliases, entity)
-            .in_expand(outer)
-            .with_computed(&shape.compute);
-        for item in items {
-            let t = b.expr(&item.expr)?;
-            if matches!(t, TExpr::Lit(_)) {
-                continue;
-            }
-            if t.ty() == Ty::Null {
-                return Err(BindError::invalid(
-                    "$orderby",
-                    Some(pos_of(&item.expr)),
-                    "cannot order by null",
-                ));
-            }
-            // A key given again never decides anything: the first one already did.
-            if shape.orderby.iter().any(|(k, _)| *k == t) {
-                continue;
-            }
-            if shape.orderby.len() == MAX_ORDER_KEYS {
-                return Err(BindError::invalid(
-                    "$orderby",
-                    Some(pos_of(&item.expr)),
-                    format!("at most {MAX_ORDER_KEYS} different $orderby keys"),
-                ));
-            }
-            shape.orderby.push((t, item.desc));
-        }
-    }
-    for (name, v) in [("$top", o.top), ("$skip", o.skip)] {
-        if v.is_some_and(|v| v > MAX_INT_OPTION) {
-            return Err(BindError::invalid(
-                name,
-                None,
-                format!("{name} must be at most {MAX_INT_OPTION}"),
-            ));
-        }
-    }
-    shape.top = o.top;
-    shape.skip = o.skip;
-    shape.count = o.count.unwrap_or(false);
-    shape.search = search(&o.search)?;
-    Ok(shape)
-}
-
-/// Binds `expr as Name, ...` (of `$compute`, or `$apply`'s `compute(...)`) onto `out`:
-/// each name new to the entity and to `out`, each expression free to use those before it.
-pub(super) fn compute_into(
-    option: &'static str,
-    entity: Entity,
-    items: &[odata_parser::ComputeItem],
-    aliases: &[(String, Expr)],
-    outer: Option<Entity>,
-    out: &mut Vec<ComputedProp>,
-) -> Result<(), BindError> {
-    for item in items {
-        let name = &item.alias;
-        let taken = entity.property(name).is_some()
-            || entity.nav(name).is_some()
-            || out.iter().any(|c| c.name.eq_ignore_ascii_case(name));
-        if taken {
-            return Err(BindError::invalid(
-                option,
-                Some(pos_of(&item.expr)),
-                format!(
-                    "`{name}` is already a property of {} or computed before",
-                    entity.name
-                ),
-            ));
-        }
-        let expr = ExprBinder::new(option, aliases, entity)
-            .in_expand(outer)
-            .with_computed(out)
-            .expr(&item.expr)?;
-        out.push(ComputedProp {
-            name: name.clone(),
-            expr,
-            selected: true,
-        });
-    }
-    Ok(())
-}
-
-/// Why a multi-segment `$expand` path is refused: this model has no complex properties,
-/// the only thing OData lets such a path pass through. A path through navigation is
-/// answered with the nested form that says the same.
-fn expand_path_message(entity: &crate::model::EntityType, path: &[String]) -> String {
-    let joined = path.join("/");
-    match path {
-        [first, middle @ .., last] if entity.nav(first).is_some() => {
-            let nested = middle
-                .iter()
-                .rev()
-                .fold(last.clone(), |inner, seg| format!("{seg}($expand={inner})"));
-            format!(
-                "`{joined}`: an $expand path cannot pass through a navigation property; \
-                 nest it instead: `$expand={first}($expand={nested})`"
-            )
-        }
-        _ => format!("`{joined}` is not a navigation property of {}", entity.name),
     }
 }
