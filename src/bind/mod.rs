@@ -5,6 +5,7 @@ mod aggregate;
 mod cast;
 mod error;
 mod expr;
+mod functions;
 pub mod ir;
 mod literal;
 mod shape;

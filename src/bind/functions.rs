@@ -1,0 +1,206 @@
+//! Calls of OData's canonical functions in expressions: the arguments bound, the arity
+//! and argument types checked, the result typed (`cast` and `isof` in cast.rs; the geo
+//! and collection functions are refused as unsupported).
+
+use super::error::BindError;
+use super::expr::ExprBinder;
+use super::ir::{TExpr, Ty, Value};
+use crate::model::EdmType;
+use odata_parser::{Expr, Function};
+
+impl ExprBinder<'_> {
+    pub(super) fn call(
+        &mut self,
+        f: Function,
+        args: &[Expr],
+        pos: usize,
+    ) -> Result<TExpr, BindError> {
+        use Function::*;
+        if matches!(f, Cast | IsOf) {
+            return self.type_function(f, args, pos);
+        }
+        let bound = args
+            .iter()
+            .map(|a| self.expr(a))
+            .collect::<Result<Vec<_>, _>>();
+        let unsupported = |what: &str| {
+            Err(BindError::unsupported(
+                self.option,
+                Some(pos),
+                format!("{what} is not supported"),
+            ))
+        };
+        if matches!(
+            f,
+            HasSubset | HasSubsequence | GeoDistance | GeoIntersects | GeoLength
+        ) {
+            return unsupported(&f.to_string());
+        }
+        let bound = bound?;
+        let arity = |n: &[usize]| -> Result<(), BindError> {
+            if n.contains(&bound.len()) {
+                Ok(())
+            } else {
+                Err(self.err(
+                    pos,
+                    format!(
+                        "{f} takes {} argument(s), got {}",
+                        n.iter()
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" or "),
+                        bound.len()
+                    ),
+                ))
+            }
+        };
+        let want = |i: usize, ok: fn(Ty) -> bool, what: &str| -> Result<(), BindError> {
+            let t = bound[i].ty();
+            if t == Ty::Null || ok(t) {
+                Ok(())
+            } else {
+                Err(self.err(
+                    pos,
+                    format!(
+                        "argument {} of {f} must be {what}, found {}",
+                        i + 1,
+                        t.name()
+                    ),
+                ))
+            }
+        };
+        let string = |t: Ty| t.is_string();
+        let number = |t: Ty| t.is_numeric();
+        let temporal = |t: Ty| {
+            matches!(
+                t,
+                Ty::Edm(EdmType::DateTimeOffset) | Ty::Date | Ty::TimeOfDay
+            )
+        };
+        let int = Ty::Edm(EdmType::Int32);
+        let ty = match f {
+            Contains | StartsWith | EndsWith | MatchesPattern => {
+                arity(&[2])?;
+                want(0, string, "a string")?;
+                want(1, string, "a string")?;
+                if f == MatchesPattern {
+                    // Checked here, once, rather than by the database on every row.
+                    match &bound[1] {
+                        TExpr::Lit(Value::String(p)) => {
+                            if let Err(e) = regex::Regex::new(p) {
+                                return Err(self.err(
+                                    pos,
+                                    format!("the pattern of matchesPattern is not a valid regular expression: {e}"),
+                                ));
+                            }
+                        }
+                        TExpr::Lit(Value::Null) => {}
+                        _ => {
+                            return unsupported(
+                                "matchesPattern with a pattern that is not a string literal",
+                            )
+                        }
+                    }
+                }
+                Ty::Bool
+            }
+            Length => {
+                arity(&[1])?;
+                want(0, string, "a string")?;
+                int
+            }
+            IndexOf => {
+                arity(&[2])?;
+                want(0, string, "a string")?;
+                want(1, string, "a string")?;
+                int
+            }
+            Substring => {
+                arity(&[2, 3])?;
+                want(0, string, "a string")?;
+                want(1, number, "a number")?;
+                if bound.len() == 3 {
+                    want(2, number, "a number")?;
+                }
+                Ty::Edm(EdmType::String)
+            }
+            ToLower | ToUpper | Trim => {
+                arity(&[1])?;
+                want(0, string, "a string")?;
+                Ty::Edm(EdmType::String)
+            }
+            Concat => {
+                arity(&[2])?;
+                want(0, string, "a string")?;
+                want(1, string, "a string")?;
+                Ty::Edm(EdmType::String)
+            }
+            Year | Month | Day => {
+                arity(&[1])?;
+                want(
+                    0,
+                    |t| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::Date),
+                    "a date or DateTimeOffset",
+                )?;
+                int
+            }
+            Hour | Minute | Second => {
+                arity(&[1])?;
+                want(
+                    0,
+                    |t| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::TimeOfDay),
+                    "a time or DateTimeOffset",
+                )?;
+                int
+            }
+            FractionalSeconds => {
+                arity(&[1])?;
+                want(0, temporal, "a time or DateTimeOffset")?;
+                Ty::Edm(EdmType::Decimal(38, 10))
+            }
+            TotalOffsetMinutes => {
+                arity(&[1])?;
+                want(
+                    0,
+                    |t| t == Ty::Edm(EdmType::DateTimeOffset),
+                    "a DateTimeOffset",
+                )?;
+                int
+            }
+            Date => {
+                arity(&[1])?;
+                want(
+                    0,
+                    |t| t == Ty::Edm(EdmType::DateTimeOffset),
+                    "a DateTimeOffset",
+                )?;
+                Ty::Date
+            }
+            Time => {
+                arity(&[1])?;
+                want(
+                    0,
+                    |t| t == Ty::Edm(EdmType::DateTimeOffset),
+                    "a DateTimeOffset",
+                )?;
+                Ty::TimeOfDay
+            }
+            Now | MaxDateTime | MinDateTime => {
+                arity(&[0])?;
+                Ty::Edm(EdmType::DateTimeOffset)
+            }
+            Round | Floor | Ceiling => {
+                arity(&[1])?;
+                want(0, number, "a number")?;
+                bound[0].ty()
+            }
+            TotalSeconds => {
+                arity(&[1])?;
+                want(0, |t| t == Ty::Duration, "a Duration")?;
+                Ty::Edm(EdmType::Decimal(38, 10))
+            }
+            _ => return unsupported(&f.to_string()),
+        };
+        Ok(TExpr::Call(f, bound, ty))
+    }
+}
