@@ -55,7 +55,10 @@ impl ExprBinder<'_> {
             }
         };
         let want = |i: usize, ok: fn(Ty) -> bool, what: &str| -> Result<(), BindError> {
-            let t = bound[i].ty();
+            // Every caller checks the arity first; a missing argument is still an error.
+            let Some(t) = bound.get(i).map(TExpr::ty) else {
+                return Err(self.err(pos, format!("{f} is missing argument {}", i + 1)));
+            };
             if t == Ty::Null || ok(t) {
                 Ok(())
             } else {

@@ -52,7 +52,9 @@ impl Compiler {
     pub(super) fn keyset(&mut self, q: &mut Sql, order: &[OrderKey], after: &[Value], a: &str) {
         let scopes = [a.to_owned()];
         q.sql("(");
-        for i in 0..order.len() {
+        // A skiptoken holds one value per key (checked when it is read); zipping keeps a
+        // shorter one from reaching past its end all the same.
+        for (i, (k, v)) in order.iter().zip(after).enumerate() {
             if i > 0 {
                 q.sql(" OR ");
             }
@@ -72,7 +74,6 @@ impl Compiler {
             if i > 0 {
                 q.sql(" AND ");
             }
-            let (k, v) = (&order[i], &after[i]);
             match (k.desc, v == &Value::Null) {
                 // Ascending from null: any non-null value comes later.
                 (false, true) => {
