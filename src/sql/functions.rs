@@ -11,7 +11,14 @@ impl Compiler {
     pub(super) fn call(&mut self, q: &mut Sql, f: Function, args: &[TExpr], scopes: &[String]) {
         use Function::*;
         let pg = self.dialect == Dialect::Postgres;
-        let arg = |c: &mut Compiler, q: &mut Sql, i: usize| c.expr(q, &args[i], scopes);
+        // Binding checked each call's arity; an argument missing all the same is NULL.
+        let arg = |c: &mut Compiler, q: &mut Sql, i: usize| match args.get(i) {
+            Some(a) => c.expr(q, a, scopes),
+            None => {
+                q.sql("NULL");
+            }
+        };
+        let first_ty = args.first().map(TExpr::ty);
         let predicate = matches!(f, Contains | StartsWith | EndsWith | MatchesPattern);
         if !predicate && args.iter().any(|a| matches!(a, TExpr::Lit(Value::Null))) {
             // A function of null is null; PostgreSQL could not even choose the
@@ -22,7 +29,7 @@ impl Compiler {
         match f {
             Contains | StartsWith | EndsWith | MatchesPattern => {
                 q.sql("(CASE WHEN ");
-                self.string_predicate(q, f, &args[0], &args[1], scopes);
+                self.string_call(q, f, args, scopes);
                 q.sql(if pg {
                     " THEN TRUE ELSE FALSE END)"
                 } else {
@@ -88,7 +95,7 @@ impl Compiler {
                     arg(self, q, 0);
                     q.sql(")) AS integer)");
                 } else {
-                    let time_only = args[0].ty() == Ty::TimeOfDay;
+                    let time_only = first_ty == Some(Ty::TimeOfDay);
                     q.sql(&format!("CAST(strftime('{lite}', "));
                     if time_only {
                         q.sql("'2000-01-01T' || ");
@@ -143,7 +150,7 @@ impl Compiler {
             }
             MaxDateTime => self.value(q, &Value::DateTimeOffset("9999-12-31T23:59:59Z".into())),
             MinDateTime => self.value(q, &Value::DateTimeOffset("0001-01-01T00:00:00Z".into())),
-            Round | Floor | Ceiling if matches!(args[0].ty(), Ty::Edm(t) if t.is_integer()) => {
+            Round | Floor | Ceiling if matches!(first_ty, Some(Ty::Edm(t)) if t.is_integer()) => {
                 // Already whole, and typed as the integer it is (PostgreSQL's floor() of
                 // a smallint is a double precision).
                 arg(self, q, 0);
