@@ -74,6 +74,7 @@ impl ExprBinder<'_> {
         };
         let string = |t: Ty| t.is_string();
         let number = |t: Ty| t.is_numeric();
+        let instant = |t: Ty| t == Ty::Edm(EdmType::DateTimeOffset);
         let temporal = |t: Ty| {
             matches!(
                 t,
@@ -88,8 +89,8 @@ impl ExprBinder<'_> {
                 want(1, string, "a string")?;
                 if f == MatchesPattern {
                     // Checked here, once, rather than by the database on every row.
-                    match &bound[1] {
-                        TExpr::Lit(Value::String(p)) => {
+                    match bound.get(1) {
+                        Some(TExpr::Lit(Value::String(p))) => {
                             if let Err(e) = regex::Regex::new(p) {
                                 return Err(self.err(
                                     pos,
@@ -97,7 +98,7 @@ impl ExprBinder<'_> {
                                 ));
                             }
                         }
-                        TExpr::Lit(Value::Null) => {}
+                        Some(TExpr::Lit(Value::Null)) => {}
                         _ => {
                             return unsupported(
                                 "matchesPattern with a pattern that is not a string literal",
@@ -163,29 +164,17 @@ impl ExprBinder<'_> {
             }
             TotalOffsetMinutes => {
                 arity(&[1])?;
-                want(
-                    0,
-                    |t| t == Ty::Edm(EdmType::DateTimeOffset),
-                    "a DateTimeOffset",
-                )?;
+                want(0, instant, "a DateTimeOffset")?;
                 int
             }
             Date => {
                 arity(&[1])?;
-                want(
-                    0,
-                    |t| t == Ty::Edm(EdmType::DateTimeOffset),
-                    "a DateTimeOffset",
-                )?;
+                want(0, instant, "a DateTimeOffset")?;
                 Ty::Date
             }
             Time => {
                 arity(&[1])?;
-                want(
-                    0,
-                    |t| t == Ty::Edm(EdmType::DateTimeOffset),
-                    "a DateTimeOffset",
-                )?;
+                want(0, instant, "a DateTimeOffset")?;
                 Ty::TimeOfDay
             }
             Now | MaxDateTime | MinDateTime => {
@@ -195,7 +184,7 @@ impl ExprBinder<'_> {
             Round | Floor | Ceiling => {
                 arity(&[1])?;
                 want(0, number, "a number")?;
-                bound[0].ty()
+                bound.first().map_or(Ty::Null, TExpr::ty)
             }
             TotalSeconds => {
                 arity(&[1])?;

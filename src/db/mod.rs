@@ -86,19 +86,11 @@ impl DatabaseUrl {
         if self.dialect == Dialect::Sqlite {
             return true;
         }
-        let Ok(url) = url::Url::parse(&self.target) else {
-            // libpq's `postgres://user@/db?host=/socket/dir`: the url crate refuses a user
-            // without a host, libpq takes it as the default, a Unix socket.
-            let authority = self
-                .target
-                .split_once("://")
-                .map_or("", |(_, rest)| rest.split(['/', '?']).next().unwrap_or(""));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            return host.is_empty()
-                && self.target.split_once('?').is_none_or(|(_, q)| {
-                    q.split('&')
-                        .all(|kv| !kv.starts_with("host=") || kv.starts_with("host=/"))
-                });
+        let Some(url) = url::Url::parse(&self.target)
+            .ok()
+            .or_else(|| without_user(&self.target))
+        else {
+            return false;
         };
         if let Some((_, host)) = url.query_pairs().find(|(k, _)| k == "host") {
             return host.starts_with('/');
@@ -116,6 +108,17 @@ impl DatabaseUrl {
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         }
     }
+}
+
+/// libpq's `postgres://user@/db?host=/socket/dir` without its user, which the url crate
+/// refuses (a user without a host) and which has no bearing on where the database runs.
+fn without_user(target: &str) -> Option<url::Url> {
+    let (scheme, rest) = target.split_once("://")?;
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    if !authority.ends_with('@') {
+        return None;
+    }
+    url::Url::parse(&format!("{scheme}://{tail}")).ok()
 }
 
 /// SQLite's memory allocator: mimalloc, as for the rest of the process. SQLite builds

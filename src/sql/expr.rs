@@ -98,7 +98,7 @@ impl Compiler {
                         | Function::MatchesPattern
                 ) =>
             {
-                self.string_call(q, *f, args, scopes)
+                self.string_predicate(q, *f, args, scopes)
             }
             TExpr::Lit(Value::Bool(b)) => {
                 q.sql(if *b { "1=1" } else { "1=0" });
@@ -229,29 +229,17 @@ impl Compiler {
 
     /// A call of `contains`, `startswith`, `endswith` or `matchesPattern`; binding gave it
     /// two arguments (were one missing, it would match nothing).
-    pub(super) fn string_call(
+    pub(super) fn string_predicate(
         &mut self,
         q: &mut Sql,
         f: Function,
         args: &[TExpr],
         scopes: &[String],
     ) {
-        match args {
-            [s, p] => self.string_predicate(q, f, s, p, scopes),
-            _ => {
-                q.sql("1=0");
-            }
-        }
-    }
-
-    fn string_predicate(
-        &mut self,
-        q: &mut Sql,
-        f: Function,
-        s: &TExpr,
-        p: &TExpr,
-        scopes: &[String],
-    ) {
+        let [s, p] = args else {
+            q.sql("1=0");
+            return;
+        };
         let wrap = self.open_two_valued(q, s.nullable() || p.nullable());
         q.sql("(");
         match (f, p) {

@@ -29,7 +29,7 @@ impl Compiler {
         match f {
             Contains | StartsWith | EndsWith | MatchesPattern => {
                 q.sql("(CASE WHEN ");
-                self.string_call(q, f, args, scopes);
+                self.string_predicate(q, f, args, scopes);
                 q.sql(if pg {
                     " THEN TRUE ELSE FALSE END)"
                 } else {
