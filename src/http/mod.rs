@@ -11,12 +11,15 @@ pub mod negotiate;
 mod query_body;
 mod read;
 mod request;
+mod request_target;
 
 use crate::config::Config;
 use crate::db::{pending_migrations, DatabaseUrl, Db, DbError};
 use crate::ratelimit::Limiter;
-use actix_web::dev::Server;
-use actix_web::{middleware, web, App, HttpServer};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Server};
+use actix_web::{middleware, web, App};
+use request_target::EncodedTargets;
 use std::net::TcpListener;
 
 pub struct AppState {
@@ -28,6 +31,8 @@ pub struct AppState {
     /// Workspaces of tokens accepted before, so that a read can carry its own token
     /// check (see `handlers::serve_known_token`).
     pub known_tokens: crate::auth::KnownTokens,
+    /// The address listened on: the service root of a request that names no host.
+    pub authority: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,44 +69,60 @@ impl Application {
             config.rate_limit_fail_closed,
         )
         .await;
+        let listener = TcpListener::bind(bind).map_err(|source| StartError::Bind {
+            addr: bind.into(),
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: bind.into(),
+            source,
+        })?;
+        let port = addr.port();
         let state = web::Data::new(AppState {
             known_tokens: Default::default(),
+            authority: addr.to_string(),
             db,
             limiter,
             max_page_size: config.max_page_size,
             api_key_param: config.api_key_param.clone().filter(|p| !p.is_empty()),
         });
-        let listener = TcpListener::bind(bind).map_err(|source| StartError::Bind {
-            addr: bind.into(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
+        let workers = dbcall::workers(&state.db);
+        // actix-web's HttpServer, assembled here so that each connection's request
+        // targets pass through EncodedTargets before actix-http parses them.
+        let server = Server::build()
+            .workers(workers)
+            .listen("crm-odata", listener, move || {
+                let app = App::new()
+                    .app_data(state.clone())
+                    .wrap(middleware::DefaultHeaders::new().add(("OData-Version", "4.0")))
+                    .route("/healthz", web::get().to(handlers::healthz))
+                    .default_service(web::to(handlers::odata))
+                    .into_factory();
+                let http = actix_http::HttpService::build()
+                    // Clients keep idle connections for a minute or more (reqwest 90 s,
+                    // browsers and the .NET stack behind Excel and Power BI 60-120 s) and
+                    // reuse them without checking; closing after actix's default 5 s made
+                    // their next request fail on a connection the server had just closed.
+                    // 75 s, as nginx.
+                    .keep_alive(std::time::Duration::from_secs(75))
+                    .client_request_timeout(std::time::Duration::from_secs(5))
+                    .client_disconnect_timeout(std::time::Duration::from_secs(1))
+                    .local_addr(addr)
+                    // Only `AppConfig::default()` is public; `service_root` reads the
+                    // listening address from AppState instead.
+                    .h1(map_config(app, |_| AppConfig::default()));
+                fn_service(|io: actix_web::rt::net::TcpStream| {
+                    let io = EncodedTargets::new(io);
+                    let peer = io.peer_addr();
+                    std::future::ready(Ok((io, peer)))
+                })
+                .and_then(http)
+            })
             .map_err(|source| StartError::Bind {
                 addr: bind.into(),
                 source,
             })?
-            .port();
-        let workers = dbcall::workers(&state.db);
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .wrap(middleware::DefaultHeaders::new().add(("OData-Version", "4.0")))
-                .route("/healthz", web::get().to(handlers::healthz))
-                .default_service(web::to(handlers::odata))
-        })
-        // Clients keep idle connections for a minute or more (reqwest 90 s, browsers and
-        // the .NET stack behind Excel and Power BI 60-120 s) and reuse them without
-        // checking; closing after actix's default 5 s made their next request fail on a
-        // connection the server had just closed. 75 s, as nginx.
-        .keep_alive(std::time::Duration::from_secs(75))
-        .workers(workers)
-        .listen(listener)
-        .map_err(|source| StartError::Bind {
-            addr: bind.into(),
-            source,
-        })?
-        .run();
+            .run();
         Ok(Self { port, server })
     }
 

@@ -87,7 +87,11 @@ fn service_root(req: &HttpRequest) -> String {
         .get(HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or_else(|| req.app_config().host());
+        .or_else(|| {
+            req.app_data::<actix_web::web::Data<super::AppState>>()
+                .map(|s| s.authority.as_str())
+        })
+        .unwrap_or("localhost");
     let mut root = String::with_capacity(scheme.len() + host.len() + 4);
     root.push_str(scheme);
     root.push_str("://");

@@ -1,0 +1,267 @@
+//! Requests as some clients write them, byte for byte, over a plain socket: raw UTF-8,
+//! `"` and `<` in the target (curl sends them as typed), targets over 64 KiB, several
+//! requests on one connection, HTTP/1.0 without `Host`. Every one gets the pipeline's
+//! answer (data, or an OData error), never a bare 400 from below it.
+
+mod common;
+
+use common::{spawn_seeded, Backend, TestApp};
+use diesel::RunQueryDsl;
+use serde_json::Value;
+use std::io::{Read, Write};
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Writes `requests` at once on one connection (the last one should close it) and reads
+/// the answers until the server closes.
+async fn exchange(app: &TestApp, requests: Vec<u8>) -> Vec<Answer> {
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    actix_web::rt::task::spawn_blocking(move || {
+        let mut conn = std::net::TcpStream::connect(&addr).expect("connect");
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .expect("timeout");
+        conn.write_all(&requests).expect("write");
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).expect("read");
+        parse_answers(&got)
+    })
+    .await
+    .expect("join")
+}
+
+fn parse_answers(mut raw: &[u8]) -> Vec<Answer> {
+    let mut answers = Vec::new();
+    while !raw.is_empty() {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut resp = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(head) = resp.parse(raw).expect("a response head") else {
+            panic!("partial head: {}", String::from_utf8_lossy(raw));
+        };
+        let status = resp.code.expect("status");
+        let headers: Vec<(String, String)> = resp
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_owned(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect();
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        raw = &raw[head..];
+        let mut body = Vec::new();
+        if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            loop {
+                let line_end = raw.windows(2).position(|w| w == b"\r\n").expect("size");
+                let size = usize::from_str_radix(
+                    std::str::from_utf8(&raw[..line_end]).expect("hex").trim(),
+                    16,
+                )
+                .expect("chunk size");
+                raw = &raw[line_end + 2..];
+                body.extend_from_slice(&raw[..size]);
+                raw = &raw[size + 2..];
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            let len: usize = find("content-length").map_or(0, |v| v.parse().expect("length"));
+            body.extend_from_slice(&raw[..len]);
+            raw = &raw[len..];
+        }
+        answers.push(Answer {
+            status,
+            headers,
+            body,
+        });
+    }
+    answers
+}
+
+fn get(target: &str, token: &str, last: bool) -> Vec<u8> {
+    let close = if last { "Connection: close\r\n" } else { "" };
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: odata.test\r\nAuthorization: Bearer {token}\r\n{close}\r\n"
+    )
+    .into_bytes()
+}
+
+fn ids(a: &Answer) -> Vec<i64> {
+    a.json()["value"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&a.body)))
+        .iter()
+        .map(|c| c["ContactId"].as_i64().expect("id"))
+        .collect()
+}
+
+#[actix_web::test]
+async fn raw_utf8_in_a_target_means_what_the_client_typed_within_its_workspace() {
+    for backend in common::backends() {
+        let app = spawn_seeded(backend).await;
+        let (alpha, beta) = (app.db.token("alpha"), app.db.token("beta"));
+        diesel::sql_query(
+            "UPDATE contacts SET surname = 'Müller' WHERE contact_id IN (3, 5) AND workspace_id = (SELECT id FROM workspaces WHERE name = 'alpha')",
+        )
+        .execute(&mut app.db.conn())
+        .expect("update");
+        let raw = "/Contacts?$filter=Surname%20eq%20'Müller'&$select=ContactId,Surname&$orderby=ContactId";
+        let encoded = raw.replace("ü", "%C3%BC");
+        let mut requests = get(raw, &alpha, false);
+        requests.extend(get(&encoded, &alpha, false));
+        requests.extend(get(raw, &beta, true));
+        let answers = exchange(&app, requests).await;
+        assert_eq!(answers.len(), 3, "{backend:?}: {answers:?}");
+        assert_eq!(answers[0].status, 200, "{backend:?}: {answers:?}");
+        assert_eq!(ids(&answers[0]), [3, 5], "{backend:?}");
+        assert_eq!(answers[0].json()["value"][0]["Surname"], "Müller");
+        assert_eq!(
+            answers[0].body, answers[1].body,
+            "{backend:?}: raw and percent-encoded are one request"
+        );
+        // The other workspace's token sees none of alpha's rows this way either.
+        assert_eq!(answers[2].status, 200, "{backend:?}");
+        assert_eq!(ids(&answers[2]), Vec::<i64>::new(), "{backend:?}");
+    }
+}
+
+#[actix_web::test]
+async fn refused_characters_and_over_long_targets_get_odata_errors_and_the_connection_goes_on() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    let long = format!(
+        "/Contacts?$filter={}Surname%20eq%20'y'",
+        "Surname%20eq%20'x'%20or%20".repeat(3_000)
+    );
+    assert!(long.len() > 65_535, "past what the URI parser takes");
+    let mut requests = get("/Contacts?$filter=Surname%20eq%20\"Smith\"", &t, false);
+    requests.extend(get(
+        "/Contacts?$filter=Surname%20eq%20%22Smith%22",
+        &t,
+        false,
+    ));
+    requests.extend(get(
+        "/Contacts?$filter=Surname%20eq%20'<x>'&$top=1",
+        &t,
+        false,
+    ));
+    requests.extend(get(&long, &t, false));
+    requests.extend(get("/Contacts?$top=1&$select=ContactId", &t, true));
+    let answers = exchange(&app, requests).await;
+    assert_eq!(answers.len(), 5, "{answers:?}");
+
+    let quote = &answers[0];
+    assert_eq!(quote.status, 400);
+    let error = &quote.json()["error"];
+    assert_eq!(error["code"], "SyntaxError", "{error}");
+    assert_eq!(error["target"], "$filter", "{error}");
+    // Where and what, as for the same request percent-encoded (positions count in the
+    // query as sent).
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("position 23") && m.contains('"')),
+        "{error}"
+    );
+    assert_eq!(quote.body, answers[1].body);
+    // `<` and `>` inside a string literal are just characters of the value.
+    assert_eq!(answers[2].status, 200, "{:?}", answers[2]);
+    assert_eq!(ids(&answers[2]), Vec::<i64>::new());
+
+    let too_long = &answers[3];
+    assert_eq!(too_long.status, 414);
+    assert_eq!(too_long.json()["error"]["code"], "UriTooLong");
+    assert!(too_long
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/json")));
+
+    assert_eq!(answers[4].status, 200);
+    assert_eq!(ids(&answers[4]).len(), 1);
+}
+
+/// Bodies pass untouched, whatever they hold, and the request after them is read where
+/// it starts: a JSON `$batch` full of `"` and raw UTF-8, then a GET on the same
+/// connection; and a chunked body, after which actix-http alone reads the connection.
+#[actix_web::test]
+async fn bodies_pass_unchanged_between_requests_on_one_connection() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    let batch = r#"{"requests":[{"id":"1","method":"GET","url":"Contacts?$filter=Surname eq 'Müller \"<>\"'&$select=ContactId"},{"id":"2","method":"GET","url":"Contacts/$count"}]}"#;
+    let mut requests = format!(
+        "POST /$batch HTTP/1.1\r\nHost: odata.test\r\nAuthorization: Bearer {t}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{batch}",
+        batch.len()
+    )
+    .into_bytes();
+    requests.extend(get(
+        "/Contacts?$filter=Surname%20eq%20'Ü'&$select=ContactId",
+        &t,
+        false,
+    ));
+    let chunked = format!(
+        "POST /$batch HTTP/1.1\r\nHost: odata.test\r\nAuthorization: Bearer {t}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{batch}\r\n0\r\n\r\n",
+        batch.len()
+    );
+    requests.extend(chunked.into_bytes());
+    requests.extend(get("/Contacts/$count", &t, true));
+    let answers = exchange(&app, requests).await;
+    assert_eq!(answers.len(), 4, "{answers:?}");
+    for i in [0, 2] {
+        assert_eq!(answers[i].status, 200, "{:?}", answers[i]);
+        let inner = answers[i].json();
+        let statuses: Vec<&Value> = inner["responses"]
+            .as_array()
+            .expect("responses")
+            .iter()
+            .map(|r| &r["status"])
+            .collect();
+        assert_eq!(statuses, [200, 200], "{inner}");
+    }
+    assert_eq!(answers[1].status, 200, "{:?}", answers[1]);
+    assert_eq!(ids(&answers[1]), Vec::<i64>::new());
+    assert_eq!(answers[3].status, 200);
+    assert_eq!(answers[3].body, b"200");
+}
+
+/// HTTP/1.0 without `Host`: the context URL names the address the service listens on.
+#[actix_web::test]
+async fn a_request_without_host_gets_the_listening_address_as_its_service_root() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    let request = format!(
+        "GET /Contacts?$top=1&$select=ContactId HTTP/1.0\r\nAuthorization: Bearer {t}\r\n\r\n"
+    );
+    let answers = exchange(&app, request.into_bytes()).await;
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    let context = answers[0].json()["@odata.context"].clone();
+    assert_eq!(
+        context,
+        format!("{}/$metadata#Contacts(ContactId)", app.base),
+        "{context}"
+    );
+}
