@@ -5,112 +5,10 @@
 
 mod common;
 
-use common::{spawn_seeded, Backend, TestApp};
+use common::raw::{exchange, get, Answer};
+use common::{spawn_seeded, Backend};
 use diesel::RunQueryDsl;
 use serde_json::Value;
-use std::io::{Read, Write};
-
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Writes `requests` at once on one connection (the last one should close it) and reads
-/// the answers until the server closes.
-async fn exchange(app: &TestApp, requests: Vec<u8>) -> Vec<Answer> {
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    actix_web::rt::task::spawn_blocking(move || {
-        let mut conn = std::net::TcpStream::connect(&addr).expect("connect");
-        conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-            .expect("timeout");
-        conn.write_all(&requests).expect("write");
-        let mut got = Vec::new();
-        conn.read_to_end(&mut got).expect("read");
-        parse_answers(&got)
-    })
-    .await
-    .expect("join")
-}
-
-fn parse_answers(mut raw: &[u8]) -> Vec<Answer> {
-    let mut answers = Vec::new();
-    while !raw.is_empty() {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut resp = httparse::Response::new(&mut headers);
-        let httparse::Status::Complete(head) = resp.parse(raw).expect("a response head") else {
-            panic!("partial head: {}", String::from_utf8_lossy(raw));
-        };
-        let status = resp.code.expect("status");
-        let headers: Vec<(String, String)> = resp
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_owned(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect();
-        let find = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        };
-        raw = &raw[head..];
-        let mut body = Vec::new();
-        if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-            loop {
-                let line_end = raw.windows(2).position(|w| w == b"\r\n").expect("size");
-                let size = usize::from_str_radix(
-                    std::str::from_utf8(&raw[..line_end]).expect("hex").trim(),
-                    16,
-                )
-                .expect("chunk size");
-                raw = &raw[line_end + 2..];
-                body.extend_from_slice(&raw[..size]);
-                raw = &raw[size + 2..];
-                if size == 0 {
-                    break;
-                }
-            }
-        } else {
-            let len: usize = find("content-length").map_or(0, |v| v.parse().expect("length"));
-            body.extend_from_slice(&raw[..len]);
-            raw = &raw[len..];
-        }
-        answers.push(Answer {
-            status,
-            headers,
-            body,
-        });
-    }
-    answers
-}
-
-fn get(target: &str, token: &str, last: bool) -> Vec<u8> {
-    let close = if last { "Connection: close\r\n" } else { "" };
-    format!(
-        "GET {target} HTTP/1.1\r\nHost: odata.test\r\nAuthorization: Bearer {token}\r\n{close}\r\n"
-    )
-    .into_bytes()
-}
 
 fn ids(a: &Answer) -> Vec<i64> {
     a.json()["value"]
@@ -136,7 +34,7 @@ async fn raw_utf8_in_a_target_means_what_the_client_typed_within_its_workspace()
         let mut requests = get(raw, &alpha, false);
         requests.extend(get(&encoded, &alpha, false));
         requests.extend(get(raw, &beta, true));
-        let answers = exchange(&app, requests).await;
+        let answers = exchange(&app.base, requests).await;
         assert_eq!(answers.len(), 3, "{backend:?}: {answers:?}");
         assert_eq!(answers[0].status, 200, "{backend:?}: {answers:?}");
         assert_eq!(ids(&answers[0]), [3, 5], "{backend:?}");
@@ -173,7 +71,7 @@ async fn refused_characters_and_over_long_targets_get_odata_errors_and_the_conne
     ));
     requests.extend(get(&long, &t, false));
     requests.extend(get("/Contacts?$top=1&$select=ContactId", &t, true));
-    let answers = exchange(&app, requests).await;
+    let answers = exchange(&app.base, requests).await;
     assert_eq!(answers.len(), 5, "{answers:?}");
 
     let quote = &answers[0];
@@ -229,7 +127,7 @@ async fn bodies_pass_unchanged_between_requests_on_one_connection() {
     );
     requests.extend(chunked.into_bytes());
     requests.extend(get("/Contacts/$count", &t, true));
-    let answers = exchange(&app, requests).await;
+    let answers = exchange(&app.base, requests).await;
     assert_eq!(answers.len(), 4, "{answers:?}");
     for i in [0, 2] {
         assert_eq!(answers[i].status, 200, "{:?}", answers[i]);
@@ -256,7 +154,7 @@ async fn a_request_without_host_gets_the_listening_address_as_its_service_root()
     let request = format!(
         "GET /Contacts?$top=1&$select=ContactId HTTP/1.0\r\nAuthorization: Bearer {t}\r\n\r\n"
     );
-    let answers = exchange(&app, request.into_bytes()).await;
+    let answers = exchange(&app.base, request.into_bytes()).await;
     assert_eq!(answers.len(), 1, "{answers:?}");
     let context = answers[0].json()["@odata.context"].clone();
     assert_eq!(

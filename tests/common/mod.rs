@@ -2,6 +2,8 @@
 //! (when `CRM_TEST_POSTGRES_URL` is set) on PostgreSQL.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use crm_odata::auth::{self, Role};
 use crm_odata::config::Config;
 use crm_odata::db::{establish, run_migrations, DatabaseUrl, DbConnection, Dialect};
