@@ -66,6 +66,8 @@ struct Scanner {
     line: [u8; HEADER_LINE],
     line_len: usize,
     content_length: Option<u64>,
+    /// The current header line is passed without being read.
+    skip_line: bool,
     /// The body's end is not known from a `Content-Length`.
     unframed: bool,
 }
@@ -85,20 +87,42 @@ impl Scanner {
             line: [0; HEADER_LINE],
             line_len: 0,
             content_length: None,
+            skip_line: false,
             unframed: false,
         }
     }
 
-    /// How many of the next `available` bytes pass unchanged without looking at them.
-    fn pass_through(&mut self, available: usize) -> usize {
+    /// How many of the next bytes pass unchanged without a look at each: a body, a
+    /// connection passed whole, and up to its line end each part of a head that says
+    /// nothing of the body's framing (the version, most header lines).
+    fn pass_through(&mut self, input: &[u8]) -> usize {
+        let to_line_end = |input: &[u8]| memchr::memchr(b'\n', input).unwrap_or(input.len());
         match &mut self.state {
-            State::Opaque => available,
+            State::Opaque => input.len(),
             State::Body(left) => {
-                let n = usize::try_from(*left).unwrap_or(usize::MAX).min(available);
+                let n = usize::try_from(*left)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len());
                 *left -= n as u64;
                 if *left == 0 {
                     self.state = State::LineStart;
                 }
+                n
+            }
+            State::Version => to_line_end(input),
+            State::Header => {
+                if self.line_len == 0 {
+                    // Only Content-Length, Transfer-Encoding and Upgrade are read.
+                    match input.first().map(u8::to_ascii_lowercase) {
+                        Some(b'c' | b't' | b'u' | b'\r' | b'\n') | None => return 0,
+                        Some(_) => self.skip_line = true,
+                    }
+                }
+                if !self.skip_line {
+                    return 0;
+                }
+                let n = to_line_end(input);
+                self.line_len += n;
                 n
             }
             _ => 0,
@@ -172,6 +196,9 @@ impl Scanner {
     fn end_header_line(&mut self) {
         let len = self.line_len;
         self.line_len = 0;
+        if std::mem::take(&mut self.skip_line) {
+            return;
+        }
         let line = self.line.get(..len.min(HEADER_LINE)).unwrap_or_default();
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
@@ -206,7 +233,7 @@ impl Scanner {
     /// Rewrites `input` into `out` from the start, byte by byte.
     fn rewrite(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
         while let Some((&b, rest)) = input.split_first() {
-            let skip = self.pass_through(input.len());
+            let skip = self.pass_through(input);
             if skip > 0 {
                 let (passed, rest) = input.split_at(skip);
                 out.extend_from_slice(passed);
@@ -225,7 +252,7 @@ impl Scanner {
     fn first_change(&mut self, input: &[u8], out: &mut Vec<u8>) -> Option<usize> {
         let mut i = 0;
         while let Some(&b) = input.get(i) {
-            let skip = self.pass_through(input.len() - i);
+            let skip = self.pass_through(input.get(i..).unwrap_or_default());
             if skip > 0 {
                 i += skip;
                 continue;
@@ -418,7 +445,7 @@ mod tests {
     fn bodies_pass_unchanged_and_the_next_request_line_is_rewritten() {
         let body = "{\"requests\":[{\"url\":\"Contacts?$filter=Name eq 'ü'\"}]}";
         let req = format!(
-            "\r\nPOST /$batch HTTP/1.1\r\nContent-Type: application/json\r\ncontent-LENGTH:  {}\r\n\r\n{body}GET /Contacts('ü') HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET /a\"b HTTP/1.1\r\n\r\n",
+            "\r\nPOST /$batch HTTP/1.1\r\nContent-Type: application/json\r\nX-Note: content-length: 99\r\nAccept: */*\ncontent-LENGTH:  {}\r\n\r\n{body}GET /Contacts('ü') HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET /a\"b HTTP/1.1\r\n\r\n",
             body.len()
         );
         let want = req
