@@ -236,3 +236,72 @@ fn explain_plan_asks_the_database_how_it_runs_the_statements() {
     assert!(!ok);
     assert!(err.contains("no workspace named \"nobody\""), "{err}");
 }
+
+/// SIGTERM stops the server at once even while a client holds a connection idle between
+/// requests (clients keep them for a minute or more); such a connection must not keep
+/// its worker alive until the 30 s shutdown timeout.
+#[test]
+fn serve_stops_promptly_on_sigterm_with_an_idle_connection_open() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("stop.db").display());
+    assert!(run(&["migrate"], &db).0);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = bin()
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &db,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let started = Instant::now();
+    let mut conn = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(c) => break c,
+            Err(e) if started.elapsed() < Duration::from_secs(20) => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("server did not start: {e}"),
+        }
+    };
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let mut head = [0; 15];
+    conn.read_exact(&mut head).expect("an answer");
+    assert_eq!(&head, b"HTTP/1.1 200 OK");
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: sends a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if stopping.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("still running 10 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    // The idle connection was closed by the server, not left hanging.
+    let mut rest = Vec::new();
+    conn.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    conn.read_to_end(&mut rest)
+        .expect("the rest of the answer, then the end of the connection");
+    assert!(
+        !rest.windows(8).any(|w| w == b"HTTP/1.1"),
+        "one answer only"
+    );
+}

@@ -89,8 +89,11 @@ impl Application {
         let workers = dbcall::workers(&state.db);
         // actix-web's HttpServer, assembled here so that each connection's request
         // targets pass through EncodedTargets before actix-http parses them.
-        let server = Server::build()
-            .workers(workers)
+        let builder = Server::build().workers(workers);
+        // On shutdown, connections idle between requests close at once rather than
+        // holding their worker for the shutdown timeout.
+        let shutting_down = builder.graceful_shutdown_signal();
+        let server = builder
             .listen("crm-odata", listener, move || {
                 let app = App::new()
                     .app_data(state.clone())
@@ -98,7 +101,12 @@ impl Application {
                     .route("/healthz", web::get().to(handlers::healthz))
                     .default_service(web::to(handlers::odata))
                     .into_factory();
+                let signal = shutting_down.clone();
                 let http = actix_http::HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let signal = signal.clone();
+                        async move { signal.notified().await }
+                    })
                     // Clients keep idle connections for a minute or more (reqwest 90 s,
                     // browsers and the .NET stack behind Excel and Power BI 60-120 s) and
                     // reuse them without checking; closing after actix's default 5 s made
