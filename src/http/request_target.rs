@@ -92,9 +92,10 @@ impl Scanner {
         }
     }
 
-    /// How many of the next bytes pass unchanged without a look at each: a body, a
-    /// connection passed whole, and up to its line end each part of a head that says
-    /// nothing of the body's framing (the version, most header lines).
+    /// How many of the next bytes pass unchanged without `next` taking each: a body, a
+    /// connection passed whole, a method and the plain run of a target, and up to its
+    /// line end each part of a head that says nothing of the body's framing (the
+    /// version, most header lines).
     fn pass_through(&mut self, input: &[u8]) -> usize {
         let to_line_end = |input: &[u8]| memchr::memchr(b'\n', input).unwrap_or(input.len());
         match &mut self.state {
@@ -107,6 +108,30 @@ impl Scanner {
                 if *left == 0 {
                     self.state = State::LineStart;
                 }
+                n
+            }
+            State::Method => {
+                let n = input
+                    .iter()
+                    .take_while(|&&b| !matches!(b, b' ' | b'\r' | b'\n'))
+                    .count();
+                for (i, &b) in input.iter().take(n).enumerate() {
+                    if let Some(slot) = self.method.get_mut(self.method_len + i) {
+                        *slot = b;
+                    }
+                }
+                self.method_len += n;
+                n
+            }
+            // Bytes that stay as they are, within what is kept; the rest one by one.
+            State::Target(written) => {
+                let room = KEPT.saturating_sub(*written);
+                let n = input
+                    .iter()
+                    .take(room)
+                    .take_while(|&&b| !needs_encoding(b))
+                    .count();
+                *written += n;
                 n
             }
             State::Version => to_line_end(input),
