@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark: seeds 50,000 contacts (100,000 leads), then measures requests/s and
 # p50/p99 latency with wrk (2 threads, 16 connections, loopback) for the issue's query
-# table, and the time and peak server RSS of a full export following @odata.nextLink.
+# table, and the time and peak server RSS of a full export following @odata.nextLink
+# (also gzip-compressed, as Excel and Power BI ask for it).
 #
 #   benches/load.sh                 # SQLite (embedded default)
 #   BACKEND=postgres benches/load.sh       # TLS=1: let libpq negotiate TLS on loopback too
@@ -110,16 +111,23 @@ python3 - "$PORT" "$TOKEN" "$SERVER" <<'PY'
 # page (the server's own time: it counts rows and finds the link in the bytes), and one
 # that also parses every page into Python objects, as a scripting client would (its
 # json.loads costs about as much as the server's work).
-import http.client, json, sys, time
+import http.client, json, sys, time, zlib
 port, token, pid = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-def export(parse):
+def export(parse, gzip=False):
     c = http.client.HTTPConnection("127.0.0.1", port)
-    path, rows, pages, t0 = "/Contacts", 0, 0, time.time()
+    path, rows, pages, wire, t0 = "/Contacts", 0, 0, 0, time.time()
+    headers = {"Authorization": f"Bearer {token}"}
+    if gzip:
+        headers["Accept-Encoding"] = "gzip"
     while path:
-        c.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        c.request("GET", path, headers=headers)
         r = c.getresponse()
         assert r.status == 200, r.status
         body = r.read()
+        wire += len(body)
+        if gzip:
+            assert r.getheader("Content-Encoding") == "gzip"
+            body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
         pages += 1
         if parse:
             doc = json.loads(body)
@@ -130,11 +138,16 @@ def export(parse):
             i = body.rfind(b'"@odata.nextLink":"')
             link = body[i + 19:body.index(b'"', i + 19)].decode() if i >= 0 else None
         path = link[link.index("/", len("http://")):] if link else None
-    return rows, pages, time.time() - t0
-rows, pages, dt = export(False)
-_, _, dt_parsed = export(True)
+    return rows, pages, time.time() - t0, wire
+rows, pages, dt, wire = export(False)
+_, _, dt_parsed, _ = export(True)
 hwm = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")][0].split()[1]
 print(f"full export: {rows} contacts in {pages} pages, {dt:.3f} s (client parsing every page: {dt_parsed:.3f} s), server peak RSS {int(hwm)/1024:.1f} MB")
+# The same export as Excel and Power BI fetch it, gzip-compressed (the client's
+# decompression is in the time).
+rows_gz, _, dt_gz, wire_gz = export(False, gzip=True)
+hwm = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")][0].split()[1]
+print(f"full export, gzip: {rows_gz} contacts, {dt_gz:.3f} s, {wire_gz/1e6:.1f} MB on the wire against {wire/1e6:.1f} MB, server peak RSS {int(hwm)/1024:.1f} MB")
 PY
 # Anything the server warned about during the run (a slow database, the limiter's fallback).
 grep -i warn "$WORK/server.log" | head -5 || true

@@ -2,6 +2,7 @@
 
 mod auth;
 mod batch;
+mod compression;
 mod dbcall;
 mod entity_id;
 pub mod error;
@@ -98,6 +99,8 @@ impl Application {
                 let app = App::new()
                     .app_data(state.clone())
                     .wrap(middleware::DefaultHeaders::new().add(("OData-Version", "4.0")))
+                    .wrap(middleware::Compress::default())
+                    .wrap(middleware::from_fn(compression::identity_when_nothing_else))
                     .route("/healthz", web::get().to(handlers::healthz))
                     .default_service(web::to(handlers::odata))
                     .into_factory();
