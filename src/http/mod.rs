@@ -123,6 +123,10 @@ impl Application {
                     // listening address from AppState instead.
                     .h1(map_config(app, |_| AppConfig::default()));
                 fn_service(|io: actix_web::rt::net::TcpStream| {
+                    // A response written in several pieces (compressed, chunked) must not
+                    // have its last small piece held back until the client acknowledges
+                    // the rest: with delayed ACKs that is 40 ms a page (Nagle).
+                    let _ = io.set_nodelay(true);
                     let io = EncodedTargets::new(io);
                     let peer = io.peer_addr();
                     std::future::ready(Ok((io, peer)))
