@@ -128,6 +128,116 @@ async fn unauthenticated_requests_do_not_count() {
     assert_eq!(app.get("healthz", &t).await.status, 200);
 }
 
+/// The value of the series `name` (with its labels, as written) in a `/metrics` page.
+fn series(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `/metrics` needs no token and is never limited, even while a workspace is over its
+/// limit; it counts what the limiter decided and how responses ended, and names no
+/// workspace.
+#[actix_web::test]
+async fn metrics_count_decisions_and_responses_and_are_never_limited() {
+    let app = spawn_with(db(), limit("3/60s")).await;
+    let t = app.db.token("alpha");
+    for status in [200, 200, 200, 429] {
+        assert_eq!(app.get(PATH, &t).await.status, status);
+    }
+    assert_eq!(app.get(PATH, "").await.status, 401);
+    let first = app.get("metrics", "").await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    no_limit_headers(&first);
+    assert!(first
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/openmetrics-text")));
+    let page = &first.text;
+    assert!(page.ends_with("# EOF\n"), "{page}");
+    let decided = |outcome: &str| {
+        series(
+            page,
+            &format!(
+                "crm_odata_rate_limit_decisions_total{{store=\"in_process\",outcome=\"{outcome}\"}}"
+            ),
+        )
+    };
+    assert_eq!(decided("admitted"), Some(3.0), "{page}");
+    assert_eq!(decided("denied"), Some(1.0), "{page}");
+    let responses = |status: u16| {
+        series(
+            page,
+            &format!("crm_odata_http_responses_total{{status=\"{status}\"}}"),
+        )
+    };
+    assert_eq!(responses(200), Some(3.0), "{page}");
+    assert_eq!(responses(429), Some(1.0), "{page}");
+    assert_eq!(responses(401), Some(1.0), "{page}");
+    assert_eq!(
+        series(page, "crm_odata_http_response_seconds_count"),
+        Some(5.0)
+    );
+    assert!(series(page, "crm_odata_db_pool_connections").is_some_and(|n| n >= 1.0));
+    assert_eq!(
+        series(page, "crm_odata_rate_limit_redis_down"),
+        None,
+        "no Redis"
+    );
+    assert!(
+        !page.contains("alpha") && !page.contains("workspace"),
+        "{page}"
+    );
+    // Scraping again is not limited and does not count against anyone.
+    for _ in 0..5 {
+        let again = app.get("metrics", &t).await;
+        assert_eq!(again.status, 200);
+        no_limit_headers(&again);
+    }
+    let last = app.get("metrics", "").await.text;
+    assert_eq!(
+        series(
+            &last,
+            "crm_odata_rate_limit_decisions_total{store=\"in_process\",outcome=\"admitted\"}"
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        series(&last, "crm_odata_http_responses_total{status=\"200\"}"),
+        Some(9.0),
+        "three reads and six scrapes"
+    );
+}
+
+/// With Redis, the decisions are counted as Redis's, and the outage gauge reads 0.
+#[actix_web::test]
+async fn metrics_name_redis_as_the_deciding_store() {
+    let Some(redis) = RedisServer::spawn() else {
+        return;
+    };
+    let url = redis.url();
+    let app = spawn_with(db(), |c| {
+        c.rate_limit = "2/60s".parse().expect("limit");
+        c.redis_url = Some(url.clone());
+    })
+    .await;
+    let t = app.db.token("alpha");
+    for status in [200, 200, 429] {
+        assert_eq!(app.get(PATH, &t).await.status, status);
+    }
+    let page = app.get("metrics", "").await.text;
+    let decided = |store: &str, outcome: &str| {
+        series(
+            &page,
+            &format!(
+                "crm_odata_rate_limit_decisions_total{{store=\"{store}\",outcome=\"{outcome}\"}}"
+            ),
+        )
+    };
+    assert_eq!(decided("redis", "admitted"), Some(2.0), "{page}");
+    assert_eq!(decided("redis", "denied"), Some(1.0), "{page}");
+    assert_eq!(decided("in_process", "admitted"), Some(0.0), "{page}");
+    assert_eq!(series(&page, "crm_odata_rate_limit_redis_down"), Some(0.0));
+}
+
 #[actix_web::test]
 async fn a_client_honouring_retry_after_gets_in() {
     let app = spawn_with(db(), limit("3/2s")).await;
@@ -289,6 +399,24 @@ async fn redis_outage_keeps_serving_and_limiting() {
     let r = app.get(PATH, &t).await;
     assert_eq!(r.status, 429, "{}", r.text);
     assert!(r.header("retry-after").is_some());
+    // The outage shows in /metrics: the gauge, and decisions made in-process meanwhile.
+    let page = app.get("metrics", "").await.text;
+    assert_eq!(
+        series(&page, "crm_odata_rate_limit_redis_down"),
+        Some(1.0),
+        "{page}"
+    );
+    let decided = |store: &str, outcome: &str| {
+        series(
+            &page,
+            &format!(
+                "crm_odata_rate_limit_decisions_total{{store=\"{store}\",outcome=\"{outcome}\"}}"
+            ),
+        )
+    };
+    assert_eq!(decided("redis", "admitted"), Some(2.0), "{page}");
+    assert_eq!(decided("fallback", "admitted"), Some(3.0), "{page}");
+    assert_eq!(decided("fallback", "denied"), Some(1.0), "{page}");
 }
 
 #[actix_web::test]
@@ -314,6 +442,15 @@ async fn fail_closed_answers_503_while_redis_is_unreachable() {
     assert_eq!(r.json()["error"]["code"], "ServiceUnavailable");
     // Authentication still comes first.
     assert_eq!(app.get(PATH, "").await.status, 401);
+    let page = app.get("metrics", "").await.text;
+    assert_eq!(
+        series(
+            &page,
+            "crm_odata_rate_limit_decisions_total{store=\"fallback\",outcome=\"unavailable\"}"
+        ),
+        Some(1.0),
+        "{page}"
+    );
 
     // The same outage fail-open: served, with rate-limit headers.
     let app = spawn_with(db(), |c| c.redis_url = Some(url.clone())).await;

@@ -8,6 +8,7 @@ mod entity_id;
 pub mod error;
 mod handlers;
 pub mod limit;
+mod metrics;
 pub mod negotiate;
 mod query_body;
 mod read;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub known_tokens: crate::auth::KnownTokens,
     /// The address listened on: the service root of a request that names no host.
     pub authority: String,
+    pub metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,7 @@ impl Application {
         let state = web::Data::new(AppState {
             known_tokens: Default::default(),
             authority: addr.to_string(),
+            metrics: Default::default(),
             db,
             limiter,
             max_page_size: config.max_page_size,
@@ -101,7 +104,9 @@ impl Application {
                     .wrap(middleware::DefaultHeaders::new().add(("OData-Version", "4.0")))
                     .wrap(middleware::Compress::default())
                     .wrap(middleware::from_fn(compression::identity_when_nothing_else))
+                    .wrap(middleware::from_fn(metrics::record))
                     .route("/healthz", web::get().to(handlers::healthz))
+                    .route("/metrics", web::get().to(metrics::metrics))
                     .default_service(web::to(handlers::odata))
                     .into_factory();
                 let signal = shutting_down.clone();

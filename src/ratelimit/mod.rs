@@ -42,6 +42,7 @@ mod fallback;
 mod local;
 mod redis;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub use self::config::{parse_duration, RateLimitConfig, RedisOptions, REDIS_TIMEOUT_ENV};
@@ -93,14 +94,66 @@ impl Receipt {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// No shared store is configured.
-    InProcess,
+    InProcess = 0,
     /// The shared Redis store.
-    Redis,
+    Redis = 1,
     /// Redis is configured but unavailable; decided in-process.
-    Fallback,
+    Fallback = 2,
+}
+
+/// Decisions counted per store and outcome (for `/metrics`).
+#[derive(Debug, Default)]
+struct Tally([[AtomicU64; 3]; 3]);
+
+const STORES: [&str; 3] = ["in_process", "redis", "fallback"];
+const OUTCOMES: [&str; 3] = ["admitted", "denied", "unavailable"];
+
+impl Tally {
+    fn count(&self, decided: &Result<(Decision, Source, Receipt), LimiterUnavailable>) {
+        let (store, outcome) = match decided {
+            Ok((d, source, _)) => (*source as usize, usize::from(!d.allowed)),
+            // Only an unavailable Redis fails closed.
+            Err(_) => (Source::Fallback as usize, 2),
+        };
+        if let Some(n) = self.0.get(store).and_then(|row| row.get(outcome)) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn snapshot(&self) -> DecisionCounts {
+        DecisionCounts(
+            self.0
+                .each_ref()
+                .map(|row| row.each_ref().map(|n| n.load(Ordering::Relaxed))),
+        )
+    }
+}
+
+/// A snapshot of the decisions counted so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionCounts([[u64; 3]; 3]);
+
+impl DecisionCounts {
+    /// (store, outcome, count) for every store and outcome.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &'static str, u64)> + '_ {
+        STORES.iter().zip(&self.0).flat_map(|(store, row)| {
+            OUTCOMES
+                .iter()
+                .zip(row)
+                .map(move |(outcome, n)| (*store, *outcome, *n))
+        })
+    }
+
+    /// The count for one store and outcome, by their names in [`DecisionCounts::iter`].
+    pub fn get(&self, store: &str, outcome: &str) -> u64 {
+        self.iter()
+            .find(|(s, o, _)| *s == store && *o == outcome)
+            .map_or(0, |(_, _, n)| n)
+    }
 }
 
 pub struct Limiter {
+    tally: Tally,
     config: RateLimitConfig,
     local: InProcess,
     shared: Option<Shared>,
@@ -126,6 +179,7 @@ const HEADROOM_ENTRIES: usize = 100_000;
 impl Limiter {
     pub fn in_process(config: RateLimitConfig) -> Self {
         Self {
+            tally: Tally::default(),
             config,
             local: InProcess::new(config),
             shared: None,
@@ -168,6 +222,7 @@ impl Limiter {
             Err(e) => shared.outage.mark_down(&e),
         }
         Self {
+            tally: Tally::default(),
             config,
             local: InProcess::new(config),
             shared: Some(shared),
@@ -233,6 +288,20 @@ impl Limiter {
     /// [`Limiter::check_with_source`], with what [`Limiter::refund`] needs to take the
     /// admission back (for a request whose token turns out not to hold).
     pub async fn check_with_receipt(
+        &self,
+        workspace_id: i64,
+    ) -> Result<(Decision, Source, Receipt), LimiterUnavailable> {
+        let decided = self.decide(workspace_id).await;
+        self.tally.count(&decided);
+        decided
+    }
+
+    /// How many decisions each store has made, by outcome, since the start.
+    pub fn decision_counts(&self) -> DecisionCounts {
+        self.tally.snapshot()
+    }
+
+    async fn decide(
         &self,
         workspace_id: i64,
     ) -> Result<(Decision, Source, Receipt), LimiterUnavailable> {
