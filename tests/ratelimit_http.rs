@@ -134,6 +134,14 @@ fn series(page: &str, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
+/// How many decisions of `store` had `outcome`, in a `/metrics` page.
+fn decisions(page: &str, store: &str, outcome: &str) -> Option<f64> {
+    series(
+        page,
+        &format!("crm_odata_rate_limit_decisions_total{{store=\"{store}\",outcome=\"{outcome}\"}}"),
+    )
+}
+
 /// `/metrics` needs no token and is never limited, even while a workspace is over its
 /// limit; it counts what the limiter decided and how responses ended, and names no
 /// workspace.
@@ -153,16 +161,12 @@ async fn metrics_count_decisions_and_responses_and_are_never_limited() {
         .is_some_and(|c| c.starts_with("application/openmetrics-text")));
     let page = &first.text;
     assert!(page.ends_with("# EOF\n"), "{page}");
-    let decided = |outcome: &str| {
-        series(
-            page,
-            &format!(
-                "crm_odata_rate_limit_decisions_total{{store=\"in_process\",outcome=\"{outcome}\"}}"
-            ),
-        )
-    };
-    assert_eq!(decided("admitted"), Some(3.0), "{page}");
-    assert_eq!(decided("denied"), Some(1.0), "{page}");
+    assert_eq!(
+        decisions(page, "in_process", "admitted"),
+        Some(3.0),
+        "{page}"
+    );
+    assert_eq!(decisions(page, "in_process", "denied"), Some(1.0), "{page}");
     let responses = |status: u16| {
         series(
             page,
@@ -193,13 +197,7 @@ async fn metrics_count_decisions_and_responses_and_are_never_limited() {
         no_limit_headers(&again);
     }
     let last = app.get("metrics", "").await.text;
-    assert_eq!(
-        series(
-            &last,
-            "crm_odata_rate_limit_decisions_total{store=\"in_process\",outcome=\"admitted\"}"
-        ),
-        Some(3.0)
-    );
+    assert_eq!(decisions(&last, "in_process", "admitted"), Some(3.0));
     assert_eq!(
         series(&last, "crm_odata_http_responses_total{status=\"200\"}"),
         Some(9.0),
@@ -224,17 +222,13 @@ async fn metrics_name_redis_as_the_deciding_store() {
         assert_eq!(app.get(PATH, &t).await.status, status);
     }
     let page = app.get("metrics", "").await.text;
-    let decided = |store: &str, outcome: &str| {
-        series(
-            &page,
-            &format!(
-                "crm_odata_rate_limit_decisions_total{{store=\"{store}\",outcome=\"{outcome}\"}}"
-            ),
-        )
-    };
-    assert_eq!(decided("redis", "admitted"), Some(2.0), "{page}");
-    assert_eq!(decided("redis", "denied"), Some(1.0), "{page}");
-    assert_eq!(decided("in_process", "admitted"), Some(0.0), "{page}");
+    assert_eq!(decisions(&page, "redis", "admitted"), Some(2.0), "{page}");
+    assert_eq!(decisions(&page, "redis", "denied"), Some(1.0), "{page}");
+    assert_eq!(
+        decisions(&page, "in_process", "admitted"),
+        Some(0.0),
+        "{page}"
+    );
     assert_eq!(series(&page, "crm_odata_rate_limit_redis_down"), Some(0.0));
 }
 
@@ -406,17 +400,13 @@ async fn redis_outage_keeps_serving_and_limiting() {
         Some(1.0),
         "{page}"
     );
-    let decided = |store: &str, outcome: &str| {
-        series(
-            &page,
-            &format!(
-                "crm_odata_rate_limit_decisions_total{{store=\"{store}\",outcome=\"{outcome}\"}}"
-            ),
-        )
-    };
-    assert_eq!(decided("redis", "admitted"), Some(2.0), "{page}");
-    assert_eq!(decided("fallback", "admitted"), Some(3.0), "{page}");
-    assert_eq!(decided("fallback", "denied"), Some(1.0), "{page}");
+    assert_eq!(decisions(&page, "redis", "admitted"), Some(2.0), "{page}");
+    assert_eq!(
+        decisions(&page, "fallback", "admitted"),
+        Some(3.0),
+        "{page}"
+    );
+    assert_eq!(decisions(&page, "fallback", "denied"), Some(1.0), "{page}");
 }
 
 #[actix_web::test]
@@ -444,10 +434,7 @@ async fn fail_closed_answers_503_while_redis_is_unreachable() {
     assert_eq!(app.get(PATH, "").await.status, 401);
     let page = app.get("metrics", "").await.text;
     assert_eq!(
-        series(
-            &page,
-            "crm_odata_rate_limit_decisions_total{store=\"fallback\",outcome=\"unavailable\"}"
-        ),
+        decisions(&page, "fallback", "unavailable"),
         Some(1.0),
         "{page}"
     );
