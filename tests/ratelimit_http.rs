@@ -205,6 +205,26 @@ async fn metrics_count_decisions_and_responses_and_are_never_limited() {
     );
 }
 
+/// Load balancers probe with HEAD as well as GET; other methods get the 405 the OData
+/// resources give, with `Allow`. None of it needs a token.
+#[actix_web::test]
+async fn health_and_metrics_answer_get_and_head_and_refuse_other_methods() {
+    let app = spawn_with(db(), limit("3/60s")).await;
+    for path in ["healthz", "metrics"] {
+        let url = format!("{}/{path}", app.base);
+        let get = app.client.get(&url).send().await.expect("GET");
+        assert_eq!(get.status().as_u16(), 200, "{path}");
+        let head = app.client.head(&url).send().await.expect("HEAD");
+        assert_eq!(head.status().as_u16(), 200, "HEAD {path}");
+        assert_eq!(head.bytes().await.expect("no body").len(), 0);
+        let post = Reply::read(app.client.post(&url).send().await.expect("POST")).await;
+        assert_eq!(post.status, 405, "POST {path}: {}", post.text);
+        assert_eq!(post.header("allow"), Some("GET, HEAD"));
+        assert_eq!(post.json()["error"]["code"], "MethodNotAllowed");
+        no_limit_headers(&post);
+    }
+}
+
 /// With Redis, the decisions are counted as Redis's, and the outage gauge reads 0.
 #[actix_web::test]
 async fn metrics_name_redis_as_the_deciding_store() {

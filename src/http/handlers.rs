@@ -25,6 +25,15 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
+/// Another method on `/healthz` or `/metrics`: 405, as the OData resources answer it.
+pub async fn get_or_head_only(req: HttpRequest) -> HttpResponse {
+    ApiError::MethodNotAllowed {
+        method: req.method().to_string(),
+        allow: "GET, HEAD",
+    }
+    .response(false)
+}
+
 pub async fn odata(
     req: HttpRequest,
     payload: web::Payload,

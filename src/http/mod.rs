@@ -105,8 +105,19 @@ impl Application {
                     .wrap(middleware::Compress::default())
                     .wrap(middleware::from_fn(compression::identity_when_nothing_else))
                     .wrap(middleware::from_fn(metrics::record))
-                    .route("/healthz", web::get().to(handlers::healthz))
-                    .route("/metrics", web::get().to(metrics::metrics))
+                    // HEAD too: load balancers probe health with it.
+                    .service(
+                        web::resource("/healthz")
+                            .route(web::get().to(handlers::healthz))
+                            .route(web::head().to(handlers::healthz))
+                            .default_service(web::to(handlers::get_or_head_only)),
+                    )
+                    .service(
+                        web::resource("/metrics")
+                            .route(web::get().to(metrics::metrics))
+                            .route(web::head().to(metrics::metrics))
+                            .default_service(web::to(handlers::get_or_head_only)),
+                    )
                     .default_service(web::to(handlers::odata))
                     .into_factory();
                 let signal = shutting_down.clone();
