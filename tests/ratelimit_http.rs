@@ -22,6 +22,14 @@ fn limit(s: &str) -> impl FnOnce(&mut Config) + '_ {
     move |c: &mut Config| c.rate_limit = s.parse().expect("rate limit")
 }
 
+/// [`limit`], kept in the Redis at `url`.
+fn limit_in_redis<'a>(s: &'a str, url: &'a str) -> impl FnOnce(&mut Config) + 'a {
+    move |c: &mut Config| {
+        limit(s)(c);
+        c.redis_url = Some(url.to_owned());
+    }
+}
+
 async fn get(client: &reqwest::Client, url: &str, token: &str) -> Reply {
     let mut req = client.get(url);
     if !token.is_empty() {
@@ -232,11 +240,7 @@ async fn metrics_name_redis_as_the_deciding_store() {
         return;
     };
     let url = redis.url();
-    let app = spawn_with(db(), |c| {
-        c.rate_limit = "2/60s".parse().expect("limit");
-        c.redis_url = Some(url.clone());
-    })
-    .await;
+    let app = spawn_with(db(), limit_in_redis("2/60s", &url)).await;
     let t = app.db.token("alpha");
     for status in [200, 200, 429] {
         assert_eq!(app.get(PATH, &t).await.status, status);
@@ -394,11 +398,7 @@ async fn redis_outage_keeps_serving_and_limiting() {
         return;
     };
     let url = redis.url();
-    let app = spawn_with(db(), |c| {
-        c.rate_limit = "5/60s".parse().expect("limit");
-        c.redis_url = Some(url.clone());
-    })
-    .await;
+    let app = spawn_with(db(), limit_in_redis("5/60s", &url)).await;
     let t = app.db.token("alpha");
     for _ in 0..2 {
         assert_eq!(app.get(PATH, &t).await.status, 200);
@@ -512,11 +512,7 @@ async fn reads_overlapping_the_redis_round_trip_are_still_limited_exactly() {
         return;
     };
     let url = redis.url();
-    let app = spawn_with(db(), |c| {
-        c.rate_limit = "200/60s".parse().expect("limit");
-        c.redis_url = Some(url.clone());
-    })
-    .await;
+    let app = spawn_with(db(), limit_in_redis("200/60s", &url)).await;
     let t = app.db.token("alpha");
     // The first read waits for its decision; later ones overlap while over 50 remain.
     let first = app.get(PATH, &t).await;
@@ -579,11 +575,7 @@ async fn a_revoked_token_whose_read_overlapped_the_limiter_is_not_counted() {
     for backend in common::backends() {
         let db = TestDb::new(backend);
         db.seed("alpha", 20, 1);
-        let app = spawn_with(db, |c| {
-            c.rate_limit = "200/60s".parse().expect("limit");
-            c.redis_url = Some(url.clone());
-        })
-        .await;
+        let app = spawn_with(db, limit_in_redis("200/60s", &url)).await;
         let mut conn = app.db.conn();
         let (id, token) = crm_odata::auth::create_token(
             &mut conn,

@@ -75,6 +75,8 @@ impl ExprBinder<'_> {
         let string = |t: Ty| t.is_string();
         let number = |t: Ty| t.is_numeric();
         let instant = |t: Ty| t == Ty::Edm(EdmType::DateTimeOffset);
+        let dated = |t: Ty| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::Date);
+        let clocked = |t: Ty| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::TimeOfDay);
         let temporal = |t: Ty| {
             matches!(
                 t,
@@ -141,20 +143,12 @@ impl ExprBinder<'_> {
             }
             Year | Month | Day => {
                 arity(&[1])?;
-                want(
-                    0,
-                    |t| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::Date),
-                    "a date or DateTimeOffset",
-                )?;
+                want(0, dated, "a date or DateTimeOffset")?;
                 int
             }
             Hour | Minute | Second => {
                 arity(&[1])?;
-                want(
-                    0,
-                    |t| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::TimeOfDay),
-                    "a time or DateTimeOffset",
-                )?;
+                want(0, clocked, "a time or DateTimeOffset")?;
                 int
             }
             FractionalSeconds => {

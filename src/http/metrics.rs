@@ -4,7 +4,6 @@
 //! traffic shows, and the series stay few. Like `/healthz` it needs no token and is never
 //! rate limited; keep it off the public internet at the proxy.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -59,13 +58,11 @@ pub async fn record(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let metrics = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| Arc::clone(&s.metrics));
+    let state = req.app_data::<web::Data<AppState>>().cloned();
     let started = Instant::now();
     let res = next.call(req).await?;
-    if let Some(m) = metrics {
-        m.observe(res.status().as_u16(), started);
+    if let Some(state) = state {
+        state.metrics.observe(res.status().as_u16(), started);
     }
     Ok(res)
 }

@@ -35,7 +35,7 @@ pub struct AppState {
     pub known_tokens: crate::auth::KnownTokens,
     /// The address listened on: the service root of a request that names no host.
     pub authority: String,
-    pub metrics: std::sync::Arc<metrics::Metrics>,
+    pub metrics: metrics::Metrics,
 }
 
 #[derive(Debug, thiserror::Error)]

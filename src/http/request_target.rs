@@ -257,24 +257,20 @@ impl Scanner {
 
     /// Rewrites `input` into `out` from the start, byte by byte.
     fn rewrite(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
-        while let Some((&b, rest)) = input.split_first() {
-            let skip = self.pass_through(input);
-            if skip > 0 {
-                let (passed, rest) = input.split_at(skip);
-                out.extend_from_slice(passed);
+        while let Some((at, o)) = self.first_change(input) {
+            let (passed, rest) = input.split_at(at);
+            out.extend_from_slice(passed);
+            if let Some((&b, rest)) = rest.split_first() {
+                write(o, b, out);
                 input = rest;
-                continue;
             }
-            let o = self.next(b);
-            write(o, b, out);
-            input = rest;
         }
+        out.extend_from_slice(input);
     }
 
-    /// Scans `input` for the first byte that does not pass unchanged. Returns its index,
-    /// with that byte already taken and its rewritten form in `out`; `None` if every
-    /// byte passes.
-    fn first_change(&mut self, input: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+    /// Scans `input` for the first byte that does not pass unchanged: its index, already
+    /// taken, and what becomes of it; `None` if every byte passes.
+    fn first_change(&mut self, input: &[u8]) -> Option<(usize, Out)> {
         let mut i = 0;
         while let Some(&b) = input.get(i) {
             let skip = self.pass_through(input.get(i..).unwrap_or_default());
@@ -284,10 +280,7 @@ impl Scanner {
             }
             match self.next(b) {
                 Out::Keep => i += 1,
-                changed => {
-                    write(changed, b, out);
-                    return Some(i);
-                }
+                changed => return Some((i, changed)),
             }
         }
         None
@@ -370,11 +363,14 @@ impl<IO: AsyncRead + Unpin> AsyncRead for EncodedTargets<IO> {
             // Bytes pass in place; from the first one that changes, the rest of this
             // read is rewritten into `pending` and handed on from there.
             let fresh = buf.filled().get(before..).unwrap_or_default();
-            let Some(at) = this.scanner.first_change(fresh, &mut this.pending) else {
+            let Some((at, o)) = this.scanner.first_change(fresh) else {
                 return Poll::Ready(Ok(()));
             };
-            let tail = fresh.get(at + 1..).unwrap_or_default().to_vec();
-            this.scanner.rewrite(&tail, &mut this.pending);
+            let tail = fresh.get(at..).unwrap_or_default().to_vec();
+            if let Some((&b, rest)) = tail.split_first() {
+                write(o, b, &mut this.pending);
+                this.scanner.rewrite(rest, &mut this.pending);
+            }
             buf.set_filled(before + at);
             // A read that was all cut target would look like the end of the stream.
             if at > 0 || !this.pending.is_empty() {
@@ -424,15 +420,7 @@ mod tests {
         let mut s = Scanner::new();
         let mut out = Vec::new();
         for chunk in input.chunks(size.max(1)) {
-            let mut pending = Vec::new();
-            match s.first_change(chunk, &mut pending) {
-                None => out.extend_from_slice(chunk),
-                Some(at) => {
-                    out.extend_from_slice(&chunk[..at]);
-                    s.rewrite(&chunk[at + 1..], &mut pending);
-                    out.extend_from_slice(&pending);
-                }
-            }
+            s.rewrite(chunk, &mut out);
         }
         out
     }

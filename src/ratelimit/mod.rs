@@ -143,13 +143,6 @@ impl DecisionCounts {
                 .map(move |(outcome, n)| (*store, *outcome, *n))
         })
     }
-
-    /// The count for one store and outcome, by their names in [`DecisionCounts::iter`].
-    pub fn get(&self, store: &str, outcome: &str) -> u64 {
-        self.iter()
-            .find(|(s, o, _)| *s == store && *o == outcome)
-            .map_or(0, |(_, _, n)| n)
-    }
 }
 
 pub struct Limiter {
