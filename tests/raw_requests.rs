@@ -1,7 +1,8 @@
 //! Requests as some clients write them, byte for byte, over a plain socket: raw UTF-8,
 //! `"` and `<` in the target (curl sends them as typed), targets over 64 KiB, several
-//! requests on one connection, HTTP/1.0 without `Host`. Every one gets the pipeline's
-//! answer (data, or an OData error), never a bare 400 from below it.
+//! requests on one connection, HTTP/1.0 without `Host`, heads that HTTP refuses or that
+//! never end. Every one gets the pipeline's answer (data, or an OData error), never a
+//! bare 400 from below it.
 
 mod common;
 
@@ -162,4 +163,142 @@ async fn a_request_without_host_gets_the_listening_address_as_its_service_root()
         format!("{}/$metadata#Contacts(ContactId)", app.base),
         "{context}"
     );
+}
+
+/// What the OData error of an answer says: its code, message and target.
+fn error(a: &Answer) -> (String, String, Option<String>) {
+    assert!(
+        a.header("content-type")
+            .is_some_and(|c| c.starts_with("application/json")),
+        "{a:?}"
+    );
+    assert_eq!(a.header("odata-version"), Some("4.0"), "{a:?}");
+    let e = &a.json()["error"];
+    let text = |k: &str| e[k].as_str().map(str::to_owned);
+    (
+        text("code").expect("code"),
+        text("message").expect("message"),
+        text("target"),
+    )
+}
+
+/// Heads that actix-http would answer with a bare 400 or 431: each gets an OData error
+/// that says what was wrong and where, after the answers to the requests before it on
+/// the connection, which then closes.
+#[actix_web::test]
+async fn heads_http_refuses_get_odata_errors_that_say_where() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    let many: String = (0..100).map(|i| format!("X-{i}: v\r\n")).collect();
+    let cases = [
+        (
+            format!("GET /Contacts/$count HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nX-Note: a\x01b\r\n\r\n"),
+            400,
+            "BadRequest",
+            "header field 3 (X-Note): its value has byte 0x01 at column 10",
+            Some("X-Note"),
+        ),
+        (
+            format!("GET /Contacts/$count HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nX-Note\r\n\r\n"),
+            400,
+            "BadRequest",
+            "header field 3 (X-Note): has no `:`",
+            Some("X-Note"),
+        ),
+        (
+            "GARBAGE\r\n\r\n".to_owned(),
+            400,
+            "BadRequest",
+            "the request line is not `METHOD target HTTP/1.1`: no space after the method",
+            None,
+        ),
+        (
+            format!("GET /Contacts/$count HTTP/1.1\r\nAuthorization: Bearer {t}\r\n\r\n"),
+            400,
+            "BadRequest",
+            "header field 2 (Host): is missing",
+            Some("Host"),
+        ),
+        (
+            format!("POST /$batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            400,
+            "BadRequest",
+            "header field 3 (Transfer-Encoding): `gzip`: only `chunked` is accepted",
+            Some("Transfer-Encoding"),
+        ),
+        (
+            format!("GET / HTTP/1.1\r\nHost: x\r\nCookie: {}\r\n\r\n", "c".repeat(100_000)),
+            431,
+            "RequestHeaderFieldsTooLarge",
+            "header section is longer than 92160 bytes",
+            None,
+        ),
+        (
+            format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n"),
+            431,
+            "RequestHeaderFieldsTooLarge",
+            "more than 96 header fields",
+            None,
+        ),
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100_000)),
+            414,
+            "UriTooLong",
+            "the request line is longer than 92160 bytes",
+            None,
+        ),
+    ];
+    for (head, status, code, message, target) in cases {
+        let mut requests = get("/Contacts?$top=1&$select=ContactId", &t, false);
+        requests.extend(head.as_bytes());
+        // Never read: the connection closes after the refused head.
+        requests.extend(get("/Contacts/$count", &t, true));
+        let answers = exchange(&app.base, requests).await;
+        let shown = &head[..head.len().min(80)];
+        assert_eq!(answers.len(), 2, "{shown:?}: {answers:?}");
+        assert_eq!(ids(&answers[0]).len(), 1, "{shown:?}");
+        let refused = &answers[1];
+        assert_eq!(refused.status, status, "{shown:?}: {refused:?}");
+        assert_eq!(refused.header("connection"), Some("close"), "{refused:?}");
+        let (got_code, got_message, got_target) = error(refused);
+        assert_eq!(got_code, code, "{shown:?}");
+        assert!(got_message.contains(message), "{shown:?}: {got_message}");
+        assert_eq!(got_target.as_deref(), target, "{shown:?}");
+    }
+}
+
+/// A head that does not arrive in time gets a 408 with an OData error, as does a
+/// connection that sends nothing; a header named like the stand-in's marker is just a
+/// header.
+#[actix_web::test]
+async fn a_head_that_never_ends_gets_a_408_and_the_marker_header_is_inert() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    let started = std::time::Instant::now();
+    let (slow, silent) = futures_util::join!(
+        exchange(
+            &app.base,
+            format!("GET /Contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n")
+                .into_bytes(),
+        ),
+        exchange(&app.base, Vec::new()),
+    );
+    for answers in [slow, silent] {
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert_eq!(answers[0].status, 408, "{answers:?}");
+        let (code, message, _) = error(&answers[0]);
+        assert_eq!(code, "RequestTimeout");
+        assert!(
+            message.contains("did not arrive within 5 seconds"),
+            "{message}"
+        );
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_secs(5));
+
+    let request = format!(
+        "GET /Contacts/$count HTTP/1.1\r\nHost: x\r\ncrm-odata-refused: 1\r\nAuthorization: Bearer {t}\r\nConnection: close\r\n\r\n"
+    );
+    let answers = exchange(&app.base, request.into_bytes()).await;
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].status, 200, "{answers:?}");
 }

@@ -1330,6 +1330,47 @@ async fn generated_requests_never_fail_the_server_and_errors_say_what_is_wrong()
         }
         assert!(damaged > 0);
 
+        // Stray bytes in the head after the request line: a request that HTTP still
+        // accepts is answered as usual; one it refuses gets an OData 400 and is the last
+        // the connection reads. Either way, no other workspace's data.
+        let mut refused = 0;
+        for _ in 0..requests / 10 {
+            let mut head = common::raw::get(&format!("/{}", encode(&gen.url())), &token, false);
+            let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(0) + 1;
+            for _ in 0..gen.rng().random_range(1..4) {
+                let at = gen.rng().random_range(line_end..head.len() - 2);
+                let b: u8 = gen.rng().random();
+                head.insert(at, b);
+            }
+            head.extend(common::raw::get("/Contacts/$count", &token, true));
+            let answers = common::raw::exchange(&app.base, head.clone()).await;
+            let what = format!("{:?}: head {}", app.backend, head.escape_ascii());
+            assert!(matches!(answers.len(), 1 | 2), "{what}: {answers:?}");
+            for a in &answers {
+                let text = String::from_utf8_lossy(&a.body);
+                assert!(
+                    a.status < 500 || a.status == 501,
+                    "{what} gave {} {text}",
+                    a.status
+                );
+                if a.status >= 400 {
+                    assert!(error_code(a).is_some(), "{what}: {text}");
+                }
+                for email in &foreign {
+                    assert!(
+                        !text.contains(email.as_str()),
+                        "{what} shows beta's {email}"
+                    );
+                }
+            }
+            if answers.len() == 1 {
+                refused += 1;
+                assert_eq!(answers[0].status, 400, "{what}: {answers:?}");
+                assert_eq!(answers[0].header("connection"), Some("close"), "{what}");
+            }
+        }
+        assert!(refused > 0, "no damaged head was refused");
+
         // Both kinds were exercised, not only one.
         assert!(ok > requests / 10, "{ok} succeeded");
         assert!(client_errors > requests / 10, "{client_errors} refused");

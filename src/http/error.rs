@@ -1,6 +1,7 @@
 //! Every stage's error mapped to an HTTP status and an OData error body, in one place.
 
 use super::batch::BatchError;
+use super::request_head::HeadError;
 use crate::bind::{BindError, BindErrorKind};
 use crate::db::DbError;
 use crate::plan::SkipTokenError;
@@ -44,6 +45,8 @@ pub enum ApiError {
     #[error(transparent)]
     Batch(#[from] BatchError),
     #[error(transparent)]
+    Head(#[from] HeadError),
+    #[error(transparent)]
     Db(#[from] DbError),
     #[error("the request could not be completed")]
     Blocking,
@@ -74,6 +77,12 @@ impl ApiError {
             ApiError::Batch(BatchError::TooLarge(_)) => "PayloadTooLarge",
             ApiError::Batch(BatchError::MediaType(_)) => "UnsupportedMediaType",
             ApiError::Batch(_) => "BadRequest",
+            ApiError::Head(HeadError::RequestLineTooLong) => "UriTooLong",
+            ApiError::Head(HeadError::TooLarge | HeadError::TooManyFields) => {
+                "RequestHeaderFieldsTooLarge"
+            }
+            ApiError::Head(HeadError::Timeout) => "RequestTimeout",
+            ApiError::Head(_) => "BadRequest",
             ApiError::Db(DbError::Unavailable(_)) => "ServiceUnavailable",
             ApiError::Db(e) if is_connection_error(e) => "ServiceUnavailable",
             ApiError::Db(e) if data_exception(e).is_some() => "ValueOutOfRange",
@@ -89,6 +98,7 @@ impl ApiError {
             ApiError::Bind(e) => Some(e.option.clone()),
             ApiError::SkipToken(_) => Some("$skiptoken".into()),
             ApiError::Batch(_) => Some("$batch".into()),
+            ApiError::Head(e) => e.field().map(str::to_owned),
             _ => None,
         }
     }
@@ -220,6 +230,12 @@ impl ResponseError for ApiError {
             ApiError::Batch(BatchError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Batch(BatchError::MediaType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Batch(_) => StatusCode::BAD_REQUEST,
+            ApiError::Head(HeadError::RequestLineTooLong) => StatusCode::URI_TOO_LONG,
+            ApiError::Head(HeadError::TooLarge | HeadError::TooManyFields) => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            ApiError::Head(HeadError::Timeout) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Head(_) => StatusCode::BAD_REQUEST,
             ApiError::Db(e) if is_connection_error(e) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Db(DbError::TooExpensive) => StatusCode::BAD_REQUEST,
             ApiError::Db(e) if data_exception(e).is_some() || too_large(e) => {

@@ -13,7 +13,7 @@ pub mod negotiate;
 mod query_body;
 mod read;
 mod request;
-mod request_target;
+mod request_head;
 
 use crate::config::Config;
 use crate::db::{pending_migrations, DatabaseUrl, Db, DbError};
@@ -21,7 +21,7 @@ use crate::ratelimit::Limiter;
 use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, Server};
 use actix_web::{middleware, web, App};
-use request_target::EncodedTargets;
+use request_head::CheckedHeads;
 use std::net::TcpListener;
 
 pub struct AppState {
@@ -92,7 +92,7 @@ impl Application {
         });
         let workers = dbcall::workers(&state.db);
         // actix-web's HttpServer, assembled here so that each connection's request
-        // targets pass through EncodedTargets before actix-http parses them.
+        // heads pass through CheckedHeads before actix-http parses them.
         let builder = Server::build().workers(workers);
         // On shutdown, connections idle between requests close at once rather than
         // holding their worker for the shutdown timeout.
@@ -101,6 +101,7 @@ impl Application {
             .listen("crm-odata", listener, move || {
                 let app = App::new()
                     .app_data(state.clone())
+                    .wrap(middleware::from_fn(request_head::answer_refused))
                     .wrap(middleware::DefaultHeaders::new().add(("OData-Version", "4.0")))
                     .wrap(middleware::Compress::default())
                     .wrap(middleware::from_fn(compression::identity_when_nothing_else))
@@ -132,9 +133,14 @@ impl Application {
                     // their next request fail on a connection the server had just closed.
                     // 75 s, as nginx.
                     .keep_alive(std::time::Duration::from_secs(75))
-                    .client_request_timeout(std::time::Duration::from_secs(5))
+                    // CheckedHeads answers a slow head first, with an OData error; this
+                    // is the backstop.
+                    .client_request_timeout(2 * request_head::HEAD_TIMEOUT)
                     .client_disconnect_timeout(std::time::Duration::from_secs(1))
                     .local_addr(addr)
+                    .on_connect_ext(|io: &CheckedHeads<_>, data| {
+                        data.insert(io.refusal());
+                    })
                     // Only `AppConfig::default()` is public; `service_root` reads the
                     // listening address from AppState instead.
                     .h1(map_config(app, |_| AppConfig::default()));
@@ -143,7 +149,7 @@ impl Application {
                     // have its last small piece held back until the client acknowledges
                     // the rest: with delayed ACKs that is 40 ms a page (Nagle).
                     let _ = io.set_nodelay(true);
-                    let io = EncodedTargets::new(io);
+                    let io = CheckedHeads::new(io);
                     let peer = io.peer_addr();
                     std::future::ready(Ok((io, peer)))
                 })
