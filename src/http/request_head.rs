@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, Uri};
+use actix_web::http::Uri;
 use actix_web::middleware::Next;
 use actix_web::rt::net::TcpStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -407,12 +407,14 @@ fn framing(head: &[u8]) -> Result<State, HeadError> {
     let mut host = false;
     let mut websocket = false;
     for (n, f) in req.headers.iter().enumerate() {
-        let value = std::str::from_utf8(f.value).map(str::trim);
-        if f.name.eq_ignore_ascii_case("content-length") {
+        // Names by length first: most fields are none of these.
+        let is = |name: &str| f.name.len() == name.len() && f.name.eq_ignore_ascii_case(name);
+        let value = || std::str::from_utf8(f.value).map(str::trim);
+        if is("content-length") {
             if length.is_some() {
                 return Err(twice(n, f.name));
             }
-            let parsed = value
+            let parsed = value()
                 .ok()
                 .filter(|v| !v.starts_with('+'))
                 .and_then(|v| v.parse::<u64>().ok());
@@ -421,25 +423,25 @@ fn framing(head: &[u8]) -> Result<State, HeadError> {
                 return Err(field(n, f.name, problem));
             };
             length = Some((n, len));
-        } else if f.name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if is("transfer-encoding") {
             if chunked.is_some() {
                 return Err(twice(n, f.name));
             }
             if !http_11 {
                 return Err(field(n, f.name, "is not allowed in HTTP/1.0".into()));
             }
-            if !value.is_ok_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            if !value().is_ok_and(|v| v.eq_ignore_ascii_case("chunked")) {
                 let problem = format!("`{}`: only `chunked` is accepted", shown(f.value));
                 return Err(field(n, f.name, problem));
             }
             chunked = Some(n);
-        } else if f.name.eq_ignore_ascii_case("host") {
+        } else if is("host") {
             if host {
                 return Err(twice(n, f.name));
             }
             host = true;
-        } else if f.name.eq_ignore_ascii_case("upgrade") {
-            websocket |= value.is_ok_and(|v| v.eq_ignore_ascii_case("websocket"));
+        } else if is("upgrade") {
+            websocket |= value().is_ok_and(|v| v.eq_ignore_ascii_case("websocket"));
         }
     }
     if let (Some(n), Some(_)) = (chunked, length) {
@@ -460,15 +462,10 @@ fn framing(head: &[u8]) -> Result<State, HeadError> {
             problem: "is missing; an HTTP/1.0 POST requires it".into(),
         });
     }
-    if Method::from_bytes(method.as_bytes()).is_err() {
-        let problem = format!(
-            "the method `{}` is not a method name",
-            shown(method.as_bytes())
-        );
-        return Err(HeadError::RequestLine(problem));
-    }
+    // httparse took the method as a token, which `Method` accepts; an origin-form
+    // target, encoded, is a path the URI parser takes. Other forms are parsed to be sure.
     let path = req.path.unwrap_or_default();
-    if Uri::try_from(path).is_err() {
+    if !path.starts_with('/') && Uri::try_from(path).is_err() {
         let problem = format!("the target `{}` is not a URL", shown(path.as_bytes()));
         return Err(HeadError::RequestLine(problem));
     }
