@@ -1586,6 +1586,21 @@ async fn errors_are_odata_error_bodies() {
             .await
             .unwrap();
         assert_eq!(post.status().as_u16(), 405);
+        // A write is not offered yet; a method HTTP does not define is not one either.
+        for (method, says) in [("PATCH", "(writes)"), ("FOO", "not a method this service")] {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let r = app
+                .client
+                .request(method.clone(), format!("{}/Contacts(1)", app.base))
+                .bearer_auth(&t)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 501, "{method}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(says), "{method}: {message}");
+        }
         let none = app.get("Contacts", "").await;
         assert_eq!(none.status, 401);
         assert!(none

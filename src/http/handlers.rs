@@ -269,9 +269,17 @@ pub(super) async fn respond(
                 "a $batch cannot be sent inside another $batch".into(),
             )),
         },
-        _ if !readable => Err(ApiError::NotImplemented(format!(
-            "{method} (writes) is not supported yet; this service is read-only"
-        ))),
+        _ if !readable => Err(ApiError::NotImplemented(
+            if matches!(
+                *method,
+                Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+            ) {
+                format!("{method} (writes) is not supported yet; this service is read-only")
+            } else {
+                // RFC 9110 §9.1: an unrecognized method is a 501.
+                format!("{method} is not a method this service implements; it reads with GET")
+            },
+        )),
         Target::ServiceDocument => match data_format(format, accept)? {
             DataFormat::Json(f) => Ok(json_response(f, service_document(root, f.level))),
             DataFormat::Atom => {
