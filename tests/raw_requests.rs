@@ -302,3 +302,22 @@ async fn a_head_that_never_ends_gets_a_408_and_the_marker_header_is_inert() {
     assert_eq!(answers.len(), 1, "{answers:?}");
     assert_eq!(answers[0].status, 200, "{answers:?}");
 }
+
+/// A body whose chunked framing is broken gets an OData 400 that says so.
+#[actix_web::test]
+async fn a_malformed_chunked_body_gets_an_odata_error() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    let request = format!(
+        "POST /$batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n"
+    );
+    let answers = exchange(&app.base, request.into_bytes()).await;
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].status, 400, "{answers:?}");
+    let (code, message, target) = error(&answers[0]);
+    assert_eq!(
+        (code.as_str(), target.as_deref()),
+        ("BadRequest", Some("$batch"))
+    );
+    assert!(message.contains("chunked framing"), "{message}");
+}

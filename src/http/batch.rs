@@ -121,7 +121,12 @@ pub async fn run(
 async fn read_body(mut payload: web::Payload) -> Result<Bytes, ApiError> {
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| BatchError::Malformed(format!("reading the body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            BatchError::Malformed(format!(
+                "reading the body: {}",
+                super::request::body_problem(&e)
+            ))
+        })?;
         if body.len() + chunk.len() > MAX_BODY {
             return Err(BatchError::TooLarge(MAX_BODY).into());
         }

@@ -55,7 +55,12 @@ async fn options(
     let limit = MAX_URI.saturating_sub(query.map_or(0, str::len));
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::BadRequest(format!(
+                "reading the body: {}",
+                super::request::body_problem(&e)
+            ))
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(format!(
                 "the query options of the URL and the body pass {MAX_URI} bytes"

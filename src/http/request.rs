@@ -135,3 +135,15 @@ pub fn trim_encoded_whitespace(mut path: &str) -> &str {
         }
     }
 }
+
+/// What went wrong reading a request body, in the client's terms.
+pub fn body_problem(e: &actix_web::error::PayloadError) -> String {
+    use actix_web::error::PayloadError;
+    match e {
+        PayloadError::Incomplete(_) => "the body ended before its end: shorter than its \
+             Content-Length, or chunked framing that is malformed or not finished"
+            .into(),
+        PayloadError::EncodingCorrupted => "its Content-Encoding could not be decoded".into(),
+        other => other.to_string(),
+    }
+}
