@@ -267,31 +267,38 @@ async fn heads_http_refuses_get_odata_errors_that_say_where() {
     }
 }
 
-/// A head that does not arrive in time gets a 408 with an OData error, as does a
-/// connection that sends nothing; a header named like the stand-in's marker is just a
-/// header.
+/// A head that does not arrive in time gets a 408 with an OData error, as do a
+/// connection that sends nothing and a body that stops; a header named like the
+/// stand-in's marker is just a header.
 #[actix_web::test]
-async fn a_head_that_never_ends_gets_a_408_and_the_marker_header_is_inert() {
+async fn a_head_or_body_that_never_ends_gets_a_408_and_the_marker_header_is_inert() {
     let app = spawn_seeded(Backend::Sqlite).await;
     let t = app.db.token("alpha");
     let started = std::time::Instant::now();
-    let (slow, silent) = futures_util::join!(
+    let (slow, silent, body) = futures_util::join!(
         exchange(
             &app.base,
             format!("GET /Contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n")
                 .into_bytes(),
         ),
         exchange(&app.base, Vec::new()),
+        // A body announced longer than what comes.
+        exchange(
+            &app.base,
+            format!("POST /$batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"requests\"")
+                .into_bytes(),
+        ),
     );
-    for answers in [slow, silent] {
+    for (answers, says) in [
+        (slow, "head did not arrive within 5 seconds"),
+        (silent, "head did not arrive within 5 seconds"),
+        (body, "body stopped arriving: nothing came for 5 seconds"),
+    ] {
         assert_eq!(answers.len(), 1, "{answers:?}");
         assert_eq!(answers[0].status, 408, "{answers:?}");
         let (code, message, _) = error(&answers[0]);
         assert_eq!(code, "RequestTimeout");
-        assert!(
-            message.contains("did not arrive within 5 seconds"),
-            "{message}"
-        );
+        assert!(message.contains(says), "{message}");
     }
     assert!(started.elapsed() >= std::time::Duration::from_secs(5));
 

@@ -15,7 +15,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use serde_json::{json, Map, Value};
 use std::cell::RefCell;
 
@@ -120,13 +120,11 @@ pub async fn run(
 
 async fn read_body(mut payload: web::Payload) -> Result<Bytes, ApiError> {
     let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            BatchError::Malformed(format!(
-                "reading the body: {}",
-                super::request::body_problem(&e)
-            ))
-        })?;
+    use super::request::{next_chunk, BodyError};
+    while let Some(chunk) = next_chunk(&mut payload).await.map_err(|e| match e {
+        BodyError::Broken(_) => ApiError::from(BatchError::Malformed(e.to_string())),
+        BodyError::Stalled => e.into(),
+    })? {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(BatchError::TooLarge(MAX_BODY).into());
         }

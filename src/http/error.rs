@@ -1,6 +1,7 @@
 //! Every stage's error mapped to an HTTP status and an OData error body, in one place.
 
 use super::batch::BatchError;
+use super::request::BodyError;
 use super::request_head::HeadError;
 use crate::bind::{BindError, BindErrorKind};
 use crate::db::DbError;
@@ -47,6 +48,8 @@ pub enum ApiError {
     #[error(transparent)]
     Head(#[from] HeadError),
     #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error(transparent)]
     Db(#[from] DbError),
     #[error("the request could not be completed")]
     Blocking,
@@ -83,6 +86,8 @@ impl ApiError {
             }
             ApiError::Head(HeadError::Timeout) => "RequestTimeout",
             ApiError::Head(_) => "BadRequest",
+            ApiError::Body(BodyError::Stalled) => "RequestTimeout",
+            ApiError::Body(BodyError::Broken(_)) => "BadRequest",
             ApiError::Db(DbError::Unavailable(_)) => "ServiceUnavailable",
             ApiError::Db(e) if is_connection_error(e) => "ServiceUnavailable",
             ApiError::Db(e) if data_exception(e).is_some() => "ValueOutOfRange",
@@ -236,6 +241,8 @@ impl ResponseError for ApiError {
             }
             ApiError::Head(HeadError::Timeout) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Head(_) => StatusCode::BAD_REQUEST,
+            ApiError::Body(BodyError::Stalled) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Body(BodyError::Broken(_)) => StatusCode::BAD_REQUEST,
             ApiError::Db(e) if is_connection_error(e) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Db(DbError::TooExpensive) => StatusCode::BAD_REQUEST,
             ApiError::Db(e) if data_exception(e).is_some() || too_large(e) => {

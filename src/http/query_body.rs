@@ -7,7 +7,6 @@ use super::error::ApiError;
 use super::request::{trim_encoded_whitespace, Incoming, MAX_URI};
 use actix_web::http::Method;
 use actix_web::web;
-use futures_util::StreamExt;
 use odata_parser::{PathSegment, ResourcePath};
 
 /// For `POST path/$query`: `path`, and the URL's and the body's options as one query
@@ -54,13 +53,7 @@ async fn options(
     }
     let limit = MAX_URI.saturating_sub(query.map_or(0, str::len));
     let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::BadRequest(format!(
-                "reading the body: {}",
-                super::request::body_problem(&e)
-            ))
-        })?;
+    while let Some(chunk) = super::request::next_chunk(&mut payload).await? {
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(format!(
                 "the query options of the URL and the body pass {MAX_URI} bytes"

@@ -136,14 +136,38 @@ pub fn trim_encoded_whitespace(mut path: &str) -> &str {
     }
 }
 
-/// What went wrong reading a request body, in the client's terms.
-pub fn body_problem(e: &actix_web::error::PayloadError) -> String {
+/// How long a request body may pause before the request is answered with a 408: a
+/// client that declares a body and stops sending it holds its connection no longer.
+pub const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error(
+        "the request body stopped arriving: nothing came for {} seconds",
+        BODY_IDLE.as_secs()
+    )]
+    Stalled,
+    #[error("reading the body: {0}")]
+    Broken(String),
+}
+
+/// The body's next piece, `None` at its end.
+pub async fn next_chunk(
+    payload: &mut actix_web::web::Payload,
+) -> Result<Option<bytes::Bytes>, BodyError> {
     use actix_web::error::PayloadError;
-    match e {
-        PayloadError::Incomplete(_) => "the body ended before its end: shorter than its \
-             Content-Length, or chunked framing that is malformed or not finished"
-            .into(),
-        PayloadError::EncodingCorrupted => "its Content-Encoding could not be decoded".into(),
-        other => other.to_string(),
+    use futures_util::StreamExt;
+    match tokio::time::timeout(BODY_IDLE, payload.next()).await {
+        Err(_) => Err(BodyError::Stalled),
+        Ok(None) => Ok(None),
+        Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
+        Ok(Some(Err(e))) => Err(BodyError::Broken(match e {
+            PayloadError::Incomplete(_) => "the body ended before its end: shorter than its \
+                 Content-Length, or chunked framing that is malformed or not finished"
+                .into(),
+            PayloadError::EncodingCorrupted => "its Content-Encoding could not be decoded".into(),
+            other => other.to_string(),
+        })),
     }
 }
