@@ -1119,6 +1119,28 @@ fn assert_error_body(what: &str, r: &common::Reply) {
 }
 
 /// The code of an OData error body, JSON or Atom/XML, with a message beside it.
+/// Answers on a raw connection: never a 5xx but 501, every error an OData error, and
+/// none showing another workspace's emails.
+fn answered_in_odata(what: &str, answers: &[common::raw::Answer], foreign: &[String]) {
+    for a in answers {
+        let text = String::from_utf8_lossy(&a.body);
+        assert!(
+            a.status < 500 || a.status == 501,
+            "{what} gave {} {text}",
+            a.status
+        );
+        if a.status >= 400 {
+            assert!(error_code(a).is_some(), "{what}: {text}");
+        }
+        for email in foreign {
+            assert!(
+                !text.contains(email.as_str()),
+                "{what} shows beta's {email}"
+            );
+        }
+    }
+}
+
 fn error_code(a: &common::raw::Answer) -> Option<String> {
     let text = String::from_utf8_lossy(&a.body);
     if a.header("content-type").is_some_and(|t| t.contains("xml")) {
@@ -1301,23 +1323,7 @@ async fn generated_requests_never_fail_the_server_and_errors_say_what_is_wrong()
             let answers = common::raw::exchange(&app.base, requests).await;
             let what = format!("{:?}: raw {}", app.backend, String::from_utf8_lossy(&raw));
             assert_eq!(answers.len(), 2, "{what}: {answers:?}");
-            for a in &answers {
-                let text = String::from_utf8_lossy(&a.body);
-                assert!(
-                    a.status < 500 || a.status == 501,
-                    "{what} gave {} {text}",
-                    a.status
-                );
-                if a.status >= 400 {
-                    assert!(error_code(a).is_some(), "{what}: {text}");
-                }
-                for email in &foreign {
-                    assert!(
-                        !text.contains(email.as_str()),
-                        "{what} shows beta's {email}"
-                    );
-                }
-            }
+            answered_in_odata(&what, &answers, &foreign);
             if !stray {
                 let [raw_answer, encoded] = &answers[..] else {
                     unreachable!()
@@ -1346,23 +1352,7 @@ async fn generated_requests_never_fail_the_server_and_errors_say_what_is_wrong()
             let answers = common::raw::exchange(&app.base, head.clone()).await;
             let what = format!("{:?}: head {}", app.backend, head.escape_ascii());
             assert!(matches!(answers.len(), 1 | 2), "{what}: {answers:?}");
-            for a in &answers {
-                let text = String::from_utf8_lossy(&a.body);
-                assert!(
-                    a.status < 500 || a.status == 501,
-                    "{what} gave {} {text}",
-                    a.status
-                );
-                if a.status >= 400 {
-                    assert!(error_code(a).is_some(), "{what}: {text}");
-                }
-                for email in &foreign {
-                    assert!(
-                        !text.contains(email.as_str()),
-                        "{what} shows beta's {email}"
-                    );
-                }
-            }
+            answered_in_odata(&what, &answers, &foreign);
             if answers.len() == 1 {
                 refused += 1;
                 assert_eq!(answers[0].status, 400, "{what}: {answers:?}");
