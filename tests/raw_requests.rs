@@ -216,7 +216,7 @@ async fn heads_http_refuses_get_odata_errors_that_say_where() {
             format!("GET /Contacts/$count HTTP/1.1\r\nAuthorization: Bearer {t}\r\n\r\n"),
             400,
             "BadRequest",
-            "header field 2 (Host): is missing",
+            "the header field Host is missing: HTTP/1.1 requires it",
             Some("Host"),
         ),
         (

@@ -68,6 +68,11 @@ pub enum HeadError {
     TooLarge,
     #[error("the request has more than {MAX_FIELDS} header fields")]
     TooManyFields,
+    #[error("the header field {name} is missing: {why}")]
+    Missing {
+        name: &'static str,
+        why: &'static str,
+    },
     #[error("header field {number} ({name}): {problem}")]
     Field {
         /// 1 for the first field after the request line.
@@ -87,6 +92,7 @@ impl HeadError {
     pub fn field(&self) -> Option<&str> {
         match self {
             HeadError::Field { name, .. } => Some(name),
+            HeadError::Missing { name, .. } => Some(name),
             _ => None,
         }
     }
@@ -422,7 +428,7 @@ fn framing(head: &[u8]) -> Result<State, HeadError> {
                 let problem = format!("`{}` is not a length in bytes", shown(f.value));
                 return Err(field(n, f.name, problem));
             };
-            length = Some((n, len));
+            length = Some(len);
         } else if is("transfer-encoding") {
             if chunked.is_some() {
                 return Err(twice(n, f.name));
@@ -449,17 +455,15 @@ fn framing(head: &[u8]) -> Result<State, HeadError> {
         return Err(field(n, "Transfer-Encoding", problem));
     }
     if http_11 && !host {
-        return Err(HeadError::Field {
-            number: req.headers.len() + 1,
-            name: "Host".into(),
-            problem: "is missing; HTTP/1.1 requires it".into(),
+        return Err(HeadError::Missing {
+            name: "Host",
+            why: "HTTP/1.1 requires it",
         });
     }
     if !http_11 && method == "POST" && length.is_none() && !websocket {
-        return Err(HeadError::Field {
-            number: req.headers.len() + 1,
-            name: "Content-Length".into(),
-            problem: "is missing; an HTTP/1.0 POST requires it".into(),
+        return Err(HeadError::Missing {
+            name: "Content-Length",
+            why: "an HTTP/1.0 POST requires it",
         });
     }
     // httparse took the method as a token, which `Method` accepts; an origin-form
@@ -472,7 +476,7 @@ fn framing(head: &[u8]) -> Result<State, HeadError> {
     Ok(match (chunked, length) {
         (Some(_), _) => State::Opaque,
         _ if websocket => State::Opaque,
-        (None, Some((_, n))) if n > 0 => State::Body(n),
+        (None, Some(n)) if n > 0 => State::Body(n),
         _ if method == "CONNECT" => State::Opaque,
         _ => State::Between,
     })
@@ -874,7 +878,7 @@ mod tests {
             ("GET /x\r\n\r\n", line("no HTTP version after the target")),
             ("GET /x HTTP/2.0\r\n\r\n", line("the version `HTTP/2.0` is not HTTP/1.1 or HTTP/1.0")),
             ("G(T /x HTTP/1.1\r\nHost: x\r\n\r\n", line("the method has byte 0x28 at column 2, which methods may not hold")),
-            ("GET /x HTTP/1.1\r\n\r\n", field(1, "Host", "is missing; HTTP/1.1 requires it")),
+            ("GET /x HTTP/1.1\r\n\r\n", HeadError::Missing { name: "Host", why: "HTTP/1.1 requires it" }),
             ("GET /x HTTP/1.1\r\nHost: x\r\nhost: y\r\n\r\n", field(2, "host", "appears more than once")),
             ("GET /x HTTP/1.1\r\nHost: x\r\nX-A: b\x01c\r\n\r\n", field(2, "X-A", "its value has byte 0x01 at column 7, which values may not hold")),
             ("GET /x HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n", field(2, "X A", "its name has byte 0x20 at column 2, which names may not hold")),
@@ -885,7 +889,7 @@ mod tests {
             ("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", field(2, "Transfer-Encoding", "`gzip, chunked`: only `chunked` is accepted")),
             ("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", field(2, "Transfer-Encoding", "comes with a Content-Length: the body's length is one or the other")),
             ("POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", field(1, "Transfer-Encoding", "is not allowed in HTTP/1.0")),
-            ("POST /x HTTP/1.0\r\n\r\n", field(1, "Content-Length", "is missing; an HTTP/1.0 POST requires it")),
+            ("POST /x HTTP/1.0\r\n\r\n", HeadError::Missing { name: "Content-Length", why: "an HTTP/1.0 POST requires it" }),
         ] {
             let input = format!("{ok}{head}{ok}");
             let (out, why) = refused(&input);
