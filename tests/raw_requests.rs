@@ -147,22 +147,44 @@ async fn bodies_pass_unchanged_between_requests_on_one_connection() {
     assert_eq!(answers[3].body, b"200");
 }
 
-/// HTTP/1.0 without `Host`: the context URL names the address the service listens on.
+/// HTTP/1.0 without `Host`, and an empty `Host`: the context URL names the address the
+/// service listens on. An absolute-form target names its own authority, whatever `Host`
+/// says; a `Host` that is no host is a 400, never the root of the answer's URLs.
 #[actix_web::test]
-async fn a_request_without_host_gets_the_listening_address_as_its_service_root() {
+async fn the_service_root_comes_from_the_target_host_or_listening_address() {
     let app = spawn_seeded(Backend::Sqlite).await;
     let t = app.db.token("alpha");
+    let listening = format!("{}/$metadata#Contacts(ContactId)", app.base);
+    for (request, context) in [
+        (
+            format!("GET /Contacts?$top=1&$select=ContactId HTTP/1.0\r\nAuthorization: Bearer {t}\r\n\r\n"),
+            listening.clone(),
+        ),
+        (
+            format!("GET /Contacts?$top=1&$select=ContactId HTTP/1.1\r\nHost:\r\nAuthorization: Bearer {t}\r\nConnection: close\r\n\r\n"),
+            listening.clone(),
+        ),
+        (
+            format!("GET http://crm.example:8443/Contacts?$top=1&$select=ContactId HTTP/1.1\r\nHost: other.example\r\nAuthorization: Bearer {t}\r\nConnection: close\r\n\r\n"),
+            "http://crm.example:8443/$metadata#Contacts(ContactId)".to_owned(),
+        ),
+    ] {
+        let answers = exchange(&app.base, request.into_bytes()).await;
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert_eq!(answers[0].json()["@odata.context"], context.as_str());
+    }
     let request = format!(
-        "GET /Contacts?$top=1&$select=ContactId HTTP/1.0\r\nAuthorization: Bearer {t}\r\n\r\n"
+        "GET /Contacts?$top=1 HTTP/1.1\r\nHost: a b<c>\r\nAuthorization: Bearer {t}\r\n\r\n"
     );
     let answers = exchange(&app.base, request.into_bytes()).await;
     assert_eq!(answers.len(), 1, "{answers:?}");
-    let context = answers[0].json()["@odata.context"].clone();
+    assert_eq!(answers[0].status, 400, "{answers:?}");
+    let (code, message, target) = error(&answers[0]);
     assert_eq!(
-        context,
-        format!("{}/$metadata#Contacts(ContactId)", app.base),
-        "{context}"
+        (code.as_str(), target.as_deref()),
+        ("BadRequest", Some("Host"))
     );
+    assert!(message.contains("is not a host and port"), "{message}");
 }
 
 /// What the OData error of an answer says: its code, message and target.

@@ -83,10 +83,17 @@ fn service_root(req: &HttpRequest) -> String {
         } else {
             "http"
         });
-    let host = h
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+    // An absolute-form target's authority comes before `Host` (RFC 9112 §3.2.2); an
+    // empty `Host` names none.
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| {
+            h.get(HOST)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+        })
         .or_else(|| {
             req.app_data::<actix_web::web::Data<super::AppState>>()
                 .map(|s| s.authority.as_str())

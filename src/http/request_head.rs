@@ -445,6 +445,15 @@ fn framing(head: &[u8]) -> Result<State, HeadError> {
             if host {
                 return Err(twice(n, f.name));
             }
+            // RFC 9112 §3.2: a Host that is no `host[:port]` is a 400; it would otherwise
+            // become the service root of every URL in the answer.
+            if let Some((c, b)) = first(f.value, |b| !is_host_byte(b)) {
+                let problem = format!(
+                    "`{}` is not a host and port: byte 0x{b:02X} at column {c} of the value",
+                    shown(f.value)
+                );
+                return Err(field(n, f.name, problem));
+            }
             host = true;
         } else if is("upgrade") {
             websocket |= value().is_ok_and(|v| v.eq_ignore_ascii_case("websocket"));
@@ -557,6 +566,11 @@ fn first(bytes: &[u8], bad: impl Fn(u8) -> bool) -> Option<(usize, u8)> {
 /// RFC 9110 `tchar`: what methods and field names are made of.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// What `uri-host [":" port]` is made of (RFC 3986: reg-name, IP literals, IPv4).
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b)
 }
 
 /// Client bytes as shown in a message: escaped, and cut after 64.
@@ -880,6 +894,7 @@ mod tests {
             ("G(T /x HTTP/1.1\r\nHost: x\r\n\r\n", line("the method has byte 0x28 at column 2, which methods may not hold")),
             ("GET /x HTTP/1.1\r\n\r\n", HeadError::Missing { name: "Host", why: "HTTP/1.1 requires it" }),
             ("GET /x HTTP/1.1\r\nHost: x\r\nhost: y\r\n\r\n", field(2, "host", "appears more than once")),
+            ("GET /x HTTP/1.1\r\nHost: a b\"c\r\n\r\n", field(1, "Host", "`a b\\\"c` is not a host and port: byte 0x20 at column 2 of the value")),
             ("GET /x HTTP/1.1\r\nHost: x\r\nX-A: b\x01c\r\n\r\n", field(2, "X-A", "its value has byte 0x01 at column 7, which values may not hold")),
             ("GET /x HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n", field(2, "X A", "its name has byte 0x20 at column 2, which names may not hold")),
             ("GET /x HTTP/1.1\r\nHost: x\r\nno colon\r\n\r\n", field(2, "no colon", "has no `:` between a name and a value")),
