@@ -37,6 +37,11 @@ pub struct Config {
     /// Query parameter that may carry the token (Power Query's "Web API" key); unset = off.
     #[arg(long, env = "API_KEY_PARAM", global = true)]
     pub api_key_param: Option<String>,
+
+    /// Origins whose web pages may read the service (CORS): `*` or a comma-separated
+    /// list such as `https://app.example`; unset = none.
+    #[arg(long, env = "CORS_ORIGINS", global = true)]
+    pub cors_origins: Option<crate::http::cors::CorsOrigins>,
 }
 
 impl Config {
@@ -61,6 +66,7 @@ impl Config {
             max_page_size: 1000,
             db_pool_size: Some(4),
             api_key_param: None,
+            cors_origins: None,
         }
     }
 }

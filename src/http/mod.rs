@@ -3,6 +3,7 @@
 mod auth;
 mod batch;
 mod compression;
+pub mod cors;
 mod dbcall;
 mod entity_id;
 pub mod error;
@@ -90,6 +91,7 @@ impl Application {
             max_page_size: config.max_page_size,
             api_key_param: config.api_key_param.clone().filter(|p| !p.is_empty()),
         });
+        let cors = config.cors_origins.clone();
         let workers = dbcall::workers(&state.db);
         // actix-web's HttpServer, assembled here so that each connection's request
         // heads pass through CheckedHeads before actix-http parses them.
@@ -102,6 +104,17 @@ impl Application {
                 let app = App::new()
                     .app_data(state.clone())
                     .wrap(middleware::from_fn(request_head::answer_refused))
+                    .wrap(middleware::Condition::new(
+                        cors.is_some(),
+                        cors::layer(
+                            cors.as_ref()
+                                .unwrap_or(&cors::CorsOrigins::These(Vec::new())),
+                        ),
+                    ))
+                    .wrap(middleware::Condition::new(
+                        cors.is_some(),
+                        middleware::from_fn(cors::odata_refusals),
+                    ))
                     .wrap(middleware::DefaultHeaders::new().add(("OData-Version", "4.0")))
                     .wrap(middleware::Compress::default())
                     .wrap(middleware::from_fn(compression::identity_when_nothing_else))
