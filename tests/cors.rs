@@ -65,7 +65,12 @@ async fn a_configured_origin_reads_from_a_page_and_others_do_not() {
     let exposed = header(&h, "access-control-expose-headers")
         .unwrap_or_default()
         .to_ascii_lowercase();
-    for name in ["odata-version", "ratelimit", "x-ratelimit-remaining", "retry-after"] {
+    for name in [
+        "odata-version",
+        "ratelimit",
+        "x-ratelimit-remaining",
+        "retry-after",
+    ] {
         assert!(exposed.contains(name), "{name} not in {exposed}");
     }
     // The page can read its errors too.

@@ -176,15 +176,22 @@ async fn the_service_root_comes_from_the_target_host_or_listening_address() {
     let request = format!(
         "GET /Contacts?$top=1 HTTP/1.1\r\nHost: a b<c>\r\nAuthorization: Bearer {t}\r\n\r\n"
     );
+    let message = the_one_bad_request(&app, request, "Host").await;
+    assert!(message.contains("is not a host and port"), "{message}");
+}
+
+/// Sends `request` alone and expects one answer, an OData 400 whose target is `target`;
+/// returns its message.
+async fn the_one_bad_request(app: &common::TestApp, request: String, target: &str) -> String {
     let answers = exchange(&app.base, request.into_bytes()).await;
     assert_eq!(answers.len(), 1, "{answers:?}");
     assert_eq!(answers[0].status, 400, "{answers:?}");
-    let (code, message, target) = error(&answers[0]);
+    let (code, message, got) = error(&answers[0]);
     assert_eq!(
-        (code.as_str(), target.as_deref()),
-        ("BadRequest", Some("Host"))
+        (code.as_str(), got.as_deref()),
+        ("BadRequest", Some(target))
     );
-    assert!(message.contains("is not a host and port"), "{message}");
+    message
 }
 
 /// What the OData error of an answer says: its code, message and target.
@@ -349,13 +356,6 @@ async fn a_malformed_chunked_body_gets_an_odata_error() {
     let request = format!(
         "POST /$batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n"
     );
-    let answers = exchange(&app.base, request.into_bytes()).await;
-    assert_eq!(answers.len(), 1, "{answers:?}");
-    assert_eq!(answers[0].status, 400, "{answers:?}");
-    let (code, message, target) = error(&answers[0]);
-    assert_eq!(
-        (code.as_str(), target.as_deref()),
-        ("BadRequest", Some("$batch"))
-    );
+    let message = the_one_bad_request(&app, request, "$batch").await;
     assert!(message.contains("chunked framing"), "{message}");
 }
