@@ -346,6 +346,12 @@ async fn a_head_or_body_that_never_ends_gets_a_408_and_the_marker_header_is_iner
     let answers = exchange(&app.base, request.into_bytes()).await;
     assert_eq!(answers.len(), 1, "{answers:?}");
     assert_eq!(answers[0].status, 200, "{answers:?}");
+    // Nor is the stand-in's path, asked for by a client: the pipeline reads it.
+    let answers = exchange(&app.base, get("/$refused", &t, true)).await;
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    let (code, _, _) = error(&answers[0]);
+    assert_ne!(code, "RequestTimeout", "{answers:?}");
+    assert!(matches!(answers[0].status, 400 | 404), "{answers:?}");
 }
 
 /// A body whose chunked framing is broken gets an OData 400 that says so.

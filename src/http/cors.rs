@@ -74,8 +74,9 @@ impl FromStr for CorsOrigins {
     }
 }
 
-/// The CORS middleware for `origins`.
-pub fn layer(origins: &CorsOrigins) -> Cors {
+/// The CORS middleware for `origins`; with none it admits no origin (and is not
+/// installed: see `Application::build`).
+pub fn layer(origins: Option<&CorsOrigins>) -> Cors {
     let cors = Cors::default()
         .allowed_methods([Method::GET, Method::HEAD, Method::POST])
         .allow_any_header()
@@ -85,8 +86,9 @@ pub fn layer(origins: &CorsOrigins) -> Cors {
         // and only a browser, reading the headers, holds a page to its origin.
         .block_on_origin_mismatch(false);
     match origins {
-        CorsOrigins::Any => cors.allow_any_origin().send_wildcard(),
-        CorsOrigins::These(list) => list.iter().fold(cors, |c, o| c.allowed_origin(o)),
+        Some(CorsOrigins::Any) => cors.allow_any_origin().send_wildcard(),
+        Some(CorsOrigins::These(list)) => list.iter().fold(cors, |c, o| c.allowed_origin(o)),
+        None => cors,
     }
 }
 

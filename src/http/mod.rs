@@ -103,13 +103,9 @@ impl Application {
             .listen("crm-odata", listener, move || {
                 let app = App::new()
                     .app_data(state.clone())
-                    .wrap(middleware::from_fn(request_head::answer_refused))
                     .wrap(middleware::Condition::new(
                         cors.is_some(),
-                        cors::layer(
-                            cors.as_ref()
-                                .unwrap_or(&cors::CorsOrigins::These(Vec::new())),
-                        ),
+                        cors::layer(cors.as_ref()),
                     ))
                     .wrap(middleware::Condition::new(
                         cors.is_some(),
@@ -131,6 +127,10 @@ impl Application {
                             .route(web::get().to(metrics::metrics))
                             .route(web::head().to(metrics::metrics))
                             .default_service(web::to(handlers::get_or_head_only)),
+                    )
+                    .route(
+                        request_head::REFUSED_PATH,
+                        web::get().to(request_head::answer_refused),
                     )
                     .default_service(web::to(handlers::odata))
                     .into_factory();

@@ -30,11 +30,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Uri;
-use actix_web::middleware::Next;
 use actix_web::rt::net::TcpStream;
+use actix_web::{web, HttpRequest, HttpResponse};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::request::MAX_URI;
@@ -52,10 +50,9 @@ pub const MAX_FIELDS: usize = 96;
 /// from its first byte for later ones (what slow-header attacks hold connections with).
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The header that marks the stand-in for a refused head.
-const REFUSED: &str = "crm-odata-refused";
-const STAND_IN: &[u8] =
-    b"GET / HTTP/1.1\r\nHost: refused\r\nConnection: close\r\ncrm-odata-refused: 1\r\n\r\n";
+/// Where the stand-in for a refused head goes (a route of its own, [`answer_refused`]).
+pub const REFUSED_PATH: &str = "/$refused";
+const STAND_IN: &[u8] = b"GET /$refused HTTP/1.1\r\nHost: refused\r\nConnection: close\r\n\r\n";
 
 /// Why a request head was refused before the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,24 +99,20 @@ impl HeadError {
 #[derive(Debug, Clone, Default)]
 pub struct Refusal(Rc<RefCell<Option<HeadError>>>);
 
-/// Answers the stand-in of a refused head with the reason it was refused.
+/// Answers the stand-in of a refused head with the reason it was refused. A client's own
+/// request for that path finds no refusal on its connection and is read as any other.
 pub async fn answer_refused(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    // The connection's refusal is looked at first: it is cheaper than a header lookup.
-    // A client's own header of the marker's name finds none and goes on as it is.
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<super::AppState>,
+) -> HttpResponse {
     let refused = req
         .conn_data::<Refusal>()
-        .filter(|r| r.0.borrow().is_some() && req.headers().contains_key(REFUSED))
         .and_then(|r| r.0.borrow_mut().take());
-    if let Some(e) = refused {
-        let response = super::error::ApiError::from(e).response(false);
-        return Ok(req.into_response(response).map_into_right_body());
+    match refused {
+        Some(e) => super::error::ApiError::from(e).response(false),
+        None => super::handlers::odata(req, payload, state).await,
     }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +137,8 @@ struct Scanner {
     held: Vec<u8>,
     /// A head has been handed on (the first one is timed from the connection's start).
     started: bool,
-    refusal: Option<HeadError>,
+    /// Shared with the connection's requests.
+    refusal: Refusal,
 }
 
 /// Where a read's bytes go: in place up to the first change, into `out` from there on.
@@ -175,7 +169,7 @@ impl Scanner {
             state: State::Between,
             held: Vec::new(),
             started: false,
-            refusal: None,
+            refusal: Refusal::default(),
         }
     }
 
@@ -299,7 +293,7 @@ impl Scanner {
         tracing::debug!(error = %e, "request head refused");
         self.held = Vec::new();
         self.state = State::Refused;
-        self.refusal = Some(e);
+        *self.refusal.0.borrow_mut() = Some(e);
     }
 }
 
@@ -588,7 +582,6 @@ pub struct CheckedHeads<IO> {
     /// Rewritten bytes not yet handed on, from `pending_at`.
     pending: Vec<u8>,
     pending_at: usize,
-    refusal: Refusal,
     /// When the head on its way must be complete.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     write_closed: bool,
@@ -601,7 +594,6 @@ impl<IO> CheckedHeads<IO> {
             scanner: Scanner::new(),
             pending: Vec::new(),
             pending_at: 0,
-            refusal: Refusal::default(),
             deadline: None,
             write_closed: false,
         }
@@ -609,7 +601,7 @@ impl<IO> CheckedHeads<IO> {
 
     /// What the connection's requests read a refusal from.
     pub fn refusal(&self) -> Refusal {
-        self.refusal.clone()
+        self.scanner.refusal.clone()
     }
 
     /// Hands on what is pending, as far as `buf` has room.
@@ -625,12 +617,6 @@ impl<IO> CheckedHeads<IO> {
             }
             self.pending.clear();
             self.pending_at = 0;
-        }
-    }
-
-    fn publish_refusal(&mut self) {
-        if let Some(e) = self.scanner.refusal.take() {
-            *self.refusal.0.borrow_mut() = Some(e);
         }
     }
 }
@@ -687,7 +673,6 @@ impl<IO: AsyncRead + Unpin> AsyncRead for CheckedHeads<IO> {
                     this.deadline = None;
                     this.scanner
                         .refuse_now(HeadError::Timeout, &mut this.pending);
-                    this.publish_refusal();
                     continue;
                 }
             } else {
@@ -706,7 +691,6 @@ impl<IO: AsyncRead + Unpin> AsyncRead for CheckedHeads<IO> {
                 return Poll::Ready(Ok(()));
             };
             buf.set_filled(before + at);
-            this.publish_refusal();
             // A read that was all held head would look like the end of the stream.
             if at > 0 || !this.pending.is_empty() {
                 this.drain_pending(buf);
@@ -775,7 +759,8 @@ mod tests {
                 }
             }
         }
-        (out, s.refusal)
+        let refusal = s.refusal.0.borrow().clone();
+        (out, refusal)
     }
 
     /// The same for every read size: where reads split the stream must not matter.
@@ -801,7 +786,7 @@ mod tests {
     }
 
     const STAND_IN_TEXT: &str =
-        "GET / HTTP/1.1\r\nHost: refused\r\nConnection: close\r\ncrm-odata-refused: 1\r\n\r\n";
+        "GET /$refused HTTP/1.1\r\nHost: refused\r\nConnection: close\r\n\r\n";
 
     #[test]
     fn valid_requests_pass_unchanged() {
