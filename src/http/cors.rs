@@ -74,9 +74,8 @@ impl FromStr for CorsOrigins {
     }
 }
 
-/// The CORS middleware for `origins`; with none it admits no origin (and is not
-/// installed: see `Application::build`).
-pub fn layer(origins: Option<&CorsOrigins>) -> Cors {
+/// The CORS middleware for `origins`.
+pub fn layer(origins: &CorsOrigins) -> Cors {
     let cors = Cors::default()
         .allowed_methods([Method::GET, Method::HEAD, Method::POST])
         .allow_any_header()
@@ -86,9 +85,8 @@ pub fn layer(origins: Option<&CorsOrigins>) -> Cors {
         // and only a browser, reading the headers, holds a page to its origin.
         .block_on_origin_mismatch(false);
     match origins {
-        Some(CorsOrigins::Any) => cors.allow_any_origin().send_wildcard(),
-        Some(CorsOrigins::These(list)) => list.iter().fold(cors, |c, o| c.allowed_origin(o)),
-        None => cors,
+        CorsOrigins::Any => cors.allow_any_origin().send_wildcard(),
+        CorsOrigins::These(list) => list.iter().fold(cors, |c, o| c.allowed_origin(o)),
     }
 }
 

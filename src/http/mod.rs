@@ -103,18 +103,6 @@ impl Application {
             .listen("crm-odata", listener, move || {
                 let app = App::new()
                     .app_data(state.clone())
-                    .wrap(middleware::Condition::new(
-                        cors.is_some(),
-                        cors::layer(cors.as_ref()),
-                    ))
-                    .wrap(middleware::Condition::new(
-                        cors.is_some(),
-                        middleware::from_fn(cors::odata_refusals),
-                    ))
-                    .wrap(middleware::DefaultHeaders::new().add(("OData-Version", "4.0")))
-                    .wrap(middleware::Compress::default())
-                    .wrap(middleware::from_fn(compression::identity_when_nothing_else))
-                    .wrap(middleware::from_fn(metrics::record))
                     // HEAD too: load balancers probe health with it.
                     .service(
                         web::resource("/healthz")
@@ -132,41 +120,64 @@ impl Application {
                         request_head::REFUSED_PATH,
                         web::get().to(request_head::answer_refused),
                     )
-                    .default_service(web::to(handlers::odata))
-                    .into_factory();
+                    .default_service(web::to(handlers::odata));
                 let signal = shutting_down.clone();
-                let http = actix_http::HttpService::build()
-                    .graceful_shutdown_signal(move || {
-                        let signal = signal.clone();
-                        async move { signal.notified().await }
-                    })
-                    // Clients keep idle connections for a minute or more (reqwest 90 s,
-                    // browsers and the .NET stack behind Excel and Power BI 60-120 s) and
-                    // reuse them without checking; closing after actix's default 5 s made
-                    // their next request fail on a connection the server had just closed.
-                    // 75 s, as nginx.
-                    .keep_alive(std::time::Duration::from_secs(75))
-                    // CheckedHeads answers a slow head first, with an OData error; this
-                    // is the backstop.
-                    .client_request_timeout(2 * request_head::HEAD_TIMEOUT)
-                    .client_disconnect_timeout(std::time::Duration::from_secs(1))
-                    .local_addr(addr)
-                    .on_connect_ext(|io: &CheckedHeads<_>, data| {
-                        data.insert(io.refusal());
-                    })
-                    // Only `AppConfig::default()` is public; `service_root` reads the
-                    // listening address from AppState instead.
-                    .h1(map_config(app, |_| AppConfig::default()));
-                fn_service(|io: actix_web::rt::net::TcpStream| {
-                    // A response written in several pieces (compressed, chunked) must not
-                    // have its last small piece held back until the client acknowledges
-                    // the rest: with delayed ACKs that is 40 ms a page (Nagle).
-                    let _ = io.set_nodelay(true);
-                    let io = CheckedHeads::new(io);
-                    let peer = io.peer_addr();
-                    std::future::ready(Ok((io, peer)))
-                })
-                .and_then(http)
+                // The middleware every request passes, and the connection around it. A
+                // layer switched off (`middleware::Condition`) still costs each request
+                // about 370 instructions, so CORS's two layers are there only when origins
+                // are configured: the two apps differ in type, and one boxed factory per
+                // connection (not per request) makes them one.
+                macro_rules! connections {
+                    ($app:expr) => {{
+                        let app = $app
+                            .wrap(middleware::DefaultHeaders::new().add(("OData-Version", "4.0")))
+                            .wrap(middleware::Compress::default())
+                            .wrap(middleware::from_fn(compression::identity_when_nothing_else))
+                            .wrap(middleware::from_fn(metrics::record))
+                            .into_factory();
+                        let http = actix_http::HttpService::build()
+                            .graceful_shutdown_signal(move || {
+                                let signal = signal.clone();
+                                async move { signal.notified().await }
+                            })
+                            // Clients keep idle connections for a minute or more (reqwest
+                            // 90 s, browsers and the .NET stack behind Excel and Power BI
+                            // 60-120 s) and reuse them without checking; closing after
+                            // actix's default 5 s made their next request fail on a
+                            // connection the server had just closed. 75 s, as nginx.
+                            .keep_alive(std::time::Duration::from_secs(75))
+                            // CheckedHeads answers a slow head first, with an OData
+                            // error; this is the backstop.
+                            .client_request_timeout(2 * request_head::HEAD_TIMEOUT)
+                            .client_disconnect_timeout(std::time::Duration::from_secs(1))
+                            .local_addr(addr)
+                            .on_connect_ext(|io: &CheckedHeads<_>, data| {
+                                data.insert(io.refusal());
+                            })
+                            // Only `AppConfig::default()` is public; `service_root` reads
+                            // the listening address from AppState instead.
+                            .h1(map_config(app, |_| AppConfig::default()));
+                        actix_service::boxed::factory(
+                            fn_service(|io: actix_web::rt::net::TcpStream| {
+                                // A response written in several pieces (compressed,
+                                // chunked) must not have its last small piece held back
+                                // until the client acknowledges the rest: with delayed
+                                // ACKs that is 40 ms a page (Nagle).
+                                let _ = io.set_nodelay(true);
+                                let io = CheckedHeads::new(io);
+                                let peer = io.peer_addr();
+                                std::future::ready(Ok((io, peer)))
+                            })
+                            .and_then(http),
+                        )
+                    }};
+                }
+                match &cors {
+                    Some(origins) => connections!(app
+                        .wrap(cors::layer(origins))
+                        .wrap(middleware::from_fn(cors::odata_refusals))),
+                    None => connections!(app),
+                }
             })
             .map_err(|source| StartError::Bind {
                 addr: bind.into(),
