@@ -344,6 +344,30 @@ impl Drop for ServeProcess {
     }
 }
 
+/// 64 concurrent clients, `each` requests apiece, alternating between the servers and
+/// cycling through the tokens; the statuses of all of them.
+async fn from_64_clients(
+    client: &reqwest::Client,
+    servers: &[ServeProcess; 2],
+    tokens: &[String],
+    each: usize,
+) -> Vec<u16> {
+    let requests = (0..64).map(|i| async move {
+        let mut statuses = Vec::new();
+        for j in 0..each {
+            let base = &servers[(i + j) % 2].base;
+            let token = &tokens[i % tokens.len()];
+            statuses.push(get(client, &format!("{base}/{PATH}"), token).await.status);
+        }
+        statuses
+    });
+    futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 #[actix_web::test]
 async fn two_server_processes_sharing_redis_admit_exactly_limit_for_64_clients() {
     let Some(redis) = RedisServer::spawn() else {
@@ -357,25 +381,7 @@ async fn two_server_processes_sharing_redis_admit_exactly_limit_for_64_clients()
         ServeProcess::spawn(&db.url, &url, "40/60s"),
     ];
     let client = reqwest::Client::new();
-
-    // 64 concurrent clients, two requests each, alternating between the servers.
-    let requests = (0..64).map(|i| {
-        let (client, tokens, servers) = (&client, &tokens, &servers);
-        async move {
-            let mut statuses = Vec::new();
-            for j in 0..2 {
-                let base = &servers[(i + j) % 2].base;
-                let r = get(client, &format!("{base}/{PATH}"), &tokens[i % 4]).await;
-                statuses.push(r.status);
-            }
-            statuses
-        }
-    });
-    let statuses: Vec<u16> = futures_util::future::join_all(requests)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+    let statuses = from_64_clients(&client, &servers, &tokens, 2).await;
     let ok = statuses.iter().filter(|s| **s == 200).count();
     let limited = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!(ok, 40, "statuses: {statuses:?}");
@@ -390,6 +396,35 @@ async fn two_server_processes_sharing_redis_admit_exactly_limit_for_64_clients()
         assert_eq!(r.status, 429);
         assert_eq!(remaining(&r), 0);
     }
+}
+
+/// The same with a limit large enough for reserved blocks (`ratelimit::lease`): the two
+/// servers never admit more than the limit together, and once the blocks' unused entries
+/// are back (100 ms), exactly the limit.
+#[actix_web::test]
+async fn two_server_processes_with_reserved_blocks_never_exceed_the_limit() {
+    let Some(redis) = RedisServer::spawn() else {
+        return;
+    };
+    let url = redis.url();
+    let db = db();
+    let token = db.token("alpha");
+    let servers = [
+        ServeProcess::spawn(&db.url, &url, "1024/60s"),
+        ServeProcess::spawn(&db.url, &url, "1024/60s"),
+    ];
+    let client = reqwest::Client::new();
+    let tokens = [token];
+    let count = |statuses: &[u16], status: u16| statuses.iter().filter(|s| **s == status).count();
+    let statuses = from_64_clients(&client, &servers, &tokens, 20).await;
+    let ok = count(&statuses, 200);
+    assert!(ok <= 1024, "{ok} admitted");
+    assert_eq!(ok + count(&statuses, 429), 1280, "statuses: {statuses:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(the_one_log_size(&url).await as usize, ok);
+    let more = from_64_clients(&client, &servers, &tokens, 2).await;
+    assert_eq!(ok + count(&more, 200), 1024, "{ok} and then {more:?}");
+    assert_eq!(the_one_log_size(&url).await, 1024);
 }
 
 #[actix_web::test]

@@ -131,32 +131,42 @@ async fn exact_at_the_boundary() {
     }
 }
 
+/// Two limiters sharing one Redis, as two server instances would.
+async fn two_instances(url: &str, config: &str, test: &str) -> (Arc<Limiter>, Arc<Limiter>) {
+    let o = patient(test);
+    let a = Limiter::connect_with(cfg(config), Some(url), false, o.clone()).await;
+    let b = Limiter::connect_with(cfg(config), Some(url), false, o).await;
+    (Arc::new(a), Arc::new(b))
+}
+
+/// 64 concurrent tasks, alternating between the instances, each checking `each`
+/// requests of workspace `ws`; returns how many were admitted.
+async fn from_64_tasks(a: &Arc<Limiter>, b: &Arc<Limiter>, ws: i64, each: usize) -> usize {
+    let admitted = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let l = Arc::clone(if i % 2 == 0 { a } else { b });
+        let admitted = admitted.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..each {
+                let (d, src) = l.check_with_source(ws).await.expect("check");
+                assert_eq!(src, Source::Redis, "must not fall back in this test");
+                admitted.fetch_add(usize::from(d.allowed), Ordering::Relaxed);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    admitted.load(Ordering::Relaxed)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_64_tasks_admit_exactly_limit() {
     for t in targets() {
-        let o = patient("concurrent");
-        let a =
-            Arc::new(Limiter::connect_with(cfg("25/60s"), Some(&t.url), false, o.clone()).await);
-        let b = Arc::new(Limiter::connect_with(cfg("25/60s"), Some(&t.url), false, o).await);
-        let admitted = Arc::new(AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        for i in 0..64 {
-            let l = if i % 2 == 0 { a.clone() } else { b.clone() };
-            let admitted = admitted.clone();
-            tasks.push(tokio::spawn(async move {
-                for _ in 0..3 {
-                    let (d, src) = l.check_with_source(42).await.expect("check");
-                    assert_eq!(src, Source::Redis, "must not fall back in this test");
-                    if d.allowed {
-                        admitted.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }));
-        }
-        for task in tasks {
-            task.await.expect("task");
-        }
-        assert_eq!(admitted.load(Ordering::Relaxed), 25);
+        let (a, b) = two_instances(&t.url, "25/60s", "concurrent").await;
+        let admitted = from_64_tasks(&a, &b, 42, 3).await;
+        assert_eq!(admitted, 25);
         assert_eq!(zcard(&t.url, &a.redis_key(42).expect("key")).await, 25);
         // Both instances see the shared count.
         assert_eq!(a.check(42).await.expect("check").remaining, 0);
@@ -656,4 +666,83 @@ async fn overlap_is_allowed_only_with_room_in_the_window() {
     let _ = l2.check(5).await;
     assert!(!l2.can_overlap(5), "no overlap while Redis is down");
     assert!(!Limiter::in_process(cfg("100/60s")).can_overlap(5));
+}
+
+async fn script_calls(url: &str) -> u64 {
+    let mut c = inspect(url).await;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut c)
+        .await
+        .expect("INFO");
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// A busy workspace reserves blocks of admissions ahead and is then admitted without a
+/// round trip per request; what it reserved but did not use goes back to the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_workspace_is_admitted_from_reserved_blocks() {
+    for t in targets() {
+        let l = Arc::new(
+            Limiter::connect_with(cfg("1000000/60s"), Some(&t.url), false, patient("blocks")).await,
+        );
+        let key = l.redis_key(21).expect("redis key");
+        let calls_before = script_calls(&t.url).await;
+        let mut last_remaining = u32::MAX;
+        for i in 0..2000u32 {
+            let (d, src) = l.check_with_source(21).await.expect("check");
+            assert_eq!(src, Source::Redis);
+            assert!(d.allowed, "request {i}");
+            assert!(d.remaining < last_remaining, "request {i}: {d:?}");
+            last_remaining = d.remaining;
+        }
+        if t._server.is_some() {
+            let calls = script_calls(&t.url).await - calls_before;
+            assert!(
+                calls < 200,
+                "{calls} script calls for 2,000 requests, one at a time"
+            );
+        }
+        // Reserved and unused: less than half a block of 64 and the next one; they go
+        // back once their blocks expire.
+        let logged = zcard(&t.url, &key).await;
+        assert!((2000..2096).contains(&logged), "{logged}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(zcard(&t.url, &key).await, 2000);
+    }
+}
+
+/// Two instances sharing a workspace with a limit large enough for blocks: together
+/// they never admit more than the limit, and once the unused reservations are back,
+/// exactly the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_never_exceed_the_limit_across_instances() {
+    for t in targets() {
+        let (a, b) = two_instances(&t.url, "2000/60s", "blocks2").await;
+        let key = a.redis_key(22).expect("redis key");
+        let first = from_64_tasks(&a, &b, 22, 40).await;
+        assert!(first <= 2000, "{first} admitted");
+        assert!(zcard(&t.url, &key).await <= 2000);
+        // Unused reservations leave with their blocks (100 ms); then the rest of the
+        // limit, and no more, is admitted to either instance.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(zcard(&t.url, &key).await as usize, first);
+        let mut more = 0;
+        for i in 0..200 {
+            let l = if i % 2 == 0 { &a } else { &b };
+            more += usize::from(l.check(22).await.expect("check").allowed);
+        }
+        assert_eq!(first + more, 2000, "{first} + {more}");
+        assert_eq!(zcard(&t.url, &key).await, 2000);
+    }
 }

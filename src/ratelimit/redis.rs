@@ -4,46 +4,61 @@ use foldhash::{HashMap, HashMapExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
 
+use super::lease::{Grant, LeasePolicy, Reserve};
 use super::{Decision, RateLimitConfig, RedisOptions};
 
-/// Trim, count and admit up to `n` requests, atomically.
+/// Trim, count and admit up to `n` requests, atomically; with room to spare, also
+/// reserve a block of `k` admissions for this instance (see `lease`).
 ///
 /// Scores are microseconds from the Redis server's `TIME`, so instances with
 /// skewed clocks still agree on the window. Denied requests are not added, so a
 /// retrying client gets in as soon as the window slides. The key expires one
-/// window after the last admission: an idle workspace costs nothing.
-/// ARGV: limit, window (µs), n, then n unique members.
-/// Returns {admitted, count before admitting, oldest score, now}.
+/// window (and a block's hold) after the last admission: an idle workspace costs nothing.
+/// A block is granted only while a quarter of the limit stays free after it; its
+/// members are scored `hold` ahead, as they may be handed out up to `hold` later.
+/// ARGV: limit, window (µs), n, k, hold (µs), key lifetime past the window (µs),
+/// then n + k unique members.
+/// Returns {admitted, count before admitting, oldest score, now, reserved}.
 const SCRIPT: &str = r"
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
+local k = tonumber(ARGV[4])
+local hold = tonumber(ARGV[5])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local count = redis.call('ZCARD', key)
 local admitted = math.max(0, math.min(n, limit - count))
-if admitted > 0 then
+local reserved = 0
+if k > 0 and count + admitted + k <= limit - math.floor(limit / 4) then
+  reserved = k
+end
+if admitted + reserved > 0 then
   local args = {}
   for i = 1, admitted do
     args[2 * i - 1] = now
-    args[2 * i] = ARGV[3 + i]
+    args[2 * i] = ARGV[6 + i]
+  end
+  for j = 1, reserved do
+    args[2 * (admitted + j) - 1] = now + hold
+    args[2 * (admitted + j)] = ARGV[6 + n + j]
   end
   redis.call('ZADD', key, unpack(args))
-  redis.call('PEXPIRE', key, math.ceil(window / 1000))
+  redis.call('PEXPIRE', key, math.ceil((window + tonumber(ARGV[6])) / 1000))
 end
 local oldest = now
 local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 if first[2] then oldest = tonumber(first[2]) end
-return {admitted, count, oldest, now}
+return {admitted, count, oldest, now, reserved}
 ";
 
 /// Adds requests admitted elsewhere (in-process, during an outage) to the log, each
@@ -110,6 +125,9 @@ impl StoreError {
     }
 }
 
+/// Workspaces with state kept between requests; past this, idle ones are dropped.
+const QUEUE_ENTRIES: usize = 10_000;
+
 /// A request's decision and, when admitted, its member of the log (to take it back).
 pub type Admission = (Decision, Option<Member>);
 /// One admitted request's member of a workspace's sorted set.
@@ -117,12 +135,13 @@ pub type Member = [u8; 12];
 
 type Waiter = oneshot::Sender<Result<Admission, StoreError>>;
 
-/// Requests of one workspace waiting for the next round trip.
+/// Requests of one workspace waiting for the next round trip, and its reserved blocks.
 #[derive(Default)]
 struct Queue {
     waiters: Vec<Waiter>,
     /// A flusher task is running for this workspace.
     flushing: bool,
+    reserve: Reserve,
 }
 
 pub struct RedisStore {
@@ -141,6 +160,8 @@ pub struct RedisStore {
     seq: AtomicU64,
     /// Concurrent checks of a workspace share one round trip (see `check`).
     queues: Mutex<HashMap<i64, Queue>>,
+    lease: LeasePolicy,
+    blocks: AtomicU64,
 }
 
 impl RedisStore {
@@ -163,6 +184,8 @@ impl RedisStore {
             instance: rand::random(),
             seq: AtomicU64::new(0),
             queues: Mutex::new(HashMap::new()),
+            lease: LeasePolicy::new(config),
+            blocks: AtomicU64::new(0),
         }
     }
 
@@ -201,35 +224,61 @@ impl RedisStore {
         format!("{}{ws}", self.options.key_prefix)
     }
 
-    /// Checks one request. Requests of the same workspace that arrive while a round
-    /// trip is in flight are coalesced into the next one: a single script call admits
-    /// as many of them as the window allows, in arrival order. The decision stays
+    /// Checks one request. A member of a block this instance reserved admits it at
+    /// once (see `lease`). Otherwise requests of the same workspace that arrive while a
+    /// round trip is in flight are coalesced into the next one: a single script call
+    /// admits as many of them as the window allows, in arrival order. The decision stays
     /// exact (the script is atomic) while Redis does one call per batch, not one per
     /// request, which is what keeps its cost flat under load. Requests of every worker
-    /// thread join the same batch (about 8 requests per call under 16 connections,
-    /// against 4 with a batch per thread: Redis spends 7-8 us per request instead of
-    /// 11-12); the call runs on the connection of the thread whose request started it.
+    /// thread join the same batch; the call runs on the connection of the thread whose
+    /// request started it.
     pub async fn check(self: &Arc<Self>, ws: i64) -> Result<Admission, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        let start_flusher = {
+        let now = Instant::now();
+        let (start_flusher, outcome) = {
             let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+            if queues.len() >= QUEUE_ENTRIES && !queues.contains_key(&ws) {
+                queues.retain(|_, q| q.flushing || !q.reserve.is_idle(now, &self.lease));
+            }
             let q = queues.entry(ws).or_default();
-            q.waiters.push(tx);
-            !std::mem::replace(&mut q.flushing, true)
+            q.reserve.note_request(now, &self.lease);
+            if let Some((member, remaining)) = q.reserve.take(now) {
+                let d = self.decision(true, remaining, q.reserve.reset_after(now));
+                // The next block is asked for before this one runs out.
+                let refill = !q.flushing && q.reserve.wanted(now, &self.lease) > 0;
+                q.flushing |= refill;
+                (refill, Ok((d, Some(member))))
+            } else {
+                let (tx, rx) = oneshot::channel();
+                q.waiters.push(tx);
+                (!std::mem::replace(&mut q.flushing, true), Err(rx))
+            }
         };
         if start_flusher {
             let store = Arc::clone(self);
             tokio::spawn(async move { store.flush(ws).await });
         }
-        // The flusher answers every waiter; a dropped sender means it was cancelled
-        // (runtime shutting down), which is an unavailable store, not a panic.
-        rx.await.unwrap_or(Err(StoreError::Reply(
-            "rate-limit batch was cancelled".into(),
-        )))
+        match outcome {
+            Ok(reserved) => Ok(reserved),
+            // The flusher answers every waiter; a dropped sender means it was cancelled
+            // (runtime shutting down), which is an unavailable store, not a panic.
+            Err(rx) => rx.await.unwrap_or(Err(StoreError::Reply(
+                "rate-limit batch was cancelled".into(),
+            ))),
+        }
     }
 
-    /// Sends batches for a workspace until no request is waiting.
-    async fn flush(&self, ws: i64) {
+    fn decision(&self, allowed: bool, remaining: u32, reset_after: Duration) -> Decision {
+        Decision {
+            allowed,
+            limit: self.config.limit,
+            remaining,
+            window: self.config.window,
+            reset_after,
+        }
+    }
+
+    /// Sends batches for a workspace until no request is waiting and no block is wanted.
+    async fn flush(self: Arc<Self>, ws: i64) {
         loop {
             // Requests this thread already has in hand may join the batch first: it
             // yields three times, as each turn of its event loop can read more of them
@@ -238,24 +287,47 @@ impl RedisStore {
             for _ in 0..3 {
                 tokio::task::yield_now().await;
             }
-            let batch = {
+            let now = Instant::now();
+            let (batch, k) = {
                 let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
                 let Some(q) = queues.get_mut(&ws) else {
                     return;
                 };
-                if q.waiters.is_empty() {
-                    queues.remove(&ws);
+                // A block may have arrived since these requests queued.
+                let mut batch = Vec::new();
+                for w in std::mem::take(&mut q.waiters) {
+                    match q.reserve.take(now) {
+                        Some((member, remaining)) => {
+                            let d = self.decision(true, remaining, q.reserve.reset_after(now));
+                            let _ = w.send(Ok((d, Some(member))));
+                        }
+                        None => batch.push(w),
+                    }
+                }
+                let k = q.reserve.wanted(now, &self.lease);
+                if batch.is_empty() && k == 0 {
+                    q.flushing = false;
+                    if q.reserve.is_idle(now, &self.lease) {
+                        queues.remove(&ws);
+                    }
                     return;
                 }
-                std::mem::take(&mut q.waiters)
+                (batch, k)
             };
-            match self.round_trip(ws, batch.len()).await {
-                Ok(decisions) => {
+            match self.round_trip(ws, batch.len(), k as usize).await {
+                Ok((decisions, grant, sent)) => {
+                    self.keep(ws, grant, sent);
                     for (w, d) in batch.into_iter().zip(decisions) {
                         let _ = w.send(Ok(d));
                     }
                 }
                 Err(e) => {
+                    if k > 0 {
+                        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Some(q) = queues.get_mut(&ws) {
+                            q.reserve.pause(now + self.lease.hold);
+                        }
+                    }
                     for w in batch {
                         let _ = w.send(Err(e.share()));
                     }
@@ -264,58 +336,126 @@ impl RedisStore {
         }
     }
 
-    /// One atomic script call for `n` requests, bounded by the configured timeout;
-    /// returns a decision per request, in order, with the member of each admitted one.
-    async fn round_trip(&self, ws: i64, n: usize) -> Result<Vec<Admission>, StoreError> {
+    /// Files a round trip's block with the workspace and schedules its expiry, when its
+    /// unused members are taken back out of the log.
+    fn keep(self: &Arc<Self>, ws: i64, grant: Grant, sent: Instant) {
+        let id = self.blocks.fetch_add(1, Ordering::Relaxed);
+        let until = sent + self.lease.hold;
+        let has_members = !grant.members.is_empty();
+        {
+            let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+            let q = queues.entry(ws).or_default();
+            q.reserve.granted(id, until, grant);
+        }
+        if !has_members {
+            return;
+        }
+        let store = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(until.into()).await;
+            let unused = {
+                let mut queues = store.queues.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(q) = queues.get_mut(&ws) else {
+                    return;
+                };
+                let unused = q.reserve.expire(id);
+                if q.waiters.is_empty()
+                    && !q.flushing
+                    && q.reserve.is_idle(Instant::now(), &store.lease)
+                {
+                    queues.remove(&ws);
+                }
+                unused
+            };
+            if unused.is_empty() {
+                return;
+            }
+            if let Err(e) = store.remove_all(ws, &unused).await {
+                // They leave with the window instead.
+                tracing::debug!(error = %e, "rate limiter: unused reserved admissions not taken back");
+            }
+        });
+    }
+
+    /// One atomic script call for `n` requests and a block of up to `k`, bounded by the
+    /// configured timeout; returns a decision per request, in order, with the member of
+    /// each admitted one, and the block.
+    async fn round_trip(
+        &self,
+        ws: i64,
+        n: usize,
+        k: usize,
+    ) -> Result<(Vec<Admission>, Grant, Instant), StoreError> {
         let mut con = self.manager()?;
-        let window_us = u64::try_from(self.config.window.as_micros()).unwrap_or(u64::MAX);
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let mut inv = self.script.key(self.key(ws));
-        inv.arg(self.config.limit).arg(window_us).arg(n);
-        let members: Vec<Member> = (0..n).map(|_| self.member()).collect();
+        inv.arg(self.config.limit)
+            .arg(micros(self.config.window))
+            .arg(n)
+            .arg(k)
+            .arg(micros(self.lease.hold))
+            .arg(micros(self.lease.extra_ttl()));
+        let members: Vec<Member> = (0..n + k).map(|_| self.member()).collect();
         for m in &members {
             inv.arg(&m[..]);
         }
+        let sent = Instant::now();
         let reply: Vec<i64> =
             tokio::time::timeout(self.options.timeout, inv.invoke_async(&mut con))
                 .await
                 .map_err(|_| StoreError::Timeout(self.options.timeout))??;
-        let &[admitted, before, oldest, now] = reply.as_slice() else {
+        let &[admitted, before, oldest, now, reserved] = reply.as_slice() else {
             return Err(StoreError::Reply(format!("{reply:?}")));
         };
-        let admitted = usize::try_from(admitted.max(0)).unwrap_or(0);
+        let admitted = usize::try_from(admitted.max(0)).unwrap_or(0).min(n);
+        let reserved = usize::try_from(reserved.max(0)).unwrap_or(0).min(k);
         let before = u32::try_from(before.max(0)).unwrap_or(u32::MAX);
         let elapsed_us = u64::try_from(now.saturating_sub(oldest)).unwrap_or(0);
         let reset_after = self
             .config
             .window
             .saturating_sub(Duration::from_micros(elapsed_us));
-        Ok((0..n)
+        let decisions = (0..n)
             .map(|i| {
                 let allowed = i < admitted;
                 // Requests ahead in the batch were counted before this one.
                 let count = before.saturating_add(i.min(admitted) as u32 + u32::from(allowed));
-                let d = Decision {
+                let d = self.decision(
                     allowed,
-                    limit: self.config.limit,
-                    remaining: self.config.limit.saturating_sub(count),
-                    window: self.config.window,
+                    self.config.limit.saturating_sub(count),
                     reset_after,
-                };
+                );
                 // The script admits the first `admitted` members, in order.
                 (d, members.get(i).copied().filter(|_| allowed))
             })
-            .collect())
+            .collect();
+        let counted = before.saturating_add((admitted + reserved) as u32);
+        let grant = Grant {
+            members: members.get(n..n + reserved).unwrap_or_default().to_vec(),
+            asked: k > 0,
+            remaining: self.config.limit.saturating_sub(counted),
+            reset_at: sent + reset_after,
+        };
+        Ok((decisions, grant, sent))
     }
 
-    /// Takes an admitted request back out of the workspace's log.
-    pub async fn remove(&self, ws: i64, member: Member) -> Result<(), StoreError> {
+    /// Takes requests' members back out of the workspace's log.
+    async fn remove_all(&self, ws: i64, members: &[Member]) -> Result<(), StoreError> {
         let mut con = self.manager()?;
         let mut cmd = redis::cmd("ZREM");
-        cmd.arg(self.key(ws)).arg(&member[..]);
+        cmd.arg(self.key(ws));
+        for m in members {
+            cmd.arg(&m[..]);
+        }
         let _removed: i64 = tokio::time::timeout(self.options.timeout, cmd.query_async(&mut con))
             .await
             .map_err(|_| StoreError::Timeout(self.options.timeout))??;
         Ok(())
+    }
+
+    /// Takes an admitted request back out of the workspace's log.
+    pub async fn remove(&self, ws: i64, member: Member) -> Result<(), StoreError> {
+        self.remove_all(ws, &[member]).await
     }
 
     /// Adds requests admitted `ages` ago (elsewhere) to the workspace's log.
