@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use super::redis::Member;
 use super::RateLimitConfig;
 
-/// Fewer than this many requests per `hold` are not worth a block.
+/// Blocks smaller than this are not worth a round trip of their own.
 const MIN_BLOCK: u32 = 8;
 /// Larger blocks save few round trips more and hold more of the limit.
 const MAX_BLOCK: u32 = 64;
@@ -117,8 +117,10 @@ impl Reserve {
             .fold(0, u32::saturating_add)
     }
 
-    /// The block to ask for with the next round trip: as many as the workspace used
-    /// in one `hold` lately, once what is left runs below half of that; 0 for none.
+    /// The block to ask for with the next round trip: half as many as the workspace
+    /// used in one `hold` lately, once what is left runs below half of that; 0 for none.
+    /// A block that lasts half its hold is used up before it expires even when it is
+    /// handed out only after the one before it, so no entries need taking back.
     pub fn wanted(&mut self, now: Instant, policy: &LeasePolicy) -> u32 {
         if policy.max_block == 0 {
             return 0;
@@ -127,7 +129,7 @@ impl Reserve {
             return 0;
         }
         self.rate.roll(now, policy.hold);
-        let k = self.rate.per_period().min(policy.max_block);
+        let k = (self.rate.per_period() / 2).min(policy.max_block);
         if k < MIN_BLOCK || self.unused(now) >= k / 2 {
             0
         } else {
@@ -226,10 +228,10 @@ mod tests {
         let p = LeasePolicy::new(cfg("100000/60s"));
         let t = Instant::now();
         let mut r = Reserve::default();
-        for _ in 0..7 {
+        for _ in 0..15 {
             r.note_request(t, &p);
         }
-        assert_eq!(r.wanted(t, &p), 0, "7 requests a period are too few");
+        assert_eq!(r.wanted(t, &p), 0, "15 requests a period are too few");
         r.note_request(t, &p);
         assert_eq!(r.wanted(t, &p), 8);
         // The rate carries into the next period, then fades.
@@ -254,8 +256,8 @@ mod tests {
         );
         assert_eq!(r.take(t).map(|(_, rem)| rem), Some(502));
         assert_eq!(r.reset_after(t), Duration::from_secs(9));
-        // Two left of a block of 3: another is wanted (less than half of 20 left).
-        assert_eq!(r.wanted(t, &p), 20);
+        // Two left of a block of 3: another is wanted (less than half of 10 left).
+        assert_eq!(r.wanted(t, &p), 10);
         assert_eq!(
             r.take(t + p.hold),
             None,
@@ -278,7 +280,7 @@ mod tests {
         }
         r.granted(1, t + p.hold, grant(Vec::new(), 10, t));
         assert_eq!(r.wanted(t, &p), 0);
-        assert_eq!(r.wanted(t + p.hold, &p), 20);
+        assert_eq!(r.wanted(t + p.hold, &p), 10);
     }
 
     fn grant(members: Vec<Member>, remaining: u32, reset_at: Instant) -> Grant {
