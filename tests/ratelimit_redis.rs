@@ -746,3 +746,41 @@ async fn blocks_never_exceed_the_limit_across_instances() {
         assert_eq!(zcard(&t.url, &key).await, 2000);
     }
 }
+
+/// Requests of different workspaces waiting at the same time share one script call, and
+/// each workspace is still limited on its own, exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_checks_of_many_workspaces_share_round_trips() {
+    for t in targets() {
+        let l = Arc::new(
+            Limiter::connect_with(cfg("5/10s"), Some(&t.url), false, patient("many")).await,
+        );
+        let calls_before = script_calls(&t.url).await;
+        let tasks: Vec<_> = (0..160)
+            .map(|i| {
+                let l = Arc::clone(&l);
+                tokio::spawn(async move {
+                    let ws = 100 + i % 16;
+                    (ws, l.check(ws).await.expect("check").allowed)
+                })
+            })
+            .collect();
+        let mut admitted = std::collections::HashMap::new();
+        for task in tasks {
+            let (ws, allowed) = task.await.expect("task");
+            *admitted.entry(ws).or_insert(0) += usize::from(allowed);
+        }
+        assert_eq!(admitted.len(), 16);
+        assert!(admitted.values().all(|n| *n == 5), "{admitted:?}");
+        for ws in 100..116 {
+            assert_eq!(zcard(&t.url, &l.redis_key(ws).expect("key")).await, 5);
+        }
+        if t._server.is_some() {
+            let calls = script_calls(&t.url).await - calls_before;
+            assert!(
+                calls < 16,
+                "{calls} script calls for 160 requests of 16 workspaces: fewer than one each"
+            );
+        }
+    }
+}

@@ -12,7 +12,7 @@
 //! - **Redis** ([`Limiter::connect`] with a URL): one sorted set per workspace
 //!   (`crm-odata:rl:<id>`), scored by the Redis server's clock and updated by one
 //!   atomic Lua script, so any number of instances enforce one limit together.
-//!   Concurrent requests of a workspace share a round trip, and a workspace that is
+//!   Concurrent requests, of all workspaces, share a round trip, and a workspace that is
 //!   busy on this instance (with a limit large enough, 512 or more) reserves small
 //!   blocks of admissions ahead in the same calls, handed out without a round trip
 //!   (`lease`): never more than the limit, at the price of another instance being

@@ -14,51 +14,63 @@ use redis::{Client, RedisError, Script};
 use super::lease::{Grant, LeasePolicy, Reserve};
 use super::{Decision, RateLimitConfig, RedisOptions};
 
-/// Trim, count and admit up to `n` requests, atomically; with room to spare, also
-/// reserve a block of `k` admissions for this instance (see `lease`).
+/// For each workspace's key: trim, count and admit up to `n` requests, atomically; with
+/// room to spare, also reserve a block of `k` admissions for this instance (see `lease`).
+/// One call serves every workspace with requests waiting on this instance, so Redis's
+/// cost per call (a script run, a read and a write) is shared by all of them.
 ///
 /// Scores are microseconds from the Redis server's `TIME`, so instances with
 /// skewed clocks still agree on the window. Denied requests are not added, so a
-/// retrying client gets in as soon as the window slides. The key expires one
-/// window (and a block's hold) after the last admission: an idle workspace costs nothing.
+/// retrying client gets in as soon as the window slides. A key expires one window (and
+/// a block's hold) after its last admission: an idle workspace costs nothing.
 /// A block is granted only while a quarter of the limit stays free after it; its
 /// members are scored `hold` ahead, as they may be handed out up to `hold` later.
-/// ARGV: limit, window (µs), n, k, hold (µs), key lifetime past the window (µs),
-/// then n + k unique members.
-/// Returns {admitted, count before admitting, oldest score, now, reserved}.
+/// ARGV: limit, window (µs), hold (µs), key lifetime past the window (µs), then per
+/// key: n, k and n + k unique members.
+/// Returns {now, then per key: admitted, count before admitting, oldest score, reserved}.
 const SCRIPT: &str = r"
-local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
-local k = tonumber(ARGV[4])
-local hold = tonumber(ARGV[5])
+local hold = tonumber(ARGV[3])
+local ttl = math.ceil((window + tonumber(ARGV[4])) / 1000)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local count = redis.call('ZCARD', key)
-local admitted = math.max(0, math.min(n, limit - count))
-local reserved = 0
-if k > 0 and count + admitted + k <= limit - math.floor(limit / 4) then
-  reserved = k
-end
-if admitted + reserved > 0 then
-  local args = {}
-  for i = 1, admitted do
-    args[2 * i - 1] = now
-    args[2 * i] = ARGV[6 + i]
+local out = {now}
+local a = 5
+for i, key in ipairs(KEYS) do
+  local n = tonumber(ARGV[a])
+  local k = tonumber(ARGV[a + 1])
+  a = a + 2
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  local admitted = math.max(0, math.min(n, limit - count))
+  local reserved = 0
+  if k > 0 and count + admitted + k <= limit - math.floor(limit / 4) then
+    reserved = k
   end
-  for j = 1, reserved do
-    args[2 * (admitted + j) - 1] = now + hold
-    args[2 * (admitted + j)] = ARGV[6 + n + j]
+  if admitted + reserved > 0 then
+    local args = {}
+    for j = 1, admitted do
+      args[2 * j - 1] = now
+      args[2 * j] = ARGV[a + j - 1]
+    end
+    for j = 1, reserved do
+      args[2 * (admitted + j) - 1] = now + hold
+      args[2 * (admitted + j)] = ARGV[a + n + j - 1]
+    end
+    redis.call('ZADD', key, unpack(args))
+    redis.call('PEXPIRE', key, ttl)
   end
-  redis.call('ZADD', key, unpack(args))
-  redis.call('PEXPIRE', key, math.ceil((window + tonumber(ARGV[6])) / 1000))
+  a = a + n + k
+  local oldest = now
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if first[2] then oldest = tonumber(first[2]) end
+  out[#out + 1] = admitted
+  out[#out + 1] = count
+  out[#out + 1] = oldest
+  out[#out + 1] = reserved
 end
-local oldest = now
-local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-if first[2] then oldest = tonumber(first[2]) end
-return {admitted, count, oldest, now, reserved}
+return out
 ";
 
 /// Adds requests admitted elsewhere (in-process, during an outage) to the log, each
@@ -139,9 +151,25 @@ type Waiter = oneshot::Sender<Result<Admission, StoreError>>;
 #[derive(Default)]
 struct Queue {
     waiters: Vec<Waiter>,
-    /// A flusher task is running for this workspace.
-    flushing: bool,
+    /// Listed in `State::dirty`.
+    dirty: bool,
     reserve: Reserve,
+}
+
+#[derive(Default)]
+struct State {
+    queues: HashMap<i64, Queue>,
+    /// Workspaces with requests waiting or a block wanted, for the next round trip.
+    dirty: Vec<i64>,
+    /// The flusher task is running.
+    flushing: bool,
+}
+
+/// One workspace's part of a round trip: its waiting requests and the block it asks for.
+struct Work {
+    ws: i64,
+    batch: Vec<Waiter>,
+    k: u32,
 }
 
 pub struct RedisStore {
@@ -158,8 +186,8 @@ pub struct RedisStore {
     /// Members must be unique per admission; instance + sequence is, without a round trip.
     instance: u64,
     seq: AtomicU64,
-    /// Concurrent checks of a workspace share one round trip (see `check`).
-    queues: Mutex<HashMap<i64, Queue>>,
+    /// Concurrent checks share one round trip (see `check`).
+    state: Mutex<State>,
     lease: LeasePolicy,
     blocks: AtomicU64,
 }
@@ -183,7 +211,7 @@ impl RedisStore {
             replay: Script::new(REPLAY),
             instance: rand::random(),
             seq: AtomicU64::new(0),
-            queues: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
             lease: LeasePolicy::new(config),
             blocks: AtomicU64::new(0),
         }
@@ -225,37 +253,48 @@ impl RedisStore {
     }
 
     /// Checks one request. A member of a block this instance reserved admits it at
-    /// once (see `lease`). Otherwise requests of the same workspace that arrive while a
-    /// round trip is in flight are coalesced into the next one: a single script call
-    /// admits as many of them as the window allows, in arrival order. The decision stays
-    /// exact (the script is atomic) while Redis does one call per batch, not one per
-    /// request, which is what keeps its cost flat under load. Requests of every worker
-    /// thread join the same batch; the call runs on the connection of the thread whose
-    /// request started it.
+    /// once (see `lease`). Otherwise requests that arrive while a round trip is in
+    /// flight, of any workspace, are coalesced into the next one: a single script call
+    /// admits as many of each workspace's as its window allows, in arrival order. The
+    /// decisions stay exact (the script is atomic) while Redis does one call per batch,
+    /// not one per request, which is what keeps its cost flat under load. Requests of
+    /// every worker thread join the same batch; the call runs on the connection of the
+    /// thread whose request started the flusher.
     pub async fn check(self: &Arc<Self>, ws: i64) -> Result<Admission, StoreError> {
         let now = Instant::now();
         let (start_flusher, outcome) = {
-            let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-            if queues.len() >= QUEUE_ENTRIES && !queues.contains_key(&ws) {
-                queues.retain(|_, q| q.flushing || !q.reserve.is_idle(now, &self.lease));
+            let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let st = &mut *guard;
+            if st.queues.len() >= QUEUE_ENTRIES && !st.queues.contains_key(&ws) {
+                st.queues
+                    .retain(|_, q| q.dirty || !q.reserve.is_idle(now, &self.lease));
             }
-            let q = queues.entry(ws).or_default();
+            let q = st.queues.entry(ws).or_default();
             q.reserve.note_request(now, &self.lease);
-            if let Some((member, remaining)) = q.reserve.take(now) {
-                let d = self.decision(true, remaining, q.reserve.reset_after(now));
-                // The next block is asked for before this one runs out.
-                let refill = !q.flushing && q.reserve.wanted(now, &self.lease) > 0;
-                q.flushing |= refill;
-                (refill, Ok((d, Some(member))))
-            } else {
-                let (tx, rx) = oneshot::channel();
-                q.waiters.push(tx);
-                (!std::mem::replace(&mut q.flushing, true), Err(rx))
+            let outcome = match q.reserve.take(now) {
+                Some((member, remaining)) => {
+                    let d = self.decision(true, remaining, q.reserve.reset_after(now));
+                    Ok((d, Some(member)))
+                }
+                None => {
+                    let (tx, rx) = oneshot::channel();
+                    q.waiters.push(tx);
+                    Err(rx)
+                }
+            };
+            // A waiting request, or the next block asked for before this one runs out.
+            let listed = !q.dirty && (outcome.is_err() || q.reserve.wanted(now, &self.lease) > 0);
+            q.dirty |= listed;
+            if listed {
+                st.dirty.push(ws);
             }
+            let start = !st.flushing && !st.dirty.is_empty();
+            st.flushing |= start;
+            (start, outcome)
         };
         if start_flusher {
             let store = Arc::clone(self);
-            tokio::spawn(async move { store.flush(ws).await });
+            tokio::spawn(async move { store.flush().await });
         }
         match outcome {
             Ok(reserved) => Ok(reserved),
@@ -277,8 +316,8 @@ impl RedisStore {
         }
     }
 
-    /// Sends batches for a workspace until no request is waiting and no block is wanted.
-    async fn flush(self: Arc<Self>, ws: i64) {
+    /// Sends batches until no request is waiting and no block is wanted.
+    async fn flush(self: Arc<Self>) {
         loop {
             // Requests this thread already has in hand may join the batch first: it
             // yields three times, as each turn of its event loop can read more of them
@@ -288,48 +327,64 @@ impl RedisStore {
                 tokio::task::yield_now().await;
             }
             let now = Instant::now();
-            let (batch, k) = {
-                let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(q) = queues.get_mut(&ws) else {
-                    return;
-                };
-                // A block may have arrived since these requests queued.
-                let mut batch = Vec::new();
-                for w in std::mem::take(&mut q.waiters) {
-                    match q.reserve.take(now) {
-                        Some((member, remaining)) => {
-                            let d = self.decision(true, remaining, q.reserve.reset_after(now));
-                            let _ = w.send(Ok((d, Some(member))));
+            let work = {
+                let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                let st = &mut *guard;
+                let mut work = Vec::new();
+                for ws in std::mem::take(&mut st.dirty) {
+                    let Some(q) = st.queues.get_mut(&ws) else {
+                        continue;
+                    };
+                    q.dirty = false;
+                    // A block may have arrived since these requests queued.
+                    let mut batch = Vec::new();
+                    for w in std::mem::take(&mut q.waiters) {
+                        match q.reserve.take(now) {
+                            Some((member, remaining)) => {
+                                let reset = q.reserve.reset_after(now);
+                                let _ = w.send(Ok((
+                                    self.decision(true, remaining, reset),
+                                    Some(member),
+                                )));
+                            }
+                            None => batch.push(w),
                         }
-                        None => batch.push(w),
                     }
+                    let k = q.reserve.wanted(now, &self.lease);
+                    if batch.is_empty() && k == 0 {
+                        if q.reserve.is_idle(now, &self.lease) {
+                            st.queues.remove(&ws);
+                        }
+                        continue;
+                    }
+                    work.push(Work { ws, batch, k });
                 }
-                let k = q.reserve.wanted(now, &self.lease);
-                if batch.is_empty() && k == 0 {
-                    q.flushing = false;
-                    if q.reserve.is_idle(now, &self.lease) {
-                        queues.remove(&ws);
-                    }
+                if work.is_empty() {
+                    st.flushing = false;
                     return;
                 }
-                (batch, k)
+                work
             };
-            match self.round_trip(ws, batch.len(), k as usize).await {
-                Ok((decisions, grant, sent)) => {
-                    self.keep(ws, grant, sent);
-                    for (w, d) in batch.into_iter().zip(decisions) {
-                        let _ = w.send(Ok(d));
+            match self.round_trip(&work).await {
+                Ok((results, sent)) => {
+                    for (w, (decisions, grant)) in work.into_iter().zip(results) {
+                        self.keep(w.ws, grant, sent);
+                        for (waiter, d) in w.batch.into_iter().zip(decisions) {
+                            let _ = waiter.send(Ok(d));
+                        }
                     }
                 }
                 Err(e) => {
-                    if k > 0 {
-                        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-                        if let Some(q) = queues.get_mut(&ws) {
-                            q.reserve.pause(now + self.lease.hold);
+                    {
+                        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                        for w in work.iter().filter(|w| w.k > 0) {
+                            if let Some(q) = st.queues.get_mut(&w.ws) {
+                                q.reserve.pause(now + self.lease.hold);
+                            }
                         }
                     }
-                    for w in batch {
-                        let _ = w.send(Err(e.share()));
+                    for waiter in work.into_iter().flat_map(|w| w.batch) {
+                        let _ = waiter.send(Err(e.share()));
                     }
                 }
             }
@@ -343,8 +398,8 @@ impl RedisStore {
         let until = sent + self.lease.hold;
         let has_members = !grant.members.is_empty();
         {
-            let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-            let q = queues.entry(ws).or_default();
+            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let q = st.queues.entry(ws).or_default();
             q.reserve.granted(id, until, grant);
         }
         if !has_members {
@@ -354,16 +409,16 @@ impl RedisStore {
         tokio::spawn(async move {
             tokio::time::sleep_until(until.into()).await;
             let unused = {
-                let mut queues = store.queues.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(q) = queues.get_mut(&ws) else {
+                let mut st = store.state.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(q) = st.queues.get_mut(&ws) else {
                     return;
                 };
                 let unused = q.reserve.expire(id);
                 if q.waiters.is_empty()
-                    && !q.flushing
+                    && !q.dirty
                     && q.reserve.is_idle(Instant::now(), &store.lease)
                 {
-                    queues.remove(&ws);
+                    st.queues.remove(&ws);
                 }
                 unused
             };
@@ -377,36 +432,65 @@ impl RedisStore {
         });
     }
 
-    /// One atomic script call for `n` requests and a block of up to `k`, bounded by the
-    /// configured timeout; returns a decision per request, in order, with the member of
-    /// each admitted one, and the block.
+    /// One atomic script call for every workspace's requests and block, bounded by the
+    /// configured timeout; returns per workspace a decision per request, in order, with
+    /// the member of each admitted one, and its block; and when the call was sent.
     async fn round_trip(
         &self,
-        ws: i64,
-        n: usize,
-        k: usize,
-    ) -> Result<(Vec<Admission>, Grant, Instant), StoreError> {
+        work: &[Work],
+    ) -> Result<(Vec<(Vec<Admission>, Grant)>, Instant), StoreError> {
         let mut con = self.manager()?;
         let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        let mut inv = self.script.key(self.key(ws));
+        let mut inv = self.script.prepare_invoke();
         inv.arg(self.config.limit)
             .arg(micros(self.config.window))
-            .arg(n)
-            .arg(k)
             .arg(micros(self.lease.hold))
             .arg(micros(self.lease.extra_ttl()));
-        let members: Vec<Member> = (0..n + k).map(|_| self.member()).collect();
-        for m in &members {
-            inv.arg(&m[..]);
+        let mut members = Vec::with_capacity(work.len());
+        for w in work {
+            let (n, k) = (w.batch.len(), w.k as usize);
+            inv.key(self.key(w.ws)).arg(n).arg(k);
+            let ms: Vec<Member> = (0..n + k).map(|_| self.member()).collect();
+            for m in &ms {
+                inv.arg(&m[..]);
+            }
+            members.push(ms);
         }
         let sent = Instant::now();
         let reply: Vec<i64> =
             tokio::time::timeout(self.options.timeout, inv.invoke_async(&mut con))
                 .await
                 .map_err(|_| StoreError::Timeout(self.options.timeout))??;
-        let &[admitted, before, oldest, now, reserved] = reply.as_slice() else {
-            return Err(StoreError::Reply(format!("{reply:?}")));
+        let bad_reply = || StoreError::Reply(format!("{reply:?}"));
+        let Some((&now, per_key)) = reply.split_first() else {
+            return Err(bad_reply());
         };
+        if per_key.len() != 4 * work.len() {
+            return Err(bad_reply());
+        }
+        let results = work
+            .iter()
+            .zip(members)
+            .zip(per_key.chunks_exact(4))
+            .map(|((w, members), reply)| {
+                let &[admitted, before, oldest, reserved] = reply else {
+                    return Err(bad_reply());
+                };
+                Ok(self.decide(w, members, [admitted, before, oldest, reserved, now], sent))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((results, sent))
+    }
+
+    /// One workspace's decisions and block from its part of the script's reply.
+    fn decide(
+        &self,
+        w: &Work,
+        members: Vec<Member>,
+        [admitted, before, oldest, reserved, now]: [i64; 5],
+        sent: Instant,
+    ) -> (Vec<Admission>, Grant) {
+        let (n, k) = (w.batch.len(), w.k as usize);
         let admitted = usize::try_from(admitted.max(0)).unwrap_or(0).min(n);
         let reserved = usize::try_from(reserved.max(0)).unwrap_or(0).min(k);
         let before = u32::try_from(before.max(0)).unwrap_or(u32::MAX);
@@ -436,7 +520,7 @@ impl RedisStore {
             remaining: self.config.limit.saturating_sub(counted),
             reset_at: sent + reset_after,
         };
-        Ok((decisions, grant, sent))
+        (decisions, grant)
     }
 
     /// Takes requests' members back out of the workspace's log.
