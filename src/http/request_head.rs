@@ -775,14 +775,14 @@ mod tests {
     fn rewritten(input: &[u8]) -> String {
         let (out, refusal) = scanned(input);
         assert_eq!(refusal, None, "{}", input.escape_ascii());
-        String::from_utf8(out).expect("ASCII out")
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// What a stream that ends in a refused head becomes, and why.
     fn refused(input: &str) -> (String, HeadError) {
         let (out, refusal) = scanned(input.as_bytes());
         let refusal = refusal.unwrap_or_else(|| panic!("not refused: {input:?}"));
-        (String::from_utf8(out).expect("ASCII out"), refusal)
+        (String::from_utf8_lossy(&out).into_owned(), refusal)
     }
 
     const STAND_IN_TEXT: &str =
@@ -841,11 +841,11 @@ mod tests {
             "GET /Contacts?$filter={long} HTTP/1.1\r\nHost: x\r\n\r\nGET /ü HTTP/1.1\r\nHost: x\r\n\r\n"
         );
         let out = rewritten(req.as_bytes());
-        let (line, rest) = out.split_once("\r\n").expect("a line");
+        let (line, rest) = out.split_once("\r\n").unwrap_or((&out, ""));
         let target = line
             .strip_prefix("GET ")
             .and_then(|l| l.strip_suffix(" HTTP/1.1"))
-            .expect("request line");
+            .unwrap_or(line);
         assert_eq!(target.len(), KEPT);
         assert_eq!(
             rest,
@@ -854,12 +854,12 @@ mod tests {
         // An escape is never cut in two.
         let wide = "ü".repeat(30_000);
         let out = rewritten(format!("GET /{wide} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
-        let target = out.split(' ').nth(1).expect("target");
+        let target = out.split(' ').nth(1).unwrap_or_default();
         assert!(target.len() <= KEPT && target.len() > KEPT - 3);
         assert!(
             target.ends_with("%BC") || target.ends_with("%C3"),
-            "{}",
-            &target[target.len() - 6..]
+            "{:?}",
+            target.get(target.len().saturating_sub(6)..)
         );
     }
 

@@ -103,6 +103,11 @@ impl Reserve {
         Some((member, remaining))
     }
 
+    /// Free slots in the window at the last round trip, if there was one.
+    pub fn last_remaining(&self) -> Option<u32> {
+        self.reset_at.map(|_| self.remaining)
+    }
+
     /// Until the oldest request leaves the window, as of the last round trip.
     pub fn reset_after(&self, now: Instant) -> Duration {
         self.reset_at
@@ -205,8 +210,11 @@ impl Rate {
 mod tests {
     use super::*;
 
-    fn cfg(s: &str) -> RateLimitConfig {
-        s.parse().unwrap()
+    fn cfg(limit: u32, window_ms: u64) -> RateLimitConfig {
+        RateLimitConfig {
+            limit,
+            window: Duration::from_millis(window_ms),
+        }
     }
 
     fn members(n: u8) -> Vec<Member> {
@@ -215,17 +223,20 @@ mod tests {
 
     #[test]
     fn small_limits_get_no_blocks() {
-        assert_eq!(LeasePolicy::new(cfg("100/60s")).max_block, 0);
-        assert_eq!(LeasePolicy::new(cfg("100/60s")).extra_ttl(), Duration::ZERO);
-        let p = LeasePolicy::new(cfg("1200/600s"));
+        assert_eq!(LeasePolicy::new(cfg(100, 60_000)).max_block, 0);
+        assert_eq!(
+            LeasePolicy::new(cfg(100, 60_000)).extra_ttl(),
+            Duration::ZERO
+        );
+        let p = LeasePolicy::new(cfg(1200, 600_000));
         assert_eq!((p.max_block, p.hold), (18, Duration::from_millis(100)));
-        let p = LeasePolicy::new(cfg("1000000/40ms"));
+        let p = LeasePolicy::new(cfg(1_000_000, 40));
         assert_eq!((p.max_block, p.hold), (64, Duration::from_millis(5)));
     }
 
     #[test]
     fn blocks_are_wanted_only_by_busy_workspaces() {
-        let p = LeasePolicy::new(cfg("100000/60s"));
+        let p = LeasePolicy::new(cfg(100_000, 60_000));
         let t = Instant::now();
         let mut r = Reserve::default();
         for _ in 0..15 {
@@ -243,7 +254,7 @@ mod tests {
 
     #[test]
     fn members_are_handed_out_until_the_block_expires() {
-        let p = LeasePolicy::new(cfg("100000/60s"));
+        let p = LeasePolicy::new(cfg(100_000, 60_000));
         let t = Instant::now();
         let mut r = Reserve::default();
         for _ in 0..20 {
@@ -272,7 +283,7 @@ mod tests {
 
     #[test]
     fn a_refused_block_is_not_asked_for_again_at_once() {
-        let p = LeasePolicy::new(cfg("100000/60s"));
+        let p = LeasePolicy::new(cfg(100_000, 60_000));
         let t = Instant::now();
         let mut r = Reserve::default();
         for _ in 0..20 {

@@ -162,8 +162,6 @@ pub struct Limiter {
 struct Shared {
     store: std::sync::Arc<RedisStore>,
     outage: Outage,
-    /// `remaining` of each workspace's latest Redis decision on this instance.
-    headroom: std::sync::Mutex<foldhash::HashMap<i64, u32>>,
     /// Requests admitted in-process during an outage, per workspace, to be added to the
     /// workspace's log in Redis once it is back: otherwise a workspace that used its
     /// limit during the outage would get a whole new one when Redis returns.
@@ -171,9 +169,8 @@ struct Shared {
     has_pending: std::sync::atomic::AtomicBool,
 }
 
-/// Workspaces whose headroom is remembered; beyond this the map starts over, which
-/// only means a workspace's next read waits for its decision before starting.
-const HEADROOM_ENTRIES: usize = 100_000;
+/// Workspaces whose outage admissions are kept for Redis; beyond this, new ones are not.
+const PENDING_ENTRIES: usize = 100_000;
 
 impl Limiter {
     pub fn in_process(config: RateLimitConfig) -> Self {
@@ -210,7 +207,6 @@ impl Limiter {
             return Self::in_process(config);
         };
         let shared = Shared {
-            headroom: Default::default(),
             pending: Default::default(),
             has_pending: Default::default(),
             outage: Outage::new(options.retry_interval),
@@ -265,8 +261,10 @@ impl Limiter {
             return false;
         }
         let margin = (self.config.limit / 4).max(32);
-        let headroom = shared.headroom.lock().unwrap_or_else(|p| p.into_inner());
-        headroom.get(&workspace_id).is_some_and(|r| *r > margin)
+        shared
+            .store
+            .last_remaining(workspace_id)
+            .is_some_and(|r| r > margin)
     }
 
     /// Checks and, when admitted, records one request of `workspace_id`.
@@ -337,12 +335,6 @@ impl Limiter {
                 if d.allowed {
                     self.local.record_at(workspace_id, Instant::now());
                 }
-                let mut headroom = shared.headroom.lock().unwrap_or_else(|p| p.into_inner());
-                if headroom.len() >= HEADROOM_ENTRIES {
-                    headroom.clear();
-                }
-                headroom.insert(workspace_id, d.remaining);
-                drop(headroom);
                 Ok((
                     d,
                     Source::Redis,
@@ -402,10 +394,10 @@ impl Limiter {
     }
 
     /// Remembers an in-process admission for Redis (within bounds: as many workspaces
-    /// as the headroom map holds, and per workspace only what is still in the window).
+    /// as `PENDING_ENTRIES`, and per workspace only what is still in the window).
     fn note_pending(&self, shared: &Shared, workspace_id: i64, at: Instant) {
         let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
-        if pending.len() >= HEADROOM_ENTRIES && !pending.contains_key(&workspace_id) {
+        if pending.len() >= PENDING_ENTRIES && !pending.contains_key(&workspace_id) {
             return;
         }
         let log = pending.entry(workspace_id).or_default();

@@ -252,6 +252,12 @@ impl RedisStore {
         format!("{}{ws}", self.options.key_prefix)
     }
 
+    /// Free slots in `ws`'s window as this instance's last round trip for it saw them.
+    pub fn last_remaining(&self, ws: i64) -> Option<u32> {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.queues.get(&ws)?.reserve.last_remaining()
+    }
+
     /// Checks one request. A member of a block this instance reserved admits it at
     /// once (see `lease`). Otherwise requests that arrive while a round trip is in
     /// flight, of any workspace, are coalesced into the next one: a single script call
