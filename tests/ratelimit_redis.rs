@@ -95,14 +95,15 @@ async fn exact_at_the_boundary() {
         }
         // Denied requests are not recorded.
         assert_eq!(zcard(&t.url, &key).await, 5);
-        // Idle workspaces cost nothing: the key expires within one window.
+        // Idle workspaces cost nothing: the key expires within one window and the
+        // expiry's refresh interval (1 s at least).
         let mut c = inspect(&t.url).await;
         let pttl: i64 = redis::cmd("PTTL")
             .arg(&key)
             .query_async(&mut c)
             .await
             .expect("PTTL");
-        assert!(pttl > 0 && pttl <= 3000, "pttl {pttl}");
+        assert!(pttl > 0 && pttl <= 4000, "pttl {pttl}");
 
         // Once the oldest leaves the window exactly one more is admitted.
         let wait = denied.expect("denied").reset_after + Duration::from_millis(30);
@@ -120,8 +121,8 @@ async fn exact_at_the_boundary() {
         );
         assert_eq!(zcard(&t.url, &key).await, 5);
 
-        // After a full idle window the key is gone.
-        tokio::time::sleep(Duration::from_millis(3100)).await;
+        // After a full idle window and the refresh interval the key is gone.
+        tokio::time::sleep(Duration::from_millis(4100)).await;
         let exists: i64 = redis::cmd("EXISTS")
             .arg(&key)
             .query_async(&mut c)
@@ -686,6 +687,70 @@ async fn script_calls(url: &str) -> u64 {
                 .ok()
         })
         .sum()
+}
+
+/// How many times Redis ran `command` (0 if never).
+async fn command_calls(url: &str, command: &str) -> u64 {
+    let mut c = inspect(url).await;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut c)
+        .await
+        .expect("INFO");
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A key's expiry is set when its log was empty and then every half refresh interval,
+/// not with every request; a key that disappears (a flushed or restarted Redis) gets
+/// one again with its first new entry, so no log is left without an expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_keeps_an_expiry_without_one_pexpire_per_request() {
+    for t in targets() {
+        // A limit too small for blocks: every check is a script call.
+        let l = Limiter::connect_with(cfg("300/60s"), Some(&t.url), false, patient("expiry")).await;
+        let key = l.redis_key(23).expect("redis key");
+        let mut c = inspect(&t.url).await;
+        let pttl = |c: &mut redis::aio::MultiplexedConnection| {
+            let mut c = c.clone();
+            let key = key.clone();
+            async move {
+                let ms: i64 = redis::cmd("PTTL")
+                    .arg(&key)
+                    .query_async(&mut c)
+                    .await
+                    .expect("PTTL");
+                ms
+            }
+        };
+        let before = command_calls(&t.url, "pexpire").await;
+        for i in 0..100 {
+            assert!(l.check(23).await.expect("check").allowed, "request {i}");
+        }
+        // 60 s window, refreshed every 7.5 s at most: lives at most 67.5 s.
+        let ms = pttl(&mut c).await;
+        assert!(ms > 59_000 && ms <= 67_500, "pttl {ms}");
+        if t._server.is_some() {
+            let pexpires = command_calls(&t.url, "pexpire").await - before;
+            assert!(pexpires <= 2, "{pexpires} PEXPIRE for 100 requests");
+        }
+        let _: i64 = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .expect("DEL");
+        let d = l.check(23).await.expect("check");
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 299, "the log starts again");
+        let ms = pttl(&mut c).await;
+        assert!(
+            ms > 59_000 && ms <= 67_500,
+            "a new key gets an expiry: pttl {ms}"
+        );
+    }
 }
 
 /// A busy workspace reserves blocks of admissions ahead and is then admitted without a

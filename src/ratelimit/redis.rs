@@ -21,12 +21,14 @@ use super::{Decision, RateLimitConfig, RedisOptions};
 ///
 /// Scores are microseconds from the Redis server's `TIME`, so instances with
 /// skewed clocks still agree on the window. Denied requests are not added, so a
-/// retrying client gets in as soon as the window slides. A key expires one window (and
-/// a block's hold) after its last admission: an idle workspace costs nothing.
+/// retrying client gets in as soon as the window slides. A key expires at most a window,
+/// a block's hold and `refresh` after its last admission: an idle workspace costs
+/// nothing. Its expiry is set when the instance asks (`e` = 1, every `refresh / 2`) and
+/// whenever the key was empty (a new key has none).
 /// A block is granted only while a quarter of the limit stays free after it; its
 /// members are scored `hold` ahead, as they may be handed out up to `hold` later.
 /// ARGV: limit, window (µs), hold (µs), key lifetime past the window (µs), then per
-/// key: n, k and n + k unique members.
+/// key: n, k, e and n + k unique members.
 /// Returns {now, then per key: admitted, count before admitting, oldest score, reserved}.
 const SCRIPT: &str = r"
 local limit = tonumber(ARGV[1])
@@ -40,7 +42,8 @@ local a = 5
 for i, key in ipairs(KEYS) do
   local n = tonumber(ARGV[a])
   local k = tonumber(ARGV[a + 1])
-  a = a + 2
+  local refresh = ARGV[a + 2] == '1'
+  a = a + 3
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local count = redis.call('ZCARD', key)
   local admitted = math.max(0, math.min(n, limit - count))
@@ -48,7 +51,9 @@ for i, key in ipairs(KEYS) do
   if k > 0 and count + admitted + k <= limit - math.floor(limit / 4) then
     reserved = k
   end
-  if admitted + reserved > 0 then
+  if admitted == 1 and reserved == 0 then
+    redis.call('ZADD', key, now, ARGV[a])
+  elseif admitted + reserved > 0 then
     local args = {}
     for j = 1, admitted do
       args[2 * j - 1] = now
@@ -59,6 +64,9 @@ for i, key in ipairs(KEYS) do
       args[2 * (admitted + j)] = ARGV[a + n + j - 1]
     end
     redis.call('ZADD', key, unpack(args))
+  end
+  -- An empty log may be a new key, which has no expiry yet.
+  if refresh or (count == 0 and admitted + reserved > 0) then
     redis.call('PEXPIRE', key, ttl)
   end
   a = a + n + k
@@ -154,6 +162,11 @@ struct Queue {
     /// Listed in `State::dirty`.
     dirty: bool,
     reserve: Reserve,
+    /// When this instance's last round trip for the workspace set its key's expiry.
+    /// The key then lives at least `window + extra_ttl + refresh` past that, so calls
+    /// within half of `refresh` after it need not set it again: one `PEXPIRE` per
+    /// workspace every few seconds, not one a request (a sixth of Redis's time a key).
+    expiry_set: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -170,6 +183,8 @@ struct Work {
     ws: i64,
     batch: Vec<Waiter>,
     k: u32,
+    /// The key's expiry is to be set again (see [`Queue::expiry_set`]).
+    refresh: bool,
 }
 
 pub struct RedisStore {
@@ -189,6 +204,8 @@ pub struct RedisStore {
     /// Concurrent checks share one round trip (see `check`).
     state: Mutex<State>,
     lease: LeasePolicy,
+    /// How much longer than its window a key lives past its last request.
+    refresh: Duration,
     blocks: AtomicU64,
 }
 
@@ -213,6 +230,7 @@ impl RedisStore {
             seq: AtomicU64::new(0),
             state: Mutex::new(State::default()),
             lease: LeasePolicy::new(config),
+            refresh: (config.window / 8).max(Duration::from_secs(1)),
             blocks: AtomicU64::new(0),
         }
     }
@@ -363,7 +381,16 @@ impl RedisStore {
                         }
                         continue;
                     }
-                    work.push(Work { ws, batch, k });
+                    let refresh = q.expiry_set.is_none_or(|t| now >= t + self.refresh / 2);
+                    if refresh {
+                        q.expiry_set = Some(now);
+                    }
+                    work.push(Work {
+                        ws,
+                        batch,
+                        k,
+                        refresh,
+                    });
                 }
                 if work.is_empty() {
                     st.flushing = false;
@@ -383,9 +410,14 @@ impl RedisStore {
                 Err(e) => {
                     {
                         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-                        for w in work.iter().filter(|w| w.k > 0) {
+                        for w in &work {
                             if let Some(q) = st.queues.get_mut(&w.ws) {
-                                q.reserve.pause(now + self.lease.hold);
+                                if w.k > 0 {
+                                    q.reserve.pause(now + self.lease.hold);
+                                }
+                                if w.refresh {
+                                    q.expiry_set = None;
+                                }
                             }
                         }
                     }
@@ -451,11 +483,14 @@ impl RedisStore {
         inv.arg(self.config.limit)
             .arg(micros(self.config.window))
             .arg(micros(self.lease.hold))
-            .arg(micros(self.lease.extra_ttl()));
+            .arg(micros(self.lease.extra_ttl() + self.refresh));
         let mut members = Vec::with_capacity(work.len());
         for w in work {
             let (n, k) = (w.batch.len(), w.k as usize);
-            inv.key(self.key(w.ws)).arg(n).arg(k);
+            inv.key(self.key(w.ws))
+                .arg(n)
+                .arg(k)
+                .arg(u8::from(w.refresh));
             let ms: Vec<Member> = (0..n + k).map(|_| self.member()).collect();
             for m in &ms {
                 inv.arg(&m[..]);
