@@ -29,7 +29,10 @@ use super::{Decision, RateLimitConfig, RedisOptions};
 /// members are scored `hold` ahead, as they may be handed out up to `hold` later.
 /// ARGV: limit, window (µs), hold (µs), key lifetime past the window (µs), then per
 /// key: n, k, e and n + k unique members.
-/// Returns {now, then per key: admitted, count before admitting, oldest score, reserved}.
+/// Returns now, then per key: admitted, count before admitting, oldest score, reserved;
+/// as one string of big-endian doubles (all integers below 2^53, so exact): the client
+/// reads it at once, where an array of integers cost it a parse per element (a third
+/// of what the Redis limiter adds to a request with many workspaces).
 const SCRIPT: &str = r"
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -37,7 +40,7 @@ local hold = tonumber(ARGV[3])
 local ttl = math.ceil((window + tonumber(ARGV[4])) / 1000)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local out = {now}
+local out = {struct.pack('>d', now)}
 local a = 5
 for i, key in ipairs(KEYS) do
   local n = tonumber(ARGV[a])
@@ -73,12 +76,9 @@ for i, key in ipairs(KEYS) do
   local oldest = now
   local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   if first[2] then oldest = tonumber(first[2]) end
-  out[#out + 1] = admitted
-  out[#out + 1] = count
-  out[#out + 1] = oldest
-  out[#out + 1] = reserved
+  out[#out + 1] = struct.pack('>dddd', admitted, count, oldest, reserved)
 end
-return out
+return table.concat(out)
 ";
 
 /// Adds requests admitted elsewhere (in-process, during an outage) to the log, each
@@ -108,6 +108,21 @@ if n > 0 then
 end
 return n
 ";
+
+/// The script's reply: big-endian doubles, each a whole number; `None` if it is not.
+fn unpack_integers(bytes: &[u8]) -> Option<Vec<i64>> {
+    if bytes.len() % 8 != 0 {
+        return None;
+    }
+    bytes
+        .chunks_exact(8)
+        .map(|c| {
+            let v = f64::from_be_bytes(c.try_into().ok()?);
+            // Exact below 2^53, which every count and microsecond score is.
+            (v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0).then_some(v as i64)
+        })
+        .collect()
+}
 
 /// Why a Redis check did not produce a decision.
 #[derive(Debug, thiserror::Error)]
@@ -498,11 +513,12 @@ impl RedisStore {
             members.push(ms);
         }
         let sent = Instant::now();
-        let reply: Vec<i64> =
+        let packed: Vec<u8> =
             tokio::time::timeout(self.options.timeout, inv.invoke_async(&mut con))
                 .await
                 .map_err(|_| StoreError::Timeout(self.options.timeout))??;
-        let bad_reply = || StoreError::Reply(format!("{reply:?}"));
+        let bad_reply = || StoreError::Reply(format!("{packed:?}"));
+        let reply = unpack_integers(&packed).ok_or_else(bad_reply)?;
         let Some((&now, per_key)) = reply.split_first() else {
             return Err(bad_reply());
         };
@@ -617,6 +633,20 @@ impl RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_packed_reply_reads_back_exactly() {
+        let values = [1_764_547_200_123_457_i64, 0, 1200, -3, (1 << 53) - 1];
+        let bytes: Vec<u8> = values
+            .iter()
+            .flat_map(|v| (*v as f64).to_be_bytes())
+            .collect();
+        assert_eq!(unpack_integers(&bytes), Some(values.to_vec()));
+        assert_eq!(unpack_integers(&bytes[..12]), None, "cut short");
+        assert_eq!(unpack_integers(&0.5f64.to_be_bytes()), None, "not whole");
+        assert_eq!(unpack_integers(&f64::NAN.to_be_bytes()), None);
+        assert_eq!(unpack_integers(&[]), Some(vec![]));
+    }
 
     #[tokio::test]
     async fn members_are_short_and_unique() {
