@@ -111,7 +111,7 @@ return n
 
 /// The script's reply: big-endian doubles, each a whole number; `None` if it is not.
 fn unpack_integers(bytes: &[u8]) -> Option<Vec<i64>> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return None;
     }
     bytes
