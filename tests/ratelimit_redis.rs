@@ -670,23 +670,7 @@ async fn overlap_is_allowed_only_with_room_in_the_window() {
 }
 
 async fn script_calls(url: &str) -> u64 {
-    let mut c = inspect(url).await;
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut c)
-        .await
-        .expect("INFO");
-    info.lines()
-        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
-        .filter_map(|l| {
-            l.split("calls=")
-                .nth(1)?
-                .split(',')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
+    command_calls(url, "evalsha").await + command_calls(url, "eval").await
 }
 
 /// How many times Redis ran `command` (0 if never).
