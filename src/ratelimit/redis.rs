@@ -83,16 +83,19 @@ return table.concat(out)
 
 /// Adds requests admitted elsewhere (in-process, during an outage) to the log, each
 /// dated `age` microseconds before the Redis server's `TIME`; those already out of the
-/// window are skipped. ARGV: window (µs), then pairs of age (µs) and unique member.
+/// window are skipped. The key then lives as long as `SCRIPT` makes it live, which
+/// instances that set its expiry a moment ago count on. ARGV: window (µs), key lifetime
+/// past the window (µs), then pairs of age (µs) and unique member.
 /// Returns how many were added.
 const REPLAY: &str = r"
 local key = KEYS[1]
 local window = tonumber(ARGV[1])
+local ttl = math.ceil((window + tonumber(ARGV[2])) / 1000)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local args = {}
 local n = 0
-for i = 2, #ARGV - 1, 2 do
+for i = 3, #ARGV - 1, 2 do
   local score = now - tonumber(ARGV[i])
   if score > now - window then
     n = n + 1
@@ -102,8 +105,8 @@ for i = 2, #ARGV - 1, 2 do
 end
 if n > 0 then
   redis.call('ZADD', key, unpack(args))
-  if redis.call('PTTL', key) < window / 1000 then
-    redis.call('PEXPIRE', key, math.ceil(window / 1000))
+  if redis.call('PTTL', key) < ttl then
+    redis.call('PEXPIRE', key, ttl)
   end
 end
 return n
@@ -602,9 +605,10 @@ impl RedisStore {
     /// Adds requests admitted `ages` ago (elsewhere) to the workspace's log.
     pub async fn replay(&self, ws: i64, ages: &[Duration]) -> Result<(), StoreError> {
         let mut con = self.manager()?;
-        let window_us = u64::try_from(self.config.window.as_micros()).unwrap_or(u64::MAX);
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let mut inv = self.replay.key(self.key(ws));
-        inv.arg(window_us);
+        inv.arg(micros(self.config.window))
+            .arg(micros(self.lease.extra_ttl() + self.refresh));
         for age in ages {
             inv.arg(u64::try_from(age.as_micros()).unwrap_or(u64::MAX))
                 .arg(&self.member()[..]);
