@@ -368,6 +368,18 @@ async fn from_64_clients(
         .collect()
 }
 
+/// Two `serve` processes on one database and one Redis, both limited to `limit`.
+fn two_servers(db: &str, redis: &str, limit: &str) -> [ServeProcess; 2] {
+    [
+        ServeProcess::spawn(db, redis, limit),
+        ServeProcess::spawn(db, redis, limit),
+    ]
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
 #[actix_web::test]
 async fn two_server_processes_sharing_redis_admit_exactly_limit_for_64_clients() {
     let Some(redis) = RedisServer::spawn() else {
@@ -376,14 +388,11 @@ async fn two_server_processes_sharing_redis_admit_exactly_limit_for_64_clients()
     let url = redis.url();
     let db = db();
     let tokens: Vec<String> = (0..4).map(|_| db.token("alpha")).collect();
-    let servers = [
-        ServeProcess::spawn(&db.url, &url, "40/60s"),
-        ServeProcess::spawn(&db.url, &url, "40/60s"),
-    ];
+    let servers = two_servers(&db.url, &url, "40/60s");
     let client = reqwest::Client::new();
     let statuses = from_64_clients(&client, &servers, &tokens, 2).await;
-    let ok = statuses.iter().filter(|s| **s == 200).count();
-    let limited = statuses.iter().filter(|s| **s == 429).count();
+    let ok = count(&statuses, 200);
+    let limited = count(&statuses, 429);
     assert_eq!(ok, 40, "statuses: {statuses:?}");
     assert_eq!(limited, 128 - 40, "statuses: {statuses:?}");
 
@@ -409,13 +418,9 @@ async fn two_server_processes_with_reserved_blocks_never_exceed_the_limit() {
     let url = redis.url();
     let db = db();
     let token = db.token("alpha");
-    let servers = [
-        ServeProcess::spawn(&db.url, &url, "1024/60s"),
-        ServeProcess::spawn(&db.url, &url, "1024/60s"),
-    ];
+    let servers = two_servers(&db.url, &url, "1024/60s");
     let client = reqwest::Client::new();
     let tokens = [token];
-    let count = |statuses: &[u16], status: u16| statuses.iter().filter(|s| **s == status).count();
     let statuses = from_64_clients(&client, &servers, &tokens, 20).await;
     let ok = count(&statuses, 200);
     assert!(ok <= 1024, "{ok} admitted");

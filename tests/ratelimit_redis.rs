@@ -53,13 +53,21 @@ fn patient(test: &str) -> RedisOptions {
     }
 }
 
-async fn zcard(url: &str, key: &str) -> i64 {
-    let mut c = inspect(url).await;
-    redis::cmd("ZCARD")
+/// The integer Redis answers to `command key`.
+async fn of_key(url: &str, command: &str, key: &str) -> i64 {
+    redis::cmd(command)
         .arg(key)
-        .query_async(&mut c)
+        .query_async(&mut inspect(url).await)
         .await
-        .expect("ZCARD")
+        .unwrap_or_else(|e| panic!("{command}: {e}"))
+}
+
+async fn pttl(url: &str, key: &str) -> i64 {
+    of_key(url, "PTTL", key).await
+}
+
+async fn zcard(url: &str, key: &str) -> i64 {
+    of_key(url, "ZCARD", key).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,12 +105,7 @@ async fn exact_at_the_boundary() {
         assert_eq!(zcard(&t.url, &key).await, 5);
         // Idle workspaces cost nothing: the key expires within one window and the
         // expiry's refresh interval (1 s at least).
-        let mut c = inspect(&t.url).await;
-        let pttl: i64 = redis::cmd("PTTL")
-            .arg(&key)
-            .query_async(&mut c)
-            .await
-            .expect("PTTL");
+        let pttl = pttl(&t.url, &key).await;
         assert!(pttl > 0 && pttl <= 4000, "pttl {pttl}");
 
         // Once the oldest leaves the window exactly one more is admitted.
@@ -123,11 +126,7 @@ async fn exact_at_the_boundary() {
 
         // After a full idle window and the refresh interval the key is gone.
         tokio::time::sleep(Duration::from_millis(4100)).await;
-        let exists: i64 = redis::cmd("EXISTS")
-            .arg(&key)
-            .query_async(&mut c)
-            .await
-            .expect("EXISTS");
+        let exists = of_key(&t.url, "EXISTS", &key).await;
         assert_eq!(exists, 0, "idle workspace key should have expired");
     }
 }
@@ -697,39 +696,22 @@ async fn a_key_keeps_an_expiry_without_one_pexpire_per_request() {
         // A limit too small for blocks: every check is a script call.
         let l = Limiter::connect_with(cfg("300/60s"), Some(&t.url), false, patient("expiry")).await;
         let key = l.redis_key(23).expect("redis key");
-        let mut c = inspect(&t.url).await;
-        let pttl = |c: &mut redis::aio::MultiplexedConnection| {
-            let mut c = c.clone();
-            let key = key.clone();
-            async move {
-                let ms: i64 = redis::cmd("PTTL")
-                    .arg(&key)
-                    .query_async(&mut c)
-                    .await
-                    .expect("PTTL");
-                ms
-            }
-        };
         let before = command_calls(&t.url, "pexpire").await;
         for i in 0..100 {
             assert!(l.check(23).await.expect("check").allowed, "request {i}");
         }
         // 60 s window, refreshed every 7.5 s at most: lives at most 67.5 s.
-        let ms = pttl(&mut c).await;
+        let ms = pttl(&t.url, &key).await;
         assert!(ms > 59_000 && ms <= 67_500, "pttl {ms}");
         if t._server.is_some() {
             let pexpires = command_calls(&t.url, "pexpire").await - before;
             assert!(pexpires <= 2, "{pexpires} PEXPIRE for 100 requests");
         }
-        let _: i64 = redis::cmd("DEL")
-            .arg(&key)
-            .query_async(&mut c)
-            .await
-            .expect("DEL");
+        of_key(&t.url, "DEL", &key).await;
         let d = l.check(23).await.expect("check");
         assert!(d.allowed);
         assert_eq!(d.remaining, 299, "the log starts again");
-        let ms = pttl(&mut c).await;
+        let ms = pttl(&t.url, &key).await;
         assert!(
             ms > 59_000 && ms <= 67_500,
             "a new key gets an expiry: pttl {ms}"

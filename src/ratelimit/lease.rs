@@ -252,10 +252,7 @@ mod tests {
     fn the_next_block_is_asked_for_before_this_one_runs_out() {
         let p = LeasePolicy::new(cfg(100_000, 60_000));
         let t = Instant::now();
-        let mut r = Reserve::default();
-        for _ in 0..4 {
-            r.note_request(t, &p);
-        }
+        let mut r = busy(4, t, &p);
         assert_eq!(r.wanted(t, &p), 2);
         r.granted(1, t + p.hold, grant(members(2), 900, t + p.hold));
         assert_eq!(r.wanted(t, &p), 0, "a whole block is left");
@@ -267,10 +264,7 @@ mod tests {
     fn blocks_are_wanted_only_by_busy_workspaces() {
         let p = LeasePolicy::new(cfg(100_000, 60_000));
         let t = Instant::now();
-        let mut r = Reserve::default();
-        for _ in 0..3 {
-            r.note_request(t, &p);
-        }
+        let mut r = busy(3, t, &p);
         assert_eq!(r.wanted(t, &p), 0, "3 requests a period are too few");
         r.note_request(t, &p);
         assert_eq!(r.wanted(t, &p), 2);
@@ -285,10 +279,7 @@ mod tests {
     fn members_are_handed_out_until_the_block_expires() {
         let p = LeasePolicy::new(cfg(100_000, 60_000));
         let t = Instant::now();
-        let mut r = Reserve::default();
-        for _ in 0..20 {
-            r.note_request(t, &p);
-        }
+        let mut r = busy(20, t, &p);
         r.granted(
             1,
             t + p.hold,
@@ -314,13 +305,19 @@ mod tests {
     fn a_refused_block_is_not_asked_for_again_at_once() {
         let p = LeasePolicy::new(cfg(100_000, 60_000));
         let t = Instant::now();
-        let mut r = Reserve::default();
-        for _ in 0..20 {
-            r.note_request(t, &p);
-        }
+        let mut r = busy(20, t, &p);
         r.granted(1, t + p.hold, grant(Vec::new(), 10, t));
         assert_eq!(r.wanted(t, &p), 0);
         assert_eq!(r.wanted(t + p.hold, &p), 10);
+    }
+
+    /// A workspace's reserve after `n` requests at `t`.
+    fn busy(n: u32, t: Instant, p: &LeasePolicy) -> Reserve {
+        let mut r = Reserve::default();
+        for _ in 0..n {
+            r.note_request(t, p);
+        }
+        r
     }
 
     fn grant(members: Vec<Member>, remaining: u32, reset_at: Instant) -> Grant {

@@ -112,6 +112,10 @@ end
 return n
 ";
 
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// The script's reply: big-endian doubles, each a whole number; `None` if it is not.
 fn unpack_integers(bytes: &[u8]) -> Option<Vec<i64>> {
     if !bytes.len().is_multiple_of(8) {
@@ -313,11 +317,8 @@ impl RedisStore {
             }
             let q = st.queues.entry(ws).or_default();
             q.reserve.note_request(now, &self.lease);
-            let outcome = match q.reserve.take(now) {
-                Some((member, remaining)) => {
-                    let d = self.decision(true, remaining, q.reserve.reset_after(now));
-                    Ok((d, Some(member)))
-                }
+            let outcome = match self.admit_from_block(&mut q.reserve, now) {
+                Some(admission) => Ok(admission),
                 None => {
                     let (tx, rx) = oneshot::channel();
                     q.waiters.push(tx);
@@ -346,6 +347,13 @@ impl RedisStore {
                 "rate-limit batch was cancelled".into(),
             ))),
         }
+    }
+
+    /// An admission from one of the workspace's live blocks, if it has one.
+    fn admit_from_block(&self, reserve: &mut Reserve, now: Instant) -> Option<Admission> {
+        let (member, remaining) = reserve.take(now)?;
+        let d = self.decision(true, remaining, reserve.reset_after(now));
+        Some((d, Some(member)))
     }
 
     fn decision(&self, allowed: bool, remaining: u32, reset_after: Duration) -> Decision {
@@ -381,13 +389,9 @@ impl RedisStore {
                     // A block may have arrived since these requests queued.
                     let mut batch = Vec::new();
                     for w in std::mem::take(&mut q.waiters) {
-                        match q.reserve.take(now) {
-                            Some((member, remaining)) => {
-                                let reset = q.reserve.reset_after(now);
-                                let _ = w.send(Ok((
-                                    self.decision(true, remaining, reset),
-                                    Some(member),
-                                )));
+                        match self.admit_from_block(&mut q.reserve, now) {
+                            Some(admission) => {
+                                let _ = w.send(Ok(admission));
                             }
                             None => batch.push(w),
                         }
@@ -418,8 +422,9 @@ impl RedisStore {
             };
             match self.round_trip(&work).await {
                 Ok((results, sent)) => {
-                    for (w, (decisions, grant)) in work.into_iter().zip(results) {
-                        self.keep(w.ws, grant, sent);
+                    let (decisions, grants): (Vec<_>, Vec<_>) = results.into_iter().unzip();
+                    self.keep(work.iter().map(|w| w.ws).zip(grants), sent);
+                    for (w, decisions) in work.into_iter().zip(decisions) {
                         for (waiter, d) in w.batch.into_iter().zip(decisions) {
                             let _ = waiter.send(Ok(d));
                         }
@@ -447,20 +452,32 @@ impl RedisStore {
         }
     }
 
-    /// Files a round trip's block with the workspace and schedules its expiry, when its
+    /// Files each workspace's block from a round trip and schedules its expiry, when its
     /// unused members are taken back out of the log.
-    fn keep(self: &Arc<Self>, ws: i64, grant: Grant, sent: Instant) {
-        let id = self.blocks.fetch_add(1, Ordering::Relaxed);
+    fn keep(self: &Arc<Self>, grants: impl Iterator<Item = (i64, Grant)>, sent: Instant) {
         let until = sent + self.lease.hold;
-        let has_members = !grant.members.is_empty();
+        let mut expiring = Vec::new();
         {
             let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let q = st.queues.entry(ws).or_default();
-            q.reserve.granted(id, until, grant);
+            for (ws, grant) in grants {
+                let id = self.blocks.fetch_add(1, Ordering::Relaxed);
+                if !grant.members.is_empty() {
+                    expiring.push((ws, id));
+                }
+                st.queues
+                    .entry(ws)
+                    .or_default()
+                    .reserve
+                    .granted(id, until, grant);
+            }
         }
-        if !has_members {
-            return;
+        for (ws, id) in expiring {
+            self.expire_at(ws, id, until);
         }
+    }
+
+    /// Takes back, once block `id` of `ws` expires, the members it did not hand out.
+    fn expire_at(self: &Arc<Self>, ws: i64, id: u64, until: Instant) {
         let store = Arc::clone(self);
         tokio::spawn(async move {
             tokio::time::sleep_until(until.into()).await;
@@ -488,6 +505,12 @@ impl RedisStore {
         });
     }
 
+    /// How long a key lives past its window after its expiry is set: a block's members
+    /// are scored up to `hold` ahead, and the expiry is set only every `refresh / 2`.
+    fn key_lifetime_past_window(&self) -> Duration {
+        self.lease.extra_ttl() + self.refresh
+    }
+
     /// One atomic script call for every workspace's requests and block, bounded by the
     /// configured timeout; returns per workspace a decision per request, in order, with
     /// the member of each admitted one, and its block; and when the call was sent.
@@ -496,12 +519,11 @@ impl RedisStore {
         work: &[Work],
     ) -> Result<(Vec<(Vec<Admission>, Grant)>, Instant), StoreError> {
         let mut con = self.manager()?;
-        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let mut inv = self.script.prepare_invoke();
         inv.arg(self.config.limit)
             .arg(micros(self.config.window))
             .arg(micros(self.lease.hold))
-            .arg(micros(self.lease.extra_ttl() + self.refresh));
+            .arg(micros(self.key_lifetime_past_window()));
         let mut members = Vec::with_capacity(work.len());
         for w in work {
             let (n, k) = (w.batch.len(), w.k as usize);
@@ -605,10 +627,9 @@ impl RedisStore {
     /// Adds requests admitted `ages` ago (elsewhere) to the workspace's log.
     pub async fn replay(&self, ws: i64, ages: &[Duration]) -> Result<(), StoreError> {
         let mut con = self.manager()?;
-        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let mut inv = self.replay.key(self.key(ws));
         inv.arg(micros(self.config.window))
-            .arg(micros(self.lease.extra_ttl() + self.refresh));
+            .arg(micros(self.key_lifetime_past_window()));
         for age in ages {
             inv.arg(u64::try_from(age.as_micros()).unwrap_or(u64::MAX))
                 .arg(&self.member()[..]);
