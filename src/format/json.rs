@@ -133,6 +133,8 @@ fn push_json_str(out: &mut Vec<u8>, s: &str) {
 pub struct CollectionDoc<'a> {
     pub context: Option<String>,
     pub count: Option<i64>,
+    /// `IEEE754Compatible=true`: the count, an Edm.Int64, as a string.
+    pub ieee754: bool,
     pub rows: &'a [String],
     pub next_link: Option<String>,
 }
@@ -148,7 +150,12 @@ impl CollectionDoc<'_> {
             out.push(b',');
         }
         if let Some(n) = self.count {
-            out.extend_from_slice(format!("\"@odata.count\":{n},").as_bytes());
+            let count = if self.ieee754 {
+                format!("\"@odata.count\":\"{n}\",")
+            } else {
+                format!("\"@odata.count\":{n},")
+            };
+            out.extend_from_slice(count.as_bytes());
         }
         out.extend_from_slice(b"\"value\":[");
         for (i, r) in self.rows.iter().enumerate() {

@@ -300,6 +300,7 @@ pub async fn entities(
             CollectionDoc {
                 context,
                 count: rows.count,
+                ieee754: f.ieee754,
                 rows: &rows.rows,
                 next_link,
             }
@@ -385,6 +386,7 @@ pub async fn aggregated(
         CollectionDoc {
             context,
             count,
+            ieee754: f.ieee754,
             rows: &rows,
             next_link,
         }

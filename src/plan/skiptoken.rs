@@ -127,6 +127,10 @@ pub fn value_from_json(v: &serde_json::Value, ty: Ty) -> Result<Value, SkipToken
             s.parse::<f64>().map_err(|_| SkipTokenError::Malformed)?;
             Value::Decimal(s.clone())
         }
+        // Fractions are written as exact text (see `Compiler::order_values`).
+        (J::String(s), Ty::Edm(EdmType::Double)) => {
+            Value::Double(s.parse().map_err(|_| SkipTokenError::Malformed)?)
+        }
         (J::Number(n), Ty::Duration) => {
             Value::Duration(n.as_f64().ok_or(SkipTokenError::Malformed)?)
         }

@@ -11,8 +11,8 @@ use crate::model::EdmType;
 /// An integer literal (`int64Value`): sign and up to 19 digits.
 const INTEGER: &str = "^[+-]?[0-9]{1,19}$";
 /// An instant as XML Schema writes it (OData's cast rule 11): a date, a time of day, and
-/// an offset or none (UTC).
-const INSTANT: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,12})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$";
+/// an offset or none (UTC); or a date alone, its midnight in UTC (a date's instant).
+const INSTANT: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,12})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$";
 /// A date literal.
 const DATE: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
 /// A time-of-day literal (`timeOfDayValue`).

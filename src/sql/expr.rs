@@ -440,7 +440,15 @@ impl Compiler {
             }
             _ => {
                 q.sql("(");
-                self.expr(q, a, scopes);
+                if self.dialect == Dialect::Postgres && integers(a, b) {
+                    // In 64 bits, as on SQLite: `integer` arithmetic would fail the
+                    // statement past 2^31 (`Guttometer mul Guttometer mul ...`).
+                    q.sql("CAST(");
+                    self.expr(q, a, scopes);
+                    q.sql(" AS bigint)");
+                } else {
+                    self.expr(q, a, scopes);
+                }
                 q.sql(match op {
                     ArithOp::Add => " + ",
                     ArithOp::Sub => " - ",
@@ -610,6 +618,11 @@ impl Compiler {
             }
         }
     }
+}
+
+fn integers(a: &TExpr, b: &TExpr) -> bool {
+    let int = |e: &TExpr| matches!(e.ty(), Ty::Edm(t) if t.is_integer());
+    int(a) && int(b)
 }
 
 fn common_type(a: Ty, b: Ty) -> Ty {

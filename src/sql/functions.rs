@@ -49,19 +49,31 @@ impl Compiler {
                 q.sql(") - 1)");
             }
             Substring => {
+                // A start or length below zero counts as zero, one past any string's
+                // length as that: the databases' own readings differ (SQLite counts a
+                // negative start from the end and takes a negative length backwards,
+                // PostgreSQL fails the statement) and would overflow `integer`.
+                let (max, min, int) = if pg {
+                    ("LEAST", "GREATEST", "bigint")
+                } else {
+                    ("min", "max", "INTEGER")
+                };
+                let clamped = |c: &mut Self, q: &mut Sql, i: usize| {
+                    q.sql(&format!("{max}({min}(CAST("));
+                    arg(c, q, i);
+                    q.sql(&format!(" AS {int}), 0), 1073741824)"));
+                };
                 q.sql("substr(");
                 arg(self, q, 0);
-                q.sql(", CAST(");
-                arg(self, q, 1);
-                q.sql(if pg {
-                    " AS integer) + 1"
-                } else {
-                    " AS INTEGER) + 1"
-                });
+                q.sql(", ");
+                clamped(self, q, 1);
+                q.sql(if pg { "::integer + 1" } else { " + 1" });
                 if args.len() == 3 {
-                    q.sql(", CAST(");
-                    arg(self, q, 2);
-                    q.sql(if pg { " AS integer)" } else { " AS INTEGER)" });
+                    q.sql(", ");
+                    clamped(self, q, 2);
+                    if pg {
+                        q.sql("::integer");
+                    }
                 }
                 q.sql(")");
             }

@@ -80,9 +80,12 @@ impl Compiler {
             for e in &shape.expand {
                 if e.is_count || e.shape.count {
                     sep(q);
-                    q.sql("'").sql(e.nav.name).sql("@odata.count', (");
+                    q.sql("'").sql(e.nav.name).sql("@odata.count', ");
+                    // An Edm.Int64: a string with IEEE754Compatible=true.
+                    let text = c.output.ieee754;
+                    q.sql(if text { "CAST((" } else { "(" });
                     c.expand_count(q, a, e);
-                    q.sql(")");
+                    q.sql(if text { ") AS TEXT)" } else { ")" });
                 }
                 if e.is_count {
                     continue;

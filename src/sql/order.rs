@@ -3,8 +3,9 @@
 
 use super::compiler::Compiler;
 use super::Sql;
-use crate::bind::Value;
+use crate::bind::{Ty, Value};
 use crate::db::Dialect;
+use crate::model::EdmType;
 use crate::plan::OrderKey;
 
 impl Compiler {
@@ -38,11 +39,33 @@ impl Compiler {
             if i > 0 {
                 q.sql(", ");
             }
-            match chosen {
+            // A fraction goes into the token as exact text: as a JSON number it would be
+            // read back as the nearest double (or, from SQLite's JSON, with 15 digits),
+            // and the next page would start inside its tie group again, or past part of it.
+            let exact = matches!(k.expr.ty(), Ty::Edm(EdmType::Decimal(..) | EdmType::Double));
+            let mut key = |c: &mut Self, q: &mut Sql| match chosen {
                 Some(p) => {
                     q.sql(&format!("{p}.o{i}"));
                 }
-                None => self.expr(q, &k.expr, &[a.to_owned()]),
+                None => c.expr(q, &k.expr, &[a.to_owned()]),
+            };
+            match (exact, self.dialect) {
+                (false, _) => key(self, q),
+                (true, Dialect::Postgres) => {
+                    q.sql("CAST(");
+                    key(self, q);
+                    q.sql(" AS text)");
+                }
+                (true, Dialect::Sqlite) => {
+                    // printf gives 17 digits, but "0.0" for null; integers stay numbers.
+                    q.sql("(CASE WHEN typeof(");
+                    key(self, q);
+                    q.sql(") = 'real' THEN printf('%!.17g', ");
+                    key(self, q);
+                    q.sql(") ELSE ");
+                    key(self, q);
+                    q.sql(" END)");
+                }
             }
         }
         q.sql(")");
