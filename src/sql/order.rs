@@ -43,7 +43,7 @@ impl Compiler {
             // read back as the nearest double (or, from SQLite's JSON, with 15 digits),
             // and the next page would start inside its tie group again, or past part of it.
             let exact = matches!(k.expr.ty(), Ty::Edm(EdmType::Decimal(..) | EdmType::Double));
-            let mut key = |c: &mut Self, q: &mut Sql| match chosen {
+            let key = |c: &mut Self, q: &mut Sql| match chosen {
                 Some(p) => {
                     q.sql(&format!("{p}.o{i}"));
                 }
