@@ -237,8 +237,16 @@ fn write_value(out: &mut Vec<u8>, p: Prop, value: Option<&[u8]>, ieee754: bool) 
         {
             out.extend_from_slice(text)
         }
-        // NaN and infinities, which JSON has no number for, as json_build_object writes
-        // them: strings.
+        // NaN and infinities, which JSON has no number for: strings, as OData's JSON
+        // format writes them.
+        EdmType::Decimal(..) | EdmType::Double => push_string(
+            out,
+            match text {
+                b"Infinity" => b"INF",
+                b"-Infinity" => b"-INF",
+                other => other,
+            },
+        ),
         _ => push_string(out, text),
     }
 }

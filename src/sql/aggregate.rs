@@ -229,7 +229,7 @@ impl Compiler {
             match member {
                 Layout::Column(i) => {
                     let column = format!("{g}.c{i}");
-                    self.typed_json(q, ag.column_ty(*i), &mut |_, q| {
+                    self.computed_typed_json(q, ag.column_ty(*i), &mut |_, q| {
                         q.sql(&column);
                     });
                 }

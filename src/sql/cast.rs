@@ -178,10 +178,11 @@ impl Compiler {
                 q.sql(", 'YYYY-MM-DD')");
             }
             Ty::Edm(EdmType::Decimal(..)) if pg => {
-                // 5872.40 is written 5872.4, as the JSON number is.
-                q.sql("CAST(trim_scale(");
+                // 5872.40 is written 5872.4, as the JSON number is. The value may be a
+                // double in SQL (`totalseconds`), which trim_scale does not take.
+                q.sql("CAST(trim_scale(CAST(");
                 self.expr(q, e, scopes);
-                q.sql(") AS text)");
+                q.sql(" AS numeric)) AS text)");
             }
             _ => {
                 // SQLite keeps dates and times as the text OData writes.
@@ -193,7 +194,7 @@ impl Compiler {
     }
 }
 
-fn pg_type(to: Ty) -> &'static str {
+pub(super) fn pg_type(to: Ty) -> &'static str {
     match to {
         Ty::Bool => "boolean",
         Ty::Date => "date",

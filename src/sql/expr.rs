@@ -333,7 +333,22 @@ impl Compiler {
             TExpr::Lit(v) => self.value(q, v),
             TExpr::Neg(a) => {
                 q.sql("(-");
-                self.expr(q, a, scopes);
+                if self.dialect == Dialect::Postgres && a.ty() != Ty::Null {
+                    // Typed: PostgreSQL cannot choose a `-` for an untyped NULL
+                    // (`-(length(null))`).
+                    q.sql("CAST(");
+                    self.expr(q, a, scopes);
+                    let ty = match a.ty() {
+                        // Integer arithmetic runs in 64 bits (see `arith`).
+                        Ty::Edm(t) if t.is_integer() => "bigint",
+                        other => super::cast::pg_type(other),
+                    };
+                    q.sql(" AS ").sql(ty).sql(")");
+                } else if a.ty() == Ty::Null {
+                    q.sql("CAST(NULL AS numeric)");
+                } else {
+                    self.expr(q, a, scopes);
+                }
                 q.sql(")");
             }
             TExpr::Arith(op, a, b) => self.arith(q, *op, a, b, scopes),

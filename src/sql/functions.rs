@@ -53,15 +53,18 @@ impl Compiler {
                 // length as that: the databases' own readings differ (SQLite counts a
                 // negative start from the end and takes a negative length backwards,
                 // PostgreSQL fails the statement) and would overflow `integer`.
-                let (max, min, int) = if pg {
-                    ("LEAST", "GREATEST", "bigint")
-                } else {
-                    ("min", "max", "INTEGER")
-                };
+                // On PostgreSQL the bounds come before the cast to integer, which NaN
+                // and infinities would fail (NaN sorts above every number there).
                 let clamped = |c: &mut Self, q: &mut Sql, i: usize| {
-                    q.sql(&format!("{max}({min}(CAST("));
-                    arg(c, q, i);
-                    q.sql(&format!(" AS {int}), 0), 1073741824)"));
+                    if pg {
+                        q.sql("LEAST(GREATEST(");
+                        arg(c, q, i);
+                        q.sql(", 0), 1073741824)");
+                    } else {
+                        q.sql("min(max(CAST(");
+                        arg(c, q, i);
+                        q.sql(" AS INTEGER), 0), 1073741824)");
+                    }
                 };
                 q.sql("substr(");
                 arg(self, q, 0);

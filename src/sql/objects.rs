@@ -175,7 +175,21 @@ impl Compiler {
         key(q, c.name.clone());
         q.sql(", ");
         let scopes = self.scopes(a);
-        self.typed_json(q, ty, &mut |me, q| me.expr(q, &c.expr, &scopes));
+        self.computed_typed_json(q, ty, &mut |me, q| me.expr(q, &c.expr, &scopes));
+    }
+
+    /// A computed value as `typed_json` writes it; its numbers may be infinite or NaN
+    /// (`1e308 mul 10`), which a stored one is not.
+    pub(super) fn computed_typed_json(
+        &mut self,
+        q: &mut Sql,
+        ty: Ty,
+        value: &mut dyn FnMut(&mut Compiler, &mut Sql),
+    ) {
+        match ty {
+            Ty::Edm(EdmType::Double | EdmType::Decimal(..)) => self.special_numbers(q, ty, value),
+            _ => self.typed_json(q, ty, value),
+        }
     }
 
     /// A value of static type `ty` as the JSON value OData writes for it: Booleans as
@@ -189,6 +203,12 @@ impl Compiler {
     ) {
         let pg = self.dialect == Dialect::Postgres;
         match ty {
+            Ty::Edm(EdmType::Decimal(..)) if self.output.ieee754 => {
+                q.sql("CAST(");
+                self.plain_number(q, value);
+                q.sql(if pg { " AS text)" } else { " AS TEXT)" });
+            }
+            Ty::Edm(EdmType::Decimal(..)) => self.plain_number(q, value),
             Ty::Bool if !pg => {
                 q.sql("json(CASE WHEN ");
                 value(self, q);
@@ -202,18 +222,48 @@ impl Compiler {
                 q.sql(PG_UTC_TEXT);
             }
             Ty::Duration => self.duration_text(q, value),
-            Ty::Edm(EdmType::Decimal(..)) if self.output.ieee754 => {
-                q.sql("CAST(");
-                self.plain_number(q, value);
-                q.sql(if pg { " AS text)" } else { " AS TEXT)" });
-            }
-            Ty::Edm(EdmType::Decimal(..)) => self.plain_number(q, value),
             Ty::Edm(EdmType::Int64) if self.output.ieee754 => {
                 q.sql("CAST(");
                 value(self, q);
                 q.sql(if pg { " AS text)" } else { " AS TEXT)" });
             }
             _ => value(self, q),
+        }
+    }
+
+    /// A Double or Decimal, with infinities and NaN as the strings OData's JSON format
+    /// gives them (`"INF"`, `"-INF"`, `"NaN"`): SQLite would write `9.0e+999`, which no
+    /// JSON parser reads, and PostgreSQL `"Infinity"`. SQLite has no NaN (it is null).
+    fn special_numbers(
+        &mut self,
+        q: &mut Sql,
+        ty: Ty,
+        value: &mut dyn FnMut(&mut Compiler, &mut Sql),
+    ) {
+        let plain =
+            |c: &mut Compiler, q: &mut Sql, value: &mut dyn FnMut(&mut Compiler, &mut Sql)| {
+                c.typed_json(q, ty, value)
+            };
+        if self.dialect == Dialect::Postgres {
+            q.sql("(CASE WHEN ");
+            value(self, q);
+            q.sql(" = 'Infinity' THEN to_json(text 'INF') WHEN ");
+            value(self, q);
+            q.sql(" = '-Infinity' THEN to_json(text '-INF') WHEN ");
+            value(self, q);
+            q.sql(" = 'NaN' THEN to_json(text 'NaN') ELSE to_json(");
+            plain(self, q, value);
+            q.sql(") END)");
+        } else {
+            q.sql("(CASE WHEN abs(");
+            value(self, q);
+            q.sql(") < 9e999 OR ");
+            value(self, q);
+            q.sql(" IS NULL THEN ");
+            plain(self, q, value);
+            q.sql(" WHEN ");
+            value(self, q);
+            q.sql(" > 0 THEN 'INF' ELSE '-INF' END)");
         }
     }
 
