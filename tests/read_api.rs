@@ -1169,6 +1169,10 @@ async fn expand_count_and_ieee754() {
         let ieee = app.get_with("Leads?$top=1&$filter=Value ne null&$select=Value", &t, &[("Accept", "application/json;IEEE754Compatible=true")]).await;
         assert!(ieee.values()[0]["Value"].is_string(), "{}", ieee.text);
         assert!(ieee.header("content-type").unwrap().contains("IEEE754Compatible=true"));
+        // An integer cast to Edm.Int64 is one.
+        let wide = app.get_with("Contacts?$top=1&$select=ContactId,Y&$compute=cast(ContactId,Edm.Int64) as Y", &t, &[("Accept", "application/json;IEEE754Compatible=true")]).await;
+        let v = &wide.values()[0];
+        assert_eq!(v["Y"], v["ContactId"].to_string(), "{}", wide.text);
         // Counts are Edm.Int64 too: strings, at the top and inside $expand.
         let counted = app.get_with("Contacts?$top=2&$count=true&$select=ContactId&$expand=Leads($count=true;$select=LeadId)", &t, &[("Accept", "application/json;IEEE754Compatible=true")]).await;
         let j = counted.json();

@@ -128,6 +128,13 @@ fn within(from: Ty, range: Option<(i64, i64)>) -> bool {
 /// `cast(expr, to)` given its conversion.
 pub fn cast(expr: TExpr, to: Target, how: Conversion) -> TExpr {
     match how {
+        // A wider integer type changes no value, but the result is of that type: an
+        // Int64 is a string under IEEE754Compatible=true.
+        Conversion::Identity if is_integer(to.ty) && expr.ty() != to.ty => TExpr::Cast {
+            expr: Box::new(expr),
+            to: to.ty,
+            range: None,
+        },
         Conversion::Identity => expr,
         Conversion::Convert => TExpr::Cast {
             expr: Box::new(expr),

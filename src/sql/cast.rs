@@ -42,6 +42,18 @@ impl Compiler {
             return;
         }
         match to {
+            // Only widened (see `bind::cast`): every value fits.
+            Ty::Edm(t)
+                if t.is_integer()
+                    && range.is_none()
+                    && matches!(from, Ty::Edm(f) if f.is_integer()) =>
+            {
+                q.sql("CAST(");
+                self.expr(q, e, scopes);
+                q.sql(" AS ")
+                    .sql(if pg { pg_type(to) } else { "INTEGER" })
+                    .sql(")");
+            }
             Ty::Edm(t) if t.is_integer() || range.is_some() => {
                 let (lo, hi) = range.unwrap_or((i64::MIN, i64::MAX));
                 let int = if pg { pg_type(to) } else { "INTEGER" };
