@@ -750,6 +750,25 @@ fn nested<'a>(c: &Src<'_>, i: &'a str, depth: u32, in_expand: bool) -> Res<'a, Q
                     msg: "$apply is not implemented".into(),
                 }));
             }
+            if matches!(
+                opt,
+                Opt::SkipToken
+                    | Opt::Format
+                    | Opt::Id
+                    | Opt::Index
+                    | Opt::SchemaVersion
+                    | Opt::DeltaToken
+            ) {
+                // Not an `expandOption`/`selectOption` in the ABNF: a request's own
+                // options, which a nested resource would otherwise silently ignore.
+                return fail(
+                    name_start,
+                    format!(
+                        "`{}` is not allowed inside `$expand(...)` or `$select(...)`",
+                        &name_start[..name_start.len() - after.len()]
+                    ),
+                );
+            }
             if opt == Opt::Levels && !in_expand {
                 return fail(
                     name_start,

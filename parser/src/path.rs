@@ -71,7 +71,10 @@ pub(crate) fn parse_path(path: &str) -> Result<ResourcePath, ParseError> {
             }
         }
         let text = decode(raw).map_err(|(o, m)| err(at + o, m))?;
-        match &*text {
+        // `$`-segments in any case, as names are matched (OData 4.01 asks services to
+        // accept system names case-insensitively).
+        let dollar = text.starts_with('$').then(|| text.to_ascii_lowercase());
+        match dollar.as_deref().unwrap_or(&text) {
             "$metadata" | "$batch" if n == 0 => {
                 if parts.len() > 1 {
                     return Err(err(
@@ -79,14 +82,14 @@ pub(crate) fn parse_path(path: &str) -> Result<ResourcePath, ParseError> {
                         "nothing may follow `$metadata` or `$batch`",
                     ));
                 }
-                return Ok(if &*text == "$metadata" {
+                return Ok(if dollar.as_deref() == Some("$metadata") {
                     ResourcePath::Metadata
                 } else {
                     ResourcePath::Batch
                 });
             }
             "$count" | "$value" | "$ref" | "$each" | "$query" if n > 0 => {
-                segs.push(match &*text {
+                segs.push(match dollar.as_deref().unwrap_or_default() {
                     "$count" => PathSegment::Count,
                     "$value" => PathSegment::Value,
                     "$ref" => PathSegment::Ref,

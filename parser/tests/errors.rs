@@ -216,3 +216,30 @@ fn worst_case_stack_on_small_thread() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn a_request_option_inside_expand_is_refused() {
+    for (target, name) in [
+        ("Contacts?$expand=Leads($skiptoken=x)", "$skiptoken"),
+        ("Contacts?$expand=Leads($top=1;$format=json)", "$format"),
+        ("Contacts?$select=Leads($deltatoken=1)", "$deltatoken"),
+    ] {
+        let e = err(target);
+        assert_eq!(e.kind, ErrorKind::Syntax, "{target}");
+        assert!(e.message.contains(name), "{target}: {e}");
+    }
+}
+
+#[test]
+fn dollar_segments_match_in_any_case() {
+    let lower = parse_target("Contacts/$count").unwrap();
+    assert_eq!(parse_target("Contacts/$COUNT").unwrap().path, lower.path);
+    assert_eq!(
+        parse_target("Contacts(1)/Surname/$Value").unwrap().path,
+        parse_target("Contacts(1)/Surname/$value").unwrap().path
+    );
+    assert!(matches!(
+        parse_target("$METADATA").unwrap().path,
+        ResourcePath::Metadata
+    ));
+}
