@@ -906,6 +906,12 @@ async fn apply_groups_and_aggregates_as_the_data_says() {
             .await
             .values();
         assert!(leads.len() > 100);
+        // An alias may not take a declared property's (or navigation's) name.
+        for clash in ["aggregate(Value with sum as LeadId)", "aggregate(Value with sum as status)"] {
+            let r = app.get(&format!("Leads?$apply={clash}"), &t).await;
+            assert_eq!(r.status, 400, "{clash}: {}", r.text);
+            assert!(r.text.contains("names another property"), "{}", r.text);
+        }
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0);
         let get = |q: &str| {
             let app = &app;

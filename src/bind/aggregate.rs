@@ -97,9 +97,13 @@ pub(super) fn bind(
     let mut aggregates = Vec::new();
     for item in items {
         let a = aggregate(entity, aliases, item, &computed)?;
+        // Nor a declared property's name: the result would show, say, a sum under an
+        // Edm.Int32 key's name (Data Aggregation 3.1.1).
         let taken = columns
             .iter()
-            .any(|(p, _)| p[0].eq_ignore_ascii_case(&a.alias));
+            .any(|(p, _)| p[0].eq_ignore_ascii_case(&a.alias))
+            || entity.property(&a.alias).is_some()
+            || entity.nav(&a.alias).is_some();
         if taken {
             return Err(BindError::invalid(
                 OPTION,
