@@ -37,6 +37,8 @@ impl ExprBinder<'_> {
             return unsupported(&f.to_string());
         }
         let bound = bound?;
+        // matchesPattern's pattern as both databases read it alike (see `pattern`).
+        let mut pattern = None;
         let arity = |n: &[usize]| -> Result<(), BindError> {
             if n.contains(&bound.len()) {
                 Ok(())
@@ -92,14 +94,14 @@ impl ExprBinder<'_> {
                 if f == MatchesPattern {
                     // Checked here, once, rather than by the database on every row.
                     match bound.get(1) {
-                        Some(TExpr::Lit(Value::String(p))) => {
-                            if let Err(e) = regex::Regex::new(p) {
-                                return Err(self.err(
-                                    pos,
-                                    format!("the pattern of matchesPattern is not a valid regular expression: {e}"),
-                                ));
+                        Some(TExpr::Lit(Value::String(p))) => match super::pattern::portable(p) {
+                            Ok(p) => pattern = Some(p),
+                            Err(e) => {
+                                return Err(
+                                    self.err(pos, format!("the pattern of matchesPattern: {e}"))
+                                )
                             }
-                        }
+                        },
                         Some(TExpr::Lit(Value::Null)) => {}
                         _ => {
                             return unsupported(
@@ -187,6 +189,10 @@ impl ExprBinder<'_> {
             }
             _ => return unsupported(&f.to_string()),
         };
+        let mut bound = bound;
+        if let (Some(p), Some(arg)) = (pattern, bound.get_mut(1)) {
+            *arg = TExpr::Lit(Value::String(p));
+        }
         Ok(TExpr::Call(f, bound, ty))
     }
 }

@@ -8,6 +8,7 @@ mod expr;
 mod functions;
 pub mod ir;
 mod literal;
+pub mod pattern;
 mod shape;
 
 pub use error::{BindError, BindErrorKind};

@@ -287,7 +287,13 @@ impl Compiler {
             (Function::MatchesPattern, _) => {
                 self.expr(q, s, scopes);
                 q.sql(self.regexp_operator());
-                self.expr(q, p, scopes);
+                match p {
+                    // The binder wrote it in the form both engines read (bind::pattern).
+                    TExpr::Lit(Value::String(pattern)) if self.dialect == Dialect::Postgres => {
+                        q.bind_text(crate::bind::pattern::for_postgres(pattern));
+                    }
+                    _ => self.expr(q, p, scopes),
+                }
             }
             _ => {
                 q.sql(if self.dialect == Dialect::Postgres {
