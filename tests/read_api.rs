@@ -1590,6 +1590,59 @@ async fn server_paging_with_keyset_skiptoken() {
     }
 }
 
+/// `Nav/$count($filter=...)` and `Nav/$filter(...)/$count` (4.01) count the related
+/// entities the condition holds for, in `$filter` and `$orderby`, on both databases, and
+/// only the caller's own.
+#[actix_web::test]
+async fn filtered_counts_count_the_related_entities_the_condition_holds_for() {
+    each_backend(|app, alpha, beta| async move {
+        for t in [&alpha, &beta] {
+            let contacts = app
+                .get("Contacts?$select=ContactId&$expand=Leads($select=Value)&$top=100000&$orderby=ContactId", t)
+                .await
+                .values();
+            let big = |c: &Value| {
+                c["Leads"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|l| l["Value"].as_f64().is_some_and(|v| v > 50000.0))
+                    .count()
+            };
+            let want: Vec<i64> = contacts
+                .iter()
+                .filter(|c| big(c) >= 1)
+                .map(|c| c["ContactId"].as_i64().unwrap())
+                .collect();
+            assert!(!want.is_empty() && want.len() < contacts.len());
+            let ids = |r: Reply| -> Vec<i64> {
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.values().iter().map(|c| c["ContactId"].as_i64().unwrap()).collect()
+            };
+            for filter in [
+                "Leads/$count($filter=Value gt 50000) ge 1",
+                "Leads/$filter(Value gt 50000)/$count ge 1",
+                "not (Leads/$count($filter=Value gt 50000) eq 0)",
+            ] {
+                let r = app
+                    .get(&format!("Contacts?$select=ContactId&$top=100000&$orderby=ContactId&$filter={filter}"), t)
+                    .await;
+                assert_eq!(ids(r), want, "{filter}");
+            }
+            let most = contacts.iter().map(big).max().unwrap();
+            let r = app
+                .get("Contacts?$select=ContactId&$top=1&$orderby=Leads/$count($filter=Value gt 50000) desc,ContactId", t)
+                .await;
+            let first = ids(r)[0];
+            let c = contacts.iter().find(|c| c["ContactId"] == first).unwrap();
+            assert_eq!(big(c), most);
+        }
+        let search = app.get("Contacts?$filter=Leads/$count($search=x) gt 0", &alpha).await;
+        assert_eq!(search.status, 501, "{}", search.text);
+    })
+    .await;
+}
+
 /// Values a database would fail on or write as no JSON parser reads them: infinities
 /// are OData's strings, in JSON and Atom; a double cast to a string, the negation of a
 /// function of null and NaN where an integer goes are answered, never a 500.

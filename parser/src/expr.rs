@@ -681,6 +681,44 @@ pub(crate) fn key_predicate<'a>(
     }
 }
 
+/// `($filter=cond)` after `$count` in an expression; `open` starts at `(`. `$search`
+/// there is not supported.
+fn count_options<'a>(c: &Src<'_>, open: &'a str, d: u32) -> Res<'a, Expr> {
+    let r = bws(&open[1..]);
+    let body = r.strip_prefix('$').unwrap_or(r);
+    let Some(cond) = body
+        .get(..7)
+        .filter(|n| n.eq_ignore_ascii_case("filter="))
+        .map(|_| &body[7..])
+    else {
+        if body
+            .get(..7)
+            .is_some_and(|n| n.eq_ignore_ascii_case("search="))
+        {
+            return Err(nom::Err::Failure(crate::error::PErr {
+                at: r,
+                kind: crate::ErrorKind::NotImplemented,
+                msg: "`$search` inside `$count(...)` is not supported".into(),
+            }));
+        }
+        return fail(
+            r,
+            format!("expected `$filter=` in `$count(...)`, found {}", found(r)),
+        );
+    };
+    let (a, e) = commit(expr(c, bws(cond), d + 1), |at| {
+        format!(
+            "expected a condition in `$count($filter=...)`, found {}",
+            found(at)
+        )
+    })?;
+    let a = bws(a);
+    match a.strip_prefix(')') {
+        Some(a) => Ok((a, e)),
+        None => fail(a, format!("expected `)`, found {}", found(a))),
+    }
+}
+
 /// A member path, possibly ending in a lambda: `Status/DeadFlag`, `$it/Name`,
 /// `$root/Contacts(1)/Name`, `Leads/any(l: l/Flag eq 'A')`, `Model.Fn(a=1)/Name`.
 fn member<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
@@ -719,6 +757,14 @@ fn member<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
                 return fail(a, format!("expected `)`, found {}", found(a)));
             };
             key = Some(KeyPredicate::Single(e));
+            after = a;
+        } else if name == "$count" && after.starts_with('(') {
+            // `Nav/$count($filter=cond)` (4.01) is `Nav/$filter(cond)/$count`.
+            let (a, cond) = count_options(c, after, d)?;
+            segments.push(MemberSegment {
+                name: "$filter".to_string(),
+                key: Some(KeyPredicate::Single(cond)),
+            });
             after = a;
         } else if after.starts_with('(') && !name.starts_with('$') {
             let (a, k) = key_predicate(c, after, d, true)?;

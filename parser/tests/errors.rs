@@ -243,3 +243,15 @@ fn dollar_segments_match_in_any_case() {
         ResourcePath::Metadata
     ));
 }
+
+#[test]
+fn count_with_a_filter_is_the_filter_segment_before_count() {
+    let a = parse_target("Contacts?$filter=Leads/$count($filter=Value gt 5) gt 1").unwrap();
+    let b = parse_target("Contacts?$filter=Leads/$filter(Value gt 5)/$count gt 1").unwrap();
+    assert_eq!(a.options.filter, b.options.filter);
+    assert!(a.options.filter.is_some());
+    let e = err("Contacts?$filter=Leads/$count($search=x) gt 1");
+    assert_eq!(e.kind, ErrorKind::NotImplemented, "{e}");
+    let e = err("Contacts?$filter=Leads/$count($top=1) gt 1");
+    assert!(e.message.contains("$filter="), "{e}");
+}

@@ -4,7 +4,9 @@ use super::error::BindError;
 use super::ir::{ArithOp, CmpOp, Entity, Nav, TExpr, Ty, Value};
 use super::literal;
 use crate::model::{EdmType, MODEL};
-use odata_parser::{BinaryOp, Expr, LambdaKind, Literal, MemberPath, MemberSegment, UnaryOp};
+use odata_parser::{
+    BinaryOp, Expr, KeyPredicate, LambdaKind, Literal, MemberPath, MemberSegment, UnaryOp,
+};
 
 /// Deepest lambda nesting we compile.
 const MAX_SCOPES: usize = 8;
@@ -384,6 +386,11 @@ impl<'a> ExprBinder<'a> {
                     Walked::Entity(_) => {
                         Err(self.err(m.pos.0, "`$root/...` must end in a property or `$count`"))
                     }
+                    Walked::Count(Some(_)) => Err(BindError::unsupported(
+                        self.option,
+                        Some(m.pos.0),
+                        "`$root/...` with `$filter(...)` is not supported",
+                    )),
                     last => Ok(TExpr::Root {
                         entity,
                         key,
@@ -398,7 +405,17 @@ impl<'a> ExprBinder<'a> {
         };
         match last {
             Walked::Prop(prop) => Ok(TExpr::Prop { scope, navs, prop }),
-            Walked::Count => Ok(TExpr::Count { scope, navs }),
+            Walked::Count(filter) => {
+                let filter = match filter {
+                    Some(cond) => Some(Box::new(self.count_filter(&navs, cond, m.pos.0)?)),
+                    None => None,
+                };
+                Ok(TExpr::Count {
+                    scope,
+                    navs,
+                    filter,
+                })
+            }
             Walked::Entity(name) if navs.last().is_some_and(is_many) => Err(self.err(
                 m.pos.0,
                 format!("`{name}` is a collection; use any(), all() or $count"),
@@ -441,7 +458,7 @@ impl<'a> ExprBinder<'a> {
 
     /// Walks segments from a scope, or from one entity named by `$root`, through
     /// navigation properties.
-    fn walk(&self, m: &MemberPath) -> Result<(Start, Vec<Nav>, Walked), BindError> {
+    fn walk<'m>(&self, m: &'m MemberPath) -> Result<(Start, Vec<Nav>, Walked<'m>), BindError> {
         let pos = m.pos.0;
         let mut segs = m.segments.iter().peekable();
         let mut start = Start::Scope(0);
@@ -469,9 +486,28 @@ impl<'a> ExprBinder<'a> {
         };
         let mut navs = Vec::new();
         let mut walked = None;
+        let mut filter = None;
         while let Some(seg) = segs.next() {
             if walked.is_some() {
                 return Err(self.err(pos, format!("`{}` cannot follow a property", seg.name)));
+            }
+            if let (Some(KeyPredicate::Single(cond)), "$filter") = (&seg.key, seg.name.as_str()) {
+                let counted = segs.peek().is_some_and(|s| s.name == "$count");
+                if !navs.last().is_some_and(is_many) || filter.is_some() {
+                    return Err(self.err(
+                        pos,
+                        "`$filter(...)` must follow a collection-valued navigation property",
+                    ));
+                }
+                if !counted {
+                    return Err(BindError::unsupported(
+                        self.option,
+                        Some(pos),
+                        "`$filter(...)` in an expression is supported before `$count` only",
+                    ));
+                }
+                filter = Some(cond);
+                continue;
             }
             if seg.key.is_some() {
                 return Err(self.err(
@@ -481,7 +517,9 @@ impl<'a> ExprBinder<'a> {
             }
             if seg.name == "$count" {
                 match navs.last() {
-                    Some(n) if is_many(n) && segs.peek().is_none() => walked = Some(Walked::Count),
+                    Some(n) if is_many(n) && segs.peek().is_none() => {
+                        walked = Some(Walked::Count(filter.take()))
+                    }
                     _ => {
                         return Err(self.err(
                             pos,
@@ -521,6 +559,16 @@ impl<'a> ExprBinder<'a> {
             None => Walked::Entity(navs.last().map(|n| n.name).unwrap_or("$it")),
         };
         Ok((start, navs, last))
+    }
+
+    /// The condition of `Nav/$count($filter=cond)`: its paths name the related entity's
+    /// properties, as in `$expand`'s own `$filter`.
+    fn count_filter(&self, navs: &[Nav], cond: &Expr, pos: usize) -> Result<TExpr, BindError> {
+        let target = navs
+            .last()
+            .and_then(|n| MODEL.entity_type(n.target))
+            .ok_or_else(|| self.err(pos, "navigation target missing"))?;
+        ExprBinder::new(self.option, self.aliases, target).predicate(cond)
     }
 
     /// `$root/Set(key)`: the one entity of the caller's workspace the key names.
@@ -611,9 +659,10 @@ enum Start {
     Root(Entity, Vec<(super::ir::Prop, Value)>),
 }
 
-enum Walked {
+enum Walked<'e> {
     Prop(super::ir::Prop),
-    Count,
+    /// With the condition of a `$filter(...)` segment before `$count`, if any.
+    Count(Option<&'e Expr>),
     Entity(&'static str),
 }
 

@@ -347,10 +347,12 @@ pub enum TExpr {
         all: bool,
         body: Option<Box<TExpr>>,
     },
-    /// `Nav/$count` from `scope`.
+    /// `Nav/$count` from `scope`; with `filter`, of the related entities it holds for
+    /// (`Nav/$count($filter=...)`, bound over the last navigation's target).
     Count {
         scope: usize,
         navs: Vec<Nav>,
+        filter: Option<Box<TExpr>>,
     },
     /// `$root/Set(key)/navs/prop`, or `.../$count` without `prop`: a value of one entity
     /// of the caller's workspace; null when there is no such entity.

@@ -383,10 +383,26 @@ impl Compiler {
                 navs,
                 prop,
             } => self.root(q, entity, key, navs, *prop),
-            TExpr::Count { scope, navs } => {
+            TExpr::Count {
+                scope,
+                navs,
+                filter,
+            } => {
                 let outer = scopes[*scope].clone();
                 q.sql("(");
-                self.nav_chain_select(q, &outer, navs, "count(*)");
+                match filter {
+                    None => self.nav_chain_select(q, &outer, navs, "count(*)"),
+                    Some(cond) => {
+                        self.nav_chain_where(q, &outer, navs, "count(*)", &mut |c, q, alias| {
+                            // The condition's own scope is the related entity alone, and
+                            // it selects rows whatever negation surrounds the count.
+                            q.sql(" AND ");
+                            let negated = std::mem::replace(&mut c.negated, false);
+                            c.predicate(q, cond, &[alias.to_owned()]);
+                            c.negated = negated;
+                        })
+                    }
+                }
                 q.sql(")");
             }
             TExpr::Not(_)

@@ -133,10 +133,22 @@ impl Compiler {
         navs: &[Nav],
         extra: &mut dyn FnMut(&mut Compiler, &mut Sql, &str),
     ) {
+        self.nav_chain_where(q, alias, navs, "1", extra);
+    }
+
+    /// `SELECT what FROM ... WHERE <join>` then `extra`'s conditions on the last alias.
+    pub fn nav_chain_where(
+        &mut self,
+        q: &mut Sql,
+        alias: &str,
+        navs: &[Nav],
+        what: &str,
+        extra: &mut dyn FnMut(&mut Compiler, &mut Sql, &str),
+    ) {
         let mut last = String::new();
         let mut inner = Sql::new();
         self.nav_chain_from(&mut inner, alias, navs, &mut last);
-        q.sql("SELECT 1");
+        q.sql("SELECT ").sql(what);
         q.append(inner);
         extra(self, q, &last);
     }
