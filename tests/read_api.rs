@@ -254,6 +254,10 @@ async fn filters_follow_odata_semantics() {
         // in, arithmetic, functions, lambdas.
         let inn = n(app.get("Leads?$filter=StatusId in ('WON','LOST')&$select=LeadId&$top=100000", &t).await);
         assert_eq!(inn, db.count(" AND status_id IN ('WON','LOST')", "leads", "alpha").min(1000));
+        // The list as an alias's value, in 4.01's array form.
+        let aliased = app.get("Leads?$filter=StatusId in @codes&@codes=['WON','LOST']&$select=LeadId&$top=100000", &t).await;
+        assert_eq!(aliased.status, 200, "{}", aliased.text);
+        assert_eq!(n(aliased), inn);
         assert_eq!(app.get("Leads?$filter=Guttometer add 10 gt 100 and length(Description) gt 0 and year(Created) ge 2020&$top=5", &t).await.status, 200);
         let any = app.get("Contacts/$count?$filter=Leads/any(l: l/StatusFlag eq 'A')", &t).await.text.parse::<i64>().unwrap();
         assert_eq!(any, db.count(" AND contact_id IN (SELECT contact_id FROM leads l WHERE l.workspace_id = contacts.workspace_id AND l.status_flag = 'A')", "contacts", "alpha"));

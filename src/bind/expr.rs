@@ -99,16 +99,7 @@ impl<'a> ExprBinder<'a> {
                 .map_err(|m| self.err(pos.0, m)),
             Expr::Member(m) => self.member(m),
             Expr::Alias(name, pos) => {
-                let value = self
-                    .aliases
-                    .iter()
-                    .find(|(n, _)| {
-                        n.eq_ignore_ascii_case(name)
-                            || n.trim_start_matches('@')
-                                .eq_ignore_ascii_case(name.trim_start_matches('@'))
-                    })
-                    .map(|(_, v)| v.clone());
-                match value {
+                match self.alias_value(name) {
                     Some(v) if self.alias_depth < 4 => {
                         self.alias_depth += 1;
                         let r = self.expr(&v);
@@ -143,7 +134,14 @@ impl<'a> ExprBinder<'a> {
             Expr::Binary(op, a, b) => self.binary(*op, a, b),
             Expr::In(a, list) => {
                 let left = self.expr(a)?;
-                let items = match list.as_ref() {
+                // A list may come as an alias's value (`in @ids&@ids=[1,2,3]`).
+                let named = match list.as_ref() {
+                    Expr::Alias(name, _) => self
+                        .alias_value(name)
+                        .filter(|v| matches!(v, Expr::List(_))),
+                    _ => None,
+                };
+                let items = match named.as_ref().unwrap_or(list.as_ref()) {
                     Expr::List(items) => items
                         .iter()
                         .map(|i| self.expr(i))
@@ -178,6 +176,18 @@ impl<'a> ExprBinder<'a> {
             )),
             Expr::Case(pairs) => self.case(pairs),
         }
+    }
+
+    /// The expression a parameter alias (`@name`) stands for, if the request gives one.
+    fn alias_value(&self, name: &str) -> Option<Expr> {
+        self.aliases
+            .iter()
+            .find(|(n, _)| {
+                n.eq_ignore_ascii_case(name)
+                    || n.trim_start_matches('@')
+                        .eq_ignore_ascii_case(name.trim_start_matches('@'))
+            })
+            .map(|(_, v)| v.clone())
     }
 
     /// `case(condition:result, ...)`: the first result whose condition is true, else
