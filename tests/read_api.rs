@@ -1659,6 +1659,13 @@ async fn special_numbers_and_edge_values_are_answered() {
         assert_eq!(r.status, 200, "{}", r.text);
         let v = &r.values()[0];
         assert_eq!((v["A"].as_str(), v["B"].as_str()), (Some("INF"), Some("-INF")), "{v}");
+        // A decimal is finite: neither converts.
+        let r = app
+            .get("Leads?$top=1&$select=LeadId,A,B&$compute=cast(INF,Edm.Decimal) as A,cast(NaN,Edm.Decimal) as B", &t)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let v = &r.values()[0];
+        assert!(v["A"].is_null() && v["B"].is_null(), "{v}");
         let atom = app
             .get("Leads?$top=1&$select=LeadId,A&$compute=INF as A&$format=atom", &t)
             .await;

@@ -90,9 +90,27 @@ impl Compiler {
                 if from.is_string() {
                     self.when_matches(q, e, NUMBER, scopes);
                 }
+                // A decimal is finite: NaN and infinities do not convert (null).
+                let finite =
+                    from == Ty::Edm(EdmType::Double) && ty != "double precision" && ty != "REAL";
+                if finite {
+                    q.sql("(CASE WHEN ");
+                    if pg {
+                        self.expr(q, e, scopes);
+                        q.sql(" NOT IN ('NaN', 'Infinity', '-Infinity')");
+                    } else {
+                        q.sql("abs(");
+                        self.expr(q, e, scopes);
+                        q.sql(") < 9e999");
+                    }
+                    q.sql(" THEN ");
+                }
                 q.sql("CAST(");
                 self.expr(q, e, scopes);
                 q.sql(" AS ").sql(ty).sql(")");
+                if finite {
+                    q.sql(" END)");
+                }
                 if from.is_string() {
                     q.sql(" END)");
                 }
