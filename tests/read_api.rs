@@ -441,6 +441,39 @@ async fn decimal_arithmetic_is_exact() {
     .await;
 }
 
+/// `tolower` and `toupper` map every letter, not only ASCII ones, the same on both
+/// databases.
+#[actix_web::test]
+async fn tolower_and_toupper_map_letters_beyond_ascii() {
+    each_backend(|app, t, _| async move {
+        let b = app.backend;
+        let count = |filter: &'static str| {
+            let (app, t) = (&app, &t);
+            async move {
+                let r = app.get(&format!("Leads/$count?$filter=LeadId le 3 and ({filter})"), t).await;
+                assert_eq!(r.status, 200, "{filter}: {}", r.text);
+                r.text.parse::<i64>().unwrap()
+            }
+        };
+        for (filter, want) in [
+            ("tolower('Ü') eq 'ü' and toupper('ü') eq 'Ü'", 3),
+            ("tolower('ÜBER Ça ПРИВЕТ Ωμέγα') eq 'über ça привет ωμέγα'", 3),
+            ("toupper('über ça привет ωμέγα') eq 'ÜBER ÇA ПРИВЕТ ΩΜΈΓΑ'", 3),
+            ("tolower('Ü') eq 'Ü' or toupper('ü') eq 'ü'", 0),
+            ("tolower(null) eq null and toupper(null) eq null", 3),
+        ] {
+            assert_eq!(count(filter).await, want, "{b:?}: {filter}");
+        }
+        let r = app
+            .get("Leads?$filter=LeadId eq 1&$compute=tolower('ÄÖÜ É') as L,toupper('äöü é') as U&$select=L,U", &t)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let row = &r.values()[0];
+        assert_eq!((row["L"].as_str(), row["U"].as_str()), (Some("äöü é"), Some("ÄÖÜ É")), "{b:?}");
+    })
+    .await;
+}
+
 /// Durations (URL conventions 5.1.1.2): an instant or date moved by one, the duration
 /// between two instants or dates, durations scaled, compared, negated, ordered by and
 /// returned; the leads each filter finds are the leads Rust finds in the same data.

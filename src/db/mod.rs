@@ -3,6 +3,7 @@
 pub mod deadline;
 pub mod decimal;
 pub mod inline;
+mod letter_case;
 mod regexp;
 pub mod tls;
 
@@ -226,6 +227,7 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
             )?;
             regexp::register(&mut c)?;
             decimal::register(&mut c)?;
+            letter_case::register(&mut c)?;
             deadline::register(&mut c)?;
             Ok(DbConnection::Sqlite(c))
         }
