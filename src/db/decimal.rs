@@ -124,20 +124,56 @@ pub fn apply(op: Op, a: f64, b: f64) -> Option<f64> {
 /// The decimal `v`'s shortest round-trip text writes; `None` beyond a decimal's range
 /// or precision.
 fn decimal(v: f64) -> Option<Decimal> {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        // Whole, and exactly an i64: no text needed.
-        return Some(Decimal::from(v as i64));
-    }
-    if !v.is_finite() || v.abs() >= 7.9e28 {
-        return None;
-    }
-    // Rust writes doubles without an exponent, the shortest digits that read back as v.
-    Decimal::from_str_exact(&v.to_string()).ok()
+    shortest_scaled(v)
+        .and_then(|(m, k)| Decimal::try_new(m, k).ok())
+        .or_else(|| {
+            if !v.is_finite() || v.abs() >= 7.9e28 {
+                return None;
+            }
+            // Rust writes doubles without an exponent, the shortest digits that read back
+            // as v.
+            Decimal::from_str_exact(&v.to_string()).ok()
+        })
 }
 
-/// The double nearest `d` (Rust's parsing rounds correctly; `Decimal::to_f64` may not).
+/// Powers of ten that doubles hold exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Mantissas below this are far enough apart, relative to a double's spacing, that at
+/// most one of a given scale reads back as the double.
+const UNIQUE: f64 = (1u64 << 51) as f64;
+
+/// The shortest decimal `m / 10^k` that reads back as `v`, found without text (writing
+/// a double takes most of the time these functions take): the fewest decimal places
+/// where `v * 10^k`, rounded, divided back is `v`. Below `UNIQUE` that rounded product
+/// is the only candidate of its scale, so this is the number `v.to_string()` writes,
+/// and the division is exact but for its one rounding, so the check is the parse.
+/// `None` where the mantissa would reach `UNIQUE`.
+fn shortest_scaled(v: f64) -> Option<(i64, u32)> {
+    for (k, p) in (0u32..).zip(POW10.iter().take(16)) {
+        let m = (v * p).round();
+        if m.is_nan() || m.abs() >= UNIQUE {
+            return None;
+        }
+        if m / p == v {
+            return Some((m as i64, k));
+        }
+    }
+    None
+}
+
+/// The double nearest `d`: the division of two exact doubles where mantissa and scale
+/// allow (IEEE division rounds correctly), otherwise through text (Rust's parsing rounds
+/// correctly; `Decimal::to_f64` may not).
 fn double(d: Decimal) -> Option<f64> {
-    d.to_string().parse().ok()
+    let (m, k) = (d.mantissa(), d.scale() as usize);
+    match POW10.get(k) {
+        Some(p) if m.unsigned_abs() < 1 << 53 => Some(m as f64 / p),
+        _ => d.to_string().parse().ok(),
+    }
 }
 
 /// The running decimal sum and count of an aggregate's non-null values; the double sum
@@ -284,6 +320,43 @@ mod tests {
         assert_eq!(decimal(1e29), None);
         assert_eq!(decimal(f64::NAN), None);
         assert_eq!(decimal(f64::NEG_INFINITY), None);
+    }
+
+    #[test]
+    fn conversions_without_text_agree_with_the_text() {
+        // Doubles of every magnitude and bit pattern, and decimals of few digits.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut values: Vec<f64> = vec![0.1, 0.2, 0.3, 4339.35, 2042918.23, 1.0 / 3.0, 0.1 + 0.2];
+        values.extend([
+            1e15 + 0.5,
+            2f64.powi(51) - 0.5,
+            2f64.powi(51),
+            5e-324,
+            1e-7,
+            -0.0055,
+        ]);
+        for i in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let bits = f64::from_bits(x);
+            if bits.is_finite() {
+                values.push(bits);
+            }
+            let scale = 10f64.powi((x % 12) as i32);
+            values.push(((x >> 20) % 100_000_000_000) as f64 / scale);
+            values.push(-(i as f64) / 100.0);
+        }
+        for v in values {
+            let text = Decimal::from_str_exact(&v.to_string()).ok();
+            if let Some((m, k)) = shortest_scaled(v) {
+                assert_eq!(Some(Decimal::new(m, k)), text, "{v:?}");
+            }
+            if let Some(d) = text {
+                assert_eq!(double(d), d.to_string().parse().ok(), "{d}");
+                assert_eq!(double(d), Some(v), "{d}");
+            }
+        }
     }
 
     #[test]
