@@ -375,6 +375,127 @@ async fn arithmetic_rounding_and_functions_of_null_agree_with_the_data() {
     .await;
 }
 
+/// Edm.Decimal arithmetic is exact on both databases (SQLite computes it with
+/// `db::decimal`'s functions): no binary rounding (`0.1 add 0.2` is 0.3), no integer
+/// division of a whole decimal (SQLite stores 3802.0 as 3802), remainders with their
+/// fraction and the dividend's sign, null for a division by zero; integer arithmetic
+/// stays integer arithmetic.
+#[actix_web::test]
+async fn decimal_arithmetic_is_exact() {
+    each_backend(|app, t, _| async move {
+        for (id, value) in [(1, "4339.35"), (2, "3802.0"), (3, "-5.5"), (4, "0.1"), (5, "0.2")] {
+            diesel::sql_query(format!(
+                "UPDATE leads SET value = {value}, guttometer = 48 WHERE lead_id = {id} \
+                 AND workspace_id = (SELECT id FROM workspaces WHERE name = 'alpha')"
+            ))
+            .execute(&mut app.db.conn())
+            .unwrap();
+        }
+        let r = app
+            .get(
+                "Leads?$filter=LeadId le 3&$orderby=LeadId&$compute=Value div 1000 as Q,\
+                 Value divby 1000 as R,Value mul Guttometer div 100 as P,Value mod 1000 as M,\
+                 Value mod -2 as N,Value sub 339.35 as S,0.1 add 0.2 as A,Value div 0 as Z,\
+                 Value mod 0 as Y,Value divby 0 as X,Guttometer div 5 as I\
+                 &$select=LeadId,Q,R,P,M,N,S,A,Z,Y,X,I",
+                &t,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let rows = r.values();
+        // Numbers as floats: SQLite writes a whole decimal as an integer (802),
+        // PostgreSQL as 802.000000.
+        let column = |k: &str| -> Vec<Option<f64>> { rows.iter().map(|row| row[k].as_f64()).collect() };
+        let numbers = |v: &[f64]| -> Vec<Option<f64>> { v.iter().copied().map(Some).collect() };
+        let b = app.backend;
+        assert_eq!(column("LeadId"), numbers(&[1.0, 2.0, 3.0]), "{b:?}");
+        assert_eq!(column("Q"), numbers(&[4.33935, 3.802, -0.0055]), "{b:?} div");
+        assert_eq!(column("R"), numbers(&[4.33935, 3.802, -0.0055]), "{b:?} divby");
+        assert_eq!(column("P"), numbers(&[2082.888, 1824.96, -2.64]), "{b:?} mul div");
+        assert_eq!(column("M"), numbers(&[339.35, 802.0, -5.5]), "{b:?} mod");
+        assert_eq!(column("N"), numbers(&[1.35, 0.0, -1.5]), "{b:?} mod negative");
+        assert_eq!(column("S"), numbers(&[4000.0, 3462.65, -344.85]), "{b:?} sub");
+        assert_eq!(column("A"), numbers(&[0.3; 3]), "{b:?} add");
+        for k in ["Z", "Y", "X"] {
+            assert!(rows.iter().all(|row| row[k].is_null()), "{b:?} {k}: {rows:?}");
+        }
+        // Integers still divide as integers.
+        assert_eq!(column("I"), numbers(&[9.0; 3]), "{b:?}");
+        // The same values in filters: exactly the leads whose decimals they hold.
+        let ids = |filter: &'static str| {
+            let (app, t) = (&app, &t);
+            async move {
+                let r = app
+                    .get(&format!("Leads?$filter=LeadId le 5 and ({filter})&$select=LeadId&$orderby=LeadId"), t)
+                    .await;
+                assert_eq!(r.status, 200, "{filter}: {}", r.text);
+                r.values().iter().map(|v| v["LeadId"].as_i64().unwrap()).collect::<Vec<_>>()
+            }
+        };
+        for (filter, want) in [
+            ("Value sub 339.35 eq 4000", vec![1]),
+            ("Value div 1000 eq 3.802", vec![2]),
+            ("Value mul Guttometer div 100 eq 1824.96", vec![2]),
+            ("Value mod 1000 eq 339.35 or Value mod 0.1 eq 0.05", vec![1]),
+            ("Value mod 2 eq -1.5 and Value mod -2 eq -1.5", vec![3]),
+            ("Value add Value add Value eq 0.3 or Value mul 3 eq 0.6", vec![4, 5]),
+            ("10.3 mod 3.1 eq 1.0 and -10.3 mod 3.1 eq -1.0 and 0.1 add 0.2 eq 0.3", vec![1, 2, 3, 4, 5]),
+            ("Value div 0 eq null and Value mod 0 eq null and Value divby 0 eq null and 1.5 div 0 eq null", vec![1, 2, 3, 4, 5]),
+            ("7 div 2 eq 3 and -7 mod 3 eq -1 and 7 divby 2 eq 3.5", vec![1, 2, 3, 4, 5]),
+        ] {
+            assert_eq!(ids(filter).await, want, "{b:?}: {filter}");
+        }
+        // Sums and averages of decimals, likewise.
+        let r = app
+            .get(
+                "Leads?$apply=filter(LeadId ge 4 and LeadId le 5)/aggregate(Value with sum as T,Value with average as V)",
+                &t,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let row = &r.values()[0];
+        assert_eq!((row["T"].as_f64(), row["V"].as_f64()), (Some(0.3), Some(0.15)), "{b:?} {row}");
+        let r = app.get("Leads?$apply=aggregate(Value with sum as T)", &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let total = r.values()[0]["T"].as_f64().unwrap().to_string();
+        assert!(total.split('.').nth(1).is_none_or(|f| f.len() <= 6), "{b:?} {total}");
+    })
+    .await;
+}
+
+/// `tolower` and `toupper` map every letter, not only ASCII ones, the same on both
+/// databases.
+#[actix_web::test]
+async fn tolower_and_toupper_map_letters_beyond_ascii() {
+    each_backend(|app, t, _| async move {
+        let b = app.backend;
+        let count = |filter: &'static str| {
+            let (app, t) = (&app, &t);
+            async move {
+                let r = app.get(&format!("Leads/$count?$filter=LeadId le 3 and ({filter})"), t).await;
+                assert_eq!(r.status, 200, "{filter}: {}", r.text);
+                r.text.parse::<i64>().unwrap()
+            }
+        };
+        for (filter, want) in [
+            ("tolower('Ü') eq 'ü' and toupper('ü') eq 'Ü'", 3),
+            ("tolower('ÜBER Ça ПРИВЕТ Ωμέγα') eq 'über ça привет ωμέγα'", 3),
+            ("toupper('über ça привет ωμέγα') eq 'ÜBER ÇA ПРИВЕТ ΩΜΈΓΑ'", 3),
+            ("tolower('Ü') eq 'Ü' or toupper('ü') eq 'ü'", 0),
+            ("tolower(null) eq null and toupper(null) eq null", 3),
+        ] {
+            assert_eq!(count(filter).await, want, "{b:?}: {filter}");
+        }
+        let r = app
+            .get("Leads?$filter=LeadId eq 1&$compute=tolower('ÄÖÜ É') as L,toupper('äöü é') as U&$select=L,U", &t)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let row = &r.values()[0];
+        assert_eq!((row["L"].as_str(), row["U"].as_str()), (Some("äöü é"), Some("ÄÖÜ É")), "{b:?}");
+    })
+    .await;
+}
+
 /// Durations (URL conventions 5.1.1.2): an instant or date moved by one, the duration
 /// between two instants or dates, durations scaled, compared, negated, ordered by and
 /// returned; the leads each filter finds are the leads Rust finds in the same data.

@@ -1,7 +1,9 @@
 //! Connections, pools and migrations for both backends behind one `DbConnection`.
 
 pub mod deadline;
+pub mod decimal;
 pub mod inline;
+mod letter_case;
 mod regexp;
 pub mod tls;
 
@@ -224,6 +226,8 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
                  PRAGMA busy_timeout = 5000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;",
             )?;
             regexp::register(&mut c)?;
+            decimal::register(&mut c)?;
+            letter_case::register(&mut c)?;
             deadline::register(&mut c)?;
             Ok(DbConnection::Sqlite(c))
         }

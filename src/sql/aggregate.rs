@@ -5,7 +5,7 @@
 use super::compiler::Compiler;
 use super::Sql;
 use crate::bind::{Aggregation, GroupValue, Layout, TExpr, Ty};
-use crate::db::Dialect;
+use crate::db::{decimal, Dialect};
 use crate::model::EdmType;
 use diesel::sql_types::{BigInt, Text};
 use odata_parser::AggregateMethod;
@@ -102,14 +102,20 @@ impl Compiler {
             match a.method {
                 None => q.sql("count(*)"),
                 Some(AggregateMethod::CountDistinct) => q.sql(&format!("count(DISTINCT {v})")),
-                // SQLite adds decimals as doubles: its sum is rounded to the scale, so
-                // that 0.1 + 0.2 is 0.3 as on PostgreSQL.
-                Some(AggregateMethod::Sum) => match a.ty {
-                    Ty::Edm(EdmType::Decimal(_, scale)) if self.dialect == Dialect::Sqlite => {
-                        q.sql(&format!("round(sum({v}), {scale})"))
-                    }
-                    _ => q.sql(&format!("sum({v})")),
-                },
+                // SQLite's sum() and avg() add decimals as doubles (0.1 + 0.2 is not
+                // 0.3); db::decimal registers exact ones, as PostgreSQL's numeric.
+                Some(m @ (AggregateMethod::Sum | AggregateMethod::Average))
+                    if self.dialect == Dialect::Sqlite
+                        && matches!(a.ty, Ty::Edm(EdmType::Decimal(..))) =>
+                {
+                    let f = if m == AggregateMethod::Sum {
+                        decimal::SUM
+                    } else {
+                        decimal::AVERAGE
+                    };
+                    q.sql(&format!("{f}({v})"))
+                }
+                Some(AggregateMethod::Sum) => q.sql(&format!("sum({v})")),
                 Some(m) => {
                     let f = match m {
                         AggregateMethod::Min => "min",

@@ -6,7 +6,7 @@
 use super::compiler::Compiler;
 use super::Sql;
 use crate::bind::{ArithOp, CmpOp, TExpr, Ty, Value};
-use crate::db::Dialect;
+use crate::db::{decimal, Dialect};
 use crate::model::EdmType;
 use odata_parser::Function;
 
@@ -424,6 +424,16 @@ impl Compiler {
     }
 
     fn arith(&mut self, q: &mut Sql, op: ArithOp, a: &TExpr, b: &TExpr, scopes: &[String]) {
+        if self.dialect == Dialect::Sqlite {
+            if let Some(f) = sqlite_decimal(op, a.ty(), b.ty()) {
+                q.sql(f.sqlite_function()).sql("(");
+                self.expr(q, a, scopes);
+                q.sql(", ");
+                self.expr(q, b, scopes);
+                q.sql(")");
+                return;
+            }
+        }
         let real = if self.dialect == Dialect::Postgres {
             "numeric"
         } else {
@@ -660,6 +670,25 @@ impl Compiler {
 fn integers(a: &TExpr, b: &TExpr) -> bool {
     let int = |e: &TExpr| matches!(e.ty(), Ty::Edm(t) if t.is_integer());
     int(a) && int(b)
+}
+
+/// The decimal function that computes `a op b` on SQLite when its result is an
+/// Edm.Decimal (no operand a double or a duration): SQLite's operators would compute it
+/// in binary floating point, and divide whole decimals (stored as integers) as integers.
+/// Integer arithmetic (`div` truncates) stays SQLite's.
+fn sqlite_decimal(op: ArithOp, a: Ty, b: Ty) -> Option<decimal::Op> {
+    let inexact = |t: Ty| matches!(t, Ty::Edm(EdmType::Double) | Ty::Duration);
+    let is_decimal = |t: Ty| matches!(t, Ty::Edm(EdmType::Decimal(..)));
+    if inexact(a) || inexact(b) || !(op == ArithOp::DivBy || is_decimal(a) || is_decimal(b)) {
+        return None;
+    }
+    Some(match op {
+        ArithOp::Add => decimal::Op::Add,
+        ArithOp::Sub => decimal::Op::Sub,
+        ArithOp::Mul => decimal::Op::Mul,
+        ArithOp::Div | ArithOp::DivBy => decimal::Op::Div,
+        ArithOp::Mod => decimal::Op::Mod,
+    })
 }
 
 fn common_type(a: Ty, b: Ty) -> Ty {

@@ -81,9 +81,13 @@ impl Compiler {
                 q.sql(")");
             }
             ToLower | ToUpper | Trim => {
-                q.sql(match f {
-                    ToLower => "lower(",
-                    ToUpper => "upper(",
+                // SQLite's lower() and upper() map only ASCII letters; db::letter_case
+                // registers the Unicode mappings PostgreSQL's have.
+                q.sql(match (f, pg) {
+                    (ToLower, true) => "lower(",
+                    (ToLower, false) => "odata_lower(",
+                    (ToUpper, true) => "upper(",
+                    (ToUpper, false) => "odata_upper(",
                     _ => "trim(",
                 });
                 arg(self, q, 0);
