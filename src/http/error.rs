@@ -39,6 +39,9 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A request header that cannot be honoured (a 400 naming it).
+    #[error("{message}")]
+    BadHeader { name: &'static str, message: String },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -74,7 +77,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
             ApiError::UriTooLong(_) => "UriTooLong",
             ApiError::NotImplemented(_) => "NotImplemented",
-            ApiError::BadRequest(_) => "BadRequest",
+            ApiError::BadRequest(_) | ApiError::BadHeader { .. } => "BadRequest",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::PayloadTooLarge(_) => "PayloadTooLarge",
             ApiError::Batch(BatchError::TooLarge(_)) => "PayloadTooLarge",
@@ -104,6 +107,7 @@ impl ApiError {
             ApiError::SkipToken(_) => Some("$skiptoken".into()),
             ApiError::Batch(_) => Some("$batch".into()),
             ApiError::Head(e) => e.field().map(str::to_owned),
+            ApiError::BadHeader { name, .. } => Some((*name).into()),
             _ => None,
         }
     }
@@ -214,9 +218,10 @@ impl ResponseError for ApiError {
             ApiError::Parse(e) if e.kind == ErrorKind::NotImplemented => {
                 StatusCode::NOT_IMPLEMENTED
             }
-            ApiError::Parse(_) | ApiError::SkipToken(_) | ApiError::BadRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::Parse(_)
+            | ApiError::SkipToken(_)
+            | ApiError::BadRequest(_)
+            | ApiError::BadHeader { .. } => StatusCode::BAD_REQUEST,
             ApiError::Bind(e) => match e.kind {
                 BindErrorKind::Invalid => StatusCode::BAD_REQUEST,
                 BindErrorKind::NotFound => StatusCode::NOT_FOUND,
