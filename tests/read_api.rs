@@ -1736,6 +1736,49 @@ async fn errors_are_odata_error_bodies() {
     .await;
 }
 
+/// Media types' type, subtype and parameter names are case-insensitive (RFC 9110 §8.3.1),
+/// in `Accept` and in `$format`.
+#[actix_web::test]
+async fn media_types_are_matched_whatever_their_case() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    for (path, accept, content_type) in [
+        ("Contacts?$top=1", "Application/JSON", "application/json"),
+        (
+            "Contacts?$top=1",
+            "APPLICATION/JSON;ODATA.METADATA=none",
+            "application/json;odata.metadata=none",
+        ),
+        (
+            "Contacts?$top=1",
+            "Application/Atom+XML",
+            "application/atom+xml",
+        ),
+        (
+            "Contacts?$top=1&$format=APPLICATION/JSON",
+            "",
+            "application/json",
+        ),
+        (
+            "Contacts?$top=1&$format=Application/Atom%2BXml",
+            "",
+            "application/atom+xml",
+        ),
+        ("Contacts/$count", "TEXT/PLAIN", "text/plain"),
+        ("$metadata", "Application/Xml", "application/xml"),
+    ] {
+        let headers: &[(&str, &str)] = if accept.is_empty() {
+            &[]
+        } else {
+            &[("Accept", accept)]
+        };
+        let r = app.get_with(path, &t, headers).await;
+        assert_eq!(r.status, 200, "{path} {accept}: {}", r.text);
+        let got = r.header("content-type").unwrap_or_default();
+        assert!(got.starts_with(content_type), "{path} {accept}: {got}");
+    }
+}
+
 #[actix_web::test]
 async fn revoked_token_fails_on_its_next_request() {
     for b in backends() {

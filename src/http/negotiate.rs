@@ -48,6 +48,17 @@ struct MediaRange<'a> {
     q: f32,
 }
 
+impl MediaRange<'_> {
+    /// Type and subtype compared as RFC 9110 §8.3.1 says: case-insensitively.
+    fn is(&self, ty: &str, sub: &str) -> bool {
+        self.ty.eq_ignore_ascii_case(ty) && self.sub.eq_ignore_ascii_case(sub)
+    }
+
+    fn is_any(&self) -> bool {
+        self.is("*", "*")
+    }
+}
+
 fn parse_media(s: &str) -> Option<MediaRange<'_>> {
     let mut parts = s.split(';');
     let (ty, sub) = parts.next()?.trim().split_once('/')?;
@@ -115,8 +126,7 @@ fn json_params(params: &[(&str, &str)]) -> Result<JsonFormat, ApiError> {
 }
 
 fn is_json(m: &MediaRange) -> bool {
-    (m.ty == "application" && (m.sub.eq_ignore_ascii_case("json") || m.sub == "*"))
-        || (m.ty == "*" && m.sub == "*")
+    m.is("application", "json") || m.is("application", "*") || m.is_any()
 }
 
 /// Format of an entity, collection, property or service-document response.
@@ -135,9 +145,10 @@ fn minimal() -> DataFormat {
 }
 
 fn is_atom(m: &MediaRange) -> bool {
-    let sub = m.sub.to_ascii_lowercase();
-    (m.ty == "application" && matches!(sub.as_str(), "atom+xml" | "atomsvc+xml" | "xml"))
-        || (m.ty == "text" && sub == "xml")
+    ["atom+xml", "atomsvc+xml", "xml"]
+        .iter()
+        .any(|sub| m.is("application", sub))
+        || m.is("text", "xml")
 }
 
 /// `$format` wins; otherwise the best Accept entry we can produce (`*/*` means JSON).
@@ -157,9 +168,7 @@ pub fn data_format(format: Option<&str>, accept: Option<&str>) -> Result<DataFor
                     .collect::<Vec<_>>(),
             )
             .map(DataFormat::Json),
-            Some(m) if m.ty == "application" && m.sub.eq_ignore_ascii_case("json") => {
-                json_params(&m.params).map(DataFormat::Json)
-            }
+            Some(m) if m.is("application", "json") => json_params(&m.params).map(DataFormat::Json),
             Some(m) if is_atom(&m) => Ok(DataFormat::Atom),
             _ => Err(ApiError::NotAcceptable(format!(
                 "$format={f} is not supported; use json, atom or xml"
@@ -225,18 +234,12 @@ pub fn metadata_format(
     // CSDL JSON, because CSDL XML is what OData 4.0 clients can read.
     let list = accept_list(accept);
     let xml_ok = list.iter().any(|m| {
-        let sub = m.sub.to_ascii_lowercase();
-        (m.ty == "application" && (sub == "xml" || sub == "*"))
-            || (m.ty == "*" && sub == "*")
-            || (m.ty == "text" && sub == "xml")
+        m.is("application", "xml") || m.is("application", "*") || m.is_any() || m.is("text", "xml")
     });
     if xml_ok {
         return Ok(MetadataFormat::Xml);
     }
-    if list
-        .iter()
-        .any(|m| m.ty == "application" && m.sub.eq_ignore_ascii_case("json"))
-    {
+    if list.iter().any(|m| m.is("application", "json")) {
         return Ok(MetadataFormat::Json);
     }
     Err(ApiError::NotAcceptable(format!("cannot produce any of `{accept}`; $metadata is available as application/xml or application/json")))
@@ -253,9 +256,7 @@ pub fn text_allowed(format: Option<&str>, accept: Option<&str>) -> Result<(), Ap
     // JSON-only clients (python-odata among them) ask for `/$count` with
     // `Accept: application/json`; a bare number is valid JSON too, so they get the text.
     let ok = accept_list(accept).iter().any(|m| {
-        (m.ty == "text" && (m.sub == "plain" || m.sub == "*"))
-            || (m.ty == "*" && m.sub == "*")
-            || (m.ty == "application" && m.sub.eq_ignore_ascii_case("json"))
+        m.is("text", "plain") || m.is("text", "*") || m.is_any() || m.is("application", "json")
     });
     if ok {
         Ok(())
@@ -387,6 +388,39 @@ mod tests {
             metadata_format(None, Some("application/xml")).unwrap(),
             MetadataFormat::Xml
         );
+    }
+
+    #[test]
+    fn types_subtypes_and_parameter_names_are_case_insensitive() {
+        let full = DataFormat::Json(JsonFormat {
+            level: MetadataLevel::Full,
+            ieee754: false,
+        });
+        for a in ["Application/JSON", "APPLICATION/JSON", "*/*"] {
+            assert_eq!(data_format(None, Some(a)).unwrap(), minimal(), "{a}");
+            assert!(text_allowed(None, Some(a)).is_ok(), "{a}");
+        }
+        assert_eq!(
+            data_format(None, Some("Application/Json;ODATA.METADATA=full")).unwrap(),
+            full
+        );
+        assert_eq!(
+            data_format(Some("APPLICATION/JSON;odata.metadata=full"), None).unwrap(),
+            full
+        );
+        for a in ["Application/Atom+XML", "TEXT/XML", "application/XML"] {
+            assert_eq!(data_format(None, Some(a)).unwrap(), DataFormat::Atom, "{a}");
+        }
+        assert_eq!(
+            metadata_format(None, Some("Application/JSON")).unwrap(),
+            MetadataFormat::Json
+        );
+        assert_eq!(
+            metadata_format(None, Some("Application/JSON, Application/XML")).unwrap(),
+            MetadataFormat::Xml
+        );
+        assert!(text_allowed(None, Some("TEXT/Plain")).is_ok());
+        assert_eq!(data_format(None, Some("Application/*")).unwrap(), minimal());
     }
 
     #[test]
