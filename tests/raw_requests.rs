@@ -298,21 +298,21 @@ async fn heads_http_refuses_get_odata_errors_that_say_where() {
             431,
             "RequestHeaderFieldsTooLarge",
             "header section is longer than 92160 bytes",
-            None,
+            Some("headers"),
         ),
         (
             format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n"),
             431,
             "RequestHeaderFieldsTooLarge",
             "more than 96 header fields",
-            None,
+            Some("headers"),
         ),
         (
             format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100_000)),
             414,
             "UriTooLong",
             "the request line is longer than 92160 bytes",
-            None,
+            Some("URL"),
         ),
     ];
     for (head, status, code, message, target) in cases {

@@ -2048,6 +2048,123 @@ async fn navigation_tells_nothing_related_from_no_such_entity() {
     .await;
 }
 
+/// A 404 says which entity is missing, by set and key, and where it was named.
+#[actix_web::test]
+async fn a_missing_entity_is_named_by_its_key() {
+    each_backend(|app, t, _| async move {
+        for (url, message, target) in [
+            (
+                "Contacts(999999)",
+                "no Contact with ContactId 999999",
+                "path",
+            ),
+            (
+                "Contacts(999999)/Surname",
+                "no Contact with ContactId 999999",
+                "path",
+            ),
+            (
+                "Contacts(999999)/Leads",
+                "no Contact with ContactId 999999",
+                "path",
+            ),
+            (
+                "Contacts(999999)/Leads/$count",
+                "no Contact with ContactId 999999",
+                "path",
+            ),
+            (
+                "Leads(999999)/Contact",
+                "no Lead with LeadId 999999",
+                "path",
+            ),
+            (
+                "Leads(999999)/Contact/Leads",
+                "no Lead with LeadId 999999",
+                "path",
+            ),
+            (
+                "LeadStatus('NOPE')",
+                "no LeadStatus with Code 'NOPE'",
+                "path",
+            ),
+            (
+                "Contacts(1)/Leads(999999)",
+                "no Lead with LeadId 999999 among the Leads of the Contact with ContactId 1",
+                "path",
+            ),
+            (
+                "$entity?$id=Contacts(999999)",
+                "no Contact with ContactId 999999",
+                "$id",
+            ),
+        ] {
+            let r = app.get(url, &t).await;
+            assert_eq!(r.status, 404, "{url}: {}", r.text);
+            let e = &r.json()["error"];
+            assert_eq!(e["code"], "NotFound", "{url}");
+            assert_eq!(e["message"], message, "{url}");
+            assert_eq!(e["target"], target, "{url}");
+        }
+    })
+    .await;
+}
+
+/// Errors about the request rather than its query options still name what they are
+/// about: the credentials, the method, the format asked for, the URL.
+#[actix_web::test]
+async fn errors_name_their_target() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    let target = |r: &Reply| r.json()["error"]["target"].as_str().map(str::to_owned);
+    let r = app.get("Contacts", "").await;
+    assert_eq!(
+        (r.status, target(&r).as_deref()),
+        (401, Some("Authorization"))
+    );
+    let r = app.get("Contacts", "crm_not_a_real_token").await;
+    assert_eq!(
+        (r.status, target(&r).as_deref()),
+        (401, Some("Authorization"))
+    );
+    let r = app.get("Contacts?$format=csv", &t).await;
+    assert_eq!((r.status, target(&r).as_deref()), (406, Some("$format")));
+    let r = app
+        .get_with("Contacts", &t, &[("Accept", "image/png")])
+        .await;
+    assert_eq!((r.status, target(&r).as_deref()), (406, Some("Accept")));
+    let r = app
+        .get_with("Contacts/$count", &t, &[("Accept", "image/png")])
+        .await;
+    assert_eq!((r.status, target(&r).as_deref()), (406, Some("Accept")));
+    let long = format!("Contacts?$filter={}", "Surname eq 'x' or ".repeat(2000));
+    let r = app.get(&long, &t).await;
+    assert_eq!((r.status, target(&r).as_deref()), (414, Some("URL")));
+    for (method, status) in [("POST", 405), ("PATCH", 501), ("FOO", 501)] {
+        let path = if method == "POST" {
+            "$metadata"
+        } else {
+            "Contacts(1)"
+        };
+        let r = app
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}/{path}", app.base),
+            )
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
+        let r = Reply::read(r).await;
+        assert_eq!(
+            (r.status, target(&r).as_deref()),
+            (status, Some("method")),
+            "{method}"
+        );
+    }
+}
+
 /// `.../$ref` names the entities a path addresses by their `@odata.id`, with the
 /// options that choose them ($filter, $search, $orderby, $top, $skip, $count, paging),
 /// in the caller's workspace only.

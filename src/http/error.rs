@@ -27,12 +27,23 @@ pub enum ApiError {
     RateLimited(Decision),
     #[error("the rate limiter is unavailable; retry in {} seconds", .0.as_secs().max(1))]
     LimiterUnavailable(Duration),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    NotAcceptable(String),
+    /// `target`: where the missing thing was named (`path`, `$id`).
+    #[error("{message}")]
+    NotFound {
+        message: String,
+        target: &'static str,
+    },
+    /// `target`: what asked for the format (`Accept`, `$format`).
+    #[error("{message}")]
+    NotAcceptable {
+        message: String,
+        target: &'static str,
+    },
     #[error("{method} is not allowed on this resource")]
     MethodNotAllowed { method: String, allow: &'static str },
+    /// A method this service does not implement (RFC 9110 §9.1: 501).
+    #[error("{0}")]
+    MethodNotImplemented(String),
     #[error("the request URL is longer than {0} bytes")]
     UriTooLong(usize),
     #[error("{0}")]
@@ -72,11 +83,11 @@ impl ApiError {
             ApiError::Unauthorized(_) => "Unauthorized",
             ApiError::RateLimited(_) => "RateLimitExceeded",
             ApiError::LimiterUnavailable(_) => "ServiceUnavailable",
-            ApiError::NotFound(_) => "NotFound",
-            ApiError::NotAcceptable(_) => "NotAcceptable",
+            ApiError::NotFound { .. } => "NotFound",
+            ApiError::NotAcceptable { .. } => "NotAcceptable",
             ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
             ApiError::UriTooLong(_) => "UriTooLong",
-            ApiError::NotImplemented(_) => "NotImplemented",
+            ApiError::NotImplemented(_) | ApiError::MethodNotImplemented(_) => "NotImplemented",
             ApiError::BadRequest(_) | ApiError::BadHeader { .. } => "BadRequest",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::PayloadTooLarge(_) => "PayloadTooLarge",
@@ -106,8 +117,20 @@ impl ApiError {
             ApiError::Bind(e) => Some(e.option.clone()),
             ApiError::SkipToken(_) => Some("$skiptoken".into()),
             ApiError::Batch(_) => Some("$batch".into()),
+            ApiError::Head(HeadError::RequestLineTooLong) | ApiError::UriTooLong(_) => {
+                Some("URL".into())
+            }
+            ApiError::Head(HeadError::TooLarge | HeadError::TooManyFields) => {
+                Some("headers".into())
+            }
             ApiError::Head(e) => e.field().map(str::to_owned),
-            ApiError::BadHeader { name, .. } => Some((*name).into()),
+            ApiError::BadHeader { name: target, .. }
+            | ApiError::NotFound { target, .. }
+            | ApiError::NotAcceptable { target, .. } => Some((*target).into()),
+            ApiError::Unauthorized(_) => Some("Authorization".into()),
+            ApiError::MethodNotAllowed { .. } | ApiError::MethodNotImplemented(_) => {
+                Some("method".into())
+            }
             _ => None,
         }
     }
@@ -230,11 +253,13 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::LimiterUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::NotImplemented(_) | ApiError::MethodNotImplemented(_) => {
+                StatusCode::NOT_IMPLEMENTED
+            }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Batch(BatchError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,

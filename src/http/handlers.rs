@@ -269,7 +269,7 @@ pub(super) async fn respond(
                 "a $batch cannot be sent inside another $batch".into(),
             )),
         },
-        _ if !readable => Err(ApiError::NotImplemented(
+        _ if !readable => Err(ApiError::MethodNotImplemented(
             if matches!(
                 *method,
                 Method::POST | Method::PUT | Method::PATCH | Method::DELETE

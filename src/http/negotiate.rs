@@ -94,7 +94,16 @@ fn accept_list(accept: &str) -> Vec<MediaRange<'_>> {
     list
 }
 
-fn json_params(params: &[(&str, &str)]) -> Result<JsonFormat, ApiError> {
+/// What asked for a format, the target of a 406.
+const FORMAT: &str = "$format";
+const ACCEPT: &str = "Accept";
+
+fn not_acceptable(target: &'static str, message: String) -> ApiError {
+    ApiError::NotAcceptable { message, target }
+}
+
+/// `target`: where the parameters came from.
+fn json_params(params: &[(&str, &str)], target: &'static str) -> Result<JsonFormat, ApiError> {
     let mut f = JsonFormat {
         level: MetadataLevel::Minimal,
         ieee754: false,
@@ -106,9 +115,10 @@ fn json_params(params: &[(&str, &str)]) -> Result<JsonFormat, ApiError> {
                 "full" => MetadataLevel::Full,
                 "none" => MetadataLevel::None,
                 _ => {
-                    return Err(ApiError::NotAcceptable(format!(
-                        "odata.metadata={v} is not supported (minimal, full or none)"
-                    )))
+                    return Err(not_acceptable(
+                        target,
+                        format!("odata.metadata={v} is not supported (minimal, full or none)"),
+                    ))
                 }
             };
         } else if k.eq_ignore_ascii_case("odata") {
@@ -166,13 +176,17 @@ pub fn data_format(format: Option<&str>, accept: Option<&str>) -> Result<DataFor
                     .filter_map(|p| p.split_once('='))
                     .map(|(k, v)| (k.trim(), v.trim()))
                     .collect::<Vec<_>>(),
+                FORMAT,
             )
             .map(DataFormat::Json),
-            Some(m) if m.is("application", "json") => json_params(&m.params).map(DataFormat::Json),
+            Some(m) if m.is("application", "json") => {
+                json_params(&m.params, FORMAT).map(DataFormat::Json)
+            }
             Some(m) if is_atom(&m) => Ok(DataFormat::Atom),
-            _ => Err(ApiError::NotAcceptable(format!(
-                "$format={f} is not supported; use json, atom or xml"
-            ))),
+            _ => Err(not_acceptable(
+                FORMAT,
+                format!("$format={f} is not supported; use json, atom or xml"),
+            )),
         };
     }
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
@@ -180,13 +194,13 @@ pub fn data_format(format: Option<&str>, accept: Option<&str>) -> Result<DataFor
     };
     for m in accept_list(accept) {
         if is_json(&m) {
-            return json_params(&m.params).map(DataFormat::Json);
+            return json_params(&m.params, ACCEPT).map(DataFormat::Json);
         }
         if is_atom(&m) {
             return Ok(DataFormat::Atom);
         }
     }
-    Err(ApiError::NotAcceptable(format!(
+    Err(not_acceptable(ACCEPT, format!(
         "cannot produce any of `{accept}`; this resource is available as application/json or application/atom+xml"
     )))
 }
@@ -222,9 +236,10 @@ pub fn metadata_format(
         return match base.as_str() {
             "xml" | "application/xml" => Ok(MetadataFormat::Xml),
             "json" | "application/json" => Ok(MetadataFormat::Json),
-            _ => Err(ApiError::NotAcceptable(format!(
-                "$format={f} is not available for $metadata; use xml or json"
-            ))),
+            _ => Err(not_acceptable(
+                FORMAT,
+                format!("$format={f} is not available for $metadata; use xml or json"),
+            )),
         };
     }
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
@@ -242,7 +257,7 @@ pub fn metadata_format(
     if list.iter().any(|m| m.is("application", "json")) {
         return Ok(MetadataFormat::Json);
     }
-    Err(ApiError::NotAcceptable(format!("cannot produce any of `{accept}`; $metadata is available as application/xml or application/json")))
+    Err(not_acceptable(ACCEPT, format!("cannot produce any of `{accept}`; $metadata is available as application/xml or application/json")))
 }
 
 /// `/$count` and `/$value` answer with text/plain.
@@ -261,9 +276,10 @@ pub fn text_allowed(format: Option<&str>, accept: Option<&str>) -> Result<(), Ap
     if ok {
         Ok(())
     } else {
-        Err(ApiError::NotAcceptable(format!(
-            "cannot produce any of `{accept}`; this resource is text/plain"
-        )))
+        Err(not_acceptable(
+            ACCEPT,
+            format!("cannot produce any of `{accept}`; this resource is text/plain"),
+        ))
     }
 }
 
