@@ -2048,6 +2048,51 @@ async fn navigation_tells_nothing_related_from_no_such_entity() {
     .await;
 }
 
+/// `OData-Version` must be one this service speaks, and `OData-MaxVersion` a version not
+/// below 4.0; either that is no version at all is a 400 naming the header.
+#[actix_web::test]
+async fn requests_in_versions_not_spoken_are_refused() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    for (name, value, status) in [
+        ("OData-Version", "4.0", 200),
+        ("OData-Version", "4.01", 200),
+        ("OData-Version", "5.0", 400),
+        ("OData-Version", "4.1", 400),
+        ("OData-Version", "3.0", 400),
+        ("OData-Version", "x", 400),
+        ("OData-MaxVersion", "4.0", 200),
+        ("OData-MaxVersion", "4.01", 200),
+        ("OData-MaxVersion", "5.0", 200),
+        ("OData-MaxVersion", "3.0", 400),
+        ("OData-MaxVersion", "abc", 400),
+    ] {
+        let r = app.get_with("Contacts?$top=1", &t, &[(name, value)]).await;
+        assert_eq!(r.status, status, "{name}: {value}: {}", r.text);
+        if status == 400 {
+            assert_eq!(r.json()["error"]["target"], name, "{name}: {value}");
+        }
+    }
+    // Inside a $batch, each request's own headers count.
+    let body = serde_json::json!({"requests": [
+        {"id": "1", "method": "GET", "url": "Contacts?$top=1", "headers": {"OData-Version": "5.0"}},
+        {"id": "2", "method": "GET", "url": "Contacts?$top=1", "headers": {"OData-Version": "4.01"}},
+    ]});
+    let r = Reply::read(
+        app.client
+            .post(format!("{}/$batch", app.base))
+            .bearer_auth(&t)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["responses"][0]["status"], 400, "{}", r.text);
+    assert_eq!(r.json()["responses"][1]["status"], 200, "{}", r.text);
+}
+
 /// A 404 says which entity is missing, by set and key, and where it was named.
 #[actix_web::test]
 async fn a_missing_entity_is_named_by_its_key() {
