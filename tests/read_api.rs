@@ -2093,6 +2093,30 @@ async fn requests_in_versions_not_spoken_are_refused() {
     assert_eq!(r.json()["responses"][1]["status"], 200, "{}", r.text);
 }
 
+/// A key outside its type's range is no value of that type: a 400 naming the key
+/// property, however far outside it is.
+#[actix_web::test]
+async fn a_key_outside_its_types_range_is_a_400() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    for key in ["2147483648", "-2147483649", "99999999999999999999"] {
+        for url in [
+            format!("Contacts({key})"),
+            format!("Contacts/{key}"),
+            format!("Contacts(1)/Leads({key})"),
+        ] {
+            let r = app.get(&url, &t).await;
+            assert_eq!(r.status, 400, "{url}: {}", r.text);
+            let e = &r.json()["error"];
+            assert_eq!(e["target"], "path", "{url}");
+            let message = e["message"].as_str().unwrap_or_default();
+            assert!(message.contains("must be Edm.Int32"), "{url}: {message}");
+            assert!(message.contains("Id of"), "{url}: {message}");
+        }
+    }
+    assert_eq!(app.get("Contacts(2147483647)", &t).await.status, 404);
+}
+
 /// A 404 says which entity is missing, by set and key, and where it was named.
 #[actix_web::test]
 async fn a_missing_entity_is_named_by_its_key() {
