@@ -4,6 +4,7 @@ mod common;
 
 use common::{backends, spawn_with, Backend, TestDb};
 use diesel::connection::SimpleConnection;
+use diesel::RunQueryDsl;
 use std::time::{Duration, Instant};
 
 fn admin(sql: &str) {
@@ -114,4 +115,49 @@ async fn a_table_locked_past_the_lock_wait_is_503_then_served() {
     let r = app.get("Contacts(1)", &t).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["ContactId"], 1);
+}
+
+/// Backends terminated while their connections sit idle in the pool (a failover, an
+/// administrator's `pg_terminate_backend`): each such connection fails at most the one
+/// request that finds it closed, and is discarded, not handed to the next one.
+#[actix_web::test]
+async fn a_pooled_connection_whose_backend_was_terminated_fails_once() {
+    let Some((app, _, t)) = postgres_app("the terminated-backend test").await else {
+        return;
+    };
+    // Every pooled connection opened: pages of the collection at once, each a long read.
+    let warm =
+        futures_util::future::join_all((0..8).map(|_| app.get("Contacts?$top=20", &t))).await;
+    assert!(warm.iter().all(|r| r.status == 200));
+    let killed: Vec<bool> = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .load::<Killed>(&mut app.db.conn())
+    .expect("terminate")
+    .into_iter()
+    .map(|k| k.killed)
+    .collect();
+    assert!(!killed.is_empty(), "no backend was terminated");
+    // Each failure discards one connection: no more failures than the pool held.
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(app.get("Contacts(1)", &t).await.status);
+    }
+    let failed = statuses.iter().filter(|&&s| s != 200).count();
+    assert!(
+        failed <= killed.len() && statuses.iter().all(|&s| s == 200 || s == 503),
+        "{} connections terminated: {statuses:?}",
+        killed.len()
+    );
+    assert!(
+        statuses[killed.len()..].iter().all(|&s| s == 200),
+        "{statuses:?}"
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Killed {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    killed: bool,
 }
