@@ -95,8 +95,8 @@ fn accept_list(accept: &str) -> Vec<MediaRange<'_>> {
 }
 
 /// What asked for a format, the target of a 406.
-const FORMAT: &str = "$format";
-const ACCEPT: &str = "Accept";
+pub(super) const FORMAT: &str = "$format";
+pub(super) const ACCEPT: &str = "Accept";
 
 fn not_acceptable(target: &'static str, message: String) -> ApiError {
     ApiError::NotAcceptable { message, target }

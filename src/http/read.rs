@@ -3,7 +3,7 @@
 use super::auth::{require_live, Pending};
 use super::dbcall;
 use super::error::ApiError;
-use super::negotiate::{data_format, text_allowed, DataFormat, JsonFormat};
+use super::negotiate::{self, data_format, text_allowed, DataFormat, JsonFormat};
 use super::not_found;
 use super::request::{query_without_skiptoken, Incoming};
 use super::AppState;
@@ -353,9 +353,9 @@ pub async fn aggregated(
         return Err(ApiError::NotAcceptable {
             message: "an aggregated result is written as JSON only".into(),
             target: if cx.format.is_some() {
-                "$format"
+                negotiate::FORMAT
             } else {
-                "Accept"
+                negotiate::ACCEPT
             },
         });
     };
