@@ -29,6 +29,42 @@ async fn postgres_app(test: &str) -> Option<(common::TestApp, String, String)> {
     Some((app, url, t))
 }
 
+/// What the service logs at WARN and above, process-wide (the app's workers log it).
+static LOGGED: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct Logged;
+
+impl std::io::Write for Logged {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOGGED.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_warnings() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(|| Logged)
+        .try_init();
+}
+
+/// Lines logged for failed requests and for failed attempts to connect.
+fn unavailable_warnings() -> (usize, usize) {
+    let logged = LOGGED.lock().unwrap();
+    let text = String::from_utf8_lossy(&logged);
+    (
+        text.matches("WARN crm_odata::http::error: database unavailable")
+            .count(),
+        text.matches("database unavailable: connection to server")
+            .count(),
+    )
+}
+
 #[actix_web::test]
 async fn postgres_outage_is_503_and_recovers() {
     let Some((app, url, t)) = postgres_app("the outage test").await else {
@@ -36,6 +72,7 @@ async fn postgres_outage_is_503_and_recovers() {
     };
     let name = url.rsplit('/').next().unwrap();
     let name = name.split('?').next().unwrap().to_owned();
+    capture_warnings();
 
     admin(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
     admin(&format!(
@@ -48,6 +85,7 @@ async fn postgres_outage_is_503_and_recovers() {
     // Many requests at once during the outage: all answered 503 promptly (a request waits
     // at most one connection wait, 3 s, for its turn), none queued behind the others.
     let started = Instant::now();
+    let warned = unavailable_warnings();
     let replies = futures_util::future::join_all((0..40).map(|_| app.get("Contacts(1)", &t))).await;
     assert!(
         replies.iter().all(|r| r.status == 503),
@@ -58,6 +96,17 @@ async fn postgres_outage_is_503_and_recovers() {
         started.elapsed() < Duration::from_secs(8),
         "40 requests took {:?}",
         started.elapsed()
+    );
+    // The outage is logged once per 5 s, not once per request: past that period, one
+    // more 503 is logged if none was since these requests began.
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    assert_eq!(app.get("Contacts(1)", &t).await.status, 503);
+    let (requests, connects) = unavailable_warnings();
+    let logged = (requests - warned.0, connects - warned.1);
+    assert!(
+        (1..=3).contains(&logged.0) && logged.1 <= 3,
+        "{logged:?} lines for 41 requests: {}",
+        String::from_utf8_lossy(&LOGGED.lock().unwrap())
     );
 
     admin(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));

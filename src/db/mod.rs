@@ -12,6 +12,8 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
+use crate::throttle::{now_ms, Throttle};
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -324,6 +326,20 @@ pub fn mark_broken(conn: &mut DbConnection) {
     }
 }
 
+/// r2d2 logs each failed attempt to open a connection, which it retries several times a
+/// second while the database is down: here they are logged once per [`Throttle::EVERY`].
+#[derive(Debug)]
+struct ConnectErrors;
+
+impl r2d2::HandleError<DbError> for ConnectErrors {
+    fn handle_error(&self, error: DbError) {
+        static LOG: Throttle = Throttle::new();
+        if let Some(suppressed) = LOG.due(now_ms()) {
+            tracing::error!(%error, suppressed, "cannot open a database connection");
+        }
+    }
+}
+
 /// How many long reads may run at once ([`Db::long_reads`]); `None`: as many as connections.
 fn long_read_turns(url: &DatabaseUrl) -> Option<usize> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -364,6 +380,7 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(CONNECTION_WAIT)
             .test_on_check_out(false)
+            .error_handler(Box::new(ConnectErrors))
             .build(Manager(url.clone()))
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
         Ok(Self {

@@ -7,11 +7,11 @@ use crate::bind::{BindError, BindErrorKind};
 use crate::db::DbError;
 use crate::plan::SkipTokenError;
 use crate::ratelimit::Decision;
+use crate::throttle::{now_ms, Throttle};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use odata_parser::{ErrorKind, ParseError};
 use serde_json::json;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -190,51 +190,6 @@ impl ApiError {
 /// An outage fails every request: its warning is logged once per [`Throttle::EVERY`],
 /// with how many were left out, not once per request.
 static UNAVAILABLE_LOG: Throttle = Throttle::new();
-
-/// Milliseconds since the first call, from 1 (0 is "never" to [`Throttle`]).
-fn now_ms() -> u64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let ms = START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_millis();
-    u64::try_from(ms).unwrap_or(u64::MAX).saturating_add(1)
-}
-
-/// At most one event per [`Throttle::EVERY`] passes; the others are counted.
-struct Throttle {
-    last_ms: AtomicU64,
-    suppressed: AtomicU64,
-}
-
-impl Throttle {
-    const EVERY: Duration = Duration::from_secs(5);
-
-    const fn new() -> Self {
-        Self {
-            last_ms: AtomicU64::new(0),
-            suppressed: AtomicU64::new(0),
-        }
-    }
-
-    /// At `now_ms`: `Some(events left out since the last one that passed)` if this one
-    /// passes.
-    fn due(&self, now_ms: u64) -> Option<u64> {
-        let last = self.last_ms.load(Ordering::Relaxed);
-        let every = u64::try_from(Self::EVERY.as_millis()).unwrap_or(u64::MAX);
-        let passes = (last == 0 || now_ms.saturating_sub(last) >= every)
-            && self
-                .last_ms
-                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok();
-        if passes {
-            Some(self.suppressed.swap(0, Ordering::Relaxed))
-        } else {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
-            None
-        }
-    }
-}
 
 /// PostgreSQL rejects arithmetic that overflows its types (SQLSTATE class 22, "data
 /// exception"), e.g. `Guttometer add 9223372036854775807`: the client's values did
@@ -415,23 +370,4 @@ fn xml_error_body(e: &serde_json::Value) -> Option<Vec<u8>> {
         &details,
     )
     .ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Throttle;
-
-    #[test]
-    fn the_unavailable_warning_passes_once_per_period_and_counts_the_rest() {
-        let t = Throttle::new();
-        let every = Throttle::EVERY.as_millis() as u64;
-        assert_eq!(t.due(1), Some(0));
-        for ms in 2..100 {
-            assert_eq!(t.due(ms), None);
-        }
-        assert_eq!(t.due(every), None);
-        assert_eq!(t.due(every + 1), Some(99));
-        assert_eq!(t.due(every + 2), None);
-        assert_eq!(t.due(3 * every), Some(1));
-    }
 }
