@@ -12,3 +12,4 @@ pub mod plan;
 pub mod ratelimit;
 pub mod seed;
 pub mod sql;
+pub mod throttle;

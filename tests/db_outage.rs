@@ -4,6 +4,7 @@ mod common;
 
 use common::{backends, spawn_with, Backend, TestDb};
 use diesel::connection::SimpleConnection;
+use diesel::RunQueryDsl;
 use std::time::{Duration, Instant};
 
 fn admin(sql: &str) {
@@ -28,6 +29,42 @@ async fn postgres_app(test: &str) -> Option<(common::TestApp, String, String)> {
     Some((app, url, t))
 }
 
+/// What the service logs at WARN and above, process-wide (the app's workers log it).
+static LOGGED: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct Logged;
+
+impl std::io::Write for Logged {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOGGED.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_warnings() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(|| Logged)
+        .try_init();
+}
+
+/// Lines logged for failed requests and for failed attempts to connect.
+fn unavailable_warnings() -> (usize, usize) {
+    let logged = LOGGED.lock().unwrap();
+    let text = String::from_utf8_lossy(&logged);
+    (
+        text.matches("WARN crm_odata::http::error: database unavailable")
+            .count(),
+        text.matches("database unavailable: connection to server")
+            .count(),
+    )
+}
+
 #[actix_web::test]
 async fn postgres_outage_is_503_and_recovers() {
     let Some((app, url, t)) = postgres_app("the outage test").await else {
@@ -35,6 +72,7 @@ async fn postgres_outage_is_503_and_recovers() {
     };
     let name = url.rsplit('/').next().unwrap();
     let name = name.split('?').next().unwrap().to_owned();
+    capture_warnings();
 
     admin(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
     admin(&format!(
@@ -47,6 +85,7 @@ async fn postgres_outage_is_503_and_recovers() {
     // Many requests at once during the outage: all answered 503 promptly (a request waits
     // at most one connection wait, 3 s, for its turn), none queued behind the others.
     let started = Instant::now();
+    let warned = unavailable_warnings();
     let replies = futures_util::future::join_all((0..40).map(|_| app.get("Contacts(1)", &t))).await;
     assert!(
         replies.iter().all(|r| r.status == 503),
@@ -57,6 +96,17 @@ async fn postgres_outage_is_503_and_recovers() {
         started.elapsed() < Duration::from_secs(8),
         "40 requests took {:?}",
         started.elapsed()
+    );
+    // The outage is logged once per 5 s, not once per request: past that period, one
+    // more 503 is logged if none was since these requests began.
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    assert_eq!(app.get("Contacts(1)", &t).await.status, 503);
+    let (requests, connects) = unavailable_warnings();
+    let logged = (requests - warned.0, connects - warned.1);
+    assert!(
+        (1..=3).contains(&logged.0) && logged.1 <= 3,
+        "{logged:?} lines for 41 requests: {}",
+        String::from_utf8_lossy(&LOGGED.lock().unwrap())
     );
 
     admin(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
@@ -114,4 +164,49 @@ async fn a_table_locked_past_the_lock_wait_is_503_then_served() {
     let r = app.get("Contacts(1)", &t).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["ContactId"], 1);
+}
+
+/// Backends terminated while their connections sit idle in the pool (a failover, an
+/// administrator's `pg_terminate_backend`): each such connection fails at most the one
+/// request that finds it closed, and is discarded, not handed to the next one.
+#[actix_web::test]
+async fn a_pooled_connection_whose_backend_was_terminated_fails_once() {
+    let Some((app, _, t)) = postgres_app("the terminated-backend test").await else {
+        return;
+    };
+    // Every pooled connection opened: pages of the collection at once, each a long read.
+    let warm =
+        futures_util::future::join_all((0..8).map(|_| app.get("Contacts?$top=20", &t))).await;
+    assert!(warm.iter().all(|r| r.status == 200));
+    let killed: Vec<bool> = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .load::<Killed>(&mut app.db.conn())
+    .expect("terminate")
+    .into_iter()
+    .map(|k| k.killed)
+    .collect();
+    assert!(!killed.is_empty(), "no backend was terminated");
+    // Each failure discards one connection: no more failures than the pool held.
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(app.get("Contacts(1)", &t).await.status);
+    }
+    let failed = statuses.iter().filter(|&&s| s != 200).count();
+    assert!(
+        failed <= killed.len() && statuses.iter().all(|&s| s == 200 || s == 503),
+        "{} connections terminated: {statuses:?}",
+        killed.len()
+    );
+    assert!(
+        statuses[killed.len()..].iter().all(|&s| s == 200),
+        "{statuses:?}"
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Killed {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    killed: bool,
 }

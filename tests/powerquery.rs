@@ -290,9 +290,20 @@ async fn web_api_key_parameter_is_opt_in_and_never_written_back() {
             )
             .await;
         assert_eq!(beta.text, app.db.count("", "contacts", "beta").to_string());
-        // A header still works and wins over the parameter.
-        let both = app.get("Contacts/$count?key=nope", &token).await;
-        assert_eq!(both.status, 200, "{}", both.text);
+        // A header still works alone; with the parameter too, neither is guessed at.
+        let header = app.get("Contacts/$count", &token).await;
+        assert_eq!(header.status, 200, "{}", header.text);
+        for key in ["key=nope", &key] {
+            let both = app.get(&format!("Contacts/$count?{key}"), &token).await;
+            assert_eq!(both.status, 400, "{}", both.text);
+            let e = &both.json()["error"];
+            assert_eq!(e["target"], "Authorization", "{}", both.text);
+            assert!(
+                e["message"].as_str().unwrap().contains("`key`"),
+                "{}",
+                both.text
+            );
+        }
 
         // Off by default: the parameter is ignored and the request is unauthenticated.
         let db = TestDb::new(b);

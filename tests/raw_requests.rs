@@ -180,6 +180,44 @@ async fn the_service_root_comes_from_the_target_host_or_listening_address() {
     assert!(message.contains("is not a host and port"), "{message}");
 }
 
+/// `Authorization` is a singleton (RFC 9110 §11.6.2): two are a 400 naming it, whichever
+/// of them is valid, never a request served with one of them.
+#[actix_web::test]
+async fn a_repeated_authorization_header_is_refused() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let (alpha, beta) = (app.db.token("alpha"), app.db.token("beta"));
+    for (first, second) in [(&beta, &alpha), (&alpha, &"garbage".to_owned())] {
+        let request = format!(
+            "GET /Contacts/$count HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {first}\r\n\
+             Authorization: Bearer {second}\r\nConnection: close\r\n\r\n"
+        );
+        let message = the_one_bad_request(&app, request, "Authorization").await;
+        assert!(message.contains("appears more than once"), "{message}");
+    }
+}
+
+/// A target that is neither a path from `/` nor an absolute URL is a 400: the URI parser
+/// would read `Contacts(1)` as a host, and the service document would be served for it.
+#[actix_web::test]
+async fn a_target_without_a_leading_slash_is_refused() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    for target in ["Contacts(1)", "Nope", "Contacts?$top=1", "$metadata"] {
+        let request = format!(
+            "GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nConnection: close\r\n\r\n"
+        );
+        let answers = exchange(&app.base, request.into_bytes()).await;
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert_eq!(answers[0].status, 400, "{target}: {answers:?}");
+        let (code, message, _) = error(&answers[0]);
+        assert_eq!(code, "BadRequest");
+        assert!(
+            message.contains(&format!("the target `{target}` is neither a path")),
+            "{message}"
+        );
+    }
+}
+
 /// Sends `request` alone and expects one answer, an OData 400 whose target is `target`;
 /// returns its message.
 async fn the_one_bad_request(app: &common::TestApp, request: String, target: &str) -> String {
@@ -260,21 +298,21 @@ async fn heads_http_refuses_get_odata_errors_that_say_where() {
             431,
             "RequestHeaderFieldsTooLarge",
             "header section is longer than 92160 bytes",
-            None,
+            Some("headers"),
         ),
         (
             format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n"),
             431,
             "RequestHeaderFieldsTooLarge",
             "more than 96 header fields",
-            None,
+            Some("headers"),
         ),
         (
             format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100_000)),
             414,
             "UriTooLong",
             "the request line is longer than 92160 bytes",
-            None,
+            Some("URL"),
         ),
     ];
     for (head, status, code, message, target) in cases {

@@ -1986,6 +1986,49 @@ async fn errors_are_odata_error_bodies() {
     .await;
 }
 
+/// Media types' type, subtype and parameter names are case-insensitive (RFC 9110 §8.3.1),
+/// in `Accept` and in `$format`.
+#[actix_web::test]
+async fn media_types_are_matched_whatever_their_case() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    for (path, accept, content_type) in [
+        ("Contacts?$top=1", "Application/JSON", "application/json"),
+        (
+            "Contacts?$top=1",
+            "APPLICATION/JSON;ODATA.METADATA=none",
+            "application/json;odata.metadata=none",
+        ),
+        (
+            "Contacts?$top=1",
+            "Application/Atom+XML",
+            "application/atom+xml",
+        ),
+        (
+            "Contacts?$top=1&$format=APPLICATION/JSON",
+            "",
+            "application/json",
+        ),
+        (
+            "Contacts?$top=1&$format=Application/Atom%2BXml",
+            "",
+            "application/atom+xml",
+        ),
+        ("Contacts/$count", "TEXT/PLAIN", "text/plain"),
+        ("$metadata", "Application/Xml", "application/xml"),
+    ] {
+        let headers: &[(&str, &str)] = if accept.is_empty() {
+            &[]
+        } else {
+            &[("Accept", accept)]
+        };
+        let r = app.get_with(path, &t, headers).await;
+        assert_eq!(r.status, 200, "{path} {accept}: {}", r.text);
+        let got = r.header("content-type").unwrap_or_default();
+        assert!(got.starts_with(content_type), "{path} {accept}: {got}");
+    }
+}
+
 #[actix_web::test]
 async fn revoked_token_fails_on_its_next_request() {
     for b in backends() {
@@ -2253,6 +2296,192 @@ async fn navigation_tells_nothing_related_from_no_such_entity() {
         assert_eq!(app.get("Contacts(1)/Leads(999999)", &t).await.status, 404);
     })
     .await;
+}
+
+/// `OData-Version` must be one this service speaks, and `OData-MaxVersion` a version not
+/// below 4.0; either that is no version at all is a 400 naming the header.
+#[actix_web::test]
+async fn requests_in_versions_not_spoken_are_refused() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    for (name, value, status) in [
+        ("OData-Version", "4.0", 200),
+        ("OData-Version", "4.01", 200),
+        ("OData-Version", "5.0", 400),
+        ("OData-Version", "4.1", 400),
+        ("OData-Version", "3.0", 400),
+        ("OData-Version", "x", 400),
+        ("OData-MaxVersion", "4.0", 200),
+        ("OData-MaxVersion", "4.01", 200),
+        ("OData-MaxVersion", "5.0", 200),
+        ("OData-MaxVersion", "3.0", 400),
+        ("OData-MaxVersion", "abc", 400),
+    ] {
+        let r = app.get_with("Contacts?$top=1", &t, &[(name, value)]).await;
+        assert_eq!(r.status, status, "{name}: {value}: {}", r.text);
+        if status == 400 {
+            assert_eq!(r.json()["error"]["target"], name, "{name}: {value}");
+        }
+    }
+    // Inside a $batch, each request's own headers count.
+    let body = serde_json::json!({"requests": [
+        {"id": "1", "method": "GET", "url": "Contacts?$top=1", "headers": {"OData-Version": "5.0"}},
+        {"id": "2", "method": "GET", "url": "Contacts?$top=1", "headers": {"OData-Version": "4.01"}},
+    ]});
+    let r = Reply::read(
+        app.client
+            .post(format!("{}/$batch", app.base))
+            .bearer_auth(&t)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["responses"][0]["status"], 400, "{}", r.text);
+    assert_eq!(r.json()["responses"][1]["status"], 200, "{}", r.text);
+}
+
+/// A key outside its type's range is no value of that type: a 400 naming the key
+/// property, however far outside it is.
+#[actix_web::test]
+async fn a_key_outside_its_types_range_is_a_400() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    for key in ["2147483648", "-2147483649", "99999999999999999999"] {
+        for url in [
+            format!("Contacts({key})"),
+            format!("Contacts/{key}"),
+            format!("Contacts(1)/Leads({key})"),
+        ] {
+            let r = app.get(&url, &t).await;
+            assert_eq!(r.status, 400, "{url}: {}", r.text);
+            let e = &r.json()["error"];
+            assert_eq!(e["target"], "path", "{url}");
+            let message = e["message"].as_str().unwrap_or_default();
+            assert!(message.contains("must be Edm.Int32"), "{url}: {message}");
+            assert!(message.contains("Id of"), "{url}: {message}");
+        }
+    }
+    assert_eq!(app.get("Contacts(2147483647)", &t).await.status, 404);
+}
+
+/// A 404 says which entity is missing, by set and key, and where it was named.
+#[actix_web::test]
+async fn a_missing_entity_is_named_by_its_key() {
+    each_backend(|app, t, _| async move {
+        for (url, message, target) in [
+            (
+                "Contacts(999999)",
+                "no Contact with ContactId 999999",
+                "path",
+            ),
+            (
+                "Contacts(999999)/Surname",
+                "no Contact with ContactId 999999",
+                "path",
+            ),
+            (
+                "Contacts(999999)/Leads",
+                "no Contact with ContactId 999999",
+                "path",
+            ),
+            (
+                "Contacts(999999)/Leads/$count",
+                "no Contact with ContactId 999999",
+                "path",
+            ),
+            (
+                "Leads(999999)/Contact",
+                "no Lead with LeadId 999999",
+                "path",
+            ),
+            (
+                "Leads(999999)/Contact/Leads",
+                "no Lead with LeadId 999999",
+                "path",
+            ),
+            (
+                "LeadStatus('NOPE')",
+                "no LeadStatus with Code 'NOPE'",
+                "path",
+            ),
+            (
+                "Contacts(1)/Leads(999999)",
+                "no Lead with LeadId 999999 among the Leads of the Contact with ContactId 1",
+                "path",
+            ),
+            (
+                "$entity?$id=Contacts(999999)",
+                "no Contact with ContactId 999999",
+                "$id",
+            ),
+        ] {
+            let r = app.get(url, &t).await;
+            assert_eq!(r.status, 404, "{url}: {}", r.text);
+            let e = &r.json()["error"];
+            assert_eq!(e["code"], "NotFound", "{url}");
+            assert_eq!(e["message"], message, "{url}");
+            assert_eq!(e["target"], target, "{url}");
+        }
+    })
+    .await;
+}
+
+/// Errors about the request rather than its query options still name what they are
+/// about: the credentials, the method, the format asked for, the URL.
+#[actix_web::test]
+async fn errors_name_their_target() {
+    let app = spawn_seeded(Backend::Sqlite).await;
+    let t = app.db.token("alpha");
+    let target = |r: &Reply| r.json()["error"]["target"].as_str().map(str::to_owned);
+    let r = app.get("Contacts", "").await;
+    assert_eq!(
+        (r.status, target(&r).as_deref()),
+        (401, Some("Authorization"))
+    );
+    let r = app.get("Contacts", "crm_not_a_real_token").await;
+    assert_eq!(
+        (r.status, target(&r).as_deref()),
+        (401, Some("Authorization"))
+    );
+    let r = app.get("Contacts?$format=csv", &t).await;
+    assert_eq!((r.status, target(&r).as_deref()), (406, Some("$format")));
+    let r = app
+        .get_with("Contacts", &t, &[("Accept", "image/png")])
+        .await;
+    assert_eq!((r.status, target(&r).as_deref()), (406, Some("Accept")));
+    let r = app
+        .get_with("Contacts/$count", &t, &[("Accept", "image/png")])
+        .await;
+    assert_eq!((r.status, target(&r).as_deref()), (406, Some("Accept")));
+    let long = format!("Contacts?$filter={}", "Surname eq 'x' or ".repeat(2000));
+    let r = app.get(&long, &t).await;
+    assert_eq!((r.status, target(&r).as_deref()), (414, Some("URL")));
+    for (method, status) in [("POST", 405), ("PATCH", 501), ("FOO", 501)] {
+        let path = if method == "POST" {
+            "$metadata"
+        } else {
+            "Contacts(1)"
+        };
+        let r = app
+            .client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}/{path}", app.base),
+            )
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
+        let r = Reply::read(r).await;
+        assert_eq!(
+            (r.status, target(&r).as_deref()),
+            (status, Some("method")),
+            "{method}"
+        );
+    }
 }
 
 /// `.../$ref` names the entities a path addresses by their `@odata.id`, with the

@@ -293,17 +293,34 @@ fn key_segment(
     at: usize,
     aliases: &[(String, Expr)],
 ) -> Result<Vec<(Prop, Value)>, BindError> {
-    let literal = match entity.key_properties().next().map(|p| p.ty) {
+    let key = entity.key_properties().next();
+    let literal = match key.map(|p| p.ty) {
         Some(EdmType::String) => odata_parser::Literal::String(text.to_owned()),
         _ => odata_parser::Literal::Int(text.parse::<i64>().map_err(|_| {
-            BindError::not_found(
-                "path",
-                Some(at),
-                format!(
-                    "`{text}` is neither a key of {} nor something that may follow a collection",
-                    entity.set
+            let digits = text.strip_prefix('-').unwrap_or(text);
+            match key {
+                // A number, just too large for any integer key: no value of the key's type.
+                Some(p) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    BindError::invalid(
+                        "path",
+                        Some(at),
+                        format!(
+                            "key {} of {} must be {}, found {text}",
+                            p.name,
+                            entity.name,
+                            p.ty.name()
+                        ),
+                    )
+                }
+                _ => BindError::not_found(
+                    "path",
+                    Some(at),
+                    format!(
+                        "`{text}` is neither a key of {} nor something that may follow a collection",
+                        entity.set
+                    ),
                 ),
-            )
+            }
         })?),
     };
     let k = KeyPredicate::Single(Expr::Literal(literal, odata_parser::Pos(at)));
@@ -480,11 +497,10 @@ pub(super) fn bind_key(
                 _ => false,
             };
             if !ok {
-                // A well-formed key that cannot exist is simply not found.
-                if matches!(
-                    (&v, prop.ty),
-                    (Value::Int(_), EdmType::Int32) | (Value::String(_), EdmType::String)
-                ) {
+                // A string longer than its property's MaxLength cannot exist: not found.
+                // A number outside its key type's range is no value of it: a 400, like
+                // a number too large for Int64 or one with a fraction.
+                if matches!((&v, prop.ty), (Value::String(_), EdmType::String)) {
                     return Err(BindError::not_found(
                         option,
                         Some(pos),

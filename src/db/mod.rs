@@ -14,6 +14,8 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
+use crate::throttle::{now_ms, Throttle};
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -46,6 +48,20 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether the connection the error came from is gone: diesel reports a connection
+    /// libpq found closed (a terminated backend, a restarted server) or could not send
+    /// on as these kinds. Such a connection fails every later statement too.
+    pub fn lost_connection(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            DbError::Query(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _
+            ))
+        )
+    }
+
     /// The database's own message, for an error the database reported.
     pub fn database_message(&self) -> Option<&str> {
         match self {
@@ -298,6 +314,36 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// Marks `conn` broken, for [`Manager::has_broken`] to have the pool discard it on
+/// check-in: diesel's check looks at the transaction state only, not at whether the
+/// server is still there, so a connection whose backend was terminated went back to the
+/// pool and failed the next request too.
+pub fn mark_broken(conn: &mut DbConnection) {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConnection::Postgresql(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error()
+        }
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error()
+        }
+    }
+}
+
+/// r2d2 logs each failed attempt to open a connection, which it retries several times a
+/// second while the database is down: here they are logged once per [`Throttle::EVERY`].
+#[derive(Debug)]
+struct ConnectErrors;
+
+impl r2d2::HandleError<DbError> for ConnectErrors {
+    fn handle_error(&self, error: DbError) {
+        static LOG: Throttle = Throttle::new();
+        if let Some(suppressed) = LOG.due(now_ms()) {
+            tracing::error!(%error, suppressed, "cannot open a database connection");
+        }
+    }
+}
+
 /// How many long reads may run at once ([`Db::long_reads`]); `None`: as many as connections.
 fn long_read_turns(url: &DatabaseUrl) -> Option<usize> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -326,6 +372,9 @@ pub struct Db {
     /// on two cores the slowest percent of pages of 100 took 3-5 times their median,
     /// with three 1.3-1.6 times, for 0-6% fewer pages per second.
     pub long_reads: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// The pool has no connection and could not open one within [`CONNECTION_WAIT`]:
+    /// the database is down. Until a connection is back, [`Db::get`] does not wait.
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Db {
@@ -335,6 +384,7 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(CONNECTION_WAIT)
             .test_on_check_out(false)
+            .error_handler(Box::new(ConnectErrors))
             .build(Manager(url.clone()))
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
         Ok(Self {
@@ -344,13 +394,31 @@ impl Db {
             inline: std::sync::Arc::new(inline::Inline::new(url.is_local())),
             long_reads: long_read_turns(url)
                 .map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n))),
+            down: Default::default(),
         })
     }
 
+    /// A pooled connection. While the database is down only an idle one, which the pool
+    /// opens in the background once the database is back: every request of an outage
+    /// would otherwise wait [`CONNECTION_WAIT`] for a connection that cannot be opened,
+    /// holding its permit, and those queued behind it would wait as long for theirs.
     pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
-        self.pool
-            .get()
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.down.load(Relaxed) {
+            let conn = self
+                .pool
+                .try_get()
+                .ok_or_else(|| DbError::Unavailable("the database is down; reconnecting".into()))?;
+            self.down.store(false, Relaxed);
+            return Ok(conn);
+        }
+        self.pool.get().map_err(|e| {
+            // Timed out with no connection at all, rather than with all of them busy.
+            if self.pool.state().connections == 0 {
+                self.down.store(true, Relaxed);
+            }
+            DbError::Unavailable(e.to_string())
+        })
     }
 }
 

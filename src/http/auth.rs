@@ -34,12 +34,23 @@ pub fn strip_param(query: &str, name: Option<&str>) -> String {
 }
 
 /// The presented token: the Authorization header, else the key parameter when enabled.
+/// Both at once is a 400: which of two credentials acts would be a guess (the head check
+/// refuses a repeated Authorization header for the same reason).
 pub fn presented_token(req: &HttpRequest, key_param: Option<&str>) -> Result<String, ApiError> {
-    if req.headers().get(header::AUTHORIZATION).is_none() {
-        let from_url = key_param.and_then(|name| query_param(req.uri().query()?, name));
-        if let Some(token) = from_url.filter(|t| !t.trim().is_empty()) {
-            return Ok(token.trim().to_owned());
+    let from_url = key_param
+        .and_then(|name| Some((name, query_param(req.uri().query()?, name)?)))
+        .filter(|(_, t)| !t.trim().is_empty());
+    if let Some((name, token)) = from_url {
+        if req.headers().contains_key(header::AUTHORIZATION) {
+            return Err(ApiError::BadHeader {
+                name: "Authorization",
+                message: format!(
+                    "credentials are given twice, in the Authorization header and in the \
+                     query parameter `{name}`: send one"
+                ),
+            });
         }
+        return Ok(token.trim().to_owned());
     }
     let value = req
         .headers()

@@ -74,11 +74,11 @@ where
         return run(db, short, f).await;
     };
     if short {
-        let r = f(held.conn());
+        let r = checked(held.conn(), f);
         *lease.borrow_mut() = Some(held);
         return r;
     }
-    web::block(move || f(held.conn()))
+    web::block(move || checked(held.conn(), f))
         .await
         .map_err(|_| ApiError::Blocking)?
 }
@@ -111,7 +111,7 @@ where
     if let Some(_slot) = short.then(|| db.inline.enter()).flatten() {
         if let Ok(_permit) = db.permits.try_acquire() {
             if let Some(mut conn) = db.pool.try_get() {
-                return f(&mut conn);
+                return checked(&mut conn, f);
             }
         }
     }
@@ -129,10 +129,25 @@ where
     web::block(move || {
         let _permits = (permit, long);
         let mut conn = db.get()?;
-        f(&mut conn)
+        checked(&mut conn, f)
     })
     .await
     .map_err(|_| ApiError::Blocking)?
+}
+
+/// Runs `f` on `conn`, which is marked broken if `f` found it lost, so that the pool
+/// discards it instead of handing it to the next request.
+fn checked<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let r = f(conn);
+    if let Err(ApiError::Db(e)) = &r {
+        if e.lost_connection() {
+            crate::db::mark_broken(conn);
+        }
+    }
+    r
 }
 
 /// A permit of `sem`, taken in arrival order, or 503 once `deadline` has passed.

@@ -20,8 +20,9 @@ pub fn resolve(url: ODataUrl, root: &str) -> Result<ODataUrl, ApiError> {
     };
     // The parser requires `$id` with `$entity`.
     let id = url.options.id.clone().unwrap_or_default();
-    let relative = relative_to(&id, root).ok_or_else(|| {
-        ApiError::NotFound(format!("`{id}` is not the id of an entity of this service"))
+    let relative = relative_to(&id, root).ok_or_else(|| ApiError::NotFound {
+        message: format!("`{id}` is not the id of an entity of this service"),
+        target: "$id",
     })?;
     let one_entity = || {
         ApiError::BadRequest(format!(
@@ -44,9 +45,10 @@ pub fn resolve(url: ODataUrl, root: &str) -> Result<ODataUrl, ApiError> {
     if let (Some(cast), Some(entity)) = (&cast, MODEL.entity_set(name)) {
         let qualified = format!("{}.{}", MODEL.namespace, entity.name);
         if !cast.eq_ignore_ascii_case(&qualified) && !cast.eq_ignore_ascii_case(entity.name) {
-            return Err(ApiError::NotFound(format!(
-                "the entity `{id}` is a {qualified}, not a `{cast}`"
-            )));
+            return Err(ApiError::NotFound {
+                message: format!("the entity `{id}` is a {qualified}, not a `{cast}`"),
+                target: "path",
+            });
         }
     }
     let mut options = url.options;

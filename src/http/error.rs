@@ -7,6 +7,7 @@ use crate::bind::{BindError, BindErrorKind};
 use crate::db::DbError;
 use crate::plan::SkipTokenError;
 use crate::ratelimit::Decision;
+use crate::throttle::{now_ms, Throttle};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use odata_parser::{ErrorKind, ParseError};
@@ -27,18 +28,32 @@ pub enum ApiError {
     RateLimited(Decision),
     #[error("the rate limiter is unavailable; retry in {} seconds", .0.as_secs().max(1))]
     LimiterUnavailable(Duration),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    NotAcceptable(String),
+    /// `target`: where the missing thing was named (`path`, `$id`).
+    #[error("{message}")]
+    NotFound {
+        message: String,
+        target: &'static str,
+    },
+    /// `target`: what asked for the format (`Accept`, `$format`).
+    #[error("{message}")]
+    NotAcceptable {
+        message: String,
+        target: &'static str,
+    },
     #[error("{method} is not allowed on this resource")]
     MethodNotAllowed { method: String, allow: &'static str },
+    /// A method this service does not implement (RFC 9110 §9.1: 501).
+    #[error("{0}")]
+    MethodNotImplemented(String),
     #[error("the request URL is longer than {0} bytes")]
     UriTooLong(usize),
     #[error("{0}")]
     NotImplemented(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A request header that cannot be honoured (a 400 naming it).
+    #[error("{message}")]
+    BadHeader { name: &'static str, message: String },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -69,12 +84,12 @@ impl ApiError {
             ApiError::Unauthorized(_) => "Unauthorized",
             ApiError::RateLimited(_) => "RateLimitExceeded",
             ApiError::LimiterUnavailable(_) => "ServiceUnavailable",
-            ApiError::NotFound(_) => "NotFound",
-            ApiError::NotAcceptable(_) => "NotAcceptable",
+            ApiError::NotFound { .. } => "NotFound",
+            ApiError::NotAcceptable { .. } => "NotAcceptable",
             ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
             ApiError::UriTooLong(_) => "UriTooLong",
-            ApiError::NotImplemented(_) => "NotImplemented",
-            ApiError::BadRequest(_) => "BadRequest",
+            ApiError::NotImplemented(_) | ApiError::MethodNotImplemented(_) => "NotImplemented",
+            ApiError::BadRequest(_) | ApiError::BadHeader { .. } => "BadRequest",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::PayloadTooLarge(_) => "PayloadTooLarge",
             ApiError::Batch(BatchError::TooLarge(_)) => "PayloadTooLarge",
@@ -103,7 +118,20 @@ impl ApiError {
             ApiError::Bind(e) => Some(e.option.clone()),
             ApiError::SkipToken(_) => Some("$skiptoken".into()),
             ApiError::Batch(_) => Some("$batch".into()),
+            ApiError::Head(HeadError::RequestLineTooLong) | ApiError::UriTooLong(_) => {
+                Some("URL".into())
+            }
+            ApiError::Head(HeadError::TooLarge | HeadError::TooManyFields) => {
+                Some("headers".into())
+            }
             ApiError::Head(e) => e.field().map(str::to_owned),
+            ApiError::BadHeader { name: target, .. }
+            | ApiError::NotFound { target, .. }
+            | ApiError::NotAcceptable { target, .. } => Some((*target).into()),
+            ApiError::Unauthorized(_) => Some("Authorization".into()),
+            ApiError::MethodNotAllowed { .. } | ApiError::MethodNotImplemented(_) => {
+                Some("method".into())
+            }
             _ => None,
         }
     }
@@ -127,7 +155,9 @@ impl ApiError {
     fn public_message(&self) -> String {
         match self {
             ApiError::Db(e) if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => {
-                tracing::warn!(error = %e, "database unavailable");
+                if let Some(suppressed) = UNAVAILABLE_LOG.due(now_ms()) {
+                    tracing::warn!(error = %e, suppressed, "database unavailable");
+                }
                 "the database is unavailable; retry shortly".into()
             }
             ApiError::Db(DbError::TooExpensive) => format!(
@@ -156,6 +186,10 @@ impl ApiError {
         }
     }
 }
+
+/// An outage fails every request: its warning is logged once per [`Throttle::EVERY`],
+/// with how many were left out, not once per request.
+static UNAVAILABLE_LOG: Throttle = Throttle::new();
 
 /// PostgreSQL rejects arithmetic that overflows its types (SQLSTATE class 22, "data
 /// exception"), e.g. `Guttometer add 9223372036854775807`: the client's values did
@@ -214,9 +248,10 @@ impl ResponseError for ApiError {
             ApiError::Parse(e) if e.kind == ErrorKind::NotImplemented => {
                 StatusCode::NOT_IMPLEMENTED
             }
-            ApiError::Parse(_) | ApiError::SkipToken(_) | ApiError::BadRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::Parse(_)
+            | ApiError::SkipToken(_)
+            | ApiError::BadRequest(_)
+            | ApiError::BadHeader { .. } => StatusCode::BAD_REQUEST,
             ApiError::Bind(e) => match e.kind {
                 BindErrorKind::Invalid => StatusCode::BAD_REQUEST,
                 BindErrorKind::NotFound => StatusCode::NOT_FOUND,
@@ -225,11 +260,13 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::LimiterUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::NotImplemented(_) | ApiError::MethodNotImplemented(_) => {
+                StatusCode::NOT_IMPLEMENTED
+            }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Batch(BatchError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -208,13 +208,7 @@ pub(super) async fn respond(
     pending: Option<&Pending>,
     body: Option<web::Payload>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(max) = req.header("odata-maxversion") {
-        if max.trim().parse::<f32>().is_ok_and(|v| v < 4.0) {
-            return Err(ApiError::BadRequest(format!(
-                "OData-MaxVersion {max} is below 4.0, the only version this service speaks"
-            )));
-        }
-    }
+    req.check_versions()?;
     let path = trim_encoded_whitespace(req.path);
     // Without the API-key parameter, so the token is in no URL we write nor the fingerprint.
     let stripped = req
@@ -269,7 +263,7 @@ pub(super) async fn respond(
                 "a $batch cannot be sent inside another $batch".into(),
             )),
         },
-        _ if !readable => Err(ApiError::NotImplemented(
+        _ if !readable => Err(ApiError::MethodNotImplemented(
             if matches!(
                 *method,
                 Method::POST | Method::PUT | Method::PATCH | Method::DELETE

@@ -11,6 +11,7 @@ mod handlers;
 pub mod limit;
 mod metrics;
 pub mod negotiate;
+mod not_found;
 mod query_body;
 mod read;
 mod request;

@@ -48,6 +48,17 @@ struct MediaRange<'a> {
     q: f32,
 }
 
+impl MediaRange<'_> {
+    /// Type and subtype compared as RFC 9110 §8.3.1 says: case-insensitively.
+    fn is(&self, ty: &str, sub: &str) -> bool {
+        self.ty.eq_ignore_ascii_case(ty) && self.sub.eq_ignore_ascii_case(sub)
+    }
+
+    fn is_any(&self) -> bool {
+        self.is("*", "*")
+    }
+}
+
 fn parse_media(s: &str) -> Option<MediaRange<'_>> {
     let mut parts = s.split(';');
     let (ty, sub) = parts.next()?.trim().split_once('/')?;
@@ -83,7 +94,16 @@ fn accept_list(accept: &str) -> Vec<MediaRange<'_>> {
     list
 }
 
-fn json_params(params: &[(&str, &str)]) -> Result<JsonFormat, ApiError> {
+/// What asked for a format, the target of a 406.
+pub(super) const FORMAT: &str = "$format";
+pub(super) const ACCEPT: &str = "Accept";
+
+fn not_acceptable(target: &'static str, message: String) -> ApiError {
+    ApiError::NotAcceptable { message, target }
+}
+
+/// `target`: where the parameters came from.
+fn json_params(params: &[(&str, &str)], target: &'static str) -> Result<JsonFormat, ApiError> {
     let mut f = JsonFormat {
         level: MetadataLevel::Minimal,
         ieee754: false,
@@ -95,9 +115,10 @@ fn json_params(params: &[(&str, &str)]) -> Result<JsonFormat, ApiError> {
                 "full" => MetadataLevel::Full,
                 "none" => MetadataLevel::None,
                 _ => {
-                    return Err(ApiError::NotAcceptable(format!(
-                        "odata.metadata={v} is not supported (minimal, full or none)"
-                    )))
+                    return Err(not_acceptable(
+                        target,
+                        format!("odata.metadata={v} is not supported (minimal, full or none)"),
+                    ))
                 }
             };
         } else if k.eq_ignore_ascii_case("odata") {
@@ -115,8 +136,7 @@ fn json_params(params: &[(&str, &str)]) -> Result<JsonFormat, ApiError> {
 }
 
 fn is_json(m: &MediaRange) -> bool {
-    (m.ty == "application" && (m.sub.eq_ignore_ascii_case("json") || m.sub == "*"))
-        || (m.ty == "*" && m.sub == "*")
+    m.is("application", "json") || m.is("application", "*") || m.is_any()
 }
 
 /// Format of an entity, collection, property or service-document response.
@@ -135,9 +155,10 @@ fn minimal() -> DataFormat {
 }
 
 fn is_atom(m: &MediaRange) -> bool {
-    let sub = m.sub.to_ascii_lowercase();
-    (m.ty == "application" && matches!(sub.as_str(), "atom+xml" | "atomsvc+xml" | "xml"))
-        || (m.ty == "text" && sub == "xml")
+    ["atom+xml", "atomsvc+xml", "xml"]
+        .iter()
+        .any(|sub| m.is("application", sub))
+        || m.is("text", "xml")
 }
 
 /// `$format` wins; otherwise the best Accept entry we can produce (`*/*` means JSON).
@@ -155,15 +176,17 @@ pub fn data_format(format: Option<&str>, accept: Option<&str>) -> Result<DataFor
                     .filter_map(|p| p.split_once('='))
                     .map(|(k, v)| (k.trim(), v.trim()))
                     .collect::<Vec<_>>(),
+                FORMAT,
             )
             .map(DataFormat::Json),
-            Some(m) if m.ty == "application" && m.sub.eq_ignore_ascii_case("json") => {
-                json_params(&m.params).map(DataFormat::Json)
+            Some(m) if m.is("application", "json") => {
+                json_params(&m.params, FORMAT).map(DataFormat::Json)
             }
             Some(m) if is_atom(&m) => Ok(DataFormat::Atom),
-            _ => Err(ApiError::NotAcceptable(format!(
-                "$format={f} is not supported; use json, atom or xml"
-            ))),
+            _ => Err(not_acceptable(
+                FORMAT,
+                format!("$format={f} is not supported; use json, atom or xml"),
+            )),
         };
     }
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
@@ -171,13 +194,13 @@ pub fn data_format(format: Option<&str>, accept: Option<&str>) -> Result<DataFor
     };
     for m in accept_list(accept) {
         if is_json(&m) {
-            return json_params(&m.params).map(DataFormat::Json);
+            return json_params(&m.params, ACCEPT).map(DataFormat::Json);
         }
         if is_atom(&m) {
             return Ok(DataFormat::Atom);
         }
     }
-    Err(ApiError::NotAcceptable(format!(
+    Err(not_acceptable(ACCEPT, format!(
         "cannot produce any of `{accept}`; this resource is available as application/json or application/atom+xml"
     )))
 }
@@ -213,9 +236,10 @@ pub fn metadata_format(
         return match base.as_str() {
             "xml" | "application/xml" => Ok(MetadataFormat::Xml),
             "json" | "application/json" => Ok(MetadataFormat::Json),
-            _ => Err(ApiError::NotAcceptable(format!(
-                "$format={f} is not available for $metadata; use xml or json"
-            ))),
+            _ => Err(not_acceptable(
+                FORMAT,
+                format!("$format={f} is not available for $metadata; use xml or json"),
+            )),
         };
     }
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
@@ -225,21 +249,15 @@ pub fn metadata_format(
     // CSDL JSON, because CSDL XML is what OData 4.0 clients can read.
     let list = accept_list(accept);
     let xml_ok = list.iter().any(|m| {
-        let sub = m.sub.to_ascii_lowercase();
-        (m.ty == "application" && (sub == "xml" || sub == "*"))
-            || (m.ty == "*" && sub == "*")
-            || (m.ty == "text" && sub == "xml")
+        m.is("application", "xml") || m.is("application", "*") || m.is_any() || m.is("text", "xml")
     });
     if xml_ok {
         return Ok(MetadataFormat::Xml);
     }
-    if list
-        .iter()
-        .any(|m| m.ty == "application" && m.sub.eq_ignore_ascii_case("json"))
-    {
+    if list.iter().any(|m| m.is("application", "json")) {
         return Ok(MetadataFormat::Json);
     }
-    Err(ApiError::NotAcceptable(format!("cannot produce any of `{accept}`; $metadata is available as application/xml or application/json")))
+    Err(not_acceptable(ACCEPT, format!("cannot produce any of `{accept}`; $metadata is available as application/xml or application/json")))
 }
 
 /// `/$count` and `/$value` answer with text/plain.
@@ -253,16 +271,15 @@ pub fn text_allowed(format: Option<&str>, accept: Option<&str>) -> Result<(), Ap
     // JSON-only clients (python-odata among them) ask for `/$count` with
     // `Accept: application/json`; a bare number is valid JSON too, so they get the text.
     let ok = accept_list(accept).iter().any(|m| {
-        (m.ty == "text" && (m.sub == "plain" || m.sub == "*"))
-            || (m.ty == "*" && m.sub == "*")
-            || (m.ty == "application" && m.sub.eq_ignore_ascii_case("json"))
+        m.is("text", "plain") || m.is("text", "*") || m.is_any() || m.is("application", "json")
     });
     if ok {
         Ok(())
     } else {
-        Err(ApiError::NotAcceptable(format!(
-            "cannot produce any of `{accept}`; this resource is text/plain"
-        )))
+        Err(not_acceptable(
+            ACCEPT,
+            format!("cannot produce any of `{accept}`; this resource is text/plain"),
+        ))
     }
 }
 
@@ -387,6 +404,39 @@ mod tests {
             metadata_format(None, Some("application/xml")).unwrap(),
             MetadataFormat::Xml
         );
+    }
+
+    #[test]
+    fn types_subtypes_and_parameter_names_are_case_insensitive() {
+        let full = DataFormat::Json(JsonFormat {
+            level: MetadataLevel::Full,
+            ieee754: false,
+        });
+        for a in ["Application/JSON", "APPLICATION/JSON", "*/*"] {
+            assert_eq!(data_format(None, Some(a)).unwrap(), minimal(), "{a}");
+            assert!(text_allowed(None, Some(a)).is_ok(), "{a}");
+        }
+        assert_eq!(
+            data_format(None, Some("Application/Json;ODATA.METADATA=full")).unwrap(),
+            full
+        );
+        assert_eq!(
+            data_format(Some("APPLICATION/JSON;odata.metadata=full"), None).unwrap(),
+            full
+        );
+        for a in ["Application/Atom+XML", "TEXT/XML", "application/XML"] {
+            assert_eq!(data_format(None, Some(a)).unwrap(), DataFormat::Atom, "{a}");
+        }
+        assert_eq!(
+            metadata_format(None, Some("Application/JSON")).unwrap(),
+            MetadataFormat::Json
+        );
+        assert_eq!(
+            metadata_format(None, Some("Application/JSON, Application/XML")).unwrap(),
+            MetadataFormat::Xml
+        );
+        assert!(text_allowed(None, Some("TEXT/Plain")).is_ok());
+        assert_eq!(data_format(None, Some("Application/*")).unwrap(), minimal());
     }
 
     #[test]

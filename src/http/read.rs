@@ -3,7 +3,8 @@
 use super::auth::{require_live, Pending};
 use super::dbcall;
 use super::error::ApiError;
-use super::negotiate::{data_format, text_allowed, DataFormat, JsonFormat};
+use super::negotiate::{self, data_format, text_allowed, DataFormat, JsonFormat};
+use super::not_found;
 use super::request::{query_without_skiptoken, Incoming};
 use super::AppState;
 use crate::bind::{Prop, Read};
@@ -109,8 +110,10 @@ pub async fn count(cx: &Ctx<'_>, read: Read) -> Result<HttpResponse, ApiError> {
     let n = cx
         .db(false, move |c| Ok(exec::count(c, dialect, ws, &read)?))
         .await?;
-    if n == 0 && !parent_exists(cx, parent).await? {
-        return Err(ApiError::NotFound(NO_PARENT.into()));
+    if n == 0 {
+        if let Some(e) = missing_parent(cx, parent).await? {
+            return Err(e);
+        }
     }
     Ok(text(n.to_string()))
 }
@@ -122,8 +125,8 @@ pub async fn aggregated_count(
 ) -> Result<HttpResponse, ApiError> {
     text_allowed(cx.format, cx.accept)?;
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
-    if !parent_exists(cx, ag.read.parent()).await? {
-        return Err(ApiError::NotFound(NO_PARENT.into()));
+    if let Some(e) = missing_parent(cx, ag.read.parent()).await? {
+        return Err(e);
     }
     let n = cx
         .db(false, move |c| {
@@ -133,20 +136,19 @@ pub async fn aggregated_count(
     Ok(text(n.to_string()))
 }
 
-const NO_PARENT: &str =
-    "no entity found at this address: the entity it navigates from does not exist";
-
-/// Whether the entity a read navigates from exists (true when it navigates from none).
-/// Asked only once a read found nothing, to tell "nothing related" from "no such entity".
-async fn parent_exists(cx: &Ctx<'_>, parent: Option<Read>) -> Result<bool, ApiError> {
+/// The 404 naming the entity a read navigates from, if that does not exist (`None` when
+/// it does, or the read navigates from none). Asked only once a read found nothing, to
+/// tell "nothing related" from "no such entity".
+async fn missing_parent(cx: &Ctx<'_>, parent: Option<Read>) -> Result<Option<ApiError>, ApiError> {
     let Some(parent) = parent else {
-        return Ok(true);
+        return Ok(None);
     };
+    let missing = not_found::missing(cx.req, &parent);
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
     let n = cx
         .db(true, move |c| Ok(exec::count(c, dialect, ws, &parent)?))
         .await?;
-    Ok(n > 0)
+    Ok((n == 0).then_some(missing))
 }
 
 pub async fn property(
@@ -173,13 +175,14 @@ pub async fn property(
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
     read.shape = Default::default();
     read.shape.select = Some(vec![prop]);
+    // The read comes back when nothing was found, for the 404 to name what is missing.
     let row = cx
         .db(true, move |c| {
             let plan = plan_read(&read, 1, None)?;
-            Ok(exec::read_single(c, dialect, ws, None, &plan, output)?)
+            Ok(exec::read_single(c, dialect, ws, None, &plan, output)?.ok_or(read))
         })
         .await?;
-    let row = row.ok_or_else(|| ApiError::NotFound("no entity with that key".into()))?;
+    let row = row.map_err(|read| not_found::missing(cx.req, &read))?;
     let doc: serde_json::Value = serde_json::from_str(&row).map_err(|_| ApiError::Blocking)?;
     let value = doc
         .get(prop.name)
@@ -235,22 +238,27 @@ pub async fn entities(
         // A single-valued navigation (no key of its own) with nothing related is no
         // content, once its source entity is known to exist.
         let navigated = read.key.is_none().then(|| read.parent()).flatten();
-        // A key lookup (plus any expands) is bounded by the key index.
+        // A key lookup (plus any expands) is bounded by the key index. The read comes
+        // back when nothing was found, for the 404 to name what is missing.
         let row = cx
             .db_guarded(
                 read.shape.expand.is_empty(),
-                Option::is_none,
+                Result::is_err,
                 move |c, guard| {
                     let plan = plan_read(&read, 1, None)?;
-                    Ok(exec::read_single(c, dialect, ws, guard, &plan, output)?)
+                    Ok(exec::read_single(c, dialect, ws, guard, &plan, output)?.ok_or(read))
                 },
             )
             .await?;
-        let Some(row) = row else {
-            if navigated.is_some() && parent_exists(cx, navigated).await? {
-                return Ok(HttpResponse::NoContent().finish());
+        let row = match row {
+            Ok(row) => row,
+            Err(_) if navigated.is_some() => {
+                return match missing_parent(cx, navigated).await? {
+                    None => Ok(HttpResponse::NoContent().finish()),
+                    Some(e) => Err(e),
+                };
             }
-            return Err(ApiError::NotFound("no entity found at this address".into()));
+            Err(read) => return Err(not_found::missing(cx.req, &read)),
         };
         return match f {
             DataFormat::Json(f) => Ok(json_response(f, entity_doc(context.as_deref(), &row))),
@@ -288,8 +296,10 @@ pub async fn entities(
             },
         )
         .await?;
-    if rows.rows.is_empty() && options.skiptoken.is_none() && !parent_exists(cx, parent).await? {
-        return Err(ApiError::NotFound(NO_PARENT.into()));
+    if rows.rows.is_empty() && options.skiptoken.is_none() {
+        if let Some(e) = missing_parent(cx, parent).await? {
+            return Err(e);
+        }
     }
     let next_link = rows
         .next_after
@@ -340,9 +350,14 @@ pub async fn aggregated(
     options: &QueryOptions,
 ) -> Result<HttpResponse, ApiError> {
     let DataFormat::Json(f) = f else {
-        return Err(ApiError::NotAcceptable(
-            "an aggregated result is written as JSON only".into(),
-        ));
+        return Err(ApiError::NotAcceptable {
+            message: "an aggregated result is written as JSON only".into(),
+            target: if cx.format.is_some() {
+                negotiate::FORMAT
+            } else {
+                negotiate::ACCEPT
+            },
+        });
     };
     let root = cx.req.root.as_str();
     let context = (f.level != MetadataLevel::None)
@@ -364,8 +379,8 @@ pub async fn aggregated(
     let offset = ag.skip.unwrap_or(0).saturating_add(served);
     let dialect = cx.state.db.dialect;
     // Aggregating what an entity that does not exist navigates to is 404, as reading it is.
-    if !parent_exists(cx, ag.read.parent()).await? {
-        return Err(ApiError::NotFound(NO_PARENT.into()));
+    if let Some(e) = missing_parent(cx, ag.read.parent()).await? {
+        return Err(e);
     }
     let (rows, more, count) = cx
         .db_guarded(

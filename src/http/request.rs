@@ -4,6 +4,8 @@ use actix_web::http::header::HeaderMap;
 use actix_web::http::Method;
 use actix_web::HttpRequest;
 
+use super::error::ApiError;
+
 /// Longest request target we parse (path and query), alone or inside a `$batch`.
 pub const MAX_URI: usize = 16 * 1024;
 
@@ -49,6 +51,47 @@ impl<'a> Incoming<'a> {
             .map(str::trim)
     }
 
+    /// A request in a version this service does not speak is refused (OData 4.01 Part 1
+    /// §8.2.6, §8.1.5): `OData-Version` must be 4.0 or 4.01, `OData-MaxVersion` at least
+    /// 4.0, and both must be versions; 4.0 is what is answered either way.
+    pub fn check_versions(&self) -> Result<(), ApiError> {
+        let bad = |name: &'static str, message: String| ApiError::BadHeader { name, message };
+        if let Some(v) = self.header("odata-version") {
+            match version(v) {
+                None => return Err(bad("OData-Version", not_a_version("OData-Version", v))),
+                Some(n) if !(4.0..=4.01).contains(&n) => {
+                    return Err(bad(
+                        "OData-Version",
+                        format!(
+                            "OData-Version {v} is not supported: this service speaks 4.0 and 4.01"
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(v) = self.header("odata-maxversion") {
+            match version(v) {
+                None => {
+                    return Err(bad(
+                        "OData-MaxVersion",
+                        not_a_version("OData-MaxVersion", v),
+                    ))
+                }
+                Some(n) if n < 4.0 => {
+                    return Err(bad(
+                        "OData-MaxVersion",
+                        format!(
+                        "OData-MaxVersion {v} is below 4.0, the only version this service speaks"
+                    ),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// `Prefer: odata.maxpagesize=N`, if present and sensible.
     pub fn preferred_page_size(&self) -> Option<u64> {
         self.preferences().find_map(|p| {
@@ -59,6 +102,21 @@ impl<'a> Incoming<'a> {
                 .filter(|n| *n > 0)
         })
     }
+}
+
+/// An OData version, `4.0` or `4.01` (digits, optionally a `.` and digits), as a number.
+fn version(v: &str) -> Option<f64> {
+    let v = v.trim();
+    let (major, minor) = v.split_once('.').unwrap_or((v, "0"));
+    let digits = |s: &str| (1..=4).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(major) && digits(minor))
+        .then(|| v.parse().ok())
+        .flatten()
+}
+
+fn not_a_version(name: &str, v: &str) -> String {
+    let shown: String = v.chars().take(64).collect();
+    format!("{name} `{shown}` is not a version such as 4.0 or 4.01")
 }
 
 /// `scheme://host/` as the client addressed the service. Behind a proxy that says so
@@ -176,5 +234,27 @@ pub async fn next_chunk(
             PayloadError::EncodingCorrupted => "its Content-Encoding could not be decoded".into(),
             other => other.to_string(),
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version;
+
+    #[test]
+    fn versions_are_digits_with_an_optional_fraction() {
+        for (v, n) in [
+            ("4.0", Some(4.0)),
+            (" 4.01 ", Some(4.01)),
+            ("4", Some(4.0)),
+            ("5.0", Some(5.0)),
+        ] {
+            assert_eq!(version(v), n, "{v}");
+        }
+        for v in [
+            "", "x", "4.", ".0", "4.0.1", "+4.0", "-4.0", "4e0", "NaN", "4.0x", "99999.0",
+        ] {
+            assert_eq!(version(v), None, "{v}");
+        }
     }
 }

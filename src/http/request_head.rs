@@ -11,7 +11,8 @@
 //!   request means what the client typed) and shortens an over-long target to [`KEPT`]
 //!   bytes, still past `MAX_URI`, which the pipeline answers with its 414;
 //! - checks the head as actix-http will: httparse, which actix-http parses with, then
-//!   actix-http's rules for `Host`, `Content-Length` and `Transfer-Encoding`. A head it
+//!   actix-http's rules for `Host`, `Content-Length` and `Transfer-Encoding`, and that
+//!   `Authorization` comes at most once. A head it
 //!   would refuse, one past [`HEAD_MAX`] bytes or [`MAX_FIELDS`] fields, and one not
 //!   complete within [`HEAD_TIMEOUT`] are replaced by a stand-in request, which
 //!   [`answer_refused`] answers with the reason as an OData error. Then the connection
@@ -405,6 +406,7 @@ fn framing(head: &[u8]) -> Result<State, HeadError> {
     let mut length = None;
     let mut chunked = None;
     let mut host = false;
+    let mut authorization = false;
     let mut websocket = false;
     for (n, f) in req.headers.iter().enumerate() {
         // Names by length first: most fields are none of these.
@@ -449,6 +451,12 @@ fn framing(head: &[u8]) -> Result<State, HeadError> {
                 return Err(field(n, f.name, problem));
             }
             host = true;
+        } else if is("authorization") {
+            // A singleton (RFC 9110 §11.6.2): with two, which credentials act is a guess.
+            if authorization {
+                return Err(twice(n, f.name));
+            }
+            authorization = true;
         } else if is("upgrade") {
             websocket |= value().is_ok_and(|v| v.eq_ignore_ascii_case("websocket"));
         }
@@ -470,11 +478,24 @@ fn framing(head: &[u8]) -> Result<State, HeadError> {
         });
     }
     // httparse took the method as a token, which `Method` accepts; an origin-form
-    // target, encoded, is a path the URI parser takes. Other forms are parsed to be sure.
+    // target, encoded, is a path the URI parser takes. Other forms are parsed to be sure:
+    // the URI parser would take `Contacts(1)` as an authority, the root of the answer's
+    // URLs, so only CONNECT (authority-form) and `OPTIONS *` go without a scheme
+    // (RFC 9112 §3.2).
     let path = req.path.unwrap_or_default();
-    if !path.starts_with('/') && Uri::try_from(path).is_err() {
-        let problem = format!("the target `{}` is not a URL", shown(path.as_bytes()));
-        return Err(HeadError::RequestLine(problem));
+    if !path.starts_with('/') {
+        let fits = match method {
+            "CONNECT" => Uri::try_from(path).is_ok(),
+            "OPTIONS" if path == "*" => true,
+            _ => Uri::try_from(path).is_ok_and(|u| u.scheme().is_some() && u.host().is_some()),
+        };
+        if !fits {
+            let problem = format!(
+                "the target `{}` is neither a path starting with `/` nor an absolute URL",
+                shown(path.as_bytes())
+            );
+            return Err(HeadError::RequestLine(problem));
+        }
     }
     Ok(match (chunked, length) {
         (Some(_), _) => State::Opaque,
@@ -790,7 +811,7 @@ mod tests {
 
     #[test]
     fn valid_requests_pass_unchanged() {
-        let req = "GET /Contacts?$filter=Surname%20eq%20'Sm%C3%BCth'&$top=2 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.0\n\n";
+        let req = "GET /Contacts?$filter=Surname%20eq%20'Sm%C3%BCth'&$top=2 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.0\n\nGET http://h:1/Contacts HTTP/1.1\r\nHost: x\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n";
         assert_eq!(rewritten(req.as_bytes()), req);
         let mut s = Scanner::new();
         assert_eq!(s.feed(req.as_bytes(), &mut Vec::new()), None, "in place");
@@ -890,6 +911,9 @@ mod tests {
             ("POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", field(2, "Transfer-Encoding", "comes with a Content-Length: the body's length is one or the other")),
             ("POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", field(1, "Transfer-Encoding", "is not allowed in HTTP/1.0")),
             ("POST /x HTTP/1.0\r\n\r\n", HeadError::Missing { name: "Content-Length", why: "an HTTP/1.0 POST requires it" }),
+            ("GET /x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\nauthorization: Bearer b\r\n\r\n", field(3, "authorization", "appears more than once")),
+            ("GET Contacts(1) HTTP/1.1\r\nHost: x\r\n\r\n", line("the target `Contacts(1)` is neither a path starting with `/` nor an absolute URL")),
+            ("GET * HTTP/1.1\r\nHost: x\r\n\r\n", line("the target `*` is neither a path starting with `/` nor an absolute URL")),
         ] {
             let input = format!("{ok}{head}{ok}");
             let (out, why) = refused(&input);
