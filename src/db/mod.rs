@@ -2,6 +2,7 @@
 
 pub mod deadline;
 pub mod decimal;
+mod exact_text;
 pub mod inline;
 mod letter_case;
 mod regexp;
@@ -244,6 +245,7 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
             regexp::register(&mut c)?;
             decimal::register(&mut c)?;
             letter_case::register(&mut c)?;
+            exact_text::register(&mut c)?;
             deadline::register(&mut c)?;
             Ok(DbConnection::Sqlite(c))
         }

@@ -41,7 +41,10 @@ impl SkipToken {
                 Value::Null => serde_json::Value::Null,
                 Value::Bool(b) => json!(b),
                 Value::Int(i) => json!(i),
-                Value::Double(d) | Value::Duration(d) => json!(d),
+                // As text, which parses back exactly: serde_json reads a JSON number
+                // only to the nearest few ulps (110.00000000000001 as 110).
+                Value::Double(d) => json!(d.to_string()),
+                Value::Duration(d) => json!(d),
                 Value::Decimal(s)
                 | Value::String(s)
                 | Value::DateTimeOffset(s)
@@ -127,8 +130,9 @@ pub fn value_from_json(v: &serde_json::Value, ty: Ty) -> Result<Value, SkipToken
             s.parse::<f64>().map_err(|_| SkipTokenError::Malformed)?;
             Value::Decimal(s.clone())
         }
-        // Fractions are written as exact text (see `Compiler::order_values`).
-        (J::String(s), Ty::Edm(EdmType::Double)) => {
+        // Fractions are written as exact text (see `Compiler::order_values` and
+        // `SkipToken::encode`), also where an integer-typed key held one.
+        (J::String(s), Ty::Edm(t)) if t.is_integer() || t == EdmType::Double => {
             Value::Double(s.parse().map_err(|_| SkipTokenError::Malformed)?)
         }
         (J::Number(n), Ty::Duration) => {
@@ -152,7 +156,7 @@ mod tests {
         let text = Ty::Edm(EdmType::String);
         for (v, ty) in [
             (json!(true), int),
-            (json!("7"), int),
+            (json!("7x"), int),
             (json!([1]), int),
             (json!({"a": 1}), text),
             (json!(7), text),
@@ -169,6 +173,24 @@ mod tests {
         }
         assert_eq!(value_from_json(&json!(7), int), Ok(Value::Int(7)));
         assert_eq!(value_from_json(&json!(2.5), int), Ok(Value::Double(2.5)));
+        // Doubles travel as exact text: serde_json would read the number to a few ulps.
+        let d = 100.0 * 1.1;
+        let token = SkipToken {
+            workspace: 1,
+            query: "q".into(),
+            after: vec![Value::Double(d)],
+            served: 1,
+        };
+        let encoded = token.encode();
+        let doc: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&encoded)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(doc["a"][0], "110.00000000000001");
+        let back = SkipToken::decode(&encoded, 1, "q", &[TExpr::Lit(Value::Double(0.0))]);
+        assert_eq!(back.map(|t| t.after), Ok(vec![Value::Double(d)]));
         assert_eq!(
             value_from_json(&json!(1), Ty::Edm(EdmType::Boolean)),
             Ok(Value::Bool(true))

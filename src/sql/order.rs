@@ -40,8 +40,9 @@ impl Compiler {
                 q.sql(", ");
             }
             // A fraction goes into the token as exact text: as a JSON number it would be
-            // read back as the nearest double (or, from SQLite's JSON, with 15 digits),
-            // and the next page would start inside its tie group again, or past part of it.
+            // read back as the nearest double (or, from SQLite's JSON, with 16 digits at
+            // most), and the next page would start inside its tie group again, or past
+            // part of it.
             let exact = matches!(k.expr.ty(), Ty::Edm(EdmType::Decimal(..) | EdmType::Double));
             let key = |c: &mut Self, q: &mut Sql| match chosen {
                 Some(p) => {
@@ -57,10 +58,10 @@ impl Compiler {
                     q.sql(" AS text)");
                 }
                 (true, Dialect::Sqlite) => {
-                    // printf gives 17 digits, but "0.0" for null; integers stay numbers.
+                    // Integers stay numbers (see db::exact_text).
                     q.sql("(CASE WHEN typeof(");
                     key(self, q);
-                    q.sql(") = 'real' THEN printf('%!.17g', ");
+                    q.sql(") = 'real' THEN odata_exact_text(");
                     key(self, q);
                     q.sql(") ELSE ");
                     key(self, q);
