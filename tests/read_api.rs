@@ -782,6 +782,8 @@ async fn cast_and_isof_follow_the_assignment_rules() {
                  and cast('2024-03-05',Edm.Date) eq 2024-03-05 and cast('2024-02-30',Edm.Date) eq null \
                  and cast('2024-03-05',Edm.DateTimeOffset) eq 2024-03-05T00:00:00Z \
                  and cast('2024-02-30',Edm.DateTimeOffset) eq null \
+                 and cast('0000-01-01',Edm.DateTimeOffset) eq null and cast('0000-01-01',Edm.Date) eq null \
+                 and round(cast(2.5,Edm.Double)) eq 3 and round(-0.5e0) eq -1 and round(cast(1.4,Edm.Double)) eq 1 \
                  and cast(cast(Created,Edm.String),Edm.DateTimeOffset) eq Created \
                  and cast('10:30:15.7',Edm.TimeOfDay) eq 10:30:15 and cast('07:05',Edm.TimeOfDay) eq 07:05:00 \
                  and cast('24:00',Edm.TimeOfDay) eq null and cast('10:30 pm',Edm.TimeOfDay) eq null \

@@ -12,9 +12,11 @@ use crate::model::EdmType;
 const INTEGER: &str = "^[+-]?[0-9]{1,19}$";
 /// An instant as XML Schema writes it (OData's cast rule 11): a date, a time of day, and
 /// an offset or none (UTC); or a date alone, its midnight in UTC (a date's instant).
-const INSTANT: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,12})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$";
-/// A date literal.
-const DATE: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+const INSTANT: &str = "^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,12})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$";
+/// A date literal, years 1 to 9999 (OData has no year 0; PostgreSQL would read 0000 as
+/// 1 BC and refuse it).
+const DATE: &str =
+    "^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}$";
 /// A time-of-day literal (`timeOfDayValue`).
 const TIME_OF_DAY: &str = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,12})?)?$";
 /// A decimal or double literal, with the digits bounded so that neither backend's

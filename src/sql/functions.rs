@@ -5,6 +5,7 @@ use super::compiler::Compiler;
 use super::Sql;
 use crate::bind::{TExpr, Ty, Value};
 use crate::db::Dialect;
+use crate::model::EdmType;
 use odata_parser::Function;
 
 impl Compiler {
@@ -173,6 +174,18 @@ impl Compiler {
                 // Already whole, and typed as the integer it is (PostgreSQL's floor() of
                 // a smallint is a double precision).
                 arg(self, q, 0);
+            }
+            Round if pg && first_ty == Some(Ty::Edm(EdmType::Double)) => {
+                // Half away from zero, as OData and SQLite round: PostgreSQL's round of a
+                // double rounds half to even (2.5 to 2), its round of a numeric does not.
+                // A double's NaN and infinities stay what they are.
+                q.sql("(CASE WHEN ");
+                arg(self, q, 0);
+                q.sql(" IN ('NaN', 'Infinity', '-Infinity') THEN ");
+                arg(self, q, 0);
+                q.sql(" ELSE CAST(round(CAST(");
+                arg(self, q, 0);
+                q.sql(" AS numeric)) AS double precision) END)");
             }
             Round => {
                 q.sql("round(");
