@@ -530,7 +530,8 @@ impl Compiler {
         // From seconds back to the base's type, as each database writes it.
         let (open, close) = match (pg, date) {
             (true, true) => ("CAST(to_timestamp(", ") AT TIME ZONE 'UTC' AS date)"),
-            (true, false) => ("to_timestamp(", ")"),
+            // Whole seconds, as SQLite keeps instants (its `%S` drops the fraction).
+            (true, false) => ("to_timestamp(floor(", "))"),
             (false, true) => ("date(", ", 'unixepoch')"),
             (false, false) => ("strftime('%Y-%m-%dT%H:%M:%SZ', ", ", 'unixepoch')"),
         };
