@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,9 @@ pub struct RedisServer {
     child: Option<Child>,
     /// TLS only (`--port 0 --tls-port`): the directory with its CA and certificate.
     tls: Option<tempfile::TempDir>,
+    /// Where this server's own Unix socket is: it answers there only once it holds its
+    /// TCP port, which tells it apart from another test's server on the same port.
+    own: tempfile::TempDir,
 }
 
 impl RedisServer {
@@ -34,6 +38,7 @@ impl RedisServer {
             port: free_port(),
             child: None,
             tls: None,
+            own: tempfile::tempdir().expect("tempdir"),
         };
         s.start();
         Some(s)
@@ -130,6 +135,7 @@ impl RedisServer {
             port,
             child: None,
             tls: None,
+            own: tempfile::tempdir().expect("tempdir"),
         })
     }
 
@@ -146,8 +152,32 @@ impl RedisServer {
         format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
+    /// Starts the server on its port. Another test may have been handed the same spare
+    /// port and started its server there first: then this one exits, and starts again
+    /// on another port (before its first start only: a restart keeps its port).
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
+        let first = !self.started_once();
+        for _ in 0..20 {
+            if self.start_once() {
+                return;
+            }
+            assert!(first, "redis-server could not take its port back");
+            self.port = free_port();
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn socket(&self) -> std::path::PathBuf {
+        self.own.path().join("redis.sock")
+    }
+
+    fn started_once(&self) -> bool {
+        self.own.path().join("started").exists()
+    }
+
+    /// One start on `self.port`: whether this server now holds it.
+    fn start_once(&mut self) -> bool {
         let mut cmd = Command::new("redis-server");
         match &self.tls {
             None => cmd.args(["--port", &self.port.to_string()]),
@@ -168,19 +198,28 @@ impl RedisServer {
                     ])
             }
         };
-        let child = cmd
+        let socket = self.socket();
+        let mut child = cmd
             .args(["--bind", "127.0.0.1"])
+            .args(["--unixsocket", &socket.to_string_lossy()])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn redis-server");
-        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        // Redis opens its Unix socket after its TCP port, and exits when it cannot
+        // take the port.
+        while UnixStream::connect(&socket).is_err() {
+            if child.try_wait().expect("redis-server status").is_some() {
+                return false;
+            }
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
+        let _ = std::fs::write(self.own.path().join("started"), b"");
+        self.child = Some(child);
+        true
     }
 
     /// Kills the server (SIGKILL: no goodbye on the connections, like a crash).
