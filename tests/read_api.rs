@@ -791,6 +791,8 @@ async fn cast_and_isof_follow_the_assignment_rules() {
                  and cast('2024-02-30',Edm.DateTimeOffset) eq null \
                  and cast('0000-01-01',Edm.DateTimeOffset) eq null and cast('0000-01-01',Edm.Date) eq null \
                  and round(cast(2.5,Edm.Double)) eq 3 and round(-0.5e0) eq -1 and round(cast(1.4,Edm.Double)) eq 1 \
+                 and floor(1e19) eq 1e19 and ceiling(-1e19) eq -1e19 and floor(-2.5e0) eq -3 and ceiling(2.5e0) eq 3 \
+                 and cast(cast(19,Edm.Double),Edm.String) eq '19' and cast(2.5e0,Edm.String) eq '2.5' \
                  and cast(cast(Created,Edm.String),Edm.DateTimeOffset) eq Created \
                  and cast('10:30:15.7',Edm.TimeOfDay) eq 10:30:15 and cast('07:05',Edm.TimeOfDay) eq 07:05:00 \
                  and cast('24:00',Edm.TimeOfDay) eq null and cast('10:30 pm',Edm.TimeOfDay) eq null \

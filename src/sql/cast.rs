@@ -216,6 +216,20 @@ impl Compiler {
                 self.expr(q, e, scopes);
                 q.sql(" AS numeric)) AS text)");
             }
+            Ty::Edm(EdmType::Double) if !pg => {
+                // A whole double as PostgreSQL writes it, `19` rather than SQLite's `19.0`.
+                q.sql("(CASE WHEN abs(");
+                self.expr(q, e, scopes);
+                q.sql(") < 4503599627370496 AND ");
+                self.expr(q, e, scopes);
+                q.sql(" = CAST(");
+                self.expr(q, e, scopes);
+                q.sql(" AS INTEGER) THEN CAST(CAST(");
+                self.expr(q, e, scopes);
+                q.sql(" AS INTEGER) AS TEXT) ELSE CAST(");
+                self.expr(q, e, scopes);
+                q.sql(" AS TEXT) END)");
+            }
             _ => {
                 // SQLite keeps dates and times as the text OData writes.
                 q.sql("CAST(");

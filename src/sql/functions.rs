@@ -199,14 +199,20 @@ impl Compiler {
                     q.sql(")");
                 } else {
                     // Without SQLite's optional math functions: truncate, then correct.
-                    q.sql("(CAST(");
+                    // From 2^52 on every double is whole already (and infinities stay),
+                    // where the cast to a 64-bit integer would clamp or overflow.
+                    q.sql("(CASE WHEN abs(");
+                    arg(self, q, 0);
+                    q.sql(") >= 4503599627370496 THEN ");
+                    arg(self, q, 0);
+                    q.sql(" ELSE CAST(");
                     arg(self, q, 0);
                     q.sql(" AS INTEGER) ");
                     q.sql(if f == Floor { "- (" } else { "+ (" });
                     arg(self, q, 0);
                     q.sql(if f == Floor { " < CAST(" } else { " > CAST(" });
                     arg(self, q, 0);
-                    q.sql(" AS INTEGER)))");
+                    q.sql(" AS INTEGER)) END)");
                 }
             }
             _ => {
