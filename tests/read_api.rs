@@ -2056,6 +2056,12 @@ async fn media_types_are_matched_whatever_their_case() {
             "application/atom+xml",
         ),
         ("Contacts/$count", "TEXT/PLAIN", "text/plain"),
+        // A type refused by name (q=0) stays refused under a wildcard.
+        (
+            "Contacts?$top=1",
+            "application/json;q=0, */*",
+            "application/atom+xml",
+        ),
         ("$metadata", "Application/Xml", "application/xml"),
     ] {
         let headers: &[(&str, &str)] = if accept.is_empty() {

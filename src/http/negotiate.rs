@@ -94,6 +94,14 @@ fn accept_list(accept: &str) -> Vec<MediaRange<'_>> {
     list
 }
 
+/// Whether `accept` names `ty/sub` itself with q=0.
+fn refused(accept: &str, ty: &str, sub: &str) -> bool {
+    accept
+        .split(',')
+        .filter_map(parse_media)
+        .any(|m| m.q <= 0.0 && m.is(ty, sub))
+}
+
 /// What asked for a format, the target of a 406.
 pub(super) const FORMAT: &str = "$format";
 pub(super) const ACCEPT: &str = "Accept";
@@ -192,11 +200,16 @@ pub fn data_format(format: Option<&str>, accept: Option<&str>) -> Result<DataFor
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
         return Ok(minimal());
     };
+    // A type named with q=0 is refused even where a wildcard would allow it (RFC 9110
+    // §12.5.1: the more specific range decides).
+    let json_refused = refused(accept, "application", "json");
+    let atom_refused = refused(accept, "application", "atom+xml");
     for m in accept_list(accept) {
-        if is_json(&m) {
+        let wildcard = m.is_any() || m.is("application", "*");
+        if is_json(&m) && !(wildcard && json_refused) {
             return json_params(&m.params, ACCEPT).map(DataFormat::Json);
         }
-        if is_atom(&m) {
+        if is_atom(&m) || (wildcard && !atom_refused) {
             return Ok(DataFormat::Atom);
         }
     }
@@ -353,6 +366,22 @@ mod tests {
     fn unproducible_accept_is_refused() {
         assert!(data_format(None, Some("image/png")).is_err());
         assert!(data_format(None, Some("application/json;q=0")).is_err());
+        // A type refused by name stays refused under a wildcard.
+        for a in [
+            "application/json;q=0, */*",
+            "application/json;q=0, application/*",
+        ] {
+            assert_eq!(data_format(None, Some(a)).unwrap(), DataFormat::Atom, "{a}");
+        }
+        assert!(data_format(
+            None,
+            Some("application/json;q=0,application/atom+xml;q=0,*/*")
+        )
+        .is_err());
+        assert_eq!(
+            data_format(None, Some("application/atom+xml;q=0, */*")).unwrap(),
+            minimal()
+        );
         assert!(text_allowed(None, Some("application/json")).is_ok());
         assert!(text_allowed(None, Some("application/xml")).is_err());
         assert!(text_allowed(None, Some("image/png")).is_err());
