@@ -226,6 +226,29 @@ async fn malformed_batches_are_4xx_odata_errors() {
             &post(&app, &t, "application/json", twice.to_string().into_bytes()).await,
             400,
         );
+        // dependsOn names only requests (or atomicity groups) before it.
+        for depends in [json!(["9"]), json!(["b"]), json!(["a", "c"])] {
+            let body = json!({"requests": [
+                {"id": "a", "method": "get", "url": "Contacts(1)"},
+                {"id": "b", "method": "get", "url": "Contacts(2)", "dependsOn": depends},
+                {"id": "c", "method": "get", "url": "Contacts(3)"},
+            ]});
+            let r = post(&app, &t, "application/json", body.to_string().into_bytes()).await;
+            error(&r, 400);
+            assert!(r.text.contains("depends on"), "{}", r.text);
+        }
+        let ordered = json!({"requests": [
+            {"id": "a", "method": "get", "url": "Contacts(1)", "atomicityGroup": "g"},
+            {"id": "b", "method": "get", "url": "Contacts(2)", "dependsOn": ["a", "g"]},
+        ]});
+        let r = post(
+            &app,
+            &t,
+            "application/json",
+            ordered.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
         let many: Vec<&str> = vec!["Contacts(1)"; 101];
         error(
             &post(&app, &t, "application/json", json_batch(&many)).await,

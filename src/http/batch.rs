@@ -237,6 +237,10 @@ fn json_items(body: &[u8]) -> Result<Vec<Item>, BatchError> {
         url: String,
         #[serde(default)]
         headers: Map<String, Value>,
+        #[serde(default, rename = "dependsOn")]
+        depends_on: Vec<String>,
+        #[serde(default, rename = "atomicityGroup")]
+        atomicity_group: Option<String>,
     }
     #[derive(serde::Deserialize)]
     struct Batch {
@@ -245,15 +249,31 @@ fn json_items(body: &[u8]) -> Result<Vec<Item>, BatchError> {
     let batch: Batch = serde_json::from_slice(body)
         .map_err(|e| BatchError::Malformed(format!("JSON batch body: {e}")))?;
     let mut ids = std::collections::HashSet::new();
+    let mut groups = std::collections::HashSet::new();
     batch
         .requests
         .into_iter()
         .map(|r| {
+            // A request may depend only on requests (or atomicity groups) before it
+            // (JSON Format 4.01, 19.1): anything else is an order no one can follow.
+            if let Some(d) = r
+                .depends_on
+                .iter()
+                .find(|d| !ids.contains(*d) && !groups.contains(*d))
+            {
+                return Err(BatchError::Malformed(format!(
+                    "request `{}` depends on `{d}`, which is no request or atomicity group before it",
+                    r.id
+                )));
+            }
             if !ids.insert(r.id.clone()) {
                 return Err(BatchError::Malformed(format!(
                     "request id `{}` is used twice",
                     r.id
                 )));
+            }
+            if let Some(g) = r.atomicity_group {
+                groups.insert(g);
             }
             let headers = headers_of(
                 r.headers
