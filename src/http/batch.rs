@@ -142,7 +142,11 @@ async fn answer(
     lease: &RefCell<Option<Lease>>,
     pending: Option<&Pending>,
 ) -> Answer {
-    let resp = if item.changeset {
+    let resp = if item.changeset && matches!(item.method, Method::GET | Method::HEAD) {
+        // Reads belong outside change sets (OData 4.01 Part 1, 11.7.3).
+        ApiError::BadRequest("a change set holds writes only; send a GET outside it".into())
+            .response(false)
+    } else if item.changeset {
         ApiError::NotImplemented("a change set holds writes, and this service is read-only".into())
             .response(false)
     } else {
@@ -371,9 +375,21 @@ fn multipart_items(body: &[u8], boundary: &str) -> Result<Vec<Item>, BatchError>
             let id = get("content-id").map(str::to_owned);
             let ctype = get("content-type").unwrap_or("").to_ascii_lowercase();
             if ctype.starts_with("multipart/mixed") {
+                // Answered as a whole; a read inside makes it the client's error (see
+                // `answer`), which its method says.
+                let reads = match get("content-type").map(Format::of) {
+                    Some(Ok(Format::Multipart(inner))) => parts(content, &inner)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .any(|p| {
+                            let (_, request) = split_head(p);
+                            matches!(embedded_request(request), Ok((m, _, _)) if m == Method::GET || m == Method::HEAD)
+                        }),
+                    _ => false,
+                };
                 return Ok(Item {
                     id,
-                    method: Method::POST,
+                    method: if reads { Method::GET } else { Method::POST },
                     url: String::new(),
                     headers: HeaderMap::new(),
                     changeset: true,
