@@ -42,8 +42,8 @@ mod tests {
             f64::NEG_INFINITY,
         ] {
             assert_eq!(
-                exact(v).parse::<f64>().unwrap().to_bits(),
-                v.to_bits(),
+                exact(v).parse::<f64>().map(f64::to_bits),
+                Ok(v.to_bits()),
                 "{v}"
             );
         }

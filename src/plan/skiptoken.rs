@@ -182,13 +182,14 @@ mod tests {
             served: 1,
         };
         let encoded = token.encode();
-        let doc: serde_json::Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(&encoded)
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(doc["a"][0], "110.00000000000001");
+        let doc: Option<serde_json::Value> = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&encoded)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        assert_eq!(
+            doc.map(|d| d["a"][0].clone()),
+            Some(json!("110.00000000000001"))
+        );
         let back = SkipToken::decode(&encoded, 1, "q", &[TExpr::Lit(Value::Double(0.0))]);
         assert_eq!(back.map(|t| t.after), Ok(vec![Value::Double(d)]));
         assert_eq!(
