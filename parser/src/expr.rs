@@ -7,6 +7,7 @@ use crate::decode::Src;
 use crate::error::{backtrack, commit, fail, found, too_deep, Res};
 use crate::lex::{bws, identifier, is_ws, keyword, qualified};
 use crate::literal::literal;
+use crate::options::{opt_by_name, Opt};
 
 pub(crate) const MAX_DEPTH: u32 = 100;
 
@@ -685,32 +686,27 @@ pub(crate) fn key_predicate<'a>(
 /// there is not supported.
 fn count_options<'a>(c: &Src<'_>, open: &'a str, d: u32) -> Res<'a, Expr> {
     let r = bws(&open[1..]);
-    let body = r.strip_prefix('$').unwrap_or(r);
-    let Some(cond) = body
-        .get(..7)
-        .filter(|n| n.eq_ignore_ascii_case("filter="))
-        .map(|_| &body[7..])
-    else {
-        if body
-            .get(..7)
-            .is_some_and(|n| n.eq_ignore_ascii_case("search="))
-        {
-            return Err(nom::Err::Failure(crate::error::PErr {
-                at: r,
-                kind: crate::ErrorKind::NotImplemented,
-                msg: "`$search` inside `$count(...)` is not supported".into(),
-            }));
-        }
-        return fail(
+    let named = identifier(r.strip_prefix('$').unwrap_or(r))
+        .ok()
+        .and_then(|(after, name)| Some((after.strip_prefix('=')?, opt_by_name(name)?)));
+    match named {
+        Some((cond, Opt::Filter)) => condition_in_parens(c, cond, d, "`$count($filter=...)`"),
+        Some((_, Opt::Search)) => Err(nom::Err::Failure(crate::error::PErr {
+            at: r,
+            kind: crate::ErrorKind::NotImplemented,
+            msg: "`$search` inside `$count(...)` is not supported".into(),
+        })),
+        _ => fail(
             r,
             format!("expected `$filter=` in `$count(...)`, found {}", found(r)),
-        );
-    };
-    let (a, e) = commit(expr(c, bws(cond), d + 1), |at| {
-        format!(
-            "expected a condition in `$count($filter=...)`, found {}",
-            found(at)
-        )
+        ),
+    }
+}
+
+/// A condition and the `)` that closes it: `$filter(cond)`, `$count($filter=cond)`.
+fn condition_in_parens<'a>(c: &Src<'_>, i: &'a str, d: u32, within: &str) -> Res<'a, Expr> {
+    let (a, e) = commit(expr(c, bws(i), d + 1), |at| {
+        format!("expected a condition in {within}, found {}", found(at))
     })?;
     let a = bws(a);
     match a.strip_prefix(')') {
@@ -746,16 +742,7 @@ fn member<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
             let Some(open) = after.strip_prefix('(') else {
                 return fail(after, "expected `(` after `$filter`");
             };
-            let (a, e) = commit(expr(c, bws(open), d + 1), |at| {
-                format!(
-                    "expected a condition in `$filter(...)`, found {}",
-                    found(at)
-                )
-            })?;
-            let a = bws(a);
-            let Some(a) = a.strip_prefix(')') else {
-                return fail(a, format!("expected `)`, found {}", found(a)));
-            };
+            let (a, e) = condition_in_parens(c, open, d, "`$filter(...)`")?;
             key = Some(KeyPredicate::Single(e));
             after = a;
         } else if name == "$count" && after.starts_with('(') {

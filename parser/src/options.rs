@@ -15,7 +15,7 @@ use crate::search::search;
 pub(crate) const MAX_EXPAND_DEPTH: u32 = 32;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Opt {
+pub(crate) enum Opt {
     Select,
     Expand,
     Filter,
@@ -36,7 +36,7 @@ enum Opt {
     Apply,
 }
 
-fn opt_by_name(name: &str) -> Option<Opt> {
+pub(crate) fn opt_by_name(name: &str) -> Option<Opt> {
     let n = name.strip_prefix('$').unwrap_or(name);
     let mut buf = [0u8; 16];
     Some(match crate::lex::lower(n, &mut buf)? {

@@ -3,7 +3,6 @@
 use super::error::ApiError;
 use crate::db::{Db, DbConnection, DbError, Dialect, Manager, CONNECTION_WAIT};
 use actix_web::web;
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use std::cell::RefCell;
 
 /// An embedded-SQLite connection a request holds from its token lookup to its last read,
@@ -41,9 +40,7 @@ impl Drop for Lease {
     fn drop(&mut self) {
         if cached(&mut self.conn, "ROLLBACK").is_err() {
             // Still in the transaction: marked broken, the pool discards the connection.
-            if let DbConnection::Sqlite(c) = &mut *self.conn {
-                AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error();
-            }
+            crate::db::mark_broken(&mut self.conn);
         }
     }
 }

@@ -97,14 +97,7 @@ impl Compiler {
                     from == Ty::Edm(EdmType::Double) && ty != "double precision" && ty != "REAL";
                 if finite {
                     q.sql("(CASE WHEN ");
-                    if pg {
-                        self.expr(q, e, scopes);
-                        q.sql(" NOT IN ('NaN', 'Infinity', '-Infinity')");
-                    } else {
-                        q.sql("abs(");
-                        self.expr(q, e, scopes);
-                        q.sql(") < 9e999");
-                    }
+                    self.finite(q, &mut |c, q| c.expr(q, e, scopes));
                     q.sql(" THEN ");
                 }
                 q.sql("CAST(");
@@ -220,7 +213,7 @@ impl Compiler {
                 // A whole double as PostgreSQL writes it, `19` rather than SQLite's `19.0`.
                 q.sql("(CASE WHEN abs(");
                 self.expr(q, e, scopes);
-                q.sql(") < 4503599627370496 AND ");
+                q.sql(") < ").sql(super::expr::WHOLE_DOUBLES).sql(" AND ");
                 self.expr(q, e, scopes);
                 q.sql(" = CAST(");
                 self.expr(q, e, scopes);

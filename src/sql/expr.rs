@@ -668,6 +668,28 @@ impl Compiler {
     }
 }
 
+/// 2^52: from here on every double is a whole number (and a cast to a 64-bit integer
+/// may clamp or overflow), so rounding leaves such values as they are.
+pub(super) const WHOLE_DOUBLES: &str = "4503599627370496";
+
+impl Compiler {
+    /// `value is a finite number`: neither NaN nor an infinity; null for null. SQLite
+    /// has no NaN (it is null there), and writes an infinity as 9e999.
+    pub(super) fn finite(&mut self, q: &mut Sql, value: &mut dyn FnMut(&mut Compiler, &mut Sql)) {
+        match self.dialect {
+            Dialect::Postgres => {
+                value(self, q);
+                q.sql(" NOT IN ('NaN', 'Infinity', '-Infinity')");
+            }
+            Dialect::Sqlite => {
+                q.sql("abs(");
+                value(self, q);
+                q.sql(") < 9e999");
+            }
+        }
+    }
+}
+
 fn integers(a: &TExpr, b: &TExpr) -> bool {
     let int = |e: &TExpr| matches!(e.ty(), Ty::Edm(t) if t.is_integer());
     int(a) && int(b)

@@ -180,12 +180,12 @@ impl Compiler {
                 // double rounds half to even (2.5 to 2), its round of a numeric does not.
                 // A double's NaN and infinities stay what they are.
                 q.sql("(CASE WHEN ");
+                self.finite(q, &mut |c, q| arg(c, q, 0));
+                q.sql(" THEN CAST(round(CAST(");
                 arg(self, q, 0);
-                q.sql(" IN ('NaN', 'Infinity', '-Infinity') THEN ");
+                q.sql(" AS numeric)) AS double precision) ELSE ");
                 arg(self, q, 0);
-                q.sql(" ELSE CAST(round(CAST(");
-                arg(self, q, 0);
-                q.sql(" AS numeric)) AS double precision) END)");
+                q.sql(" END)");
             }
             Round => {
                 q.sql("round(");
@@ -198,12 +198,11 @@ impl Compiler {
                     arg(self, q, 0);
                     q.sql(")");
                 } else {
-                    // Without SQLite's optional math functions: truncate, then correct.
-                    // From 2^52 on every double is whole already (and infinities stay),
-                    // where the cast to a 64-bit integer would clamp or overflow.
+                    // Without SQLite's optional math functions: truncate, then correct;
+                    // whole doubles (and infinities) stay as they are.
                     q.sql("(CASE WHEN abs(");
                     arg(self, q, 0);
-                    q.sql(") >= 4503599627370496 THEN ");
+                    q.sql(") >= ").sql(super::expr::WHOLE_DOUBLES).sql(" THEN ");
                     arg(self, q, 0);
                     q.sql(" ELSE CAST(");
                     arg(self, q, 0);

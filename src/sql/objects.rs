@@ -240,10 +240,6 @@ impl Compiler {
         ty: Ty,
         value: &mut dyn FnMut(&mut Compiler, &mut Sql),
     ) {
-        let plain =
-            |c: &mut Compiler, q: &mut Sql, value: &mut dyn FnMut(&mut Compiler, &mut Sql)| {
-                c.typed_json(q, ty, value)
-            };
         if self.dialect == Dialect::Postgres {
             q.sql("(CASE WHEN ");
             value(self, q);
@@ -252,15 +248,15 @@ impl Compiler {
             q.sql(" = '-Infinity' THEN to_json(text '-INF') WHEN ");
             value(self, q);
             q.sql(" = 'NaN' THEN to_json(text 'NaN') ELSE to_json(");
-            plain(self, q, value);
+            self.typed_json(q, ty, value);
             q.sql(") END)");
         } else {
-            q.sql("(CASE WHEN abs(");
-            value(self, q);
-            q.sql(") < 9e999 OR ");
+            q.sql("(CASE WHEN ");
+            self.finite(q, value);
+            q.sql(" OR ");
             value(self, q);
             q.sql(" IS NULL THEN ");
-            plain(self, q, value);
+            self.typed_json(q, ty, value);
             q.sql(" WHEN ");
             value(self, q);
             q.sql(" > 0 THEN 'INF' ELSE '-INF' END)");
