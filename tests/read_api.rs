@@ -3828,3 +3828,251 @@ async fn a_set_paged_with_single_valued_expands_comes_whole() {
     })
     .await;
 }
+
+/// A property's context names its entity by canonical URL (Protocol §10.14), also after
+/// a navigation, whose target's key only the row knows.
+#[actix_web::test]
+async fn property_context_names_the_entity_it_belongs_to() {
+    each_backend(|app, t, _| async move {
+        let ctx = |r: &Reply| {
+            r.json()["@odata.context"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let r = app.get("Contacts(1)/Surname", &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            ctx(&r),
+            format!("{}/$metadata#Contacts(1)/Surname", app.base)
+        );
+        let division = app.get("Contacts(1)?$select=DivisionId", &t).await.json()["DivisionId"]
+            .as_i64()
+            .unwrap();
+        let r = app.get("Contacts(1)/Division/Name", &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            ctx(&r),
+            format!("{}/$metadata#Divisions({division})/Name", app.base)
+        );
+        let r = app.get("LeadStatus('WON')/Description", &t).await;
+        assert_eq!(
+            ctx(&r),
+            format!("{}/$metadata#LeadStatus('WON')/Description", app.base)
+        );
+        // Full metadata and Atom name the same entity; no metadata has no context.
+        let full = app
+            .get(
+                "Contacts(1)/Division/Name?$format=application/json;odata.metadata=full",
+                &t,
+            )
+            .await;
+        assert_eq!(
+            ctx(&full),
+            format!("{}/$metadata#Divisions({division})/Name", app.base)
+        );
+        let none = app
+            .get(
+                "Contacts(1)/Surname?$format=application/json;odata.metadata=none",
+                &t,
+            )
+            .await;
+        assert_eq!(none.json().get("@odata.context"), None, "{}", none.text);
+        assert_eq!(none.json()["value"], r_value(&app, &t).await);
+        let raw = app.get("Contacts(1)/Surname/$value", &t).await;
+        assert_eq!(Value::String(raw.text.clone()), r_value(&app, &t).await);
+    })
+    .await;
+}
+
+async fn r_value(app: &TestApp, t: &str) -> Value {
+    app.get("Contacts(1)?$select=Surname", t).await.json()["Surname"].clone()
+}
+
+/// A property through a single-valued navigation that relates to nothing is a 404 that
+/// says so, not one that blames its existing source.
+#[actix_web::test]
+async fn a_property_of_a_null_navigation_is_a_404_naming_the_navigation() {
+    each_backend(|app, t, beta| async move {
+        let without = app
+            .get(
+                "Contacts?$filter=AddressId eq null&$select=ContactId&$top=1",
+                &t,
+            )
+            .await
+            .values()[0]["ContactId"]
+            .as_i64()
+            .unwrap();
+        let r = app
+            .get(&format!("Contacts({without})/Address/Town"), &t)
+            .await;
+        assert_eq!(r.status, 404, "{}", r.text);
+        let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert_eq!(
+            message,
+            format!("the Address of the Contact with ContactId {without} is null")
+        );
+        // Through two navigations, and from an entity that does not exist.
+        let lead = app
+            .get(
+                "Leads?$filter=Contact/AddressId eq null&$select=LeadId&$top=1",
+                &t,
+            )
+            .await
+            .values()[0]["LeadId"]
+            .as_i64()
+            .unwrap();
+        let r = app
+            .get(&format!("Leads({lead})/Contact/Address/Town"), &t)
+            .await;
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(
+            r.json()["error"]["message"],
+            "the Address of the Contact this path navigates to is null"
+        );
+        let r = app.get("Contacts(99999999)/Address/Town", &t).await;
+        assert_eq!(
+            r.json()["error"]["message"],
+            "no Contact with ContactId 99999999"
+        );
+        // Another workspace's contact is missing, whatever its address.
+        let alpha_only = app
+            .get(
+                "Contacts?$orderby=ContactId desc&$select=ContactId&$top=1",
+                &t,
+            )
+            .await
+            .values()[0]["ContactId"]
+            .as_i64()
+            .unwrap();
+        assert!(
+            app.get(&format!("Contacts({alpha_only})"), &beta)
+                .await
+                .status
+                == 404
+        );
+        let r = app
+            .get(&format!("Contacts({alpha_only})/Address/Town"), &beta)
+            .await;
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert_eq!(
+            r.json()["error"]["message"],
+            format!("no Contact with ContactId {alpha_only}").as_str()
+        );
+    })
+    .await;
+}
+
+/// Responses are OData 4.0, so their select lists follow 4.0's rule (Protocol §10.9):
+/// an expansion without nested `$select`/`$expand` is left out unless selected, and
+/// expanded references are never named.
+#[actix_web::test]
+async fn context_select_lists_follow_the_4_0_rules() {
+    each_backend(|app, t, _| async move {
+        for (q, fragment) in [
+            ("Contacts?$expand=Leads&$top=1", "Contacts"),
+            ("Contacts(1)?$expand=Leads,Division", "Contacts/$entity"),
+            (
+                "Contacts?$select=ContactId&$expand=Leads/$ref&$top=1",
+                "Contacts(ContactId)",
+            ),
+            ("Contacts?$expand=Leads/$ref&$top=1", "Contacts"),
+            (
+                "Contacts?$select=ContactId&$expand=Leads/$count&$top=1",
+                "Contacts(ContactId)",
+            ),
+            (
+                "Contacts?$select=Surname&$expand=Division($select=Name;$expand=Company)&$top=1",
+                "Contacts(Surname,Division(Name))",
+            ),
+            (
+                "Contacts?$select=ContactId,Leads&$expand=Leads&$top=1",
+                "Contacts(ContactId,Leads)",
+            ),
+            (
+                "Contacts?$expand=Division($expand=Company)&$top=1",
+                "Contacts(*,Division(*))",
+            ),
+            (
+                "Contacts(1)?$select=Leads,Division&$expand=Leads($select=LeadId)",
+                "Contacts(Division,Leads(LeadId))/$entity",
+            ),
+        ] {
+            let r = app.get(q, &t).await;
+            assert_eq!(r.status, 200, "{q}: {}", r.text);
+            assert_eq!(
+                r.json()["@odata.context"],
+                format!("{}/$metadata#{fragment}", app.base).as_str(),
+                "{q}"
+            );
+        }
+    })
+    .await;
+}
+
+/// OData 4.01 makes the `odata.` prefix of preferences optional (Protocol §8.2.8).
+#[actix_web::test]
+async fn preferences_are_honoured_with_or_without_the_odata_prefix() {
+    each_backend(|app, t, _| async move {
+        for name in ["maxpagesize", "odata.maxpagesize", "ODATA.MaxPageSize"] {
+            let r = app
+                .get_with(
+                    "Contacts?$select=ContactId",
+                    &t,
+                    &[("Prefer", &format!("{name}=2"))],
+                )
+                .await;
+            assert_eq!(r.values().len(), 2, "{name}: {}", r.text);
+            assert!(r.json()["@odata.nextLink"].is_string(), "{name}");
+            assert_eq!(
+                r.header("preference-applied"),
+                Some(format!("{name}=2").as_str())
+            );
+        }
+    })
+    .await;
+}
+
+/// System query options a read has no use for are refused, not silently ignored.
+#[actix_web::test]
+async fn options_a_read_cannot_honour_are_refused() {
+    each_backend(|app, t, _| async move {
+        for (q, status, target) in [
+            ("Contacts?$schemaversion=1&$top=1", 404, "$schemaversion"),
+            ("Contacts?$deltatoken=abc&$top=1", 501, "$deltatoken"),
+            ("Contacts?$index=1&$top=1", 400, "$index"),
+            ("Contacts?$id=Contacts(1)", 400, "$id"),
+            ("$metadata?$schemaversion=2", 404, "$schemaversion"),
+        ] {
+            let r = app.get(q, &t).await;
+            assert_eq!(r.status, status, "{q}: {}", r.text);
+            assert_eq!(r.json()["error"]["target"], target, "{q}");
+        }
+        let r = app.get("Contacts?$schemaversion=*&$top=1", &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = app.get("$entity?$id=Contacts(1)", &t).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    })
+    .await;
+}
+
+/// `odata.streaming=false` is answered as asked; the default stays `true`.
+#[actix_web::test]
+async fn the_content_type_repeats_the_streaming_the_client_asked_for() {
+    each_backend(|app, t, _| async move {
+        let r = app
+            .get_with(
+                "Contacts(1)",
+                &t,
+                &[("Accept", "application/json;odata.streaming=false")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let ct = r.header("content-type").unwrap_or_default().to_owned();
+        assert!(ct.contains("odata.streaming=false"), "{ct}");
+        let r = app.get("Contacts(1)", &t).await;
+        let ct = r.header("content-type").unwrap_or_default().to_owned();
+        assert!(ct.contains("odata.streaming=true"), "{ct}");
+    })
+    .await;
+}

@@ -23,6 +23,7 @@ use odata_parser::{
 use shape::bind_shape;
 
 pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
+    no_write_or_delta_options(&url.options)?;
     let segs = match &url.path {
         ResourcePath::ServiceRoot => return Ok(Target::ServiceDocument),
         ResourcePath::Metadata => return Ok(Target::Metadata),
@@ -360,6 +361,43 @@ fn before_apply(o: &QueryOptions, apply: &[odata_parser::Transformation]) -> Que
         }
     } else {
         o.clone()
+    }
+}
+
+/// Options a read has no use for are refused rather than ignored: `$id` belongs to
+/// `$entity` (which takes it off before binding), `$index` to inserts, and
+/// `$deltatoken` to delta links, which this service does not issue. The schema has one
+/// version, so `$schemaversion` other than `*` names one that does not exist (404,
+/// Protocol §11.2.12).
+fn no_write_or_delta_options(o: &QueryOptions) -> Result<(), BindError> {
+    if o.id.is_some() {
+        return Err(BindError::invalid(
+            "$id",
+            None,
+            "`$id` addresses an entity only with `$entity`: `$entity?$id=Contacts(1)`",
+        ));
+    }
+    if o.index.is_some() {
+        return Err(BindError::invalid(
+            "$index",
+            None,
+            "`$index` places an inserted entity in an ordered collection; a read takes none",
+        ));
+    }
+    if o.deltatoken.is_some() {
+        return Err(BindError::unsupported(
+            "$deltatoken",
+            None,
+            "delta links are not supported: this service issues no delta tokens",
+        ));
+    }
+    match o.schemaversion.as_deref() {
+        None | Some("*") => Ok(()),
+        Some(v) => Err(BindError::not_found(
+            "$schemaversion",
+            None,
+            format!("schema version `{v}` does not exist: this service's schema has no versions (use `*`)"),
+        )),
     }
 }
 

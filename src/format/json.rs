@@ -56,48 +56,46 @@ pub fn aggregate_context_fragment(ag: &Aggregation) -> String {
     format!("$metadata#{}({})", ag.read.context_path, list(&ag.layout()))
 }
 
+/// The select list of a 4.0 response (Protocol §10.9): an expanded navigation property
+/// appears with its own list only when that expansion has a nested `$select` or
+/// `$expand`, bare when it is also selected, and not at all otherwise; expanded
+/// references and counts never appear. A list of `*` alone says nothing and is left out.
 fn select_list(shape: &Shape) -> Option<String> {
-    if shape.select.is_none() && shape.expand.is_empty() {
-        return None;
-    }
-    let mut items: Vec<String> = shape
-        .select
-        .iter()
-        .flatten()
-        .map(|p| p.name.to_owned())
-        .collect();
-    if shape.select.is_some() {
-        items.extend(
-            shape
-                .compute
-                .iter()
-                .filter(|c| c.selected)
-                .map(|c| c.name.clone()),
-        );
-    }
-    if shape.select.is_none() {
-        items.push("*".into());
-    }
-    // A selected navigation property that is also expanded is named once, by its expand.
+    let mut items: Vec<String> = match &shape.select {
+        Some(list) => list
+            .iter()
+            .map(|p| p.name.to_owned())
+            .chain(
+                shape
+                    .compute
+                    .iter()
+                    .filter(|c| c.selected)
+                    .map(|c| c.name.clone()),
+            )
+            .collect(),
+        None => vec!["*".into()],
+    };
+    let nested = |s: &Shape| s.select.is_some() || !s.expand.is_empty();
+    // A selected navigation property is named bare, unless its expansion lists more.
     items.extend(
         shape
             .select_navs
             .iter()
-            .filter(|n| !shape.expand.iter().any(|e| e.nav.name == **n))
+            .filter(|n| {
+                !shape
+                    .expand
+                    .iter()
+                    .any(|e| e.nav.name == **n && !e.is_ref && !e.is_count && nested(&e.shape))
+            })
             .map(|n| (*n).to_owned()),
     );
     for e in &shape.expand {
-        if e.is_ref {
-            items.push(e.nav.name.to_owned());
-        } else if !e.is_count {
-            items.push(format!(
-                "{}({})",
-                e.nav.name,
-                select_list(&e.shape).unwrap_or_default()
-            ));
+        if !e.is_ref && !e.is_count && nested(&e.shape) {
+            let inner = select_list(&e.shape).unwrap_or_else(|| "*".into());
+            items.push(format!("{}({inner})", e.nav.name));
         }
     }
-    Some(items.join(","))
+    (items != ["*"]).then(|| items.join(","))
 }
 
 /// PostgreSQL's `json_build_object` writes `{"a" : 1, "b" : 2}`; this removes the

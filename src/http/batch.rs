@@ -106,14 +106,14 @@ pub async fn run(
         Format::Multipart(_) => multipart_response(answers),
     };
     // Every request is answered whatever the others got, which is what the preference asks.
-    let continue_on_error = req
-        .preferences()
-        .any(|p| p.eq_ignore_ascii_case("odata.continue-on-error"));
-    if continue_on_error {
-        resp.headers_mut().insert(
-            HeaderName::from_static("preference-applied"),
-            HeaderValue::from_static("odata.continue-on-error"),
-        );
+    // 4.01 allows `continue-on-error=true|false`; the bare name means true.
+    if let Some((name, value)) = req.preference("continue-on-error") {
+        if !value.is_some_and(|v| v.eq_ignore_ascii_case("false")) {
+            if let Ok(v) = HeaderValue::from_str(name) {
+                resp.headers_mut()
+                    .insert(HeaderName::from_static("preference-applied"), v);
+            }
+        }
     }
     Ok(resp)
 }

@@ -8,29 +8,41 @@ use crate::format::json::MetadataLevel;
 pub struct JsonFormat {
     pub level: MetadataLevel,
     pub ieee754: bool,
+    /// `odata.streaming`: every response is written control information first, so it
+    /// is `true` unless the client asked for `false`, which the content type repeats.
+    pub streaming: bool,
 }
 
 impl JsonFormat {
     /// Written out for each combination, so no response formats it.
     pub fn content_type(&self) -> &'static str {
         macro_rules! ct {
-            ($level:literal, $ieee:literal) => {
+            ($level:literal, $streaming:literal, $ieee:literal) => {
                 concat!(
                     "application/json;odata.metadata=",
                     $level,
-                    ";odata.streaming=true;IEEE754Compatible=",
+                    ";odata.streaming=",
+                    $streaming,
+                    ";IEEE754Compatible=",
                     $ieee,
                     ";charset=utf-8"
                 )
             };
         }
-        match (self.level, self.ieee754) {
-            (MetadataLevel::None, false) => ct!("none", "false"),
-            (MetadataLevel::None, true) => ct!("none", "true"),
-            (MetadataLevel::Minimal, false) => ct!("minimal", "false"),
-            (MetadataLevel::Minimal, true) => ct!("minimal", "true"),
-            (MetadataLevel::Full, false) => ct!("full", "false"),
-            (MetadataLevel::Full, true) => ct!("full", "true"),
+        macro_rules! by_level {
+            ($streaming:literal, $ieee:literal) => {
+                match self.level {
+                    MetadataLevel::None => ct!("none", $streaming, $ieee),
+                    MetadataLevel::Minimal => ct!("minimal", $streaming, $ieee),
+                    MetadataLevel::Full => ct!("full", $streaming, $ieee),
+                }
+            };
+        }
+        match (self.streaming, self.ieee754) {
+            (true, false) => by_level!("true", "false"),
+            (true, true) => by_level!("true", "true"),
+            (false, false) => by_level!("false", "false"),
+            (false, true) => by_level!("false", "true"),
         }
     }
 }
@@ -115,6 +127,7 @@ fn json_params(params: &[(&str, &str)], target: &'static str) -> Result<JsonForm
     let mut f = JsonFormat {
         level: MetadataLevel::Minimal,
         ieee754: false,
+        streaming: true,
     };
     for (k, v) in params {
         if k.eq_ignore_ascii_case("odata.metadata") || k.eq_ignore_ascii_case("metadata") {
@@ -138,6 +151,8 @@ fn json_params(params: &[(&str, &str)], target: &'static str) -> Result<JsonForm
             };
         } else if k.eq_ignore_ascii_case("IEEE754Compatible") {
             f.ieee754 = v.eq_ignore_ascii_case("true");
+        } else if k.eq_ignore_ascii_case("odata.streaming") || k.eq_ignore_ascii_case("streaming") {
+            f.streaming = !v.eq_ignore_ascii_case("false");
         }
     }
     Ok(f)
@@ -159,6 +174,7 @@ fn minimal() -> DataFormat {
     DataFormat::Json(JsonFormat {
         level: MetadataLevel::Minimal,
         ieee754: false,
+        streaming: true,
     })
 }
 
@@ -308,13 +324,20 @@ mod tests {
             MetadataLevel::Full,
         ] {
             for ieee754 in [false, true] {
-                assert_eq!(
-                    JsonFormat { level, ieee754 }.content_type(),
-                    format!(
-                        "application/json;odata.metadata={};odata.streaming=true;IEEE754Compatible={ieee754};charset=utf-8",
-                        level.as_str()
-                    )
-                );
+                for streaming in [false, true] {
+                    assert_eq!(
+                        JsonFormat {
+                            level,
+                            ieee754,
+                            streaming
+                        }
+                        .content_type(),
+                        format!(
+                            "application/json;odata.metadata={};odata.streaming={streaming};IEEE754Compatible={ieee754};charset=utf-8",
+                            level.as_str()
+                        )
+                    );
+                }
             }
         }
     }
@@ -327,7 +350,8 @@ mod tests {
             data_format(None, Some(POWER_QUERY)).ok(),
             Some(DataFormat::Json(JsonFormat {
                 level: MetadataLevel::Minimal,
-                ieee754: false
+                ieee754: false,
+                streaming: true
             }))
         );
         assert_eq!(
@@ -347,7 +371,8 @@ mod tests {
             f.ok(),
             Some(DataFormat::Json(JsonFormat {
                 level: MetadataLevel::Full,
-                ieee754: true
+                ieee754: true,
+                streaming: true
             }))
         );
         assert!(data_format(Some("csv"), None).is_err());
@@ -447,6 +472,7 @@ mod tests {
         let full = DataFormat::Json(JsonFormat {
             level: MetadataLevel::Full,
             ieee754: false,
+            streaming: true,
         });
         for a in ["Application/JSON", "APPLICATION/JSON", "*/*"] {
             assert_eq!(data_format(None, Some(a)).ok(), Some(minimal()), "{a}");

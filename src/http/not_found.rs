@@ -32,6 +32,25 @@ pub fn missing(req: &Incoming, read: &Read) -> ApiError {
     }
 }
 
+/// The 404 for a property of `read`, a single-valued navigation whose source exists but
+/// relates to no entity: `the Address of the Contact with ContactId 1 is null`.
+pub fn unrelated(req: &Incoming, read: &Read) -> ApiError {
+    let message = match read.path.last() {
+        Some(step) => {
+            let of = match &step.key {
+                Some(k) => described(step.entity, k),
+                None => format!("{} this path navigates to", step.entity.name),
+            };
+            format!("the {} of the {of} is null", step.nav.name)
+        }
+        None => "no entity found at this address".into(),
+    };
+    ApiError::NotFound {
+        message,
+        target: target(req),
+    }
+}
+
 /// `Contact with ContactId 5` (key properties joined with `and`).
 fn described(entity: Entity, key: &[(Prop, Value)]) -> String {
     let key: Vec<String> = key

@@ -162,16 +162,22 @@ pub async fn property(
         DataFormat::Json(JsonFormat {
             level: MetadataLevel::Minimal,
             ieee754: false,
+            streaming: true,
         })
     } else {
         data_format(cx.format, cx.accept)?
     };
-    let context = format!("{}$metadata#{}", cx.req.root, read.context_path);
+    let root = cx.req.root.as_str();
+    // The context names the entity the property belongs to by its canonical URL
+    // (Protocol §10.14), which after a navigation only the row knows: full metadata's
+    // `@odata.editLink`.
+    let with_context = !raw && !matches!(f, DataFormat::Json(j) if j.level == MetadataLevel::None);
     let output = Output {
         ieee754: matches!(f, DataFormat::Json(j) if j.ieee754),
-        full: None,
+        full: with_context.then(|| root.to_owned()),
         refs: false,
     };
+    let read_context = std::mem::take(&mut read.context_path);
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
     read.shape = Default::default();
     read.shape.select = Some(vec![prop]);
@@ -182,12 +188,26 @@ pub async fn property(
             Ok(exec::read_single(c, dialect, ws, None, &plan, output)?.ok_or(read))
         })
         .await?;
-    let row = row.map_err(|read| not_found::missing(cx.req, &read))?;
+    let row = match row {
+        Ok(row) => row,
+        // Through a single-valued navigation: its source may exist and relate to nothing.
+        Err(read) if read.key.is_none() && !read.path.is_empty() => {
+            return Err(match missing_parent(cx, read.parent()).await? {
+                Some(e) => e,
+                None => not_found::unrelated(cx.req, &read),
+            });
+        }
+        Err(read) => return Err(not_found::missing(cx.req, &read)),
+    };
     let doc: serde_json::Value = serde_json::from_str(&row).map_err(|_| ApiError::Blocking)?;
     let value = doc
         .get(prop.name)
         .cloned()
         .unwrap_or(serde_json::Value::Null);
+    let context = match doc.get("@odata.editLink").and_then(|l| l.as_str()) {
+        Some(entity) => format!("{root}$metadata#{entity}/{}", prop.name),
+        None => format!("{root}$metadata#{}", read_context),
+    };
     if raw {
         return Ok(match value {
             serde_json::Value::Null => HttpResponse::NoContent().finish(),
@@ -416,7 +436,8 @@ pub async fn aggregated(
 struct Paging {
     root: String,
     server_max: u64,
-    preferred: Option<u64>,
+    /// The page size the client asked for, and the preference's name as it was sent.
+    preferred: Option<(u64, String)>,
     size: u64,
     path: String,
     rest: String,
@@ -427,14 +448,19 @@ struct Paging {
 impl Paging {
     fn of(cx: &Ctx<'_>) -> Paging {
         let server_max = u64::from(cx.state.max_page_size.max(1));
-        let preferred = cx.req.preferred_page_size();
+        let preferred = cx
+            .req
+            .preferred_page_size()
+            .map(|(n, name)| (n, name.to_owned()));
         let path = cx.req.path.to_owned();
         let rest = query_without_skiptoken(cx.query);
         Paging {
             root: cx.req.root.clone(),
             server_max,
+            size: preferred
+                .as_ref()
+                .map_or(server_max, |(p, _)| (*p).min(server_max)),
             preferred,
-            size: preferred.map_or(server_max, |p| p.min(server_max)),
             fingerprint: fingerprint(&path, &rest),
             path,
             rest,
@@ -461,11 +487,10 @@ impl Paging {
 
     /// `Preference-Applied: odata.maxpagesize=N` when the client asked for a page size.
     fn applied(&self, resp: &mut HttpResponse) {
-        if let Some(p) = self.preferred {
-            if let Ok(v) = header::HeaderValue::from_str(&format!(
-                "odata.maxpagesize={}",
-                p.min(self.server_max)
-            )) {
+        if let Some((p, name)) = &self.preferred {
+            if let Ok(v) =
+                header::HeaderValue::from_str(&format!("{name}={}", (*p).min(self.server_max)))
+            {
                 resp.headers_mut()
                     .insert(header::HeaderName::from_static("preference-applied"), v);
             }

@@ -92,15 +92,32 @@ impl<'a> Incoming<'a> {
         Ok(())
     }
 
-    /// `Prefer: odata.maxpagesize=N`, if present and sensible.
-    pub fn preferred_page_size(&self) -> Option<u64> {
+    /// The preference `name` as `(name as sent, value)`: OData 4.01 makes the `odata.`
+    /// prefix optional (Protocol §8.2.8), so `maxpagesize` and `odata.maxpagesize` are one.
+    pub fn preference(&self, name: &str) -> Option<(&'a str, Option<&'a str>)> {
         self.preferences().find_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            (k.trim().eq_ignore_ascii_case("odata.maxpagesize"))
-                .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
-                .flatten()
-                .filter(|n| *n > 0)
+            let (k, v) = match p.split_once('=') {
+                Some((k, v)) => (k.trim(), Some(v.trim())),
+                None => (p, None),
+            };
+            let bare = k
+                .get(..6)
+                .filter(|pre| pre.eq_ignore_ascii_case("odata."))
+                .map_or(k, |_| &k[6..]);
+            bare.eq_ignore_ascii_case(name).then_some((k, v))
         })
+    }
+
+    /// `Prefer: maxpagesize=N` (or `odata.maxpagesize`), if present and sensible, with
+    /// the name the client gave it, which `Preference-Applied` repeats.
+    pub fn preferred_page_size(&self) -> Option<(u64, &'a str)> {
+        let (name, v) = self.preference("maxpagesize")?;
+        let n = v?
+            .trim_matches('"')
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)?;
+        Some((n, name))
     }
 }
 
