@@ -229,7 +229,10 @@ async fn filters_follow_odata_semantics() {
         }
         let a = app.get("Contacts/$count?$filter=contains(Email,'@prospectsoft.com')", &t).await.text.parse::<i64>().unwrap();
         let b = app.get("Contacts/$count?$filter=not contains(Email,'@prospectsoft.com')", &t).await.text.parse::<i64>().unwrap();
-        assert_eq!(a + b, total_contacts, "not contains() includes contacts without email");
+        // contains() of a null email is null, and so is its negation (Part 2 §5.1.1.4).
+        let with_email = db.count(" AND email IS NOT NULL", "contacts", "alpha");
+        assert!(with_email < total_contacts, "some contacts have no email");
+        assert_eq!(a + b, with_email, "not contains() leaves out contacts without email");
         let c_ne = app.get("Leads/$count?$filter=ContactId ne 1", &t).await.text.parse::<i64>().unwrap();
         let c_eq = app.get("Leads/$count?$filter=ContactId eq 1", &t).await.text.parse::<i64>().unwrap();
         assert_eq!(c_ne + c_eq, leads_total, "ne must include null ContactId");
@@ -4073,6 +4076,80 @@ async fn the_content_type_repeats_the_streaming_the_client_asked_for() {
         let r = app.get("Contacts(1)", &t).await;
         let ct = r.header("content-type").unwrap_or_default().to_owned();
         assert!(ct.contains("odata.streaming=true"), "{ct}");
+    })
+    .await;
+}
+
+/// OData's null logic (Part 2 §5.1.1.3-4): a comparison with null is false, also under
+/// `not`; a function of null is null and `not null` is null, so neither side of
+/// `startswith(x,'a') or not startswith(x,'a')` holds for a null `x`; `all` holds only
+/// where its condition is true for every member, however it is negated or nested.
+#[actix_web::test]
+async fn null_logic_follows_odata_under_negation_and_lambdas() {
+    each_backend(|app, t, beta| async move {
+        let count = |q: String, token: String| {
+            let app = &app;
+            async move {
+                let r = app.get(&q, &token).await;
+                assert_eq!(r.status, 200, "{q}: {}", r.text);
+                r.text.parse::<i64>().unwrap_or_else(|_| panic!("{q}: {}", r.text))
+            }
+        };
+        let c = |f: &str| count(format!("Contacts/$count?$filter={f}"), t.clone());
+        let l = |f: &str| count(format!("Leads/$count?$filter={f}"), t.clone());
+        let contacts = count("Contacts/$count".into(), t.clone()).await;
+        let leads = count("Leads/$count".into(), t.clone()).await;
+
+        // `all` under `not`: the contacts with a lead whose CloseDate is null or early.
+        let cond = "l/CloseDate gt 2000-01-01T00:00:00Z";
+        let all = c(&format!("Leads/all(l:{cond})")).await;
+        let not_all = c(&format!("not Leads/all(l:{cond})")).await;
+        let refuted = c("Leads/any(l:l/CloseDate eq null or l/CloseDate le 2000-01-01T00:00:00Z)").await;
+        assert!(refuted > 0 && refuted < contacts, "{refuted} of {contacts}");
+        assert_eq!(not_all, refuted);
+        assert_eq!(all + not_all, contacts);
+        assert_eq!(c(&format!("not (not (not Leads/all(l:{cond})))")).await, refuted);
+        // Nested: every division's contacts all have a PreferredName after 'A'.
+        let companies = |f: &str| count(format!("Companies/$count?$filter={f}"), t.clone());
+        let nested = companies("Divisions/all(d:d/Contacts/all(c:c/PreferredName gt 'A'))").await;
+        let spelled = companies(
+            "not Divisions/any(d:d/Contacts/any(c:c/PreferredName eq null or c/PreferredName le 'A'))",
+        )
+        .await;
+        assert_eq!(nested, spelled);
+        assert_eq!(
+            companies("not Divisions/any(d:d/Contacts/all(c:c/PreferredName gt 'A'))").await
+                + companies("Divisions/any(d:d/Contacts/all(c:c/PreferredName gt 'A'))").await,
+            count("Companies/$count".into(), t.clone()).await
+        );
+
+        // A function of null is null, and so is its negation.
+        let with_summary = l("SituationSummary ne null").await;
+        assert!(with_summary < leads, "some leads have no summary");
+        let starts = l("startswith(SituationSummary,'A')").await;
+        assert_eq!(l("not startswith(SituationSummary,'A')").await, with_summary - starts);
+        assert_eq!(
+            l("startswith(SituationSummary,'A') or not startswith(SituationSummary,'A')").await,
+            with_summary
+        );
+        assert_eq!(l("not contains(CreatedByUserId,null)").await, 0);
+        assert_eq!(
+            c("Leads/any(l:not contains(l/SituationSummary,'a'))").await,
+            c("Leads/any(l:l/SituationSummary ne null and not contains(l/SituationSummary,'a'))").await
+        );
+        // ... while a comparison with null is false, so its negation holds.
+        assert_eq!(l("not (SituationSummary eq 'x')").await, leads);
+        assert_eq!(l("not (Guttometer gt 1000)").await, leads);
+        // A null Boolean property is neither true nor false.
+        let divisions = |f: &str| count(format!("Divisions/$count?$filter={f}"), t.clone());
+        assert_eq!(divisions("not IsDistributor").await, divisions("IsDistributor eq false").await);
+
+        // The other workspace counts only its own rows through the same conditions.
+        let beta_contacts = count("Contacts/$count".into(), beta.clone()).await;
+        let beta_not_all =
+            count(format!("Contacts/$count?$filter=not Leads/all(l:{cond})"), beta.clone()).await;
+        assert!(beta_not_all <= beta_contacts);
+        assert_eq!(beta_contacts, app.db.count("", "contacts", "beta"));
     })
     .await;
 }

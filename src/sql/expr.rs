@@ -1,7 +1,11 @@
 //! Typed expressions to SQL. OData treats a comparison with null as false, where SQL
 //! yields NULL; the two agree in a WHERE clause until a `not` inverts them. So
-//! predicates stay plain (and indexable) where they are not negated, and become
-//! two-valued (`COALESCE(p, FALSE)`) under an odd number of negations.
+//! comparisons stay plain (and indexable) where they are not negated, and become
+//! two-valued (`COALESCE(p, FALSE)`) under an odd number of negations. Everything else
+//! that is Boolean keeps SQL's three values, which are OData's (Part 2 §5.1.1.3-4): a
+//! function of null is null (`startswith(null,'a')`), as is a null Boolean property,
+//! `not null` is null, and `and`/`or` treat null as unknown. A lambda is two-valued:
+//! `any` is true when its condition is true for some member, `all` when it is for every.
 
 use super::compiler::Compiler;
 use super::Sql;
@@ -77,14 +81,17 @@ impl Compiler {
                     if let Some(body) = body {
                         inner_scopes.push(alias.to_owned());
                         q.sql(" AND ");
-                        if *all {
-                            q.sql("NOT ");
-                            c.negated = !c.negated;
-                        }
+                        // The condition selects members, whatever negation surrounds
+                        // the lambda; a member it is not true for (false or null)
+                        // refutes `all`.
+                        let negated = std::mem::replace(&mut c.negated, false);
+                        q.sql("(");
                         c.predicate(q, body, &inner_scopes);
+                        q.sql(")");
                         if *all {
-                            c.negated = !c.negated;
+                            q.sql(" IS NOT TRUE");
                         }
+                        c.negated = negated;
                     }
                 });
                 q.sql(")");
@@ -103,20 +110,23 @@ impl Compiler {
             TExpr::Lit(Value::Bool(b)) => {
                 q.sql(if *b { "1=1" } else { "1=0" });
             }
+            // `null` as a condition is unknown, and so is `not null`.
             TExpr::Lit(_) => {
-                q.sql("1=0");
+                q.sql(if self.dialect == Dialect::Postgres {
+                    "CAST(NULL AS BOOLEAN)"
+                } else {
+                    "NULL"
+                });
             }
             other => {
-                // A Boolean property (or function): true only when it is true.
-                let wrap = self.open_two_valued(q, self.dialect == Dialect::Sqlite);
+                // A Boolean property or value: null stays null.
                 q.sql("(");
                 self.expr(q, other, scopes);
                 q.sql(if self.dialect == Dialect::Postgres {
-                    " IS TRUE)"
+                    " = TRUE)"
                 } else {
                     " = 1)"
                 });
-                self.close_two_valued(q, wrap);
             }
         }
     }
@@ -240,7 +250,6 @@ impl Compiler {
             q.sql("1=0");
             return;
         };
-        let wrap = self.open_two_valued(q, s.nullable() || p.nullable());
         q.sql("(");
         match (f, p) {
             // A literal prefix becomes the range [prefix, next prefix): exactly the
@@ -308,7 +317,6 @@ impl Compiler {
             }
         }
         q.sql(")");
-        self.close_two_valued(q, wrap);
     }
 
     /// `text ~ pattern`: SQLite's REGEXP is the function db::regexp registers on each
