@@ -4153,3 +4153,266 @@ async fn null_logic_follows_odata_under_negation_and_lambdas() {
     })
     .await;
 }
+
+/// The `@odata.type` full metadata gives a property of the model: every type whose JSON
+/// value does not show it (JSON Format 4.01 §4.5.3), i.e. all but strings, Booleans and
+/// doubles.
+fn full_type(ty: crm_odata::model::EdmType) -> Option<&'static str> {
+    use crm_odata::model::EdmType::*;
+    match ty {
+        String | Boolean | Double => None,
+        Byte => Some("#Byte"),
+        Int32 => Some("#Int32"),
+        Int64 => Some("#Int64"),
+        Decimal(..) => Some("#Decimal"),
+        DateTimeOffset => Some("#DateTimeOffset"),
+    }
+}
+
+/// Checks an entity written with full metadata, and the entities it expands: its type,
+/// id and edit link; every property's type where its value does not show it; both links
+/// of every navigation, grouped right before the navigation's value where it is expanded.
+fn assert_full_entity(type_name: &str, obj: &Value) {
+    let entity = crm_odata::model::MODEL.entity_type(type_name).unwrap();
+    let o = obj.as_object().unwrap_or_else(|| panic!("{obj}"));
+    if !o.contains_key("@odata.type") {
+        // An entity reference (`$expand=Nav/$ref`): its id alone.
+        assert_eq!(o.keys().collect::<Vec<_>>(), ["@odata.id"], "{obj}");
+        return;
+    }
+    assert_eq!(
+        o["@odata.type"],
+        format!("#Prospect.Crm.{type_name}"),
+        "{obj}"
+    );
+    let edit = o["@odata.editLink"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{obj}"));
+    assert!(
+        o["@odata.id"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{edit}")),
+        "{obj}"
+    );
+    for p in &entity.properties {
+        if !o.contains_key(p.name) {
+            continue;
+        }
+        let annotation = o.get(&format!("{}@odata.type", p.name));
+        assert_eq!(
+            annotation.and_then(Value::as_str),
+            full_type(p.ty),
+            "{}.{}: {obj}",
+            type_name,
+            p.name
+        );
+    }
+    let keys: Vec<&String> = o.keys().collect();
+    for nav in &entity.navigation {
+        let assoc = format!("{}@odata.associationLink", nav.name);
+        let link = format!("{}@odata.navigationLink", nav.name);
+        assert_eq!(o[&assoc], format!("{edit}/{}/$ref", nav.name), "{obj}");
+        assert_eq!(o[&link], format!("{edit}/{}", nav.name), "{obj}");
+        let at = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+        assert_eq!(at(&assoc) + 1, at(&link), "{obj}");
+        let Some(value) = o.get(nav.name) else {
+            continue;
+        };
+        // The expanded value follows its control information (a count between them).
+        let count = format!("{}@odata.count", nav.name);
+        let gap = usize::from(o.contains_key(&count));
+        assert_eq!(at(&link) + 1 + gap, at(nav.name), "{obj}");
+        match value {
+            Value::Array(items) => items.iter().for_each(|v| assert_full_entity(nav.target, v)),
+            Value::Null => {}
+            v => assert_full_entity(nav.target, v),
+        }
+    }
+}
+
+/// Whether any member of `v`, at any depth, is control information other than the
+/// context, count and next link, or an entity reference's id (which minimal metadata has).
+fn has_full_control_information(v: &Value) -> bool {
+    match v {
+        Value::Object(o) if o.len() == 1 && o.contains_key("@odata.id") => false,
+        Value::Object(o) => o.iter().any(|(k, v)| {
+            (k.contains('@')
+                && !k.ends_with("@odata.context")
+                && !k.ends_with("@odata.count")
+                && !k.ends_with("@odata.nextLink"))
+                || has_full_control_information(v)
+        }),
+        Value::Array(items) => items.iter().any(has_full_control_information),
+        _ => false,
+    }
+}
+
+/// `odata.metadata=full` carries all control information (JSON Format 4.01 §3.1.2): the
+/// types of properties, computed and aggregated values that JSON does not show (Int32,
+/// Decimal, DateTimeOffset, ...), and each navigation's association and navigation links,
+/// on entities expanded at any depth too; minimal and none metadata carry none of it.
+#[actix_web::test]
+async fn full_metadata_carries_every_type_and_link() {
+    each_backend(|app, t, _| async move {
+        let full = [("Accept", "application/json;odata.metadata=full")];
+        let r = app.get_with("Leads(1)", &t, &full).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let lead = r.json();
+        assert_full_entity("Lead", &lead);
+        assert_eq!(lead["Guttometer@odata.type"], "#Int32", "{lead}");
+        assert_eq!(lead["Created@odata.type"], "#DateTimeOffset", "{lead}");
+        assert_eq!(lead["Value@odata.type"], "#Decimal", "{lead}");
+        assert_eq!(lead["LeadId@odata.type"], "#Int32", "{lead}");
+        assert!(lead.get("Description@odata.type").is_none(), "{lead}");
+        assert_eq!(lead["Status@odata.associationLink"], "Leads(1)/Status/$ref");
+        assert_eq!(lead["Status@odata.navigationLink"], "Leads(1)/Status");
+        // Expanded entities, single-valued and collections, at any depth; with $select.
+        for q in [
+            "Leads(1)?$expand=Status,Contact($expand=Division($expand=Company))",
+            "Contacts(1)?$expand=Leads($expand=Status,Division;$count=true)",
+            "Contacts?$top=3&$select=Surname,Created&$expand=Leads($select=Value,Guttometer;$expand=Pipeline($expand=Leads($top=2)))",
+            "Divisions?$top=2&$expand=Contacts($top=2;$expand=Leads/$ref),Leads/$count",
+        ] {
+            let r = app.get_with(q, &t, &full).await;
+            assert_eq!(r.status, 200, "{q}: {}", r.text);
+            let doc = r.json();
+            let set = q.split(['(', '?']).next().unwrap();
+            let ty = crm_odata::model::MODEL.entity_set(set).unwrap().name;
+            match doc.get("value") {
+                Some(Value::Array(rows)) => {
+                    assert!(!rows.is_empty(), "{q}");
+                    rows.iter().for_each(|v| assert_full_entity(ty, v));
+                }
+                _ => assert_full_entity(ty, &doc),
+            }
+            let minimal = app.get(q, &t).await;
+            assert_eq!(minimal.status, 200, "{q}: {}", minimal.text);
+            assert!(!has_full_control_information(&minimal.json()), "{q}: {}", minimal.text);
+        }
+        let expanded = app
+            .get_with("Leads(1)?$expand=Contact($select=Forename,Created)", &t, &full)
+            .await
+            .json();
+        if let Some(c) = expanded["Contact"].as_object() {
+            assert_eq!(c["Created@odata.type"], "#DateTimeOffset", "{expanded}");
+            assert!(c.get("Forename@odata.type").is_none(), "{expanded}");
+        }
+        // Every entity set, every property: within what one object may hold.
+        for ty in &crm_odata::model::MODEL.types {
+            let r = app.get_with(&format!("{}?$top=2", ty.set), &t, &full).await;
+            assert_eq!(r.status, 200, "{}: {}", ty.set, r.text);
+            for v in r.values() {
+                assert_full_entity(ty.name, &v);
+            }
+        }
+        // A single property: the type of the property the request targets.
+        for (q, ty) in [
+            ("Leads(1)/Value", Some("#Decimal")),
+            ("Leads(1)/Guttometer", Some("#Int32")),
+            ("Leads(1)/Created", Some("#DateTimeOffset")),
+            ("Leads(1)/LeadId", Some("#Int32")),
+            ("Leads(1)/StatusId", None),
+        ] {
+            let r = app.get_with(q, &t, &full).await;
+            assert_eq!(r.status, 200, "{q}: {}", r.text);
+            let doc = r.json();
+            assert_eq!(doc.get("@odata.type").and_then(Value::as_str), ty, "{q}: {doc}");
+            assert!(!doc["value"].is_null(), "{q}: {doc}");
+            let minimal = app.get(q, &t).await.json();
+            assert!(minimal.get("@odata.type").is_none(), "{q}: {minimal}");
+            assert_eq!(minimal["value"], doc["value"], "{q}");
+        }
+        // Computed values, at the top and inside an expand.
+        let q = "Leads?$top=3&$compute=Guttometer mul 2 as G2,Value mul 2 as V2,Created add duration'P1D' as Later,Description as D&$select=G2,V2,Later,D&$expand=Status($compute=Sequence add 1 as Next)";
+        let r = app.get_with(q, &t, &full).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for v in r.values() {
+            assert_eq!(v["G2@odata.type"], "#Int64", "{v}");
+            assert_eq!(v["V2@odata.type"], "#Decimal", "{v}");
+            assert_eq!(v["Later@odata.type"], "#DateTimeOffset", "{v}");
+            assert!(v.get("D@odata.type").is_none(), "{v}");
+            if let Some(s) = v["Status"].as_object() {
+                assert_eq!(s["Next@odata.type"], "#Int64", "{v}");
+            }
+        }
+        let minimal = app.get(q, &t).await;
+        assert_eq!(minimal.status, 200, "{}", minimal.text);
+        assert!(!has_full_control_information(&minimal.json()), "{}", minimal.text);
+        // Aggregated values.
+        let q = "Leads?$apply=groupby((StatusId,Status/Sequence),aggregate(Value with sum as Total,Guttometer with max as Top,$count as N))";
+        let r = app.get_with(q, &t, &full).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let rows = r.values();
+        assert!(!rows.is_empty());
+        for v in &rows {
+            assert_eq!(v["Total@odata.type"], "#Decimal", "{v}");
+            assert_eq!(v["Top@odata.type"], "#Int32", "{v}");
+            assert_eq!(v["N@odata.type"], "#Int64", "{v}");
+            assert!(v.get("StatusId@odata.type").is_none(), "{v}");
+            if let Some(s) = v["Status"].as_object() {
+                assert_eq!(s["Sequence@odata.type"], "#Int32", "{v}");
+            }
+        }
+        for level in ["minimal", "none"] {
+            let r = app
+                .get_with(q, &t, &[("Accept", &format!("application/json;odata.metadata={level}"))])
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert!(!has_full_control_information(&r.json()), "{level}: {}", r.text);
+        }
+    })
+    .await;
+}
+
+/// Integer arithmetic beyond 64 bits is the client's error on both databases: 400
+/// `ValueOutOfRange` naming what was out of range, in `$filter`, `$compute`, `$orderby`
+/// and `$apply` alike (SQLite would otherwise carry on in floating point).
+#[actix_web::test]
+async fn integer_overflow_is_value_out_of_range_on_both_databases() {
+    each_backend(|app, t, _| async move {
+        // The smallest Int64, worked out per row (and null where Guttometer is).
+        let min = "(Guttometer mul 0 sub 9223372036854775807 sub 1)";
+        for q in [
+            "Leads/$count?$filter=Guttometer mul 9223372036854775807 gt 0".to_owned(),
+            "Leads?$filter=Guttometer gt 1&$compute=Guttometer mul 9223372036854775807 as X&$select=X&$top=1".to_owned(),
+            "Leads?$filter=Guttometer gt 1&$orderby=Guttometer add 9223372036854775807&$top=1".to_owned(),
+            "Leads?$filter=Guttometer gt 1&$compute=Guttometer add 9223372036854775807 as X&$orderby=X desc&$top=1".to_owned(),
+            format!("Leads/$count?$filter={min} sub Guttometer lt 0 and Guttometer gt 0"),
+            format!("Leads/$count?$filter=-{min} gt 0"),
+            format!("Leads/$count?$filter={min} div -1 gt 0"),
+            format!("Leads?$compute={min} div -1 as X&$select=X&$top=1&$filter=Guttometer ne null"),
+            "Leads?$apply=compute(Guttometer mul 0 add 9223372036854775807 as Big)/aggregate(Big with sum as S)".to_owned(),
+            "Contacts?$top=50&$expand=Leads($filter=Guttometer gt 1;$compute=Guttometer mul 9223372036854775807 as X)".to_owned(),
+        ] {
+            let r = app.get(&q, &t).await;
+            assert_eq!(r.status, 400, "{:?} {q}: {}", app.backend, r.text);
+            let e = &r.json()["error"];
+            assert_eq!(e["code"], "ValueOutOfRange", "{q}: {}", r.text);
+            assert!(e["message"].as_str().unwrap().contains("out of range"), "{q}: {}", r.text);
+        }
+        // Within 64 bits nothing changes: the edges are exact, a remainder of the
+        // smallest by -1 is 0, a division by zero null.
+        let non_null = app.db.count(" AND guttometer IS NOT NULL", "leads", "alpha");
+        for (q, n) in [
+            (format!("Leads/$count?$filter={min} mod -1 eq 0"), non_null),
+            (format!("Leads/$count?$filter={min} add 9223372036854775807 eq -1"), non_null),
+            (format!("Leads/$count?$filter=-({min} add 1) eq 9223372036854775807"), non_null),
+            ("Leads/$count?$filter=Guttometer div 0 eq null".to_owned(), app.db.count("", "leads", "alpha")),
+        ] {
+            let r = app.get(&q, &t).await;
+            assert_eq!(r.status, 200, "{q}: {}", r.text);
+            assert_eq!(r.text, n.to_string(), "{q}");
+        }
+        let r = app
+            .get("Leads?$top=5&$filter=Guttometer ne null&$compute=Guttometer mul 3 sub 1 as X,-Guttometer div 2 as Y&$select=Guttometer,X,Y", &t)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for v in r.values() {
+            let g = v["Guttometer"].as_i64().unwrap();
+            assert_eq!(v["X"].as_i64(), Some(g * 3 - 1), "{v}");
+            assert_eq!(v["Y"].as_i64(), Some(-g / 2), "{v}");
+        }
+    })
+    .await;
+}

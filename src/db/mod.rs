@@ -4,6 +4,7 @@ pub mod deadline;
 pub mod decimal;
 mod exact_text;
 pub mod inline;
+pub mod integer;
 mod letter_case;
 mod regexp;
 pub mod tls;
@@ -244,6 +245,7 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
             )?;
             regexp::register(&mut c)?;
             decimal::register(&mut c)?;
+            integer::register(&mut c)?;
             letter_case::register(&mut c)?;
             exact_text::register(&mut c)?;
             deadline::register(&mut c)?;

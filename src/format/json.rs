@@ -188,11 +188,15 @@ pub fn entity_doc(context: Option<&str>, row: &str) -> Vec<u8> {
     out
 }
 
-/// `{"@odata.context":..., "value": <json value>}` for a single property.
-pub fn property_doc(context: Option<&str>, value: &serde_json::Value) -> Vec<u8> {
+/// `{"@odata.context":..., "value": <json value>}` for a single property; `ty`, its
+/// `@odata.type` in full metadata, names the type of the property the request targets.
+pub fn property_doc(context: Option<&str>, ty: Option<&str>, value: &serde_json::Value) -> Vec<u8> {
     let mut m = serde_json::Map::new();
     if let Some(c) = context {
         m.insert("@odata.context".into(), c.into());
+    }
+    if let Some(t) = ty {
+        m.insert("@odata.type".into(), t.into());
     }
     m.insert("value".into(), value.clone());
     serde_json::Value::Object(m).to_string().into_bytes()

@@ -221,7 +221,9 @@ pub async fn property(
     match f {
         DataFormat::Json(f) => {
             let ctx = (f.level != MetadataLevel::None).then_some(context);
-            Ok(json_response(f, property_doc(ctx.as_deref(), &value)))
+            let full = f.level == MetadataLevel::Full;
+            let ty = crate::format::odata_type(crate::bind::Ty::of(prop)).filter(|_| full);
+            Ok(json_response(f, property_doc(ctx.as_deref(), ty, &value)))
         }
         DataFormat::Atom => xml_response(
             atom::XML_CONTENT_TYPE,

@@ -6,6 +6,7 @@ use super::compiler::Compiler;
 use super::Sql;
 use crate::bind::{Aggregation, GroupValue, Layout, TExpr, Ty};
 use crate::db::{decimal, Dialect};
+use crate::format::computed_odata_type;
 use crate::model::EdmType;
 use diesel::sql_types::{BigInt, Text};
 use odata_parser::AggregateMethod;
@@ -115,6 +116,13 @@ impl Compiler {
                     };
                     q.sql(&format!("{f}({v})"))
                 }
+                // PostgreSQL sums bigints as numeric, past 64 bits too; SQLite's sum()
+                // of integers fails there ("integer overflow"): both fail, as an Int64.
+                Some(AggregateMethod::Sum)
+                    if self.dialect == Dialect::Postgres && a.ty == Ty::Edm(EdmType::Int64) =>
+                {
+                    q.sql(&format!("CAST(sum({v}) AS bigint)"))
+                }
                 Some(AggregateMethod::Sum) => q.sql(&format!("sum({v})")),
                 Some(m) => {
                     let f = match m {
@@ -221,16 +229,26 @@ impl Compiler {
         if null_id {
             q.sql("'@odata.id', NULL");
         }
+        // Names come from the model, or are the client's aliases: bound.
+        let key = |q: &mut Sql, name: String| {
+            if pg {
+                q.sql("CAST(").bind_text(name).sql(" AS text)");
+            } else {
+                q.bind_text(name);
+            }
+        };
         for (n, (name, member)) in members.iter().enumerate() {
             if n > 0 || null_id {
                 q.sql(", ");
             }
-            // Names come from the model, or are the client's aliases: bound.
-            if pg {
-                q.sql("CAST(").bind_text(name.clone()).sql(" AS text)");
-            } else {
-                q.bind_text(name.clone());
+            if let Layout::Column(i) = member {
+                let ty = computed_odata_type(ag.column_ty(*i));
+                if let Some(t) = ty.filter(|_| self.output.full.is_some()) {
+                    key(q, format!("{name}@odata.type"));
+                    q.sql(", '").sql(t).sql("', ");
+                }
             }
+            key(q, name.clone());
             q.sql(", ");
             match member {
                 Layout::Column(i) => {

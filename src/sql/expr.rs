@@ -10,7 +10,7 @@
 use super::compiler::Compiler;
 use super::Sql;
 use crate::bind::{ArithOp, CmpOp, TExpr, Ty, Value};
-use crate::db::{decimal, Dialect};
+use crate::db::{decimal, integer, Dialect};
 use crate::model::EdmType;
 use odata_parser::Function;
 
@@ -345,6 +345,12 @@ impl Compiler {
                 self.prop_value(q, &alias, navs, prop);
             }
             TExpr::Lit(v) => self.value(q, v),
+            TExpr::Neg(a) if self.dialect == Dialect::Sqlite && is_integer(a) => {
+                // SQLite's `-` would make `-(minimum)` a double (see db::integer).
+                q.sql(integer::NEGATE).sql("(");
+                self.expr(q, a, scopes);
+                q.sql(")");
+            }
             TExpr::Neg(a) => {
                 q.sql("(-");
                 if self.dialect == Dialect::Postgres && a.ty() != Ty::Null {
@@ -433,8 +439,12 @@ impl Compiler {
 
     fn arith(&mut self, q: &mut Sql, op: ArithOp, a: &TExpr, b: &TExpr, scopes: &[String]) {
         if self.dialect == Dialect::Sqlite {
-            if let Some(f) = sqlite_decimal(op, a.ty(), b.ty()) {
-                q.sql(f.sqlite_function()).sql("(");
+            let f = match sqlite_integer(op, a, b) {
+                Some(f) => Some(f.sqlite_function()),
+                None => sqlite_decimal(op, a.ty(), b.ty()).map(decimal::Op::sqlite_function),
+            };
+            if let Some(f) = f {
+                q.sql(f).sql("(");
                 self.expr(q, a, scopes);
                 q.sql(", ");
                 self.expr(q, b, scopes);
@@ -484,7 +494,15 @@ impl Compiler {
                     q.sql(", 0) AS INTEGER))");
                     return;
                 }
-                self.expr(q, a, scopes);
+                if self.dialect == Dialect::Postgres && int {
+                    // In 64 bits, as on SQLite: the smallest Int32 divided by -1 is
+                    // 2147483648, not an error.
+                    q.sql("CAST(");
+                    self.expr(q, a, scopes);
+                    q.sql(" AS bigint)");
+                } else {
+                    self.expr(q, a, scopes);
+                }
                 q.sql(if op == ArithOp::Div {
                     " / NULLIF("
                 } else {
@@ -698,9 +716,29 @@ impl Compiler {
     }
 }
 
+fn is_integer(e: &TExpr) -> bool {
+    matches!(e.ty(), Ty::Edm(t) if t.is_integer())
+}
+
 fn integers(a: &TExpr, b: &TExpr) -> bool {
-    let int = |e: &TExpr| matches!(e.ty(), Ty::Edm(t) if t.is_integer());
-    int(a) && int(b)
+    is_integer(a) && is_integer(b)
+}
+
+/// The checked function that computes `a op b` on SQLite when both are integers, whose
+/// result SQLite's operators would turn into a double where it leaves 64 bits (see
+/// db::integer). A remainder never leaves them (SQLite's `%` of the minimum by -1 is 0,
+/// as PostgreSQL's).
+fn sqlite_integer(op: ArithOp, a: &TExpr, b: &TExpr) -> Option<integer::Op> {
+    if !integers(a, b) {
+        return None;
+    }
+    match op {
+        ArithOp::Add => Some(integer::Op::Add),
+        ArithOp::Sub => Some(integer::Op::Sub),
+        ArithOp::Mul => Some(integer::Op::Mul),
+        ArithOp::Div => Some(integer::Op::Div),
+        ArithOp::DivBy | ArithOp::Mod => None,
+    }
 }
 
 /// The decimal function that computes `a op b` on SQLite when its result is an

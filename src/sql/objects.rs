@@ -8,6 +8,7 @@ use super::Sql;
 use crate::bind::{ComputedProp, Prop, Shape, Ty};
 use crate::db::Dialect;
 use crate::format::row::Field;
+use crate::format::{computed_odata_type, odata_type};
 use crate::model::{EdmType, EntityType};
 use diesel::sql_types::Text;
 
@@ -26,60 +27,76 @@ impl Compiler {
         nested: bool,
     ) {
         let pg = self.dialect == Dialect::Postgres;
-        q.sql(match (pg, nested) {
-            (true, _) => "json_build_object(",
-            (false, false) => "json_object(",
-            (false, true) => "jsonb_object(",
-        });
-        let mut first = true;
-        let mut sep = |q: &mut Sql| {
-            if !first {
-                q.sql(", ");
-            }
-            first = false;
-        };
-        if let Some(root) = self.output.full.clone() {
-            sep(q);
-            q.sql(&format!(
+        let full = self.output.full.clone();
+        let mut m = Members::new(
+            q,
+            match (pg, nested) {
+                (true, _) => "json_build_object(",
+                (false, false) => "json_object(",
+                (false, true) => "jsonb_object(",
+            },
+            pg && full.is_some(),
+        );
+        if let Some(root) = &full {
+            m.next(1).sql(&format!(
                 "'@odata.type', '#{}'",
                 crate::model::MODEL.qualified(entity.name)
             ));
-            for ann in ["@odata.id", "@odata.editLink"] {
-                sep(q);
-                q.sql("'").sql(ann).sql("', ");
-                if ann == "@odata.id" {
-                    q.bind_text(root.clone()).sql(" || ");
-                }
-                self.key_url(q, entity, a);
-            }
+            let q = m.next(1).sql("'@odata.id', ");
+            q.bind_text(root.clone()).sql(" || ");
+            self.key_url(q, entity, a);
+            let q = m.next(1).sql("'@odata.editLink', ");
+            self.key_url(q, entity, a);
             for nav in &entity.navigation {
-                sep(q);
-                q.sql("'").sql(nav.name).sql("@odata.navigationLink', ");
-                self.key_url(q, entity, a);
-                q.sql(" || '/").sql(nav.name).sql("'");
+                // An expanded navigation's links are written with its value (below):
+                // a property's control information precedes it as one group.
+                if !shape.expand.iter().any(|e| e.nav.name == nav.name) {
+                    self.nav_links(m.next(2), entity, a, nav.name);
+                }
             }
         }
+        let full = full.is_some();
         match &shape.select {
             Some(list) => {
                 for p in list {
-                    sep(q);
-                    q.sql("'").sql(p.name).sql("', ");
+                    if let Some(t) = odata_type(Ty::of(p)).filter(|_| full) {
+                        m.next(1)
+                            .sql("'")
+                            .sql(p.name)
+                            .sql("@odata.type', '")
+                            .sql(t)
+                            .sql("'");
+                    }
+                    let q = m.next(1).sql("'").sql(p.name).sql("', ");
                     self.json_value(q, a, p);
                 }
             }
             None => {
-                sep(q);
-                q.sql(&self.all_properties(entity, a));
+                let annotated = || {
+                    let typed = entity.properties.iter().map(|p| odata_type(Ty::of(p)));
+                    typed.filter(Option::is_some).count()
+                };
+                let n = entity.properties.len() + if full { annotated() } else { 0 };
+                let text = self.all_properties(entity, a);
+                m.next(n).sql(&text);
             }
         }
         for c in shape.compute.iter().filter(|c| c.selected) {
-            sep(q);
-            self.computed_json(q, a, c);
+            let ty = c.expr.ty();
+            if let Some(t) = computed_odata_type(ty).filter(|_| full) {
+                let q = m.next(1);
+                self.computed_name(q, format!("{}@odata.type", c.name));
+                q.sql(", '").sql(t).sql("'");
+            }
+            self.computed_json(m.next(1), a, c);
         }
         self.expanding(a, |c| {
             for e in &shape.expand {
+                if full {
+                    c.nav_links(m.next(2), entity, a, e.nav.name);
+                }
                 if e.is_count || e.shape.count {
-                    sep(q);
+                    let q = m.next(1);
                     q.sql("'").sql(e.nav.name).sql("@odata.count', ");
                     // An Edm.Int64: a string with IEEE754Compatible=true.
                     let text = c.output.ieee754;
@@ -90,7 +107,7 @@ impl Compiler {
                 if e.is_count {
                     continue;
                 }
-                sep(q);
+                let q = m.next(1);
                 q.sql("'").sql(e.nav.name).sql("', ");
                 if e.nav.many || e.is_ref {
                     c.expand_json(q, a, e);
@@ -99,18 +116,25 @@ impl Compiler {
                 }
             }
         });
-        q.sql(")");
+        m.finish();
     }
 
-    /// `'Name', value, ...` for every property: the same text for every request of this
-    /// shape, so it is built once per thread.
+    /// `'Name', value, ...` for every property (in full metadata with their types): the
+    /// same text for every request of this shape, so it is built once per thread.
     fn all_properties(&mut self, entity: &'static EntityType, a: &str) -> std::rc::Rc<str> {
-        /// (entity, dialect, IEEE754 strings, table alias)
-        type Key = (&'static str, Dialect, bool, String);
+        /// (entity, dialect, IEEE754 strings, full metadata, table alias)
+        type Key = (&'static str, Dialect, bool, bool, String);
         thread_local! {
             static CACHE: std::cell::RefCell<std::collections::HashMap<Key, std::rc::Rc<str>>> = Default::default();
         }
-        let key = (entity.name, self.dialect, self.output.ieee754, a.to_owned());
+        let full = self.output.full.is_some();
+        let key = (
+            entity.name,
+            self.dialect,
+            self.output.ieee754,
+            full,
+            a.to_owned(),
+        );
         if let Some(hit) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
             return hit;
         }
@@ -119,12 +143,30 @@ impl Compiler {
             if i > 0 {
                 q.sql(", ");
             }
+            if let Some(t) = odata_type(Ty::of(p)).filter(|_| full) {
+                q.sql("'")
+                    .sql(p.name)
+                    .sql("@odata.type', '")
+                    .sql(t)
+                    .sql("', ");
+            }
             q.sql("'").sql(p.name).sql("', ");
             self.json_value(&mut q, a, p);
         }
         let text: std::rc::Rc<str> = q.debug_text().0.into();
         CACHE.with(|c| c.borrow_mut().insert(key, text.clone()));
         text
+    }
+
+    /// `'Nav@odata.associationLink', ..., 'Nav@odata.navigationLink', ...`: the URLs of
+    /// the row's references to its related entities and of those entities.
+    fn nav_links(&mut self, q: &mut Sql, entity: &'static EntityType, a: &str, nav: &str) {
+        q.sql("'").sql(nav).sql("@odata.associationLink', ");
+        self.key_url(q, entity, a);
+        q.sql(" || '/").sql(nav).sql("/$ref', '");
+        q.sql(nav).sql("@odata.navigationLink', ");
+        self.key_url(q, entity, a);
+        q.sql(" || '/").sql(nav).sql("'");
     }
 
     /// `Contacts(12)` / `LeadStatus('WON')` for the row, as SQL text.
@@ -148,31 +190,19 @@ impl Compiler {
         q.sql(" || ')'");
     }
 
-    /// `name, value` of a `$compute` property (with its type in full metadata). The
-    /// name is the client's, so it is a bound value, not SQL text.
-    fn computed_json(&mut self, q: &mut Sql, a: &str, c: &ComputedProp) {
-        let pg = self.dialect == Dialect::Postgres;
-        let key = |q: &mut Sql, name: String| {
-            if pg {
-                q.sql("CAST(").bind_text(name).sql(" AS text)");
-            } else {
-                q.bind_text(name);
-            }
-        };
-        let ty = c.expr.ty();
-        if self.output.full.is_some() {
-            let edm = match ty {
-                Ty::Edm(EdmType::String | EdmType::Double) | Ty::Bool | Ty::Null => None,
-                other => other.name().strip_prefix("Edm."),
-            };
-            if let Some(edm) = edm {
-                key(q, format!("{}@odata.type", c.name));
-                q.sql(", ");
-                q.bind_text(format!("#{edm}"));
-                q.sql(", ");
-            }
+    /// A member name the client chose (a `$compute` alias): a bound value, not SQL text.
+    fn computed_name(&self, q: &mut Sql, name: String) {
+        if self.dialect == Dialect::Postgres {
+            q.sql("CAST(").bind_text(name).sql(" AS text)");
+        } else {
+            q.bind_text(name);
         }
-        key(q, c.name.clone());
+    }
+
+    /// `name, value` of a `$compute` property.
+    fn computed_json(&mut self, q: &mut Sql, a: &str, c: &ComputedProp) {
+        let ty = c.expr.ty();
+        self.computed_name(q, c.name.clone());
         q.sql(", ");
         let scopes = self.scopes(a);
         self.computed_typed_json(q, ty, &mut |me, q| me.expr(q, &c.expr, &scopes));
@@ -327,5 +357,89 @@ impl Compiler {
                 });
             }
         });
+    }
+}
+
+/// Pairs per object PostgreSQL builds at once: a function takes at most 100 arguments
+/// there, which a full-metadata object of a lead, with its types and links, passes.
+const PG_PAIRS: usize = 50;
+
+/// The members of a JSON object being written: straight into the statement, or (on
+/// PostgreSQL in full metadata) as objects of at most [`PG_PAIRS`] pairs, whose texts
+/// are joined into one object.
+struct Members<'q> {
+    out: &'q mut Sql,
+    /// Finished objects' members, and the one being written.
+    chunks: Option<Vec<Sql>>,
+    /// Pairs written so far (into the current chunk).
+    pairs: usize,
+}
+
+impl<'q> Members<'q> {
+    fn new(out: &'q mut Sql, opener: &str, chunked: bool) -> Self {
+        let chunks = if chunked {
+            Some(vec![Sql::new()])
+        } else {
+            out.sql(opener);
+            None
+        };
+        Members {
+            out,
+            chunks,
+            pairs: 0,
+        }
+    }
+
+    /// Where the next `n` name/value pairs go.
+    fn next(&mut self, n: usize) -> &mut Sql {
+        let fresh = match &mut self.chunks {
+            Some(chunks) if self.pairs > 0 && self.pairs + n > PG_PAIRS => {
+                chunks.push(Sql::new());
+                self.pairs = 0;
+                true
+            }
+            _ => self.pairs == 0,
+        };
+        self.pairs += n;
+        let q = match &mut self.chunks {
+            Some(chunks) => match chunks.last_mut() {
+                Some(q) => q,
+                None => &mut *self.out,
+            },
+            None => &mut *self.out,
+        };
+        if !fresh {
+            q.sql(", ");
+        }
+        q
+    }
+
+    /// Closes the object: `json_build_object(...)` for a single chunk, otherwise the
+    /// chunks' objects as text without their braces, joined, read back as one object.
+    fn finish(self) {
+        let Some(chunks) = self.chunks else {
+            self.out.sql(")");
+            return;
+        };
+        let q = self.out;
+        let joined = chunks.len() > 1;
+        if joined {
+            q.sql("('{' || ");
+        }
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            if i > 0 {
+                q.sql(" || ', ' || ");
+            }
+            q.sql(if joined {
+                "substr(left(json_build_object("
+            } else {
+                "json_build_object("
+            });
+            q.append(chunk);
+            q.sql(if joined { ")::text, -1), 2)" } else { ")" });
+        }
+        if joined {
+            q.sql(" || '}')::json");
+        }
     }
 }
