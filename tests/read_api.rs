@@ -4416,3 +4416,64 @@ async fn integer_overflow_is_value_out_of_range_on_both_databases() {
     })
     .await;
 }
+
+/// Objects with more members than a database function takes arguments (PostgreSQL: 100)
+/// are still built: many `$compute` values or aggregates, in any metadata.
+#[actix_web::test]
+async fn objects_with_many_members_are_built_on_both_databases() {
+    each_backend(|app, t, beta| async move {
+        let n = 70;
+        let computes: Vec<String> = (0..n)
+            .map(|i| format!("Guttometer add {i} as C{i}"))
+            .collect();
+        let aggregates: Vec<String> = (0..n)
+            .map(|i| format!("Guttometer with sum as A{i}"))
+            .collect();
+        let sum: i64 = app
+            .get("Leads?$apply=aggregate(Guttometer with sum as S)", &t)
+            .await
+            .values()[0]["S"]
+            .as_i64()
+            .unwrap();
+        for level in ["minimal", "full"] {
+            let accept = [("Accept", format!("application/json;odata.metadata={level}"))];
+            let accept: Vec<(&str, &str)> = accept.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let q = format!(
+                "Leads?$top=2&$filter=Guttometer ne null&$compute={}",
+                computes.join(",")
+            );
+            let r = app.get_with(&q, &t, &accept).await;
+            assert_eq!(r.status, 200, "{level}: {}", r.text);
+            for row in r.values() {
+                let g = row["Guttometer"].as_i64().unwrap();
+                for i in 0..n {
+                    assert_eq!(row[format!("C{i}")].as_i64(), Some(g + i), "{level}: {row}");
+                }
+            }
+            let q = format!(
+                "Contacts?$top=2&$expand=Leads($compute={})",
+                computes.join(",")
+            );
+            let r = app.get_with(&q, &t, &accept).await;
+            assert_eq!(r.status, 200, "{level}: {}", r.text);
+            let q = format!("Leads?$apply=aggregate({})", aggregates.join(","));
+            let r = app.get_with(&q, &t, &accept).await;
+            assert_eq!(r.status, 200, "{level}: {}", r.text);
+            let row = &r.values()[0];
+            for i in 0..n {
+                assert_eq!(row[format!("A{i}")].as_i64(), Some(sum), "{level}");
+            }
+        }
+        // The other workspace sums its own leads only.
+        let q = format!("Leads?$apply=aggregate({})", aggregates.join(","));
+        let theirs = app.get(&q, &beta).await;
+        let own = app
+            .get("Leads?$apply=aggregate(Guttometer with sum as S)", &beta)
+            .await
+            .values()[0]["S"]
+            .clone();
+        assert_eq!(theirs.values()[0]["A0"], own);
+        assert_ne!(own.as_i64(), Some(sum));
+    })
+    .await;
+}

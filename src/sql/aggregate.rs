@@ -221,13 +221,14 @@ impl Compiler {
         null_id: bool,
     ) {
         let pg = self.dialect == Dialect::Postgres;
-        q.sql(if pg {
+        let opener = if pg {
             "json_build_object("
         } else {
             "json_object("
-        });
+        };
+        let mut m = super::objects::Members::new(q, opener, pg);
         if null_id {
-            q.sql("'@odata.id', NULL");
+            m.next(1).sql("'@odata.id', NULL");
         }
         // Names come from the model, or are the client's aliases: bound.
         let key = |q: &mut Sql, name: String| {
@@ -237,17 +238,16 @@ impl Compiler {
                 q.bind_text(name);
             }
         };
-        for (n, (name, member)) in members.iter().enumerate() {
-            if n > 0 || null_id {
-                q.sql(", ");
-            }
+        for (name, member) in members {
             if let Layout::Column(i) = member {
                 let ty = computed_odata_type(ag.column_ty(*i));
                 if let Some(t) = ty.filter(|_| self.output.full.is_some()) {
+                    let q = m.next(1);
                     key(q, format!("{name}@odata.type"));
-                    q.sql(", '").sql(t).sql("', ");
+                    q.sql(", '").sql(t).sql("'");
                 }
             }
+            let q = m.next(1);
             key(q, name.clone());
             q.sql(", ");
             match member {
@@ -260,6 +260,6 @@ impl Compiler {
                 Layout::Object(inner) => self.object_json(q, ag, g, inner, false),
             }
         }
-        q.sql(")");
+        m.finish();
     }
 }

@@ -35,7 +35,7 @@ impl Compiler {
                 (false, false) => "json_object(",
                 (false, true) => "jsonb_object(",
             },
-            pg && full.is_some(),
+            pg,
         );
         if let Some(root) = &full {
             m.next(1).sql(&format!(
@@ -361,13 +361,14 @@ impl Compiler {
 }
 
 /// Pairs per object PostgreSQL builds at once: a function takes at most 100 arguments
-/// there, which a full-metadata object of a lead, with its types and links, passes.
+/// there, which a full-metadata object of a lead, with its types and links, passes, as
+/// does an object with many `$compute` values or aggregates.
 const PG_PAIRS: usize = 50;
 
 /// The members of a JSON object being written: straight into the statement, or (on
-/// PostgreSQL in full metadata) as objects of at most [`PG_PAIRS`] pairs, whose texts
-/// are joined into one object.
-struct Members<'q> {
+/// PostgreSQL) as objects of at most [`PG_PAIRS`] pairs, whose texts are joined into
+/// one object when there is more than one.
+pub(super) struct Members<'q> {
     out: &'q mut Sql,
     /// Finished objects' members, and the one being written.
     chunks: Option<Vec<Sql>>,
@@ -376,7 +377,7 @@ struct Members<'q> {
 }
 
 impl<'q> Members<'q> {
-    fn new(out: &'q mut Sql, opener: &str, chunked: bool) -> Self {
+    pub(super) fn new(out: &'q mut Sql, opener: &str, chunked: bool) -> Self {
         let chunks = if chunked {
             Some(vec![Sql::new()])
         } else {
@@ -391,7 +392,7 @@ impl<'q> Members<'q> {
     }
 
     /// Where the next `n` name/value pairs go.
-    fn next(&mut self, n: usize) -> &mut Sql {
+    pub(super) fn next(&mut self, n: usize) -> &mut Sql {
         let fresh = match &mut self.chunks {
             Some(chunks) if self.pairs > 0 && self.pairs + n > PG_PAIRS => {
                 chunks.push(Sql::new());
@@ -416,7 +417,7 @@ impl<'q> Members<'q> {
 
     /// Closes the object: `json_build_object(...)` for a single chunk, otherwise the
     /// chunks' objects as text without their braces, joined, read back as one object.
-    fn finish(self) {
+    pub(super) fn finish(self) {
         let Some(chunks) = self.chunks else {
             self.out.sql(")");
             return;
