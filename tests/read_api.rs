@@ -4350,8 +4350,11 @@ async fn full_metadata_carries_every_type_and_link() {
             assert_eq!(v["Top@odata.type"], "#Int32", "{v}");
             assert_eq!(v["N@odata.type"], "#Int64", "{v}");
             assert!(v.get("StatusId@odata.type").is_none(), "{v}");
+            // Grouped rows, and the related entities grouped within them, are transient.
+            assert_eq!(v.get("@odata.id"), Some(&Value::Null), "{v}");
             if let Some(s) = v["Status"].as_object() {
                 assert_eq!(s["Sequence@odata.type"], "#Int32", "{v}");
+                assert_eq!(s.get("@odata.id"), Some(&Value::Null), "{v}");
             }
         }
         for level in ["minimal", "none"] {

@@ -257,7 +257,8 @@ impl Compiler {
                         q.sql(&column);
                     });
                 }
-                Layout::Object(inner) => self.object_json(q, ag, g, inner, false),
+                // A related entity's grouped values are as transient as the row.
+                Layout::Object(inner) => self.object_json(q, ag, g, inner, null_id),
             }
         }
         m.finish();
