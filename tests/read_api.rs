@@ -4480,3 +4480,47 @@ async fn objects_with_many_members_are_built_on_both_databases() {
     })
     .await;
 }
+
+/// A condition read as a value keeps OData's three values: `contains(null,'0')` is null,
+/// so `eq null` finds it and `eq false` does not, while a comparison with null is false.
+#[actix_web::test]
+async fn conditions_read_as_values_keep_null() {
+    each_backend(|app, t, _| async move {
+        let c = |f: String| {
+            let (app, t) = (&app, &t);
+            async move {
+                let r = app.get(&format!("Contacts/$count?$filter={f}"), t).await;
+                assert_eq!(r.status, 200, "{f}: {}", r.text);
+                r.text.parse::<i64>().unwrap_or(-1)
+            }
+        };
+        let all = c("true".into()).await;
+        let without = c("MobilePhoneNumber eq null".into()).await;
+        assert!(without > 0 && without < all, "{without} of {all}");
+        let has = "contains(MobilePhoneNumber,'0')";
+        let yes = c(has.into()).await;
+        assert_eq!(c(format!("{has} eq null")).await, without);
+        assert_eq!(c(format!("null eq {has}")).await, without);
+        assert_eq!(c(format!("{has} ne null")).await, all - without);
+        assert_eq!(c(format!("{has} eq true")).await, yes);
+        assert_eq!(c(format!("{has} eq false")).await, all - without - yes);
+        assert_eq!(c(format!("not ({has} eq false)")).await, yes + without);
+        assert_eq!(c(format!("(not {has}) eq null")).await, without);
+        assert_eq!(c(format!("({has} and true) eq null")).await, without);
+        assert_eq!(c(format!("({has} or true) eq true")).await, all);
+        assert_eq!(c(format!("{has} in (null)")).await, without);
+        assert_eq!(c(format!("{has} in (true,false)")).await, all - without);
+        // A comparison read as a value is false for null, never null.
+        assert_eq!(c("(MobilePhoneNumber eq '1') eq null".into()).await, 0);
+        assert_eq!(c("(MobilePhoneNumber eq '1') eq false".into()).await, all);
+        assert_eq!(c("not ((MobilePhoneNumber eq '1') eq false)".into()).await, 0);
+        // $compute returns the same three values.
+        let r = app
+            .get(&format!("Contacts?$filter=MobilePhoneNumber eq null&$top=1&$compute={has} as C,MobilePhoneNumber eq '1' as E&$select=C,E"), &t)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.values()[0]["C"], Value::Null, "{}", r.text);
+        assert_eq!(r.values()[0]["E"], Value::Bool(false), "{}", r.text);
+    })
+    .await;
+}

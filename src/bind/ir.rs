@@ -477,13 +477,11 @@ impl TExpr {
             TExpr::Cast { .. } | TExpr::Root { .. } | TExpr::Column { .. } | TExpr::Case(..) => {
                 true
             }
-            TExpr::Not(_)
-            | TExpr::And(..)
-            | TExpr::Or(..)
-            | TExpr::Cmp(..)
-            | TExpr::In(..)
-            | TExpr::Lambda { .. }
-            | TExpr::Count { .. } => false,
+            // `not`, `and` and `or` of null are null (unless `and` has a false operand,
+            // or `or` a true one); comparisons and lambdas are true or false.
+            TExpr::Not(a) => a.nullable(),
+            TExpr::And(a, b) | TExpr::Or(a, b) => a.nullable() || b.nullable(),
+            TExpr::Cmp(..) | TExpr::In(..) | TExpr::Lambda { .. } | TExpr::Count { .. } => false,
         }
     }
 }

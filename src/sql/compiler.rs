@@ -41,6 +41,10 @@ pub struct Compiler {
     pub(super) guard: Option<String>,
     /// Inside an odd number of `not`s (see expr.rs).
     pub(super) negated: bool,
+    /// Compiling a condition whose value is read, not just filtered by (`(A eq 1) eq
+    /// null`, `$compute`): comparisons must then be false rather than NULL whatever the
+    /// negation (see expr.rs).
+    pub(super) as_value: bool,
     /// Unfiltered single-valued expands joined so far: (alias joined from, navigation,
     /// alias of the joined row). A filter or order key through the same navigation
     /// reads the joined row instead of looking it up again in a subquery.
@@ -68,6 +72,7 @@ impl Compiler {
             output,
             guard: None,
             negated: false,
+            as_value: false,
             joined: Vec::new(),
             collections: 0,
             timed: false,

@@ -6,6 +6,8 @@
 //! function of null is null (`startswith(null,'a')`), as is a null Boolean property,
 //! `not null` is null, and `and`/`or` treat null as unknown. A lambda is two-valued:
 //! `any` is true when its condition is true for some member, `all` when it is for every.
+//! A condition whose value is read (`contains(Email,'x') eq null`, `$compute`) keeps
+//! the same three values, its comparisons made two-valued whatever the negation.
 
 use super::compiler::Compiler;
 use super::Sql;
@@ -85,13 +87,14 @@ impl Compiler {
                         // the lambda; a member it is not true for (false or null)
                         // refutes `all`.
                         let negated = std::mem::replace(&mut c.negated, false);
+                        let as_value = std::mem::replace(&mut c.as_value, false);
                         q.sql("(");
                         c.predicate(q, body, &inner_scopes);
                         q.sql(")");
                         if *all {
                             q.sql(" IS NOT TRUE");
                         }
-                        c.negated = negated;
+                        (c.negated, c.as_value) = (negated, as_value);
                     }
                 });
                 q.sql(")");
@@ -208,9 +211,10 @@ impl Compiler {
         q.sql(")");
     }
 
-    /// Opens `COALESCE(` when a predicate that may be NULL sits under a negation.
+    /// Opens `COALESCE(` when a comparison that may be NULL sits under a negation, or
+    /// its value is read.
     fn open_two_valued(&self, q: &mut Sql, may_be_null: bool) -> bool {
-        let wrap = self.negated && may_be_null;
+        let wrap = (self.negated || self.as_value) && may_be_null;
         if wrap {
             q.sql("COALESCE(");
         }
@@ -412,8 +416,9 @@ impl Compiler {
                             // it selects rows whatever negation surrounds the count.
                             q.sql(" AND ");
                             let negated = std::mem::replace(&mut c.negated, false);
+                            let as_value = std::mem::replace(&mut c.as_value, false);
                             c.predicate(q, cond, &[alias.to_owned()]);
-                            c.negated = negated;
+                            (c.negated, c.as_value) = (negated, as_value);
                         })
                     }
                 }
@@ -425,14 +430,13 @@ impl Compiler {
             | TExpr::Cmp(..)
             | TExpr::In(..)
             | TExpr::Lambda { .. } => {
-                // A predicate used as a value (e.g. `(A eq 1) eq true`).
-                q.sql("(CASE WHEN ");
+                // A condition used as a value (`(A eq 1) eq true`): its comparisons are
+                // false or true, while a function of null stays null.
+                let as_value = std::mem::replace(&mut self.as_value, true);
+                q.sql("(");
                 self.predicate(q, e, scopes);
-                q.sql(if self.dialect == Dialect::Postgres {
-                    " THEN TRUE ELSE FALSE END)"
-                } else {
-                    " THEN 1 ELSE 0 END)"
-                });
+                q.sql(")");
+                self.as_value = as_value;
             }
         }
     }

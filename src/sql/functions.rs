@@ -28,14 +28,11 @@ impl Compiler {
             return;
         }
         match f {
+            // Null for a null argument, as any function (Part 2 §5.1.1.4).
             Contains | StartsWith | EndsWith | MatchesPattern => {
-                q.sql("(CASE WHEN ");
+                q.sql("(");
                 self.string_predicate(q, f, args, scopes);
-                q.sql(if pg {
-                    " THEN TRUE ELSE FALSE END)"
-                } else {
-                    " THEN 1 ELSE 0 END)"
-                });
+                q.sql(")");
             }
             Length => {
                 q.sql(self.length_fn()).sql("(");
