@@ -459,16 +459,11 @@ impl Compiler {
             return;
         }
         q.sql("(");
-        if pg && (integers(a, b) || ty == Ty::Duration) {
+        if pg && integers(a, b) {
             // In 64 bits, as on SQLite: `integer` arithmetic would fail the
             // statement past 2^31 (`Guttometer mul Guttometer mul ...`), and the
             // smallest Int32 divided by -1 is 2147483648.
-            let t = if ty == Ty::Duration {
-                "double precision"
-            } else {
-                "bigint"
-            };
-            self.operand(q, a, Some(t), scopes);
+            self.operand(q, a, Some("bigint"), scopes);
         } else {
             self.expr(q, a, scopes);
         }
