@@ -8,6 +8,9 @@ pub enum BindErrorKind {
     NotFound,
     /// Valid OData we do not serve: 501.
     NotImplemented,
+    /// A value OData's operations refuse, such as a zero divisor: 400 `ValueOutOfRange`,
+    /// as when the database finds one in the data.
+    OutOfRange,
 }
 
 /// A name or type the model rejects, with where it was written.
@@ -42,6 +45,15 @@ impl BindError {
     pub fn not_found(option: &str, pos: Option<usize>, message: impl Into<String>) -> Self {
         Self {
             kind: BindErrorKind::NotFound,
+            option: option.into(),
+            pos,
+            message: message.into(),
+        }
+    }
+
+    pub fn out_of_range(option: &str, pos: Option<usize>, message: impl Into<String>) -> Self {
+        Self {
+            kind: BindErrorKind::OutOfRange,
             option: option.into(),
             pos,
             message: message.into(),

@@ -178,6 +178,20 @@ impl<'a> ExprBinder<'a> {
         }
     }
 
+    /// The literal `e` is, directly or as a parameter alias's value.
+    pub(super) fn literal_of(&self, e: &Expr) -> Option<Literal> {
+        let mut e = e.clone();
+        // As many aliases deep as `expr` follows.
+        for _ in 0..=4 {
+            match e {
+                Expr::Literal(l, _) => return Some(l),
+                Expr::Alias(name, _) => e = self.alias_value(&name)?,
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// The expression a parameter alias (`@name`) stands for, if the request gives one.
     fn alias_value(&self, name: &str) -> Option<Expr> {
         self.aliases
@@ -292,6 +306,7 @@ impl<'a> ExprBinder<'a> {
                     _ => ArithOp::Mod,
                 };
                 let (l, r) = (self.expr(a)?, self.expr(b)?);
+                self.check_divisor(aop, &l, &r, pos_of(b))?;
                 match temporal(aop, l.ty(), r.ty()) {
                     Some(Temporal::Shift { swap, back }) => {
                         let (base, by) = if swap { (r, l) } else { (l, r) };
@@ -326,6 +341,36 @@ impl<'a> ExprBinder<'a> {
                 Ok(TExpr::Arith(aop, Box::new(l), Box::new(r)))
             }
         }
+    }
+
+    /// A literal zero divisor fails the request where OData says so (URL conventions
+    /// 5.1.1.2): `div` unless the quotient is a Double, and `mod`. Refused here, whatever
+    /// rows there are; a divisor that is zero only in the data fails the statement.
+    fn check_divisor(
+        &self,
+        op: ArithOp,
+        l: &TExpr,
+        r: &TExpr,
+        pos: usize,
+    ) -> Result<(), BindError> {
+        let fails = match op {
+            ArithOp::Div => super::ir::arith_type(op, l.ty(), r.ty()) != Ty::Edm(EdmType::Double),
+            ArithOp::Mod => true,
+            _ => false,
+        };
+        // A null dividend makes the result null, whatever the divisor.
+        if !fails || !is_zero(r) || matches!(l, TExpr::Lit(Value::Null)) {
+            return Ok(());
+        }
+        let name = if op == ArithOp::Div { "div" } else { "mod" };
+        Err(BindError::out_of_range(
+            self.option,
+            Some(pos),
+            format!(
+                "division by zero: the right operand of {name} is 0 (only a Double divided \
+                 by zero, or divby, gives INF, -INF or NaN)"
+            ),
+        ))
     }
 
     fn check_comparable(&self, l: &TExpr, r: &TExpr, pos: usize) -> Result<(), BindError> {
@@ -689,6 +734,17 @@ pub fn pos_of(e: &Expr) -> usize {
         Expr::Unary(_, e) => pos_of(e),
         Expr::Binary(_, a, _) | Expr::In(a, _) => pos_of(a),
         _ => 0,
+    }
+}
+
+/// Whether `e` is a literal zero (`0`, `-0.0`, `0E0`).
+fn is_zero(e: &TExpr) -> bool {
+    match e {
+        TExpr::Lit(Value::Int(0)) => true,
+        TExpr::Lit(Value::Double(d)) => *d == 0.0,
+        TExpr::Lit(Value::Decimal(d)) => d.parse::<f64>().is_ok_and(|v| v == 0.0),
+        TExpr::Neg(inner) => is_zero(inner),
+        _ => false,
     }
 }
 

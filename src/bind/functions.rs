@@ -6,7 +6,8 @@ use super::error::BindError;
 use super::expr::ExprBinder;
 use super::ir::{TExpr, Ty, Value};
 use crate::model::EdmType;
-use odata_parser::{Expr, Function};
+use chrono::DateTime;
+use odata_parser::{Expr, Function, Literal};
 
 impl ExprBinder<'_> {
     pub(super) fn call(
@@ -193,6 +194,34 @@ impl ExprBinder<'_> {
         if let (Some(p), Some(arg)) = (pattern, bound.get_mut(1)) {
             *arg = TExpr::Lit(Value::String(p));
         }
+        if let (Some(arg), Some(Literal::DateTimeOffset(text))) = (
+            bound.get_mut(0),
+            args.first().and_then(|a| self.literal_of(a)),
+        ) {
+            if let Some(local) = in_own_offset(f, &text) {
+                *arg = local;
+            }
+        }
         Ok(TExpr::Call(f, bound, ty))
+    }
+}
+
+/// The argument that makes `f` of the DateTimeOffset literal `text` give its part in
+/// the literal's own offset (URL conventions 5.1.1.5), where the literal as bound is the
+/// same instant in UTC (`bind::literal::normalize_dto`, as the data is stored): for the
+/// date and time parts, the literal's local date and time written as UTC, which the
+/// compiled functions take apart; for `totaloffsetminutes`, the offset's minutes as an
+/// Int, which it compiles to (stored instants are UTC, offset 0).
+fn in_own_offset(f: Function, text: &str) -> Option<TExpr> {
+    use Function::*;
+    let t = DateTime::parse_from_rfc3339(text).ok()?;
+    match f {
+        Year | Month | Day | Hour | Minute | Second | Date | Time => Some(TExpr::Lit(
+            Value::DateTimeOffset(t.naive_local().format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        )),
+        TotalOffsetMinutes => Some(TExpr::Lit(Value::Int(i64::from(
+            t.offset().local_minus_utc() / 60,
+        )))),
+        _ => None,
     }
 }

@@ -378,6 +378,22 @@ pub enum TExpr {
     },
 }
 
+/// The type of `a op b` for operands of types `a` and `b`: `divby` is a decimal,
+/// the rest the wider operand's type.
+pub fn arith_type(op: ArithOp, a: Ty, b: Ty) -> Ty {
+    if op == ArithOp::DivBy {
+        return Ty::Edm(EdmType::Decimal(38, 10));
+    }
+    match (a, b) {
+        (Ty::Duration, _) | (_, Ty::Duration) => Ty::Duration,
+        (Ty::Edm(EdmType::Double), _) | (_, Ty::Edm(EdmType::Double)) => Ty::Edm(EdmType::Double),
+        (Ty::Edm(EdmType::Decimal(..)), _) | (_, Ty::Edm(EdmType::Decimal(..))) => {
+            Ty::Edm(EdmType::Decimal(38, 10))
+        }
+        _ => Ty::Edm(EdmType::Int64),
+    }
+}
+
 impl TExpr {
     /// The filtered entity's own property this expression names, if it is one.
     pub fn root_prop(&self) -> Option<Prop> {
@@ -427,22 +443,7 @@ impl TExpr {
             | TExpr::Cmp(..)
             | TExpr::In(..)
             | TExpr::Lambda { .. } => Ty::Bool,
-            TExpr::Arith(op, a, b) => {
-                let (ta, tb) = (a.ty(), b.ty());
-                if *op == ArithOp::DivBy {
-                    return Ty::Edm(EdmType::Decimal(38, 10));
-                }
-                match (ta, tb) {
-                    (Ty::Duration, _) | (_, Ty::Duration) => Ty::Duration,
-                    (Ty::Edm(EdmType::Double), _) | (_, Ty::Edm(EdmType::Double)) => {
-                        Ty::Edm(EdmType::Double)
-                    }
-                    (Ty::Edm(EdmType::Decimal(..)), _) | (_, Ty::Edm(EdmType::Decimal(..))) => {
-                        Ty::Edm(EdmType::Decimal(38, 10))
-                    }
-                    _ => Ty::Edm(EdmType::Int64),
-                }
-            }
+            TExpr::Arith(op, a, b) => arith_type(*op, a.ty(), b.ty()),
             TExpr::Neg(e) => e.ty(),
             TExpr::Shift { base, .. } => base.ty(),
             TExpr::Elapsed(..) => Ty::Duration,

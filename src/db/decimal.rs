@@ -3,12 +3,15 @@
 //! An operand is the decimal its shortest round-trip text writes (the double nearest
 //! 4339.35 is 4339.35), the result the double nearest the exact decimal answer, so it
 //! compares equal to literals and columns holding that decimal: `4339.35 - 339.35` is
-//! 4000, `0.1 + 0.2` is 0.3, as PostgreSQL's numeric gives them.
+//! 4000, `0.1 + 0.2` is 0.3, as PostgreSQL's numeric gives them. A quotient is rounded
+//! to 15 significant digits, as PostgreSQL's `crm_decimal_div` rounds it (migrations):
+//! a double holds that many exactly, so both write the same number.
 
+use super::checked::Checked;
 use diesel::sql_types::{Double, Nullable};
 use diesel::sqlite::{SqliteAggregateFunction, SqliteConnection};
 use diesel::QueryResult;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 diesel::define_sql_function! {
     /// `a + b` in decimal.
@@ -26,13 +29,26 @@ diesel::define_sql_function! {
 }
 
 diesel::define_sql_function! {
-    /// `a / b` in decimal; null when `b` is 0.
+    /// `a / b` in decimal; an error when `b` is 0.
     fn odata_decimal_div(a: Nullable<Double>, b: Nullable<Double>) -> Nullable<Double>;
 }
 
 diesel::define_sql_function! {
-    /// The remainder of `a / b` in decimal, with `a`'s sign; null when `b` is 0.
+    /// `a divby b` in decimal; when `b` is 0, `a` times infinity (NaN, so null, for 0).
+    fn odata_decimal_divby(a: Nullable<Double>, b: Nullable<Double>) -> Nullable<Double>;
+}
+
+diesel::define_sql_function! {
+    /// The remainder of `a / b` in decimal, with `a`'s sign; an error when `b` is 0.
     fn odata_decimal_mod(a: Nullable<Double>, b: Nullable<Double>) -> Nullable<Double>;
+}
+
+diesel::define_sql_function! {
+    /// A computed decimal as the digits of its decimal: the shortest text that reads
+    /// back as it, without exponent, as PostgreSQL writes a numeric (SQLite's own text
+    /// for a double may have more digits than it needs, `0.33333333333333298`); null
+    /// for null and for what is no number.
+    fn odata_decimal_text(v: Nullable<Double>) -> Nullable<Text>;
 }
 
 diesel::define_sql_function! {
@@ -54,6 +70,7 @@ pub enum Op {
     Sub,
     Mul,
     Div,
+    DivBy,
     Mod,
 }
 
@@ -65,10 +82,14 @@ impl Op {
             Op::Sub => "odata_decimal_sub",
             Op::Mul => "odata_decimal_mul",
             Op::Div => "odata_decimal_div",
+            Op::DivBy => "odata_decimal_divby",
             Op::Mod => "odata_decimal_mod",
         }
     }
 }
+
+/// The SQL function writing a computed decimal (see `odata_decimal_text`).
+pub const TEXT: &str = "odata_decimal_text";
 
 /// The aggregates' SQL names.
 pub const SUM: &str = "odata_decimal_sum";
@@ -76,14 +97,22 @@ pub const AVERAGE: &str = "odata_decimal_avg";
 
 /// Registers the decimal functions on `conn`. Null in, null out.
 pub fn register(conn: &mut SqliteConnection) -> QueryResult<()> {
-    fn binary(op: Op) -> impl Fn(Option<f64>, Option<f64>) -> Option<f64> {
-        move |a, b| apply(op, a?, b?)
+    fn binary(op: Op) -> impl Fn(Option<f64>, Option<f64>) -> Checked<f64> {
+        move |a, b| match (a, b) {
+            (Some(a), Some(b)) => apply(op, a, b).map_or_else(
+                |ZeroDivisor| Checked::division_by_zero(),
+                |v| Checked::Value(Some(v)),
+            ),
+            _ => Checked::Value(None),
+        }
     }
     odata_decimal_add_utils::register_impl(conn, binary(Op::Add))?;
     odata_decimal_sub_utils::register_impl(conn, binary(Op::Sub))?;
     odata_decimal_mul_utils::register_impl(conn, binary(Op::Mul))?;
     odata_decimal_div_utils::register_impl(conn, binary(Op::Div))?;
+    odata_decimal_divby_utils::register_impl(conn, binary(Op::DivBy))?;
     odata_decimal_mod_utils::register_impl(conn, binary(Op::Mod))?;
+    odata_decimal_text_utils::register_impl(conn, |v: Option<f64>| v.and_then(text))?;
     odata_decimal_sum_utils::register_impl::<Sum, _>(conn)?;
     odata_decimal_avg_utils::register_impl::<Average, _>(conn)
 }
@@ -92,12 +121,23 @@ pub fn register(conn: &mut SqliteConnection) -> QueryResult<()> {
 /// product or quotient that small is computed with doubles instead.
 const SMALL: Decimal = Decimal::from_parts(1, 0, 0, false, 11);
 
-/// `a op b`, exactly in decimal; null for division by zero. Where an operand or the
-/// result is beyond what a decimal holds (infinities, about 7.9e28 and more) it is the
-/// double operation.
-pub fn apply(op: Op, a: f64, b: f64) -> Option<f64> {
-    if b == 0.0 && matches!(op, Op::Div | Op::Mod) {
-        return None;
+/// A zero divisor of `div` or `mod`: OData fails the request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ZeroDivisor;
+
+/// Significant digits of a quotient (see the module's documentation).
+const QUOTIENT_DIGITS: u32 = 15;
+
+/// `a op b`, exactly in decimal. Where an operand or the result is beyond what a
+/// decimal holds (infinities, about 7.9e28 and more) it is the double operation.
+pub fn apply(op: Op, a: f64, b: f64) -> Result<f64, ZeroDivisor> {
+    if b == 0.0 {
+        match op {
+            Op::Div | Op::Mod => return Err(ZeroDivisor),
+            // INF, -INF, or NaN for 0 (URL conventions 5.1.1.2.5).
+            Op::DivBy => return Ok(a * f64::INFINITY),
+            _ => {}
+        }
     }
     let exact = decimal(a).zip(decimal(b)).and_then(|(x, y)| {
         match op {
@@ -107,18 +147,46 @@ pub fn apply(op: Op, a: f64, b: f64) -> Option<f64> {
             Op::Mul => x
                 .checked_mul(y)
                 .filter(|r| x.scale() + y.scale() <= Decimal::MAX_SCALE || r.abs() >= SMALL),
-            Op::Div => x.checked_div(y).filter(|r| r.abs() >= SMALL || x.is_zero()),
+            Op::Div | Op::DivBy => x
+                .checked_div(y)
+                .filter(|r| r.abs() >= SMALL || x.is_zero())
+                .and_then(|r| {
+                    r.round_sf_with_strategy(
+                        QUOTIENT_DIGITS,
+                        RoundingStrategy::MidpointAwayFromZero,
+                    )
+                }),
             // The dividend's sign, as PostgreSQL's numeric mod (and Rust's %).
             Op::Mod => x.checked_rem(y),
         }
     });
-    Some(exact.and_then(double).unwrap_or(match op {
+    Ok(exact.and_then(double).unwrap_or_else(|| match op {
         Op::Add => a + b,
         Op::Sub => a - b,
         Op::Mul => a * b,
-        Op::Div => a / b,
+        Op::Div | Op::DivBy => significant(a / b),
         Op::Mod => a % b,
     }))
+}
+
+/// `v` to the significant digits of a quotient, for those beyond a decimal.
+fn significant(v: f64) -> f64 {
+    if !v.is_finite() {
+        return v;
+    }
+    format!("{v:.*e}", QUOTIENT_DIGITS as usize - 1)
+        .parse()
+        .unwrap_or(v)
+}
+
+/// Rust writes a double as the shortest digits that read back as it, never with an
+/// exponent; zero without its sign, as a numeric has none.
+fn text(v: f64) -> Option<String> {
+    match v {
+        _ if !v.is_finite() => None,
+        0.0 => Some("0".into()),
+        _ => Some(v.to_string()),
+    }
 }
 
 /// The decimal `v`'s shortest round-trip text writes; `None` beyond a decimal's range
@@ -257,14 +325,19 @@ mod tests {
 
     #[test]
     fn arithmetic_is_exact_for_the_decimals_the_operands_write() {
-        assert_eq!(apply(Op::Add, 0.1, 0.2), Some(0.3));
-        assert_eq!(apply(Op::Sub, 4339.35, 339.35), Some(4000.0));
-        assert_eq!(apply(Op::Div, 3802.0, 1000.0), Some(3.802));
-        assert_eq!(apply(Op::Mul, 3802.0, 48.0), Some(182496.0));
-        assert_eq!(apply(Op::Div, 182496.0, 100.0), Some(1824.96));
-        assert_eq!(apply(Op::Mul, 1.1, 1.1), Some(1.21));
-        assert_eq!(apply(Op::Div, 1.0, 3.0), Some(1.0 / 3.0));
-        assert_eq!(apply(Op::Div, -7.5, 2.5), Some(-3.0));
+        assert_eq!(apply(Op::Add, 0.1, 0.2), Ok(0.3));
+        assert_eq!(apply(Op::Sub, 4339.35, 339.35), Ok(4000.0));
+        assert_eq!(apply(Op::Div, 3802.0, 1000.0), Ok(3.802));
+        assert_eq!(apply(Op::Mul, 3802.0, 48.0), Ok(182496.0));
+        assert_eq!(apply(Op::Div, 182496.0, 100.0), Ok(1824.96));
+        assert_eq!(apply(Op::Mul, 1.1, 1.1), Ok(1.21));
+        // Quotients to 15 significant digits, as PostgreSQL's crm_decimal_div.
+        assert_eq!(apply(Op::Div, 1.0, 3.0), Ok(0.333333333333333));
+        assert_eq!(apply(Op::Div, 998.75, 3.0), Ok(332.916666666667));
+        assert_eq!(apply(Op::DivBy, -2.0, 3.0), Ok(-0.666666666666667));
+        assert_eq!(apply(Op::Div, 1e20, 3.0), Ok(3.33333333333333e19));
+        assert_eq!(apply(Op::DivBy, 10.0, 4.0), Ok(2.5));
+        assert_eq!(apply(Op::Div, -7.5, 2.5), Ok(-3.0));
         // The doubles disagree: these are the cases the functions exist for.
         assert_ne!(0.1 + 0.2, 0.3);
         assert_ne!(4339.35 - 339.35, 4000.0);
@@ -272,40 +345,59 @@ mod tests {
 
     #[test]
     fn remainders_keep_the_dividends_sign_and_their_fraction() {
-        assert_eq!(apply(Op::Mod, 5.5, 2.0), Some(1.5));
-        assert_eq!(apply(Op::Mod, -5.5, 2.0), Some(-1.5));
-        assert_eq!(apply(Op::Mod, 5.5, -2.0), Some(1.5));
-        assert_eq!(apply(Op::Mod, 7.0, -3.0), Some(1.0));
-        assert_eq!(apply(Op::Mod, 4339.35, 0.1), Some(0.05));
-        assert_eq!(apply(Op::Mod, -4339.35, 0.05), Some(0.0));
-        assert_eq!(apply(Op::Mod, 10.3, 3.1), Some(1.0));
+        assert_eq!(apply(Op::Mod, 5.5, 2.0), Ok(1.5));
+        assert_eq!(apply(Op::Mod, -5.5, 2.0), Ok(-1.5));
+        assert_eq!(apply(Op::Mod, 5.5, -2.0), Ok(1.5));
+        assert_eq!(apply(Op::Mod, 7.0, -3.0), Ok(1.0));
+        assert_eq!(apply(Op::Mod, 4339.35, 0.1), Ok(0.05));
+        assert_eq!(apply(Op::Mod, -4339.35, 0.05), Ok(0.0));
+        assert_eq!(apply(Op::Mod, 10.3, 3.1), Ok(1.0));
         assert_ne!(10.3 % 3.1, 1.0);
     }
 
     #[test]
-    fn division_by_zero_is_null() {
-        assert_eq!(apply(Op::Div, 1.5, 0.0), None);
-        assert_eq!(apply(Op::Mod, 1.5, 0.0), None);
-        assert_eq!(apply(Op::Div, 0.0, -0.0), None);
-        assert_eq!(apply(Op::Mul, 1.5, 0.0), Some(0.0));
+    fn a_zero_divisor_fails_div_and_mod_and_makes_divby_infinite() {
+        assert_eq!(apply(Op::Div, 1.5, 0.0), Err(ZeroDivisor));
+        assert_eq!(apply(Op::Mod, 1.5, 0.0), Err(ZeroDivisor));
+        assert_eq!(apply(Op::Div, 0.0, -0.0), Err(ZeroDivisor));
+        assert_eq!(apply(Op::Mul, 1.5, 0.0), Ok(0.0));
+        assert_eq!(apply(Op::DivBy, 1.5, 0.0), Ok(f64::INFINITY));
+        assert_eq!(apply(Op::DivBy, -1.5, 0.0), Ok(f64::NEG_INFINITY));
+        assert!(apply(Op::DivBy, 0.0, 0.0).is_ok_and(f64::is_nan));
     }
 
     #[test]
     fn values_beyond_a_decimal_fall_back_to_doubles() {
-        assert_eq!(apply(Op::Add, 1e30, 1.0), Some(1e30 + 1.0));
-        assert_eq!(apply(Op::Mul, 1e20, 1e20), Some(1e40));
-        assert_eq!(apply(Op::Add, f64::INFINITY, 1.0), Some(f64::INFINITY));
-        assert!(apply(Op::Add, f64::NAN, 1.0).is_some_and(f64::is_nan));
+        assert_eq!(apply(Op::Add, 1e30, 1.0), Ok(1e30 + 1.0));
+        assert_eq!(apply(Op::Mul, 1e20, 1e20), Ok(1e40));
+        assert_eq!(apply(Op::Add, f64::INFINITY, 1.0), Ok(f64::INFINITY));
+        assert!(apply(Op::Add, f64::NAN, 1.0).is_ok_and(f64::is_nan));
         // Too small for 28 decimal places.
-        assert_eq!(apply(Op::Mul, 1e-15, 1e-15), Some(1e-15 * 1e-15));
-        assert_eq!(apply(Op::Div, 1e-20, 1e20), Some(1e-20 / 1e20));
-        assert_eq!(apply(Op::Add, 1e-30, 0.0), Some(1e-30));
+        assert_eq!(apply(Op::Mul, 1e-15, 1e-15), Ok(1e-15 * 1e-15));
+        assert_eq!(apply(Op::Div, 1e-20, 1e20), Ok(1e-40));
+        assert_eq!(apply(Op::Div, 1e-20, 3e20), Ok(3.33333333333333e-41));
+        assert_eq!(apply(Op::Add, 1e-30, 0.0), Ok(1e-30));
         // Within range, large values stay exact.
-        assert_eq!(apply(Op::Add, 1e27, 0.5), Some(1e27));
+        assert_eq!(apply(Op::Add, 1e27, 0.5), Ok(1e27));
+        assert_eq!(apply(Op::Sub, 123456789012.345, 0.345), Ok(123456789012.0));
+    }
+
+    #[test]
+    fn computed_decimals_are_written_as_their_digits() {
         assert_eq!(
-            apply(Op::Sub, 123456789012.345, 0.345),
-            Some(123456789012.0)
+            text(0.333333333333333).as_deref(),
+            Some("0.333333333333333")
         );
+        assert_eq!(text(332.916666666667).as_deref(), Some("332.916666666667"));
+        assert_eq!(
+            text(3.33333333333333e-7).as_deref(),
+            Some("0.000000333333333333333")
+        );
+        assert_eq!(text(1e20).as_deref(), Some("100000000000000000000"));
+        assert_eq!(text(-0.0).as_deref(), Some("0"));
+        assert_eq!(text(3802.0).as_deref(), Some("3802"));
+        assert_eq!(text(f64::INFINITY), None);
+        assert_eq!(text(f64::NAN), None);
     }
 
     #[test]

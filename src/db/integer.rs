@@ -2,12 +2,15 @@
 //! `/` or negation that overflows into a floating-point number (`Guttometer mul
 //! 9223372036854775807` is 1.19e20, still typed Edm.Int64); PostgreSQL's bigint fails
 //! the statement. These functions fail it too, with a message naming the overflow, which
-//! `http::error` answers with 400 `ValueOutOfRange` as it does PostgreSQL's.
+//! `http::error` answers with 400 `ValueOutOfRange` as it does PostgreSQL's; so does a
+//! zero divisor, as OData says (SQLite's `/` and `%` would give null).
 
-use diesel::serialize::{self, IsNull, Output, ToSql};
+use super::checked;
 use diesel::sql_types::{BigInt, Nullable};
-use diesel::sqlite::{Sqlite, SqliteConnection};
+use diesel::sqlite::SqliteConnection;
 use diesel::QueryResult;
+
+type Checked = checked::Checked<i64>;
 
 diesel::define_sql_function! {
     /// `a + b`; an error where that leaves 64 bits.
@@ -25,9 +28,14 @@ diesel::define_sql_function! {
 }
 
 diesel::define_sql_function! {
-    /// `a / b` truncated toward zero; null when `b` is 0, an error for the smallest
+    /// `a / b` truncated toward zero; an error when `b` is 0, and for the smallest
     /// integer divided by -1.
     fn odata_int_div(a: Nullable<BigInt>, b: Nullable<BigInt>) -> Nullable<BigInt>;
+}
+
+diesel::define_sql_function! {
+    /// The remainder of `a / b`, with `a`'s sign; an error when `b` is 0.
+    fn odata_int_mod(a: Nullable<BigInt>, b: Nullable<BigInt>) -> Nullable<BigInt>;
 }
 
 diesel::define_sql_function! {
@@ -42,6 +50,7 @@ pub enum Op {
     Sub,
     Mul,
     Div,
+    Mod,
 }
 
 impl Op {
@@ -52,6 +61,7 @@ impl Op {
             Op::Sub => "odata_int_sub",
             Op::Mul => "odata_int_mul",
             Op::Div => "odata_int_div",
+            Op::Mod => "odata_int_mod",
         }
     }
 
@@ -61,30 +71,13 @@ impl Op {
             Op::Sub => "sub",
             Op::Mul => "mul",
             Op::Div => "div",
+            Op::Mod => "mod",
         }
     }
 }
 
 /// The SQL function computing `-a` on SQLite.
 pub const NEGATE: &str = "odata_int_neg";
-
-/// A function's result: a value or null, or the overflow that fails the statement.
-#[derive(Debug, PartialEq, Eq)]
-enum Checked {
-    Value(Option<i64>),
-    Overflow(String),
-}
-
-impl ToSql<Nullable<BigInt>, Sqlite> for Checked {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-        match self {
-            Checked::Value(Some(v)) => <i64 as ToSql<BigInt, Sqlite>>::to_sql(v, out),
-            Checked::Value(None) => Ok(IsNull::Yes),
-            // SQLite fails the statement with this message (`sqlite3_result_error`).
-            Checked::Overflow(what) => Err(what.clone().into()),
-        }
-    }
-}
 
 /// `a op b`, null in, null out.
 fn apply(op: Op, a: Option<i64>, b: Option<i64>) -> Checked {
@@ -95,13 +88,15 @@ fn apply(op: Op, a: Option<i64>, b: Option<i64>) -> Checked {
         Op::Add => a.checked_add(b),
         Op::Sub => a.checked_sub(b),
         Op::Mul => a.checked_mul(b),
-        // Division by zero is null, as the other arithmetic makes it on both databases.
-        Op::Div if b == 0 => return Checked::Value(None),
+        Op::Div | Op::Mod if b == 0 => return Checked::division_by_zero(),
         Op::Div => a.checked_div(b),
+        // The smallest integer by -1 leaves no remainder (PostgreSQL's `%` agrees);
+        // Rust's checked_rem would call it an overflow.
+        Op::Mod => Some(a.wrapping_rem(b)),
     };
     match r {
         Some(v) => Checked::Value(Some(v)),
-        None => Checked::Overflow(format!(
+        None => Checked::Fails(format!(
             "integer overflow: {a} {} {b} is outside the range of Edm.Int64",
             op.word()
         )),
@@ -112,7 +107,7 @@ fn negate(a: Option<i64>) -> Checked {
     match a.map(i64::checked_neg) {
         None => Checked::Value(None),
         Some(Some(v)) => Checked::Value(Some(v)),
-        Some(None) => Checked::Overflow(format!(
+        Some(None) => Checked::Fails(format!(
             "integer overflow: -({}) is outside the range of Edm.Int64",
             i64::MIN
         )),
@@ -128,6 +123,7 @@ pub fn register(conn: &mut SqliteConnection) -> QueryResult<()> {
     odata_int_sub_utils::register_impl(conn, binary(Op::Sub))?;
     odata_int_mul_utils::register_impl(conn, binary(Op::Mul))?;
     odata_int_div_utils::register_impl(conn, binary(Op::Div))?;
+    odata_int_mod_utils::register_impl(conn, binary(Op::Mod))?;
     odata_int_neg_utils::register_impl(conn, negate)
 }
 
@@ -136,7 +132,7 @@ mod tests {
     use super::*;
 
     fn overflows(c: &Checked) -> bool {
-        matches!(c, Checked::Overflow(m) if m.contains("overflow"))
+        matches!(c, Checked::Fails(m) if m.contains("overflow"))
     }
 
     #[test]
@@ -153,7 +149,14 @@ mod tests {
         );
         // Truncated toward zero, as SQLite's and PostgreSQL's integer division.
         assert_eq!(apply(Op::Div, Some(-7), Some(2)), Checked::Value(Some(-3)));
-        assert_eq!(apply(Op::Div, Some(7), Some(0)), Checked::Value(None));
+        assert_eq!(apply(Op::Mod, Some(-7), Some(2)), Checked::Value(Some(-1)));
+        assert_eq!(apply(Op::Mod, Some(7), Some(-2)), Checked::Value(Some(1)));
+        assert_eq!(
+            apply(Op::Mod, Some(i64::MIN), Some(-1)),
+            Checked::Value(Some(0))
+        );
+        assert_eq!(apply(Op::Div, None, Some(0)), Checked::Value(None));
+        assert_eq!(apply(Op::Mod, Some(7), None), Checked::Value(None));
         assert_eq!(apply(Op::Add, None, Some(1)), Checked::Value(None));
         assert_eq!(apply(Op::Mul, Some(1), None), Checked::Value(None));
         assert_eq!(negate(Some(5)), Checked::Value(Some(-5)));
@@ -169,5 +172,13 @@ mod tests {
         assert!(overflows(&apply(Op::Mul, Some(i64::MIN), Some(-1))));
         assert!(overflows(&apply(Op::Div, Some(i64::MIN), Some(-1))));
         assert!(overflows(&negate(Some(i64::MIN))));
+    }
+
+    #[test]
+    fn a_zero_divisor_fails() {
+        for op in [Op::Div, Op::Mod] {
+            assert_eq!(apply(op, Some(7), Some(0)), Checked::division_by_zero());
+            assert_eq!(apply(op, Some(0), Some(0)), Checked::division_by_zero());
+        }
     }
 }

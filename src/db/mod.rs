@@ -1,7 +1,10 @@
 //! Connections, pools and migrations for both backends behind one `DbConnection`.
 
+mod checked;
+pub use checked::DIVISION_BY_ZERO;
 pub mod deadline;
 pub mod decimal;
+pub mod double;
 mod exact_text;
 pub mod inline;
 pub mod integer;
@@ -245,6 +248,7 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
             )?;
             regexp::register(&mut c)?;
             decimal::register(&mut c)?;
+            double::register(&mut c)?;
             integer::register(&mut c)?;
             letter_case::register(&mut c)?;
             exact_text::register(&mut c)?;

@@ -79,6 +79,7 @@ impl ApiError {
                 BindErrorKind::Invalid => "InvalidQuery",
                 BindErrorKind::NotFound => "NotFound",
                 BindErrorKind::NotImplemented => "NotImplemented",
+                BindErrorKind::OutOfRange => "ValueOutOfRange",
             },
             ApiError::SkipToken(_) => "InvalidSkipToken",
             ApiError::Unauthorized(_) => "Unauthorized",
@@ -174,6 +175,10 @@ impl ApiError {
                     .into()
             }
             ApiError::Db(e) => match data_exception(e) {
+                Some(m) if m.contains(crate::db::DIVISION_BY_ZERO) => format!(
+                    "division by zero: a div or mod in the query has a right operand of 0 \
+                     (only a Double divided by zero, or divby, gives INF, -INF or NaN): {m}"
+                ),
                 Some(m) => {
                     format!("a value computed by the query is out of range for the database: {m}")
                 }
@@ -253,7 +258,7 @@ impl ResponseError for ApiError {
             | ApiError::BadRequest(_)
             | ApiError::BadHeader { .. } => StatusCode::BAD_REQUEST,
             ApiError::Bind(e) => match e.kind {
-                BindErrorKind::Invalid => StatusCode::BAD_REQUEST,
+                BindErrorKind::Invalid | BindErrorKind::OutOfRange => StatusCode::BAD_REQUEST,
                 BindErrorKind::NotFound => StatusCode::NOT_FOUND,
                 BindErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             },

@@ -12,7 +12,7 @@
 use super::compiler::Compiler;
 use super::Sql;
 use crate::bind::{ArithOp, CmpOp, TExpr, Ty, Value};
-use crate::db::{decimal, integer, Dialect};
+use crate::db::{decimal, double, integer, Dialect};
 use crate::model::EdmType;
 use odata_parser::Function;
 
@@ -441,99 +441,57 @@ impl Compiler {
         }
     }
 
+    /// `a op b`. A zero divisor fails the statement with "division by zero" (a 400)
+    /// except for a Double `div` and for `divby`, which give INF, -INF, or NaN (URL
+    /// conventions 5.1.1.2): SQLite's operators would give null, so it uses functions
+    /// there (db::integer, db::decimal, db::double), PostgreSQL the `crm_*` ones of
+    /// the migrations where its own would fail.
     fn arith(&mut self, q: &mut Sql, op: ArithOp, a: &TExpr, b: &TExpr, scopes: &[String]) {
-        if self.dialect == Dialect::Sqlite {
-            let f = match sqlite_integer(op, a, b) {
-                Some(f) => Some(f.sqlite_function()),
-                None => sqlite_decimal(op, a.ty(), b.ty()).map(decimal::Op::sqlite_function),
-            };
-            if let Some(f) = f {
-                q.sql(f).sql("(");
-                self.expr(q, a, scopes);
-                q.sql(", ");
-                self.expr(q, b, scopes);
-                q.sql(")");
-                return;
-            }
-        }
-        let real = if self.dialect == Dialect::Postgres {
-            "numeric"
+        let ty = crate::bind::arith_type(op, a.ty(), b.ty());
+        let pg = self.dialect == Dialect::Postgres;
+        let f = if pg {
+            postgres_division(op, ty)
         } else {
-            "REAL"
+            sqlite_function(op, a, b, ty)
         };
-        match op {
-            ArithOp::DivBy => {
-                q.sql("(CAST(");
-                self.expr(q, a, scopes);
-                q.sql(&format!(" AS {real}) / NULLIF("));
-                self.expr(q, b, scopes);
-                q.sql(", 0))");
+        if let Some((f, cast)) = f {
+            q.sql(f).sql("(");
+            self.operand(q, a, cast, scopes);
+            q.sql(", ");
+            self.operand(q, b, cast, scopes);
+            q.sql(")");
+            return;
+        }
+        q.sql("(");
+        if pg && integers(a, b) {
+            // In 64 bits, as on SQLite: `integer` arithmetic would fail the
+            // statement past 2^31 (`Guttometer mul Guttometer mul ...`), and the
+            // smallest Int32 divided by -1 is 2147483648.
+            self.operand(q, a, Some("bigint"), scopes);
+        } else {
+            self.expr(q, a, scopes);
+        }
+        q.sql(match op {
+            ArithOp::Add => " + ",
+            ArithOp::Sub => " - ",
+            ArithOp::Mul => " * ",
+            // PostgreSQL's own fail for a zero divisor.
+            ArithOp::Div | ArithOp::DivBy => " / ",
+            ArithOp::Mod => " % ",
+        });
+        self.expr(q, b, scopes);
+        q.sql(")");
+    }
+
+    /// An operand, cast to `cast` when given.
+    fn operand(&mut self, q: &mut Sql, e: &TExpr, cast: Option<&str>, scopes: &[String]) {
+        match cast {
+            Some(t) => {
+                q.sql("CAST(");
+                self.expr(q, e, scopes);
+                q.sql(" AS ").sql(t).sql(")");
             }
-            ArithOp::Div | ArithOp::Mod => {
-                // Division by zero is null rather than an error on both backends.
-                let int = a.ty().is_numeric()
-                    && matches!(a.ty(), Ty::Edm(t) if t.is_integer())
-                    && matches!(b.ty(), Ty::Edm(t) if t.is_integer());
-                q.sql("(");
-                if op == ArithOp::Mod && self.dialect == Dialect::Postgres && !int {
-                    // PostgreSQL's mod() has no double precision form.
-                    q.sql("mod(CAST(");
-                    self.expr(q, a, scopes);
-                    q.sql(" AS numeric), NULLIF(CAST(");
-                    self.expr(q, b, scopes);
-                    q.sql(" AS numeric), 0)))");
-                    return;
-                }
-                if op == ArithOp::Mod && !int {
-                    // SQLite's % truncates both operands to integers first; OData's
-                    // remainder keeps the fraction (5.5 mod 2 is 1.5), with the
-                    // dividend's sign as on PostgreSQL.
-                    self.expr(q, a, scopes);
-                    q.sql(" - ");
-                    self.expr(q, b, scopes);
-                    q.sql(" * CAST(CAST(");
-                    self.expr(q, a, scopes);
-                    q.sql(" AS REAL) / NULLIF(");
-                    self.expr(q, b, scopes);
-                    q.sql(", 0) AS INTEGER))");
-                    return;
-                }
-                if self.dialect == Dialect::Postgres && int {
-                    // In 64 bits, as on SQLite: the smallest Int32 divided by -1 is
-                    // 2147483648, not an error.
-                    q.sql("CAST(");
-                    self.expr(q, a, scopes);
-                    q.sql(" AS bigint)");
-                } else {
-                    self.expr(q, a, scopes);
-                }
-                q.sql(if op == ArithOp::Div {
-                    " / NULLIF("
-                } else {
-                    " % NULLIF("
-                });
-                self.expr(q, b, scopes);
-                q.sql(", 0))");
-            }
-            _ => {
-                q.sql("(");
-                if self.dialect == Dialect::Postgres && integers(a, b) {
-                    // In 64 bits, as on SQLite: `integer` arithmetic would fail the
-                    // statement past 2^31 (`Guttometer mul Guttometer mul ...`).
-                    q.sql("CAST(");
-                    self.expr(q, a, scopes);
-                    q.sql(" AS bigint)");
-                } else {
-                    self.expr(q, a, scopes);
-                }
-                q.sql(match op {
-                    ArithOp::Add => " + ",
-                    ArithOp::Sub => " - ",
-                    _ => " * ",
-                });
-                self.expr(q, b, scopes);
-                q.sql(")");
-            }
+            None => self.expr(q, e, scopes),
         }
     }
 
@@ -728,40 +686,72 @@ fn integers(a: &TExpr, b: &TExpr) -> bool {
     is_integer(a) && is_integer(b)
 }
 
-/// The checked function that computes `a op b` on SQLite when both are integers, whose
-/// result SQLite's operators would turn into a double where it leaves 64 bits (see
-/// db::integer). A remainder never leaves them (SQLite's `%` of the minimum by -1 is 0,
-/// as PostgreSQL's).
-fn sqlite_integer(op: ArithOp, a: &TExpr, b: &TExpr) -> Option<integer::Op> {
-    if !integers(a, b) {
-        return None;
-    }
-    match op {
-        ArithOp::Add => Some(integer::Op::Add),
-        ArithOp::Sub => Some(integer::Op::Sub),
-        ArithOp::Mul => Some(integer::Op::Mul),
-        ArithOp::Div => Some(integer::Op::Div),
-        ArithOp::DivBy | ArithOp::Mod => None,
-    }
+/// The function that computes `a op b` on SQLite, where its operators would not:
+/// integers whose result leaves 64 bits (SQLite's operators would turn it into a
+/// double, see db::integer), Edm.Decimal results (SQLite's operators would compute them
+/// in binary floating point, and divide whole decimals, stored as integers, as
+/// integers), and every division and remainder (a zero divisor). Other arithmetic on
+/// doubles stays SQLite's. No cast: the functions take their operands as they are.
+fn sqlite_function(
+    op: ArithOp,
+    a: &TExpr,
+    b: &TExpr,
+    ty: Ty,
+) -> Option<(&'static str, Option<&'static str>)> {
+    let int = matches!(ty, Ty::Edm(t) if t.is_integer());
+    let f = match op {
+        ArithOp::Add | ArithOp::Sub | ArithOp::Mul if integers(a, b) => match op {
+            ArithOp::Add => integer::Op::Add,
+            ArithOp::Sub => integer::Op::Sub,
+            _ => integer::Op::Mul,
+        }
+        .sqlite_function(),
+        ArithOp::Add | ArithOp::Sub | ArithOp::Mul => {
+            let inexact = |t: Ty| matches!(t, Ty::Edm(EdmType::Double) | Ty::Duration);
+            let is_decimal = |t: Ty| matches!(t, Ty::Edm(EdmType::Decimal(..)));
+            let (ta, tb) = (a.ty(), b.ty());
+            if inexact(ta) || inexact(tb) || !(is_decimal(ta) || is_decimal(tb)) {
+                return None;
+            }
+            match op {
+                ArithOp::Add => decimal::Op::Add,
+                ArithOp::Sub => decimal::Op::Sub,
+                _ => decimal::Op::Mul,
+            }
+            .sqlite_function()
+        }
+        ArithOp::Div if int => integer::Op::Div.sqlite_function(),
+        ArithOp::Div if ty == Ty::Edm(EdmType::Double) => double::DIVIDE,
+        ArithOp::Div if ty == Ty::Duration => double::DIVIDE_DURATION,
+        ArithOp::Div => decimal::Op::Div.sqlite_function(),
+        // A decimal quotient of any numbers, as PostgreSQL's numeric one.
+        ArithOp::DivBy => decimal::Op::DivBy.sqlite_function(),
+        ArithOp::Mod if int => integer::Op::Mod.sqlite_function(),
+        // SQLite's % truncates both operands to integers first; OData's remainder keeps
+        // the fraction (5.5 mod 2 is 1.5), with the dividend's sign as on PostgreSQL,
+        // which computes it in numeric.
+        ArithOp::Mod => decimal::Op::Mod.sqlite_function(),
+    };
+    Some((f, None))
 }
 
-/// The decimal function that computes `a op b` on SQLite when its result is an
-/// Edm.Decimal (no operand a double or a duration): SQLite's operators would compute it
-/// in binary floating point, and divide whole decimals (stored as integers) as integers.
-/// Integer arithmetic (`div` truncates) stays SQLite's.
-fn sqlite_decimal(op: ArithOp, a: Ty, b: Ty) -> Option<decimal::Op> {
-    let inexact = |t: Ty| matches!(t, Ty::Edm(EdmType::Double) | Ty::Duration);
-    let is_decimal = |t: Ty| matches!(t, Ty::Edm(EdmType::Decimal(..)));
-    if inexact(a) || inexact(b) || !(op == ArithOp::DivBy || is_decimal(a) || is_decimal(b)) {
-        return None;
+/// The function, and the type its operands are cast to, that computes a division or
+/// remainder on PostgreSQL where its operators would not do what OData says.
+fn postgres_division(op: ArithOp, ty: Ty) -> Option<(&'static str, Option<&'static str>)> {
+    let int = matches!(ty, Ty::Edm(t) if t.is_integer());
+    match op {
+        ArithOp::Div if ty == Ty::Edm(EdmType::Double) => {
+            Some(("crm_double_div", Some("double precision")))
+        }
+        // Quotients to the digits SQLite's give (db::decimal).
+        ArithOp::Div if matches!(ty, Ty::Edm(EdmType::Decimal(..))) => {
+            Some(("crm_decimal_div", Some("numeric")))
+        }
+        ArithOp::DivBy => Some(("crm_divby", Some("numeric"))),
+        // PostgreSQL's mod() has no double precision form.
+        ArithOp::Mod if !int => Some(("mod", Some("numeric"))),
+        _ => None,
     }
-    Some(match op {
-        ArithOp::Add => decimal::Op::Add,
-        ArithOp::Sub => decimal::Op::Sub,
-        ArithOp::Mul => decimal::Op::Mul,
-        ArithOp::Div | ArithOp::DivBy => decimal::Op::Div,
-        ArithOp::Mod => decimal::Op::Mod,
-    })
 }
 
 fn common_type(a: Ty, b: Ty) -> Ty {

@@ -131,9 +131,16 @@ impl Compiler {
                     q.sql("0");
                 }
             }
-            TotalOffsetMinutes => {
-                q.sql("0");
-            }
+            // A literal's offset is bound as its minutes (see bind::functions); a stored
+            // instant is UTC.
+            TotalOffsetMinutes => match args.first() {
+                Some(TExpr::Lit(Value::Int(minutes))) => {
+                    q.bind_int(*minutes);
+                }
+                _ => {
+                    q.sql("0");
+                }
+            },
             Date => {
                 if pg {
                     q.sql("CAST(");

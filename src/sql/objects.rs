@@ -286,7 +286,15 @@ impl Compiler {
             q.sql(" OR ");
             value(self, q);
             q.sql(" IS NULL THEN ");
-            self.typed_json(q, ty, value);
+            if matches!(ty, Ty::Edm(EdmType::Decimal(..))) {
+                // The digits PostgreSQL writes for the same decimal (db::decimal).
+                q.sql(if self.output.ieee754 { "" } else { "json(" });
+                q.sql(crate::db::decimal::TEXT).sql("(");
+                value(self, q);
+                q.sql(if self.output.ieee754 { ")" } else { "))" });
+            } else {
+                self.typed_json(q, ty, value);
+            }
             q.sql(" WHEN ");
             value(self, q);
             q.sql(" > 0 THEN 'INF' ELSE '-INF' END)");
