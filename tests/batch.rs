@@ -8,17 +8,33 @@ use common::{backends, spawn_seeded, Reply, TestApp};
 use serde_json::{json, Value};
 
 async fn post(app: &TestApp, token: &str, content_type: &str, body: Vec<u8>) -> Reply {
-    let resp = app
+    post_preferring(
+        app,
+        token,
+        content_type,
+        body,
+        Some("odata.continue-on-error"),
+    )
+    .await
+}
+
+async fn post_preferring(
+    app: &TestApp,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    prefer: Option<&str>,
+) -> Reply {
+    let mut req = app
         .client
         .post(format!("{}/$batch", app.base))
         .bearer_auth(token)
-        .header("prefer", "odata.continue-on-error")
         .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("batch");
-    Reply::read(resp).await
+        .body(body);
+    if let Some(p) = prefer {
+        req = req.header("prefer", p);
+    }
+    Reply::read(req.send().await.expect("batch")).await
 }
 
 fn json_batch(urls: &[&str]) -> Vec<u8> {
@@ -305,5 +321,122 @@ async fn malformed_batches_are_4xx_odata_errors() {
         assert_eq!(answers[0]["status"], 400, "{}", answers[0]);
         assert_eq!(answers[1]["status"], 200, "{}", answers[1]);
         assert_eq!(answers[2]["status"], 414, "{}", answers[2]);
+    }
+}
+
+/// A JSON batch runs a request only if the requests and atomicity groups it depends on
+/// succeeded; otherwise, and for an `if` condition, which is not evaluated, it is a 424
+/// (JSON Format 4.01 §19.1). The others run whatever failed before them.
+#[actix_web::test]
+async fn json_batch_requests_run_only_after_what_they_depend_on_succeeded() {
+    for backend in backends() {
+        let app = spawn_seeded(backend).await;
+        let (alpha, beta) = (app.db.token("alpha"), app.db.token("beta"));
+        let alpha_only = app
+            .get(
+                "Contacts?$orderby=ContactId desc&$select=ContactId&$top=1",
+                &alpha,
+            )
+            .await
+            .values()[0]["ContactId"]
+            .as_i64()
+            .unwrap();
+        let body = |token_sees: &str| {
+            json!({"requests": [
+                {"id": "a", "method": "get", "url": token_sees},
+                {"id": "b", "method": "get", "url": "Contacts/$count", "dependsOn": ["a"]},
+                {"id": "c", "method": "get", "url": "Contacts(1)?$select=ContactId"},
+                {"id": "d", "method": "get", "url": "Contacts(1)/Surname", "dependsOn": ["c"]},
+                {"id": "e", "method": "get", "url": "Contacts(1)", "atomicityGroup": "g"},
+                {"id": "f", "method": "get", "url": "Contacts(999999999)", "atomicityGroup": "g"},
+                {"id": "h", "method": "get", "url": "Contacts/$count", "dependsOn": ["g"]},
+                {"id": "i", "method": "get", "url": "Contacts/$count", "dependsOn": ["c"], "if": "$c/$succeeded"}
+            ]})
+            .to_string()
+            .into_bytes()
+        };
+        let url = format!("Contacts({alpha_only})?$select=ContactId");
+        let r = post_preferring(&app, &alpha, "application/json", body(&url), None).await;
+        let answers = responses(&r);
+        let status: Vec<u64> = answers
+            .iter()
+            .map(|a| a["status"].as_u64().unwrap_or(0))
+            .collect();
+        assert_eq!(
+            status,
+            [200, 200, 200, 200, 200, 404, 424, 424],
+            "{}",
+            r.text
+        );
+        assert_eq!(answers[0]["body"]["ContactId"], alpha_only);
+        for i in [6, 7] {
+            assert_eq!(
+                answers[i]["body"]["error"]["code"], "FailedDependency",
+                "{}",
+                answers[i]
+            );
+        }
+        assert!(answers[6]["body"]["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("`g`"));
+        // Beta cannot see alpha's contact, so what depends on reading it is not run either:
+        // the 404 names nothing of alpha's, and the 424 only the request's id.
+        let r = post_preferring(&app, &beta, "application/json", body(&url), None).await;
+        let answers = responses(&r);
+        assert_eq!(answers[0]["status"], 404, "{}", r.text);
+        assert_eq!(answers[1]["status"], 424, "{}", r.text);
+        assert!(
+            !answers[0].to_string().contains("\"ContactId\":"),
+            "{}",
+            answers[0]
+        );
+        assert_eq!(answers[2]["status"], 200, "{}", r.text);
+    }
+}
+
+/// A multipart batch stops at its first error unless `continue-on-error` is preferred
+/// (Protocol 4.01 §11.7.7.3): the error is its last part.
+#[actix_web::test]
+async fn a_multipart_batch_stops_at_its_first_error_unless_asked_to_go_on() {
+    for backend in backends() {
+        let app = spawn_seeded(backend).await;
+        let alpha = app.db.token("alpha");
+        let body = "--b1\r\nContent-Type: application/http\r\n\r\nGET Contacts(1)?$select=ContactId HTTP/1.1\r\n\r\n\r\n\
+             --b1\r\nContent-Type: application/http\r\n\r\nGET Contacts(999999999) HTTP/1.1\r\n\r\n\r\n\
+             --b1\r\nContent-Type: application/http\r\n\r\nGET Contacts/$count HTTP/1.1\r\n\r\n\r\n\
+             --b1--\r\n";
+        for (prefer, parts, applied) in [
+            (None, 2, None),
+            (Some("continue-on-error=false"), 2, None),
+            (
+                Some("odata.continue-on-error"),
+                3,
+                Some("odata.continue-on-error"),
+            ),
+            (Some("continue-on-error=true"), 3, Some("continue-on-error")),
+        ] {
+            let r = post_preferring(
+                &app,
+                &alpha,
+                "multipart/mixed; boundary=b1",
+                body.as_bytes().to_vec(),
+                prefer,
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let statuses: Vec<&str> = r
+                .text
+                .lines()
+                .filter(|l| l.starts_with("HTTP/1.1 "))
+                .collect();
+            assert_eq!(statuses.len(), parts, "{prefer:?}: {}", r.text);
+            assert!(
+                statuses[1].starts_with("HTTP/1.1 404"),
+                "{prefer:?}: {}",
+                r.text
+            );
+            assert_eq!(r.header("preference-applied"), applied, "{prefer:?}");
+        }
     }
 }

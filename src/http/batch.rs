@@ -61,6 +61,7 @@ impl Format {
 }
 
 /// One request of the batch.
+#[derive(Default)]
 struct Item {
     /// The JSON format's `id`, or a multipart part's `Content-ID`.
     id: Option<String>,
@@ -69,6 +70,14 @@ struct Item {
     headers: HeaderMap,
     /// A multipart change set: writes only, answered as a whole.
     changeset: bool,
+    /// JSON format: the requests and atomicity groups this one runs after, only if
+    /// they succeeded.
+    depends_on: Vec<String>,
+    /// JSON format: its atomicity group, which fails as a whole.
+    group: Option<String>,
+    /// JSON format: whether it carries an `if` condition, which this service does
+    /// not evaluate.
+    conditional: bool,
 }
 
 /// One response of the batch.
@@ -97,25 +106,55 @@ pub async fn run(
     if items.len() > MAX_REQUESTS {
         return Err(BatchError::TooMany(MAX_REQUESTS).into());
     }
+    // 4.01 allows `continue-on-error=true|false`; the bare name means true.
+    let continue_on_error = req
+        .preference("continue-on-error")
+        .filter(|(_, value)| !value.is_some_and(|v| v.eq_ignore_ascii_case("false")));
     let mut answers = Vec::with_capacity(items.len());
+    // Requests and atomicity groups that did not succeed, for those depending on them.
+    let mut failed = std::collections::HashSet::new();
     for item in &items {
-        answers.push(answer(item, &req.root, state, ws, lease, pending).await);
+        let a = match unmet_dependency(item, &failed) {
+            Some(e) => answer_of(item, e.response(false)).await,
+            None => answer(item, &req.root, state, ws, lease, pending).await,
+        };
+        let error = !a.status.is_success();
+        if error {
+            failed.extend(item.id.iter().chain(&item.group).cloned());
+        }
+        answers.push(a);
+        // A multipart batch stops at its first error unless asked to go on (Protocol
+        // 4.01 §11.7.7.3); a JSON batch runs every request its dependencies allow.
+        if error && continue_on_error.is_none() && matches!(format, Format::Multipart(_)) {
+            break;
+        }
     }
     let mut resp = match format {
         Format::Json => json_response(answers),
         Format::Multipart(_) => multipart_response(answers),
     };
-    // Every request is answered whatever the others got, which is what the preference asks.
-    // 4.01 allows `continue-on-error=true|false`; the bare name means true.
-    if let Some((name, value)) = req.preference("continue-on-error") {
-        if !value.is_some_and(|v| v.eq_ignore_ascii_case("false")) {
-            if let Ok(v) = HeaderValue::from_str(name) {
-                resp.headers_mut()
-                    .insert(HeaderName::from_static("preference-applied"), v);
-            }
+    if let Some((name, _)) = continue_on_error {
+        if let Ok(v) = HeaderValue::from_str(name) {
+            resp.headers_mut()
+                .insert(HeaderName::from_static("preference-applied"), v);
         }
     }
     Ok(resp)
+}
+
+/// Why `item` is not run: a request or atomicity group it depends on failed, or it has
+/// an `if` condition, which this service does not evaluate (both 424, JSON Format 4.01
+/// §19.1).
+fn unmet_dependency(item: &Item, failed: &std::collections::HashSet<String>) -> Option<ApiError> {
+    if item.conditional {
+        return Some(ApiError::FailedDependency(
+            "`if` conditions on batch requests are not supported".into(),
+        ));
+    }
+    let d = item.depends_on.iter().find(|d| failed.contains(*d))?;
+    Some(ApiError::FailedDependency(format!(
+        "not run: `{d}`, which this request depends on, did not succeed"
+    )))
 }
 
 async fn read_body(mut payload: web::Payload) -> Result<Bytes, ApiError> {
@@ -172,6 +211,11 @@ async fn answer(
             }
         }
     };
+    answer_of(item, resp).await
+}
+
+/// `resp`, the response to `item`, as a part of the batch's response.
+async fn answer_of(item: &Item, resp: HttpResponse) -> Answer {
     let status = resp.status();
     let headers = resp
         .headers()
@@ -245,6 +289,8 @@ fn json_items(body: &[u8]) -> Result<Vec<Item>, BatchError> {
         depends_on: Vec<String>,
         #[serde(default, rename = "atomicityGroup")]
         atomicity_group: Option<String>,
+        #[serde(default, rename = "if")]
+        condition: Option<Value>,
     }
     #[derive(serde::Deserialize)]
     struct Batch {
@@ -276,8 +322,8 @@ fn json_items(body: &[u8]) -> Result<Vec<Item>, BatchError> {
                     r.id
                 )));
             }
-            if let Some(g) = r.atomicity_group {
-                groups.insert(g);
+            if let Some(g) = &r.atomicity_group {
+                groups.insert(g.clone());
             }
             let headers = headers_of(
                 r.headers
@@ -290,6 +336,9 @@ fn json_items(body: &[u8]) -> Result<Vec<Item>, BatchError> {
                 url: r.url,
                 headers,
                 changeset: false,
+                depends_on: r.depends_on,
+                group: r.atomicity_group,
+                conditional: r.condition.is_some(),
             })
         })
         .collect()
@@ -393,6 +442,7 @@ fn multipart_items(body: &[u8], boundary: &str) -> Result<Vec<Item>, BatchError>
                     url: String::new(),
                     headers: HeaderMap::new(),
                     changeset: true,
+                    ..Item::default()
                 });
             }
             if !ctype.starts_with("application/http") {
@@ -406,7 +456,7 @@ fn multipart_items(body: &[u8], boundary: &str) -> Result<Vec<Item>, BatchError>
                 method,
                 url,
                 headers,
-                changeset: false,
+                ..Item::default()
             })
         })
         .collect()

@@ -51,6 +51,9 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A batch request not run because one it depends on failed (JSON Format 4.01 §19.1).
+    #[error("{0}")]
+    FailedDependency(String),
     /// A request header that cannot be honoured (a 400 naming it).
     #[error("{message}")]
     BadHeader { name: &'static str, message: String },
@@ -91,6 +94,7 @@ impl ApiError {
             ApiError::UriTooLong(_) => "UriTooLong",
             ApiError::NotImplemented(_) | ApiError::MethodNotImplemented(_) => "NotImplemented",
             ApiError::BadRequest(_) | ApiError::BadHeader { .. } => "BadRequest",
+            ApiError::FailedDependency(_) => "FailedDependency",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::PayloadTooLarge(_) => "PayloadTooLarge",
             ApiError::Batch(BatchError::TooLarge(_)) => "PayloadTooLarge",
@@ -118,7 +122,7 @@ impl ApiError {
             ApiError::Parse(e) => Some(e.option.clone()),
             ApiError::Bind(e) => Some(e.option.clone()),
             ApiError::SkipToken(_) => Some("$skiptoken".into()),
-            ApiError::Batch(_) => Some("$batch".into()),
+            ApiError::Batch(_) | ApiError::FailedDependency(_) => Some("$batch".into()),
             ApiError::Head(HeadError::RequestLineTooLong) | ApiError::UriTooLong(_) => {
                 Some("URL".into())
             }
@@ -274,6 +278,7 @@ impl ResponseError for ApiError {
             }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::FailedDependency(_) => StatusCode::FAILED_DEPENDENCY,
             ApiError::Batch(BatchError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Batch(BatchError::MediaType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Batch(_) => StatusCode::BAD_REQUEST,
