@@ -440,3 +440,55 @@ async fn a_multipart_batch_stops_at_its_first_error_unless_asked_to_go_on() {
         }
     }
 }
+
+/// A 304 inside a batch is no error: what depends on it runs, and a multipart batch
+/// goes on after it.
+#[actix_web::test]
+async fn a_not_modified_answer_in_a_batch_is_no_failure() {
+    for backend in backends() {
+        let app = spawn_seeded(backend).await;
+        let alpha = app.db.token("alpha");
+        let etag = app
+            .get("$metadata", &alpha)
+            .await
+            .header("etag")
+            .expect("metadata etag")
+            .to_owned();
+        let body = json!({"requests": [
+            {"id": "m", "method": "get", "url": "$metadata", "headers": {"if-none-match": etag}},
+            {"id": "n", "method": "get", "url": "Contacts/$count", "dependsOn": ["m"]}
+        ]});
+        let r = post_preferring(
+            &app,
+            &alpha,
+            "application/json",
+            body.to_string().into_bytes(),
+            None,
+        )
+        .await;
+        let answers = responses(&r);
+        assert_eq!(answers[0]["status"], 304, "{}", r.text);
+        assert_eq!(answers[1]["status"], 200, "{}", r.text);
+        let multipart = format!(
+            "--b1\r\nContent-Type: application/http\r\n\r\nGET $metadata HTTP/1.1\r\nIf-None-Match: {etag}\r\n\r\n\r\n\
+             --b1\r\nContent-Type: application/http\r\n\r\nGET Contacts/$count HTTP/1.1\r\n\r\n\r\n\
+             --b1--\r\n"
+        );
+        let r = post_preferring(
+            &app,
+            &alpha,
+            "multipart/mixed; boundary=b1",
+            multipart.into_bytes(),
+            None,
+        )
+        .await;
+        let statuses: Vec<&str> = r
+            .text
+            .lines()
+            .filter(|l| l.starts_with("HTTP/1.1 "))
+            .collect();
+        assert_eq!(statuses.len(), 2, "{}", r.text);
+        assert!(statuses[0].starts_with("HTTP/1.1 304"), "{}", r.text);
+        assert!(statuses[1].starts_with("HTTP/1.1 200"), "{}", r.text);
+    }
+}

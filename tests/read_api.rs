@@ -4827,3 +4827,24 @@ async fn decimal_quotients_are_the_same_text_on_both_databases() {
     })
     .await;
 }
+
+/// An arithmetic operand that is the null literal makes the result null, also when both
+/// are (`null div null`), which PostgreSQL could not type.
+#[actix_web::test]
+async fn arithmetic_with_the_null_literal_is_null() {
+    each_backend(|app, t, _| async move {
+        let r = app
+            .get("Leads?$top=2&$select=LeadId&$compute=null div null as A,null mod null as B,null add null as C,Guttometer add null as D,null mul Value as E,null divby null as F", &t)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for row in r.values() {
+            for k in ["A", "B", "C", "D", "E", "F"] {
+                assert_eq!(row[k], Value::Null, "{k}: {row}");
+            }
+        }
+        let all = app.get("Leads/$count", &t).await.text;
+        let r = app.get("Leads/$count?$filter=null div null eq null and Guttometer sub null eq null", &t).await;
+        assert_eq!((r.status, r.text.clone()), (200, all), "{}", r.text);
+    })
+    .await;
+}

@@ -118,7 +118,8 @@ pub async fn run(
             Some(e) => answer_of(item, e.response(false)).await,
             None => answer(item, &req.root, state, ws, lease, pending).await,
         };
-        let error = !a.status.is_success();
+        // A 304 (`If-None-Match` on `$metadata`) is no failure.
+        let error = a.status.is_client_error() || a.status.is_server_error();
         if error {
             failed.extend(item.id.iter().chain(&item.group).cloned());
         }

@@ -449,6 +449,20 @@ impl Compiler {
     fn arith(&mut self, q: &mut Sql, op: ArithOp, a: &TExpr, b: &TExpr, scopes: &[String]) {
         let ty = crate::bind::arith_type(op, a.ty(), b.ty());
         let pg = self.dialect == Dialect::Postgres;
+        // A null operand makes the result null (URL conventions 5.1.1.2), typed:
+        // PostgreSQL cannot choose an operator for two untyped NULLs (`null div null`).
+        if [a, b].iter().any(|e| matches!(e, TExpr::Lit(Value::Null))) {
+            if pg {
+                let t = match ty {
+                    Ty::Edm(t) if t.is_integer() => "bigint",
+                    other => super::cast::pg_type(other),
+                };
+                q.sql("CAST(NULL AS ").sql(t).sql(")");
+            } else {
+                q.sql("NULL");
+            }
+            return;
+        }
         let f = if pg {
             postgres_division(op, ty)
         } else {
