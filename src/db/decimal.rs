@@ -8,6 +8,7 @@
 //! a double holds that many exactly, so both write the same number.
 
 use super::checked::Checked;
+use crate::bind::ArithOp as Op;
 use diesel::sql_types::{Double, Nullable};
 use diesel::sqlite::{SqliteAggregateFunction, SqliteConnection};
 use diesel::QueryResult;
@@ -63,28 +64,15 @@ diesel::define_sql_function! {
     fn odata_decimal_avg(v: Nullable<Double>) -> Nullable<Double>;
 }
 
-/// An arithmetic operator on decimals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    DivBy,
-    Mod,
-}
-
-impl Op {
-    /// The SQL function computing this operator on SQLite.
-    pub fn sqlite_function(self) -> &'static str {
-        match self {
-            Op::Add => "odata_decimal_add",
-            Op::Sub => "odata_decimal_sub",
-            Op::Mul => "odata_decimal_mul",
-            Op::Div => "odata_decimal_div",
-            Op::DivBy => "odata_decimal_divby",
-            Op::Mod => "odata_decimal_mod",
-        }
+/// The SQL function computing `op` on decimals on SQLite.
+pub fn sqlite_function(op: Op) -> &'static str {
+    match op {
+        Op::Add => "odata_decimal_add",
+        Op::Sub => "odata_decimal_sub",
+        Op::Mul => "odata_decimal_mul",
+        Op::Div => "odata_decimal_div",
+        Op::DivBy => "odata_decimal_divby",
+        Op::Mod => "odata_decimal_mod",
     }
 }
 

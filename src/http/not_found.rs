@@ -3,23 +3,18 @@
 
 use super::error::ApiError;
 use super::request::Incoming;
-use crate::bind::{fmt_value, Entity, Prop, Read, Value};
+use crate::bind::{fmt_value, Entity, PathStep, Prop, Read, Value};
 
 /// The 404 for `read`, an entity addressed by key or the entity a path navigates from.
 pub fn missing(req: &Incoming, read: &Read) -> ApiError {
     let message = match (&read.key, read.path.last()) {
         (Some(key), None) => format!("no {}", described(read.entity, key)),
-        (Some(key), Some(step)) => {
-            let of = match &step.key {
-                Some(k) => described(step.entity, k),
-                None => format!("{} this path navigates to", step.entity.name),
-            };
-            format!(
-                "no {} among the {} of the {of}",
-                described(read.entity, key),
-                step.nav.name
-            )
-        }
+        (Some(key), Some(step)) => format!(
+            "no {} among the {} of the {}",
+            described(read.entity, key),
+            step.nav.name,
+            source(step)
+        ),
         // A navigation without a key found nothing because its source is missing.
         (None, _) => match read.parent() {
             Some(parent) => return missing(req, &parent),
@@ -36,18 +31,20 @@ pub fn missing(req: &Incoming, read: &Read) -> ApiError {
 /// relates to no entity: `the Address of the Contact with ContactId 1 is null`.
 pub fn unrelated(req: &Incoming, read: &Read) -> ApiError {
     let message = match read.path.last() {
-        Some(step) => {
-            let of = match &step.key {
-                Some(k) => described(step.entity, k),
-                None => format!("{} this path navigates to", step.entity.name),
-            };
-            format!("the {} of the {of} is null", step.nav.name)
-        }
+        Some(step) => format!("the {} of the {} is null", step.nav.name, source(step)),
         None => "no entity found at this address".into(),
     };
     ApiError::NotFound {
         message,
         target: target(req),
+    }
+}
+
+/// The entity a navigation starts from: by its key, or as reached by the path.
+fn source(step: &PathStep) -> String {
+    match &step.key {
+        Some(k) => described(step.entity, k),
+        None => format!("{} this path navigates to", step.entity.name),
     }
 }
 

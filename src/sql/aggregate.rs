@@ -221,12 +221,7 @@ impl Compiler {
         null_id: bool,
     ) {
         let pg = self.dialect == Dialect::Postgres;
-        let opener = if pg {
-            "json_build_object("
-        } else {
-            "json_object("
-        };
-        let mut m = super::objects::Members::new(q, opener, pg);
+        let mut m = super::objects::Members::new(q, self.dialect, "json_object(");
         if null_id {
             m.next(1).sql("'@odata.id', NULL");
         }

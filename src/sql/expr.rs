@@ -727,24 +727,19 @@ fn sqlite_function(
             if inexact(ta) || inexact(tb) || !(is_decimal(ta) || is_decimal(tb)) {
                 return None;
             }
-            match op {
-                ArithOp::Add => decimal::Op::Add,
-                ArithOp::Sub => decimal::Op::Sub,
-                _ => decimal::Op::Mul,
-            }
-            .sqlite_function()
+            decimal::sqlite_function(op)
         }
         ArithOp::Div if int => integer::Op::Div.sqlite_function(),
         ArithOp::Div if ty == Ty::Edm(EdmType::Double) => double::DIVIDE,
         ArithOp::Div if ty == Ty::Duration => double::DIVIDE_DURATION,
-        ArithOp::Div => decimal::Op::Div.sqlite_function(),
+        ArithOp::Div => decimal::sqlite_function(op),
         // A decimal quotient of any numbers, as PostgreSQL's numeric one.
-        ArithOp::DivBy => decimal::Op::DivBy.sqlite_function(),
+        ArithOp::DivBy => decimal::sqlite_function(op),
         ArithOp::Mod if int => integer::Op::Mod.sqlite_function(),
         // SQLite's % truncates both operands to integers first; OData's remainder keeps
         // the fraction (5.5 mod 2 is 1.5), with the dividend's sign as on PostgreSQL,
         // which computes it in numeric.
-        ArithOp::Mod => decimal::Op::Mod.sqlite_function(),
+        ArithOp::Mod => decimal::sqlite_function(op),
     };
     Some((f, None))
 }

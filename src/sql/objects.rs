@@ -26,17 +26,13 @@ impl Compiler {
         shape: &Shape,
         nested: bool,
     ) {
-        let pg = self.dialect == Dialect::Postgres;
         let full = self.output.full.clone();
-        let mut m = Members::new(
-            q,
-            match (pg, nested) {
-                (true, _) => "json_build_object(",
-                (false, false) => "json_object(",
-                (false, true) => "jsonb_object(",
-            },
-            pg,
-        );
+        let sqlite_opener = if nested {
+            "jsonb_object("
+        } else {
+            "json_object("
+        };
+        let mut m = Members::new(q, self.dialect, sqlite_opener);
         if let Some(root) = &full {
             m.next(1).sql(&format!(
                 "'@odata.type', '#{}'",
@@ -385,11 +381,13 @@ pub(super) struct Members<'q> {
 }
 
 impl<'q> Members<'q> {
-    pub(super) fn new(out: &'q mut Sql, opener: &str, chunked: bool) -> Self {
-        let chunks = if chunked {
+    /// On SQLite the object opens with `sqlite_opener` (`json_object(` or
+    /// `jsonb_object(`); PostgreSQL's chunks are `json_build_object`s.
+    pub(super) fn new(out: &'q mut Sql, dialect: Dialect, sqlite_opener: &str) -> Self {
+        let chunks = if dialect == Dialect::Postgres {
             Some(vec![Sql::new()])
         } else {
-            out.sql(opener);
+            out.sql(sqlite_opener);
             None
         };
         Members {
