@@ -6,7 +6,7 @@ use crate::format::json::compact;
 use crate::format::row::{names_len, object, TextArray};
 use crate::plan::{value_from_json, ReadPlan};
 use crate::sql::trigram_stats::STATS;
-use crate::sql::{Compiler, Output};
+use crate::sql::{Compiler, ExpandPage, Output};
 use diesel::connection::DefaultLoadingMode;
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::{QueryResult, RunQueryDsl};
@@ -18,6 +18,8 @@ pub struct Rows {
     /// Order-key values of the last row when a further page exists.
     pub next_after: Option<Vec<Value>>,
     pub count: Option<i64>,
+    /// The expanded collections whose pages may end in a marker (`format::next_links`).
+    pub expand_pages: Vec<ExpandPage>,
 }
 
 /// Bytes of row JSON one page may hold. Collection-valued expands can multiply the rows
@@ -74,6 +76,7 @@ pub fn read_page(
         rows: loaded.into_iter().map(|(j, _)| j).collect(),
         next_after,
         count,
+        expand_pages: std::mem::take(&mut c.expand_pages),
     })
 }
 
@@ -118,11 +121,12 @@ pub fn read_single(
     guard: Option<&str>,
     plan: &ReadPlan,
     output: Output,
-) -> Result<Option<String>, DbError> {
+) -> Result<Option<(String, Vec<ExpandPage>)>, DbError> {
     let mut c = compiler(dialect, workspace, output).guarded(guard);
     let (rows, _) = load_rows(conn, &mut c, plan, PAGE_BUDGET)?;
     count_trigrams(conn, &mut c);
-    Ok(rows.into_iter().next().map(|(j, _)| j))
+    let pages = std::mem::take(&mut c.expand_pages);
+    Ok(rows.into_iter().next().map(|(j, _)| (j, pages)))
 }
 
 /// Rows of (entity JSON, order-key values), read one at a time until their JSON would

@@ -42,6 +42,8 @@ fn statements(bound: &Target, c: &mut Compiler) -> Result<Option<Statements>, St
 fn output(bound: &Target) -> Output {
     Output {
         refs: matches!(bound, Target::References(_)),
+        // The server's default page size, as `plan_read` below.
+        page_size: Some(1000),
         ..Output::default()
     }
 }

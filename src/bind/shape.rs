@@ -175,6 +175,9 @@ pub(super) fn bind_shape(
                     shape: sub,
                     is_ref: item.is_ref,
                     is_count: item.is_count,
+                    next_query: (nav.many && !item.is_count)
+                        .then(|| next_query(&item.options, aliases))
+                        .flatten(),
                 });
             }
         }
@@ -289,4 +292,19 @@ fn expand_path_message(entity: &crate::model::EntityType, path: &[String]) -> St
         }
         _ => format!("`{joined}` is not a navigation property of {}", entity.name),
     }
+}
+
+/// A collection expand's options as the query of a request for the collection alone:
+/// `$levels` (at most 1 here) has no meaning there, and the request's parameter aliases
+/// come along. `None` when they name `$it`, which there would be another entity.
+fn next_query(options: &QueryOptions, aliases: &[(String, Expr)]) -> Option<std::sync::Arc<str>> {
+    let mut o = options.clone();
+    o.levels = None;
+    for (name, value) in aliases {
+        if !o.aliases.iter().any(|(n, _)| n == name) {
+            o.aliases.push((name.clone(), value.clone()));
+        }
+    }
+    let text = o.to_string();
+    (!text.contains("$it")).then(|| text.into())
 }

@@ -282,6 +282,12 @@ fn entry(
                 for item in items {
                     nested(w, root, target, item)?;
                 }
+                if let Some(next) = str_of(obj, &format!("{}@odata.nextLink", nav.name)) {
+                    empty(
+                        w,
+                        BytesStart::new("link").with_attributes([("rel", "next"), ("href", next)]),
+                    )?;
+                }
                 end(w, "feed")?;
                 end(w, "m:inline")?;
             }

@@ -3,6 +3,7 @@
 pub mod atom;
 pub mod csdl;
 pub mod json;
+pub mod next_links;
 pub mod row;
 
 use crate::bind::Ty;

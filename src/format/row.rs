@@ -167,18 +167,33 @@ fn write_object(
             Field::Collection { name, fields } => {
                 push_key(out, name);
                 let array = values.next().flatten().unwrap_or(b"[]");
-                let rows: Vec<Vec<Option<Cell>>> =
-                    serde_json::from_slice(array).map_err(|e| RowError {
-                        name,
-                        reason: e.to_string(),
-                    })?;
+                let error = |e: serde_json::Error| RowError {
+                    name,
+                    reason: e.to_string(),
+                };
+                // A page cut short ends in a marker object (see `format::next_links`),
+                // written as it is; only then are the rows read the slower way.
+                let rows: Vec<Item> = match serde_json::from_slice::<Vec<Vec<Option<Cell>>>>(array)
+                {
+                    Ok(rows) => rows.into_iter().map(Item::Row).collect(),
+                    Err(_) => serde_json::from_slice(array).map_err(error)?,
+                };
                 out.push(b'[');
                 for (j, row) in rows.iter().enumerate() {
                     if j > 0 {
                         out.push(b',');
                     }
-                    let mut row_values = row.iter().map(|v| v.as_ref().map(|c| c.0.as_bytes()));
-                    write_object(out, fields, &mut row_values, ieee754)?;
+                    match row {
+                        Item::Row(row) => {
+                            let mut row_values =
+                                row.iter().map(|v| v.as_ref().map(|c| c.0.as_bytes()));
+                            write_object(out, fields, &mut row_values, ieee754)?;
+                        }
+                        Item::PageEnd(marker) => {
+                            // Writing JSON into a Vec cannot fail.
+                            let _ = serde_json::to_writer(&mut *out, marker);
+                        }
+                    }
                 }
                 out.push(b']');
             }
@@ -195,6 +210,14 @@ fn write_object(
 #[derive(serde::Deserialize)]
 #[serde(transparent)]
 struct Cell<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+
+/// An item of a collection's array: a row's values, or the marker of a page's end.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Item<'a> {
+    Row(#[serde(borrow)] Vec<Option<Cell<'a>>>),
+    PageEnd(serde_json::Map<String, serde_json::Value>),
+}
 
 /// `"Name":` for a name of the model: an identifier, which JSON never escapes.
 fn push_key(out: &mut Vec<u8>, name: &str) {

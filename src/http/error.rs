@@ -71,6 +71,8 @@ pub enum ApiError {
     Db(#[from] DbError),
     #[error("the request could not be completed")]
     Blocking,
+    #[error(transparent)]
+    PageMarker(#[from] crate::format::next_links::MarkerError),
 }
 
 impl ApiError {
@@ -113,7 +115,7 @@ impl ApiError {
             ApiError::Db(e) if data_exception(e).is_some() => "ValueOutOfRange",
             ApiError::Db(e) if too_large(e) => "ResponseTooLarge",
             ApiError::Db(DbError::TooExpensive) => "QueryTooExpensive",
-            ApiError::Db(_) | ApiError::Blocking => "InternalError",
+            ApiError::Db(_) | ApiError::Blocking | ApiError::PageMarker(_) => "InternalError",
         }
     }
 
@@ -295,7 +297,9 @@ impl ResponseError for ApiError {
             ApiError::Db(e) if data_exception(e).is_some() || too_large(e) => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::Db(_) | ApiError::Blocking => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Db(_) | ApiError::Blocking | ApiError::PageMarker(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 

@@ -14,11 +14,13 @@ use crate::format::json::{
     aggregate_context_fragment, context_fragment, entity_doc, property_doc, CollectionDoc,
     MetadataLevel,
 };
-use crate::plan::{fingerprint, is_quick, plan_read, SkipToken, TokenCheck};
-use crate::sql::Output;
+use crate::format::next_links::{self, MarkerError, PageEnd};
+use crate::plan::{fingerprint, is_quick, plan_read, value_from_json, SkipToken, TokenCheck};
+use crate::sql::{ExpandPage, Output};
 use actix_web::http::header;
 use actix_web::HttpResponse;
 use odata_parser::QueryOptions;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::cell::RefCell;
 
 /// What every responder needs to know about the request.
@@ -176,6 +178,7 @@ pub async fn property(
         ieee754: matches!(f, DataFormat::Json(j) if j.ieee754),
         full: with_context.then(|| root.to_owned()),
         refs: false,
+        page_size: None,
     };
     let read_context = std::mem::take(&mut read.context_path);
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
@@ -185,7 +188,8 @@ pub async fn property(
     let row = cx
         .db(true, move |c| {
             let plan = plan_read(&read, 1, None)?;
-            Ok(exec::read_single(c, dialect, ws, None, &plan, output)?.ok_or(read))
+            let row = exec::read_single(c, dialect, ws, None, &plan, output)?;
+            Ok(row.map(|(row, _)| row).ok_or(read))
         })
         .await?;
     let row = match row {
@@ -253,6 +257,7 @@ pub async fn entities(
         ieee754: matches!(f, DataFormat::Json(j) if j.ieee754),
         full: (level == MetadataLevel::Full && !refs).then(|| root.to_owned()),
         refs,
+        page_size: Some(Paging::size_of(cx)),
     };
     let entity = read.entity;
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
@@ -272,8 +277,8 @@ pub async fn entities(
                 },
             )
             .await?;
-        let row = match row {
-            Ok(row) => row,
+        let (row, pages) = match row {
+            Ok(found) => found,
             Err(_) if navigated.is_some() => {
                 return match missing_parent(cx, navigated).await? {
                     None => Ok(HttpResponse::NoContent().finish()),
@@ -282,17 +287,25 @@ pub async fn entities(
             }
             Err(read) => return Err(not_found::missing(cx.req, &read)),
         };
-        return match f {
-            DataFormat::Json(f) => Ok(json_response(f, entity_doc(context.as_deref(), &row))),
+        let mut rows = [row];
+        link_expanded_pages(cx, &pages, &mut rows)?;
+        let [row] = rows;
+        let mut resp = match f {
+            DataFormat::Json(f) => json_response(f, entity_doc(context.as_deref(), &row)),
             DataFormat::Atom if refs => xml_response(
                 atom::XML_CONTENT_TYPE,
                 atom::reference_document(root, context.as_deref().unwrap_or(root), &row),
-            ),
+            )?,
             DataFormat::Atom => xml_response(
                 atom::ENTRY_CONTENT_TYPE,
                 atom::entry_document(root, entity, context.as_deref().unwrap_or(root), &row),
-            ),
+            )?,
         };
+        // The page size applies to the entity's expanded collections.
+        if !pages.is_empty() {
+            Paging::of(cx).applied(&mut resp);
+        }
+        return Ok(resp);
     }
     let paging = Paging::of(cx);
     let page_size = paging.size;
@@ -323,6 +336,8 @@ pub async fn entities(
             return Err(e);
         }
     }
+    let mut rows = rows;
+    link_expanded_pages(cx, &rows.expand_pages, &mut rows.rows)?;
     let next_link = rows
         .next_after
         .map(|after| paging.next_link(ws, after, served.saturating_add(rows.rows.len() as u64)));
@@ -388,6 +403,7 @@ pub async fn aggregated(
         ieee754: f.ieee754,
         full: (f.level == MetadataLevel::Full).then(|| root.to_owned()),
         refs: false,
+        page_size: None,
     };
     let paging = Paging::of(cx);
     let page_size = paging.size;
@@ -448,6 +464,14 @@ struct Paging {
 }
 
 impl Paging {
+    /// Rows per page: the client's preference within the server's maximum.
+    fn size_of(cx: &Ctx<'_>) -> u64 {
+        let server_max = u64::from(cx.state.max_page_size.max(1));
+        cx.req
+            .preferred_page_size()
+            .map_or(server_max, |(p, _)| p.min(server_max))
+    }
+
     fn of(cx: &Ctx<'_>) -> Paging {
         let server_max = u64::from(cx.state.max_page_size.max(1));
         let preferred = cx
@@ -499,3 +523,77 @@ impl Paging {
         }
     }
 }
+
+/// Replaces the page-end markers of expanded collections in `rows` by their
+/// `Nav@odata.nextLink`s: a request for the collection itself (`Contacts(1)/Leads`) with
+/// the expand's options and a `$skiptoken` for the rows after the page, bound to the
+/// workspace like any other.
+fn link_expanded_pages(
+    cx: &Ctx<'_>,
+    pages: &[ExpandPage],
+    rows: &mut [String],
+) -> Result<(), ApiError> {
+    if pages.is_empty() {
+        return Ok(());
+    }
+    let root = cx.req.root.trim_end_matches('/');
+    for row in rows {
+        next_links::link_pages(row, |end: PageEnd| {
+            let page = pages
+                .get(end.page)
+                .ok_or_else(|| MarkerError(format!("no expand numbered {}", end.page)))?;
+            let after = end
+                .after
+                .iter()
+                .zip(&page.keys)
+                .map(|(v, ty)| value_from_json(v, *ty))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| MarkerError(format!("order values: {e}")))?;
+            let path = format!(
+                "/{}/{}{}",
+                utf8_percent_encode(&end.parent, URL_TEXT),
+                page.nav,
+                if page.is_ref { "/$ref" } else { "" }
+            );
+            let mut query = utf8_percent_encode(&page.query, URL_TEXT).to_string();
+            // The next page comes in the format this one was asked for.
+            if let Some(format) = cx.format {
+                if !query.is_empty() {
+                    query.push('&');
+                }
+                query.push_str("$format=");
+                query.extend(utf8_percent_encode(format, FORMAT_TEXT));
+            }
+            let token = SkipToken {
+                workspace: cx.workspace,
+                query: fingerprint(&path, &query),
+                after,
+                served: page.served,
+            };
+            let sep = if query.is_empty() { "" } else { "&" };
+            let url = format!("{root}{path}?{query}{sep}$skiptoken={}", token.encode());
+            Ok::<_, ApiError>((page.nav, url))
+        })?;
+    }
+    Ok(())
+}
+
+/// What a URL may not hold as it is, beyond what the parser's printing already encodes
+/// (`%`, `&`, `#`): a client would encode it before sending, and the `$skiptoken`
+/// would no longer match the query it was made for.
+const URL_TEXT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']');
+
+/// A `$format` value as a query holds it: also without `%`, `&`, `#` and `+`.
+const FORMAT_TEXT: &AsciiSet = &URL_TEXT.add(b'%').add(b'&').add(b'#').add(b'+');

@@ -4,6 +4,7 @@
 //! Every table reference carries the caller's workspace as a bind parameter. What a row
 //! is selected as is in `objects.rs`, its order and keyset in `order.rs`.
 
+use super::expand::ExpandPage;
 use super::order::order_by_chosen;
 use super::trigram_stats::{Misses, TrigramStats};
 use super::Sql;
@@ -27,6 +28,9 @@ pub struct Output {
     pub full: Option<String>,
     /// Each row is an entity reference (`.../$ref`): its `@odata.id` only.
     pub refs: bool,
+    /// Rows per page of an expanded collection (the response's page size); `None`:
+    /// expanded collections come whole.
+    pub page_size: Option<u64>,
 }
 
 /// Rows of (property values as text, JSON array of the order-key values).
@@ -61,6 +65,8 @@ pub struct Compiler {
     /// `trigram_stats`), and the trigrams it found no count for.
     pub(super) trigram_stats: Option<&'static TrigramStats>,
     pub trigram_misses: Misses,
+    /// Expanded collections whose pages may end in a marker (see `expand.rs`), by number.
+    pub expand_pages: Vec<ExpandPage>,
 }
 
 impl Compiler {
@@ -79,6 +85,7 @@ impl Compiler {
             it: None,
             trigram_stats: None,
             trigram_misses: Misses::default(),
+            expand_pages: Vec::new(),
         }
     }
 

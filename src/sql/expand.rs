@@ -5,11 +5,13 @@
 use super::compiler::Compiler;
 use super::navigation::entity_of;
 use super::Sql;
-use crate::bind::Expand;
+use crate::bind::{Expand, Ty};
 use crate::db::Dialect;
 use crate::format::row::Field;
+use crate::model::EntityType;
 use crate::plan::order_keys;
 use diesel::sql_types::Text;
+use std::sync::Arc;
 
 impl Compiler {
     /// ` FROM target b <joins> WHERE <workspace, join to outer, expand filters>`.
@@ -70,29 +72,108 @@ impl Compiler {
     /// A collection-valued expand in the values form: a JSON array (as text) with an
     /// array of the values as text per related entity. `to_json` of a text array finds
     /// the element type's output function once per array, not once per value.
-    pub(super) fn collection_values(&mut self, q: &mut Sql, outer: &str, e: &Expand) -> Vec<Field> {
+    pub(super) fn collection_values(
+        &mut self,
+        q: &mut Sql,
+        source: &'static EntityType,
+        outer: &str,
+        e: &Expand,
+    ) -> Vec<Field> {
         let target = entity_of(e.nav);
         let b = self.alias();
         let mut joins = Sql::new();
         let mut fields = Vec::new();
         self.timed |= self.collections > 0;
+        q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json)::text FROM (SELECT ");
+        let cut = self.page_end(q, source, outer, e, &b);
         self.collections += 1;
-        q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json)::text FROM (SELECT to_json(ARRAY[");
+        q.sql("to_json(ARRAY[");
         self.values(q, &mut joins, target, &b, &e.shape, &mut fields, &mut 0);
         self.collections -= 1;
-        q.sql("]::text[]) AS j");
+        q.sql("]::text[])");
+        if cut {
+            q.sql(" END");
+        }
+        q.sql(" AS j");
         self.expand_from(q, outer, e, &b, joins);
         self.page_of_expand(q, e, &b);
         q.sql(") s)");
         fields
     }
 
-    /// Order, `$top` and `$skip` of a collection-valued expand over alias `b`.
+    /// The rows a page of collection `e` holds, when more may follow than a page holds:
+    /// the response's page size, unless its own `$top` is smaller.
+    fn page_size(&self, e: &Expand) -> Option<u64> {
+        let size = self.output.page_size?;
+        e.next_query.as_ref()?;
+        e.shape.top.is_none_or(|t| t > size).then_some(size)
+    }
+
+    /// Opens `CASE WHEN <the row after a full page> THEN <marker> ELSE ` (the caller
+    /// closes it after the row's own value), when collection `e` is paged. The row read
+    /// to see whether more follow stands in for the rest: a marker object with the
+    /// page's number in `expand_pages`, the URL of the entity the collection belongs to
+    /// and the order values of the page's last row, which `format::next_links` turns
+    /// into `Nav@odata.nextLink`.
+    fn page_end(
+        &mut self,
+        q: &mut Sql,
+        source: &'static EntityType,
+        outer: &str,
+        e: &Expand,
+        b: &str,
+    ) -> bool {
+        let (Some(size), Some(query)) = (self.page_size(e), e.next_query.clone()) else {
+            return false;
+        };
+        let order = order_keys(&e.shape.orderby, entity_of(e.nav));
+        let page = self.expand_pages.len();
+        self.expand_pages.push(ExpandPage {
+            nav: e.nav.name,
+            is_ref: e.is_ref,
+            query,
+            keys: order.iter().map(|k| k.expr.ty()).collect(),
+            served: size,
+        });
+        let (object, array) = match self.dialect {
+            Dialect::Postgres => ("json_build_object('", "json_build_array("),
+            Dialect::Sqlite => ("jsonb_object('", "jsonb_array("),
+        };
+        q.sql("CASE WHEN row_number() OVER (");
+        self.order_by(q, &order, b);
+        q.sql(") > ")
+            .bind_int(
+                e.shape
+                    .skip
+                    .unwrap_or(0)
+                    .saturating_add(size)
+                    .min(i64::MAX as u64) as i64,
+            )
+            .sql(" THEN ")
+            .sql(object)
+            .sql(PAGE_MARKER)
+            .sql("', ")
+            .sql(array)
+            .sql(&page.to_string())
+            .sql(", ");
+        self.key_url(q, source, outer);
+        q.sql(", ");
+        self.previous_order_values(q, &order, b);
+        q.sql(")) ELSE ");
+        true
+    }
+
+    /// Order, `$top` and `$skip` of a collection-valued expand over alias `b`; a paged
+    /// one reads the row after its page too (see `page_end`).
     fn page_of_expand(&mut self, q: &mut Sql, e: &Expand, b: &str) {
         let order = order_keys(&e.shape.orderby, entity_of(e.nav));
         self.order_by(q, &order, b);
-        if let Some(top) = e.shape.top {
-            q.sql(" LIMIT ").bind_int(top.min(i64::MAX as u64) as i64);
+        let limit = match self.page_size(e) {
+            Some(size) => Some(size.saturating_add(1)),
+            None => e.shape.top,
+        };
+        if let Some(limit) = limit {
+            q.sql(" LIMIT ").bind_int(limit.min(i64::MAX as u64) as i64);
         } else if e.shape.skip.is_some() && self.dialect == Dialect::Sqlite {
             q.sql(" LIMIT -1");
         }
@@ -101,10 +182,46 @@ impl Compiler {
         }
     }
 
-    pub(super) fn expand_json(&mut self, q: &mut Sql, outer: &str, e: &Expand) {
+    /// The JSON object of each related row of `e` (or its reference) at alias `b`, and
+    /// ` FROM ... WHERE ...` for those rows. `nested`: SQLite JSONB (see `entity_json`).
+    fn expand_body(
+        &mut self,
+        outer: &str,
+        e: &Expand,
+        b: &str,
+        nested: bool,
+    ) -> (Sql<Text>, Sql<Text>) {
         let pg = self.dialect == Dialect::Postgres;
         let target = entity_of(e.nav);
-        let b = self.alias();
+        let mut body = Sql::<Text>::new();
+        let mut joins = Sql::new();
+        self.collections += usize::from(e.nav.many);
+        if e.is_ref {
+            body.sql(match (pg, nested) {
+                (true, _) => "json_build_object('@odata.id', ",
+                (false, false) => "json_object('@odata.id', ",
+                (false, true) => "jsonb_object('@odata.id', ",
+            });
+            self.key_url(&mut body, target, b);
+            body.sql(")");
+        } else {
+            self.entity_json(&mut body, &mut joins, target, b, &e.shape, nested);
+        }
+        self.collections -= usize::from(e.nav.many);
+        let mut inner = Sql::<Text>::new();
+        self.expand_from(&mut inner, outer, e, b, joins);
+        (body, inner)
+    }
+
+    /// A collection-valued or `$ref` expand of the row of `source` at `outer`.
+    pub(super) fn expand_json(
+        &mut self,
+        q: &mut Sql,
+        source: &'static EntityType,
+        outer: &str,
+        e: &Expand,
+    ) {
+        let pg = self.dialect == Dialect::Postgres;
         // Without $top/$skip, SQLite aggregates the related objects in order directly
         // (`json_group_array(x ORDER BY ...)`): they stay JSON text from start to end. A
         // page of them needs a subquery, whose column would lose the objects' JSON
@@ -116,41 +233,54 @@ impl Compiler {
         self.timed |= nested;
         let timed = !pg && nested;
         let direct = !pg && e.nav.many && e.shape.top.is_none() && e.shape.skip.is_none() && !timed;
-        let mut body = Sql::<Text>::new();
-        let mut joins = Sql::new();
-        self.collections += usize::from(e.nav.many);
-        if e.is_ref {
-            body.sql(match (pg, direct) {
-                (true, _) => "json_build_object('@odata.id', ",
-                (false, true) => "json_object('@odata.id', ",
-                (false, false) => "jsonb_object('@odata.id', ",
-            });
-            self.key_url(&mut body, target, &b);
-            body.sql(")");
-        } else {
-            self.entity_json(&mut body, &mut joins, target, &b, &e.shape, !direct);
+        if e.nav.many && !direct {
+            self.collection_json(q, source, outer, e, timed);
+            return;
         }
-        self.collections -= usize::from(e.nav.many);
-        let mut inner = Sql::<Text>::new();
-        self.expand_from(&mut inner, outer, e, &b, joins);
+        let b = self.alias();
+        let (body, inner) = self.expand_body(outer, e, &b, !direct);
+        q.sql("(SELECT ");
         if !e.nav.many {
-            q.sql("(SELECT ");
             q.append(body);
             q.append(inner);
             q.sql(")");
             return;
         }
-        let order = order_keys(&e.shape.orderby, target);
-        if direct {
-            q.sql("(SELECT json_group_array(");
-            q.append(body);
-            self.order_by(q, &order, &b);
-            q.sql(")");
-            q.append(inner);
-            q.sql(")");
-            return;
+        // A collection longer than a page is built again as a page (a rare case: the
+        // count costs next to nothing beside the objects).
+        let size = self.page_size(e);
+        if let Some(size) = size {
+            q.sql("CASE WHEN count(*) > ")
+                .bind_int(size.min(i64::MAX as u64) as i64)
+                .sql(" THEN json(");
+            self.collection_json(q, source, outer, e, false);
+            q.sql(") ELSE ");
         }
-        if pg {
+        q.sql("json_group_array(");
+        q.append(body);
+        let order = order_keys(&e.shape.orderby, entity_of(e.nav));
+        self.order_by(q, &order, &b);
+        q.sql(")");
+        if size.is_some() {
+            q.sql(" END");
+        }
+        q.append(inner);
+        q.sql(")");
+    }
+
+    /// A collection-valued expand as a JSON aggregate over a subquery that orders and
+    /// pages it (SQLite: JSONB).
+    fn collection_json(
+        &mut self,
+        q: &mut Sql,
+        source: &'static EntityType,
+        outer: &str,
+        e: &Expand,
+        timed: bool,
+    ) {
+        let b = self.alias();
+        let (body, inner) = self.expand_body(outer, e, &b, true);
+        if self.dialect == Dialect::Postgres {
             q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json) FROM (SELECT ");
         } else {
             if timed {
@@ -158,7 +288,11 @@ impl Compiler {
             }
             q.sql("(SELECT jsonb_group_array(s.j) FROM (SELECT ");
         }
+        let cut = self.page_end(q, source, outer, e, &b);
         q.append(body);
+        if cut {
+            q.sql(" END");
+        }
         q.sql(" AS j");
         q.append(inner);
         self.page_of_expand(q, e, &b);
@@ -167,4 +301,23 @@ impl Compiler {
             q.sql(") ELSE jsonb('[]') END");
         }
     }
+}
+
+/// The member that marks the end of a page of an expanded collection (see
+/// `Compiler::page_end`). No member the model or OData names starts so.
+pub const PAGE_MARKER: &str = "@crm.page";
+
+/// A collection expand that a page may cut short: what its `nextLink` is made of.
+#[derive(Debug, Clone)]
+pub struct ExpandPage {
+    /// The navigation property, named as the response names it.
+    pub nav: &'static str,
+    /// `Nav/$ref`: the link reads `.../Nav/$ref`.
+    pub is_ref: bool,
+    /// The expand's options as the next page's query (see `bind::Expand::next_query`).
+    pub query: Arc<str>,
+    /// The types of its order keys, whose values the marker carries.
+    pub keys: Vec<Ty>,
+    /// Rows on a page.
+    pub served: u64,
 }

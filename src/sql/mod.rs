@@ -15,5 +15,6 @@ mod trigram;
 pub mod trigram_stats;
 
 pub use compiler::{Compiler, Output};
+pub use expand::{ExpandPage, PAGE_MARKER};
 pub use expr::escape_like;
 pub use fragment::{Bind, Sql};

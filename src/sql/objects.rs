@@ -106,7 +106,7 @@ impl Compiler {
                 let q = m.next(1);
                 q.sql("'").sql(e.nav.name).sql("', ");
                 if e.nav.many || e.is_ref {
-                    c.expand_json(q, a, e);
+                    c.expand_json(q, entity, a, e);
                 } else {
                     c.expand_joined(q, joins, a, e);
                 }
@@ -341,7 +341,7 @@ impl Compiler {
             for e in &shape.expand {
                 next(q, n);
                 if e.nav.many {
-                    let inner = c.collection_values(q, a, e);
+                    let inner = c.collection_values(q, entity, a, e);
                     fields.push(Field::Collection {
                         name: e.nav.name,
                         fields: inner,

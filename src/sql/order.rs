@@ -30,6 +30,23 @@ impl Compiler {
         a: &str,
         chosen: Option<&str>,
     ) {
+        self.order_values_of(q, order, a, chosen, false);
+    }
+
+    /// The order values of the row before the one at `a` in `order` (`lag`), as
+    /// `order_values` writes them: where a page of an expanded collection ended.
+    pub(super) fn previous_order_values(&mut self, q: &mut Sql, order: &[OrderKey], a: &str) {
+        self.order_values_of(q, order, a, None, true);
+    }
+
+    fn order_values_of(
+        &mut self,
+        q: &mut Sql,
+        order: &[OrderKey],
+        a: &str,
+        chosen: Option<&str>,
+        previous: bool,
+    ) {
         q.sql(if self.dialect == Dialect::Postgres {
             "json_build_array("
         } else {
@@ -38,6 +55,9 @@ impl Compiler {
         for (i, k) in order.iter().enumerate() {
             if i > 0 {
                 q.sql(", ");
+            }
+            if previous {
+                q.sql("lag(");
             }
             // A fraction goes into the token as exact text: as a JSON number it would be
             // read back as the nearest double (or, from SQLite's JSON, with 16 digits at
@@ -67,6 +87,11 @@ impl Compiler {
                     key(self, q);
                     q.sql(" END)");
                 }
+            }
+            if previous {
+                q.sql(") OVER (");
+                self.order_by(q, order, a);
+                q.sql(")");
             }
         }
         q.sql(")");
