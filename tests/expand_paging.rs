@@ -17,6 +17,12 @@ const QUERIES: &[&str] = &[
     "LeadStatus?$select=Code&$expand=Leads($select=LeadId;$orderby=Guttometer desc;$top=7)",
     "Divisions?$select=DivisionId&$expand=Contacts($select=ContactId;$expand=Leads($select=LeadId))&$filter=Contacts/$count ge 4&$top=5",
     "Contacts?$expand=Leads($filter=Value gt @v;$select=LeadId,Value)&@v=1000&$select=ContactId&$filter=Leads/$count($filter=Value gt 1000) ge 4&$top=8",
+    // Page ends among nulls, through a navigation, on a computed value, with $search.
+    "Contacts?$select=ContactId&$expand=Leads($select=LeadId,CloseDate;$orderby=CloseDate)&$filter=Leads/$count ge 4&$top=6",
+    "Contacts?$select=ContactId&$expand=Leads($select=LeadId,CloseDate;$orderby=CloseDate desc)&$filter=Leads/$count ge 4&$top=6",
+    "Contacts?$select=ContactId&$expand=Leads($select=LeadId;$orderby=Status/Description desc,Guttometer)&$filter=Leads/$count ge 4&$top=6",
+    "Contacts?$select=ContactId&$expand=Leads($compute=Value mul Guttometer div 100 as Expected;$select=LeadId,Expected;$orderby=Expected)&$filter=Leads/$count ge 4&$top=6",
+    "Divisions?$select=DivisionId&$expand=Leads($search=app OR users;$select=LeadId)&$filter=Leads/$count ge 4&$top=4",
     // {many}: a contact with at least four leads.
     "Contacts({many})?$select=ContactId&$expand=Leads($select=LeadId)",
 ];
