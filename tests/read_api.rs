@@ -4417,6 +4417,40 @@ async fn integer_overflow_is_value_out_of_range_on_both_databases() {
     .await;
 }
 
+/// A Double result beyond the range of a double, from operands within it, is a 400 on
+/// both databases (PostgreSQL's arithmetic fails there; SQLite's would give infinity),
+/// while a Double divided by zero stays INF as OData says.
+#[actix_web::test]
+async fn double_overflow_is_value_out_of_range_on_both_databases() {
+    each_backend(|app, t, _| async move {
+        for q in [
+            "Leads/$count?$filter=Value mul 1e308 gt 0",
+            "Leads/$count?$filter=Value mul 1e307 add 1.7e308 gt 0",
+            "Leads/$count?$filter=-1.7e308 sub Value mul 1e307 lt 0",
+            "Leads/$count?$filter=Value div 1e-308 gt 0",
+            "Leads/$count?$filter=Value mul 1e-300 mul 1e-300 eq 0",
+            "Leads?$filter=Value gt 0&$compute=Value mul 1e308 as X&$select=X&$top=1",
+        ] {
+            let r = app.get(q, &t).await;
+            assert_eq!(r.status, 400, "{:?} {q}: {}", app.backend, r.text);
+            let e = &r.json()["error"];
+            assert_eq!(e["code"], "ValueOutOfRange", "{q}: {}", r.text);
+            assert!(e["message"].as_str().unwrap().contains("out of range"), "{q}: {}", r.text);
+        }
+        // Within range, and divided by zero, Doubles compute as before.
+        let r = app
+            .get("Leads?$filter=Value gt 0&$compute=Value mul 1e300 div 1e300 as Same,Value mul 1e0 div 0 as Inf&$select=Value,Same,Inf&$top=3", &t)
+            .await;
+        assert_eq!(r.status, 200, "{:?}: {}", app.backend, r.text);
+        for v in r.values() {
+            let (value, same) = (v["Value"].as_f64().unwrap(), v["Same"].as_f64().unwrap());
+            assert!((value - same).abs() <= value * 1e-12, "{v}");
+            assert_eq!(v["Inf"], "INF", "{v}");
+        }
+    })
+    .await;
+}
+
 /// Objects with more members than a database function takes arguments (PostgreSQL: 100)
 /// are still built: many `$compute` values or aggregates, in any metadata.
 #[actix_web::test]

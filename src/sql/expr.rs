@@ -704,8 +704,9 @@ fn integers(a: &TExpr, b: &TExpr) -> bool {
 /// integers whose result leaves 64 bits (SQLite's operators would turn it into a
 /// double, see db::integer), Edm.Decimal results (SQLite's operators would compute them
 /// in binary floating point, and divide whole decimals, stored as integers, as
-/// integers), and every division and remainder (a zero divisor). Other arithmetic on
-/// doubles stays SQLite's. No cast: the functions take their operands as they are.
+/// integers), Double results (past a double's range SQLite's operators give infinity
+/// where PostgreSQL's fail), and every division and remainder (a zero divisor).
+/// Durations stay SQLite's. No cast: the functions take their operands as they are.
 fn sqlite_function(
     op: ArithOp,
     a: &TExpr,
@@ -720,6 +721,9 @@ fn sqlite_function(
             _ => integer::Op::Mul,
         }
         .sqlite_function(),
+        ArithOp::Add if ty == Ty::Edm(EdmType::Double) => double::ADD,
+        ArithOp::Sub if ty == Ty::Edm(EdmType::Double) => double::SUBTRACT,
+        ArithOp::Mul if ty == Ty::Edm(EdmType::Double) => double::MULTIPLY,
         ArithOp::Add | ArithOp::Sub | ArithOp::Mul => {
             let inexact = |t: Ty| matches!(t, Ty::Edm(EdmType::Double) | Ty::Duration);
             let is_decimal = |t: Ty| matches!(t, Ty::Edm(EdmType::Decimal(..)));
