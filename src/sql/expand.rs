@@ -79,16 +79,45 @@ impl Compiler {
         outer: &str,
         e: &Expand,
     ) -> Vec<Field> {
+        let mut fields = Vec::new();
+        self.values_rows(q, source, outer, e, &mut fields, false);
+        fields
+    }
+
+    /// `collection_values`; `marked`: in the form that ends a full page with its marker
+    /// (see `page_end`), which the plain form turns to only when more rows than a page
+    /// came: the window functions it needs cost every row.
+    fn values_rows(
+        &mut self,
+        q: &mut Sql,
+        source: &'static EntityType,
+        outer: &str,
+        e: &Expand,
+        fields: &mut Vec<Field>,
+        marked: bool,
+    ) {
         let target = entity_of(e.nav);
         let b = self.alias();
         let mut joins = Sql::new();
-        let mut fields = Vec::new();
         self.timed |= self.collections > 0;
-        q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json)::text FROM (SELECT ");
-        let cut = self.page_end(q, source, outer, e, &b);
+        q.sql("(SELECT ");
+        let size = self.page_size(e).filter(|_| !marked);
+        if let Some(size) = size {
+            q.sql("CASE WHEN count(*) > ")
+                .bind_int(size.min(i64::MAX as u64) as i64)
+                .sql(" THEN ");
+            self.values_rows(q, source, outer, e, &mut Vec::new(), true);
+            q.sql(" ELSE ");
+        }
+        q.sql("coalesce(json_agg(s.j), '[]'::json)::text");
+        if size.is_some() {
+            q.sql(" END");
+        }
+        q.sql(" FROM (SELECT ");
+        let cut = marked && self.page_end(q, source, outer, e, &b);
         self.collections += 1;
         q.sql("to_json(ARRAY[");
-        self.values(q, &mut joins, target, &b, &e.shape, &mut fields, &mut 0);
+        self.values(q, &mut joins, target, &b, &e.shape, fields, &mut 0);
         self.collections -= 1;
         q.sql("]::text[])");
         if cut {
@@ -98,7 +127,6 @@ impl Compiler {
         self.expand_from(q, outer, e, &b, joins);
         self.page_of_expand(q, e, &b);
         q.sql(") s)");
-        fields
     }
 
     /// The rows a page of collection `e` holds, when more may follow than a page holds:
@@ -253,7 +281,7 @@ impl Compiler {
             q.sql("CASE WHEN count(*) > ")
                 .bind_int(size.min(i64::MAX as u64) as i64)
                 .sql(" THEN json(");
-            self.collection_json(q, source, outer, e, false);
+            self.json_rows(q, source, outer, e, true);
             q.sql(") ELSE ");
         }
         q.sql("json_group_array(");
@@ -278,17 +306,45 @@ impl Compiler {
         e: &Expand,
         timed: bool,
     ) {
+        if timed {
+            q.sql("CASE WHEN odata_alive() THEN odata_counted(");
+        }
+        self.json_rows(q, source, outer, e, false);
+        if timed {
+            q.sql(") ELSE jsonb('[]') END");
+        }
+    }
+
+    /// `collection_json` without its time limit; `marked` as in `values_rows`.
+    fn json_rows(
+        &mut self,
+        q: &mut Sql,
+        source: &'static EntityType,
+        outer: &str,
+        e: &Expand,
+        marked: bool,
+    ) {
         let b = self.alias();
         let (body, inner) = self.expand_body(outer, e, &b, true);
-        if self.dialect == Dialect::Postgres {
-            q.sql("(SELECT coalesce(json_agg(s.j), '[]'::json) FROM (SELECT ");
-        } else {
-            if timed {
-                q.sql("CASE WHEN odata_alive() THEN odata_counted(");
-            }
-            q.sql("(SELECT jsonb_group_array(s.j) FROM (SELECT ");
+        q.sql("(SELECT ");
+        let size = self.page_size(e).filter(|_| !marked);
+        if let Some(size) = size {
+            q.sql("CASE WHEN count(*) > ")
+                .bind_int(size.min(i64::MAX as u64) as i64)
+                .sql(" THEN ");
+            self.json_rows(q, source, outer, e, true);
+            q.sql(" ELSE ");
         }
-        let cut = self.page_end(q, source, outer, e, &b);
+        q.sql(if self.dialect == Dialect::Postgres {
+            "coalesce(json_agg(s.j), '[]'::json)"
+        } else {
+            "jsonb_group_array(s.j)"
+        });
+        if size.is_some() {
+            q.sql(" END");
+        }
+        q.sql(" FROM (SELECT ");
+        let cut = marked && self.page_end(q, source, outer, e, &b);
         q.append(body);
         if cut {
             q.sql(" END");
@@ -297,9 +353,6 @@ impl Compiler {
         q.append(inner);
         self.page_of_expand(q, e, &b);
         q.sql(") s)");
-        if timed {
-            q.sql(") ELSE jsonb('[]') END");
-        }
     }
 }
 
