@@ -326,3 +326,34 @@ async fn atom_inline_feeds_link_their_next_page() {
         );
     }
 }
+
+/// A string key with characters a URL must encode (within `Code`'s six characters): the
+/// link names its entity encoded, and the token it carries is accepted when a client
+/// sends the link back.
+#[actix_web::test]
+async fn a_link_names_a_string_key_url_encoded() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        let t = app.db.token("alpha");
+        let code = "H ü's";
+        for sql in [
+            "UPDATE lead_statuses SET code = 'H ü''s' WHERE code = 'HOLD'",
+            "UPDATE leads SET status_id = 'H ü''s' WHERE status_id = 'HOLD'",
+        ] {
+            diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut app.db.conn()).unwrap();
+        }
+        let q = "LeadStatus?$select=Code&$expand=Leads($select=LeadId;$filter=Description ne 'a b')&$filter=startswith(Code,'H ')";
+        let doc = get(&app, q, &t, Some(1)).await;
+        let row = &doc["value"][0];
+        assert_eq!(row["Code"], code, "{b:?}: {doc}");
+        let link = row["Leads@odata.nextLink"].as_str().unwrap();
+        assert!(
+            link.contains("/LeadStatus('H%20%C3%BC''s')/Leads?$select=LeadId&$filter=Description%20ne%20'a%20b'&$skiptoken="),
+            "{b:?}: {link}"
+        );
+        let whole = all_rows(&app, q, &t, None).await;
+        let mut paged = Value::Array(all_rows(&app, q, &t, Some(1)).await);
+        assert!(complete(&app, &t, &mut paged, 1).await > 0);
+        assert_eq!(paged, Value::Array(whole), "{b:?}");
+    }
+}

@@ -23,13 +23,19 @@ pub enum SkipTokenError {
     Foreign,
 }
 
-/// Fingerprint of the normalised query (options other than `$skiptoken`).
+/// Fingerprint of the normalised query (options other than `$skiptoken`), percent-decoded:
+/// clients re-encode the links they follow in their own ways (a browser's or reqwest's
+/// URL writes `'` in a query as `%27`, .NET's may write `%27` back as `'`).
 pub fn fingerprint(path: &str, query_without_token: &str) -> String {
     let mut h = Sha256::new();
-    h.update(path.as_bytes());
+    h.update(decoded(path));
     h.update([0]);
-    h.update(query_without_token.as_bytes());
+    h.update(decoded(query_without_token));
     hex::encode(&h.finalize()[..12])
+}
+
+fn decoded(s: &str) -> std::borrow::Cow<'_, [u8]> {
+    percent_encoding::percent_decode_str(s).into()
 }
 
 impl SkipToken {
@@ -149,6 +155,26 @@ pub fn value_from_json(v: &serde_json::Value, ty: Ty) -> Result<Value, SkipToken
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_fingerprint_holds_however_the_link_is_encoded() {
+        let written = fingerprint("/LeadStatus('H%20%C3%BC''s')/Leads", "$filter=A%20eq%20'x'");
+        assert_eq!(
+            written,
+            fingerprint(
+                "/LeadStatus(%27H%20ü%27%27s%27)/Leads",
+                "$filter=A eq %27x%27"
+            )
+        );
+        assert_ne!(
+            written,
+            fingerprint("/LeadStatus('H')/Leads", "$filter=A%20eq%20'x'")
+        );
+        assert_ne!(
+            written,
+            fingerprint("/LeadStatus('H%20%C3%BC''s')/Leads", "$filter=A%20eq%20'y'")
+        );
+    }
 
     #[test]
     fn a_token_value_of_another_kind_than_its_key_is_refused() {
