@@ -23,6 +23,9 @@ const QUERIES: &[&str] = &[
     "Contacts?$select=ContactId&$expand=Leads($select=LeadId;$orderby=Status/Description desc,Guttometer)&$filter=Leads/$count ge 4&$top=6",
     "Contacts?$select=ContactId&$expand=Leads($compute=Value mul Guttometer div 100 as Expected;$select=LeadId,Expected;$orderby=Expected)&$filter=Leads/$count ge 4&$top=6",
     "Divisions?$select=DivisionId&$expand=Leads($search=app OR users;$select=LeadId)&$filter=Leads/$count ge 4&$top=4",
+    // `$it` is the request's resource, at any depth: the link names it by its URL.
+    "Contacts?$select=ContactId&$expand=Leads($filter=Created ge $it/Created and Description ne '$it';$select=LeadId)&$filter=Leads/$count ge 4&$top=5",
+    "Divisions?$select=DivisionId&$expand=Contacts($select=ContactId;$filter=Leads/$count ge 1;$expand=Leads($select=LeadId;$filter=DivisionId eq $it/DivisionId;$orderby=$it/DivisionId,Value))&$filter=Contacts/$count ge 4&$top=3",
     // {many}: a contact with at least four leads.
     "Contacts({many})?$select=ContactId&$expand=Leads($select=LeadId)",
 ];
@@ -286,18 +289,28 @@ async fn the_servers_page_size_bounds_expanded_collections() {
 }
 
 /// Inside `$expand`, `$it` is the request's resource: a request for the collection
-/// alone would read it as another entity, so such a collection comes whole.
+/// alone would read it as another entity, so the link names the resource by its URL.
 #[actix_web::test]
-async fn an_expand_naming_it_comes_whole() {
+async fn a_link_names_the_resource_it_stood_for() {
     for b in backends() {
         let app = spawn_seeded(b).await;
         let t = app.db.token("alpha");
-        let q = "Contacts?$select=ContactId&$expand=Leads($filter=Created ge $it/Created;$select=LeadId)&$filter=Leads/$count ge 3&$top=5";
-        let whole = all_rows(&app, q, &t, None).await;
-        let paged = all_rows(&app, q, &t, Some(2)).await;
-        assert!(!longest(&Value::Array(paged.clone())).1);
-        assert_eq!(paged, whole, "{b:?}");
-        assert!(longest(&Value::Array(whole)).0 > 0);
+        let q = "Contacts?$select=ContactId&$expand=Leads($filter=Created ge $it/Created;$select=LeadId)&$filter=Leads/$count ge 4&$top=1";
+        let doc = get(&app, q, &t, Some(1)).await;
+        let row = &doc["value"][0];
+        let id = row["ContactId"].as_i64().unwrap();
+        let link = row["Leads@odata.nextLink"].as_str().unwrap();
+        let expected = format!(
+            "{}/Contacts({id})/Leads?$select=LeadId&$filter=Created%20ge%20$root/Contacts({id})/Created&$skiptoken=",
+            app.base
+        );
+        assert!(link.starts_with(&expected), "{b:?}: {link}");
+        assert_eq!(
+            get(&app, link, &t, Some(1)).await["value"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
     }
 }
 

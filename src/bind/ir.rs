@@ -232,9 +232,8 @@ pub struct Expand {
     pub is_count: bool,
     /// For a collection: its options as the query of a request for the collection
     /// itself (`Contacts(1)/Leads?...`), which a page of it links to when more rows
-    /// follow. `None` where no such request reads the same rows (`$it` names the
-    /// request's resource, another entity there): such a collection comes whole.
-    pub next_query: Option<std::sync::Arc<str>>,
+    /// follow.
+    pub next_query: Option<super::next_query::NextQuery>,
 }
 
 /// A converted literal.

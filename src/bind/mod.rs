@@ -8,6 +8,7 @@ mod expr;
 mod functions;
 pub mod ir;
 mod literal;
+pub mod next_query;
 pub mod pattern;
 mod shape;
 

@@ -3,6 +3,7 @@
 //! `$skip` and `$count`.
 
 use super::expr::{pos_of, ExprBinder};
+use super::next_query::next_query;
 use super::{search, BindError, ComputedProp, Entity, Expand, Nav, Prop, Shape, TExpr, Ty};
 use crate::model::MODEL;
 use odata_parser::{ExpandTarget, Expr, QueryOptions, SelectItem};
@@ -176,8 +177,7 @@ pub(super) fn bind_shape(
                     is_ref: item.is_ref,
                     is_count: item.is_count,
                     next_query: (nav.many && !item.is_count)
-                        .then(|| next_query(&item.options, aliases))
-                        .flatten(),
+                        .then(|| next_query(&item.options, aliases)),
                 });
             }
         }
@@ -292,19 +292,4 @@ fn expand_path_message(entity: &crate::model::EntityType, path: &[String]) -> St
         }
         _ => format!("`{joined}` is not a navigation property of {}", entity.name),
     }
-}
-
-/// A collection expand's options as the query of a request for the collection alone:
-/// `$levels` (at most 1 here) has no meaning there, and the request's parameter aliases
-/// come along. `None` when they name `$it`, which there would be another entity.
-fn next_query(options: &QueryOptions, aliases: &[(String, Expr)]) -> Option<std::sync::Arc<str>> {
-    let mut o = options.clone();
-    o.levels = None;
-    for (name, value) in aliases {
-        if !o.aliases.iter().any(|(n, _)| n == name) {
-            o.aliases.push((name.clone(), value.clone()));
-        }
-    }
-    let text = o.to_string();
-    (!text.contains("$it")).then(|| text.into())
 }

@@ -16,6 +16,9 @@ pub struct PageEnd {
     pub parent: String,
     /// The order values of the page's last row.
     pub after: Vec<serde_json::Value>,
+    /// The URL of the request's resource row, where the expand's options name `$it`.
+    #[serde(default)]
+    pub it: Option<String>,
 }
 
 #[derive(serde::Deserialize)]

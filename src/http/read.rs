@@ -7,6 +7,7 @@ use super::negotiate::{self, data_format, text_allowed, DataFormat, JsonFormat};
 use super::not_found;
 use super::request::{query_without_skiptoken, Incoming};
 use super::AppState;
+use crate::bind::next_query::with_it_as;
 use crate::bind::{Prop, Read};
 use crate::exec;
 use crate::format::atom;
@@ -555,7 +556,15 @@ fn link_expanded_pages(
                 page.nav,
                 if page.is_ref { "/$ref" } else { "" }
             );
-            let mut query = utf8_percent_encode(&page.query, URL_TEXT).to_string();
+            let query = match (&end.it, page.names_it) {
+                (Some(it), true) => {
+                    let url = utf8_percent_encode(it, KEY_TEXT).to_string();
+                    with_it_as(&page.query, &url).0
+                }
+                (None, true) => return Err(MarkerError("no URL for $it".into()).into()),
+                _ => page.query.to_string(),
+            };
+            let mut query = utf8_percent_encode(&query, URL_TEXT).to_string();
             // The next page comes in the format this one was asked for.
             if let Some(format) = cx.format {
                 if !query.is_empty() {
@@ -594,6 +603,10 @@ const URL_TEXT: &AsciiSet = &CONTROLS
     .add(b'^')
     .add(b'[')
     .add(b']');
+
+/// An entity's URL inside a query: also without what ends an option or a path segment
+/// there, as the parser's printing writes string literals.
+const KEY_TEXT: &AsciiSet = &URL_TEXT.add(b'%').add(b'&').add(b'#').add(b'/').add(b'?');
 
 /// A `$format` value as a query holds it: also without `%`, `&`, `#` and `+`.
 const FORMAT_TEXT: &AsciiSet = &URL_TEXT.add(b'%').add(b'&').add(b'#').add(b'+');

@@ -61,6 +61,8 @@ pub struct Compiler {
     /// While an expanded navigation is compiled: the alias of the request's resource
     /// row, which `$it` names there (scope 1; see `bind::ExprBinder::in_expand`).
     pub(super) it: Option<String>,
+    /// The entity type of that row.
+    pub(super) it_entity: Option<&'static EntityType>,
     /// Trigram counts a substring lookup picks its trigrams by (SQLite; see
     /// `trigram_stats`), and the trigrams it found no count for.
     pub(super) trigram_stats: Option<&'static TrigramStats>,
@@ -83,6 +85,7 @@ impl Compiler {
             collections: 0,
             timed: false,
             it: None,
+            it_entity: None,
             trigram_stats: None,
             trigram_misses: Misses::default(),
             expand_pages: Vec::new(),
@@ -105,14 +108,21 @@ impl Compiler {
 
     /// Compiles the expands of the row at `a` with `$it` naming the request's resource
     /// row: `a` itself at the top level, or the one already named.
-    pub(super) fn expanding<R>(&mut self, a: &str, f: impl FnOnce(&mut Self) -> R) -> R {
+    pub(super) fn expanding<R>(
+        &mut self,
+        a: &str,
+        entity: &'static EntityType,
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> R {
         let top = self.it.is_none();
         if top {
             self.it = Some(a.to_owned());
+            self.it_entity = Some(entity);
         }
         let r = f(self);
         if top {
             self.it = None;
+            self.it_entity = None;
         }
         r
     }

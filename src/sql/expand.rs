@@ -140,9 +140,10 @@ impl Compiler {
     /// Opens `CASE WHEN <the row after a full page> THEN <marker> ELSE ` (the caller
     /// closes it after the row's own value), when collection `e` is paged. The row read
     /// to see whether more follow stands in for the rest: a marker object with the
-    /// page's number in `expand_pages`, the URL of the entity the collection belongs to
-    /// and the order values of the page's last row, which `format::next_links` turns
-    /// into `Nav@odata.nextLink`.
+    /// page's number in `expand_pages`, the URL of the entity the collection belongs to,
+    /// the order values of the page's last row and, where the options name `$it`, the
+    /// URL of the request's resource row, which `format::next_links` turns into
+    /// `Nav@odata.nextLink`.
     fn page_end(
         &mut self,
         q: &mut Sql,
@@ -154,12 +155,17 @@ impl Compiler {
         let (Some(size), Some(query)) = (self.page_size(e), e.next_query.clone()) else {
             return false;
         };
+        let it = match (&self.it, self.it_entity) {
+            (Some(it), Some(entity)) if query.names_it => Some((it.clone(), entity)),
+            _ => None,
+        };
         let order = order_keys(&e.shape.orderby, entity_of(e.nav));
         let page = self.expand_pages.len();
         self.expand_pages.push(ExpandPage {
             nav: e.nav.name,
             is_ref: e.is_ref,
-            query,
+            query: query.text,
+            names_it: query.names_it,
             keys: order.iter().map(|k| k.expr.ty()).collect(),
             served: size,
         });
@@ -187,6 +193,10 @@ impl Compiler {
         self.key_url(q, source, outer);
         q.sql(", ");
         self.previous_order_values(q, &order, b);
+        if let Some((it, entity)) = it {
+            q.sql(", ");
+            self.key_url(q, entity, &it);
+        }
         q.sql(")) ELSE ");
         true
     }
@@ -369,6 +379,8 @@ pub struct ExpandPage {
     pub is_ref: bool,
     /// The expand's options as the next page's query (see `bind::Expand::next_query`).
     pub query: Arc<str>,
+    /// Whether the query names `$it`, which the link replaces by the resource's URL.
+    pub names_it: bool,
     /// The types of its order keys, whose values the marker carries.
     pub keys: Vec<Ty>,
     /// Rows on a page.

@@ -86,7 +86,7 @@ impl Compiler {
             }
             self.computed_json(m.next(1), a, c);
         }
-        self.expanding(a, |c| {
+        self.expanding(a, entity, |c| {
             for e in &shape.expand {
                 if full {
                     c.nav_links(m.next(2), entity, a, e.nav.name);
@@ -337,7 +337,7 @@ impl Compiler {
             q.sql(")::text");
             fields.push(Field::Prop(p));
         }
-        self.expanding(a, |c| {
+        self.expanding(a, entity, |c| {
             for e in &shape.expand {
                 next(q, n);
                 if e.nav.many {

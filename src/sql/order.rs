@@ -68,7 +68,11 @@ impl Compiler {
                 Some(p) => {
                     q.sql(&format!("{p}.o{i}"));
                 }
-                None => c.expr(q, &k.expr, &[a.to_owned()]),
+                None => {
+                    // Inside an expand `$it` (scope 1) may be an order key's.
+                    let scopes = c.scopes(a);
+                    c.expr(q, &k.expr, &scopes)
+                }
             };
             match (exact, self.dialect) {
                 (false, _) => key(self, q),
