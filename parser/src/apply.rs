@@ -1,13 +1,13 @@
-//! `$apply` (OData Data Aggregation): `filter`, `compute`, `aggregate` and `groupby`
-//! transformations separated by `/`; the other transformations parse as far as their
-//! name and are declined (501).
+//! `$apply` (OData Data Aggregation): `filter`, `compute`, `aggregate`, `groupby`,
+//! `orderby`, `skip` and `top` transformations separated by `/`; the other
+//! transformations parse as far as their name and are declined (501).
 
 use crate::ast::*;
 use crate::decode::Src;
 use crate::error::{commit, fail, found, ErrorKind, PErr, Res};
 use crate::expr::expr;
 use crate::lex::{bws, identifier, keyword};
-use crate::options::{as_alias, compute_item, list, word_then_name};
+use crate::options::{as_alias, compute_item, list, order_item, unsigned, word_then_name};
 
 /// Transformations the specification defines that this parser does not take.
 const DECLINED: &[&str] = &[
@@ -22,9 +22,6 @@ const DECLINED: &[&str] = &[
     "compute",
     "expand",
     "search",
-    "orderby",
-    "skip",
-    "top",
     "nest",
     "join",
     "outerjoin",
@@ -66,7 +63,7 @@ fn close(i: &str) -> Res<'_, ()> {
 fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
     let (r, name) = commit(identifier(i), |at| {
         format!(
-            "expected a transformation (filter, compute, aggregate or groupby), found {}",
+            "expected a transformation (filter, compute, aggregate, groupby, orderby, skip or top), found {}",
             found(at)
         )
     })?;
@@ -124,11 +121,30 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
             let (r, _) = close(r)?;
             Ok((r, Transformation::GroupBy { paths, aggregate }))
         }
+        "orderby" => {
+            let (r, _) = open(r, name)?;
+            let (r, items) = list(c, r, order_item)?;
+            let (r, _) = close(r)?;
+            Ok((r, Transformation::OrderBy(items)))
+        }
+        "skip" | "top" => {
+            let (r, _) = open(r, name)?;
+            let (r, n) = unsigned(r)?;
+            let (r, _) = close(r)?;
+            Ok((
+                r,
+                if lower == "top" {
+                    Transformation::Top(n)
+                } else {
+                    Transformation::Skip(n)
+                },
+            ))
+        }
         other if DECLINED.contains(&other) => declined(i, &format!("the `{name}` transformation")),
         _ => fail(
             i,
             format!(
-                "unknown transformation `{name}`: expected filter, compute, aggregate or groupby"
+                "unknown transformation `{name}`: expected filter, compute, aggregate, groupby, orderby, skip or top"
             ),
         ),
     }

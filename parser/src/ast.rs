@@ -180,6 +180,12 @@ pub enum Transformation {
         paths: Vec<GroupPath>,
         aggregate: Vec<AggregateItem>,
     },
+    /// `orderby(expr [asc|desc], ...)`
+    OrderBy(Vec<OrderItem>),
+    /// `skip(n)`
+    Skip(u64),
+    /// `top(n)`
+    Top(u64),
 }
 
 /// A grouping property: `StatusId`, `Status/Description`.

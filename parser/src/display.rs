@@ -484,6 +484,13 @@ impl Display for Transformation {
                 }
                 f.write_char(')')
             }
+            Transformation::OrderBy(items) => {
+                f.write_str("orderby(")?;
+                comma_list(f, items)?;
+                f.write_char(')')
+            }
+            Transformation::Skip(n) => write!(f, "skip({n})"),
+            Transformation::Top(n) => write!(f, "top({n})"),
         }
     }
 }

@@ -292,7 +292,7 @@ fn token(i: &str, nested: bool) -> (&str, &str) {
     (&i[t.len()..], t)
 }
 
-fn unsigned(i: &str) -> Res<'_, u64> {
+pub(crate) fn unsigned(i: &str) -> Res<'_, u64> {
     let n = digits(i);
     if n == 0 {
         return fail(
@@ -451,7 +451,7 @@ pub(crate) fn list<'a, T>(
     }
 }
 
-fn order_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, OrderItem> {
+pub(crate) fn order_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, OrderItem> {
     let (r, e) = commit(expr(c, i, 0), |at| {
         format!(
             "expected a property or expression to order by, found {}",

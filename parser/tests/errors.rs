@@ -79,7 +79,7 @@ fn helpful_messages() {
 }
 
 #[test]
-fn apply_takes_filter_aggregate_and_groupby_only() {
+fn apply_declines_the_transformations_it_does_not_take() {
     let e = err("Contacts?$apply=topcount(2,Value)");
     assert_eq!(e.kind, ErrorKind::NotImplemented);
     assert_eq!(e.message, "the `topcount` transformation is not supported");
@@ -97,6 +97,9 @@ fn apply_takes_filter_aggregate_and_groupby_only() {
         ErrorKind::Syntax
     );
     assert_eq!(err("Contacts?$apply=groupby(Name)").kind, ErrorKind::Syntax);
+    assert_eq!(err("Leads?$apply=top(-1)").kind, ErrorKind::Syntax);
+    assert_eq!(err("Leads?$apply=skip(x)").kind, ErrorKind::Syntax);
+    assert_eq!(err("Leads?$apply=orderby()").kind, ErrorKind::Syntax);
     assert_eq!(
         err("Contacts?$apply=aggregate(Value with median as M)").kind,
         ErrorKind::Syntax

@@ -1,6 +1,7 @@
 //! `$apply`: filters before an aggregation, one `groupby` or `aggregate`, filters after
-//! it; then `$filter`, `$orderby`, `$top`, `$skip` and `$count` over its result. Only
-//! filters (no aggregation) are a plain read with those filters.
+//! it and one run of `orderby`/`skip`/`top` (with filters after that); then `$filter`,
+//! `$orderby`, `$top`, `$skip` and `$count` over its result. Only filters (no
+//! aggregation) are a plain read with those filters.
 
 use super::error::BindError;
 use super::expr::ExprBinder;
@@ -81,6 +82,13 @@ pub(super) fn bind(
         Transformation::GroupBy { paths, aggregate } => (paths.as_slice(), aggregate.as_slice()),
         Transformation::Aggregate(items) => (&[][..], items.as_slice()),
         Transformation::Filter(_) | Transformation::Compute(_) => (&[][..], &[][..]),
+        Transformation::OrderBy(_) | Transformation::Skip(_) | Transformation::Top(_) => {
+            return Err(BindError::unsupported(
+                OPTION,
+                None,
+                "orderby, skip and top are taken after groupby or aggregate; before them, use $orderby, $skip and $top",
+            ))
+        }
     };
     let groups = paths
         .iter()
@@ -116,20 +124,65 @@ pub(super) fn bind(
     }
     let over = |option| ExprBinder::new(option, aliases, entity).over_results(columns.clone());
     let mut filter = None;
+    let mut window: Option<Window> = None;
+    let once = || {
+        BindError::unsupported(
+            OPTION,
+            None,
+            "after groupby or aggregate, orderby, skip and top are taken as one run (an orderby after skip or top only orders what they keep)",
+        )
+    };
+    let keys = |items: &[odata_parser::OrderItem]| -> Result<Vec<(TExpr, bool)>, BindError> {
+        let mut out = Vec::new();
+        for item in items {
+            let t = over(OPTION).expr(&item.expr)?;
+            if !matches!(t, TExpr::Lit(_)) {
+                out.push((t, item.desc));
+            }
+        }
+        Ok(out)
+    };
     for t in after {
-        match t {
-            Transformation::Filter(e) => filter = Some(and(filter, over(OPTION).predicate(e)?)),
+        match (t, &mut window) {
+            (Transformation::Filter(e), None) => {
+                filter = Some(and(filter, over(OPTION).predicate(e)?))
+            }
+            (Transformation::Filter(e), Some(w)) => {
+                w.then = Some(and(w.then.take(), over(OPTION).predicate(e)?))
+            }
+            (Transformation::OrderBy(_) | Transformation::Skip(_) | Transformation::Top(_), _) => {
+                let w = window.get_or_insert_with(Window::default);
+                if w.then.is_some() || !w.reorder.is_empty() {
+                    return Err(once());
+                }
+                match t {
+                    Transformation::OrderBy(items) if w.skip == 0 && w.top.is_none() => {
+                        w.orderby = keys(items)?
+                    }
+                    Transformation::OrderBy(items) => w.reorder = keys(items)?,
+                    Transformation::Skip(n) => {
+                        w.skip = w.skip.saturating_add(*n);
+                        w.top = w.top.map(|top| top.saturating_sub(*n));
+                    }
+                    Transformation::Top(n) => w.top = Some(w.top.map_or(*n, |top| top.min(*n))),
+                    _ => {}
+                }
+            }
             _ => {
                 return Err(BindError::unsupported(
                     OPTION,
                     None,
-                    "only filter() may follow groupby or aggregate",
+                    "only filter, orderby, skip and top may follow groupby or aggregate",
                 ))
             }
         }
     }
     if let Some(e) = &o.filter {
-        filter = Some(and(filter, over("$filter").predicate(e)?));
+        let f = over("$filter").predicate(e)?;
+        match &mut window {
+            Some(w) => w.then = Some(and(w.then.take(), f)),
+            None => filter = Some(and(filter, f)),
+        }
     }
     let mut orderby = Vec::new();
     for item in o.orderby.iter().flatten() {
@@ -160,6 +213,7 @@ pub(super) fn bind(
         groups,
         aggregates,
         filter,
+        window,
         orderby,
         top: o.top,
         skip: o.skip,

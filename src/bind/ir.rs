@@ -81,12 +81,27 @@ pub struct Aggregation {
     pub groups: Vec<GroupCol>,
     pub aggregates: Vec<AggregateCol>,
     pub filter: Option<TExpr>,
+    /// `orderby`, `skip` and `top` transformations over the result, after `filter`.
+    pub window: Option<Window>,
     pub orderby: Vec<(TExpr, bool)>,
     pub top: Option<u64>,
     pub skip: Option<u64>,
     pub count: bool,
     /// `$select`: the result columns returned (all when `None`).
     pub select: Option<Vec<usize>>,
+}
+
+/// The rows `orderby(...)/skip(n)/top(n)` keep of an aggregated result, and the filters
+/// after them (with `$filter`).
+#[derive(Debug, Default)]
+pub struct Window {
+    /// The order the rows are chosen by.
+    pub orderby: Vec<(TExpr, bool)>,
+    pub skip: u64,
+    pub top: Option<u64>,
+    /// An `orderby` after `skip`/`top`: the order the chosen rows are written in.
+    pub reorder: Vec<(TExpr, bool)>,
+    pub then: Option<TExpr>,
 }
 
 impl Aggregation {

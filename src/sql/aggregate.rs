@@ -1,6 +1,7 @@
 //! `$apply` aggregations in SQL. Three levels: the entities' grouping values and
 //! aggregated inputs (workspace, path and filters as any read), grouped and aggregated
-//! into columns `c0..`, then the result filtered, ordered, paged and written as JSON.
+//! into columns `c0..`, then the result filtered, ordered, paged and written as JSON
+//! (with `orderby`/`skip`/`top` transformations, a level between: the rows they keep).
 
 use super::compiler::Compiler;
 use super::Sql;
@@ -29,26 +30,14 @@ impl Compiler {
         q.sql(", ''");
         self.result(&mut q, ag, &g);
         let scopes = [g.clone()];
-        let columns = (0..ag.groups.len()).map(|i| {
-            let ty = TExpr::Column {
-                index: i,
-                ty: Ty::Null,
-            };
-            (ty, false)
-        });
-        let keys: Vec<(TExpr, bool)> = ag.orderby.iter().cloned().chain(columns).collect();
-        for (i, (e, desc)) in keys.iter().enumerate() {
-            q.sql(if i == 0 { " ORDER BY " } else { ", " });
-            // Null first ascending, last descending, on both backends (OData's order).
-            q.sql("(CASE WHEN ");
-            self.expr(&mut q, e, &scopes);
-            q.sql(" IS NULL THEN 0 ELSE 1 END)");
-            q.sql(if *desc { " DESC, " } else { ", " });
-            self.expr(&mut q, e, &scopes);
-            if *desc {
-                q.sql(" DESC");
-            }
+        // `$orderby`, then the window's orders: the rows come in the order `orderby`
+        // chose them in unless asked otherwise.
+        let mut keys: Vec<(TExpr, bool)> = ag.orderby.clone();
+        if let Some(w) = &ag.window {
+            keys.extend(w.reorder.iter().cloned());
+            keys.extend(w.orderby.iter().cloned());
         }
+        self.result_order(&mut q, &keys, ag.groups.len(), &scopes);
         q.sql(" LIMIT ");
         q.bind_int(i64::try_from(limit).unwrap_or(i64::MAX));
         q.sql(" OFFSET ");
@@ -65,16 +54,70 @@ impl Compiler {
         q.returning()
     }
 
-    /// ` FROM (grouped) g WHERE token check and filters`.
+    /// ` ORDER BY` `keys`, then the group columns (a total order over the result), nulls
+    /// first ascending and last descending on both backends (OData's order).
+    fn result_order(
+        &mut self,
+        q: &mut Sql,
+        keys: &[(TExpr, bool)],
+        groups: usize,
+        scopes: &[String],
+    ) {
+        let columns = (0..groups).map(|i| {
+            let ty = TExpr::Column {
+                index: i,
+                ty: Ty::Null,
+            };
+            (ty, false)
+        });
+        let keys: Vec<(TExpr, bool)> = keys.iter().cloned().chain(columns).collect();
+        for (i, (e, desc)) in keys.iter().enumerate() {
+            q.sql(if i == 0 { " ORDER BY " } else { ", " });
+            q.sql("(CASE WHEN ");
+            self.expr(q, e, scopes);
+            q.sql(" IS NULL THEN 0 ELSE 1 END)");
+            q.sql(if *desc { " DESC, " } else { ", " });
+            self.expr(q, e, scopes);
+            if *desc {
+                q.sql(" DESC");
+            }
+        }
+    }
+
+    /// ` FROM (grouped) g WHERE token check and filters`; with a window, the grouped rows
+    /// filtered, ordered and cut by it first, then its later filters.
     fn result(&mut self, q: &mut Sql, ag: &Aggregation, g: &str) {
         q.sql(" FROM (");
-        self.grouped(q, ag);
+        let mut filter = ag.filter.as_ref();
+        match &ag.window {
+            None => self.grouped(q, ag),
+            Some(w) => {
+                let k = self.alias();
+                q.sql("SELECT * FROM (");
+                self.grouped(q, ag);
+                q.sql(") ").sql(&k).sql(" WHERE ");
+                self.result_filter(q, filter, &k);
+                self.result_order(q, &w.orderby, ag.groups.len(), std::slice::from_ref(&k));
+                q.sql(" LIMIT ")
+                    .bind_int(
+                        w.top
+                            .map_or(i64::MAX, |t| i64::try_from(t).unwrap_or(i64::MAX)),
+                    )
+                    .sql(" OFFSET ")
+                    .bind_int(i64::try_from(w.skip).unwrap_or(i64::MAX));
+                filter = w.then.as_ref();
+            }
+        }
         q.sql(") ").sql(g).sql(" WHERE ");
         if let Some(hash) = self.guard.clone() {
             crate::auth::live_token(q, &hash, self.workspace);
             q.sql(" AND ");
         }
-        match &ag.filter {
+        self.result_filter(q, filter, g);
+    }
+
+    fn result_filter(&mut self, q: &mut Sql, filter: Option<&TExpr>, g: &str) {
+        match filter {
             Some(f) => self.predicate(q, f, &[g.to_owned()]),
             None => {
                 q.sql("1=1");

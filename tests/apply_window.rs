@@ -1,0 +1,126 @@
+//! `orderby`, `skip` and `top` transformations after a `groupby` or `aggregate` (OData
+//! Data Aggregation §3.3), on SQLite and (when configured) PostgreSQL: they keep the
+//! rows the same ordering, skipping and limiting of the whole result would.
+
+mod common;
+
+use common::{backends, spawn_seeded, TestApp};
+use serde_json::Value;
+
+const GROUPED: &str =
+    "Leads?$apply=groupby((StatusId),aggregate(Value with sum as Total,$count as N))";
+
+async fn rows(app: &TestApp, url: &str, token: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut next = Some(url.to_owned());
+    while let Some(u) = next {
+        let r = app
+            .get_with(&u, token, &[("Prefer", "odata.maxpagesize=2")])
+            .await;
+        assert_eq!(r.status, 200, "{u}: {}", r.text);
+        let doc = r.json();
+        out.extend(doc["value"].as_array().cloned().unwrap_or_default());
+        next = doc["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    out
+}
+
+fn num(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"))
+}
+
+/// The whole grouped result, ordered by `key` (descending with `desc`), ties by StatusId.
+fn sorted(mut all: Vec<Value>, key: &str, desc: bool) -> Vec<Value> {
+    all.sort_by(|a, b| {
+        let o = num(a, key).total_cmp(&num(b, key));
+        let o = if desc { o.reverse() } else { o };
+        o.then_with(|| a["StatusId"].as_str().cmp(&b["StatusId"].as_str()))
+    });
+    all
+}
+
+#[actix_web::test]
+async fn orderby_skip_and_top_keep_the_rows_of_the_ordered_result() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            // Each workspace's window is over its own groups only.
+            let t = app.db.token(ws);
+            let all = rows(&app, GROUPED, &t).await;
+            assert!(all.len() >= 6, "{b:?} {ws}: {all:?}");
+            let by_total = sorted(all.clone(), "Total", true);
+
+            let top3 = rows(&app, &format!("{GROUPED}/orderby(Total desc)/top(3)"), &t).await;
+            assert_eq!(top3, by_total[..3].to_vec(), "{b:?} {ws}");
+
+            let r = app
+                .get(
+                    &format!("{GROUPED}/orderby(Total desc)/skip(1)/top(2)&$count=true"),
+                    &t,
+                )
+                .await;
+            assert_eq!(r.json()["@odata.count"], 2, "{}", r.text);
+            assert_eq!(r.values(), by_total[1..3].to_vec(), "{b:?} {ws}");
+
+            // Filters before the window choose among the groups, after it among the rows kept.
+            let kept: Vec<Value> = sorted(all.clone(), "N", false)
+                .into_iter()
+                .filter(|v| num(v, "N") > 3.0)
+                .take(4)
+                .filter(|v| num(v, "Total") > 0.0 && v["StatusId"] != "WON")
+                .collect();
+            let url = format!(
+                "{GROUPED}/filter(N gt 3)/orderby(N,StatusId)/top(4)/filter(Total gt 0)&$filter=StatusId ne 'WON'"
+            );
+            assert_eq!(rows(&app, &url, &t).await, kept, "{b:?} {ws}: {url}");
+
+            // An orderby after top orders the rows top kept; $orderby and $top then apply.
+            let mut reordered = by_total[..4].to_vec();
+            reordered.sort_by(|a, b| a["StatusId"].as_str().cmp(&b["StatusId"].as_str()));
+            let url = format!("{GROUPED}/orderby(Total desc)/top(4)/orderby(StatusId)");
+            assert_eq!(rows(&app, &url, &t).await, reordered, "{b:?} {ws}");
+            let url =
+                format!("{GROUPED}/orderby(Total desc)/top(4)&$orderby=N desc,StatusId&$top=2");
+            let expected = sorted(by_total[..4].to_vec(), "N", true)[..2].to_vec();
+            assert_eq!(rows(&app, &url, &t).await, expected, "{b:?} {ws}");
+
+            // skip then top, and top then skip, as the specification reads them.
+            let url = format!("{GROUPED}/orderby(Total desc)/top(5)/skip(3)");
+            assert_eq!(
+                rows(&app, &url, &t).await,
+                by_total[3..5].to_vec(),
+                "{b:?} {ws}"
+            );
+            let url = format!("{GROUPED}/orderby(Total desc)/skip(3)/top(1)");
+            assert_eq!(
+                rows(&app, &url, &t).await,
+                by_total[3..4].to_vec(),
+                "{b:?} {ws}"
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn windows_it_does_not_take_are_501_and_bad_ones_400() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        let t = app.db.token("alpha");
+        for (url, status) in [
+            ("Leads?$apply=orderby(Value desc)/top(5)", 501),
+            ("Leads?$apply=top(5)/groupby((StatusId))", 501),
+            (
+                &format!("{GROUPED}/top(5)/filter(N gt 1)/top(2)") as &str,
+                501,
+            ),
+            (&format!("{GROUPED}/top(5)/orderby(N)/top(2)"), 501),
+            (&format!("{GROUPED}/top(-1)"), 400),
+            (&format!("{GROUPED}/orderby(Nope)"), 400),
+            (&format!("{GROUPED}/skip(x)"), 400),
+        ] {
+            let r = app.get(url, &t).await;
+            assert_eq!(r.status, status, "{b:?} {url}: {}", r.text);
+            assert_eq!(r.json()["error"]["target"], "$apply", "{url}: {}", r.text);
+        }
+    }
+}
