@@ -774,7 +774,15 @@ fn xml_capabilities_values() {
         .collect();
     assert_eq!(
         transformations,
-        ["filter", "compute", "groupby", "aggregate"]
+        [
+            "filter",
+            "compute",
+            "groupby",
+            "aggregate",
+            "orderby",
+            "skip",
+            "top"
+        ]
     );
 
     let prop = |set: &Node, term: &str, prop: &str, attr: &str| -> Option<String> {

@@ -166,7 +166,15 @@ pub(crate) fn container_annotations() -> Vec<Annotation> {
             vec![
                 (
                     "Transformations",
-                    Value::Strings(&["filter", "compute", "groupby", "aggregate"]),
+                    Value::Strings(&[
+                        "filter",
+                        "compute",
+                        "groupby",
+                        "aggregate",
+                        "orderby",
+                        "skip",
+                        "top",
+                    ]),
                 ),
                 ("Rollup", Value::Enum("Aggregation.RollupType", "None")),
             ],
