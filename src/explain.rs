@@ -107,3 +107,36 @@ pub fn query_plan(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQL text of `Contacts` expanded `levels` collections deep (each lead's
+    /// contact's leads ...).
+    fn sql_len(levels: usize, dialect: Dialect) -> usize {
+        let mut expand = "Leads($select=LeadId)".to_owned();
+        for _ in 1..levels {
+            expand = format!(
+                "Leads($select=LeadId;$expand=Contact($select=ContactId;$expand={expand}))"
+            );
+        }
+        let text = explain(
+            &format!("Contacts?$select=ContactId&$expand={expand}"),
+            dialect,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let sql = text.split("\nSQL (").nth(1).unwrap_or_default();
+        sql.lines().nth(1).map_or(0, str::len)
+    }
+
+    #[test]
+    fn a_deeper_expand_grows_its_statement_in_proportion() {
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let (three, six) = (sql_len(3, dialect), sql_len(6, dialect));
+            assert!(three > 0, "{dialect:?}");
+            // Twice the levels, about twice the text (8 times if each level doubled it).
+            assert!(six < three * 3, "{dialect:?}: {three} then {six}");
+        }
+    }
+}

@@ -86,7 +86,9 @@ impl Compiler {
 
     /// `collection_values`; `marked`: in the form that ends a full page with its marker
     /// (see `page_end`), which the plain form turns to only when more rows than a page
-    /// came: the window functions it needs cost every row.
+    /// came: the window functions it needs cost every row. Only the outermost collection
+    /// has both forms: each holds the collections inside it, which doubled at every level
+    /// would grow the statement exponentially with the depth of `$expand`.
     fn values_rows(
         &mut self,
         q: &mut Sql,
@@ -101,7 +103,10 @@ impl Compiler {
         let mut joins = Sql::new();
         self.timed |= self.collections > 0;
         q.sql("(SELECT ");
-        let size = self.page_size(e).filter(|_| !marked);
+        let size = self
+            .page_size(e)
+            .filter(|_| !marked && self.collections == 0);
+        let marked = marked || self.collections > 0;
         if let Some(size) = size {
             q.sql("CASE WHEN count(*) > ")
                 .bind_int(size.min(i64::MAX as u64) as i64)
@@ -337,7 +342,10 @@ impl Compiler {
         let b = self.alias();
         let (body, inner) = self.expand_body(outer, e, &b, true);
         q.sql("(SELECT ");
-        let size = self.page_size(e).filter(|_| !marked);
+        let size = self
+            .page_size(e)
+            .filter(|_| !marked && self.collections == 0);
+        let marked = marked || self.collections > 0;
         if let Some(size) = size {
             q.sql("CASE WHEN count(*) > ")
                 .bind_int(size.min(i64::MAX as u64) as i64)
