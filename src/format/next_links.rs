@@ -34,17 +34,22 @@ pub struct MarkerError(pub String);
 
 /// Replaces each marker in `row` by `"<Nav>@odata.nextLink":"<url>"` after its array;
 /// `link` gives the navigation property's name and the URL for a page end. Rows without
-/// markers (nearly all) are only searched.
+/// markers (nearly all) are only searched; the others are written anew in one pass.
 pub fn link_pages<E: From<MarkerError>>(
     row: &mut String,
     mut link: impl FnMut(PageEnd) -> Result<(&'static str, String), E>,
 ) -> Result<(), E> {
     let opening = format!("{{\"{PAGE_MARKER}\":");
     let finder = memmem::Finder::new(opening.as_bytes());
-    let mut from = 0;
-    while let Some(found) = finder.find(row.as_bytes().get(from..).unwrap_or_default()) {
-        let start = from + found;
-        let mut stream = serde_json::Deserializer::from_str(row.get(start..).unwrap_or_default())
+    let text = row.as_str();
+    let mut out: Option<String> = None;
+    // What of `text` has been copied to `out`.
+    let mut copied = 0;
+    for start in finder.find_iter(text.as_bytes()) {
+        if start < copied {
+            continue;
+        }
+        let mut stream = serde_json::Deserializer::from_str(text.get(start..).unwrap_or_default())
             .into_iter::<Marker>();
         let marker = match stream.next() {
             Some(Ok(m)) => m,
@@ -53,18 +58,22 @@ pub fn link_pages<E: From<MarkerError>>(
         };
         let end = start + stream.byte_offset();
         // The marker follows a page's rows (at least one) and closes the array.
-        let before = start.checked_sub(1).and_then(|i| row.as_bytes().get(i));
-        if before != Some(&b',') || row.as_bytes().get(end) != Some(&b']') {
+        let before = start.checked_sub(1).and_then(|i| text.as_bytes().get(i));
+        if before != Some(&b',') || text.as_bytes().get(end) != Some(&b']') {
             return Err(MarkerError("not the last item of an array of rows".into()).into());
         }
         let (nav, url) = link(marker.end)?;
-        let mut member = String::with_capacity(url.len() + nav.len() + 24);
-        member.push_str("],\"");
-        member.push_str(nav);
-        member.push_str("@odata.nextLink\":");
-        member.push_str(&serde_json::Value::String(url).to_string());
-        row.replace_range(start - 1..=end, &member);
-        from = start - 1 + member.len();
+        let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 256));
+        out.push_str(text.get(copied..start - 1).unwrap_or_default());
+        out.push_str("],\"");
+        out.push_str(nav);
+        out.push_str("@odata.nextLink\":");
+        out.push_str(&serde_json::Value::String(url).to_string());
+        copied = end + 1;
+    }
+    if let Some(mut out) = out {
+        out.push_str(text.get(copied..).unwrap_or_default());
+        *row = out;
     }
     Ok(())
 }
