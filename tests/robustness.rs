@@ -843,6 +843,21 @@ impl Typed {
         if self.chance(0.3) {
             steps.push("filter(N gt 1)".into());
         }
+        if self.chance(0.3) {
+            let by = if grouped && self.chance(0.5) {
+                p.name
+            } else {
+                "N"
+            };
+            steps.push(format!("orderby({by} desc)"));
+            if self.chance(0.5) {
+                steps.push(format!("skip({})", self.pick(&["0", "1", "2"])));
+            }
+            steps.push(format!("top({})", self.pick(&["1", "2", "5"])));
+            if self.chance(0.3) {
+                steps.push("filter(N gt 0)".into());
+            }
+        }
         let mut opts = vec![format!("$apply={}", steps.join("/"))];
         if self.chance(0.4) {
             let by = if grouped && self.chance(0.5) {
