@@ -1,5 +1,5 @@
-//! `$apply` (OData Data Aggregation): `filter`, `compute`, `aggregate`, `groupby`,
-//! `orderby`, `skip` and `top` transformations separated by `/`; the other
+//! `$apply` (OData Data Aggregation): `filter`, `search`, `compute`, `aggregate`,
+//! `groupby`, `orderby`, `skip` and `top` transformations separated by `/`; the other
 //! transformations parse as far as their name and are declined (501).
 
 use crate::ast::*;
@@ -8,6 +8,7 @@ use crate::error::{commit, fail, found, ErrorKind, PErr, Res};
 use crate::expr::expr;
 use crate::lex::{bws, identifier, keyword};
 use crate::options::{as_alias, compute_item, list, order_item, unsigned, word_then_name};
+use crate::search::search;
 
 /// Transformations the specification defines that this parser does not take.
 const DECLINED: &[&str] = &[
@@ -21,7 +22,6 @@ const DECLINED: &[&str] = &[
     "concat",
     "compute",
     "expand",
-    "search",
     "nest",
     "join",
     "outerjoin",
@@ -63,7 +63,7 @@ fn close(i: &str) -> Res<'_, ()> {
 fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
     let (r, name) = commit(identifier(i), |at| {
         format!(
-            "expected a transformation (filter, compute, aggregate, groupby, orderby, skip or top), found {}",
+            "expected a transformation (filter, search, compute, aggregate, groupby, orderby, skip or top), found {}",
             found(at)
         )
     })?;
@@ -127,6 +127,12 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
             let (r, _) = close(r)?;
             Ok((r, Transformation::OrderBy(items)))
         }
+        "search" => {
+            let (r, _) = open(r, name)?;
+            let (r, e) = search(c, r, 0)?;
+            let (r, _) = close(r)?;
+            Ok((r, Transformation::Search(e)))
+        }
         "skip" | "top" => {
             let (r, _) = open(r, name)?;
             let (r, n) = unsigned(r)?;
@@ -144,7 +150,7 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
         _ => fail(
             i,
             format!(
-                "unknown transformation `{name}`: expected filter, compute, aggregate, groupby, orderby, skip or top"
+                "unknown transformation `{name}`: expected filter, search, compute, aggregate, groupby, orderby, skip or top"
             ),
         ),
     }

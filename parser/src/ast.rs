@@ -186,6 +186,8 @@ pub enum Transformation {
     Skip(u64),
     /// `top(n)`
     Top(u64),
+    /// `search(terms)`, as `$search` reads them.
+    Search(SearchExpr),
 }
 
 /// A grouping property: `StatusId`, `Status/Description`.

@@ -491,6 +491,7 @@ impl Display for Transformation {
             }
             Transformation::Skip(n) => write!(f, "skip({n})"),
             Transformation::Top(n) => write!(f, "top({n})"),
+            Transformation::Search(e) => write!(f, "search({e})"),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `$apply`: filters before an aggregation, one `groupby` or `aggregate`, filters after
+//! `$apply`: filters and searches before an aggregation, one `groupby` or `aggregate`, filters after
 //! it and one run of `orderby`/`skip`/`top` (with filters after that); then `$filter`,
 //! `$orderby`, `$top`, `$skip` and `$count` over its result. Only filters (no
 //! aggregation) are a plain read with those filters.
@@ -20,10 +20,17 @@ pub(super) fn bind(
     let aliases = &o.aliases;
     let split = apply
         .iter()
-        .position(|t| !matches!(t, Transformation::Filter(_) | Transformation::Compute(_)))
+        .position(|t| {
+            !matches!(
+                t,
+                Transformation::Filter(_) | Transformation::Compute(_) | Transformation::Search(_)
+            )
+        })
         .unwrap_or(apply.len());
     let (before, rest) = apply.split_at(split);
     let mut pre = None;
+    // `search(...)` steps: the entities `$search` with all their terms would find.
+    let mut searched: Option<odata_parser::SearchExpr> = None;
     // Values `compute(...)` names, each usable by the steps after it.
     let mut computed: Vec<ComputedProp> = Vec::new();
     for t in before {
@@ -36,6 +43,15 @@ pub(super) fn bind(
             }
             Transformation::Compute(items) => {
                 super::shape::compute_into(OPTION, entity, items, aliases, None, &mut computed)?;
+            }
+            Transformation::Search(e) => {
+                // Checked as `$search` is: no term may hold U+0000.
+                super::search(&Some(e.clone()))?;
+                let e = e.clone();
+                searched = Some(match searched.take() {
+                    Some(s) => odata_parser::SearchExpr::And(Box::new(s), Box::new(e)),
+                    None => e,
+                });
             }
             _ => {}
         }
@@ -54,6 +70,12 @@ pub(super) fn bind(
             read.shape.filter = Some(match read.shape.filter.take() {
                 Some(g) => TExpr::And(Box::new(f), Box::new(g)),
                 None => f,
+            });
+        }
+        if let Some(s) = searched {
+            read.shape.search = Some(match read.shape.search.take() {
+                Some(t) => odata_parser::SearchExpr::And(Box::new(s), Box::new(t)),
+                None => s,
             });
         }
         return Ok(Target::Entities(read));
@@ -81,7 +103,9 @@ pub(super) fn bind(
     let (paths, items) = match aggregation {
         Transformation::GroupBy { paths, aggregate } => (paths.as_slice(), aggregate.as_slice()),
         Transformation::Aggregate(items) => (&[][..], items.as_slice()),
-        Transformation::Filter(_) | Transformation::Compute(_) => (&[][..], &[][..]),
+        Transformation::Filter(_) | Transformation::Compute(_) | Transformation::Search(_) => {
+            (&[][..], &[][..])
+        }
         Transformation::OrderBy(_) | Transformation::Skip(_) | Transformation::Top(_) => {
             return Err(BindError::unsupported(
                 OPTION,
@@ -206,6 +230,7 @@ pub(super) fn bind(
     };
     read.shape = Shape {
         filter: start,
+        search: searched,
         ..Shape::default()
     };
     Ok(Target::Aggregated(Aggregation {

@@ -352,9 +352,12 @@ fn narrowed<'o>(o: &'o QueryOptions, narrowing: &[&Expr]) -> std::borrow::Cow<'o
 /// The options that bind to the entities under `$apply`: after a groupby or aggregate
 /// the others apply to its result, so the read carries only the parameter aliases.
 fn before_apply(o: &QueryOptions, apply: &[odata_parser::Transformation]) -> QueryOptions {
-    let aggregates = apply
-        .iter()
-        .any(|t| !matches!(t, odata_parser::Transformation::Filter(_)));
+    let aggregates = apply.iter().any(|t| {
+        !matches!(
+            t,
+            odata_parser::Transformation::Filter(_) | odata_parser::Transformation::Search(_)
+        )
+    });
     if aggregates {
         QueryOptions {
             aliases: o.aliases.clone(),
@@ -579,7 +582,7 @@ pub fn fmt_value(v: &Value) -> String {
 
 /// `$search` as given, unless a term holds U+0000, which no property can hold (see
 /// `literal::convert`).
-fn search(s: &Option<SearchExpr>) -> Result<Option<SearchExpr>, BindError> {
+pub(super) fn search(s: &Option<SearchExpr>) -> Result<Option<SearchExpr>, BindError> {
     fn has_nul(s: &SearchExpr) -> bool {
         match s {
             SearchExpr::Term(t) | SearchExpr::Phrase(t) => t.contains('\0'),

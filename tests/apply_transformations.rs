@@ -1,6 +1,7 @@
-//! `orderby`, `skip` and `top` transformations after a `groupby` or `aggregate` (OData
-//! Data Aggregation §3.3), on SQLite and (when configured) PostgreSQL: they keep the
-//! rows the same ordering, skipping and limiting of the whole result would.
+//! `$apply` transformations beyond filter, compute, groupby and aggregate (OData Data
+//! Aggregation §3.3), on SQLite and (when configured) PostgreSQL: `orderby`, `skip` and
+//! `top` after a `groupby` or `aggregate` keep the rows the same ordering, skipping and
+//! limiting of the whole result would; `search` keeps the entities `$search` finds.
 
 mod common;
 
@@ -121,6 +122,79 @@ async fn windows_it_does_not_take_are_501_and_bad_ones_400() {
             let r = app.get(url, &t).await;
             assert_eq!(r.status, status, "{b:?} {url}: {}", r.text);
             assert_eq!(r.json()["error"]["target"], "$apply", "{url}: {}", r.text);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn search_keeps_the_entities_search_finds() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let count = |q: String| {
+                let app = &app;
+                let t = t.clone();
+                async move {
+                    let r = app.get(&q, &t).await;
+                    assert_eq!(r.status, 200, "{q}: {}", r.text);
+                    r.text
+                        .parse::<i64>()
+                        .unwrap_or_else(|_| panic!("{q}: {}", r.text))
+                }
+            };
+            for terms in ["Smith", "Smith OR Jones", "\"Ltd\" NOT Smith"] {
+                let expected = count(format!("Contacts/$count?$search={terms}")).await;
+                let r = app
+                    .get(
+                        &format!("Contacts?$apply=search({terms})/aggregate($count as N)"),
+                        &t,
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{b:?} {terms}: {}", r.text);
+                assert_eq!(
+                    r.values()[0]["N"].as_i64(),
+                    Some(expected),
+                    "{b:?} {ws} {terms}"
+                );
+                // Grouped, the groups add up to the same.
+                let groups = rows(
+                    &app,
+                    &format!(
+                        "Contacts?$apply=search({terms})/groupby((Surname),aggregate($count as N))"
+                    ),
+                    &t,
+                )
+                .await;
+                let sum: f64 = groups.iter().map(|g| num(g, "N")).sum();
+                assert_eq!(sum as i64, expected, "{b:?} {ws} {terms}");
+            }
+            // Without an aggregation the entities themselves, with `$search` and `$filter` too.
+            let expected =
+                count("Contacts/$count?$search=Smith&$filter=ContactId gt 10".into()).await;
+            let r = app
+                .get("Contacts?$apply=search(Smith)/filter(ContactId gt 10)&$search=Smith OR Jones&$count=true&$select=Surname", &t)
+                .await;
+            assert_eq!(
+                r.json()["@odata.count"].as_i64(),
+                Some(expected),
+                "{b:?} {ws}: {}",
+                r.text
+            );
+            assert!(
+                r.values().iter().all(|v| v["Surname"] == "Smith"),
+                "{}",
+                r.text
+            );
+        }
+        let t = app.db.token("alpha");
+        for (url, status) in [
+            ("Contacts?$apply=aggregate($count as N)/search(Smith)", 501),
+            ("Contacts?$apply=search()/aggregate($count as N)", 400),
+            ("Contacts?$apply=search(Smith", 400),
+        ] {
+            let r = app.get(url, &t).await;
+            assert_eq!(r.status, status, "{b:?} {url}: {}", r.text);
         }
     }
 }
