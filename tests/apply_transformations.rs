@@ -1,7 +1,8 @@
 //! `$apply` transformations beyond filter, compute, groupby and aggregate (OData Data
 //! Aggregation §3.3), on SQLite and (when configured) PostgreSQL: `orderby`, `skip` and
-//! `top` after a `groupby` or `aggregate` keep the rows the same ordering, skipping and
-//! limiting of the whole result would; `search` keeps the entities `$search` finds.
+//! `top` keep the rows the same ordering, skipping and limiting of the whole result
+//! would, after a `groupby` or `aggregate` or over the entities before it; `search` keeps
+//! the entities `$search` finds.
 
 mod common;
 
@@ -108,8 +109,12 @@ async fn windows_it_does_not_take_are_501_and_bad_ones_400() {
         let app = spawn_seeded(b).await;
         let t = app.db.token("alpha");
         for (url, status) in [
-            ("Leads?$apply=orderby(Value desc)/top(5)", 501),
-            ("Leads?$apply=top(5)/groupby((StatusId))", 501),
+            (
+                "Leads?$apply=top(5)/filter(Value gt 0)/groupby((StatusId))",
+                501,
+            ),
+            ("Leads?$apply=orderby(Value desc)/top(5)&$top=2", 501),
+            ("Leads?$apply=top(5)/orderby(Value)", 501),
             (
                 &format!("{GROUPED}/top(5)/filter(N gt 1)/top(2)") as &str,
                 501,
@@ -195,6 +200,74 @@ async fn search_keeps_the_entities_search_finds() {
         ] {
             let r = app.get(url, &t).await;
             assert_eq!(r.status, status, "{b:?} {url}: {}", r.text);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn orderby_skip_and_top_over_the_entities_choose_what_is_aggregated() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            // The same rows as $filter, $orderby, $skip and $top choose (key last on ties).
+            let chosen = rows(
+                &app,
+                "Leads?$filter=Guttometer ge 30&$orderby=Value desc,LeadId&$skip=2&$top=5&$select=LeadId,Value,StatusId",
+                &t,
+            )
+            .await;
+            assert_eq!(chosen.len(), 5, "{b:?} {ws}");
+            let url = "Leads?$apply=filter(Guttometer ge 30)/orderby(Value desc)/skip(2)/top(5)&$select=LeadId,Value,StatusId";
+            assert_eq!(rows(&app, url, &t).await, chosen, "{b:?} {ws}: {url}");
+            // Aggregated: the sum and the groups of exactly those rows.
+            let sum: f64 = chosen.iter().map(|v| num(v, "Value")).sum();
+            let r = app
+                .get("Leads?$apply=filter(Guttometer ge 30)/orderby(Value desc)/skip(2)/top(5)/aggregate(Value with sum as S,$count as N)", &t)
+                .await;
+            assert_eq!(r.status, 200, "{b:?}: {}", r.text);
+            let v = &r.values()[0];
+            assert_eq!(v["N"], 5, "{b:?} {ws}: {v}");
+            assert!(
+                (num(v, "S") - sum).abs() < 0.005,
+                "{b:?} {ws}: {v} against {sum}"
+            );
+            let groups = rows(
+                &app,
+                "Leads?$apply=filter(Guttometer ge 30)/orderby(Value desc)/skip(2)/top(5)/groupby((StatusId),aggregate($count as N))",
+                &t,
+            )
+            .await;
+            let mut counted: Vec<(String, i64)> = groups
+                .iter()
+                .map(|g| {
+                    (
+                        g["StatusId"].as_str().unwrap_or("").to_owned(),
+                        g["N"].as_i64().unwrap_or(0),
+                    )
+                })
+                .collect();
+            counted.sort();
+            let mut expected: Vec<(String, i64)> = Vec::new();
+            for v in &chosen {
+                let s = v["StatusId"].as_str().unwrap_or("").to_owned();
+                match expected.iter_mut().find(|(k, _)| *k == s) {
+                    Some((_, n)) => *n += 1,
+                    None => expected.push((s, 1)),
+                }
+            }
+            expected.sort();
+            assert_eq!(counted, expected, "{b:?} {ws}");
+            // A computed value may order them.
+            let r = app
+                .get("Leads?$apply=compute(Value mul 2 as D)/orderby(D desc)/top(1)/aggregate(D with max as M)", &t)
+                .await;
+            let top = rows(&app, "Leads?$orderby=Value desc&$top=1&$select=Value", &t).await;
+            assert!(
+                (num(&r.values()[0], "M") - 2.0 * num(&top[0], "Value")).abs() < 0.005,
+                "{b:?}: {}",
+                r.text
+            );
         }
     }
 }

@@ -814,6 +814,10 @@ impl Typed {
             .iter()
             .filter(|p| p.ty.is_numeric())
             .collect::<Vec<_>>();
+        if self.chance(0.2) {
+            steps.push(format!("orderby({} desc)", self.pick(&e.properties).name));
+            steps.push(format!("top({})", self.pick(&["1", "7", "40"])));
+        }
         let mut aggs = vec!["$count as N".to_owned()];
         if let Some(n) = numeric.choose(&mut self.rng) {
             let m = *self.pick(&["sum", "min", "max", "average", "countdistinct"]);

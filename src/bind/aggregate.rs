@@ -1,4 +1,5 @@
-//! `$apply`: filters and searches before an aggregation, one `groupby` or `aggregate`, filters after
+//! `$apply`: filters, searches and computed values, then one run of `orderby`/`skip`/`top`
+//! over the entities, before an aggregation; one `groupby` or `aggregate`; filters after
 //! it and one run of `orderby`/`skip`/`top` (with filters after that); then `$filter`,
 //! `$orderby`, `$top`, `$skip` and `$count` over its result. Only filters (no
 //! aggregation) are a plain read with those filters.
@@ -21,9 +22,9 @@ pub(super) fn bind(
     let split = apply
         .iter()
         .position(|t| {
-            !matches!(
+            matches!(
                 t,
-                Transformation::Filter(_) | Transformation::Compute(_) | Transformation::Search(_)
+                Transformation::Aggregate(_) | Transformation::GroupBy { .. }
             )
         })
         .unwrap_or(apply.len());
@@ -33,8 +34,39 @@ pub(super) fn bind(
     let mut searched: Option<odata_parser::SearchExpr> = None;
     // Values `compute(...)` names, each usable by the steps after it.
     let mut computed: Vec<ComputedProp> = Vec::new();
+    // `orderby`/`skip`/`top` over the entities: the ones the aggregation then takes.
+    let mut pre_window: Option<Window> = None;
     for t in before {
+        if pre_window.is_some()
+            && matches!(
+                t,
+                Transformation::Filter(_) | Transformation::Compute(_) | Transformation::Search(_)
+            )
+        {
+            return Err(BindError::unsupported(
+                OPTION,
+                None,
+                "before groupby or aggregate, filter, search and compute come before orderby, skip and top",
+            ));
+        }
         match t {
+            Transformation::OrderBy(_) | Transformation::Skip(_) | Transformation::Top(_) => {
+                let w = pre_window.get_or_insert_with(Window::default);
+                let keys =
+                    |items: &[odata_parser::OrderItem]| -> Result<Vec<(TExpr, bool)>, BindError> {
+                        let mut out = Vec::new();
+                        for item in items {
+                            let t = ExprBinder::new(OPTION, aliases, entity)
+                                .with_computed(&computed)
+                                .expr(&item.expr)?;
+                            if !matches!(t, TExpr::Lit(_)) {
+                                out.push((t, item.desc));
+                            }
+                        }
+                        Ok(out)
+                    };
+                window_step(w, t, keys)?;
+            }
             Transformation::Filter(e) => {
                 let f = ExprBinder::new(OPTION, aliases, entity)
                     .with_computed(&computed)
@@ -72,6 +104,23 @@ pub(super) fn bind(
                 None => f,
             });
         }
+        if let Some(w) = pre_window {
+            let shape = &mut read.shape;
+            if shape.top.is_some()
+                || shape.skip.is_some()
+                || !shape.orderby.is_empty()
+                || !w.reorder.is_empty()
+            {
+                return Err(BindError::unsupported(
+                    OPTION,
+                    None,
+                    "orderby, skip and top over the entities are taken alone: without $orderby, $skip, $top or a second orderby",
+                ));
+            }
+            shape.orderby = w.orderby;
+            shape.skip = (w.skip > 0).then_some(w.skip);
+            shape.top = w.top;
+        }
         if let Some(s) = searched {
             read.shape.search = Some(match read.shape.search.take() {
                 Some(t) => odata_parser::SearchExpr::And(Box::new(s), Box::new(t)),
@@ -103,16 +152,8 @@ pub(super) fn bind(
     let (paths, items) = match aggregation {
         Transformation::GroupBy { paths, aggregate } => (paths.as_slice(), aggregate.as_slice()),
         Transformation::Aggregate(items) => (&[][..], items.as_slice()),
-        Transformation::Filter(_) | Transformation::Compute(_) | Transformation::Search(_) => {
-            (&[][..], &[][..])
-        }
-        Transformation::OrderBy(_) | Transformation::Skip(_) | Transformation::Top(_) => {
-            return Err(BindError::unsupported(
-                OPTION,
-                None,
-                "orderby, skip and top are taken after groupby or aggregate; before them, use $orderby, $skip and $top",
-            ))
-        }
+        // `split` stops at one of those two.
+        _ => (&[][..], &[][..]),
     };
     let groups = paths
         .iter()
@@ -176,21 +217,10 @@ pub(super) fn bind(
             }
             (Transformation::OrderBy(_) | Transformation::Skip(_) | Transformation::Top(_), _) => {
                 let w = window.get_or_insert_with(Window::default);
-                if w.then.is_some() || !w.reorder.is_empty() {
+                if w.then.is_some() {
                     return Err(once());
                 }
-                match t {
-                    Transformation::OrderBy(items) if w.skip == 0 && w.top.is_none() => {
-                        w.orderby = keys(items)?
-                    }
-                    Transformation::OrderBy(items) => w.reorder = keys(items)?,
-                    Transformation::Skip(n) => {
-                        w.skip = w.skip.saturating_add(*n);
-                        w.top = w.top.map(|top| top.saturating_sub(*n));
-                    }
-                    Transformation::Top(n) => w.top = Some(w.top.map_or(*n, |top| top.min(*n))),
-                    _ => {}
-                }
+                window_step(w, t, keys)?;
             }
             _ => {
                 return Err(BindError::unsupported(
@@ -237,6 +267,7 @@ pub(super) fn bind(
         read,
         groups,
         aggregates,
+        pre_window,
         filter,
         window,
         orderby,
@@ -287,6 +318,35 @@ fn select(
         }
     }
     Ok(Some(out))
+}
+
+/// Adds an `orderby`, `skip` or `top` step to `w`: an `orderby` before `skip` and `top`
+/// orders the rows they choose from, one after them only the rows they kept.
+fn window_step(
+    w: &mut Window,
+    t: &Transformation,
+    keys: impl Fn(&[odata_parser::OrderItem]) -> Result<Vec<(TExpr, bool)>, BindError>,
+) -> Result<(), BindError> {
+    if !w.reorder.is_empty() {
+        return Err(BindError::unsupported(
+            OPTION,
+            None,
+            "orderby, skip and top are taken as one run (an orderby after skip or top only orders what they keep)",
+        ));
+    }
+    match t {
+        Transformation::OrderBy(items) if w.skip == 0 && w.top.is_none() => {
+            w.orderby = keys(items)?
+        }
+        Transformation::OrderBy(items) => w.reorder = keys(items)?,
+        Transformation::Skip(n) => {
+            w.skip = w.skip.saturating_add(*n);
+            w.top = w.top.map(|top| top.saturating_sub(*n));
+        }
+        Transformation::Top(n) => w.top = Some(w.top.map_or(*n, |top| top.min(*n))),
+        _ => {}
+    }
+    Ok(())
 }
 
 fn and(a: Option<TExpr>, b: TExpr) -> TExpr {

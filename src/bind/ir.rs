@@ -80,6 +80,9 @@ pub struct Aggregation {
     pub read: Read,
     pub groups: Vec<GroupCol>,
     pub aggregates: Vec<AggregateCol>,
+    /// `orderby`, `skip` and `top` transformations over the entities, before the
+    /// aggregation (its `reorder` and `then` unused).
+    pub pre_window: Option<Window>,
     pub filter: Option<TExpr>,
     /// `orderby`, `skip` and `top` transformations over the result, after `filter`.
     pub window: Option<Window>,

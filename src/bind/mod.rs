@@ -352,12 +352,10 @@ fn narrowed<'o>(o: &'o QueryOptions, narrowing: &[&Expr]) -> std::borrow::Cow<'o
 /// The options that bind to the entities under `$apply`: after a groupby or aggregate
 /// the others apply to its result, so the read carries only the parameter aliases.
 fn before_apply(o: &QueryOptions, apply: &[odata_parser::Transformation]) -> QueryOptions {
-    let aggregates = apply.iter().any(|t| {
-        !matches!(
-            t,
-            odata_parser::Transformation::Filter(_) | odata_parser::Transformation::Search(_)
-        )
-    });
+    use odata_parser::Transformation as T;
+    let aggregates = apply
+        .iter()
+        .any(|t| matches!(t, T::Aggregate(_) | T::GroupBy { .. } | T::Compute(_)));
     if aggregates {
         QueryOptions {
             aliases: o.aliases.clone(),

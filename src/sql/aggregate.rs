@@ -243,6 +243,18 @@ impl Compiler {
         q.append(joins);
         q.sql(" WHERE ");
         self.filters(q, &ag.read, &t);
+        if let Some(w) = &ag.pre_window {
+            // The entity key last, so the rows kept are the same on both databases.
+            let order = crate::plan::order_keys(&w.orderby, ag.read.entity);
+            self.order_by(q, &order, &t);
+            q.sql(" LIMIT ")
+                .bind_int(
+                    w.top
+                        .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+                )
+                .sql(" OFFSET ")
+                .bind_int(i64::try_from(w.skip).unwrap_or(i64::MAX));
+        }
         q.sql(") ").sql(&s);
         if groups > 0 {
             q.sql(" GROUP BY ");
