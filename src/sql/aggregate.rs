@@ -5,7 +5,7 @@
 
 use super::compiler::Compiler;
 use super::Sql;
-use crate::bind::{Aggregation, GroupValue, Layout, TExpr, Ty};
+use crate::bind::{Aggregation, GroupValue, Layout, TExpr, Ty, Window};
 use crate::db::{decimal, Dialect};
 use crate::format::computed_odata_type;
 use crate::model::EdmType;
@@ -98,13 +98,7 @@ impl Compiler {
                 q.sql(") ").sql(&k).sql(" WHERE ");
                 self.result_filter(q, filter, &k);
                 self.result_order(q, &w.orderby, ag.groups.len(), std::slice::from_ref(&k));
-                q.sql(" LIMIT ")
-                    .bind_int(
-                        w.top
-                            .map_or(i64::MAX, |t| i64::try_from(t).unwrap_or(i64::MAX)),
-                    )
-                    .sql(" OFFSET ")
-                    .bind_int(i64::try_from(w.skip).unwrap_or(i64::MAX));
+                limit(q, w);
                 filter = w.then.as_ref();
             }
         }
@@ -247,13 +241,7 @@ impl Compiler {
             // The entity key last, so the rows kept are the same on both databases.
             let order = crate::plan::order_keys(&w.orderby, ag.read.entity);
             self.order_by(q, &order, &t);
-            q.sql(" LIMIT ")
-                .bind_int(
-                    w.top
-                        .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX)),
-                )
-                .sql(" OFFSET ")
-                .bind_int(i64::try_from(w.skip).unwrap_or(i64::MAX));
+            limit(q, w);
         }
         q.sql(") ").sql(&s);
         if groups > 0 {
@@ -313,4 +301,13 @@ impl Compiler {
         }
         m.finish();
     }
+}
+
+/// ` LIMIT top OFFSET skip` of a window (no `top`: all rows after `skip`).
+fn limit(q: &mut Sql, w: &Window) {
+    let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    q.sql(" LIMIT ")
+        .bind_int(w.top.map_or(i64::MAX, int))
+        .sql(" OFFSET ")
+        .bind_int(int(w.skip));
 }
