@@ -271,3 +271,44 @@ async fn orderby_skip_and_top_over_the_entities_choose_what_is_aggregated() {
         }
     }
 }
+
+/// `topcount(n,e)` and `bottomcount(n,e)`: the `n` rows with the highest and lowest `e`,
+/// over the entities or over the aggregated result.
+#[actix_web::test]
+async fn topcount_and_bottomcount_rank_rows() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        let t = app.db.token("alpha");
+        let all = rows(&app, GROUPED, &t).await;
+        let url = format!("{GROUPED}/topcount(3,Total)");
+        assert_eq!(
+            rows(&app, &url, &t).await,
+            sorted(all.clone(), "Total", true)[..3].to_vec(),
+            "{b:?}"
+        );
+        let url = format!("{GROUPED}/bottomcount(2,N)");
+        assert_eq!(
+            rows(&app, &url, &t).await,
+            sorted(all, "N", false)[..2].to_vec(),
+            "{b:?}"
+        );
+        let top = rows(
+            &app,
+            "Leads?$orderby=Value desc,LeadId&$top=4&$select=LeadId",
+            &t,
+        )
+        .await;
+        assert_eq!(
+            rows(&app, "Leads?$apply=topcount(4,Value)&$select=LeadId", &t).await,
+            top,
+            "{b:?}"
+        );
+        let r = app
+            .get(
+                "Leads?$apply=bottomcount(3,Value)/aggregate($count as N)",
+                &t,
+            )
+            .await;
+        assert_eq!(r.values()[0]["N"], 3, "{b:?}: {}", r.text);
+    }
+}

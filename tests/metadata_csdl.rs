@@ -776,12 +776,15 @@ fn xml_capabilities_values() {
         transformations,
         [
             "filter",
+            "search",
             "compute",
             "groupby",
             "aggregate",
             "orderby",
             "skip",
-            "top"
+            "top",
+            "topcount",
+            "bottomcount"
         ]
     );
 

@@ -1,5 +1,6 @@
 //! `$apply` (OData Data Aggregation): `filter`, `search`, `compute`, `aggregate`,
-//! `groupby`, `orderby`, `skip` and `top` transformations separated by `/`; the other
+//! `groupby`, `orderby`, `skip`, `top`, `topcount` and `bottomcount` transformations
+//! separated by `/`; the other
 //! transformations parse as far as their name and are declined (501).
 
 use crate::ast::*;
@@ -12,10 +13,8 @@ use crate::search::search;
 
 /// Transformations the specification defines that this parser does not take.
 const DECLINED: &[&str] = &[
-    "topcount",
     "topsum",
     "toppercent",
-    "bottomcount",
     "bottomsum",
     "bottompercent",
     "identity",
@@ -100,10 +99,21 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
                     let after = bws(after);
                     if keyword(after, "aggregate").is_err() {
                         if let Ok((_, other)) = identifier(after) {
-                            if DECLINED.contains(&other.to_ascii_lowercase().as_str())
-                                || other.eq_ignore_ascii_case("filter")
-                                || other.eq_ignore_ascii_case("compute")
-                                || other.eq_ignore_ascii_case("groupby")
+                            // Transformations per group: valid, not taken here.
+                            let lower = other.to_ascii_lowercase();
+                            if DECLINED.contains(&lower.as_str())
+                                || [
+                                    "filter",
+                                    "search",
+                                    "compute",
+                                    "groupby",
+                                    "orderby",
+                                    "skip",
+                                    "top",
+                                    "topcount",
+                                    "bottomcount",
+                                ]
+                                .contains(&lower.as_str())
                             {
                                 return declined(after, &format!("`{other}` inside groupby"));
                             }
@@ -132,6 +142,20 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
             let (r, e) = search(c, r, 0)?;
             let (r, _) = close(r)?;
             Ok((r, Transformation::Search(e)))
+        }
+        "topcount" | "bottomcount" => {
+            let (r, _) = open(r, name)?;
+            let (r, n) = unsigned(r)?;
+            let r = match bws(r).strip_prefix(',') {
+                Some(after) => bws(after),
+                None => return fail(r, format!("expected `,` after the count, found {}", found(r))),
+            };
+            let (r, e) = commit(expr(c, r, 0), |at| {
+                format!("expected an expression to rank by, found {}", found(at))
+            })?;
+            let (r, _) = close(r)?;
+            let bottom = lower == "bottomcount";
+            Ok((r, Transformation::TopCount { n, expr: e, bottom }))
         }
         "skip" | "top" => {
             let (r, _) = open(r, name)?;

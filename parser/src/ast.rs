@@ -188,6 +188,9 @@ pub enum Transformation {
     Top(u64),
     /// `search(terms)`, as `$search` reads them.
     Search(SearchExpr),
+    /// `topcount(n,expr)` (or `bottomcount` with `bottom`): the `n` rows with the
+    /// highest (lowest) values of `expr`.
+    TopCount { n: u64, expr: Expr, bottom: bool },
 }
 
 /// A grouping property: `StatusId`, `Status/Description`.

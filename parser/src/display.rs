@@ -492,6 +492,10 @@ impl Display for Transformation {
             Transformation::Skip(n) => write!(f, "skip({n})"),
             Transformation::Top(n) => write!(f, "top({n})"),
             Transformation::Search(e) => write!(f, "search({e})"),
+            Transformation::TopCount { n, expr, bottom } => {
+                let name = if *bottom { "bottomcount" } else { "topcount" };
+                write!(f, "{name}({n},{expr})")
+            }
         }
     }
 }

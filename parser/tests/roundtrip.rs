@@ -25,6 +25,7 @@ const TARGETS: &[&str] = &[
     "Leads?$apply=aggregate(Value mul 2 with average as A,Guttometer with countdistinct as D)",
     "Leads?$apply=groupby((StatusId),aggregate(Value with sum as Total))/orderby(Total desc,StatusId)/skip(1)/top(3)/filter(Total gt 0)",
     "Contacts?$apply=search(\"Ltd\" OR (Smith NOT Jones))/groupby((Surname),aggregate($count as N))",
+    "Leads?$apply=topcount(5,Value mul Guttometer)/groupby((StatusId),aggregate($count as N))/bottomcount(2,N)",
     "Leads?$apply=compute(year(Created) as Y,Value mul 2 as V)/groupby((Y),aggregate(V with sum as S))",
     "Contacts?$filter=Obj eq {\"a\":[1,\"two\",{\"b\":null}],\"c\":true}",
     "Contacts?$orderby=Surname desc,Forename,Status/Name asc",

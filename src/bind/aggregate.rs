@@ -19,6 +19,7 @@ pub(super) fn bind(
 ) -> Result<Target, BindError> {
     let entity = read.entity;
     let aliases = &o.aliases;
+    let apply = &ranked(apply);
     let split = apply
         .iter()
         .position(|t| {
@@ -318,6 +319,25 @@ fn select(
         }
     }
     Ok(Some(out))
+}
+
+/// `topcount(n,e)` and `bottomcount(n,e)` as what they are: `orderby(e desc)/top(n)` and
+/// `orderby(e)/top(n)`.
+fn ranked(apply: &[Transformation]) -> Vec<Transformation> {
+    let mut out = Vec::with_capacity(apply.len());
+    for t in apply {
+        match t {
+            Transformation::TopCount { n, expr, bottom } => {
+                out.push(Transformation::OrderBy(vec![odata_parser::OrderItem {
+                    expr: expr.clone(),
+                    desc: !bottom,
+                }]));
+                out.push(Transformation::Top(*n));
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out
 }
 
 /// Adds an `orderby`, `skip` or `top` step to `w`: an `orderby` before `skip` and `top`
