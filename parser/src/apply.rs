@@ -52,6 +52,18 @@ fn open<'a>(i: &'a str, name: &str) -> Res<'a, ()> {
     }
 }
 
+/// `(`, what `inner` reads, `)`.
+fn in_parens<'a, T>(
+    i: &'a str,
+    name: &str,
+    inner: impl FnOnce(&'a str) -> Res<'a, T>,
+) -> Res<'a, T> {
+    let (r, _) = open(i, name)?;
+    let (r, v) = inner(r)?;
+    let (r, _) = close(r)?;
+    Ok((r, v))
+}
+
 fn close(i: &str) -> Res<'_, ()> {
     match bws(i).strip_prefix(')') {
         Some(r) => Ok((r, ())),
@@ -62,32 +74,22 @@ fn close(i: &str) -> Res<'_, ()> {
 fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
     let (r, name) = commit(identifier(i), |at| {
         format!(
-            "expected a transformation (filter, search, compute, aggregate, groupby, orderby, skip or top), found {}",
+            "expected a transformation (filter, search, compute, aggregate, groupby, orderby, skip, top, topcount or bottomcount), found {}",
             found(at)
         )
     })?;
     let lower = name.to_ascii_lowercase();
     match lower.as_str() {
-        "filter" => {
-            let (r, _) = open(r, name)?;
-            let (r, e) = commit(expr(c, r, 0), |at| {
+        "filter" => in_parens(r, name, |r| {
+            commit(expr(c, r, 0), |at| {
                 format!("expected a condition, found {}", found(at))
-            })?;
-            let (r, _) = close(r)?;
-            Ok((r, Transformation::Filter(e)))
-        }
-        "compute" => {
-            let (r, _) = open(r, name)?;
-            let (r, items) = list(c, r, compute_item)?;
-            let (r, _) = close(r)?;
-            Ok((r, Transformation::Compute(items)))
-        }
-        "aggregate" => {
-            let (r, _) = open(r, name)?;
-            let (r, items) = list(c, r, aggregate_item)?;
-            let (r, _) = close(r)?;
-            Ok((r, Transformation::Aggregate(items)))
-        }
+            })
+        })
+        .map(|(r, e)| (r, Transformation::Filter(e))),
+        "compute" => in_parens(r, name, |r| list(c, r, compute_item))
+            .map(|(r, items)| (r, Transformation::Compute(items))),
+        "aggregate" => in_parens(r, name, |r| list(c, r, aggregate_item))
+            .map(|(r, items)| (r, Transformation::Aggregate(items))),
         "groupby" => {
             let (r, _) = open(r, name)?;
             let (r, _) = open(r, "groupby(")?;
@@ -131,20 +133,11 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
             let (r, _) = close(r)?;
             Ok((r, Transformation::GroupBy { paths, aggregate }))
         }
-        "orderby" => {
-            let (r, _) = open(r, name)?;
-            let (r, items) = list(c, r, order_item)?;
-            let (r, _) = close(r)?;
-            Ok((r, Transformation::OrderBy(items)))
-        }
-        "search" => {
-            let (r, _) = open(r, name)?;
-            let (r, e) = search(c, r, 0)?;
-            let (r, _) = close(r)?;
-            Ok((r, Transformation::Search(e)))
-        }
-        "topcount" | "bottomcount" => {
-            let (r, _) = open(r, name)?;
+        "orderby" => in_parens(r, name, |r| list(c, r, order_item))
+            .map(|(r, items)| (r, Transformation::OrderBy(items))),
+        "search" => in_parens(r, name, |r| search(c, r, 0))
+            .map(|(r, e)| (r, Transformation::Search(e))),
+        "topcount" | "bottomcount" => in_parens(r, name, |r| {
             let (r, n) = unsigned(r)?;
             let r = match bws(r).strip_prefix(',') {
                 Some(after) => bws(after),
@@ -153,28 +146,16 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
             let (r, e) = commit(expr(c, r, 0), |at| {
                 format!("expected an expression to rank by, found {}", found(at))
             })?;
-            let (r, _) = close(r)?;
             let bottom = lower == "bottomcount";
             Ok((r, Transformation::TopCount { n, expr: e, bottom }))
-        }
-        "skip" | "top" => {
-            let (r, _) = open(r, name)?;
-            let (r, n) = unsigned(r)?;
-            let (r, _) = close(r)?;
-            Ok((
-                r,
-                if lower == "top" {
-                    Transformation::Top(n)
-                } else {
-                    Transformation::Skip(n)
-                },
-            ))
-        }
+        }),
+        "skip" => in_parens(r, name, unsigned).map(|(r, n)| (r, Transformation::Skip(n))),
+        "top" => in_parens(r, name, unsigned).map(|(r, n)| (r, Transformation::Top(n))),
         other if DECLINED.contains(&other) => declined(i, &format!("the `{name}` transformation")),
         _ => fail(
             i,
             format!(
-                "unknown transformation `{name}`: expected filter, search, compute, aggregate, groupby, orderby, skip or top"
+                "unknown transformation `{name}`: expected filter, search, compute, aggregate, groupby, orderby, skip, top, topcount or bottomcount"
             ),
         ),
     }

@@ -53,19 +53,13 @@ pub(super) fn bind(
         match t {
             Transformation::OrderBy(_) | Transformation::Skip(_) | Transformation::Top(_) => {
                 let w = pre_window.get_or_insert_with(Window::default);
-                let keys =
-                    |items: &[odata_parser::OrderItem]| -> Result<Vec<(TExpr, bool)>, BindError> {
-                        let mut out = Vec::new();
-                        for item in items {
-                            let t = ExprBinder::new(OPTION, aliases, entity)
-                                .with_computed(&computed)
-                                .expr(&item.expr)?;
-                            if !matches!(t, TExpr::Lit(_)) {
-                                out.push((t, item.desc));
-                            }
-                        }
-                        Ok(out)
-                    };
+                let keys = |items: &[odata_parser::OrderItem]| {
+                    order_items(items, |e| {
+                        ExprBinder::new(OPTION, aliases, entity)
+                            .with_computed(&computed)
+                            .expr(e)
+                    })
+                };
                 window_step(w, t, keys)?;
             }
             Transformation::Filter(e) => {
@@ -198,16 +192,7 @@ pub(super) fn bind(
             "after groupby or aggregate, orderby, skip and top are taken as one run (an orderby after skip or top only orders what they keep)",
         )
     };
-    let keys = |items: &[odata_parser::OrderItem]| -> Result<Vec<(TExpr, bool)>, BindError> {
-        let mut out = Vec::new();
-        for item in items {
-            let t = over(OPTION).expr(&item.expr)?;
-            if !matches!(t, TExpr::Lit(_)) {
-                out.push((t, item.desc));
-            }
-        }
-        Ok(out)
-    };
+    let keys = |items: &[odata_parser::OrderItem]| order_items(items, |e| over(OPTION).expr(e));
     for t in after {
         match (t, &mut window) {
             (Transformation::Filter(e), None) => {
@@ -239,13 +224,9 @@ pub(super) fn bind(
             None => filter = Some(and(filter, f)),
         }
     }
-    let mut orderby = Vec::new();
-    for item in o.orderby.iter().flatten() {
-        let t = over("$orderby").expr(&item.expr)?;
-        if !matches!(t, TExpr::Lit(_)) {
-            orderby.push((t, item.desc));
-        }
-    }
+    let orderby = order_items(o.orderby.as_deref().unwrap_or_default(), |e| {
+        over("$orderby").expr(e)
+    })?;
     let select = o
         .select
         .as_deref()
@@ -319,6 +300,22 @@ fn select(
         }
     }
     Ok(Some(out))
+}
+
+/// The order keys of `items`, each bound by `bind`; a literal orders nothing and is
+/// left out.
+fn order_items(
+    items: &[odata_parser::OrderItem],
+    bind: impl Fn(&odata_parser::Expr) -> Result<TExpr, BindError>,
+) -> Result<Vec<(TExpr, bool)>, BindError> {
+    let mut out = Vec::new();
+    for item in items {
+        let t = bind(&item.expr)?;
+        if !matches!(t, TExpr::Lit(_)) {
+            out.push((t, item.desc));
+        }
+    }
+    Ok(out)
 }
 
 /// `topcount(n,e)` and `bottomcount(n,e)` as what they are: `orderby(e desc)/top(n)` and

@@ -484,9 +484,7 @@ impl Paging {
         Paging {
             root: cx.req.root.clone(),
             server_max,
-            size: preferred
-                .as_ref()
-                .map_or(server_max, |(p, _)| (*p).min(server_max)),
+            size: Self::size_of(cx),
             preferred,
             fingerprint: fingerprint(&path, &rest),
             path,
@@ -502,14 +500,7 @@ impl Paging {
             after,
             served,
         };
-        let sep = if self.rest.is_empty() { "" } else { "&" };
-        format!(
-            "{}{}?{}{sep}$skiptoken={}",
-            self.root.trim_end_matches('/'),
-            self.path,
-            self.rest,
-            token.encode()
-        )
+        link(&self.root, &self.path, &self.rest, &token)
     }
 
     /// `Preference-Applied: odata.maxpagesize=N` when the client asked for a page size.
@@ -525,6 +516,16 @@ impl Paging {
     }
 }
 
+/// `root` + `path` (from `/`) + `?query` with `token` as its `$skiptoken`.
+fn link(root: &str, path: &str, query: &str, token: &SkipToken) -> String {
+    let sep = if query.is_empty() { "" } else { "&" };
+    format!(
+        "{}{path}?{query}{sep}$skiptoken={}",
+        root.trim_end_matches('/'),
+        token.encode()
+    )
+}
+
 /// Replaces the page-end markers of expanded collections in `rows` by their
 /// `Nav@odata.nextLink`s: a request for the collection itself (`Contacts(1)/Leads`) with
 /// the expand's options and a `$skiptoken` for the rows after the page, bound to the
@@ -537,7 +538,6 @@ fn link_expanded_pages(
     if pages.is_empty() {
         return Ok(());
     }
-    let root = cx.req.root.trim_end_matches('/');
     for row in rows {
         next_links::link_pages(row, |end: PageEnd| {
             let page = pages
@@ -556,13 +556,13 @@ fn link_expanded_pages(
                 page.nav,
                 if page.is_ref { "/$ref" } else { "" }
             );
-            let query = match (&end.it, page.names_it) {
+            let query = match (&end.it, page.query.names_it) {
                 (Some(it), true) => {
                     let url = utf8_percent_encode(it, KEY_TEXT).to_string();
-                    with_it_as(&page.query, &url).0
+                    with_it_as(&page.query.text, &url).0
                 }
                 (None, true) => return Err(MarkerError("no URL for $it".into()).into()),
-                _ => page.query.to_string(),
+                _ => page.query.text.to_string(),
             };
             let mut query = utf8_percent_encode(&query, URL_TEXT).to_string();
             // The next page comes in the format this one was asked for.
@@ -579,9 +579,7 @@ fn link_expanded_pages(
                 after,
                 served: page.served,
             };
-            let sep = if query.is_empty() { "" } else { "&" };
-            let url = format!("{root}{path}?{query}{sep}$skiptoken={}", token.encode());
-            Ok::<_, ApiError>((page.nav, url))
+            Ok::<_, ApiError>((page.nav, link(&cx.req.root, &path, &query, &token)))
         })?;
     }
     Ok(())

@@ -59,10 +59,9 @@ pub struct Compiler {
     /// `db::deadline`'s limits (SQLite: `odata_alive()`; PostgreSQL: a statement timeout).
     pub timed: bool,
     /// While an expanded navigation is compiled: the alias of the request's resource
-    /// row, which `$it` names there (scope 1; see `bind::ExprBinder::in_expand`).
-    pub(super) it: Option<String>,
-    /// The entity type of that row.
-    pub(super) it_entity: Option<&'static EntityType>,
+    /// row, which `$it` names there (scope 1; see `bind::ExprBinder::in_expand`), and
+    /// its entity type.
+    pub(super) it: Option<(String, &'static EntityType)>,
     /// Trigram counts a substring lookup picks its trigrams by (SQLite; see
     /// `trigram_stats`), and the trigrams it found no count for.
     pub(super) trigram_stats: Option<&'static TrigramStats>,
@@ -85,7 +84,6 @@ impl Compiler {
             collections: 0,
             timed: false,
             it: None,
-            it_entity: None,
             trigram_stats: None,
             trigram_misses: Misses::default(),
             expand_pages: Vec::new(),
@@ -102,7 +100,7 @@ impl Compiler {
     /// inside an expand the resource's row (`$it`); lambdas add theirs after.
     pub(super) fn scopes(&self, a: &str) -> Vec<String> {
         let mut s = vec![a.to_owned()];
-        s.extend(self.it.clone());
+        s.extend(self.it.as_ref().map(|(alias, _)| alias.clone()));
         s
     }
 
@@ -116,13 +114,11 @@ impl Compiler {
     ) -> R {
         let top = self.it.is_none();
         if top {
-            self.it = Some(a.to_owned());
-            self.it_entity = Some(entity);
+            self.it = Some((a.to_owned(), entity));
         }
         let r = f(self);
         if top {
             self.it = None;
-            self.it_entity = None;
         }
         r
     }

@@ -5,13 +5,13 @@
 use super::compiler::Compiler;
 use super::navigation::entity_of;
 use super::Sql;
+use crate::bind::next_query::NextQuery;
 use crate::bind::{Expand, Ty};
 use crate::db::Dialect;
 use crate::format::row::Field;
 use crate::model::EntityType;
 use crate::plan::order_keys;
 use diesel::sql_types::Text;
-use std::sync::Arc;
 
 impl Compiler {
     /// ` FROM target b <joins> WHERE <workspace, join to outer, expand filters>`.
@@ -80,27 +80,26 @@ impl Compiler {
         e: &Expand,
     ) -> Vec<Field> {
         let mut fields = Vec::new();
-        self.values_rows(q, source, outer, e, &mut fields, false);
+        self.collection_rows(q, source, outer, e, RowForm::Values(&mut fields), false);
         fields
     }
 
-    /// `collection_values`; `marked`: in the form that ends a full page with its marker
-    /// (see `page_end`), which the plain form turns to only when more rows than a page
-    /// came: the window functions it needs cost every row. Only the outermost collection
-    /// has both forms: each holds the collections inside it, which doubled at every level
-    /// would grow the statement exponentially with the depth of `$expand`.
-    fn values_rows(
+    /// A collection-valued expand as an aggregate over a subquery that orders and pages
+    /// its rows, written in `form`. `marked`: in the form that ends a full page with its
+    /// marker (see `page_end`), which the plain form turns to only when more rows than a
+    /// page came: the window functions it needs cost every row. Only the outermost
+    /// collection has both forms: each holds the collections inside it, which doubled
+    /// at every level would grow the statement exponentially with the depth of `$expand`.
+    fn collection_rows(
         &mut self,
         q: &mut Sql,
         source: &'static EntityType,
         outer: &str,
         e: &Expand,
-        fields: &mut Vec<Field>,
+        form: RowForm<'_>,
         marked: bool,
     ) {
-        let target = entity_of(e.nav);
         let b = self.alias();
-        let mut joins = Sql::new();
         self.timed |= self.collections > 0;
         q.sql("(SELECT ");
         let size = self
@@ -111,20 +110,48 @@ impl Compiler {
             q.sql("CASE WHEN count(*) > ")
                 .bind_int(size.min(i64::MAX as u64) as i64)
                 .sql(" THEN ");
-            self.values_rows(q, source, outer, e, &mut Vec::new(), true);
+            let mut layout = Vec::new();
+            let again = match form {
+                RowForm::Values(_) => RowForm::Values(&mut layout),
+                RowForm::Json => RowForm::Json,
+            };
+            self.collection_rows(q, source, outer, e, again, true);
             q.sql(" ELSE ");
         }
-        q.sql("coalesce(json_agg(s.j), '[]'::json)::text");
+        q.sql(match (&form, self.dialect) {
+            (RowForm::Values(_), _) => "coalesce(json_agg(s.j), '[]'::json)::text",
+            (RowForm::Json, Dialect::Postgres) => "coalesce(json_agg(s.j), '[]'::json)",
+            (RowForm::Json, Dialect::Sqlite) => "jsonb_group_array(s.j)",
+        });
         if size.is_some() {
             q.sql(" END");
         }
         q.sql(" FROM (SELECT ");
         let cut = marked && self.page_end(q, source, outer, e, &b);
-        self.collections += 1;
-        q.sql("to_json(ARRAY[");
-        self.values(q, &mut joins, target, &b, &e.shape, fields, &mut 0);
-        self.collections -= 1;
-        q.sql("]::text[])");
+        let joins = match form {
+            RowForm::Values(fields) => {
+                let mut joins = Sql::new();
+                self.collections += 1;
+                q.sql("to_json(ARRAY[");
+                self.values(
+                    q,
+                    &mut joins,
+                    entity_of(e.nav),
+                    &b,
+                    &e.shape,
+                    fields,
+                    &mut 0,
+                );
+                q.sql("]::text[])");
+                self.collections -= 1;
+                joins
+            }
+            RowForm::Json => {
+                let (body, joins) = self.row_json(e, &b, true);
+                q.append(body);
+                joins
+            }
+        };
         if cut {
             q.sql(" END");
         }
@@ -160,17 +187,13 @@ impl Compiler {
         let (Some(size), Some(query)) = (self.page_size(e), e.next_query.clone()) else {
             return false;
         };
-        let it = match (&self.it, self.it_entity) {
-            (Some(it), Some(entity)) if query.names_it => Some((it.clone(), entity)),
-            _ => None,
-        };
+        let it = self.it.as_ref().filter(|_| query.names_it).cloned();
         let order = order_keys(&e.shape.orderby, entity_of(e.nav));
         let page = self.expand_pages.len();
         self.expand_pages.push(ExpandPage {
             nav: e.nav.name,
             is_ref: e.is_ref,
-            query: query.text,
-            names_it: query.names_it,
+            query,
             keys: order.iter().map(|k| k.expr.ty()).collect(),
             served: size,
         });
@@ -226,14 +249,8 @@ impl Compiler {
     }
 
     /// The JSON object of each related row of `e` (or its reference) at alias `b`, and
-    /// ` FROM ... WHERE ...` for those rows. `nested`: SQLite JSONB (see `entity_json`).
-    fn expand_body(
-        &mut self,
-        outer: &str,
-        e: &Expand,
-        b: &str,
-        nested: bool,
-    ) -> (Sql<Text>, Sql<Text>) {
+    /// the joins it reads. `nested`: SQLite JSONB (see `entity_json`).
+    fn row_json(&mut self, e: &Expand, b: &str, nested: bool) -> (Sql<Text>, Sql) {
         let pg = self.dialect == Dialect::Postgres;
         let target = entity_of(e.nav);
         let mut body = Sql::<Text>::new();
@@ -251,9 +268,7 @@ impl Compiler {
             self.entity_json(&mut body, &mut joins, target, b, &e.shape, nested);
         }
         self.collections -= usize::from(e.nav.many);
-        let mut inner = Sql::<Text>::new();
-        self.expand_from(&mut inner, outer, e, b, joins);
-        (body, inner)
+        (body, joins)
     }
 
     /// A collection-valued or `$ref` expand of the row of `source` at `outer`.
@@ -281,7 +296,9 @@ impl Compiler {
             return;
         }
         let b = self.alias();
-        let (body, inner) = self.expand_body(outer, e, &b, !direct);
+        let (body, joins) = self.row_json(e, &b, !direct);
+        let mut inner = Sql::<Text>::new();
+        self.expand_from(&mut inner, outer, e, &b, joins);
         q.sql("(SELECT ");
         if !e.nav.many {
             q.append(body);
@@ -296,7 +313,7 @@ impl Compiler {
             q.sql("CASE WHEN count(*) > ")
                 .bind_int(size.min(i64::MAX as u64) as i64)
                 .sql(" THEN json(");
-            self.json_rows(q, source, outer, e, true);
+            self.collection_rows(q, source, outer, e, RowForm::Json, true);
             q.sql(") ELSE ");
         }
         q.sql("json_group_array(");
@@ -311,8 +328,8 @@ impl Compiler {
         q.sql(")");
     }
 
-    /// A collection-valued expand as a JSON aggregate over a subquery that orders and
-    /// pages it (SQLite: JSONB).
+    /// A collection-valued expand as JSON objects (SQLite: JSONB); one inside another
+    /// collection on SQLite runs under `db::deadline`'s limits (`timed`).
     fn collection_json(
         &mut self,
         q: &mut Sql,
@@ -324,54 +341,18 @@ impl Compiler {
         if timed {
             q.sql("CASE WHEN odata_alive() THEN odata_counted(");
         }
-        self.json_rows(q, source, outer, e, false);
+        self.collection_rows(q, source, outer, e, RowForm::Json, false);
         if timed {
             q.sql(") ELSE jsonb('[]') END");
         }
     }
+}
 
-    /// `collection_json` without its time limit; `marked` as in `values_rows`.
-    fn json_rows(
-        &mut self,
-        q: &mut Sql,
-        source: &'static EntityType,
-        outer: &str,
-        e: &Expand,
-        marked: bool,
-    ) {
-        let b = self.alias();
-        let (body, inner) = self.expand_body(outer, e, &b, true);
-        q.sql("(SELECT ");
-        let size = self
-            .page_size(e)
-            .filter(|_| !marked && self.collections == 0);
-        let marked = marked || self.collections > 0;
-        if let Some(size) = size {
-            q.sql("CASE WHEN count(*) > ")
-                .bind_int(size.min(i64::MAX as u64) as i64)
-                .sql(" THEN ");
-            self.json_rows(q, source, outer, e, true);
-            q.sql(" ELSE ");
-        }
-        q.sql(if self.dialect == Dialect::Postgres {
-            "coalesce(json_agg(s.j), '[]'::json)"
-        } else {
-            "jsonb_group_array(s.j)"
-        });
-        if size.is_some() {
-            q.sql(" END");
-        }
-        q.sql(" FROM (SELECT ");
-        let cut = marked && self.page_end(q, source, outer, e, &b);
-        q.append(body);
-        if cut {
-            q.sql(" END");
-        }
-        q.sql(" AS j");
-        q.append(inner);
-        self.page_of_expand(q, e, &b);
-        q.sql(") s)");
-    }
+/// How a collection's rows are written: PostgreSQL's values form (a text array each,
+/// whose layout goes to the fields) or JSON objects (SQLite: JSONB).
+enum RowForm<'f> {
+    Values(&'f mut Vec<Field>),
+    Json,
 }
 
 /// The member that marks the end of a page of an expanded collection (see
@@ -386,9 +367,7 @@ pub struct ExpandPage {
     /// `Nav/$ref`: the link reads `.../Nav/$ref`.
     pub is_ref: bool,
     /// The expand's options as the next page's query (see `bind::Expand::next_query`).
-    pub query: Arc<str>,
-    /// Whether the query names `$it`, which the link replaces by the resource's URL.
-    pub names_it: bool,
+    pub query: NextQuery,
     /// The types of its order keys, whose values the marker carries.
     pub keys: Vec<Ty>,
     /// Rows on a page.
