@@ -823,6 +823,20 @@ impl Typed {
             let m = *self.pick(&["sum", "min", "max", "average", "countdistinct"]);
             aggs.push(format!("{} with {m} as A", n.name));
         }
+        // A path through navigation: each entity it reaches counted once.
+        if self.chance(0.35) && !e.navigation.is_empty() {
+            let nav = self.pick(&e.navigation);
+            if let Some(t) = MODEL.entity_type(nav.target) {
+                let numeric: Vec<_> = t.properties.iter().filter(|p| p.ty.is_numeric()).collect();
+                match numeric.choose(&mut self.rng) {
+                    Some(n) if self.chance(0.7) => {
+                        let m = *self.pick(&["sum", "min", "max", "average", "countdistinct"]);
+                        aggs.push(format!("{}/{} with {m} as P", nav.name, n.name));
+                    }
+                    _ => aggs.push(format!("{} with countdistinct as P", nav.name)),
+                }
+            }
+        }
         let grouped = self.chance(0.7);
         if grouped {
             let mut groups = vec![p.name.to_owned()];

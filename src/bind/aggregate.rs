@@ -437,11 +437,44 @@ fn aggregate(
             method: None,
             value: None,
             ty: Ty::Edm(EdmType::Int64),
+            through: Vec::new(),
         });
     };
-    let value = ExprBinder::new(OPTION, aliases, entity)
-        .with_computed(computed)
-        .expr(value)?;
+    let (through, value) = match navigation_path(entity, value, pos)? {
+        Some((navs, prop)) => (
+            navs,
+            prop.map(|prop| TExpr::Prop {
+                scope: 0,
+                navs: Vec::new(),
+                prop,
+            }),
+        ),
+        None => (
+            Vec::new(),
+            Some(
+                ExprBinder::new(OPTION, aliases, entity)
+                    .with_computed(computed)
+                    .expr(value)?,
+            ),
+        ),
+    };
+    let Some(value) = value else {
+        // A path to entities: only their number is an aggregate of them.
+        if method != AggregateMethod::CountDistinct {
+            return Err(BindError::invalid(
+                OPTION,
+                pos,
+                "a path to entities is aggregated with countdistinct; name a property of them for other methods",
+            ));
+        }
+        return Ok(AggregateCol {
+            alias: item.alias.clone(),
+            method: Some(method),
+            value: None,
+            ty: Ty::Edm(EdmType::Int64),
+            through,
+        });
+    };
     let t = value.ty();
     let numeric = t.is_numeric();
     let ty = match method {
@@ -475,5 +508,56 @@ fn aggregate(
         method: Some(method),
         value: Some(value),
         ty,
+        through,
     })
+}
+
+/// A path's navigations and the property it ends in, if any.
+type NavPath = (Vec<Nav>, Option<Prop>);
+
+/// A bare path through navigation properties (`Status/DeadFlag`, `Leads/Value`,
+/// `Status`): its navigations and the property it ends in, if any. Data Aggregation
+/// 3.2.1.1 aggregates such a path over the distinct entities it reaches, each once,
+/// unlike an expression (`Status/DeadFlag add 0`), which is evaluated per input entity.
+/// `None` for anything else.
+fn navigation_path(
+    entity: Entity,
+    value: &odata_parser::Expr,
+    pos: Option<usize>,
+) -> Result<Option<NavPath>, BindError> {
+    let odata_parser::Expr::Member(path) = value else {
+        return Ok(None);
+    };
+    let mut at = entity;
+    let mut navs: Vec<Nav> = Vec::new();
+    let mut segments = path.segments.iter().peekable();
+    while let Some(s) = segments.peek() {
+        let nav = match at.nav(&s.name) {
+            Some(nav) if s.key.is_none() => nav,
+            _ => break,
+        };
+        navs.push(nav);
+        segments.next();
+        at = MODEL
+            .entity_type(nav.target)
+            .ok_or_else(|| BindError::invalid(OPTION, pos, "navigation target missing"))?;
+    }
+    if navs.is_empty() {
+        return Ok(None);
+    }
+    match (segments.next(), segments.next()) {
+        (None, _) => Ok(Some((navs, None))),
+        (Some(s), None) if s.key.is_none() && !s.name.starts_with('$') => {
+            match at.property(&s.name) {
+                Some(prop) => Ok(Some((navs, Some(prop)))),
+                None => Err(BindError::invalid(
+                    OPTION,
+                    pos,
+                    format!("`{}` is not a property of {}", s.name, at.name),
+                )),
+            }
+        }
+        // `Leads/$count`, a function or a longer path: an expression.
+        _ => Ok(None),
+    }
 }

@@ -209,6 +209,10 @@ pub struct AggregateCol {
     pub method: Option<odata_parser::AggregateMethod>,
     pub value: Option<TExpr>,
     pub ty: Ty,
+    /// A path's navigations (`Leads` in `Leads/Value with sum`): the value is then the
+    /// property of each distinct entity they reach from the input set (Data Aggregation
+    /// 3.2.1.1), or none (`Status with countdistinct`: those entities themselves).
+    pub through: Vec<Nav>,
 }
 
 /// Options that shape the entities at one level ($select, $expand, $filter, ...).

@@ -122,6 +122,8 @@ impl Compiler {
     fn grouped(&mut self, q: &mut Sql, ag: &Aggregation) {
         let (s, t) = (self.alias(), self.alias());
         let groups = ag.groups.len();
+        let paths = ag.aggregates.iter().any(|a| !a.through.is_empty());
+        let input = self.input(ag, &t);
         q.sql("SELECT ");
         let mut first = true;
         let mut sep = |q: &mut Sql| {
@@ -137,46 +139,100 @@ impl Compiler {
         for (j, a) in ag.aggregates.iter().enumerate() {
             sep(q);
             let v = format!("{s}.v{j}");
-            match a.method {
-                None => q.sql("count(*)"),
-                Some(AggregateMethod::CountDistinct) => q.sql(&format!("count(DISTINCT {v})")),
-                // SQLite's sum() and avg() add decimals as doubles (0.1 + 0.2 is not
-                // 0.3); db::decimal registers exact ones, as PostgreSQL's numeric.
-                Some(m @ (AggregateMethod::Sum | AggregateMethod::Average))
-                    if self.dialect == Dialect::Sqlite
-                        && matches!(a.ty, Ty::Edm(EdmType::Decimal(..))) =>
-                {
-                    let f = if m == AggregateMethod::Sum {
-                        decimal::SUM
-                    } else {
-                        decimal::AVERAGE
-                    };
-                    q.sql(&format!("{f}({v})"))
+            match (a.method, &a.value) {
+                // Rows of other aggregates hold null here: count only this one's.
+                (None, _) | (Some(_), None) if paths => {
+                    q.sql(&format!("count({v})"));
                 }
-                // PostgreSQL sums bigints as numeric, past 64 bits too; SQLite's sum()
-                // of integers fails there ("integer overflow"): both fail, as an Int64.
-                Some(AggregateMethod::Sum)
-                    if self.dialect == Dialect::Postgres && a.ty == Ty::Edm(EdmType::Int64) =>
-                {
-                    q.sql(&format!("CAST(sum({v}) AS bigint)"))
-                }
-                Some(AggregateMethod::Sum) => q.sql(&format!("sum({v})")),
-                Some(m) => {
-                    let f = match m {
-                        AggregateMethod::Min => "min",
-                        AggregateMethod::Max => "max",
-                        _ => "avg",
-                    };
-                    q.sql(&format!("{f}({v})"))
-                }
-            };
+                _ => self.aggregate_call(q, a, &v),
+            }
             q.sql(&format!(" AS c{}", groups + j));
         }
         if groups == 0 && ag.aggregates.is_empty() {
             q.sql("1 AS c0");
         }
-        q.sql(" FROM (SELECT ");
-        let scopes = [t.clone()];
+        q.sql(" FROM (");
+        if paths {
+            self.with_paths(q, ag, input);
+        } else {
+            q.append(input);
+        }
+        q.sql(") ").sql(&s);
+        if groups > 0 {
+            q.sql(" GROUP BY ");
+            for i in 0..groups {
+                if i > 0 {
+                    q.sql(", ");
+                }
+                q.sql(&format!("{s}.c{i}"));
+            }
+        }
+    }
+
+    /// With path aggregates: the input rows, then for each path aggregate `j` the distinct
+    /// (group, reached entity) pairs with the entity's value as `v{j}`, all in one
+    /// `UNION ALL` that the grouping reads once. Each aggregate's column is null in the
+    /// other parts, which aggregates skip; `$count` counts the input rows' `1`.
+    fn with_paths(&mut self, q: &mut Sql, ag: &Aggregation, input: Sql) {
+        let groups = ag.groups.len();
+        let x = self.alias();
+        q.sql("SELECT ");
+        for i in 0..groups {
+            q.sql(&format!("{x}.c{i}, "));
+        }
+        for (j, a) in ag.aggregates.iter().enumerate() {
+            if j > 0 {
+                q.sql(", ");
+            }
+            match (a.through.is_empty(), &a.value) {
+                (true, Some(_)) => q.sql(&format!("{x}.v{j}")),
+                (true, None) => q.sql("1"),
+                // PostgreSQL types a union's columns by its first part: a bare null
+                // there would be text.
+                (false, _) if self.dialect == Dialect::Postgres => {
+                    let ty = a.value.as_ref().map_or(Ty::Edm(EdmType::Int32), TExpr::ty);
+                    q.sql("CAST(NULL AS ")
+                        .sql(super::cast::pg_type(ty))
+                        .sql(")")
+                }
+                (false, _) => q.sql("NULL"),
+            };
+            q.sql(&format!(" AS v{j}"));
+        }
+        q.sql(" FROM (");
+        q.append(input.clone());
+        q.sql(") ").sql(&x);
+        for (j, a) in ag.aggregates.iter().enumerate() {
+            if a.through.is_empty() {
+                continue;
+            }
+            q.sql(" UNION ALL SELECT ");
+            let d = self.alias();
+            for i in 0..groups {
+                q.sql(&format!("{d}.c{i}, "));
+            }
+            for k in 0..ag.aggregates.len() {
+                if k > 0 {
+                    q.sql(", ");
+                }
+                if k == j {
+                    q.sql(&format!("{d}.v"));
+                } else {
+                    q.sql("NULL");
+                }
+            }
+            q.sql(" FROM (");
+            self.reached(q, ag, a, &input);
+            q.sql(") ").sql(&d);
+        }
+    }
+
+    /// The input set as rows: grouping values `c0..`, aggregated values `v0..`, and the
+    /// entity key `k` when a path aggregate starts from the entities.
+    fn input(&mut self, ag: &Aggregation, t: &str) -> Sql {
+        let mut q = Sql::new();
+        q.sql("SELECT ");
+        let scopes = [t.to_owned()];
         let mut first = true;
         let mut sep = |q: &mut Sql| {
             if !first {
@@ -191,7 +247,7 @@ impl Compiler {
         let mut joins = Sql::new();
         let mut joined: Vec<(&[crate::bind::Nav], String)> = Vec::new();
         for (i, gc) in ag.groups.iter().enumerate() {
-            let mut at = t.clone();
+            let mut at = t.to_owned();
             for depth in 0..gc.navs.len() {
                 let path = &gc.navs[..=depth];
                 let same = |p: &[crate::bind::Nav]| {
@@ -200,59 +256,152 @@ impl Compiler {
                 at = match joined.iter().find(|(p, _)| same(p)) {
                     Some((_, alias)) => alias.clone(),
                     None => {
-                        let nav = gc.navs[depth];
-                        let b = self.alias();
-                        joins
-                            .sql(" LEFT JOIN ")
-                            .sql(super::navigation::entity_of(nav).table)
-                            .sql(" ")
-                            .sql(&b)
-                            .sql(" ON ");
-                        self.workspace(&mut joins, &b);
-                        joins.sql(" AND ");
-                        self.join(&mut joins, &at, nav, &b);
+                        let b = self.join_nav(&mut joins, " LEFT JOIN ", &at, gc.navs[depth]);
                         joined.push((path, b.clone()));
                         b
                     }
                 };
             }
-            sep(q);
+            sep(&mut q);
             match &gc.value {
-                GroupValue::Prop(p) => self.column(q, &at, p),
-                GroupValue::Computed(_, e) => self.expr(q, e, &scopes),
+                GroupValue::Prop(p) => self.column(&mut q, &at, p),
+                GroupValue::Computed(_, e) => self.expr(&mut q, e, &scopes),
             }
             q.sql(&format!(" AS c{i}"));
         }
         for (j, a) in ag.aggregates.iter().enumerate() {
-            if let Some(v) = &a.value {
-                sep(q);
-                self.expr(q, v, &scopes);
+            if let (Some(v), true) = (&a.value, a.through.is_empty()) {
+                sep(&mut q);
+                self.expr(&mut q, v, &scopes);
                 q.sql(&format!(" AS v{j}"));
             }
+        }
+        if ag.aggregates.iter().any(|a| !a.through.is_empty()) {
+            sep(&mut q);
+            self.key_column(&mut q, ag.read.entity, t);
+            q.sql(" AS k");
         }
         if first {
             q.sql("1 AS one");
         }
-        q.sql(" FROM ").sql(ag.read.entity.table).sql(" ").sql(&t);
+        q.sql(" FROM ").sql(ag.read.entity.table).sql(" ").sql(t);
         q.append(joins);
         q.sql(" WHERE ");
-        self.filters(q, &ag.read, &t);
+        self.filters(&mut q, &ag.read, t);
         if let Some(w) = &ag.pre_window {
             // The entity key last, so the rows kept are the same on both databases.
             let order = crate::plan::order_keys(&w.orderby, ag.read.entity);
-            self.order_by(q, &order, &t);
-            limit(q, w);
+            self.order_by(&mut q, &order, t);
+            limit(&mut q, w);
         }
-        q.sql(") ").sql(&s);
-        if groups > 0 {
-            q.sql(" GROUP BY ");
-            for i in 0..groups {
-                if i > 0 {
-                    q.sql(", ");
-                }
-                q.sql(&format!("{s}.c{i}"));
+        q
+    }
+
+    /// `SELECT DISTINCT c0.., key, value AS v`: each entity the path of `a` reaches from
+    /// the input rows, once per group (Data Aggregation 3.2.1.1), with its value (or `1`
+    /// for the entities themselves).
+    fn reached(
+        &mut self,
+        q: &mut Sql,
+        ag: &Aggregation,
+        a: &crate::bind::AggregateCol,
+        input: &Sql,
+    ) {
+        let entity = ag.read.entity;
+        let (i, from) = (self.alias(), self.alias());
+        let mut at = from.clone();
+        let mut joins = Sql::new();
+        for nav in &a.through {
+            at = self.join_nav(&mut joins, " JOIN ", &at, nav);
+        }
+        let target = entity_of_path(&a.through).unwrap_or(entity);
+        q.sql("SELECT DISTINCT ");
+        for g in 0..ag.groups.len() {
+            q.sql(&format!("{i}.c{g}, "));
+        }
+        self.key_column(q, target, &at);
+        q.sql(" AS k, ");
+        match &a.value {
+            Some(v) => self.expr(q, v, std::slice::from_ref(&at)),
+            None => {
+                q.sql("1");
+            }
+        };
+        q.sql(" AS v FROM (");
+        q.append(input.clone());
+        q.sql(") ").sql(&i);
+        q.sql(" JOIN ")
+            .sql(entity.table)
+            .sql(" ")
+            .sql(&from)
+            .sql(" ON ");
+        self.workspace(q, &from);
+        q.sql(" AND ");
+        self.key_column(q, entity, &from);
+        q.sql(&format!(" = {i}.k"));
+        q.append(joins);
+    }
+
+    /// `<kind> target b ON <workspace, join from at>` for one navigation; returns `b`.
+    fn join_nav(&mut self, joins: &mut Sql, kind: &str, at: &str, nav: crate::bind::Nav) -> String {
+        let b = self.alias();
+        joins
+            .sql(kind)
+            .sql(super::navigation::entity_of(nav).table)
+            .sql(" ")
+            .sql(&b)
+            .sql(" ON ");
+        self.workspace(joins, &b);
+        joins.sql(" AND ");
+        self.join(joins, at, nav, &b);
+        b
+    }
+
+    /// The entity's key column at `alias` (every entity set has a one-property key).
+    fn key_column(&self, q: &mut Sql, entity: &'static crate::model::EntityType, alias: &str) {
+        match entity.key.first().and_then(|k| entity.property(k)) {
+            Some(p) => self.column(q, alias, p),
+            None => {
+                q.sql("NULL");
             }
         }
+    }
+
+    /// `method(v)` for one aggregate over the column `v`; `$count` is `count(*)`.
+    fn aggregate_call(&self, q: &mut Sql, a: &crate::bind::AggregateCol, v: &str) {
+        match a.method {
+            None => q.sql("count(*)"),
+            Some(AggregateMethod::CountDistinct) => q.sql(&format!("count(DISTINCT {v})")),
+            // SQLite's sum() and avg() add decimals as doubles (0.1 + 0.2 is not
+            // 0.3); db::decimal registers exact ones, as PostgreSQL's numeric.
+            Some(m @ (AggregateMethod::Sum | AggregateMethod::Average))
+                if self.dialect == Dialect::Sqlite
+                    && matches!(a.ty, Ty::Edm(EdmType::Decimal(..))) =>
+            {
+                let f = if m == AggregateMethod::Sum {
+                    decimal::SUM
+                } else {
+                    decimal::AVERAGE
+                };
+                q.sql(&format!("{f}({v})"))
+            }
+            // PostgreSQL sums bigints as numeric, past 64 bits too; SQLite's sum()
+            // of integers fails there ("integer overflow"): both fail, as an Int64.
+            Some(AggregateMethod::Sum)
+                if self.dialect == Dialect::Postgres && a.ty == Ty::Edm(EdmType::Int64) =>
+            {
+                q.sql(&format!("CAST(sum({v}) AS bigint)"))
+            }
+            Some(AggregateMethod::Sum) => q.sql(&format!("sum({v})")),
+            Some(m) => {
+                let f = match m {
+                    AggregateMethod::Min => "min",
+                    AggregateMethod::Max => "max",
+                    _ => "avg",
+                };
+                q.sql(&format!("{f}({v})"))
+            }
+        };
     }
 
     fn object_json(
@@ -301,6 +450,11 @@ impl Compiler {
         }
         m.finish();
     }
+}
+
+/// The entity type a path of navigations ends at.
+fn entity_of_path(navs: &[crate::bind::Nav]) -> Option<&'static crate::model::EntityType> {
+    navs.last().map(|n| super::navigation::entity_of(n))
 }
 
 /// ` LIMIT top OFFSET skip` of a window (no `top`: all rows after `skip`).
