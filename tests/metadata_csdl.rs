@@ -784,7 +784,12 @@ fn xml_capabilities_values() {
             "skip",
             "top",
             "topcount",
-            "bottomcount"
+            "bottomcount",
+            "topsum",
+            "bottomsum",
+            "toppercent",
+            "bottompercent",
+            "identity"
         ]
     );
 

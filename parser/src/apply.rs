@@ -1,5 +1,6 @@
 //! `$apply` (OData Data Aggregation): `filter`, `search`, `compute`, `aggregate`,
-//! `groupby`, `orderby`, `skip`, `top`, `topcount` and `bottomcount` transformations
+//! `groupby`, `orderby`, `skip`, `top`, `topcount`, `bottomcount`, `topsum`,
+//! `bottomsum`, `toppercent`, `bottompercent` and `identity` transformations
 //! separated by `/`; the other
 //! transformations parse as far as their name and are declined (501).
 
@@ -13,11 +14,6 @@ use crate::search::search;
 
 /// Transformations the specification defines that this parser does not take.
 const DECLINED: &[&str] = &[
-    "topsum",
-    "toppercent",
-    "bottomsum",
-    "bottompercent",
-    "identity",
     "concat",
     "compute",
     "expand",
@@ -74,7 +70,7 @@ fn close(i: &str) -> Res<'_, ()> {
 fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
     let (r, name) = commit(identifier(i), |at| {
         format!(
-            "expected a transformation (filter, search, compute, aggregate, groupby, orderby, skip, top, topcount or bottomcount), found {}",
+            "expected a transformation (filter, search, compute, aggregate, groupby, orderby, skip, top, topcount, bottomcount, topsum, bottomsum, toppercent, bottompercent or identity), found {}",
             found(at)
         )
     })?;
@@ -114,6 +110,11 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
                                     "top",
                                     "topcount",
                                     "bottomcount",
+                                    "topsum",
+                                    "bottomsum",
+                                    "toppercent",
+                                    "bottompercent",
+                                    "identity",
                                 ]
                                 .contains(&lower.as_str())
                             {
@@ -149,13 +150,33 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
             let bottom = lower == "bottomcount";
             Ok((r, Transformation::TopCount { n, expr: e, bottom }))
         }),
+        "topsum" | "bottomsum" | "toppercent" | "bottompercent" => in_parens(r, name, |r| {
+            let (r, amount) = commit(expr(c, r, 0), |at| {
+                format!("expected the amount to reach, found {}", found(at))
+            })?;
+            let r = match bws(r).strip_prefix(',') {
+                Some(after) => bws(after),
+                None => return fail(r, format!("expected `,` after the amount, found {}", found(r))),
+            };
+            let (r, e) = commit(expr(c, r, 0), |at| {
+                format!("expected an expression to add up, found {}", found(at))
+            })?;
+            let t = Transformation::TopSum {
+                amount,
+                expr: e,
+                bottom: lower.starts_with("bottom"),
+                percent: lower.ends_with("percent"),
+            };
+            Ok((r, t))
+        }),
+        "identity" => Ok((r, Transformation::Identity)),
         "skip" => in_parens(r, name, unsigned).map(|(r, n)| (r, Transformation::Skip(n))),
         "top" => in_parens(r, name, unsigned).map(|(r, n)| (r, Transformation::Top(n))),
         other if DECLINED.contains(&other) => declined(i, &format!("the `{name}` transformation")),
         _ => fail(
             i,
             format!(
-                "unknown transformation `{name}`: expected filter, search, compute, aggregate, groupby, orderby, skip, top, topcount or bottomcount"
+                "unknown transformation `{name}`: expected filter, search, compute, aggregate, groupby, orderby, skip, top, topcount, bottomcount, topsum, bottomsum, toppercent, bottompercent or identity"
             ),
         ),
     }

@@ -191,6 +191,17 @@ pub enum Transformation {
     /// `topcount(n,expr)` (or `bottomcount` with `bottom`): the `n` rows with the
     /// highest (lowest) values of `expr`.
     TopCount { n: u64, expr: Expr, bottom: bool },
+    /// `topsum(amount,expr)`, `toppercent(amount,expr)` (with `percent`) and their
+    /// `bottom` forms: the fewest rows, highest (lowest) values of `expr` first, whose
+    /// values add up to `amount` (or `amount` percent of all the rows' total).
+    TopSum {
+        amount: Expr,
+        expr: Expr,
+        bottom: bool,
+        percent: bool,
+    },
+    /// `identity`: the input set unchanged.
+    Identity,
 }
 
 /// A grouping property: `StatusId`, `Status/Description`.

@@ -496,6 +496,21 @@ impl Display for Transformation {
                 let name = if *bottom { "bottomcount" } else { "topcount" };
                 write!(f, "{name}({n},{expr})")
             }
+            Transformation::TopSum {
+                amount,
+                expr,
+                bottom,
+                percent,
+            } => {
+                let name = match (bottom, percent) {
+                    (false, false) => "topsum",
+                    (false, true) => "toppercent",
+                    (true, false) => "bottomsum",
+                    (true, true) => "bottompercent",
+                };
+                write!(f, "{name}({amount},{expr})")
+            }
+            Transformation::Identity => f.write_str("identity"),
         }
     }
 }

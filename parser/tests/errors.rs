@@ -80,9 +80,14 @@ fn helpful_messages() {
 
 #[test]
 fn apply_declines_the_transformations_it_does_not_take() {
-    let e = err("Contacts?$apply=topsum(2,Value)");
+    let e = err("Contacts?$apply=concat(topcount(2,Value),bottomcount(2,Value))");
     assert_eq!(e.kind, ErrorKind::NotImplemented);
-    assert_eq!(e.message, "the `topsum` transformation is not supported");
+    assert_eq!(e.message, "the `concat` transformation is not supported");
+    assert_eq!(err("Leads?$apply=topsum(2)").kind, ErrorKind::Syntax);
+    assert_eq!(
+        err("Leads?$apply=toppercent(,Value)").kind,
+        ErrorKind::Syntax
+    );
     assert_eq!(err("Leads?$apply=topcount(2)").kind, ErrorKind::Syntax);
     assert_eq!(
         err("Leads?$apply=bottomcount(x,Value)").kind,

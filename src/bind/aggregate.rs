@@ -1,5 +1,5 @@
 //! `$apply`: filters, searches and computed values, then one run of `orderby`/`skip`/`top`
-//! over the entities, before an aggregation; one `groupby` or `aggregate`; filters after
+//! (or a `topsum`-like cut first in it) over the entities, before an aggregation; one `groupby` or `aggregate`; filters after
 //! it and one run of `orderby`/`skip`/`top` (with filters after that); then `$filter`,
 //! `$orderby`, `$top`, `$skip` and `$count` over its result. Only filters (no
 //! aggregation) are a plain read with those filters.
@@ -62,6 +62,14 @@ pub(super) fn bind(
                 };
                 window_step(w, t, keys)?;
             }
+            Transformation::TopSum { .. } => {
+                let w = pre_window.get_or_insert_with(Window::default);
+                cut_step(w, t, |e| {
+                    ExprBinder::new(OPTION, aliases, entity)
+                        .with_computed(&computed)
+                        .expr(e)
+                })?;
+            }
             Transformation::Filter(e) => {
                 let f = ExprBinder::new(OPTION, aliases, entity)
                     .with_computed(&computed)
@@ -100,6 +108,13 @@ pub(super) fn bind(
             });
         }
         if let Some(w) = pre_window {
+            if w.cut.is_some() {
+                return Err(BindError::unsupported(
+                    OPTION,
+                    None,
+                    "topsum, bottomsum, toppercent and bottompercent are taken before or after groupby or aggregate, not alone",
+                ));
+            }
             let shape = &mut read.shape;
             if shape.top.is_some()
                 || shape.skip.is_some()
@@ -207,6 +222,13 @@ pub(super) fn bind(
                     return Err(once());
                 }
                 window_step(w, t, keys)?;
+            }
+            (Transformation::TopSum { .. }, _) => {
+                let w = window.get_or_insert_with(Window::default);
+                if w.then.is_some() {
+                    return Err(once());
+                }
+                cut_step(w, t, |e| over(OPTION).expr(e))?;
             }
             _ => {
                 return Err(BindError::unsupported(
@@ -331,10 +353,92 @@ fn ranked(apply: &[Transformation]) -> Vec<Transformation> {
                 }]));
                 out.push(Transformation::Top(*n));
             }
+            Transformation::Identity => {}
             other => out.push(other.clone()),
         }
     }
     out
+}
+
+/// Makes the fresh window `w` a `topsum`-like one: its rows by the value, highest first
+/// (lowest for the bottom forms), kept while the values before them add up to less
+/// than the amount.
+fn cut_step(
+    w: &mut Window,
+    t: &Transformation,
+    bind: impl Fn(&odata_parser::Expr) -> Result<TExpr, BindError>,
+) -> Result<(), BindError> {
+    let Transformation::TopSum {
+        amount,
+        expr,
+        bottom,
+        percent,
+    } = t
+    else {
+        return Ok(());
+    };
+    let name = t.to_string();
+    let name = name.split('(').next().unwrap_or_default();
+    if !w.orderby.is_empty() || w.skip > 0 || w.top.is_some() || w.cut.is_some() {
+        return Err(BindError::unsupported(
+            OPTION,
+            None,
+            format!("`{name}` after orderby, skip, top or another ranking is not supported: it starts a run of them"),
+        ));
+    }
+    let value = bind(expr)?;
+    if !value.ty().is_numeric() {
+        return Err(BindError::invalid(
+            OPTION,
+            None,
+            format!("`{name}` adds up numbers: `{expr}` is no number"),
+        ));
+    }
+    let amount = cut_amount(name, amount, *percent)?;
+    w.orderby = vec![(value.clone(), !bottom)];
+    w.cut = Some(Cut {
+        value,
+        amount,
+        percent: *percent,
+        bottom: *bottom,
+    });
+    Ok(())
+}
+
+/// The amount of `topsum(amount,...)`: a number literal, not negative, a percentage at
+/// most 100; as decimal text.
+fn cut_amount(name: &str, amount: &odata_parser::Expr, percent: bool) -> Result<String, BindError> {
+    use odata_parser::{Expr, Literal};
+    use rust_decimal::Decimal;
+    let invalid = |why: &str| {
+        BindError::invalid(
+            OPTION,
+            None,
+            format!("`{name}` needs {why}, found `{amount}`"),
+        )
+    };
+    let n: Decimal = match amount {
+        Expr::Literal(Literal::Int(i), _) => Decimal::from(*i),
+        Expr::Literal(Literal::Decimal(t) | Literal::Double(t), _) => t
+            .parse::<Decimal>()
+            .or_else(|_| Decimal::from_scientific(t))
+            .map_err(|_| invalid("a finite amount"))?,
+        Expr::Literal(..) | Expr::Unary(..) => return Err(invalid("a number as its amount")),
+        _ => {
+            return Err(BindError::unsupported(
+                OPTION,
+                None,
+                format!("`{name}` takes a number literal as its amount, not `{amount}`"),
+            ))
+        }
+    };
+    if n.is_sign_negative() && !n.is_zero() {
+        return Err(invalid("an amount that is not negative"));
+    }
+    if percent && n > Decimal::ONE_HUNDRED {
+        return Err(invalid("a percentage between 0 and 100"));
+    }
+    Ok(n.normalize().to_string())
 }
 
 /// Adds an `orderby`, `skip` or `top` step to `w`: an `orderby` before `skip` and `top`
@@ -352,7 +456,7 @@ fn window_step(
         ));
     }
     match t {
-        Transformation::OrderBy(items) if w.skip == 0 && w.top.is_none() => {
+        Transformation::OrderBy(items) if w.skip == 0 && w.top.is_none() && w.cut.is_none() => {
             w.orderby = keys(items)?
         }
         Transformation::OrderBy(items) => w.reorder = keys(items)?,

@@ -105,6 +105,21 @@ pub struct Window {
     /// An `orderby` after `skip`/`top`: the order the chosen rows are written in.
     pub reorder: Vec<(TExpr, bool)>,
     pub then: Option<TExpr>,
+    /// `topsum`, `toppercent` and their bottom forms: the rows in `orderby` (by the
+    /// value, nulls last) kept while the values before them add up to less than the
+    /// amount; `skip` and `top` then count the rows kept.
+    pub cut: Option<Cut>,
+}
+
+/// The amount a `topsum`-like window's values must reach.
+#[derive(Debug, Clone)]
+pub struct Cut {
+    pub value: TExpr,
+    /// A non-negative decimal, as validated text.
+    pub amount: String,
+    /// `amount` is a percentage (at most 100) of all the rows' total.
+    pub percent: bool,
+    pub bottom: bool,
 }
 
 impl Aggregation {

@@ -1,7 +1,8 @@
 //! `$apply` aggregations in SQL. Three levels: the entities' grouping values and
 //! aggregated inputs (workspace, path and filters as any read), grouped and aggregated
 //! into columns `c0..`, then the result filtered, ordered, paged and written as JSON
-//! (with `orderby`/`skip`/`top` transformations, a level between: the rows they keep).
+//! (with `orderby`/`skip`/`top` transformations, a level between: the rows they keep;
+//! `topsum` and the like keep theirs in `cut`).
 
 use super::compiler::Compiler;
 use super::Sql;
@@ -92,13 +93,31 @@ impl Compiler {
         match &ag.window {
             None => self.grouped(q, ag),
             Some(w) => {
-                let k = self.alias();
-                q.sql("SELECT * FROM (");
-                self.grouped(q, ag);
-                q.sql(") ").sql(&k).sql(" WHERE ");
-                self.result_filter(q, filter, &k);
-                self.result_order(q, &w.orderby, ag.groups.len(), std::slice::from_ref(&k));
-                limit(q, w);
+                match &w.cut {
+                    Some(cut) => {
+                        // The result rows with the value to add up as `w`.
+                        let mut rows = Sql::new();
+                        let i = self.alias();
+                        rows.sql("SELECT ").sql(&i).sql(".*, ");
+                        self.expr(&mut rows, &cut.value, std::slice::from_ref(&i));
+                        rows.sql(" AS w FROM (");
+                        self.grouped(&mut rows, ag);
+                        rows.sql(") ").sql(&i).sql(" WHERE ");
+                        self.result_filter(&mut rows, filter, &i);
+                        let ties: Vec<String> =
+                            (0..ag.groups.len()).map(|n| format!("c{n}")).collect();
+                        self.cut(q, rows, cut, w, &ties);
+                    }
+                    None => {
+                        let k = self.alias();
+                        q.sql("SELECT * FROM (");
+                        self.grouped(q, ag);
+                        q.sql(") ").sql(&k).sql(" WHERE ");
+                        self.result_filter(q, filter, &k);
+                        self.result_order(q, &w.orderby, ag.groups.len(), std::slice::from_ref(&k));
+                        limit(q, w);
+                    }
+                }
                 filter = w.then.as_ref();
             }
         }
@@ -276,7 +295,16 @@ impl Compiler {
                 q.sql(&format!(" AS v{j}"));
             }
         }
-        if ag.aggregates.iter().any(|a| !a.through.is_empty()) {
+        let cut = ag
+            .pre_window
+            .as_ref()
+            .and_then(|w| w.cut.as_ref().map(|c| (w, c)));
+        if let Some((_, c)) = cut {
+            sep(&mut q);
+            self.expr(&mut q, &c.value, &scopes);
+            q.sql(" AS w");
+        }
+        if ag.aggregates.iter().any(|a| !a.through.is_empty()) || cut.is_some() {
             sep(&mut q);
             self.key_column(&mut q, ag.read.entity, t);
             q.sql(" AS k");
@@ -288,6 +316,11 @@ impl Compiler {
         q.append(joins);
         q.sql(" WHERE ");
         self.filters(&mut q, &ag.read, t);
+        if let Some((w, c)) = cut {
+            let mut kept = Sql::new();
+            self.cut(&mut kept, q, c, w, &["k".to_owned()]);
+            return kept;
+        }
         if let Some(w) = &ag.pre_window {
             // The entity key last, so the rows kept are the same on both databases.
             let order = crate::plan::order_keys(&w.orderby, ag.read.entity);
@@ -458,7 +491,7 @@ fn entity_of_path(navs: &[crate::bind::Nav]) -> Option<&'static crate::model::En
 }
 
 /// ` LIMIT top OFFSET skip` of a window (no `top`: all rows after `skip`).
-fn limit(q: &mut Sql, w: &Window) {
+pub(super) fn limit(q: &mut Sql, w: &Window) {
     let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     q.sql(" LIMIT ")
         .bind_int(w.top.map_or(i64::MAX, int))

@@ -3,6 +3,7 @@
 mod aggregate;
 mod cast;
 mod compiler;
+mod cut;
 mod expand;
 mod expr;
 mod fragment;
