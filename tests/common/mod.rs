@@ -263,6 +263,14 @@ impl TestApp {
         self.get_with(path, token, &[]).await
     }
 
+    /// GET `path` and assert it is refused with `status` and an error naming `says`.
+    pub async fn refuses(&self, path: &str, token: &str, status: u16, says: &str) -> Reply {
+        let r = self.get(path, token).await;
+        assert_eq!(r.status, status, "{path}: {}", r.text);
+        assert!(r.text.contains(says), "{path}: wants {says:?}: {}", r.text);
+        r
+    }
+
     pub async fn get_with(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Reply {
         let url = if path.starts_with("http") {
             path.to_owned()
