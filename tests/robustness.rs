@@ -876,12 +876,28 @@ impl Typed {
                 steps.push("filter(N gt 0)".into());
             }
         }
+        // A second level over the first's result, whose count is `T`.
+        let mut n = "N";
+        if self.chance(0.25) {
+            steps.push(if grouped {
+                format!(
+                    "groupby(({}),aggregate(N with sum as T,$count as C))",
+                    p.name
+                )
+            } else {
+                "aggregate(N with max as T,$count as C)".to_owned()
+            });
+            n = "T";
+            if self.chance(0.3) {
+                steps.push("filter(C ge 1)/orderby(T)/top(3)".into());
+            }
+        }
         let mut opts = vec![format!("$apply={}", steps.join("/"))];
         if self.chance(0.4) {
             let by = if grouped && self.chance(0.5) {
                 p.name
             } else {
-                "N"
+                n
             };
             opts.push(format!("$orderby={by} desc"));
         }
@@ -892,7 +908,7 @@ impl Typed {
             opts.push("$count=true".into());
         }
         if self.chance(0.2) {
-            opts.push("$select=N".into());
+            opts.push(format!("$select={n}"));
         }
         opts
     }

@@ -1,8 +1,10 @@
 //! `$apply`: filters, searches and computed values, then one run of `orderby`/`skip`/`top`
-//! (or a `topsum`-like cut first in it) over the entities, before an aggregation; one `groupby` or `aggregate`; filters after
-//! it and one run of `orderby`/`skip`/`top` (with filters after that); then `$filter`,
-//! `$orderby`, `$top`, `$skip` and `$count` over its result. Only filters (no
-//! aggregation) are a plain read with those filters.
+//! (or a `topsum`-like cut first in it) over the entities, before an aggregation; a
+//! `groupby` or `aggregate`, filters after it and one run of `orderby`/`skip`/`top`
+//! (with filters after that), and so on for each further `groupby` or `aggregate`,
+//! which groups the result before it; then `$filter`, `$orderby`, `$top`, `$skip` and
+//! `$count` over the last result. Only filters (no aggregation) are a plain read with
+//! those filters.
 
 use super::error::BindError;
 use super::expr::ExprBinder;
@@ -20,15 +22,7 @@ pub(super) fn bind(
     let entity = read.entity;
     let aliases = &o.aliases;
     let apply = &ranked(apply);
-    let split = apply
-        .iter()
-        .position(|t| {
-            matches!(
-                t,
-                Transformation::Aggregate(_) | Transformation::GroupBy { .. }
-            )
-        })
-        .unwrap_or(apply.len());
+    let split = apply.iter().position(is_aggregation).unwrap_or(apply.len());
     let (before, rest) = apply.split_at(split);
     let mut pre = None;
     // `search(...)` steps: the entities `$search` with all their terms would find.
@@ -159,16 +153,128 @@ pub(super) fn bind(
             ));
         }
     }
+    let mut read = read;
+    // What the read brings is the path's `$filter(...)` segments: the collection the
+    // transformations start from.
+    let start = match (read.shape.filter.take(), pre) {
+        (Some(path), Some(f)) => Some(TExpr::And(Box::new(path), Box::new(f))),
+        (path, f) => path.or(f),
+    };
+    read.shape = Shape {
+        filter: start,
+        search: searched,
+        ..Shape::default()
+    };
+    let mut input = AggregationInput::Entities {
+        read,
+        window: pre_window,
+    };
+    let mut level = level(
+        entity,
+        aggregation,
+        &[],
+        |p| group(entity, p, &computed),
+        |item| {
+            aggregate(item, Some(entity), |e| {
+                ExprBinder::new(OPTION, aliases, entity)
+                    .with_computed(&computed)
+                    .expr(e)
+            })
+        },
+    )?;
+    let mut rest = after;
+    loop {
+        let columns = level.columns;
+        let over = |option| ExprBinder::new(option, aliases, entity).over_results(columns.clone());
+        let split = rest.iter().position(is_aggregation).unwrap_or(rest.len());
+        let (steps, next) = rest.split_at(split);
+        let (mut filter, mut window) = steps_after(steps, &over)?;
+        let Some((t, more)) = next.split_first() else {
+            if let Some(e) = &o.filter {
+                let f = over("$filter").predicate(e)?;
+                match &mut window {
+                    Some(w) => w.then = Some(and(w.then.take(), f)),
+                    None => filter = Some(and(filter, f)),
+                }
+            }
+            let orderby = order_items(o.orderby.as_deref().unwrap_or_default(), |e| {
+                over("$orderby").expr(e)
+            })?;
+            let select = o
+                .select
+                .as_deref()
+                .map(|items| select(items, &columns))
+                .transpose()?
+                .flatten();
+            return Ok(Target::Aggregated(Aggregation {
+                input,
+                groups: level.groups,
+                aggregates: level.aggregates,
+                filter,
+                window,
+                orderby,
+                top: o.top,
+                skip: o.skip,
+                count: o.count.unwrap_or(false),
+                select,
+            }));
+        };
+        // Another groupby or aggregate: this level's result is its input.
+        let inner = Aggregation {
+            input,
+            groups: level.groups,
+            aggregates: level.aggregates,
+            filter,
+            window,
+            orderby: Vec::new(),
+            top: None,
+            skip: None,
+            count: false,
+            select: None,
+        };
+        level = self::level(
+            entity,
+            t,
+            &columns,
+            |p| regroup(p, &inner.groups, &columns),
+            |item| aggregate(item, None, |e| over(OPTION).expr(e)),
+        )?;
+        input = AggregationInput::Grouped(Box::new(inner));
+        rest = more;
+    }
+}
+
+fn is_aggregation(t: &Transformation) -> bool {
+    matches!(
+        t,
+        Transformation::Aggregate(_) | Transformation::GroupBy { .. }
+    )
+}
+
+/// One `groupby` or `aggregate`: its groups and aggregates, and the result's columns
+/// (each by its path) they make.
+struct Level {
+    groups: Vec<GroupCol>,
+    aggregates: Vec<AggregateCol>,
+    columns: Vec<(Vec<String>, Ty)>,
+}
+
+/// Binds `aggregation` over an input with the declared properties of `entity` and
+/// `input` (the result columns of an aggregation before).
+fn level(
+    entity: Entity,
+    aggregation: &Transformation,
+    input: &[(Vec<String>, Ty)],
+    group: impl Fn(&GroupPath) -> Result<GroupCol, BindError>,
+    aggregate: impl Fn(&AggregateItem) -> Result<AggregateCol, BindError>,
+) -> Result<Level, BindError> {
     let (paths, items) = match aggregation {
         Transformation::GroupBy { paths, aggregate } => (paths.as_slice(), aggregate.as_slice()),
         Transformation::Aggregate(items) => (&[][..], items.as_slice()),
-        // `split` stops at one of those two.
+        // Only those two start a level.
         _ => (&[][..], &[][..]),
     };
-    let groups = paths
-        .iter()
-        .map(|p| group(entity, p, &computed))
-        .collect::<Result<Vec<_>, _>>()?;
+    let groups = paths.iter().map(group).collect::<Result<Vec<_>, _>>()?;
     let mut columns: Vec<(Vec<String>, Ty)> = groups
         .iter()
         .map(|g| {
@@ -179,11 +285,12 @@ pub(super) fn bind(
         .collect();
     let mut aggregates = Vec::new();
     for item in items {
-        let a = aggregate(entity, aliases, item, &computed)?;
-        // Nor a declared property's name: the result would show, say, a sum under an
-        // Edm.Int32 key's name (Data Aggregation 3.1.1).
+        let a = aggregate(item)?;
+        // Nor a property of the input, declared or aggregated before (Data Aggregation
+        // 3.1.3): the result would show, say, a sum under an Edm.Int32 key's name.
         let taken = columns
             .iter()
+            .chain(input)
             .any(|(p, _)| p[0].eq_ignore_ascii_case(&a.alias))
             || entity.property(&a.alias).is_some()
             || entity.nav(&a.alias).is_some();
@@ -197,7 +304,19 @@ pub(super) fn bind(
         columns.push((vec![a.alias.clone()], a.ty));
         aggregates.push(a);
     }
-    let over = |option| ExprBinder::new(option, aliases, entity).over_results(columns.clone());
+    Ok(Level {
+        groups,
+        aggregates,
+        columns,
+    })
+}
+
+/// The `filter`, `orderby`, `skip` and `top` steps after a groupby or aggregate, bound
+/// over its result by `over`: the filter before the window, and the window.
+fn steps_after<'a>(
+    steps: &[Transformation],
+    over: &impl Fn(&'static str) -> ExprBinder<'a>,
+) -> Result<(Option<TExpr>, Option<Window>), BindError> {
     let mut filter = None;
     let mut window: Option<Window> = None;
     let once = || {
@@ -208,7 +327,7 @@ pub(super) fn bind(
         )
     };
     let keys = |items: &[odata_parser::OrderItem]| order_items(items, |e| over(OPTION).expr(e));
-    for t in after {
+    for t in steps {
         match (t, &mut window) {
             (Transformation::Filter(e), None) => {
                 filter = Some(and(filter, over(OPTION).predicate(e)?))
@@ -234,52 +353,50 @@ pub(super) fn bind(
                 return Err(BindError::unsupported(
                     OPTION,
                     None,
-                    "only filter, orderby, skip and top may follow groupby or aggregate",
+                    format!("`{t}` after groupby or aggregate is not supported: filter, orderby, skip, top and their kin, groupby and aggregate are"),
                 ))
             }
         }
     }
-    if let Some(e) = &o.filter {
-        let f = over("$filter").predicate(e)?;
-        match &mut window {
-            Some(w) => w.then = Some(and(w.then.take(), f)),
-            None => filter = Some(and(filter, f)),
-        }
-    }
-    let orderby = order_items(o.orderby.as_deref().unwrap_or_default(), |e| {
-        over("$orderby").expr(e)
-    })?;
-    let select = o
-        .select
-        .as_deref()
-        .map(|items| select(items, &columns))
-        .transpose()?
-        .flatten();
-    let mut read = read;
-    // What the read brings is the path's `$filter(...)` segments: the collection the
-    // transformations start from.
-    let start = match (read.shape.filter.take(), pre) {
-        (Some(path), Some(f)) => Some(TExpr::And(Box::new(path), Box::new(f))),
-        (path, f) => path.or(f),
-    };
-    read.shape = Shape {
-        filter: start,
-        search: searched,
-        ..Shape::default()
-    };
-    Ok(Target::Aggregated(Aggregation {
-        read,
-        groups,
-        aggregates,
-        pre_window,
-        filter,
-        window,
-        orderby,
-        top: o.top,
-        skip: o.skip,
-        count: o.count.unwrap_or(false),
-        select,
-    }))
+    Ok((filter, window))
+}
+
+/// A grouping path over an aggregated result: one of its columns, nested under the same
+/// navigation as there.
+fn regroup(
+    p: &GroupPath,
+    inner: &[GroupCol],
+    columns: &[(Vec<String>, Ty)],
+) -> Result<GroupCol, BindError> {
+    let index = columns
+        .iter()
+        .position(|(path, _)| {
+            path.len() == p.segments.len()
+                && path
+                    .iter()
+                    .zip(&p.segments)
+                    .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        })
+        .ok_or_else(|| {
+            let has: Vec<String> = columns.iter().map(|(c, _)| c.join("/")).collect();
+            BindError::invalid(
+                OPTION,
+                Some(p.pos.0),
+                format!(
+                    "`{}` is not a property of the aggregated result; it has {}",
+                    p.segments.join("/"),
+                    has.join(", ")
+                ),
+            )
+        })?;
+    let (path, ty) = &columns[index];
+    Ok(GroupCol {
+        navs: inner.get(index).map(|g| g.navs.clone()).unwrap_or_default(),
+        value: GroupValue::Computed(
+            path.last().cloned().unwrap_or_default(),
+            TExpr::Column { index, ty: *ty },
+        ),
+    })
 }
 
 /// `$select` over the result: the columns named, or under a named navigation
@@ -528,11 +645,12 @@ fn group(entity: Entity, p: &GroupPath, computed: &[ComputedProp]) -> Result<Gro
     })
 }
 
+/// `value with method as alias`: `value` bound by `bind`; a bare path through the
+/// navigation of `paths_from` aggregates the entities it reaches.
 fn aggregate(
-    entity: Entity,
-    aliases: &[(String, odata_parser::Expr)],
     item: &AggregateItem,
-    computed: &[ComputedProp],
+    paths_from: Option<Entity>,
+    bind: impl Fn(&odata_parser::Expr) -> Result<TExpr, BindError>,
 ) -> Result<AggregateCol, BindError> {
     let pos = Some(item.pos.0);
     let (Some(value), Some(method)) = (&item.value, item.method) else {
@@ -544,7 +662,11 @@ fn aggregate(
             through: Vec::new(),
         });
     };
-    let (through, value) = match navigation_path(entity, value, pos)? {
+    let path = match paths_from {
+        Some(entity) => navigation_path(entity, value, pos)?,
+        None => None,
+    };
+    let (through, value) = match path {
         Some((navs, prop)) => (
             navs,
             prop.map(|prop| TExpr::Prop {
@@ -553,14 +675,7 @@ fn aggregate(
                 prop,
             }),
         ),
-        None => (
-            Vec::new(),
-            Some(
-                ExprBinder::new(OPTION, aliases, entity)
-                    .with_computed(computed)
-                    .expr(value)?,
-            ),
-        ),
+        None => (Vec::new(), Some(bind(value)?)),
     };
     let Some(value) = value else {
         // A path to entities: only their number is an aggregate of them.

@@ -72,17 +72,15 @@ impl Read {
     }
 }
 
-/// The entities of `read` (its path and the filters before the aggregation) grouped
-/// and aggregated. The result's columns are the groups, then the aggregates; `filter`
-/// and `orderby` refer to them as [`TExpr::Column`].
+/// The entities of `read` (its path and the filters before the aggregation), or the
+/// result of an aggregation before this one, grouped and aggregated. The result's
+/// columns are the groups, then the aggregates; `filter` and `orderby` refer to them
+/// as [`TExpr::Column`].
 #[derive(Debug)]
 pub struct Aggregation {
-    pub read: Read,
+    pub input: AggregationInput,
     pub groups: Vec<GroupCol>,
     pub aggregates: Vec<AggregateCol>,
-    /// `orderby`, `skip` and `top` transformations over the entities, before the
-    /// aggregation (its `reorder` and `then` unused).
-    pub pre_window: Option<Window>,
     pub filter: Option<TExpr>,
     /// `orderby`, `skip` and `top` transformations over the result, after `filter`.
     pub window: Option<Window>,
@@ -92,6 +90,19 @@ pub struct Aggregation {
     pub count: bool,
     /// `$select`: the result columns returned (all when `None`).
     pub select: Option<Vec<usize>>,
+}
+
+/// What an aggregation groups.
+// One per request: the size of the larger variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum AggregationInput {
+    /// The entities of `read`, with the `orderby`, `skip` and `top` transformations
+    /// over them (the window's `reorder` and `then` unused).
+    Entities { read: Read, window: Option<Window> },
+    /// The result of the aggregation before (`groupby(...)/aggregate(...)`): its
+    /// columns are this one's [`TExpr::Column`]s; its `$`-options unused.
+    Grouped(Box<Aggregation>),
 }
 
 /// The rows `orderby(...)/skip(n)/top(n)` keep of an aggregated result, and the filters
@@ -123,6 +134,14 @@ pub struct Cut {
 }
 
 impl Aggregation {
+    /// The read whose entities the first aggregation groups.
+    pub fn read(&self) -> &Read {
+        match &self.input {
+            AggregationInput::Entities { read, .. } => read,
+            AggregationInput::Grouped(inner) => inner.read(),
+        }
+    }
+
     /// Whether result column `index` (groups first, then aggregates) is returned.
     pub fn returns(&self, index: usize) -> bool {
         self.select.as_ref().is_none_or(|s| s.contains(&index))

@@ -53,7 +53,11 @@ pub fn aggregate_context_fragment(ag: &Aggregation) -> String {
             .collect();
         items.join(",")
     }
-    format!("$metadata#{}({})", ag.read.context_path, list(&ag.layout()))
+    format!(
+        "$metadata#{}({})",
+        ag.read().context_path,
+        list(&ag.layout())
+    )
 }
 
 /// The select list of a 4.0 response (Protocol §10.9): an expanded navigation property

@@ -128,7 +128,7 @@ pub async fn aggregated_count(
 ) -> Result<HttpResponse, ApiError> {
     text_allowed(cx.format, cx.accept)?;
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
-    if let Some(e) = missing_parent(cx, ag.read.parent()).await? {
+    if let Some(e) = missing_parent(cx, ag.read().parent()).await? {
         return Err(e);
     }
     let n = cx
@@ -418,7 +418,7 @@ pub async fn aggregated(
     let offset = ag.skip.unwrap_or(0).saturating_add(served);
     let dialect = cx.state.db.dialect;
     // Aggregating what an entity that does not exist navigates to is 404, as reading it is.
-    if let Some(e) = missing_parent(cx, ag.read.parent()).await? {
+    if let Some(e) = missing_parent(cx, ag.read().parent()).await? {
         return Err(e);
     }
     let (rows, more, count) = cx

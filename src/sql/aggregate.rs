@@ -6,7 +6,7 @@
 
 use super::compiler::Compiler;
 use super::Sql;
-use crate::bind::{Aggregation, GroupValue, Layout, TExpr, Ty, Window};
+use crate::bind::{Aggregation, AggregationInput, GroupValue, Layout, TExpr, Ty, Window};
 use crate::db::{decimal, Dialect};
 use crate::format::computed_odata_type;
 use crate::model::EdmType;
@@ -142,7 +142,12 @@ impl Compiler {
         let (s, t) = (self.alias(), self.alias());
         let groups = ag.groups.len();
         let paths = ag.aggregates.iter().any(|a| !a.through.is_empty());
-        let input = self.input(ag, &t);
+        let input = match &ag.input {
+            AggregationInput::Entities { read, window } => {
+                self.input(ag, read, window.as_ref(), &t)
+            }
+            AggregationInput::Grouped(inner) => self.regrouped(ag, inner, &t),
+        };
         q.sql("SELECT ");
         let mut first = true;
         let mut sep = |q: &mut Sql| {
@@ -246,9 +251,49 @@ impl Compiler {
         }
     }
 
+    /// The rows of `inner`'s result as the input of `ag`: its grouping values `c0..`
+    /// and aggregated values `v0..`, from `inner`'s columns.
+    fn regrouped(&mut self, ag: &Aggregation, inner: &Aggregation, t: &str) -> Sql {
+        let mut q = Sql::new();
+        let scopes = [t.to_owned()];
+        let mut values: Vec<(&TExpr, String)> = Vec::new();
+        for (i, gc) in ag.groups.iter().enumerate() {
+            if let GroupValue::Computed(_, e) = &gc.value {
+                values.push((e, format!("c{i}")));
+            }
+        }
+        for (j, a) in ag.aggregates.iter().enumerate() {
+            if let Some(v) = &a.value {
+                values.push((v, format!("v{j}")));
+            }
+        }
+        q.sql("SELECT ");
+        for (n, (e, name)) in values.iter().enumerate() {
+            if n > 0 {
+                q.sql(", ");
+            }
+            self.expr(&mut q, e, &scopes);
+            q.sql(" AS ").sql(name);
+        }
+        if values.is_empty() {
+            q.sql("1 AS one");
+        }
+        let g = self.alias();
+        q.sql(" FROM (SELECT ").sql(&g).sql(".*");
+        self.result(&mut q, inner, &g);
+        q.sql(") ").sql(t);
+        q
+    }
+
     /// The input set as rows: grouping values `c0..`, aggregated values `v0..`, and the
     /// entity key `k` when a path aggregate starts from the entities.
-    fn input(&mut self, ag: &Aggregation, t: &str) -> Sql {
+    fn input(
+        &mut self,
+        ag: &Aggregation,
+        read: &crate::bind::Read,
+        pre_window: Option<&Window>,
+        t: &str,
+    ) -> Sql {
         let mut q = Sql::new();
         q.sql("SELECT ");
         let scopes = [t.to_owned()];
@@ -295,10 +340,7 @@ impl Compiler {
                 q.sql(&format!(" AS v{j}"));
             }
         }
-        let cut = ag
-            .pre_window
-            .as_ref()
-            .and_then(|w| w.cut.as_ref().map(|c| (w, c)));
+        let cut = pre_window.and_then(|w| w.cut.as_ref().map(|c| (w, c)));
         if let Some((_, c)) = cut {
             sep(&mut q);
             self.expr(&mut q, &c.value, &scopes);
@@ -306,24 +348,24 @@ impl Compiler {
         }
         if ag.aggregates.iter().any(|a| !a.through.is_empty()) || cut.is_some() {
             sep(&mut q);
-            self.key_column(&mut q, ag.read.entity, t);
+            self.key_column(&mut q, read.entity, t);
             q.sql(" AS k");
         }
         if first {
             q.sql("1 AS one");
         }
-        q.sql(" FROM ").sql(ag.read.entity.table).sql(" ").sql(t);
+        q.sql(" FROM ").sql(read.entity.table).sql(" ").sql(t);
         q.append(joins);
         q.sql(" WHERE ");
-        self.filters(&mut q, &ag.read, t);
+        self.filters(&mut q, read, t);
         if let Some((w, c)) = cut {
             let mut kept = Sql::new();
             self.cut(&mut kept, q, c, w, &["k".to_owned()]);
             return kept;
         }
-        if let Some(w) = &ag.pre_window {
+        if let Some(w) = pre_window {
             // The entity key last, so the rows kept are the same on both databases.
-            let order = crate::plan::order_keys(&w.orderby, ag.read.entity);
+            let order = crate::plan::order_keys(&w.orderby, read.entity);
             self.order_by(&mut q, &order, t);
             limit(&mut q, w);
         }
@@ -340,7 +382,7 @@ impl Compiler {
         a: &crate::bind::AggregateCol,
         input: &Sql,
     ) {
-        let entity = ag.read.entity;
+        let entity = ag.read().entity;
         let (i, from) = (self.alias(), self.alias());
         let mut at = from.clone();
         let mut joins = Sql::new();
