@@ -219,13 +219,101 @@ async fn names_the_result_before_does_not_have_are_400() {
                 "`Status/DeadFlag` is not a property of the aggregated result",
             ),
             (
-                &format!("{PER_CONTACT}/compute(V add 1 as W)"),
+                &format!("{PER_CONTACT}/compute(V add 1 as V)"),
+                400,
+                "`V` names another property",
+            ),
+            (
+                &format!("{PER_CONTACT}/compute(Value add 1 as W)"),
+                400,
+                "`Value` is not a property of the aggregated result",
+            ),
+            (
+                &format!("{PER_CONTACT}/concat(identity,identity)"),
                 501,
-                "compute",
+                "concat",
             ),
         ] {
             let r = app.refuses(url, &t, status, says).await;
             assert_eq!(r.json()["error"]["target"], "$apply", "{b:?} {url}");
+        }
+    }
+}
+
+const PER_STATUS: &str =
+    "Leads?$apply=groupby((StatusId),aggregate(Value with sum as V,$count as N))";
+
+#[actix_web::test]
+async fn compute_after_an_aggregation_adds_a_value_to_each_row() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let groups = rows(&app, PER_STATUS, &t).await;
+            let n = |g: &Value| g["N"].as_u64().unwrap_or_default();
+            assert!(groups.len() > 3, "{b:?} {ws}: {groups:?}");
+            // A later item names an earlier one; a filter after names both.
+            let url = format!(
+                "{PER_STATUS}/compute(N mul 2 as Twice,Twice add 1 as More)/filter(Twice gt 2)"
+            );
+            let got = rows(&app, &url, &t).await;
+            assert_eq!(
+                got.len(),
+                groups.iter().filter(|g| n(g) > 1).count(),
+                "{b:?} {ws}: {got:?}"
+            );
+            for g in &got {
+                assert_eq!(g["Twice"].as_u64(), Some(2 * n(g)), "{b:?} {ws}: {g}");
+                assert_eq!(g["More"].as_u64(), Some(2 * n(g) + 1), "{b:?} {ws}: {g}");
+                assert!(g["V"].is_number() || g["V"].is_null(), "{b:?}: {g}");
+            }
+            // A window over a computed value.
+            let mut counts: Vec<u64> = groups.iter().map(n).collect();
+            counts.sort_unstable_by(|a, b| b.cmp(a));
+            let url = format!("{PER_STATUS}/compute(N mul 2 as Twice)/topcount(2,Twice)");
+            let mut top: Vec<u64> = rows(&app, &url, &t)
+                .await
+                .iter()
+                .filter_map(|g| g["Twice"].as_u64())
+                .collect();
+            top.sort_unstable_by(|a, b| b.cmp(a));
+            assert_eq!(top, vec![2 * counts[0], 2 * counts[1]], "{b:?} {ws}");
+            // $compute over the result, with $filter, $orderby and $select naming it.
+            let url = format!("{PER_STATUS}&$compute=N add 1 as M&$filter=M gt 2&$orderby=M desc,StatusId&$select=StatusId,M");
+            let got = rows(&app, &url, &t).await;
+            let want: Vec<u64> = counts.iter().map(|c| c + 1).filter(|&m| m > 2).collect();
+            let ms: Vec<u64> = got.iter().filter_map(|g| g["M"].as_u64()).collect();
+            assert_eq!(ms, want, "{b:?} {ws}: {got:?}");
+            for g in &got {
+                let keys: Vec<&String> = g
+                    .as_object()
+                    .map(|o| o.keys().collect())
+                    .unwrap_or_default();
+                assert_eq!(keys, ["StatusId", "M"], "{b:?} {ws}: {g}");
+            }
+            // Grouped by a path, the row keeps its nesting; then grouped by the value.
+            let url = "Leads?$apply=groupby((Status/Description,DivisionId),aggregate($count as N))/compute(N gt 1 as Many)/groupby((Many),aggregate($count as C))";
+            let inner = rows(
+                &app,
+                "Leads?$apply=groupby((Status/Description,DivisionId),aggregate($count as N))",
+                &t,
+            )
+            .await;
+            let many = inner.iter().filter(|g| n(g) > 1).count() as u64;
+            for g in rows(&app, url, &t).await {
+                let want = if g["Many"] == true {
+                    many
+                } else {
+                    inner.len() as u64 - many
+                };
+                assert_eq!(g["C"].as_u64(), Some(want), "{b:?} {ws}: {g}");
+            }
+            let url =
+                "Leads?$apply=groupby((Status/Description),aggregate($count as N))/compute(N as K)";
+            for g in rows(&app, url, &t).await {
+                assert!(g["Status"]["Description"].is_string(), "{b:?} {ws}: {g}");
+                assert_eq!(g["K"], g["N"], "{b:?} {ws}: {g}");
+            }
         }
     }
 }

@@ -876,7 +876,10 @@ impl Typed {
                 steps.push("filter(N gt 0)".into());
             }
         }
-        // A second level over the first's result, whose count is `T`.
+        // A value computed over the result, and a second level over it, whose count is `T`.
+        if self.chance(0.2) {
+            steps.push("compute(N mul 2 as K)/filter(K gt 1)".into());
+        }
         let mut n = "N";
         if self.chance(0.25) {
             steps.push(if grouped {

@@ -143,7 +143,6 @@ pub(super) fn bind(
     for (name, set) in [
         ("$expand", o.expand.is_some()),
         ("$search", o.search.is_some()),
-        ("$compute", o.compute.is_some()),
     ] {
         if set {
             return Err(BindError::unsupported(
@@ -182,14 +181,40 @@ pub(super) fn bind(
             })
         },
     )?;
-    let mut rest = after;
-    loop {
+    // What follows the first level: filters and windows over a level's result, and the
+    // levels after it (each compute item one of its own, so that the next may name it);
+    // `$compute` computes over the last. `steps[i]` follow level `i`, `levels[i]` starts
+    // level `i + 1`.
+    let mut steps: Vec<Vec<&Transformation>> = vec![Vec::new()];
+    let mut levels: Vec<Next> = Vec::new();
+    for t in after {
+        let starts: Vec<Next> = match t {
+            Transformation::Compute(items) => {
+                items.iter().map(|c| Next::Compute(c, OPTION)).collect()
+            }
+            t if is_aggregation(t) => vec![Next::Level(t)],
+            t => {
+                if let Some(last) = steps.last_mut() {
+                    last.push(t);
+                }
+                continue;
+            }
+        };
+        for n in starts {
+            levels.push(n);
+            steps.push(Vec::new());
+        }
+    }
+    for c in o.compute.as_deref().unwrap_or_default() {
+        levels.push(Next::Compute(c, "$compute"));
+        steps.push(Vec::new());
+    }
+    let mut levels = levels.into_iter();
+    for steps in steps {
         let columns = level.columns;
         let over = |option| ExprBinder::new(option, aliases, entity).over_results(columns.clone());
-        let split = rest.iter().position(is_aggregation).unwrap_or(rest.len());
-        let (steps, next) = rest.split_at(split);
-        let (mut filter, mut window) = steps_after(steps, &over)?;
-        let Some((t, more)) = next.split_first() else {
+        let (mut filter, mut window) = steps_after(&steps, &over)?;
+        let Some(stage) = levels.next() else {
             if let Some(e) = &o.filter {
                 let f = over("$filter").predicate(e)?;
                 match &mut window {
@@ -219,7 +244,7 @@ pub(super) fn bind(
                 select,
             }));
         };
-        // Another groupby or aggregate: this level's result is its input.
+        // Another level: this one's result is its input.
         let inner = Aggregation {
             input,
             groups: level.groups,
@@ -232,16 +257,79 @@ pub(super) fn bind(
             count: false,
             select: None,
         };
-        level = self::level(
-            entity,
-            t,
-            &columns,
-            |p| regroup(p, &inner.groups, &columns),
-            |item| aggregate(item, None, |e| over(OPTION).expr(e)),
-        )?;
+        level = match stage {
+            Next::Compute(item, option) => {
+                compute_level(entity, item, &inner.groups, &columns, over(option))?
+            }
+            Next::Level(t) => self::level(
+                entity,
+                t,
+                &columns,
+                |p| regroup(p, &inner.groups, &columns),
+                |item| aggregate(item, None, |e| over(OPTION).expr(e)),
+            )?,
+        };
         input = AggregationInput::Grouped(Box::new(inner));
-        rest = more;
     }
+    // `steps` has one more entry than `levels`: the loop returns at its last.
+    Err(BindError::invalid(
+        OPTION,
+        None,
+        "expected a transformation",
+    ))
+}
+
+/// What starts a level after the first.
+enum Next<'a> {
+    /// A groupby or aggregate over the level before.
+    Level(&'a Transformation),
+    /// One item of a `compute` (or of `$compute`, the option named).
+    Compute(&'a odata_parser::ComputeItem, &'static str),
+}
+
+/// `compute(expr as Name)` over an aggregated result (Data Aggregation 3.3, one to one):
+/// a level that passes every column of the result through, grouped as before (the
+/// rows are distinct), and adds the value.
+fn compute_level(
+    entity: Entity,
+    item: &odata_parser::ComputeItem,
+    inner: &[GroupCol],
+    columns: &[(Vec<String>, Ty)],
+    mut over: ExprBinder,
+) -> Result<Level, BindError> {
+    let name = &item.alias;
+    let taken = columns.iter().any(|(p, _)| p[0].eq_ignore_ascii_case(name))
+        || entity.property(name).is_some()
+        || entity.nav(name).is_some();
+    if taken {
+        return Err(over.err(
+            super::expr::pos_of(&item.expr),
+            format!("`{name}` names another property of the result"),
+        ));
+    }
+    let value = over.expr(&item.expr)?;
+    let mut groups: Vec<GroupCol> = columns
+        .iter()
+        .enumerate()
+        .map(|(index, (path, ty))| GroupCol {
+            navs: inner.get(index).map(|g| g.navs.clone()).unwrap_or_default(),
+            value: GroupValue::Computed(
+                path.last().cloned().unwrap_or_default(),
+                TExpr::Column { index, ty: *ty },
+            ),
+        })
+        .collect();
+    let mut columns = columns.to_vec();
+    columns.push((vec![name.clone()], value.ty()));
+    groups.push(GroupCol {
+        navs: Vec::new(),
+        value: GroupValue::Computed(name.clone(), value),
+    });
+    Ok(Level {
+        groups,
+        aggregates: Vec::new(),
+        columns,
+    })
 }
 
 fn is_aggregation(t: &Transformation) -> bool {
@@ -314,7 +402,7 @@ fn level(
 /// The `filter`, `orderby`, `skip` and `top` steps after a groupby or aggregate, bound
 /// over its result by `over`: the filter before the window, and the window.
 fn steps_after<'a>(
-    steps: &[Transformation],
+    steps: &[&Transformation],
     over: &impl Fn(&'static str) -> ExprBinder<'a>,
 ) -> Result<(Option<TExpr>, Option<Window>), BindError> {
     let mut filter = None;
@@ -327,7 +415,7 @@ fn steps_after<'a>(
         )
     };
     let keys = |items: &[odata_parser::OrderItem]| order_items(items, |e| over(OPTION).expr(e));
-    for t in steps {
+    for &t in steps {
         match (t, &mut window) {
             (Transformation::Filter(e), None) => {
                 filter = Some(and(filter, over(OPTION).predicate(e)?))
