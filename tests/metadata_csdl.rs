@@ -705,8 +705,8 @@ fn check_shapes(n: &Node, parent: &str, seen: &mut BTreeSet<String>) {
                     continue;
                 }
                 if prop == "Rollup" {
-                    // Aggregation.RollupType, an enumeration.
-                    assert_eq!(pv.attr("EnumMember"), Some("Aggregation.RollupType/None"));
+                    // Aggregation.RollupType: `rollup` takes any number of hierarchies.
+                    assert_eq!(pv.attr("EnumMember"), Some("Aggregation.RollupType/MultipleHierarchies"));
                     continue;
                 }
                 if prop == "SupportedFormats" {

@@ -850,11 +850,21 @@ impl Typed {
                     }
                 }
             }
-            steps.push(format!(
-                "groupby(({}),aggregate({}))",
-                groups.join(","),
-                aggs.join(",")
-            ));
+            // Subtotals: the first two as a hierarchy, or the first and the grand total.
+            let paths = match groups.as_slice() {
+                [a, b, rest @ ..] if self.chance(0.2) => {
+                    let mut p = vec![format!("rollup({a},{b})")];
+                    p.extend(rest.iter().cloned());
+                    p.join(",")
+                }
+                [a, rest @ ..] if self.chance(0.15) => {
+                    let mut p = vec![format!("rollup($all,{a})")];
+                    p.extend(rest.iter().cloned());
+                    p.join(",")
+                }
+                _ => groups.join(","),
+            };
+            steps.push(format!("groupby(({paths}),aggregate({}))", aggs.join(",")));
         } else {
             steps.push(format!("aggregate({})", aggs.join(",")));
         }

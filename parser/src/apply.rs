@@ -89,7 +89,7 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
         "groupby" => {
             let (r, _) = open(r, name)?;
             let (r, _) = open(r, "groupby(")?;
-            let (r, paths) = list(c, r, group_path)?;
+            let (r, (paths, rollups)) = group_paths(c, r)?;
             let (r, _) = close(r)?;
             let r = bws(r);
             let (r, aggregate) = match r.strip_prefix(',') {
@@ -132,7 +132,14 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
                 None => (r, Vec::new()),
             };
             let (r, _) = close(r)?;
-            Ok((r, Transformation::GroupBy { paths, aggregate }))
+            Ok((
+                r,
+                Transformation::GroupBy {
+                    paths,
+                    rollups,
+                    aggregate,
+                },
+            ))
         }
         "orderby" => in_parens(r, name, |r| list(c, r, order_item))
             .map(|(r, items)| (r, Transformation::OrderBy(items))),
@@ -191,13 +198,69 @@ fn declined<'a, T>(at: &'a str, what: &str) -> Res<'a, T> {
     }))
 }
 
-fn group_path<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, GroupPath> {
-    let pos = c.pos(i);
-    if let Some(after) = i.get(..6).filter(|h| h.eq_ignore_ascii_case("rollup")) {
-        if bws(&i[after.len()..]).starts_with('(') {
-            return declined(i, "`rollup` in groupby");
+/// A groupby's grouping properties, with `rollup(...)` levels in their place.
+fn group_paths<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, (Vec<GroupPath>, Vec<Rollup>)> {
+    let mut paths = Vec::new();
+    let mut rollups = Vec::new();
+    let mut r = i;
+    loop {
+        r = bws(r);
+        let call = |name: &str| {
+            r.get(..name.len())
+                .filter(|h| h.eq_ignore_ascii_case(name))
+                .map(|h| bws(&r[h.len()..]))
+                .filter(|after| after.starts_with('('))
+        };
+        if call("rolluprecursive").is_some() {
+            return declined(r, "`rolluprecursive` in groupby");
+        }
+        if let Some(after) = call("rollup") {
+            let (mut rest, _) = open(after, "rollup")?;
+            let start = paths.len();
+            let all = match rest.strip_prefix("$all") {
+                Some(after) => {
+                    rest = match bws(after).strip_prefix(',') {
+                        Some(after) => bws(after),
+                        None => {
+                            return fail(
+                                after,
+                                format!("expected `,` after `$all`, found {}", found(after)),
+                            )
+                        }
+                    };
+                    true
+                }
+                None => false,
+            };
+            let (rest, levels) = list(c, rest, group_path)?;
+            if levels.len() < 2 && !all {
+                // `rollup(Name)` names a hierarchy annotation; this model declares none.
+                return fail(
+                    after,
+                    "`rollup` with one name takes a leveled hierarchy, and this service declares none: give at least two properties, coarsest first".to_owned(),
+                );
+            }
+            paths.extend(levels);
+            rollups.push(Rollup {
+                start,
+                end: paths.len(),
+                all,
+            });
+            r = close(rest)?.0;
+        } else {
+            let (rest, p) = group_path(c, r)?;
+            paths.push(p);
+            r = rest;
+        }
+        match bws(r).strip_prefix(',') {
+            Some(after) => r = after,
+            None => return Ok((bws(r), (paths, rollups))),
         }
     }
+}
+
+fn group_path<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, GroupPath> {
+    let pos = c.pos(i);
     let mut segments = Vec::new();
     let mut r = i;
     loop {

@@ -175,9 +175,11 @@ pub enum Transformation {
     Compute(Vec<ComputeItem>),
     /// `aggregate(item, ...)`
     Aggregate(Vec<AggregateItem>),
-    /// `groupby((path, ...))` or `groupby((path, ...), aggregate(item, ...))`
+    /// `groupby((path, ...))` or `groupby((path, ...), aggregate(item, ...))`; the
+    /// levels of a `rollup(...)` among the paths stand in `paths` in their place.
     GroupBy {
         paths: Vec<GroupPath>,
+        rollups: Vec<Rollup>,
         aggregate: Vec<AggregateItem>,
     },
     /// `orderby(expr [asc|desc], ...)`
@@ -202,6 +204,16 @@ pub enum Transformation {
     },
     /// `identity`: the input set unchanged.
     Identity,
+}
+
+/// `rollup(p1,...,pn)` among a groupby's paths: `paths[start..end]` are its levels,
+/// coarsest first. `all`, from `rollup($all,...)` (Data Aggregation 4.0 CS02), adds the
+/// grouping without any of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollup {
+    pub start: usize,
+    pub end: usize,
+    pub all: bool,
 }
 
 /// A grouping property: `StatusId`, `Status/Description`.

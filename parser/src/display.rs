@@ -468,13 +468,28 @@ impl Display for Transformation {
                 comma_list(f, items)?;
                 f.write_char(')')
             }
-            Transformation::GroupBy { paths, aggregate } => {
+            Transformation::GroupBy {
+                paths,
+                rollups,
+                aggregate,
+            } => {
                 f.write_str("groupby((")?;
                 for (n, p) in paths.iter().enumerate() {
-                    if n > 0 {
-                        f.write_char(',')?;
+                    let rollup = rollups.iter().find(|r| r.start <= n && n < r.end);
+                    match rollup {
+                        Some(r) if r.start == n => {
+                            if n > 0 {
+                                f.write_char(',')?;
+                            }
+                            f.write_str(if r.all { "rollup($all," } else { "rollup(" })?;
+                        }
+                        _ if n > 0 => f.write_char(',')?,
+                        _ => {}
                     }
                     path(f, &p.segments)?;
+                    if rollup.is_some_and(|r| r.end == n + 1) {
+                        f.write_char(')')?;
+                    }
                 }
                 f.write_char(')')?;
                 if !aggregate.is_empty() {

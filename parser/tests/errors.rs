@@ -95,8 +95,21 @@ fn apply_declines_the_transformations_it_does_not_take() {
     );
     assert_eq!(err("Contacts?$apply=nonsense(1)").kind, ErrorKind::Syntax);
     assert_eq!(
-        err("Contacts?$apply=groupby((rollup($all,Name)))").kind,
+        err("Contacts?$apply=groupby((rolluprecursive($root/Contacts,H,Name)))").kind,
         ErrorKind::NotImplemented
+    );
+    // One property names a hierarchy annotation, which this model has none of.
+    assert_eq!(
+        err("Contacts?$apply=groupby((rollup(Name)))").kind,
+        ErrorKind::Syntax
+    );
+    assert_eq!(
+        err("Contacts?$apply=groupby((rollup($all Name)))").kind,
+        ErrorKind::Syntax
+    );
+    assert_eq!(
+        err("Contacts?$apply=groupby((rollup(Name,Surname))").kind,
+        ErrorKind::Syntax
     );
     assert_eq!(
         err("Contacts?$apply=groupby((Name),topcount(1,Value))").kind,

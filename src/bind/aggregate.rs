@@ -235,6 +235,7 @@ pub(super) fn bind(
                 input,
                 groups: level.groups,
                 aggregates: level.aggregates,
+                sets: level.sets,
                 filter,
                 window,
                 orderby,
@@ -249,6 +250,7 @@ pub(super) fn bind(
             input,
             groups: level.groups,
             aggregates: level.aggregates,
+            sets: level.sets,
             filter,
             window,
             orderby: Vec::new(),
@@ -329,6 +331,7 @@ fn compute_level(
         groups,
         aggregates: Vec::new(),
         columns,
+        sets: Vec::new(),
     })
 }
 
@@ -345,6 +348,8 @@ struct Level {
     groups: Vec<GroupCol>,
     aggregates: Vec<AggregateCol>,
     columns: Vec<(Vec<String>, Ty)>,
+    /// The groupings of its rollups (see [`Aggregation::sets`]).
+    sets: Vec<Vec<bool>>,
 }
 
 /// Binds `aggregation` over an input with the declared properties of `entity` and
@@ -356,13 +361,18 @@ fn level(
     group: impl Fn(&GroupPath) -> Result<GroupCol, BindError>,
     aggregate: impl Fn(&AggregateItem) -> Result<AggregateCol, BindError>,
 ) -> Result<Level, BindError> {
-    let (paths, items) = match aggregation {
-        Transformation::GroupBy { paths, aggregate } => (paths.as_slice(), aggregate.as_slice()),
-        Transformation::Aggregate(items) => (&[][..], items.as_slice()),
+    let (paths, rollups, items) = match aggregation {
+        Transformation::GroupBy {
+            paths,
+            rollups,
+            aggregate,
+        } => (paths.as_slice(), rollups.as_slice(), aggregate.as_slice()),
+        Transformation::Aggregate(items) => (&[][..], &[][..], items.as_slice()),
         // Only those two start a level.
-        _ => (&[][..], &[][..]),
+        _ => (&[][..], &[][..], &[][..]),
     };
     let groups = paths.iter().map(group).collect::<Result<Vec<_>, _>>()?;
+    let sets = grouping_sets(paths.len(), rollups)?;
     let mut columns: Vec<(Vec<String>, Ty)> = groups
         .iter()
         .map(|g| {
@@ -396,7 +406,46 @@ fn level(
         groups,
         aggregates,
         columns,
+        sets,
     })
+}
+
+/// Most groupings a groupby's rollups may make.
+const MAX_GROUPING_SETS: usize = 64;
+
+/// The groupings `rollups` make of `paths` groups (Data Aggregation 3.2.3.2): for each
+/// rollup, all its levels, then one fewer, down to the first (or none, with `$all`); one
+/// grouping per combination, finest first. Empty without rollups: one grouping by all.
+fn grouping_sets(
+    paths: usize,
+    rollups: &[odata_parser::Rollup],
+) -> Result<Vec<Vec<bool>>, BindError> {
+    if rollups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sets = vec![vec![true; paths]];
+    for r in rollups {
+        let lowest = if r.all { r.start } else { r.start + 1 };
+        let mut next = Vec::new();
+        for set in &sets {
+            for kept in (lowest..=r.end).rev() {
+                let mut s: Vec<bool> = set.clone();
+                for present in &mut s[kept..r.end] {
+                    *present = false;
+                }
+                next.push(s);
+            }
+        }
+        if next.len() > MAX_GROUPING_SETS {
+            return Err(BindError::unsupported(
+                OPTION,
+                None,
+                format!("these rollups make {} groupings or more; at most {MAX_GROUPING_SETS} are taken", next.len()),
+            ));
+        }
+        sets = next;
+    }
+    Ok(sets)
 }
 
 /// The `filter`, `orderby`, `skip` and `top` steps after a groupby or aggregate, bound

@@ -81,6 +81,9 @@ pub struct Aggregation {
     pub input: AggregationInput,
     pub groups: Vec<GroupCol>,
     pub aggregates: Vec<AggregateCol>,
+    /// With `rollup`s, the groupings made, finest first: for each, which groups it has
+    /// (the others are absent from its rows). Empty: one grouping by every group.
+    pub sets: Vec<Vec<bool>>,
     pub filter: Option<TExpr>,
     /// `orderby`, `skip` and `top` transformations over the result, after `filter`.
     pub window: Option<Window>,
@@ -161,9 +164,15 @@ impl Aggregation {
     /// The returned object's members: each group under its navigation path, then the
     /// aggregates. Both the rows and the context URL are written from it.
     pub fn layout(&self) -> Vec<(String, Layout)> {
+        self.layout_of(None)
+    }
+
+    /// The members of the rows of grouping `set` (its groups only), or of all rows.
+    pub fn layout_of(&self, set: Option<&[bool]>) -> Vec<(String, Layout)> {
         let mut root: Vec<(String, Layout)> = Vec::new();
         for (i, g) in self.groups.iter().enumerate() {
-            if !self.returns(i) {
+            let present = set.is_none_or(|s| s.get(i).copied().unwrap_or(true));
+            if !self.returns(i) || !present {
                 continue;
             }
             place(&mut root, &g.navs, g.name(), i);

@@ -27,7 +27,17 @@ impl Compiler {
         // Aggregated rows are no entities: in full metadata their id is null (JSON Format,
         // transient entities).
         let id = self.output.full.is_some();
-        self.object_json(&mut q, ag, &g, &ag.layout(), id);
+        if ag.sets.is_empty() {
+            self.object_json(&mut q, ag, &g, &ag.layout(), id);
+        } else {
+            // Each grouping's rows have its groups only (Data Aggregation 3.2.3.2).
+            q.sql("CASE ").sql(&g).sql(".gs");
+            for (n, set) in ag.sets.iter().enumerate() {
+                q.sql(&format!(" WHEN {n} THEN "));
+                self.object_json(&mut q, ag, &g, &ag.layout_of(Some(set)), id);
+            }
+            q.sql(" END");
+        }
         q.sql(", ''");
         self.result(&mut q, ag, &g);
         let scopes = [g.clone()];
@@ -38,7 +48,7 @@ impl Compiler {
             keys.extend(w.reorder.iter().cloned());
             keys.extend(w.orderby.iter().cloned());
         }
-        self.result_order(&mut q, &keys, ag.groups.len(), &scopes);
+        self.result_order(&mut q, &keys, ag, &scopes);
         q.sql(" LIMIT ");
         q.bind_int(i64::try_from(limit).unwrap_or(i64::MAX));
         q.sql(" OFFSET ");
@@ -55,16 +65,17 @@ impl Compiler {
         q.returning()
     }
 
-    /// ` ORDER BY` `keys`, then the group columns (a total order over the result), nulls
-    /// first ascending and last descending on both backends (OData's order).
+    /// ` ORDER BY` `keys`, then the group columns and grouping (a total order over the
+    /// result), nulls first ascending and last descending on both backends (OData's
+    /// order).
     fn result_order(
         &mut self,
         q: &mut Sql,
         keys: &[(TExpr, bool)],
-        groups: usize,
+        ag: &Aggregation,
         scopes: &[String],
     ) {
-        let columns = (0..groups).map(|i| {
+        let columns = (0..ag.groups.len()).map(|i| {
             let ty = TExpr::Column {
                 index: i,
                 ty: Ty::Null,
@@ -82,6 +93,10 @@ impl Compiler {
             if *desc {
                 q.sql(" DESC");
             }
+        }
+        if !ag.sets.is_empty() {
+            q.sql(if keys.is_empty() { " ORDER BY " } else { ", " });
+            q.sql(&scopes[0]).sql(".gs");
         }
     }
 
@@ -104,8 +119,11 @@ impl Compiler {
                         self.grouped(&mut rows, ag);
                         rows.sql(") ").sql(&i).sql(" WHERE ");
                         self.result_filter(&mut rows, filter, &i);
-                        let ties: Vec<String> =
+                        let mut ties: Vec<String> =
                             (0..ag.groups.len()).map(|n| format!("c{n}")).collect();
+                        if !ag.sets.is_empty() {
+                            ties.push("gs".into());
+                        }
                         self.cut(q, rows, cut, w, &ties);
                     }
                     None => {
@@ -114,7 +132,7 @@ impl Compiler {
                         self.grouped(q, ag);
                         q.sql(") ").sql(&k).sql(" WHERE ");
                         self.result_filter(q, filter, &k);
-                        self.result_order(q, &w.orderby, ag.groups.len(), std::slice::from_ref(&k));
+                        self.result_order(q, &w.orderby, ag, std::slice::from_ref(&k));
                         limit(q, w);
                     }
                 }
@@ -138,15 +156,34 @@ impl Compiler {
         }
     }
 
+    /// The grouped rows; with rollups, those of every grouping with its number as `gs`.
     fn grouped(&mut self, q: &mut Sql, ag: &Aggregation) {
+        if ag.sets.is_empty() {
+            return self.grouped_set(q, ag, None);
+        }
+        for (n, set) in ag.sets.iter().enumerate() {
+            if n > 0 {
+                q.sql(" UNION ALL ");
+            }
+            let x = self.alias();
+            q.sql("SELECT ")
+                .sql(&x)
+                .sql(&format!(".*, {n} AS gs FROM ("));
+            self.grouped_set(q, ag, Some(set));
+            q.sql(") ").sql(&x);
+        }
+    }
+
+    /// The rows grouped by the groups of `set` (all without one); the others are null.
+    fn grouped_set(&mut self, q: &mut Sql, ag: &Aggregation, set: Option<&[bool]>) {
         let (s, t) = (self.alias(), self.alias());
         let groups = ag.groups.len();
         let paths = ag.aggregates.iter().any(|a| !a.through.is_empty());
         let input = match &ag.input {
             AggregationInput::Entities { read, window } => {
-                self.input(ag, read, window.as_ref(), &t)
+                self.input(ag, read, window.as_ref(), &t, set)
             }
-            AggregationInput::Grouped(inner) => self.regrouped(ag, inner, &t),
+            AggregationInput::Grouped(inner) => self.regrouped(ag, inner, &t, set),
         };
         q.sql("SELECT ");
         let mut first = true;
@@ -209,18 +246,17 @@ impl Compiler {
                 q.sql(", ");
             }
             match (a.through.is_empty(), &a.value) {
-                (true, Some(_)) => q.sql(&format!("{x}.v{j}")),
-                (true, None) => q.sql("1"),
-                // PostgreSQL types a union's columns by its first part: a bare null
-                // there would be text.
-                (false, _) if self.dialect == Dialect::Postgres => {
-                    let ty = a.value.as_ref().map_or(Ty::Edm(EdmType::Int32), TExpr::ty);
-                    q.sql("CAST(NULL AS ")
-                        .sql(super::cast::pg_type(ty))
-                        .sql(")")
+                (true, Some(_)) => {
+                    q.sql(&format!("{x}.v{j}"));
                 }
-                (false, _) => q.sql("NULL"),
-            };
+                (true, None) => {
+                    q.sql("1");
+                }
+                (false, _) => {
+                    let ty = a.value.as_ref().map_or(Ty::Edm(EdmType::Int32), TExpr::ty);
+                    self.typed_null(q, ty);
+                }
+            }
             q.sql(&format!(" AS v{j}"));
         }
         q.sql(" FROM (");
@@ -253,26 +289,36 @@ impl Compiler {
 
     /// The rows of `inner`'s result as the input of `ag`: its grouping values `c0..`
     /// and aggregated values `v0..`, from `inner`'s columns.
-    fn regrouped(&mut self, ag: &Aggregation, inner: &Aggregation, t: &str) -> Sql {
+    fn regrouped(
+        &mut self,
+        ag: &Aggregation,
+        inner: &Aggregation,
+        t: &str,
+        set: Option<&[bool]>,
+    ) -> Sql {
         let mut q = Sql::new();
         let scopes = [t.to_owned()];
-        let mut values: Vec<(&TExpr, String)> = Vec::new();
+        let mut values: Vec<(Option<&TExpr>, Ty, String)> = Vec::new();
         for (i, gc) in ag.groups.iter().enumerate() {
             if let GroupValue::Computed(_, e) = &gc.value {
-                values.push((e, format!("c{i}")));
+                let present = set.is_none_or(|s| s.get(i).copied().unwrap_or(true));
+                values.push((present.then_some(e), gc.ty(), format!("c{i}")));
             }
         }
         for (j, a) in ag.aggregates.iter().enumerate() {
             if let Some(v) = &a.value {
-                values.push((v, format!("v{j}")));
+                values.push((Some(v), a.ty, format!("v{j}")));
             }
         }
         q.sql("SELECT ");
-        for (n, (e, name)) in values.iter().enumerate() {
+        for (n, (e, ty, name)) in values.iter().enumerate() {
             if n > 0 {
                 q.sql(", ");
             }
-            self.expr(&mut q, e, &scopes);
+            match e {
+                Some(e) => self.expr(&mut q, e, &scopes),
+                None => self.typed_null(&mut q, *ty),
+            }
             q.sql(" AS ").sql(name);
         }
         if values.is_empty() {
@@ -293,6 +339,7 @@ impl Compiler {
         read: &crate::bind::Read,
         pre_window: Option<&Window>,
         t: &str,
+        set: Option<&[bool]>,
     ) -> Sql {
         let mut q = Sql::new();
         q.sql("SELECT ");
@@ -311,6 +358,12 @@ impl Compiler {
         let mut joins = Sql::new();
         let mut joined: Vec<(&[crate::bind::Nav], String)> = Vec::new();
         for (i, gc) in ag.groups.iter().enumerate() {
+            if !set.is_none_or(|s| s.get(i).copied().unwrap_or(true)) {
+                sep(&mut q);
+                self.typed_null(&mut q, gc.ty());
+                q.sql(&format!(" AS c{i}"));
+                continue;
+            }
             let mut at = t.to_owned();
             for depth in 0..gc.navs.len() {
                 let path = &gc.navs[..=depth];
@@ -415,6 +468,18 @@ impl Compiler {
         self.key_column(q, entity, &from);
         q.sql(&format!(" = {i}.k"));
         q.append(joins);
+    }
+
+    /// A null of `ty`: PostgreSQL types a union's columns by its first part, and a bare
+    /// null would be text.
+    fn typed_null(&self, q: &mut Sql, ty: Ty) {
+        match self.dialect {
+            Dialect::Postgres => q
+                .sql("CAST(NULL AS ")
+                .sql(super::cast::pg_type(ty))
+                .sql(")"),
+            Dialect::Sqlite => q.sql("NULL"),
+        };
     }
 
     /// `<kind> target b ON <workspace, join from at>` for one navigation; returns `b`.

@@ -184,7 +184,7 @@ pub(crate) fn container_annotations() -> Vec<Annotation> {
                         "identity",
                     ]),
                 ),
-                ("Rollup", Value::Enum("Aggregation.RollupType", "None")),
+                ("Rollup", Value::Enum("Aggregation.RollupType", "MultipleHierarchies")),
             ],
         ),
     ]
