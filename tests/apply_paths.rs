@@ -214,3 +214,110 @@ async fn paths_that_cannot_be_aggregated_are_400() {
         }
     }
 }
+
+/// `groupby((Status))`: the related entity as a whole, expanded by default (Data
+/// Aggregation 3.2.3.1), each group's object as the entity reads; no related entity is
+/// null.
+#[actix_web::test]
+async fn grouping_by_a_navigation_groups_by_the_related_entity() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let count_by = |url: &'static str, key: &'static str| {
+                let (app, t) = (&app, t.clone());
+                async move {
+                    let r = app.get(url, &t).await;
+                    assert_eq!(r.status, 200, "{url}: {}", r.text);
+                    r.values()
+                        .iter()
+                        .map(|g| (g[key].to_string(), g["N"].as_u64().unwrap_or_default()))
+                        .collect::<BTreeMap<String, u64>>()
+                }
+            };
+            let by_id = count_by(
+                "Leads?$apply=groupby((StatusId),aggregate($count as N))",
+                "StatusId",
+            )
+            .await;
+            let r = app
+                .get("Leads?$apply=groupby((Status),aggregate($count as N))", &t)
+                .await;
+            assert_eq!(r.status, 200, "{b:?}: {}", r.text);
+            let context = r.json()["@odata.context"].as_str().unwrap_or("").to_owned();
+            assert!(
+                context.contains("#Leads(Status(Code,Description,Sequence,")
+                    && context.ends_with(",LastUpdatedByUserId),N)"),
+                "{b:?}: {context}"
+            );
+            let groups = r.values();
+            assert_eq!(groups.len(), by_id.len(), "{b:?} {ws}");
+            for g in &groups {
+                let status = &g["Status"];
+                let code = status["Code"].as_str().unwrap_or_default();
+                assert_eq!(
+                    Some(&g["N"].as_u64().unwrap_or_default()),
+                    by_id.get(&format!("\"{code}\"")),
+                    "{b:?} {ws}: {g}"
+                );
+                let entity = app.get(&format!("LeadStatus('{code}')"), &t).await.json();
+                for (name, value) in status.as_object().into_iter().flatten() {
+                    assert_eq!(value, &entity[name], "{b:?} {ws} {name}: {g} vs {entity}");
+                }
+            }
+            // Leads without a contact: one group whose Contact is null.
+            let by_contact = count_by(
+                "Leads?$apply=groupby((ContactId),aggregate($count as N))",
+                "ContactId",
+            )
+            .await;
+            let r = app
+                .get("Leads?$apply=groupby((Contact),aggregate($count as N))", &t)
+                .await;
+            assert_eq!(r.status, 200, "{b:?}: {}", r.text);
+            let groups = r.values();
+            assert_eq!(groups.len(), by_contact.len(), "{b:?} {ws}");
+            let none: Vec<&Value> = groups.iter().filter(|g| g["Contact"].is_null()).collect();
+            assert_eq!(none.len(), 1, "{b:?} {ws}");
+            assert_eq!(
+                none[0]["N"].as_u64(),
+                by_contact.get("null").copied(),
+                "{b:?} {ws}"
+            );
+            let some = groups.iter().find(|g| !g["Contact"].is_null());
+            let contact = &some.expect("a lead with a contact")["Contact"];
+            let id = contact["ContactId"].as_i64().unwrap_or_default();
+            let entity = app.get(&format!("Contacts({id})"), &t).await.json();
+            for (name, value) in contact.as_object().into_iter().flatten() {
+                assert_eq!(value, &entity[name], "{b:?} {ws} {name}");
+            }
+            // A later level groups by it again; a rollup leaves it out.
+            let url = "Leads?$apply=groupby((Status,DivisionId),aggregate($count as N))/groupby((Status),aggregate(N with sum as S))";
+            let r = app.get(url, &t).await;
+            assert_eq!(r.status, 200, "{b:?}: {}", r.text);
+            for g in r.values() {
+                let code = g["Status"]["Code"].to_string();
+                assert_eq!(
+                    g["S"].as_u64().as_ref(),
+                    by_id.get(&code),
+                    "{b:?} {ws}: {g}"
+                );
+            }
+            let url =
+                "Leads?$apply=groupby((rollup($all,Status,DivisionId)),aggregate($count as N))";
+            let r = app.get(url, &t).await;
+            assert_eq!(r.status, 200, "{b:?}: {}", r.text);
+            let grand: Vec<Value> = r
+                .values()
+                .into_iter()
+                .filter(|g| g.get("Status").is_none())
+                .collect();
+            assert_eq!(grand.len(), 1, "{b:?} {ws}: {grand:?}");
+            assert_eq!(
+                grand[0]["N"].as_i64(),
+                Some(app.db.count("", "leads", ws)),
+                "{b:?} {ws}"
+            );
+        }
+    }
+}

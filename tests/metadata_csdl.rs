@@ -706,7 +706,10 @@ fn check_shapes(n: &Node, parent: &str, seen: &mut BTreeSet<String>) {
                 }
                 if prop == "Rollup" {
                     // Aggregation.RollupType: `rollup` takes any number of hierarchies.
-                    assert_eq!(pv.attr("EnumMember"), Some("Aggregation.RollupType/MultipleHierarchies"));
+                    assert_eq!(
+                        pv.attr("EnumMember"),
+                        Some("Aggregation.RollupType/MultipleHierarchies")
+                    );
                     continue;
                 }
                 if prop == "SupportedFormats" {

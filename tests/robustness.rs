@@ -847,6 +847,9 @@ impl Typed {
                 if let Some(t) = MODEL.entity_type(nav.target) {
                     if self.chance(0.4) {
                         groups.push(format!("{}/{}", nav.name, self.pick(&t.properties).name));
+                    } else if self.chance(0.2) {
+                        // The related entity as a whole.
+                        groups.push(nav.name.to_owned());
                     }
                 }
             }

@@ -319,6 +319,7 @@ fn compute_level(
                 path.last().cloned().unwrap_or_default(),
                 TExpr::Column { index, ty: *ty },
             ),
+            keyed: inner.get(index).is_some_and(|g| g.keyed),
         })
         .collect();
     let mut columns = columns.to_vec();
@@ -326,6 +327,7 @@ fn compute_level(
     groups.push(GroupCol {
         navs: Vec::new(),
         value: GroupValue::Computed(name.clone(), value),
+        keyed: false,
     });
     Ok(Level {
         groups,
@@ -358,7 +360,7 @@ fn level(
     entity: Entity,
     aggregation: &Transformation,
     input: &[(Vec<String>, Ty)],
-    group: impl Fn(&GroupPath) -> Result<GroupCol, BindError>,
+    group: impl Fn(&GroupPath) -> Result<Vec<GroupCol>, BindError>,
     aggregate: impl Fn(&AggregateItem) -> Result<AggregateCol, BindError>,
 ) -> Result<Level, BindError> {
     let (paths, rollups, items) = match aggregation {
@@ -371,8 +373,15 @@ fn level(
         // Only those two start a level.
         _ => (&[][..], &[][..], &[][..]),
     };
-    let groups = paths.iter().map(group).collect::<Result<Vec<_>, _>>()?;
-    let sets = grouping_sets(paths.len(), rollups)?;
+    // Each path's groups: one for a property, one per property of a navigation.
+    let mut groups = Vec::new();
+    let mut spans = Vec::new();
+    for p in paths {
+        let start = groups.len();
+        groups.extend(group(p)?);
+        spans.push(start..groups.len());
+    }
+    let sets = grouping_sets(&spans, rollups)?;
     let mut columns: Vec<(Vec<String>, Ty)> = groups
         .iter()
         .map(|g| {
@@ -413,25 +422,28 @@ fn level(
 /// Most groupings a groupby's rollups may make.
 const MAX_GROUPING_SETS: usize = 64;
 
-/// The groupings `rollups` make of `paths` groups (Data Aggregation 3.2.3.2): for each
+/// The groupings `rollups` make of the groups of the paths `spans` (Data Aggregation 3.2.3.2): for each
 /// rollup, all its levels, then one fewer, down to the first (or none, with `$all`); one
 /// grouping per combination, finest first. Empty without rollups: one grouping by all.
 fn grouping_sets(
-    paths: usize,
+    spans: &[std::ops::Range<usize>],
     rollups: &[odata_parser::Rollup],
 ) -> Result<Vec<Vec<bool>>, BindError> {
     if rollups.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sets = vec![vec![true; paths]];
+    let groups = spans.last().map_or(0, |s| s.end);
+    let mut sets = vec![vec![true; groups]];
     for r in rollups {
         let lowest = if r.all { r.start } else { r.start + 1 };
         let mut next = Vec::new();
         for set in &sets {
             for kept in (lowest..=r.end).rev() {
                 let mut s: Vec<bool> = set.clone();
-                for present in &mut s[kept..r.end] {
-                    *present = false;
+                for span in spans.get(kept..r.end).unwrap_or_default() {
+                    for present in s.get_mut(span.clone()).unwrap_or_default() {
+                        *present = false;
+                    }
                 }
                 next.push(s);
             }
@@ -504,36 +516,50 @@ fn regroup(
     p: &GroupPath,
     inner: &[GroupCol],
     columns: &[(Vec<String>, Ty)],
-) -> Result<GroupCol, BindError> {
-    let index = columns
+) -> Result<Vec<GroupCol>, BindError> {
+    let starts = |path: &[String]| {
+        path.len() >= p.segments.len()
+            && path
+                .iter()
+                .zip(&p.segments)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+    };
+    let exact = columns
         .iter()
-        .position(|(path, _)| {
-            path.len() == p.segments.len()
-                && path
-                    .iter()
-                    .zip(&p.segments)
-                    .all(|(a, b)| a.eq_ignore_ascii_case(b))
-        })
-        .ok_or_else(|| {
-            let has: Vec<String> = columns.iter().map(|(c, _)| c.join("/")).collect();
-            BindError::invalid(
-                OPTION,
-                Some(p.pos.0),
-                format!(
-                    "`{}` is not a property of the aggregated result; it has {}",
-                    p.segments.join("/"),
-                    has.join(", ")
+        .position(|(path, _)| path.len() == p.segments.len() && starts(path));
+    // A navigation names every column under it.
+    let found: Vec<usize> = match exact {
+        Some(index) => vec![index],
+        None => (0..columns.len())
+            .filter(|&i| starts(&columns[i].0))
+            .collect(),
+    };
+    if found.is_empty() {
+        let has: Vec<String> = columns.iter().map(|(c, _)| c.join("/")).collect();
+        return Err(BindError::invalid(
+            OPTION,
+            Some(p.pos.0),
+            format!(
+                "`{}` is not a property of the aggregated result; it has {}",
+                p.segments.join("/"),
+                has.join(", ")
+            ),
+        ));
+    }
+    Ok(found
+        .into_iter()
+        .map(|index| {
+            let (path, ty) = &columns[index];
+            GroupCol {
+                navs: inner.get(index).map(|g| g.navs.clone()).unwrap_or_default(),
+                value: GroupValue::Computed(
+                    path.last().cloned().unwrap_or_default(),
+                    TExpr::Column { index, ty: *ty },
                 ),
-            )
-        })?;
-    let (path, ty) = &columns[index];
-    Ok(GroupCol {
-        navs: inner.get(index).map(|g| g.navs.clone()).unwrap_or_default(),
-        value: GroupValue::Computed(
-            path.last().cloned().unwrap_or_default(),
-            TExpr::Column { index, ty: *ty },
-        ),
-    })
+                keyed: inner.get(index).is_some_and(|g| g.keyed),
+            }
+        })
+        .collect())
 }
 
 /// `$select` over the result: the columns named, or under a named navigation
@@ -732,15 +758,20 @@ fn and(a: Option<TExpr>, b: TExpr) -> TExpr {
 }
 
 /// `Status/Description`: single-valued navigation, then a property; or a computed name.
-fn group(entity: Entity, p: &GroupPath, computed: &[ComputedProp]) -> Result<GroupCol, BindError> {
+fn group(
+    entity: Entity,
+    p: &GroupPath,
+    computed: &[ComputedProp],
+) -> Result<Vec<GroupCol>, BindError> {
     let err = |m: String| BindError::invalid(OPTION, Some(p.pos.0), m);
     if let [name] = p.segments.as_slice() {
         if entity.property(name).is_none() {
             if let Some(c) = computed.iter().find(|c| c.name == *name) {
-                return Ok(GroupCol {
+                return Ok(vec![GroupCol {
                     navs: Vec::new(),
                     value: GroupValue::Computed(c.name.clone(), c.expr.clone()),
-                });
+                    keyed: false,
+                }]);
             }
         }
     }
@@ -769,17 +800,38 @@ fn group(entity: Entity, p: &GroupPath, computed: &[ComputedProp]) -> Result<Gro
             .entity_type(nav.target)
             .ok_or_else(|| err("navigation target missing".into()))?;
     }
-    let prop = at.property(last).ok_or_else(|| {
-        err(if at.nav(last).is_some() {
-            format!("`{last}` is a navigation property: group by one of its properties, e.g. `{last}/...`")
-        } else {
-            format!("`{last}` is not a property of {}", at.name)
+    if let Some(prop) = at.property(last) {
+        return Ok(vec![GroupCol {
+            navs,
+            value: GroupValue::Prop(prop),
+            keyed: false,
+        }]);
+    }
+    let Some(nav) = at.nav(last) else {
+        return Err(err(format!("`{last}` is not a property of {}", at.name)));
+    };
+    if nav.many {
+        return Err(BindError::unsupported(
+            OPTION,
+            Some(p.pos.0),
+            format!("grouping by a collection (`{last}`) is not supported"),
+        ));
+    }
+    // The related entity as a whole (expanded by default, Data Aggregation 3.2.3.1): by
+    // every property of it, its key telling whether there is one.
+    navs.push(nav);
+    let target = MODEL
+        .entity_type(nav.target)
+        .ok_or_else(|| err("navigation target missing".into()))?;
+    Ok(target
+        .properties
+        .iter()
+        .map(|prop| GroupCol {
+            navs: navs.clone(),
+            value: GroupValue::Prop(prop),
+            keyed: target.key.contains(&prop.name),
         })
-    })?;
-    Ok(GroupCol {
-        navs,
-        value: GroupValue::Prop(prop),
-    })
+        .collect())
 }
 
 /// `value with method as alias`: `value` bound by `bind`; a bare path through the

@@ -175,7 +175,7 @@ impl Aggregation {
             if !self.returns(i) || !present {
                 continue;
             }
-            place(&mut root, &g.navs, g.name(), i);
+            place(&mut root, &g.navs, g.name(), i, g.keyed);
         }
         let groups = self.groups.len();
         for (j, a) in self.aggregates.iter().enumerate() {
@@ -187,8 +187,9 @@ impl Aggregation {
     }
 }
 
-/// Puts column `index` at `name` under the objects `navs` name, making them as needed.
-fn place(members: &mut Vec<(String, Layout)>, navs: &[Nav], name: &str, index: usize) {
+/// Puts column `index` at `name` under the objects `navs` name, making them as needed;
+/// a `keyed` column makes the object holding it null where it is null.
+fn place(members: &mut Vec<(String, Layout)>, navs: &[Nav], name: &str, index: usize, keyed: bool) {
     let Some((nav, rest)) = navs.split_first() else {
         if !members.iter().any(|(n, _)| n == name) {
             members.push((name.to_owned(), Layout::Column(index)));
@@ -198,21 +199,25 @@ fn place(members: &mut Vec<(String, Layout)>, navs: &[Nav], name: &str, index: u
     let at = match members.iter().position(|(n, _)| n == nav.name) {
         Some(at) => at,
         None => {
-            members.push((nav.name.to_owned(), Layout::Object(Vec::new())));
+            members.push((nav.name.to_owned(), Layout::Object(Vec::new(), None)));
             members.len() - 1
         }
     };
     // A name that is both a navigation and a value cannot come from the binder.
-    if let Layout::Object(inner) = &mut members[at].1 {
-        place(inner, rest, name, index);
+    if let Layout::Object(inner, null_with) = &mut members[at].1 {
+        if keyed && rest.is_empty() {
+            *null_with = Some(index);
+        }
+        place(inner, rest, name, index, keyed);
     }
 }
 
-/// A member of an aggregated row: a result column, or an object of members (a navigation).
+/// A member of an aggregated row: a result column, or an object of members (a
+/// navigation), null where the column given (the related entity's key) is.
 #[derive(Debug)]
 pub enum Layout {
     Column(usize),
-    Object(Vec<(String, Layout)>),
+    Object(Vec<(String, Layout)>, Option<usize>),
 }
 
 /// A grouping property, through single-valued navigation, or a value `compute(...)` named.
@@ -220,6 +225,9 @@ pub enum Layout {
 pub struct GroupCol {
     pub navs: Vec<Nav>,
     pub value: GroupValue,
+    /// The key of a navigation grouped by as a whole (`groupby((Status))`): where it is
+    /// null, there is no related entity, and the object is null.
+    pub keyed: bool,
 }
 
 #[derive(Debug)]

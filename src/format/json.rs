@@ -48,7 +48,7 @@ pub fn aggregate_context_fragment(ag: &Aggregation) -> String {
             .iter()
             .map(|(name, m)| match m {
                 Layout::Column(_) => name.clone(),
-                Layout::Object(inner) => format!("{name}({})", list(inner)),
+                Layout::Object(inner, _) => format!("{name}({})", list(inner)),
             })
             .collect();
         items.join(",")

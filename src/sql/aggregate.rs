@@ -585,7 +585,15 @@ impl Compiler {
                     });
                 }
                 // A related entity's grouped values are as transient as the row.
-                Layout::Object(inner) => self.object_json(q, ag, g, inner, null_id),
+                Layout::Object(inner, None) => self.object_json(q, ag, g, inner, null_id),
+                Layout::Object(inner, Some(key)) => {
+                    // SQLite's CASE may drop the object's JSON subtype: json() restores it.
+                    let sqlite = self.dialect == Dialect::Sqlite;
+                    q.sql(if sqlite { "json(" } else { "(" });
+                    q.sql(&format!("CASE WHEN {g}.c{key} IS NULL THEN NULL ELSE "));
+                    self.object_json(q, ag, g, inner, null_id);
+                    q.sql(" END)");
+                }
             }
         }
         m.finish();

@@ -184,7 +184,10 @@ pub(crate) fn container_annotations() -> Vec<Annotation> {
                         "identity",
                     ]),
                 ),
-                ("Rollup", Value::Enum("Aggregation.RollupType", "MultipleHierarchies")),
+                (
+                    "Rollup",
+                    Value::Enum("Aggregation.RollupType", "MultipleHierarchies"),
+                ),
             ],
         ),
     ]
