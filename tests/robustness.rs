@@ -867,7 +867,25 @@ impl Typed {
                 }
                 _ => groups.join(","),
             };
-            steps.push(format!("groupby(({paths}),aggregate({}))", aggs.join(",")));
+            // Sometimes a ranking per group first.
+            let per_group = match numeric.choose(&mut self.rng) {
+                Some(n) if self.chance(0.2) => {
+                    let n = n.name;
+                    let rank = *self.pick(&[
+                        "topcount(2,{})",
+                        "bottomcount(1,{})",
+                        "topsum(100,{})",
+                        "toppercent(50,{})",
+                        "orderby({} desc)/skip(1)/top(2)",
+                    ]);
+                    format!("{}/", rank.replace("{}", n))
+                }
+                _ => String::new(),
+            };
+            steps.push(format!(
+                "groupby(({paths}),{per_group}aggregate({}))",
+                aggs.join(",")
+            ));
         } else {
             steps.push(format!("aggregate({})", aggs.join(",")));
         }

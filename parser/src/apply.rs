@@ -8,14 +8,13 @@ use crate::ast::*;
 use crate::decode::Src;
 use crate::error::{commit, fail, found, ErrorKind, PErr, Res};
 use crate::expr::expr;
-use crate::lex::{bws, identifier, keyword};
+use crate::lex::{bws, identifier};
 use crate::options::{as_alias, compute_item, list, order_item, unsigned, word_then_name};
 use crate::search::search;
 
 /// Transformations the specification defines that this parser does not take.
 const DECLINED: &[&str] = &[
     "concat",
-    "compute",
     "expand",
     "nest",
     "join",
@@ -92,44 +91,15 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
             let (r, (paths, rollups)) = group_paths(c, r)?;
             let (r, _) = close(r)?;
             let r = bws(r);
-            let (r, aggregate) = match r.strip_prefix(',') {
-                Some(after) => {
-                    let after = bws(after);
-                    if keyword(after, "aggregate").is_err() {
-                        if let Ok((_, other)) = identifier(after) {
-                            // Transformations per group: valid, not taken here.
-                            let lower = other.to_ascii_lowercase();
-                            if DECLINED.contains(&lower.as_str())
-                                || [
-                                    "filter",
-                                    "search",
-                                    "compute",
-                                    "groupby",
-                                    "orderby",
-                                    "skip",
-                                    "top",
-                                    "topcount",
-                                    "bottomcount",
-                                    "topsum",
-                                    "bottomsum",
-                                    "toppercent",
-                                    "bottompercent",
-                                    "identity",
-                                ]
-                                .contains(&lower.as_str())
-                            {
-                                return declined(after, &format!("`{other}` inside groupby"));
-                            }
-                        }
-                    }
-                    let (r, _) = commit(keyword(after, "aggregate"), |at| {
-                        format!("expected `aggregate(...)` in groupby, found {}", found(at))
-                    })?;
-                    let (r, _) = open(r, "aggregate")?;
-                    let (r, items) = list(c, r, aggregate_item)?;
-                    close(r).map(|(r, _)| (r, items))?
-                }
+            let (r, sequence) = match r.strip_prefix(',') {
+                Some(after) => apply(c, bws(after))?,
                 None => (r, Vec::new()),
+            };
+            // The usual form, one aggregate per group, apart from the rest.
+            let (aggregate, per_group) = match <[_; 1]>::try_from(sequence) {
+                Ok([Transformation::Aggregate(items)]) => (items, Vec::new()),
+                Ok([other]) => (Vec::new(), vec![other]),
+                Err(sequence) => (Vec::new(), sequence),
             };
             let (r, _) = close(r)?;
             Ok((
@@ -138,6 +108,7 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
                     paths,
                     rollups,
                     aggregate,
+                    per_group,
                 },
             ))
         }

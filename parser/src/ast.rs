@@ -176,11 +176,14 @@ pub enum Transformation {
     /// `aggregate(item, ...)`
     Aggregate(Vec<AggregateItem>),
     /// `groupby((path, ...))` or `groupby((path, ...), aggregate(item, ...))`; the
-    /// levels of a `rollup(...)` among the paths stand in `paths` in their place.
+    /// levels of a `rollup(...)` among the paths stand in `paths` in their place. Any
+    /// other transformations applied to each group are `per_group` (then `aggregate`
+    /// is empty).
     GroupBy {
         paths: Vec<GroupPath>,
         rollups: Vec<Rollup>,
         aggregate: Vec<AggregateItem>,
+        per_group: Vec<Transformation>,
     },
     /// `orderby(expr [asc|desc], ...)`
     OrderBy(Vec<OrderItem>),

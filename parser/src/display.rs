@@ -472,6 +472,7 @@ impl Display for Transformation {
                 paths,
                 rollups,
                 aggregate,
+                per_group,
             } => {
                 f.write_str("groupby((")?;
                 for (n, p) in paths.iter().enumerate() {
@@ -496,6 +497,10 @@ impl Display for Transformation {
                     f.write_str(",aggregate(")?;
                     comma_list(f, aggregate)?;
                     f.write_char(')')?;
+                }
+                for (n, t) in per_group.iter().enumerate() {
+                    f.write_char(if n == 0 { ',' } else { '/' })?;
+                    write!(f, "{t}")?;
                 }
                 f.write_char(')')
             }

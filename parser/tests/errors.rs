@@ -112,7 +112,7 @@ fn apply_declines_the_transformations_it_does_not_take() {
         ErrorKind::Syntax
     );
     assert_eq!(
-        err("Contacts?$apply=groupby((Name),topcount(1,Value))").kind,
+        err("Contacts?$apply=groupby((Name),concat(identity,identity))").kind,
         ErrorKind::NotImplemented
     );
     assert_eq!(

@@ -21,7 +21,8 @@ pub(super) fn bind(
 ) -> Result<Target, BindError> {
     let entity = read.entity;
     let aliases = &o.aliases;
-    let apply = &ranked(apply);
+    let (apply, per_group) = lift_per_group(&ranked(apply))?;
+    let apply = &apply;
     let split = apply.iter().position(is_aggregation).unwrap_or(apply.len());
     let (before, rest) = apply.split_at(split);
     let mut pre = None;
@@ -164,10 +165,6 @@ pub(super) fn bind(
         search: searched,
         ..Shape::default()
     };
-    let mut input = AggregationInput::Entities {
-        read,
-        window: pre_window,
-    };
     let mut level = level(
         entity,
         aggregation,
@@ -181,6 +178,23 @@ pub(super) fn bind(
             })
         },
     )?;
+    if let (true, Some(w)) = (per_group.window, &mut pre_window) {
+        if w.cut.is_some() && (w.skip > 0 || w.top.is_some()) {
+            return Err(BindError::unsupported(
+                OPTION,
+                None,
+                "skip and top after topsum and its kin per group are not supported",
+            ));
+        }
+        w.partition = Some(level.groups.len());
+    }
+    if per_group.entities {
+        entities_of_groups(&mut level, entity, &computed)?;
+    }
+    let mut input = AggregationInput::Entities {
+        read,
+        window: pre_window,
+    };
     // What follows the first level: filters and windows over a level's result, and the
     // levels after it (each compute item one of its own, so that the next may name it);
     // `$compute` computes over the last. `steps[i]` follow level `i`, `levels[i]` starts
@@ -368,6 +382,7 @@ fn level(
             paths,
             rollups,
             aggregate,
+            ..
         } => (paths.as_slice(), rollups.as_slice(), aggregate.as_slice()),
         Transformation::Aggregate(items) => (&[][..], &[][..], items.as_slice()),
         // Only those two start a level.
@@ -618,6 +633,145 @@ fn order_items(
         }
     }
     Ok(out)
+}
+
+/// `groupby((G),T)` without an aggregate in `T`: each group's entities themselves, so
+/// the level has every property (and computed value) besides the groups.
+fn entities_of_groups(
+    level: &mut Level,
+    entity: Entity,
+    computed: &[ComputedProp],
+) -> Result<(), BindError> {
+    if !level.sets.is_empty() {
+        return Err(BindError::unsupported(
+            OPTION,
+            None,
+            "rollup with transformations per group but no aggregate is not supported",
+        ));
+    }
+    let grouped = |name: &str| {
+        level
+            .groups
+            .iter()
+            .any(|g| g.navs.is_empty() && g.name() == name)
+    };
+    let mut more = Vec::new();
+    for prop in entity.properties.iter().filter(|p| !grouped(p.name)) {
+        more.push(GroupCol {
+            navs: Vec::new(),
+            value: GroupValue::Prop(prop),
+            keyed: false,
+        });
+    }
+    for c in computed.iter().filter(|c| !grouped(&c.name)) {
+        more.push(GroupCol {
+            navs: Vec::new(),
+            value: GroupValue::Computed(c.name.clone(), c.expr.clone()),
+            keyed: false,
+        });
+    }
+    for g in more {
+        level.columns.push((vec![g.name().to_owned()], g.ty()));
+        level.groups.push(g);
+    }
+    Ok(())
+}
+
+/// What the transformations of a `groupby((paths),...)` applied to each group made of
+/// the first one.
+#[derive(Clone, Copy, Default)]
+struct PerGroup {
+    /// Its `orderby`/`skip`/`top` or `topsum`-like run: the window before the grouping,
+    /// per group.
+    window: bool,
+    /// No `aggregate`: each group's entities themselves.
+    entities: bool,
+}
+
+/// Lifts the transformations each group of the first groupby takes into the sequence:
+/// `groupby((G),filter(f)/topcount(n,v)/aggregate(a))/filter(g)` is
+/// `filter(f)/topcount(n,v)/groupby((G),aggregate(a))/filter(g)` with the ranking per
+/// group (Data Aggregation 3.2.3.1: a filter or compute keeps or extends instances one by
+/// one; one aggregate per group makes one row per group).
+fn lift_per_group(apply: &[Transformation]) -> Result<(Vec<Transformation>, PerGroup), BindError> {
+    let first = apply.iter().position(is_aggregation);
+    let Some(at) = first else {
+        return Ok((apply.to_vec(), PerGroup::default()));
+    };
+    let declined = |what: String| Err(BindError::unsupported(OPTION, None, what));
+    for t in &apply[at + 1..] {
+        if matches!(t, Transformation::GroupBy { per_group, .. } if !per_group.is_empty()) {
+            return declined("transformations per group in a groupby after another groupby or aggregate are not supported".into());
+        }
+    }
+    let Transformation::GroupBy {
+        paths,
+        rollups,
+        per_group,
+        ..
+    } = &apply[at]
+    else {
+        return Ok((apply.to_vec(), PerGroup::default()));
+    };
+    if per_group.is_empty() {
+        return Ok((apply.to_vec(), PerGroup::default()));
+    }
+    let windowed = |t: &Transformation| {
+        matches!(
+            t,
+            Transformation::OrderBy(_)
+                | Transformation::Skip(_)
+                | Transformation::Top(_)
+                | Transformation::TopSum { .. }
+        )
+    };
+    let sequence = ranked(per_group);
+    let mut instance = Vec::new();
+    let mut window = Vec::new();
+    let mut aggregate = None;
+    let mut after = Vec::new();
+    for t in &sequence {
+        match t {
+            Transformation::Aggregate(items) if aggregate.is_none() => aggregate = Some(items.clone()),
+            Transformation::Filter(_) | Transformation::Compute(_) if aggregate.is_some() => {
+                after.push(t.clone())
+            }
+            Transformation::Filter(_) | Transformation::Compute(_) | Transformation::Search(_)
+                if window.is_empty() && aggregate.is_none() =>
+            {
+                instance.push(t.clone())
+            }
+            t if windowed(t) && aggregate.is_none() => window.push(t.clone()),
+            t => {
+                return declined(format!(
+                    "`{t}` per group, in this place, is not supported: each group takes filter, search and compute, then orderby, skip, top and their kin, then aggregate, then filter and compute"
+                ))
+            }
+        }
+    }
+    if !window.is_empty() && apply[..at].iter().any(windowed) {
+        return declined(
+            "orderby, skip, top and their kin both before a groupby and per group are not supported".into(),
+        );
+    }
+    let mut out: Vec<Transformation> = apply[..at].to_vec();
+    out.extend(instance);
+    out.extend(window.iter().cloned());
+    out.push(Transformation::GroupBy {
+        paths: paths.clone(),
+        rollups: rollups.clone(),
+        aggregate: aggregate.clone().unwrap_or_default(),
+        per_group: Vec::new(),
+    });
+    out.extend(after);
+    out.extend(apply[at + 1..].iter().cloned());
+    Ok((
+        out,
+        PerGroup {
+            window: !window.is_empty(),
+            entities: aggregate.is_none(),
+        },
+    ))
 }
 
 /// `topcount(n,e)` and `bottomcount(n,e)` as what they are: `orderby(e desc)/top(n)` and

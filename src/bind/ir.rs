@@ -123,6 +123,10 @@ pub struct Window {
     /// value, nulls last) kept while the values before them add up to less than the
     /// amount; `skip` and `top` then count the rows kept.
     pub cut: Option<Cut>,
+    /// Over the entities, per group of the aggregation they feed
+    /// (`groupby((G),topcount(n,v)/...)`): the rows each group of its first `n` groups
+    /// keeps.
+    pub partition: Option<usize>,
 }
 
 /// The amount a `topsum`-like window's values must reach.

@@ -124,7 +124,7 @@ impl Compiler {
                         if !ag.sets.is_empty() {
                             ties.push("gs".into());
                         }
-                        self.cut(q, rows, cut, w, &ties);
+                        self.cut(q, rows, cut, w, &ties, &[]);
                     }
                     None => {
                         let k = self.alias();
@@ -399,7 +399,19 @@ impl Compiler {
             self.expr(&mut q, &c.value, &scopes);
             q.sql(" AS w");
         }
-        if ag.aggregates.iter().any(|a| !a.through.is_empty()) || cut.is_some() {
+        let partition = pre_window.and_then(|w| w.partition);
+        if let (Some(w), Some(_), None) = (pre_window, partition, cut) {
+            // The values each group's entities are ranked by.
+            for (n, (e, _)) in w.orderby.iter().enumerate() {
+                sep(&mut q);
+                self.expr(&mut q, e, &scopes);
+                q.sql(&format!(" AS o{n}"));
+            }
+        }
+        if ag.aggregates.iter().any(|a| !a.through.is_empty())
+            || cut.is_some()
+            || partition.is_some()
+        {
             sep(&mut q);
             self.key_column(&mut q, read.entity, t);
             q.sql(" AS k");
@@ -411,16 +423,58 @@ impl Compiler {
         q.append(joins);
         q.sql(" WHERE ");
         self.filters(&mut q, read, t);
+        let groups: Vec<String> = (0..partition.unwrap_or(0))
+            .map(|i| format!("c{i}"))
+            .collect();
         if let Some((w, c)) = cut {
             let mut kept = Sql::new();
-            self.cut(&mut kept, q, c, w, &["k".to_owned()]);
+            self.cut(&mut kept, q, c, w, &["k".to_owned()], &groups);
             return kept;
+        }
+        if let (Some(w), Some(_)) = (pre_window, partition) {
+            return self.ranked_per_group(q, w, &groups);
         }
         if let Some(w) = pre_window {
             // The entity key last, so the rows kept are the same on both databases.
             let order = crate::plan::order_keys(&w.orderby, read.entity);
             self.order_by(&mut q, &order, t);
             limit(&mut q, w);
+        }
+        q
+    }
+
+    /// The entity rows `rows` (with order values `o0..` and key `k`) each group of
+    /// `groups` keeps of `w`: numbered within the group in the window's order (OData's:
+    /// nulls first ascending), the entity key last.
+    fn ranked_per_group(&mut self, rows: Sql, w: &Window, groups: &[String]) -> Sql {
+        let (x, y) = (self.alias(), self.alias());
+        let mut q = Sql::new();
+        q.sql("SELECT * FROM (SELECT ")
+            .sql(&x)
+            .sql(".*, row_number() OVER (");
+        for (n, g) in groups.iter().enumerate() {
+            q.sql(if n == 0 { "PARTITION BY " } else { ", " });
+            q.sql(&x).sql(".").sql(g);
+        }
+        q.sql(" ORDER BY ");
+        for (n, (_, desc)) in w.orderby.iter().enumerate() {
+            let o = format!("{x}.o{n}");
+            let dir = if *desc { " DESC" } else { "" };
+            q.sql(&format!(
+                "(CASE WHEN {o} IS NULL THEN 0 ELSE 1 END){dir}, {o}{dir}, "
+            ));
+        }
+        q.sql(&x)
+            .sql(".k) AS rn FROM (")
+            .append(rows)
+            .sql(") ")
+            .sql(&x);
+        q.sql(") ").sql(&y).sql(" WHERE ").sql(&y).sql(".rn > ");
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        q.bind_int(int(w.skip));
+        if let Some(top) = w.top {
+            q.sql(" AND ").sql(&y).sql(".rn <= ");
+            q.bind_int(int(w.skip.saturating_add(top)));
         }
         q
     }

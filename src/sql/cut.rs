@@ -17,19 +17,37 @@ const SQLITE_DECIMAL_PLACES: u32 = 6;
 impl Compiler {
     /// `SELECT * FROM (rows with running sums) c WHERE kept`, then `w`'s skip and top in
     /// the cut's order. `rows` has the value as column `w`; `ties` name its columns that
-    /// order rows of equal value (the entity key, or the groups).
-    pub(super) fn cut(&mut self, q: &mut Sql, rows: Sql, cut: &Cut, w: &Window, ties: &[String]) {
+    /// order rows of equal value (the entity key, or the groups); `groups` name those
+    /// whose every value combination is cut on its own.
+    pub(super) fn cut(
+        &mut self,
+        q: &mut Sql,
+        rows: Sql,
+        cut: &Cut,
+        w: &Window,
+        ties: &[String],
+        groups: &[String],
+    ) {
         let (x, c) = (self.alias(), self.alias());
         let term = self.summand(cut.value.ty(), &format!("{x}.w"));
         q.sql("SELECT * FROM (SELECT ")
             .sql(&x)
             .sql(".*, sum(")
             .sql(&term);
-        q.sql(") OVER (");
+        let partition: String = groups
+            .iter()
+            .enumerate()
+            .map(|(n, g)| format!("{}{x}.{g}", if n == 0 { "PARTITION BY " } else { ", " }))
+            .collect();
+        q.sql(") OVER (").sql(&partition).sql(" ");
         order(q, cut, &x, ties);
         q.sql(" ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS wb");
         if cut.percent {
-            q.sql(", sum(").sql(&term).sql(") OVER () AS wt");
+            q.sql(", sum(")
+                .sql(&term)
+                .sql(") OVER (")
+                .sql(&partition)
+                .sql(") AS wt");
         }
         q.sql(" FROM (").append(rows).sql(") ").sql(&x);
         q.sql(") ")
