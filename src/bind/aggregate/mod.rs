@@ -1,0 +1,384 @@
+//! `$apply`: filters, searches and computed values, then one run of `orderby`/`skip`/`top`
+//! (or a `topsum`-like cut first in it) over the entities, before an aggregation; a
+//! `groupby` or `aggregate`, filters after it and one run of `orderby`/`skip`/`top`
+//! (with filters after that), and so on for each further `groupby` or `aggregate`,
+//! which groups the result before it; then `$filter`, `$orderby`, `$top`, `$skip` and
+//! `$count` over the last result. Only filters (no aggregation) are a plain read with
+//! those filters.
+
+use super::error::BindError;
+use super::expr::ExprBinder;
+use super::ir::*;
+use crate::model::{EdmType, MODEL};
+use odata_parser::{AggregateItem, AggregateMethod, GroupPath, QueryOptions, Transformation};
+
+mod levels;
+mod per_group;
+mod windows;
+
+use levels::{aggregate, compute_level, group, level, regroup, Level};
+use per_group::{entities_of_groups, lift_per_group};
+use windows::{cut_step, ranked, steps_after, window_step};
+
+const OPTION: &str = "$apply";
+
+pub(super) fn bind(
+    read: Read,
+    o: &QueryOptions,
+    apply: &[Transformation],
+) -> Result<Target, BindError> {
+    let entity = read.entity;
+    let aliases = &o.aliases;
+    let (apply, per_group) = lift_per_group(&ranked(apply))?;
+    let apply = &apply;
+    let split = apply.iter().position(is_aggregation).unwrap_or(apply.len());
+    let (before, rest) = apply.split_at(split);
+    let mut pre = None;
+    // `search(...)` steps: the entities `$search` with all their terms would find.
+    let mut searched: Option<odata_parser::SearchExpr> = None;
+    // Values `compute(...)` names, each usable by the steps after it.
+    let mut computed: Vec<ComputedProp> = Vec::new();
+    // `orderby`/`skip`/`top` over the entities: the ones the aggregation then takes.
+    let mut pre_window: Option<Window> = None;
+    for t in before {
+        if pre_window.is_some()
+            && matches!(
+                t,
+                Transformation::Filter(_) | Transformation::Compute(_) | Transformation::Search(_)
+            )
+        {
+            return Err(BindError::unsupported(
+                OPTION,
+                None,
+                "before groupby or aggregate, filter, search and compute come before orderby, skip and top",
+            ));
+        }
+        match t {
+            Transformation::OrderBy(_) | Transformation::Skip(_) | Transformation::Top(_) => {
+                let w = pre_window.get_or_insert_with(Window::default);
+                let keys = |items: &[odata_parser::OrderItem]| {
+                    order_items(items, |e| {
+                        ExprBinder::new(OPTION, aliases, entity)
+                            .with_computed(&computed)
+                            .expr(e)
+                    })
+                };
+                window_step(w, t, keys)?;
+            }
+            Transformation::TopSum { .. } => {
+                let w = pre_window.get_or_insert_with(Window::default);
+                cut_step(w, t, |e| {
+                    ExprBinder::new(OPTION, aliases, entity)
+                        .with_computed(&computed)
+                        .expr(e)
+                })?;
+            }
+            Transformation::Filter(e) => {
+                let f = ExprBinder::new(OPTION, aliases, entity)
+                    .with_computed(&computed)
+                    .predicate(e)?;
+                pre = Some(and(pre, f));
+            }
+            Transformation::Compute(items) => {
+                super::shape::compute_into(OPTION, entity, items, aliases, None, &mut computed)?;
+            }
+            Transformation::Search(e) => {
+                // Checked as `$search` is: no term may hold U+0000.
+                super::search(&Some(e.clone()))?;
+                let e = e.clone();
+                searched = Some(match searched.take() {
+                    Some(s) => odata_parser::SearchExpr::And(Box::new(s), Box::new(e)),
+                    None => e,
+                });
+            }
+            _ => {}
+        }
+    }
+    let Some((aggregation, after)) = rest.split_first() else {
+        if !computed.is_empty() {
+            return Err(BindError::unsupported(
+                OPTION,
+                None,
+                "compute() without groupby or aggregate is not supported; use $compute",
+            ));
+        }
+        // Only filters: the entities themselves, filtered before $filter.
+        let mut read = read;
+        if let Some(f) = pre {
+            read.shape.filter = Some(match read.shape.filter.take() {
+                Some(g) => TExpr::And(Box::new(f), Box::new(g)),
+                None => f,
+            });
+        }
+        if let Some(w) = pre_window {
+            if w.cut.is_some() {
+                return Err(BindError::unsupported(
+                    OPTION,
+                    None,
+                    "topsum, bottomsum, toppercent and bottompercent are taken before or after groupby or aggregate, not alone",
+                ));
+            }
+            let shape = &mut read.shape;
+            if shape.top.is_some()
+                || shape.skip.is_some()
+                || !shape.orderby.is_empty()
+                || !w.reorder.is_empty()
+            {
+                return Err(BindError::unsupported(
+                    OPTION,
+                    None,
+                    "orderby, skip and top over the entities are taken alone: without $orderby, $skip, $top or a second orderby",
+                ));
+            }
+            shape.orderby = w.orderby;
+            shape.skip = (w.skip > 0).then_some(w.skip);
+            shape.top = w.top;
+        }
+        if let Some(s) = searched {
+            read.shape.search = Some(match read.shape.search.take() {
+                Some(t) => odata_parser::SearchExpr::And(Box::new(s), Box::new(t)),
+                None => s,
+            });
+        }
+        return Ok(Target::Entities(read));
+    };
+    if read.single {
+        return Err(BindError::invalid(
+            OPTION,
+            None,
+            "groupby and aggregate need a collection",
+        ));
+    }
+    for (name, set) in [
+        ("$expand", o.expand.is_some()),
+        ("$search", o.search.is_some()),
+    ] {
+        if set {
+            return Err(BindError::unsupported(
+                name,
+                None,
+                format!("{name} together with groupby or aggregate is not supported"),
+            ));
+        }
+    }
+    let mut read = read;
+    // What the read brings is the path's `$filter(...)` segments: the collection the
+    // transformations start from.
+    let start = match (read.shape.filter.take(), pre) {
+        (Some(path), Some(f)) => Some(TExpr::And(Box::new(path), Box::new(f))),
+        (path, f) => path.or(f),
+    };
+    read.shape = Shape {
+        filter: start,
+        search: searched,
+        ..Shape::default()
+    };
+    let mut level = level(
+        entity,
+        aggregation,
+        &[],
+        |p| group(entity, p, &computed),
+        |item| {
+            aggregate(item, Some(entity), |e| {
+                ExprBinder::new(OPTION, aliases, entity)
+                    .with_computed(&computed)
+                    .expr(e)
+            })
+        },
+    )?;
+    if let (true, Some(w)) = (per_group.window, &mut pre_window) {
+        if w.cut.is_some() && (w.skip > 0 || w.top.is_some()) {
+            return Err(BindError::unsupported(
+                OPTION,
+                None,
+                "skip and top after topsum and its kin per group are not supported",
+            ));
+        }
+        w.partition = Some(level.groups.len());
+    }
+    if per_group.entities {
+        entities_of_groups(&mut level, entity, &computed)?;
+    }
+    let mut input = AggregationInput::Entities {
+        read,
+        window: pre_window,
+    };
+    // What follows the first level: filters and windows over a level's result, and the
+    // levels after it (each compute item one of its own, so that the next may name it);
+    // `$compute` computes over the last. `steps[i]` follow level `i`, `levels[i]` starts
+    // level `i + 1`.
+    let mut steps: Vec<Vec<&Transformation>> = vec![Vec::new()];
+    let mut levels: Vec<Next> = Vec::new();
+    for t in after {
+        let starts: Vec<Next> = match t {
+            Transformation::Compute(items) => {
+                items.iter().map(|c| Next::Compute(c, OPTION)).collect()
+            }
+            t if is_aggregation(t) => vec![Next::Level(t)],
+            t => {
+                if let Some(last) = steps.last_mut() {
+                    last.push(t);
+                }
+                continue;
+            }
+        };
+        for n in starts {
+            levels.push(n);
+            steps.push(Vec::new());
+        }
+    }
+    for c in o.compute.as_deref().unwrap_or_default() {
+        levels.push(Next::Compute(c, "$compute"));
+        steps.push(Vec::new());
+    }
+    let mut levels = levels.into_iter();
+    for steps in steps {
+        let columns = level.columns;
+        let over = |option| ExprBinder::new(option, aliases, entity).over_results(columns.clone());
+        let (mut filter, mut window) = steps_after(&steps, &over)?;
+        let Some(stage) = levels.next() else {
+            if let Some(e) = &o.filter {
+                let f = over("$filter").predicate(e)?;
+                match &mut window {
+                    Some(w) => w.then = Some(and(w.then.take(), f)),
+                    None => filter = Some(and(filter, f)),
+                }
+            }
+            let orderby = order_items(o.orderby.as_deref().unwrap_or_default(), |e| {
+                over("$orderby").expr(e)
+            })?;
+            let select = o
+                .select
+                .as_deref()
+                .map(|items| select(items, &columns))
+                .transpose()?
+                .flatten();
+            return Ok(Target::Aggregated(Aggregation {
+                input,
+                groups: level.groups,
+                aggregates: level.aggregates,
+                sets: level.sets,
+                filter,
+                window,
+                orderby,
+                top: o.top,
+                skip: o.skip,
+                count: o.count.unwrap_or(false),
+                select,
+            }));
+        };
+        // Another level: this one's result is its input.
+        let inner = Aggregation {
+            input,
+            groups: level.groups,
+            aggregates: level.aggregates,
+            sets: level.sets,
+            filter,
+            window,
+            orderby: Vec::new(),
+            top: None,
+            skip: None,
+            count: false,
+            select: None,
+        };
+        level = match stage {
+            Next::Compute(item, option) => {
+                compute_level(entity, item, &inner.groups, &columns, over(option))?
+            }
+            Next::Level(t) => self::level(
+                entity,
+                t,
+                &columns,
+                |p| regroup(p, &inner.groups, &columns),
+                |item| aggregate(item, None, |e| over(OPTION).expr(e)),
+            )?,
+        };
+        input = AggregationInput::Grouped(Box::new(inner));
+    }
+    // `steps` has one more entry than `levels`: the loop returns at its last.
+    Err(BindError::invalid(
+        OPTION,
+        None,
+        "expected a transformation",
+    ))
+}
+
+/// What starts a level after the first.
+enum Next<'a> {
+    /// A groupby or aggregate over the level before.
+    Level(&'a Transformation),
+    /// One item of a `compute` (or of `$compute`, the option named).
+    Compute(&'a odata_parser::ComputeItem, &'static str),
+}
+
+fn is_aggregation(t: &Transformation) -> bool {
+    matches!(
+        t,
+        Transformation::Aggregate(_) | Transformation::GroupBy { .. }
+    )
+}
+
+/// `$select` over the result: the columns named, or under a named navigation
+/// (`Status` for `Status/Description`); `None` for `*`.
+fn select(
+    items: &[odata_parser::SelectItem],
+    columns: &[(Vec<String>, Ty)],
+) -> Result<Option<Vec<usize>>, BindError> {
+    use odata_parser::SelectItem;
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            SelectItem::Star => return Ok(None),
+            SelectItem::AllOperations(_) => {}
+            SelectItem::Path { path, options, pos } => {
+                super::shape::no_nested_select_options(options, pos.0)?;
+                let under = |c: &Vec<String>| {
+                    c.len() >= path.len()
+                        && c.iter().zip(path).all(|(a, b)| a.eq_ignore_ascii_case(b))
+                };
+                let found: Vec<usize> = (0..columns.len())
+                    .filter(|&i| under(&columns[i].0))
+                    .collect();
+                if found.is_empty() {
+                    return Err(BindError::invalid(
+                        "$select",
+                        Some(pos.0),
+                        format!(
+                            "`{}` is not a property of the aggregated result",
+                            path.join("/")
+                        ),
+                    ));
+                }
+                for i in found {
+                    if !out.contains(&i) {
+                        out.push(i);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// The order keys of `items`, each bound by `bind`; a literal orders nothing and is
+/// left out.
+fn order_items(
+    items: &[odata_parser::OrderItem],
+    bind: impl Fn(&odata_parser::Expr) -> Result<TExpr, BindError>,
+) -> Result<Vec<(TExpr, bool)>, BindError> {
+    let mut out = Vec::new();
+    for item in items {
+        let t = bind(&item.expr)?;
+        if !matches!(t, TExpr::Lit(_)) {
+            out.push((t, item.desc));
+        }
+    }
+    Ok(out)
+}
+
+fn and(a: Option<TExpr>, b: TExpr) -> TExpr {
+    match a {
+        Some(a) => TExpr::And(Box::new(a), Box::new(b)),
+        None => b,
+    }
+}

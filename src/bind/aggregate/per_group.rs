@@ -1,0 +1,144 @@
+//! A groupby's transformations per group, lifted into the sequence around it.
+
+use super::*;
+
+/// `groupby((G),T)` without an aggregate in `T`: each group's entities themselves, so
+/// the level has every property (and computed value) besides the groups.
+pub(super) fn entities_of_groups(
+    level: &mut Level,
+    entity: Entity,
+    computed: &[ComputedProp],
+) -> Result<(), BindError> {
+    if !level.sets.is_empty() {
+        return Err(BindError::unsupported(
+            OPTION,
+            None,
+            "rollup with transformations per group but no aggregate is not supported",
+        ));
+    }
+    let grouped = |name: &str| {
+        level
+            .groups
+            .iter()
+            .any(|g| g.navs.is_empty() && g.name() == name)
+    };
+    let mut more = Vec::new();
+    for prop in entity.properties.iter().filter(|p| !grouped(p.name)) {
+        more.push(GroupCol {
+            navs: Vec::new(),
+            value: GroupValue::Prop(prop),
+            keyed: false,
+        });
+    }
+    for c in computed.iter().filter(|c| !grouped(&c.name)) {
+        more.push(GroupCol {
+            navs: Vec::new(),
+            value: GroupValue::Computed(c.name.clone(), c.expr.clone()),
+            keyed: false,
+        });
+    }
+    for g in more {
+        level.columns.push((vec![g.name().to_owned()], g.ty()));
+        level.groups.push(g);
+    }
+    Ok(())
+}
+
+/// What the transformations of a `groupby((paths),...)` applied to each group made of
+/// the first one.
+#[derive(Clone, Copy, Default)]
+pub(super) struct PerGroup {
+    /// Its `orderby`/`skip`/`top` or `topsum`-like run: the window before the grouping,
+    /// per group.
+    pub(super) window: bool,
+    /// No `aggregate`: each group's entities themselves.
+    pub(super) entities: bool,
+}
+
+/// Lifts the transformations each group of the first groupby takes into the sequence:
+/// `groupby((G),filter(f)/topcount(n,v)/aggregate(a))/filter(g)` is
+/// `filter(f)/topcount(n,v)/groupby((G),aggregate(a))/filter(g)` with the ranking per
+/// group (Data Aggregation 3.2.3.1: a filter or compute keeps or extends instances one by
+/// one; one aggregate per group makes one row per group).
+pub(super) fn lift_per_group(
+    apply: &[Transformation],
+) -> Result<(Vec<Transformation>, PerGroup), BindError> {
+    let first = apply.iter().position(is_aggregation);
+    let Some(at) = first else {
+        return Ok((apply.to_vec(), PerGroup::default()));
+    };
+    let declined = |what: String| Err(BindError::unsupported(OPTION, None, what));
+    for t in &apply[at + 1..] {
+        if matches!(t, Transformation::GroupBy { per_group, .. } if !per_group.is_empty()) {
+            return declined("transformations per group in a groupby after another groupby or aggregate are not supported".into());
+        }
+    }
+    let Transformation::GroupBy {
+        paths,
+        rollups,
+        per_group,
+        ..
+    } = &apply[at]
+    else {
+        return Ok((apply.to_vec(), PerGroup::default()));
+    };
+    if per_group.is_empty() {
+        return Ok((apply.to_vec(), PerGroup::default()));
+    }
+    let windowed = |t: &Transformation| {
+        matches!(
+            t,
+            Transformation::OrderBy(_)
+                | Transformation::Skip(_)
+                | Transformation::Top(_)
+                | Transformation::TopSum { .. }
+        )
+    };
+    let sequence = ranked(per_group);
+    let mut instance = Vec::new();
+    let mut window = Vec::new();
+    let mut aggregate = None;
+    let mut after = Vec::new();
+    for t in &sequence {
+        match t {
+            Transformation::Aggregate(items) if aggregate.is_none() => aggregate = Some(items.clone()),
+            Transformation::Filter(_) | Transformation::Compute(_) if aggregate.is_some() => {
+                after.push(t.clone())
+            }
+            Transformation::Filter(_) | Transformation::Compute(_) | Transformation::Search(_)
+                if window.is_empty() && aggregate.is_none() =>
+            {
+                instance.push(t.clone())
+            }
+            t if windowed(t) && aggregate.is_none() => window.push(t.clone()),
+            t => {
+                return declined(format!(
+                    "`{t}` per group, in this place, is not supported: each group takes filter, search and compute, then orderby, skip, top and their kin, then aggregate, then filter and compute"
+                ))
+            }
+        }
+    }
+    if !window.is_empty() && apply[..at].iter().any(windowed) {
+        return declined(
+            "orderby, skip, top and their kin both before a groupby and per group are not supported".into(),
+        );
+    }
+    let mut out: Vec<Transformation> = apply[..at].to_vec();
+    out.extend(instance);
+    out.extend(window.iter().cloned());
+    out.push(Transformation::GroupBy {
+        paths: paths.clone(),
+        rollups: rollups.clone(),
+        aggregate: aggregate.clone().unwrap_or_default(),
+        per_group: Vec::new(),
+    });
+    out.extend(after);
+    out.extend(apply[at + 1..].iter().cloned());
+    Ok((
+        out,
+        PerGroup {
+            window: !window.is_empty(),
+            entities: aggregate.is_none(),
+        },
+    ))
+}
