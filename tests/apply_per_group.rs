@@ -6,37 +6,11 @@
 
 mod common;
 
-use common::{backends, spawn_seeded, TestApp};
+use common::{backends, dec, rows, spawn_seeded, TestApp};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-
-/// Every row of `url`, following nextLinks.
-async fn rows(app: &TestApp, url: &str, token: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut next = Some(url.to_owned());
-    while let Some(u) = next {
-        let r = app.get(&u, token).await;
-        assert_eq!(r.status, 200, "{u}: {}", r.text);
-        let doc = r.json();
-        out.extend(doc["value"].as_array().cloned().unwrap_or_default());
-        next = doc["@odata.nextLink"].as_str().map(str::to_owned);
-    }
-    out
-}
-
-fn dec(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.parse().unwrap_or_else(|_| panic!("a number: {v}"))),
-        other => Some(
-            Decimal::from_scientific(&other.to_string())
-                .or_else(|_| other.to_string().parse())
-                .unwrap_or_else(|_| panic!("a number: {v}")),
-        ),
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Lead {

@@ -6,23 +6,9 @@
 
 mod common;
 
-use common::{backends, spawn_seeded, TestApp};
+use common::{backends, rows, spawn_seeded};
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// Every row of `url`, following nextLinks.
-async fn rows(app: &TestApp, url: &str, token: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut next = Some(url.to_owned());
-    while let Some(u) = next {
-        let r = app.get(&u, token).await;
-        assert_eq!(r.status, 200, "{u}: {}", r.text);
-        let doc = r.json();
-        out.extend(doc["value"].as_array().cloned().unwrap_or_default());
-        next = doc["@odata.nextLink"].as_str().map(str::to_owned);
-    }
-    out
-}
 
 /// Rows by their text, to compare as multisets.
 fn counted(rows: &[Value]) -> BTreeMap<String, usize> {

@@ -13,18 +13,7 @@ const GROUPED: &str =
     "Leads?$apply=groupby((StatusId),aggregate(Value with sum as Total,$count as N))";
 
 async fn rows(app: &TestApp, url: &str, token: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut next = Some(url.to_owned());
-    while let Some(u) = next {
-        let r = app
-            .get_with(&u, token, &[("Prefer", "odata.maxpagesize=2")])
-            .await;
-        assert_eq!(r.status, 200, "{u}: {}", r.text);
-        let doc = r.json();
-        out.extend(doc["value"].as_array().cloned().unwrap_or_default());
-        next = doc["@odata.nextLink"].as_str().map(str::to_owned);
-    }
-    out
+    common::rows_with(app, url, token, &[("Prefer", "odata.maxpagesize=2")]).await
 }
 
 fn num(v: &Value, k: &str) -> f64 {

@@ -287,3 +287,41 @@ impl TestApp {
         Reply::read(req.send().await.expect("request")).await
     }
 }
+
+/// Every row of the collection at `url`, following nextLinks; each page must be 200.
+pub async fn rows(app: &TestApp, url: &str, token: &str) -> Vec<Value> {
+    rows_with(app, url, token, &[]).await
+}
+
+/// [`rows`] with request headers on every page.
+pub async fn rows_with(
+    app: &TestApp,
+    url: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut next = Some(url.to_owned());
+    while let Some(u) = next {
+        let r = app.get_with(&u, token, headers).await;
+        assert_eq!(r.status, 200, "{u}: {}", r.text);
+        let doc = r.json();
+        out.extend(doc["value"].as_array().cloned().unwrap_or_default());
+        next = doc["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    out
+}
+
+/// A JSON number (or IEEE754Compatible string) as an exact decimal; `None` for null.
+pub fn dec(v: &Value) -> Option<rust_decimal::Decimal> {
+    use rust_decimal::Decimal;
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.parse().unwrap_or_else(|_| panic!("a number: {v}"))),
+        other => Some(
+            Decimal::from_scientific(&other.to_string())
+                .or_else(|_| other.to_string().parse())
+                .unwrap_or_else(|_| panic!("a number: {v}")),
+        ),
+    }
+}

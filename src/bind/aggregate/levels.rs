@@ -64,6 +64,31 @@ pub(super) struct Level {
 
 /// Binds `aggregation` over an input with the declared properties of `entity` and
 /// `input` (the result columns of an aggregation before).
+impl Level {
+    /// The aggregation of `input` this level makes, its filter and window after it; no
+    /// options of its own.
+    pub(super) fn over(
+        self,
+        input: AggregationInput,
+        filter: Option<TExpr>,
+        window: Option<Window>,
+    ) -> Aggregation {
+        Aggregation {
+            input,
+            groups: self.groups,
+            aggregates: self.aggregates,
+            sets: self.sets,
+            filter,
+            window,
+            orderby: Vec::new(),
+            top: None,
+            skip: None,
+            count: false,
+            select: None,
+        }
+    }
+}
+
 pub(super) fn level(
     entity: Entity,
     aggregation: &Transformation,

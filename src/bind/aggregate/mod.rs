@@ -233,7 +233,7 @@ pub(super) fn bind(
     }
     let mut levels = levels.into_iter();
     for steps in steps {
-        let columns = level.columns;
+        let columns = std::mem::take(&mut level.columns);
         let over = |option| ExprBinder::new(option, aliases, entity).over_results(columns.clone());
         let (mut filter, mut window) = steps_after(&steps, &over)?;
         let Some(stage) = levels.next() else {
@@ -254,33 +254,16 @@ pub(super) fn bind(
                 .transpose()?
                 .flatten();
             return Ok(Target::Aggregated(Aggregation {
-                input,
-                groups: level.groups,
-                aggregates: level.aggregates,
-                sets: level.sets,
-                filter,
-                window,
                 orderby,
                 top: o.top,
                 skip: o.skip,
                 count: o.count.unwrap_or(false),
                 select,
+                ..level.over(input, filter, window)
             }));
         };
         // Another level: this one's result is its input.
-        let inner = Aggregation {
-            input,
-            groups: level.groups,
-            aggregates: level.aggregates,
-            sets: level.sets,
-            filter,
-            window,
-            orderby: Vec::new(),
-            top: None,
-            skip: None,
-            count: false,
-            select: None,
-        };
+        let inner = level.over(input, filter, window);
         level = match stage {
             Next::Compute(item, option) => {
                 compute_level(entity, item, &inner.groups, &columns, over(option))?
