@@ -291,3 +291,59 @@ async fn compute_after_an_aggregation_adds_a_value_to_each_row() {
         }
     }
 }
+
+/// `A with m from p with g as D` is `groupby((p),aggregate(A with m as T))/aggregate(T
+/// with g as D)` (Data Aggregation 3.2.1.4), within the groupby it stands in.
+#[actix_web::test]
+async fn from_aggregates_per_group_then_over_the_groups() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let short = one(
+                &app,
+                "Leads?$apply=aggregate(Value with sum from ContactId with average as A)",
+                &t,
+            )
+            .await;
+            let long = one(
+                &app,
+                &format!("{PER_CONTACT}/aggregate(V with average as A)"),
+                &t,
+            )
+            .await;
+            assert_eq!(short, long, "{b:?} {ws}");
+            assert!(short["A"].is_number(), "{b:?} {ws}: {short}");
+            // Two from clauses inside a groupby: the innermost grouping first.
+            let short = "Leads?$apply=groupby((StatusId),aggregate($count from ContactId,DivisionId with max from DivisionId with sum as S))";
+            let long = "Leads?$apply=groupby((StatusId,DivisionId,ContactId),aggregate($count as C))/groupby((StatusId,DivisionId),aggregate(C with max as M))/groupby((StatusId),aggregate(M with sum as S))";
+            let (mut short, mut long) = (rows(&app, short, &t).await, rows(&app, long, &t).await);
+            short.sort_by_key(|r| r["StatusId"].to_string());
+            long.sort_by_key(|r| r["StatusId"].to_string());
+            assert_eq!(short, long, "{b:?} {ws}");
+            assert!(short.len() > 2, "{b:?} {ws}: {short:?}");
+        }
+        let t = app.db.token("alpha");
+        app.refuses(
+            "Leads?$apply=aggregate(Value with sum from ContactId with average as A,$count as N)",
+            &t,
+            501,
+            "beside other aggregates",
+        )
+        .await;
+        app.refuses(
+            "Leads?$apply=aggregate(Value with sum from Nope with average as A)",
+            &t,
+            400,
+            "`Nope` is not a property of Lead",
+        )
+        .await;
+        app.refuses(
+            "Leads?$apply=aggregate(Value with sum from ContactId as A)",
+            &t,
+            400,
+            "with",
+        )
+        .await;
+    }
+}

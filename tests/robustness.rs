@@ -837,6 +837,11 @@ impl Typed {
                 }
             }
         }
+        // Alone, a per-group aggregate aggregated again (`from`), named `N` as the count.
+        if let Some(n) = numeric.choose(&mut self.rng).filter(|_| self.chance(0.1)) {
+            let m = *self.pick(&["sum", "min", "max", "average"]);
+            aggs = vec![format!("{} with {m} from {} with max as N", n.name, p.name)];
+        }
         let grouped = self.chance(0.7);
         if grouped {
             let mut groups = vec![p.name.to_owned()];

@@ -8,8 +8,8 @@ use crate::ast::*;
 use crate::decode::Src;
 use crate::error::{commit, fail, found, ErrorKind, PErr, Res};
 use crate::expr::expr;
-use crate::lex::{bws, identifier};
-use crate::options::{as_alias, compute_item, list, order_item, unsigned, word_then_name};
+use crate::lex::{bws, identifier, keyword, rws};
+use crate::options::{as_alias, compute_item, list, order_item, unsigned};
 use crate::search::search;
 
 /// Transformations the specification defines that this parser does not take.
@@ -257,32 +257,82 @@ fn aggregate_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, AggregateItem> {
                 found(at)
             )
         })?;
-        let (r, m) = word_then_name(r, "with", "method")?;
-        let method = match m.to_ascii_lowercase().as_str() {
-            "sum" => AggregateMethod::Sum,
-            "min" => AggregateMethod::Min,
-            "max" => AggregateMethod::Max,
-            "average" => AggregateMethod::Average,
-            "countdistinct" => AggregateMethod::CountDistinct,
-            _ => {
-                return fail(
-                    r,
-                    format!(
-                        "unknown aggregation method `{m}`: expected sum, min, max, average or countdistinct"
-                    ),
-                )
-            }
-        };
+        let (r, method) = with_method(r)?;
         (r, Some(e), Some(method))
     };
+    // `from p1,...,pn with method`, any number of times.
+    let mut from = Vec::new();
+    let mut r = r;
+    while let Ok((after, _)) = rws(r).and_then(|(a, _)| keyword(a, "from")) {
+        let (mut rest, _) = commit(rws(after), |at| {
+            format!(
+                "expected properties to group by after `from`, found {}",
+                found(at)
+            )
+        })?;
+        let mut paths = Vec::new();
+        loop {
+            let (next, p) = group_path(c, rest)?;
+            paths.push(p);
+            match bws(next).strip_prefix(',') {
+                Some(after) => rest = bws(after),
+                None => {
+                    rest = next;
+                    break;
+                }
+            }
+        }
+        // The paths end with their blanks read.
+        let (next, method) = method_after(rest)?;
+        from.push((paths, method));
+        r = next;
+    }
     let (r, alias) = as_alias(r)?;
     Ok((
         bws(r),
         AggregateItem {
             value,
             method,
+            from,
             alias: alias.to_owned(),
             pos,
         },
     ))
+}
+
+/// ` with method`.
+fn with_method(i: &str) -> Res<'_, AggregateMethod> {
+    let (r, _) = commit(rws(i), |at| {
+        format!("expected ` with ` and a method, found {}", found(at))
+    })?;
+    method_after(r)
+}
+
+/// `with method`, its leading blanks read.
+fn method_after(i: &str) -> Res<'_, AggregateMethod> {
+    let (r, _) = commit(keyword(i, "with"), |at| {
+        format!("expected `with` and a method, found {}", found(at))
+    })?;
+    let (r, _) = commit(rws(r), |at| {
+        format!("expected a method after `with`, found {}", found(at))
+    })?;
+    let (r, m) = commit(identifier(r), |at| {
+        format!("expected a method after `with`, found {}", found(at))
+    })?;
+    let method = match m.to_ascii_lowercase().as_str() {
+        "sum" => AggregateMethod::Sum,
+        "min" => AggregateMethod::Min,
+        "max" => AggregateMethod::Max,
+        "average" => AggregateMethod::Average,
+        "countdistinct" => AggregateMethod::CountDistinct,
+        _ => {
+            return fail(
+                r,
+                format!(
+                    "unknown aggregation method `{m}`: expected sum, min, max, average or countdistinct"
+                ),
+            )
+        }
+    };
+    Ok((r, method))
 }

@@ -231,6 +231,9 @@ pub struct GroupPath {
 pub struct AggregateItem {
     pub value: Option<Expr>,
     pub method: Option<AggregateMethod>,
+    /// `from p1,...,pn with method`, in order: the aggregate per group of those paths,
+    /// then aggregated over the groups with the method (Data Aggregation 3.2.1.4).
+    pub from: Vec<(Vec<GroupPath>, AggregateMethod)>,
     pub alias: String,
     pub pos: Pos,
 }

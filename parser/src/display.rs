@@ -538,18 +538,32 @@ impl Display for Transformation {
 impl Display for AggregateItem {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match (&self.value, self.method) {
-            (Some(v), Some(m)) => {
-                let m = match m {
-                    AggregateMethod::Sum => "sum",
-                    AggregateMethod::Min => "min",
-                    AggregateMethod::Max => "max",
-                    AggregateMethod::Average => "average",
-                    AggregateMethod::CountDistinct => "countdistinct",
-                };
-                write!(f, "{v} with {m} as {}", self.alias)
-            }
-            _ => write!(f, "$count as {}", self.alias),
+            (Some(v), Some(m)) => write!(f, "{v} with {m}")?,
+            _ => f.write_str("$count")?,
         }
+        for (paths, m) in &self.from {
+            f.write_str(" from ")?;
+            for (n, p) in paths.iter().enumerate() {
+                if n > 0 {
+                    f.write_char(',')?;
+                }
+                path(f, &p.segments)?;
+            }
+            write!(f, " with {m}")?;
+        }
+        write!(f, " as {}", self.alias)
+    }
+}
+
+impl Display for AggregateMethod {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AggregateMethod::Sum => "sum",
+            AggregateMethod::Min => "min",
+            AggregateMethod::Max => "max",
+            AggregateMethod::Average => "average",
+            AggregateMethod::CountDistinct => "countdistinct",
+        })
     }
 }
 

@@ -12,6 +12,7 @@ use super::ir::*;
 use crate::model::{EdmType, MODEL};
 use odata_parser::{AggregateItem, AggregateMethod, GroupPath, QueryOptions, Transformation};
 
+mod from;
 mod levels;
 mod per_group;
 mod windows;
@@ -30,7 +31,7 @@ pub(super) fn bind(
     let entity = read.entity;
     let aliases = &o.aliases;
     let (apply, per_group) = lift_per_group(&ranked(apply))?;
-    let apply = &apply;
+    let apply = &from::expand_from(apply, per_group.window || per_group.entities)?;
     let split = apply.iter().position(is_aggregation).unwrap_or(apply.len());
     let (before, rest) = apply.split_at(split);
     let mut pre = None;
