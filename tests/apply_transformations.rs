@@ -301,3 +301,57 @@ async fn topcount_and_bottomcount_rank_rows() {
         assert_eq!(r.values()[0]["N"], 3, "{b:?}: {}", r.text);
     }
 }
+
+/// `compute` without groupby or aggregate extends each entity, as `$compute` does (Data
+/// Aggregation 3.3): the steps read the same as the options.
+#[actix_web::test]
+async fn compute_alone_extends_the_entities() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let options = "$select=LeadId,Twice&$orderby=Twice desc,LeadId&$top=5";
+            let by_apply = app
+                .get(&format!("Leads?$apply=compute(Value mul 2 as Twice)/filter(Twice gt 1000)&{options}"), &t)
+                .await;
+            let by_compute = app
+                .get(
+                    &format!("Leads?$compute=Value mul 2 as Twice&$filter=Twice gt 1000&{options}"),
+                    &t,
+                )
+                .await;
+            assert_eq!(by_apply.status, 200, "{b:?}: {}", by_apply.text);
+            assert_eq!(by_apply.values(), by_compute.values(), "{b:?} {ws}");
+            assert_eq!(by_apply.values().len(), 5, "{b:?} {ws}");
+            // A window after it; every entity keeps its own properties.
+            let got = app
+                .get(
+                    "Leads?$apply=compute(Value mul 2 as Twice)/orderby(LeadId)/top(3)",
+                    &t,
+                )
+                .await
+                .values();
+            assert_eq!(got.len(), 3, "{b:?} {ws}");
+            for l in &got {
+                let (v, twice) = (common::dec(&l["Value"]), common::dec(&l["Twice"]));
+                assert_eq!(
+                    v.map(|v| v * rust_decimal::Decimal::TWO),
+                    twice,
+                    "{b:?} {ws}: {l}"
+                );
+            }
+            // Counted within the workspace.
+            let r = app
+                .get(
+                    "Leads/$count?$apply=compute(Value mul 2 as T)/filter(T gt 0)",
+                    &t,
+                )
+                .await;
+            assert_eq!(
+                r.text,
+                app.db.count(" AND value > 0", "leads", ws).to_string(),
+                "{b:?} {ws}"
+            );
+        }
+    }
+}

@@ -25,6 +25,17 @@ use shape::bind_shape;
 
 pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
     no_write_or_delta_options(&url.options)?;
+    let computed;
+    let url = match entity_steps_as_options(&url.options) {
+        Some(options) => {
+            computed = ODataUrl {
+                path: url.path.clone(),
+                options,
+            };
+            &computed
+        }
+        None => url,
+    };
     let segs = match &url.path {
         ResourcePath::ServiceRoot => return Ok(Target::ServiceDocument),
         ResourcePath::Metadata => return Ok(Target::Metadata),
@@ -349,6 +360,54 @@ fn narrowed<'o>(o: &'o QueryOptions, narrowing: &[&Expr]) -> std::borrow::Cow<'o
     })
 }
 
+/// `$apply` without groupby or aggregate but with `compute`: its leading `compute`,
+/// `filter` and `search` steps as `$compute`, `$filter` and `$search` (each keeps or
+/// extends entities one by one, so they read the same: Data Aggregation 3.3), the rest
+/// left to `$apply`. `None` where there is nothing to move.
+fn entity_steps_as_options(o: &QueryOptions) -> Option<QueryOptions> {
+    use odata_parser::Transformation as T;
+    let apply = o.apply.as_ref()?;
+    let grouped = apply
+        .iter()
+        .any(|t| matches!(t, T::Aggregate(_) | T::GroupBy { .. }));
+    let lead = apply
+        .iter()
+        .take_while(|t| matches!(t, T::Compute(_) | T::Filter(_) | T::Search(_) | T::Identity))
+        .count();
+    if grouped || !apply[..lead].iter().any(|t| matches!(t, T::Compute(_))) {
+        return None;
+    }
+    let mut out = o.clone();
+    let mut compute = Vec::new();
+    for t in &apply[..lead] {
+        match t {
+            T::Compute(items) => compute.extend(items.iter().cloned()),
+            T::Filter(e) => {
+                out.filter = Some(match out.filter.take() {
+                    Some(f) => Expr::Binary(
+                        odata_parser::BinaryOp::And,
+                        Box::new(e.clone()),
+                        Box::new(f),
+                    ),
+                    None => e.clone(),
+                })
+            }
+            T::Search(s) => {
+                out.search = Some(match out.search.take() {
+                    Some(t) => SearchExpr::And(Box::new(s.clone()), Box::new(t)),
+                    None => s.clone(),
+                })
+            }
+            _ => {}
+        }
+    }
+    compute.extend(out.compute.take().unwrap_or_default());
+    out.compute = Some(compute);
+    let rest = apply[lead..].to_vec();
+    out.apply = (!rest.is_empty()).then_some(rest);
+    Some(out)
+}
+
 /// The options that bind to the entities under `$apply`: after a groupby or aggregate
 /// the others apply to its result, so the read carries only the parameter aliases.
 fn before_apply(o: &QueryOptions, apply: &[odata_parser::Transformation]) -> QueryOptions {
@@ -446,10 +505,26 @@ fn read(
     let shape = if shaped {
         bind_shape(entity, options, &options.aliases, None)?
     } else {
-        // `/$count` honours only $filter and $search.
+        // `/$count` honours only $filter and $search, the filter naming what `$compute`
+        // (or `$apply`'s compute) names.
         let mut s = Shape::default();
+        let mut computed = Vec::new();
+        if let Some(items) = &options.compute {
+            shape::compute_into(
+                "$compute",
+                entity,
+                items,
+                &options.aliases,
+                None,
+                &mut computed,
+            )?;
+        }
         if let Some(f) = &options.filter {
-            s.filter = Some(ExprBinder::new("$filter", &options.aliases, entity).predicate(f)?);
+            s.filter = Some(
+                ExprBinder::new("$filter", &options.aliases, entity)
+                    .with_computed(&computed)
+                    .predicate(f)?,
+            );
         }
         s.search = search(&options.search)?;
         s

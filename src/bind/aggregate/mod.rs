@@ -100,7 +100,7 @@ pub(super) fn bind(
             return Err(BindError::unsupported(
                 OPTION,
                 None,
-                "compute() without groupby or aggregate is not supported; use $compute",
+                "without groupby or aggregate, compute after orderby, skip or top is not supported",
             ));
         }
         // Only filters: the entities themselves, filtered before $filter.
