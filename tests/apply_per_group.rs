@@ -246,7 +246,8 @@ async fn sequences_per_group_it_cannot_take_are_501() {
         let t = app.db.token("alpha");
         for q in [
             "top(10)/groupby((StatusId),topcount(1,Value)/aggregate($count as N))",
-            "groupby((StatusId),groupby((DivisionId)))",
+            "groupby((StatusId),groupby((DivisionId),topcount(1,Value)))",
+            "groupby((rollup(StatusId,SizeId)),groupby((DivisionId),aggregate($count as N))/aggregate(N with max as M))",
             "groupby((StatusId),topsum(10,Value)/top(1)/aggregate($count as N))",
             "groupby((StatusId),topcount(1,Value)/filter(Value gt 0))",
             "groupby((StatusId),aggregate($count as N)/top(1))",
@@ -264,5 +265,39 @@ async fn sequences_per_group_it_cannot_take_are_501() {
             "Nope",
         )
         .await;
+    }
+}
+
+/// A groupby within each group: its rows carry both groups' paths, so it groups by both.
+#[actix_web::test]
+async fn a_groupby_within_each_group_groups_by_both() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let sorted = |mut r: Vec<Value>| {
+                r.sort_by_key(|v| v.to_string());
+                r
+            };
+            for (nested, flat) in [
+                (
+                    "groupby((StatusId),groupby((DivisionId),aggregate($count as N)))",
+                    "groupby((StatusId,DivisionId),aggregate($count as N))",
+                ),
+                (
+                    "groupby((StatusId),filter(Guttometer gt 20)/groupby((DivisionId),aggregate(Value with sum as S))/filter(S gt 0)/aggregate(S with max as M))",
+                    "filter(Guttometer gt 20)/groupby((StatusId,DivisionId),aggregate(Value with sum as S))/filter(S gt 0)/groupby((StatusId),aggregate(S with max as M))",
+                ),
+                (
+                    "groupby((Status/Description),groupby((rollup($all,DivisionId,SizeId)),aggregate($count as N)))",
+                    "groupby((Status/Description,rollup($all,DivisionId,SizeId)),aggregate($count as N))",
+                ),
+            ] {
+                let got = sorted(rows(&app, &format!("Leads?$apply={nested}"), &t).await);
+                let want = sorted(rows(&app, &format!("Leads?$apply={flat}"), &t).await);
+                assert!(want.len() > 2, "{b:?} {ws} {flat}: {want:?}");
+                assert_eq!(got, want, "{b:?} {ws} {nested}");
+            }
+        }
     }
 }

@@ -58,8 +58,9 @@ pub(super) struct PerGroup {
 /// Lifts the transformations each group of the first groupby takes into the sequence:
 /// `groupby((G),filter(f)/topcount(n,v)/aggregate(a))/filter(g)` is
 /// `filter(f)/topcount(n,v)/groupby((G),aggregate(a))/filter(g)` with the ranking per
-/// group (Data Aggregation 3.2.3.1: a filter or compute keeps or extends instances one by
-/// one; one aggregate per group makes one row per group).
+/// group, and `groupby((G),groupby((H),aggregate(a))/aggregate(b))` is
+/// `groupby((G,H),aggregate(a))/groupby((G),aggregate(b))` (Data Aggregation 3.2.3.1: a
+/// filter or compute keeps or extends rows one by one; each group's rows carry its paths).
 pub(super) fn lift_per_group(
     apply: &[Transformation],
 ) -> Result<(Vec<Transformation>, PerGroup), BindError> {
@@ -97,48 +98,89 @@ pub(super) fn lift_per_group(
     let sequence = ranked(per_group);
     let mut instance = Vec::new();
     let mut window = Vec::new();
-    let mut aggregate = None;
-    let mut after = Vec::new();
+    // From the first aggregation on: the levels, each within the groups of `paths`.
+    let mut levels: Vec<Transformation> = Vec::new();
+    let within = |more: &[GroupPath]| {
+        let mut p = paths.clone();
+        p.extend(more.iter().cloned());
+        p
+    };
     for t in &sequence {
+        let grouped = !levels.is_empty();
         match t {
-            Transformation::Aggregate(items) if aggregate.is_none() => aggregate = Some(items.clone()),
-            Transformation::Filter(_) | Transformation::Compute(_) if aggregate.is_some() => {
-                after.push(t.clone())
+            Transformation::Aggregate(items) => levels.push(Transformation::GroupBy {
+                paths: paths.clone(),
+                rollups: rollups.clone(),
+                aggregate: items.clone(),
+                per_group: Vec::new(),
+            }),
+            // A groupby within each group groups by both (Data Aggregation 3.2.3.1: the
+            // group's paths are added to each row).
+            Transformation::GroupBy {
+                paths: more,
+                rollups: inner,
+                aggregate,
+                per_group,
+            } if per_group.is_empty() && rollups.is_empty() => {
+                let shift = paths.len();
+                levels.push(Transformation::GroupBy {
+                    paths: within(more),
+                    rollups: inner
+                        .iter()
+                        .map(|r| odata_parser::Rollup {
+                            start: r.start + shift,
+                            end: r.end + shift,
+                            all: r.all,
+                        })
+                        .collect(),
+                    aggregate: aggregate.clone(),
+                    per_group: Vec::new(),
+                })
+            }
+            Transformation::Filter(_) | Transformation::Compute(_) if grouped => {
+                levels.push(t.clone())
             }
             Transformation::Filter(_) | Transformation::Compute(_) | Transformation::Search(_)
-                if window.is_empty() && aggregate.is_none() =>
+                if window.is_empty() && !grouped =>
             {
                 instance.push(t.clone())
             }
-            t if windowed(t) && aggregate.is_none() => window.push(t.clone()),
+            t if windowed(t) && !grouped => window.push(t.clone()),
             t => {
                 return declined(format!(
-                    "`{t}` per group, in this place, is not supported: each group takes filter, search and compute, then orderby, skip, top and their kin, then aggregate, then filter and compute"
+                    "`{t}` per group, in this place, is not supported: each group takes filter, search and compute, then orderby, skip, top and their kin, then groupby or aggregate (each with filter and compute after it)"
                 ))
             }
         }
+    }
+    let aggregations = levels.iter().filter(|t| is_aggregation(t)).count();
+    if !rollups.is_empty() && aggregations > 1 {
+        return declined("rollup with more than one aggregation per group is not supported".into());
     }
     if !window.is_empty() && apply[..at].iter().any(windowed) {
         return declined(
             "orderby, skip, top and their kin both before a groupby and per group are not supported".into(),
         );
     }
+    let entities = levels.is_empty();
+    if entities {
+        levels.push(Transformation::GroupBy {
+            paths: paths.clone(),
+            rollups: rollups.clone(),
+            aggregate: Vec::new(),
+            per_group: Vec::new(),
+        });
+    }
     let mut out: Vec<Transformation> = apply[..at].to_vec();
     out.extend(instance);
     out.extend(window.iter().cloned());
-    out.push(Transformation::GroupBy {
-        paths: paths.clone(),
-        rollups: rollups.clone(),
-        aggregate: aggregate.clone().unwrap_or_default(),
-        per_group: Vec::new(),
-    });
-    out.extend(after);
+    out.extend(levels);
     out.extend(apply[at + 1..].iter().cloned());
     Ok((
         out,
         PerGroup {
             window: !window.is_empty(),
-            entities: aggregate.is_none(),
+            entities,
         },
     ))
 }
