@@ -289,20 +289,26 @@ fn serve(config: Config, bind: &str, demo: bool, contacts: usize) -> ExitCode {
     rt
 }
 
+/// The requests `demo` suggests, relative to the service root.
+pub const DEMO_QUERIES: &[&str] = &[
+    "Contacts?$select=ContactId,Forename,Surname&$top=5",
+    "Contacts?$filter=startswith(Surname,'Sm')&$orderby=Created desc&$top=3",
+    "Leads?$filter=Status/DeadFlag eq 0 and Guttometer ge 50&$expand=Status($select=Description)&$top=3",
+    "LeadStatus('WON')",
+    "Leads?$apply=compute(year(Created) as Year)/groupby((Year),aggregate(Value with sum as Total,$count as Leads))",
+    "$metadata",
+];
+
 fn print_demo(bind: &str, token: &str) {
     let base = format!("http://{bind}");
     println!("crm-odata demo on {base}/ (workspace `demo`)\n");
     println!("Token (send as `Authorization: Bearer <token>`):\n  {token}\n");
     println!("Try (copy into a POSIX shell; `$` is escaped):");
-    for q in [
-        "Contacts?$select=ContactId,Forename,Surname&$top=5",
-        "Contacts?$filter=startswith(Surname,'Sm')&$orderby=Created desc&$top=3",
-        "Leads?$filter=Status/DeadFlag eq 0 and Guttometer ge 50&$expand=Status($select=Description)&$top=3",
-        "LeadStatus('WON')",
-        "Leads?$apply=compute(year(Created) as Year)/groupby((Year),aggregate(Value with sum as Pipeline,$count as Leads))",
-        "$metadata",
-    ] {
-        println!("  curl -g -H 'Authorization: Bearer {token}' \"{base}/{}\"", q.replace(' ', "%20").replace('$', "\\$"));
+    for q in DEMO_QUERIES {
+        println!(
+            "  curl -g -H 'Authorization: Bearer {token}' \"{base}/{}\"",
+            q.replace(' ', "%20").replace('$', "\\$")
+        );
     }
     println!();
 }

@@ -4880,3 +4880,16 @@ async fn arithmetic_with_the_null_literal_is_null() {
     })
     .await;
 }
+
+/// Every request `demo` suggests answers 200 with a body, on both databases.
+#[actix_web::test]
+async fn the_demos_suggested_requests_answer() {
+    each_backend(|app, t, _| async move {
+        for q in crm_odata::cli::DEMO_QUERIES {
+            let r = app.get(q, &t).await;
+            assert_eq!(r.status, 200, "{q}: {}", r.text);
+            assert!(r.text.len() > 20, "{q}: {}", r.text);
+        }
+    })
+    .await;
+}
