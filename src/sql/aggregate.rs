@@ -1,8 +1,10 @@
-//! `$apply` aggregations in SQL. Three levels: the entities' grouping values and
-//! aggregated inputs (workspace, path and filters as any read), grouped and aggregated
-//! into columns `c0..`, then the result filtered, ordered, paged and written as JSON
-//! (with `orderby`/`skip`/`top` transformations, a level between: the rows they keep;
-//! `topsum` and the like keep theirs in `cut`).
+//! `$apply` aggregations in SQL. Three levels: the input's grouping values and
+//! aggregated inputs (the entities, with workspace, path and filters as any read, or the
+//! result of the aggregation before), grouped and aggregated into columns `c0..`, then
+//! the result filtered, ordered, paged and written as JSON (with `orderby`/`skip`/`top`
+//! transformations, a level between: the rows they keep; `topsum` and the like keep
+//! theirs in `cut`). Rollups group once per grouping, as a `UNION ALL` numbered `gs`;
+//! a ranking per group numbers or sums the entities partitioned by the groups.
 
 use super::compiler::Compiler;
 use super::Sql;
