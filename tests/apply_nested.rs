@@ -347,3 +347,28 @@ async fn from_aggregates_per_group_then_over_the_groups() {
         .await;
     }
 }
+
+/// Every level is a query over the one before: a sequence with more levels than the
+/// service takes is refused as such, never a database error or a crash.
+#[actix_web::test]
+async fn too_many_levels_are_501() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        let t = app.db.token("alpha");
+        let chain = |n: usize| {
+            let mut q = format!("{PER_CONTACT}/compute(V as A0)");
+            for i in 1..n {
+                q.push_str(&format!("/compute(A{} as A{i})", i - 1));
+            }
+            q
+        };
+        let r = app.get(&chain(30), &t).await;
+        assert_eq!(r.status, 200, "{b:?}: {}", r.text);
+        let last = rows(&app, &chain(30), &t).await;
+        assert!(last.iter().all(|r| r["A29"] == r["V"]), "{b:?}: {last:?}");
+        for n in [32, 600] {
+            app.refuses(&chain(n), &t, 501, "more than the 31 taken")
+                .await;
+        }
+    }
+}

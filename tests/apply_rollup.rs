@@ -194,6 +194,15 @@ async fn rollups_it_cannot_make_are_refused() {
                 "at least two properties",
             ),
             (format!("Leads?$apply=groupby(({many}))"), 501, "groupings"),
+            // 6 groupings over 6 over 6: each level's groupings read all the levels before.
+            (
+                format!(
+                    "Leads?$apply=groupby(({r}),aggregate($count as N))/groupby(({r}),aggregate(N with sum as M))/groupby(({r}),aggregate(M with sum as S))",
+                    r = "rollup($all,SizeId,TypeId),rollup(PipelineId,SourceId)"
+                ),
+                501,
+                "at most 64 in all",
+            ),
         ] {
             app.refuses(&url, &t, status, says).await;
         }

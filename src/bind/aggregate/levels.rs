@@ -153,7 +153,7 @@ pub(super) fn level(
     })
 }
 
-/// Most groupings a groupby's rollups may make.
+/// Most groupings a groupby's rollups, and those of all levels together, may make.
 pub(super) const MAX_GROUPING_SETS: usize = 64;
 
 /// The groupings `rollups` make of the groups of the paths `spans` (Data Aggregation 3.2.3.2): for each

@@ -17,11 +17,14 @@ mod levels;
 mod per_group;
 mod windows;
 
-use levels::{aggregate, compute_level, group, level, regroup, Level};
+use levels::{aggregate, compute_level, group, level, regroup, Level, MAX_GROUPING_SETS};
 use per_group::{entities_of_groups, lift_per_group};
 use windows::{cut_step, ranked, steps_after, window_step};
 
 const OPTION: &str = "$apply";
+
+/// Most levels (the first groupby or aggregate, and each level after it) one `$apply` makes.
+const MAX_LEVELS: usize = 32;
 
 pub(super) fn bind(
     read: Read,
@@ -232,7 +235,16 @@ pub(super) fn bind(
         levels.push(Next::Compute(c, "$compute"));
         steps.push(Vec::new());
     }
+    // Each level is a query over the one before: bounded, as the statement's nesting is.
+    if levels.len() >= MAX_LEVELS {
+        return Err(BindError::unsupported(
+            OPTION,
+            None,
+            format!("{} groupby, aggregate and compute steps after the first groupby or aggregate (a `from` counts one each) are more than the {} taken", levels.len(), MAX_LEVELS - 1),
+        ));
+    }
     let mut levels = levels.into_iter();
+    let mut groupings = level.sets.len().max(1);
     for steps in steps {
         let columns = std::mem::take(&mut level.columns);
         let over = |option| ExprBinder::new(option, aliases, entity).over_results(columns.clone());
@@ -277,6 +289,16 @@ pub(super) fn bind(
                 |item| aggregate(item, None, |e| over(OPTION).expr(e)),
             )?,
         };
+        // A rollup's groupings each read the levels before: the statement grows with the
+        // product of the groupings of every level.
+        groupings = groupings.saturating_mul(level.sets.len().max(1));
+        if groupings > MAX_GROUPING_SETS {
+            return Err(BindError::unsupported(
+                OPTION,
+                None,
+                format!("rollups over rollups making {groupings} groupings or more are not supported; at most {MAX_GROUPING_SETS} in all"),
+            ));
+        }
         input = AggregationInput::Grouped(Box::new(inner));
     }
     // `steps` has one more entry than `levels`: the loop returns at its last.
