@@ -261,7 +261,6 @@ async fn identity_changes_nothing_and_bad_amounts_are_named() {
                 "adds up numbers",
             ),
             ("topsum(5,Nothing)/aggregate($count as N)", 400, "Nothing"),
-            ("topsum(5,Value)", 501, "not alone"),
             (
                 "orderby(Value)/topsum(5,Value)/aggregate($count as N)",
                 501,
@@ -278,6 +277,73 @@ async fn identity_changes_nothing_and_bad_amounts_are_named() {
                 .refuses(&format!("Leads?$apply={q}"), &t, status, says)
                 .await;
             assert_eq!(r.json()["error"]["target"], "$apply", "{b:?} {q}");
+        }
+    }
+}
+
+/// A ranking alone keeps entities (as rows of their properties): the leads that make
+/// half the pipeline; `$filter`, `$orderby`, `$select` and `$count` apply after it.
+#[actix_web::test]
+async fn a_ranking_alone_keeps_the_entities_whose_values_reach_the_amount() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let leads = rows(&app, "Leads?$select=LeadId,Value,StatusId", &t).await;
+            let items: Vec<(String, Option<Decimal>)> = leads
+                .iter()
+                .map(|l| {
+                    (
+                        format!("{:010}", l["LeadId"].as_i64().unwrap_or_default()),
+                        dec(&l["Value"]),
+                    )
+                })
+                .collect();
+            let order = ordered(items.clone(), false);
+            let half = total(&items) / Decimal::TWO;
+            let want = sorted(kept(&order, half));
+            let url = "Leads?$apply=toppercent(50,Value)&$select=LeadId,Value&$count=true";
+            let r = app.get(url, &t).await;
+            assert_eq!(r.status, 200, "{b:?}: {}", r.text);
+            assert_eq!(r.json()["@odata.count"], want.len(), "{b:?} {ws}");
+            let got = rows(&app, url, &t).await;
+            let ids = sorted(
+                got.iter()
+                    .map(|l| format!("{:010}", l["LeadId"].as_i64().unwrap_or_default()))
+                    .collect(),
+            );
+            assert_eq!(ids, want, "{b:?} {ws}");
+            assert!(
+                got.iter()
+                    .all(|l| l.as_object().map(|o| o.len()) == Some(2)),
+                "{b:?}"
+            );
+            // Then $filter over the kept ones, and every property without $select.
+            let won: Vec<String> = leads
+                .iter()
+                .filter(|l| l["StatusId"] == "WON")
+                .map(|l| format!("{:010}", l["LeadId"].as_i64().unwrap_or_default()))
+                .filter(|id| want.contains(id))
+                .collect();
+            let got = rows(
+                &app,
+                "Leads?$apply=toppercent(50,Value)&$filter=StatusId eq 'WON'",
+                &t,
+            )
+            .await;
+            assert_eq!(got.len(), won.len(), "{b:?} {ws}");
+            for l in &got {
+                let lead = app.get(&format!("Leads({})", l["LeadId"]), &t).await.json();
+                for (name, value) in l.as_object().into_iter().flatten() {
+                    assert_eq!(value, &lead[name], "{b:?} {ws} {name}");
+                }
+            }
+            // bottomsum, counted.
+            let low = kept(&ordered(items.clone(), true), Decimal::from(20_000));
+            let r = app
+                .get("Leads/$count?$apply=bottomsum(20000,Value)", &t)
+                .await;
+            assert_eq!(r.text, low.len().to_string(), "{b:?} {ws}");
         }
     }
 }

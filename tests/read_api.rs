@@ -1223,7 +1223,7 @@ async fn apply_groups_and_aggregates_as_the_data_says() {
             ("groupby((StatusId),aggregate($count as StatusId))", 400),
             ("groupby((Leads/LeadId))", 400),
             ("groupby((StatusId))&$filter=Nothing eq 1", 400),
-            ("topsum(2,Value)", 501),
+            ("topsum(2,Value)", 200),
             ("compute(Value mul 2 as V)", 200),
             ("top(2)/compute(Value mul 2 as V)", 501),
             ("compute(Value as LeadId)/aggregate($count as N)", 400),
@@ -1925,7 +1925,7 @@ async fn errors_are_odata_error_bodies() {
         assert_eq!(types.status, 400, "{}", types.text);
         assert_eq!(app.get("Nothing", &t).await.status, 404);
         assert_eq!(
-            app.get("Contacts?$apply=toppercent(5,ContactId)", &t)
+            app.get("Contacts?$apply=concat(identity,identity)", &t)
                 .await
                 .status,
             501

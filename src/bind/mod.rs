@@ -374,7 +374,8 @@ fn entity_steps_as_options(o: &QueryOptions) -> Option<QueryOptions> {
         .iter()
         .take_while(|t| matches!(t, T::Compute(_) | T::Filter(_) | T::Search(_) | T::Identity))
         .count();
-    if grouped || !apply[..lead].iter().any(|t| matches!(t, T::Compute(_))) {
+    let ranked = apply.iter().any(|t| matches!(t, T::TopSum { .. }));
+    if grouped || ranked || !apply[..lead].iter().any(|t| matches!(t, T::Compute(_))) {
         return None;
     }
     let mut out = o.clone();
@@ -412,9 +413,13 @@ fn entity_steps_as_options(o: &QueryOptions) -> Option<QueryOptions> {
 /// the others apply to its result, so the read carries only the parameter aliases.
 fn before_apply(o: &QueryOptions, apply: &[odata_parser::Transformation]) -> QueryOptions {
     use odata_parser::Transformation as T;
-    let aggregates = apply
-        .iter()
-        .any(|t| matches!(t, T::Aggregate(_) | T::GroupBy { .. } | T::Compute(_)));
+    // A topsum-like ranking alone keeps rows of the entities too (see aggregate::bind).
+    let aggregates = apply.iter().any(|t| {
+        matches!(
+            t,
+            T::Aggregate(_) | T::GroupBy { .. } | T::Compute(_) | T::TopSum { .. }
+        )
+    });
     if aggregates {
         QueryOptions {
             aliases: o.aliases.clone(),

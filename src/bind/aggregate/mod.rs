@@ -33,7 +33,27 @@ pub(super) fn bind(
 ) -> Result<Target, BindError> {
     let entity = read.entity;
     let aliases = &o.aliases;
-    let (apply, per_group) = lift_per_group(&ranked(apply))?;
+    let (apply, mut per_group) = lift_per_group(&ranked(apply))?;
+    // A topsum-like ranking without groupby or aggregate keeps entities: the rows of a
+    // grouping by nothing, each with its properties (as a groupby's per-group ranking
+    // without an aggregate).
+    let apply = if !apply.iter().any(is_aggregation)
+        && apply
+            .iter()
+            .any(|t| matches!(t, Transformation::TopSum { .. }))
+    {
+        per_group.entities = true;
+        let mut with = apply;
+        with.push(Transformation::GroupBy {
+            paths: Vec::new(),
+            rollups: Vec::new(),
+            aggregate: Vec::new(),
+            per_group: Vec::new(),
+        });
+        with
+    } else {
+        apply
+    };
     let apply = &from::expand_from(apply, per_group.window || per_group.entities)?;
     let split = apply.iter().position(is_aggregation).unwrap_or(apply.len());
     let (before, rest) = apply.split_at(split);
@@ -115,13 +135,6 @@ pub(super) fn bind(
             });
         }
         if let Some(w) = pre_window {
-            if w.cut.is_some() {
-                return Err(BindError::unsupported(
-                    OPTION,
-                    None,
-                    "topsum, bottomsum, toppercent and bottompercent are taken before or after groupby or aggregate, not alone",
-                ));
-            }
             let shape = &mut read.shape;
             if shape.top.is_some()
                 || shape.skip.is_some()
