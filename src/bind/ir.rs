@@ -84,6 +84,9 @@ pub struct Aggregation {
     /// With `rollup`s, the groupings made, finest first: for each, which groups it has
     /// (the others are absent from its rows). Empty: one grouping by every group.
     pub sets: Vec<Vec<bool>>,
+    /// Each input row already has its own groups (the entity key is among them, or the
+    /// level passes the rows before through): no grouping needed.
+    pub distinct: bool,
     pub filter: Option<TExpr>,
     /// `orderby`, `skip` and `top` transformations over the result, after `filter`.
     pub window: Option<Window>,

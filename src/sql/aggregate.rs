@@ -221,7 +221,7 @@ impl Compiler {
             q.append(input);
         }
         q.sql(") ").sql(&s);
-        if groups > 0 {
+        if groups > 0 && !ag.distinct {
             q.sql(" GROUP BY ");
             for i in 0..groups {
                 if i > 0 {

@@ -49,6 +49,7 @@ pub(super) fn compute_level(
         aggregates: Vec::new(),
         columns,
         sets: Vec::new(),
+        distinct: true,
     })
 }
 
@@ -60,10 +61,10 @@ pub(super) struct Level {
     pub(super) columns: Vec<(Vec<String>, Ty)>,
     /// The groupings of its rollups (see [`Aggregation::sets`]).
     pub(super) sets: Vec<Vec<bool>>,
+    /// See [`Aggregation::distinct`].
+    pub(super) distinct: bool,
 }
 
-/// Binds `aggregation` over an input with the declared properties of `entity` and
-/// `input` (the result columns of an aggregation before).
 impl Level {
     /// The aggregation of `input` this level makes, its filter and window after it; no
     /// options of its own.
@@ -78,6 +79,7 @@ impl Level {
             groups: self.groups,
             aggregates: self.aggregates,
             sets: self.sets,
+            distinct: self.distinct,
             filter,
             window,
             orderby: Vec::new(),
@@ -89,6 +91,8 @@ impl Level {
     }
 }
 
+/// Binds `aggregation` over an input with the declared properties of `entity` and
+/// `input` (the result columns of an aggregation before).
 pub(super) fn level(
     entity: Entity,
     aggregation: &Transformation,
@@ -150,6 +154,7 @@ pub(super) fn level(
         aggregates,
         columns,
         sets,
+        distinct: false,
     })
 }
 

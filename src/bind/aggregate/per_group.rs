@@ -41,6 +41,8 @@ pub(super) fn entities_of_groups(
         level.columns.push((vec![g.name().to_owned()], g.ty()));
         level.groups.push(g);
     }
+    // The entity key is among them.
+    level.distinct = level.aggregates.is_empty();
     Ok(())
 }
 
