@@ -77,7 +77,19 @@ impl Compiler {
         ag: &Aggregation,
         scopes: &[String],
     ) {
-        let columns = (0..ag.groups.len()).map(|i| {
+        // Rows that carry their entity's key are ordered once that key is: sorting by
+        // every other property of 100,000 kept leads tripled the time of a page.
+        let entity = ag.read().entity;
+        let through = ag
+            .groups
+            .iter()
+            .position(|g| {
+                ag.distinct
+                    && g.navs.is_empty()
+                    && matches!(&g.value, GroupValue::Prop(p) if entity.key.contains(&p.name))
+            })
+            .map_or(ag.groups.len(), |k| k + 1);
+        let columns = (0..through).map(|i| {
             let ty = TExpr::Column {
                 index: i,
                 ty: Ty::Null,
