@@ -400,11 +400,7 @@ impl<'a> ExprBinder<'a> {
         if let Some(columns) = &self.results {
             let names: Vec<&str> = m.segments.iter().map(|s| s.name.as_str()).collect();
             let found = columns.iter().position(|(path, _)| {
-                path.len() == names.len()
-                    && path
-                        .iter()
-                        .zip(&names)
-                        .all(|(a, b)| a.eq_ignore_ascii_case(b))
+                path.len() == names.len() && super::ir::starts_with_names(path, &names)
             });
             return match found {
                 Some(index) => Ok(TExpr::Column {

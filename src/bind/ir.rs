@@ -178,8 +178,7 @@ impl Aggregation {
     pub fn layout_of(&self, set: Option<&[bool]>) -> Vec<(String, Layout)> {
         let mut root: Vec<(String, Layout)> = Vec::new();
         for (i, g) in self.groups.iter().enumerate() {
-            let present = set.is_none_or(|s| s.get(i).copied().unwrap_or(true));
-            if !self.returns(i) || !present {
+            if !self.returns(i) || !in_set(set, i) {
                 continue;
             }
             place(&mut root, &g.navs, g.name(), i, g.keyed);
@@ -192,6 +191,20 @@ impl Aggregation {
         }
         root
     }
+}
+
+/// Whether `path` begins with the names of `prefix` (names match case-insensitively).
+pub fn starts_with_names(path: &[impl AsRef<str>], prefix: &[impl AsRef<str>]) -> bool {
+    path.len() >= prefix.len()
+        && path
+            .iter()
+            .zip(prefix)
+            .all(|(a, b)| a.as_ref().eq_ignore_ascii_case(b.as_ref()))
+}
+
+/// Whether grouping `set` (see [`Aggregation::sets`]; `None`: every group) has group `i`.
+pub fn in_set(set: Option<&[bool]>, i: usize) -> bool {
+    set.is_none_or(|s| s.get(i).copied().unwrap_or(true))
 }
 
 /// Puts column `index` at `name` under the objects `navs` name, making them as needed;

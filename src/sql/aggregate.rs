@@ -8,7 +8,7 @@
 
 use super::compiler::Compiler;
 use super::Sql;
-use crate::bind::{Aggregation, AggregationInput, GroupValue, Layout, TExpr, Ty, Window};
+use crate::bind::{in_set, Aggregation, AggregationInput, GroupValue, Layout, TExpr, Ty, Window};
 use crate::db::{decimal, Dialect};
 use crate::format::computed_odata_type;
 use crate::model::EdmType;
@@ -315,8 +315,7 @@ impl Compiler {
         let mut values: Vec<(Option<&TExpr>, Ty, String)> = Vec::new();
         for (i, gc) in ag.groups.iter().enumerate() {
             if let GroupValue::Computed(_, e) = &gc.value {
-                let present = set.is_none_or(|s| s.get(i).copied().unwrap_or(true));
-                values.push((present.then_some(e), gc.ty(), format!("c{i}")));
+                values.push((in_set(set, i).then_some(e), gc.ty(), format!("c{i}")));
             }
         }
         for (j, a) in ag.aggregates.iter().enumerate() {
@@ -372,7 +371,7 @@ impl Compiler {
         let mut joins = Sql::new();
         let mut joined: Vec<(&[crate::bind::Nav], String)> = Vec::new();
         for (i, gc) in ag.groups.iter().enumerate() {
-            if !set.is_none_or(|s| s.get(i).copied().unwrap_or(true)) {
+            if !in_set(set, i) {
                 sep(&mut q);
                 self.typed_null(&mut q, gc.ty());
                 q.sql(&format!(" AS c{i}"));
@@ -472,11 +471,8 @@ impl Compiler {
         }
         q.sql(" ORDER BY ");
         for (n, (_, desc)) in w.orderby.iter().enumerate() {
-            let o = format!("{x}.o{n}");
-            let dir = if *desc { " DESC" } else { "" };
-            q.sql(&format!(
-                "(CASE WHEN {o} IS NULL THEN 0 ELSE 1 END){dir}, {o}{dir}, "
-            ));
+            order_key(&mut q, &format!("{x}.o{n}"), *desc);
+            q.sql(", ");
         }
         q.sql(&x)
             .sql(".k) AS rn FROM (")
@@ -484,11 +480,10 @@ impl Compiler {
             .sql(") ")
             .sql(&x);
         q.sql(") ").sql(&y).sql(" WHERE ").sql(&y).sql(".rn > ");
-        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        q.bind_int(int(w.skip));
+        q.bind_int(row_count(w.skip));
         if let Some(top) = w.top {
             q.sql(" AND ").sql(&y).sql(".rn <= ");
-            q.bind_int(int(w.skip.saturating_add(top)));
+            q.bind_int(row_count(w.skip.saturating_add(top)));
         }
         q
     }
@@ -536,18 +531,6 @@ impl Compiler {
         self.key_column(q, entity, &from);
         q.sql(&format!(" = {i}.k"));
         q.append(joins);
-    }
-
-    /// A null of `ty`: PostgreSQL types a union's columns by its first part, and a bare
-    /// null would be text.
-    fn typed_null(&self, q: &mut Sql, ty: Ty) {
-        match self.dialect {
-            Dialect::Postgres => q
-                .sql("CAST(NULL AS ")
-                .sql(super::cast::pg_type(ty))
-                .sql(")"),
-            Dialect::Sqlite => q.sql("NULL"),
-        };
     }
 
     /// `<kind> target b ON <workspace, join from at>` for one navigation; returns `b`.
@@ -675,9 +658,21 @@ fn entity_of_path(navs: &[crate::bind::Nav]) -> Option<&'static crate::model::En
 
 /// ` LIMIT top OFFSET skip` of a window (no `top`: all rows after `skip`).
 pub(super) fn limit(q: &mut Sql, w: &Window) {
-    let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     q.sql(" LIMIT ")
-        .bind_int(w.top.map_or(i64::MAX, int))
+        .bind_int(w.top.map_or(i64::MAX, row_count))
         .sql(" OFFSET ")
-        .bind_int(int(w.skip));
+        .bind_int(row_count(w.skip));
+}
+
+/// A number of rows as a bound integer (past `i64`: all of them).
+fn row_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// `column` as an order key in OData's order: nulls first ascending, last descending.
+pub(super) fn order_key(q: &mut Sql, column: &str, desc: bool) {
+    let dir = if desc { " DESC" } else { "" };
+    q.sql(&format!(
+        "(CASE WHEN {column} IS NULL THEN 0 ELSE 1 END){dir}, {column}{dir}"
+    ));
 }

@@ -24,6 +24,16 @@ const TIME_OF_DAY: &str = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1
 const NUMBER: &str = "^[+-]?[0-9]{1,30}([.][0-9]{1,30})?([eE][+-]?[0-9]{1,2})?$";
 
 impl Compiler {
+    /// A null of `ty`, typed on PostgreSQL: there a bare null is text, which neither
+    /// compares with other types nor unites with them (a union's columns take the types
+    /// of its first part).
+    pub(super) fn typed_null(&self, q: &mut Sql, ty: Ty) {
+        match self.dialect {
+            Dialect::Postgres => q.sql("CAST(NULL AS ").sql(pg_type(ty)).sql(")"),
+            Dialect::Sqlite => q.sql("NULL"),
+        };
+    }
+
     pub(super) fn cast(
         &mut self,
         q: &mut Sql,
@@ -36,11 +46,7 @@ impl Compiler {
         let from = e.ty();
         if matches!(e, TExpr::Lit(Value::Null)) {
             // Typed, so that PostgreSQL can compare it with anything of the type.
-            if pg {
-                q.sql("CAST(NULL AS ").sql(pg_type(to)).sql(")");
-            } else {
-                q.sql("NULL");
-            }
+            self.typed_null(q, to);
             return;
         }
         match to {

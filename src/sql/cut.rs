@@ -118,11 +118,7 @@ fn order(q: &mut Sql, cut: &Cut, at: &str, ties: &[String]) {
         q.sql(" DESC");
     }
     for t in ties {
-        q.sql(", (CASE WHEN ")
-            .sql(at)
-            .sql(".")
-            .sql(t)
-            .sql(" IS NULL THEN 0 ELSE 1 END), ");
-        q.sql(at).sql(".").sql(t);
+        q.sql(", ");
+        super::aggregate::order_key(q, &format!("{at}.{t}"), false);
     }
 }

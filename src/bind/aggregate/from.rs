@@ -61,10 +61,7 @@ fn levels(paths: &[GroupPath], item: &AggregateItem) -> Vec<Transformation> {
             for p in from {
                 let same = |q: &GroupPath| {
                     q.segments.len() == p.segments.len()
-                        && q.segments
-                            .iter()
-                            .zip(&p.segments)
-                            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+                        && starts_with_names(&q.segments, &p.segments)
                 };
                 if !g.iter().any(same) {
                     g.push(p.clone());

@@ -206,13 +206,7 @@ pub(super) fn regroup(
     inner: &[GroupCol],
     columns: &[(Vec<String>, Ty)],
 ) -> Result<Vec<GroupCol>, BindError> {
-    let starts = |path: &[String]| {
-        path.len() >= p.segments.len()
-            && path
-                .iter()
-                .zip(&p.segments)
-                .all(|(a, b)| a.eq_ignore_ascii_case(b))
-    };
+    let starts = |path: &[String]| starts_with_names(path, &p.segments);
     let exact = columns
         .iter()
         .position(|(path, _)| path.len() == p.segments.len() && starts(path));

@@ -257,11 +257,12 @@ pub(super) fn bind(
         ));
     }
     let mut levels = levels.into_iter();
+    let mut steps = steps.into_iter();
     let mut groupings = level.sets.len().max(1);
-    for steps in steps {
+    loop {
         let columns = std::mem::take(&mut level.columns);
         let over = |option| ExprBinder::new(option, aliases, entity).over_results(columns.clone());
-        let (mut filter, mut window) = steps_after(&steps, &over)?;
+        let (mut filter, mut window) = steps_after(&steps.next().unwrap_or_default(), &over)?;
         let Some(stage) = levels.next() else {
             if let Some(e) = &o.filter {
                 let f = over("$filter").predicate(e)?;
@@ -314,12 +315,6 @@ pub(super) fn bind(
         }
         input = AggregationInput::Grouped(Box::new(inner));
     }
-    // `steps` has one more entry than `levels`: the loop returns at its last.
-    Err(BindError::invalid(
-        OPTION,
-        None,
-        "expected a transformation",
-    ))
 }
 
 /// What starts a level after the first.
@@ -351,10 +346,7 @@ fn select(
             SelectItem::AllOperations(_) => {}
             SelectItem::Path { path, options, pos } => {
                 super::shape::no_nested_select_options(options, pos.0)?;
-                let under = |c: &Vec<String>| {
-                    c.len() >= path.len()
-                        && c.iter().zip(path).all(|(a, b)| a.eq_ignore_ascii_case(b))
-                };
+                let under = |c: &Vec<String>| starts_with_names(c, path);
                 let found: Vec<usize> = (0..columns.len())
                     .filter(|&i| under(&columns[i].0))
                     .collect();
