@@ -775,6 +775,29 @@ impl Typed {
                     None => "true".into(),
                 }
             }
+            9 if self.chance(0.3) => {
+                // An aggregate of a collection's members.
+                let many: Vec<_> = e.navigation.iter().filter(|n| n.many).collect();
+                match many
+                    .choose(&mut self.rng)
+                    .and_then(|n| Some((n, MODEL.entity_type(n.target)?)))
+                {
+                    Some((nav, target)) => {
+                        let props: Vec<_> =
+                            target.properties.iter().filter(|p| numeric(p.ty)).collect();
+                        let what = match props.choose(&mut self.rng) {
+                            Some(p) if self.chance(0.8) => {
+                                let m = ["sum", "min", "max", "average", "countdistinct"];
+                                format!("{} with {}", p.name, self.pick(&m))
+                            }
+                            _ => "$count".into(),
+                        };
+                        let n = *self.pick(&["0", "1", "2.5", "1000"]);
+                        format!("{var}{}/aggregate({what}) {cmp} {n}", nav.name)
+                    }
+                    None => "true".into(),
+                }
+            }
             _ => match self.path(e, any) {
                 // Booleans compare with eq and ne only.
                 Some((p, EdmType::Boolean)) => {

@@ -247,11 +247,25 @@ fn group_path<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, GroupPath> {
 }
 
 fn aggregate_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, AggregateItem> {
+    let (r, mut item) = aggregate_function(c, i, 0)?;
+    let (r, alias) = as_alias(r)?;
+    item.alias = alias.to_owned();
+    Ok((bws(r), item))
+}
+
+/// What `aggregate(...)` aggregates, without its alias: `value with method`, `$count`,
+/// each with any `from`s. The alias is left empty; `Nav/aggregate(...)` in an
+/// expression has none.
+pub(crate) fn aggregate_function<'a>(
+    c: &Src<'_>,
+    i: &'a str,
+    depth: u32,
+) -> Res<'a, AggregateItem> {
     let pos = c.pos(i);
     let (r, value, method) = if let Some(after) = i.strip_prefix("$count") {
         (after, None, None)
     } else {
-        let (r, e) = commit(expr(c, i, 0), |at| {
+        let (r, e) = commit(expr(c, i, depth), |at| {
             format!(
                 "expected a value to aggregate or `$count`, found {}",
                 found(at)
@@ -287,14 +301,13 @@ fn aggregate_item<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, AggregateItem> {
         from.push((paths, method));
         r = next;
     }
-    let (r, alias) = as_alias(r)?;
     Ok((
-        bws(r),
+        r,
         AggregateItem {
             value,
             method,
             from,
-            alias: alias.to_owned(),
+            alias: String::new(),
             pos,
         },
     ))

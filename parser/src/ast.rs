@@ -293,6 +293,12 @@ pub enum Expr {
         variable: Option<String>,
         predicate: Option<Box<Expr>>,
     },
+    /// `Leads/aggregate(Value with sum)`: one aggregate over a collection's members
+    /// (Data Aggregation's `collectionPathExpr`); the item's alias is empty.
+    Aggregate {
+        collection: MemberPath,
+        item: Box<AggregateItem>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

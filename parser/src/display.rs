@@ -305,6 +305,7 @@ impl Display for Expr {
                 }
                 f.write_char(')')
             }
+            Expr::Aggregate { collection, item } => write!(f, "{collection}/aggregate({item})"),
         }
     }
 }
@@ -550,6 +551,9 @@ impl Display for AggregateItem {
                 path(f, &p.segments)?;
             }
             write!(f, " with {m}")?;
+        }
+        if self.alias.is_empty() {
+            return Ok(());
         }
         write!(f, " as {}", self.alias)
     }

@@ -745,6 +745,26 @@ fn member<'a>(c: &Src<'_>, i: &'a str, d: u32) -> Res<'a, Expr> {
             let (a, e) = condition_in_parens(c, open, d, "`$filter(...)`")?;
             key = Some(KeyPredicate::Single(e));
             after = a;
+        } else if !first && name == "aggregate" && after.starts_with('(') {
+            let (a, item) = commit(
+                crate::apply::aggregate_function(c, bws(&after[1..]), d + 1),
+                |at| {
+                    format!(
+                        "expected what to aggregate in `aggregate(...)`, found {}",
+                        found(at)
+                    )
+                },
+            )?;
+            let a = bws(a);
+            let Some(a) = a.strip_prefix(')') else {
+                return fail(
+                    a,
+                    format!("expected `)` to close `aggregate(...)`, found {}", found(a)),
+                );
+            };
+            let collection = MemberPath { segments, pos };
+            let item = Box::new(item);
+            return Ok((a, Expr::Aggregate { collection, item }));
         } else if name == "$count" && after.starts_with('(') {
             // `Nav/$count($filter=cond)` (4.01) is `Nav/$filter(cond)/$count`.
             let (a, cond) = count_options(c, after, d)?;
@@ -799,6 +819,8 @@ fn segment_name(i: &str, first: bool) -> Res<'_, &str> {
         })?;
         let ok = match kw {
             "it" | "this" | "root" => first,
+            // Only as `$these/aggregate(...)`, which the binder declines.
+            "these" => first && after.starts_with("/aggregate("),
             "count" | "filter" => !first,
             _ => false,
         };

@@ -52,6 +52,8 @@ const TARGETS: &[&str] = &[
     "?$format=json",
     "Contacts?$filter=Name eq 'tab\tand\nline'",
     "Contacts?$filter=contains(Name,'\u{394}')&$search=%CE%94",
+    "Contacts?$filter=Leads/aggregate(Value with sum) gt 5 and Company/Contacts/aggregate($count) ge 2&$orderby=Leads/aggregate($it/Rate mul Value with average) desc",
+    "Contacts?$compute=Leads/aggregate(Value with sum from StatusId with max) as T,$these/aggregate(Value with countdistinct) as N",
 ];
 
 fn round_trip(input: &str) {

@@ -175,7 +175,65 @@ impl<'a> ExprBinder<'a> {
                 "JSON object literals are not supported",
             )),
             Expr::Case(pairs) => self.case(pairs),
+            Expr::Aggregate { collection, item } => self.collection_aggregate(collection, item),
         }
+    }
+
+    /// `Nav/aggregate(value with method)`: its value is bound over the related entities
+    /// alone, as the condition of `Nav/$count($filter=...)` is.
+    fn collection_aggregate(
+        &mut self,
+        coll: &MemberPath,
+        item: &odata_parser::AggregateItem,
+    ) -> Result<TExpr, BindError> {
+        let pos = coll.pos.0;
+        if self.results.is_some() {
+            return Err(self.err(
+                pos,
+                "`aggregate(...)` of a collection does not apply to an aggregated result",
+            ));
+        }
+        if coll.segments.first().is_some_and(|s| s.name == "$these") {
+            return Err(BindError::unsupported(
+                self.option,
+                Some(pos),
+                "`$these/aggregate(...)` is not supported",
+            ));
+        }
+        let (start, navs, last) = self.walk(coll)?;
+        let Start::Scope(scope) = start else {
+            return Err(BindError::unsupported(
+                self.option,
+                Some(pos),
+                "`aggregate(...)` over `$root/...` is not supported",
+            ));
+        };
+        if !matches!(last, Walked::Entity(_)) || !navs.last().is_some_and(is_many) {
+            return Err(self.err(
+                pos,
+                "`aggregate(...)` follows a collection-valued navigation property, \
+                 e.g. `Leads/aggregate(Value with sum)`",
+            ));
+        }
+        let target = navs
+            .last()
+            .and_then(|n| MODEL.entity_type(n.target))
+            .ok_or_else(|| self.err(pos, "navigation target missing"))?;
+        // `$it` inside still names the instance it names outside.
+        let (option, aliases, it) = (self.option, self.aliases, self.scopes[self.it_scope].1);
+        let col = super::aggregate::of_collection(option, target, item, |e| {
+            ExprBinder::new(option, aliases, target)
+                .in_expand(Some(it))
+                .expr(e)
+        })?;
+        Ok(TExpr::Aggregate {
+            scope,
+            it: self.it_scope,
+            navs,
+            method: col.method,
+            value: col.value.map(Box::new),
+            ty: col.ty,
+        })
     }
 
     /// The literal `e` is, directly or as a parameter alias's value.
@@ -726,7 +784,7 @@ pub fn pos_of(e: &Expr) -> usize {
     match e {
         Expr::Member(m) => m.pos.0,
         Expr::Alias(_, p) | Expr::Call(_, _, p) | Expr::Literal(_, p) => p.0,
-        Expr::Lambda { collection, .. } => collection.pos.0,
+        Expr::Lambda { collection, .. } | Expr::Aggregate { collection, .. } => collection.pos.0,
         Expr::Unary(_, e) => pos_of(e),
         Expr::Binary(_, a, _) | Expr::In(a, _) => pos_of(a),
         _ => 0,

@@ -451,6 +451,17 @@ pub enum TExpr {
         navs: Vec<Nav>,
         filter: Option<Box<TExpr>>,
     },
+    /// `Nav/aggregate(value with method)` from `scope`: the aggregate of the related
+    /// entities (`value` bound over the last navigation's target, with `$it` as its
+    /// scope 1, which is `it` outside); `$count` has neither method nor value.
+    Aggregate {
+        scope: usize,
+        it: usize,
+        navs: Vec<Nav>,
+        method: Option<odata_parser::AggregateMethod>,
+        value: Option<Box<TExpr>>,
+        ty: Ty,
+    },
     /// `$root/Set(key)/navs/prop`, or `.../$count` without `prop`: a value of one entity
     /// of the caller's workspace; null when there is no such entity.
     Root {
@@ -547,7 +558,7 @@ impl TExpr {
             TExpr::Call(_, _, ty) => *ty,
             TExpr::Count { .. } => Ty::Edm(EdmType::Int64),
             TExpr::Cast { to, .. } => *to,
-            TExpr::Column { ty, .. } | TExpr::Case(_, ty) => *ty,
+            TExpr::Column { ty, .. } | TExpr::Case(_, ty) | TExpr::Aggregate { ty, .. } => *ty,
             TExpr::Root { prop: None, .. } => Ty::Edm(EdmType::Int64),
         }
     }
@@ -577,6 +588,11 @@ impl TExpr {
             }
             // `not`, `and` and `or` of null are null (unless `and` has a false operand,
             // or `or` a true one); comparisons and lambdas are true or false.
+            // Counts are never null; the other aggregates of no values are.
+            TExpr::Aggregate { method, .. } => !matches!(
+                method,
+                None | Some(odata_parser::AggregateMethod::CountDistinct)
+            ),
             TExpr::Not(a) => a.nullable(),
             TExpr::And(a, b) | TExpr::Or(a, b) => a.nullable() || b.nullable(),
             TExpr::Cmp(..) | TExpr::In(..) | TExpr::Lambda { .. } | TExpr::Count { .. } => false,

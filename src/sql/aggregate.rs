@@ -560,39 +560,51 @@ impl Compiler {
 
     /// `method(v)` for one aggregate over the column `v`; `$count` is `count(*)`.
     fn aggregate_call(&self, q: &mut Sql, a: &crate::bind::AggregateCol, v: &str) {
-        match a.method {
-            None => q.sql("count(*)"),
-            Some(AggregateMethod::CountDistinct) => q.sql(&format!("count(DISTINCT {v})")),
+        if a.method.is_none() {
+            q.sql("count(*)");
+            return;
+        }
+        let (open, close) = self.aggregate_wrap(a.method, a.ty);
+        q.sql(&open).sql(v).sql(close);
+    }
+
+    /// What goes before and after the value of an aggregate with `method` and result
+    /// type `ty`.
+    pub(super) fn aggregate_wrap(
+        &self,
+        method: Option<AggregateMethod>,
+        ty: Ty,
+    ) -> (String, &'static str) {
+        let Some(method) = method else {
+            return ("count(".into(), ")");
+        };
+        match method {
+            AggregateMethod::CountDistinct => ("count(DISTINCT ".into(), ")"),
             // SQLite's sum() and avg() add decimals as doubles (0.1 + 0.2 is not
             // 0.3); db::decimal registers exact ones, as PostgreSQL's numeric.
-            Some(m @ (AggregateMethod::Sum | AggregateMethod::Average))
+            AggregateMethod::Sum | AggregateMethod::Average
                 if self.dialect == Dialect::Sqlite
-                    && matches!(a.ty, Ty::Edm(EdmType::Decimal(..))) =>
+                    && matches!(ty, Ty::Edm(EdmType::Decimal(..))) =>
             {
-                let f = if m == AggregateMethod::Sum {
+                let f = if method == AggregateMethod::Sum {
                     decimal::SUM
                 } else {
                     decimal::AVERAGE
                 };
-                q.sql(&format!("{f}({v})"))
+                (format!("{f}("), ")")
             }
             // PostgreSQL sums bigints as numeric, past 64 bits too; SQLite's sum()
             // of integers fails there ("integer overflow"): both fail, as an Int64.
-            Some(AggregateMethod::Sum)
-                if self.dialect == Dialect::Postgres && a.ty == Ty::Edm(EdmType::Int64) =>
+            AggregateMethod::Sum
+                if self.dialect == Dialect::Postgres && ty == Ty::Edm(EdmType::Int64) =>
             {
-                q.sql(&format!("CAST(sum({v}) AS bigint)"))
+                ("CAST(sum(".into(), ") AS bigint)")
             }
-            Some(AggregateMethod::Sum) => q.sql(&format!("sum({v})")),
-            Some(m) => {
-                let f = match m {
-                    AggregateMethod::Min => "min",
-                    AggregateMethod::Max => "max",
-                    _ => "avg",
-                };
-                q.sql(&format!("{f}({v})"))
-            }
-        };
+            AggregateMethod::Sum => ("sum(".into(), ")"),
+            AggregateMethod::Min => ("min(".into(), ")"),
+            AggregateMethod::Max => ("max(".into(), ")"),
+            AggregateMethod::Average => ("avg(".into(), ")"),
+        }
     }
 
     fn object_json(

@@ -480,6 +480,7 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
         TExpr::Prop { .. }
         | TExpr::Lambda { .. }
         | TExpr::Count { .. }
+        | TExpr::Aggregate { .. }
         | TExpr::Root { .. }
         | TExpr::Column { .. } => false,
         TExpr::Lit(_) => true,

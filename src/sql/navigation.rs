@@ -153,6 +153,22 @@ impl Compiler {
         extra(self, q, &last);
     }
 
+    /// `SELECT <what> FROM ... WHERE <join>`, `what` written over the last alias.
+    pub(super) fn nav_chain_value(
+        &mut self,
+        q: &mut Sql,
+        alias: &str,
+        navs: &[Nav],
+        what: &mut dyn FnMut(&mut Compiler, &mut Sql, &str),
+    ) {
+        let mut last = String::new();
+        let mut inner = Sql::new();
+        self.nav_chain_from(&mut inner, alias, navs, &mut last);
+        q.sql("SELECT ");
+        what(self, q, &last);
+        q.append(inner);
+    }
+
     /// `to.r = from.l AND ...` for the navigation's join pairs.
     pub fn join(&mut self, q: &mut Sql, from_alias: &str, nav: Nav, to_alias: &str) {
         let target = entity_of(nav);

@@ -393,3 +393,37 @@ fn and(a: Option<TExpr>, b: TExpr) -> TExpr {
         None => b,
     }
 }
+
+/// What `Nav/aggregate(...)` in an expression aggregates: `item` over the entities of
+/// `target`, its value bound by `bind` (over those entities alone). Errors name
+/// `option`, the expression's own query option.
+pub(super) fn of_collection(
+    option: &str,
+    target: Entity,
+    item: &AggregateItem,
+    bind: impl Fn(&odata_parser::Expr) -> Result<TExpr, BindError>,
+) -> Result<AggregateCol, BindError> {
+    let pos = Some(item.pos.0);
+    if !item.from.is_empty() {
+        return Err(BindError::unsupported(
+            option,
+            pos,
+            "`from` inside `aggregate(...)` of a collection is not supported",
+        ));
+    }
+    // A bare path through navigation would aggregate the distinct entities it reaches
+    // (Data Aggregation 3.2.1.1), which this form does not do.
+    if let Some(value) = &item.value {
+        if levels::navigation_path(target, value, pos)?.is_some_and(|(navs, _)| !navs.is_empty()) {
+            return Err(BindError::unsupported(
+                option,
+                pos,
+                "a path through navigation inside `aggregate(...)` of a collection is not supported",
+            ));
+        }
+    }
+    aggregate(item, None, bind).map_err(|mut e| {
+        e.option = option.to_owned();
+        e
+    })
+}
