@@ -979,6 +979,12 @@ impl Typed {
         if depth == 0 && self.chance(0.1) {
             return self.apply(e);
         }
+        if depth > 0 && self.chance(0.1) {
+            // An expanded collection's aggregate ($count beside it is declined).
+            let mut apply = self.apply(e);
+            apply.retain(|o| !o.starts_with("$count"));
+            return apply;
+        }
         let mut opts = Vec::new();
         if self.chance(0.6) {
             opts.push(format!("$filter={}", self.predicate(e, "", 0)));

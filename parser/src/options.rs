@@ -663,7 +663,11 @@ fn expand_item<'a>(c: &Src<'_>, i: &'a str, depth: u32) -> Res<'a, ExpandItem> {
         let open = r;
         let (rest, o) = nested(c, r, depth + 1, true)?;
         let bad = if is_ref {
-            o.select.is_some() || o.expand.is_some() || o.levels.is_some() || o.compute.is_some()
+            o.select.is_some()
+                || o.expand.is_some()
+                || o.levels.is_some()
+                || o.compute.is_some()
+                || o.apply.is_some()
         } else if is_count {
             o != QueryOptions {
                 filter: o.filter.clone(),
@@ -743,11 +747,12 @@ fn nested<'a>(c: &Src<'_>, i: &'a str, depth: u32, in_expand: bool) -> Res<'a, Q
                     ),
                 );
             };
-            if opt == Opt::Apply {
+            // Data Aggregation adds `$apply` to `$expand`'s options, not to `$select`'s.
+            if opt == Opt::Apply && !in_expand {
                 return Err(nom::Err::Failure(PErr {
                     at: name_start,
                     kind: ErrorKind::NotImplemented,
-                    msg: "$apply is not implemented".into(),
+                    msg: "$apply inside $select is not implemented".into(),
                 }));
             }
             if matches!(

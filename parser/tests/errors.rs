@@ -127,8 +127,14 @@ fn apply_declines_the_transformations_it_does_not_take() {
         err("Contacts?$apply=aggregate(Value with median as M)").kind,
         ErrorKind::Syntax
     );
+    // In an expand, $apply is read as at the top (x is no transformation); $select
+    // does not take it.
     assert_eq!(
         err("Contacts?$expand=Leads($apply=x)").kind,
+        ErrorKind::Syntax
+    );
+    assert_eq!(
+        err("Contacts?$select=Name($apply=aggregate($count as N))").kind,
         ErrorKind::NotImplemented
     );
 }

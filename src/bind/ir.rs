@@ -327,6 +327,9 @@ pub struct Expand {
     /// itself (`Contacts(1)/Leads?...`), which a page of it links to when more rows
     /// follow.
     pub next_query: Option<super::next_query::NextQuery>,
+    /// `Nav($apply=...)` with groupby or aggregate: the result over each instance's
+    /// related entities replaces them (then `shape` is empty).
+    pub apply: Option<Box<Aggregation>>,
 }
 
 /// A converted literal.

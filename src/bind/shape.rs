@@ -149,6 +149,12 @@ pub(super) fn bind_shape(
                         ));
                     }
                 }
+                if let Some(apply) = &item.options.apply {
+                    shape
+                        .expand
+                        .push(aggregated_expand(nav, target, item, apply, aliases)?);
+                    continue;
+                }
                 let sub = bind_shape(
                     target,
                     &item.options,
@@ -178,6 +184,7 @@ pub(super) fn bind_shape(
                     is_count: item.is_count,
                     next_query: (nav.many && !item.is_count)
                         .then(|| next_query(&item.options, aliases)),
+                    apply: None,
                 });
             }
         }
@@ -234,6 +241,45 @@ pub(super) fn bind_shape(
     shape.count = o.count.unwrap_or(false);
     shape.search = search(&o.search)?;
     Ok(shape)
+}
+
+/// `Nav($apply=...)` (Data Aggregation 3.16): per instance, the result of
+/// `GET Set(key)/Nav?$apply=...` with the expand's other options over it.
+fn aggregated_expand(
+    nav: Nav,
+    target: Entity,
+    item: &odata_parser::ExpandItem,
+    apply: &[odata_parser::Transformation],
+    aliases: &[(String, Expr)],
+) -> Result<Expand, BindError> {
+    let pos = Some(item.pos.0);
+    let read = super::Read {
+        entity: target,
+        path: Vec::new(),
+        key: None,
+        single: !nav.many,
+        shape: Shape::default(),
+        context_path: target.set.to_owned(),
+    };
+    // Parameter aliases are the request's, wherever they are used.
+    let mut options = item.options.clone();
+    options.aliases = aliases.to_vec();
+    match super::aggregate::bind(read, &options, apply)? {
+        super::Target::Aggregated(ag) => Ok(Expand {
+            nav,
+            target,
+            shape: Shape::default(),
+            is_ref: false,
+            is_count: false,
+            next_query: None,
+            apply: Some(Box::new(ag)),
+        }),
+        _ => Err(BindError::unsupported(
+            "$expand",
+            pos,
+            "$apply inside $expand is supported with groupby or aggregate; use $filter, $orderby, $top and $skip for the entities themselves",
+        )),
+    }
 }
 
 /// Binds `expr as Name, ...` (of `$compute`, or `$apply`'s `compute(...)`) onto `out`:

@@ -43,6 +43,11 @@ pub fn context_fragment(read: &Read) -> String {
 /// `$metadata#Leads(StatusId,Status(Description),Total)`: the groups, nested by their
 /// navigation, then the aggregates.
 pub fn aggregate_context_fragment(ag: &Aggregation) -> String {
+    format!("$metadata#{}({})", ag.read().context_path, result_list(ag))
+}
+
+/// The members of an aggregated result's rows, as a context URL's select list.
+fn result_list(ag: &Aggregation) -> String {
     fn list(members: &[(String, Layout)]) -> String {
         let items: Vec<String> = members
             .iter()
@@ -53,11 +58,7 @@ pub fn aggregate_context_fragment(ag: &Aggregation) -> String {
             .collect();
         items.join(",")
     }
-    format!(
-        "$metadata#{}({})",
-        ag.read().context_path,
-        list(&ag.layout())
-    )
+    list(&ag.layout())
 }
 
 /// The select list of a 4.0 response (Protocol §10.9): an expanded navigation property
@@ -94,7 +95,9 @@ fn select_list(shape: &Shape) -> Option<String> {
             .map(|n| (*n).to_owned()),
     );
     for e in &shape.expand {
-        if !e.is_ref && !e.is_count && nested(&e.shape) {
+        if let Some(ag) = &e.apply {
+            items.push(format!("{}({})", e.nav.name, result_list(ag)));
+        } else if !e.is_ref && !e.is_count && nested(&e.shape) {
             let inner = select_list(&e.shape).unwrap_or_else(|| "*".into());
             items.push(format!("{}({inner})", e.nav.name));
         }

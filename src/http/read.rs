@@ -237,6 +237,12 @@ pub async fn property(
     }
 }
 
+/// Whether an expand at any depth of `shape` has an `$apply` (rows that are no entities).
+fn expands_aggregates(shape: &crate::bind::Shape) -> bool {
+    let nested = |e: &crate::bind::Expand| e.apply.is_some() || expands_aggregates(&e.shape);
+    shape.expand.iter().any(nested)
+}
+
 /// The entities `read` addresses, or with `refs` their references (`.../$ref`).
 pub async fn entities(
     cx: &Ctx<'_>,
@@ -245,6 +251,16 @@ pub async fn entities(
     options: &QueryOptions,
     refs: bool,
 ) -> Result<HttpResponse, ApiError> {
+    if matches!(f, DataFormat::Atom) && expands_aggregates(&read.shape) {
+        return Err(ApiError::NotAcceptable {
+            message: "an expand with $apply is written as JSON only".into(),
+            target: if cx.format.is_some() {
+                negotiate::FORMAT
+            } else {
+                negotiate::ACCEPT
+            },
+        });
+    }
     let root = cx.req.root.as_str();
     // Atom needs every entry's id and links, which full metadata puts in each row.
     let level = match f {

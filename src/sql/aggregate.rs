@@ -24,24 +24,77 @@ impl Compiler {
         limit: u64,
     ) -> Sql<(Text, Text)> {
         let mut q = Sql::new();
+        self.aggregate_select(&mut q, ag, ", ''");
+        q.sql(" LIMIT ");
+        q.bind_int(i64::try_from(limit).unwrap_or(i64::MAX));
+        q.sql(" OFFSET ");
+        q.bind_int(i64::try_from(offset).unwrap_or(i64::MAX));
+        q.returning()
+    }
+
+    /// An expand's `$apply` over the entities the row at `outer` reaches through `nav`:
+    /// the whole result as a JSON array in the result's order, or with `count` the
+    /// number of its rows (before its `$top` and `$skip`).
+    pub(super) fn expanded_aggregate(
+        &mut self,
+        q: &mut Sql,
+        (outer, nav): (&str, crate::bind::Nav),
+        ag: &Aggregation,
+        count: bool,
+    ) {
+        let owner = self.owner.replace((outer.to_owned(), nav));
+        let x = self.alias();
+        if count {
+            q.sql("(SELECT count(*)");
+            self.result(q, ag, &x);
+            q.sql(")");
+            self.owner = owner;
+            return;
+        }
+        // SQLite's subquery column loses the objects' JSON subtype: json() restores it.
+        let pg = self.dialect == Dialect::Postgres;
+        q.sql(if pg {
+            "(SELECT coalesce(json_agg("
+        } else {
+            "json((SELECT json_group_array(json("
+        });
+        q.sql(&x).sql(".j");
+        q.sql(if pg {
+            "), '[]'::json) FROM ("
+        } else {
+            ")) FROM ("
+        });
+        self.aggregate_select(q, ag, " AS j");
+        if ag.top.is_some() || ag.skip.is_some() {
+            q.sql(" LIMIT ")
+                .bind_int(ag.top.map_or(i64::MAX, row_count))
+                .sql(" OFFSET ")
+                .bind_int(row_count(ag.skip.unwrap_or(0)));
+        }
+        q.sql(") ").sql(&x).sql(if pg { ")" } else { "))" });
+        self.owner = owner;
+    }
+
+    /// `SELECT <JSON object> <also> FROM <result> ORDER BY <the result's order>`.
+    fn aggregate_select(&mut self, q: &mut Sql, ag: &Aggregation, also: &str) {
         let g = self.alias();
         q.sql("SELECT ");
         // Aggregated rows are no entities: in full metadata their id is null (JSON Format,
         // transient entities).
         let id = self.output.full.is_some();
         if ag.sets.is_empty() {
-            self.object_json(&mut q, ag, &g, &ag.layout(), id);
+            self.object_json(q, ag, &g, &ag.layout(), id);
         } else {
             // Each grouping's rows have its groups only (Data Aggregation 3.2.3.2).
             q.sql("CASE ").sql(&g).sql(".gs");
             for (n, set) in ag.sets.iter().enumerate() {
                 q.sql(&format!(" WHEN {n} THEN "));
-                self.object_json(&mut q, ag, &g, &ag.layout_of(Some(set)), id);
+                self.object_json(q, ag, &g, &ag.layout_of(Some(set)), id);
             }
             q.sql(" END");
         }
-        q.sql(", ''");
-        self.result(&mut q, ag, &g);
+        q.sql(also);
+        self.result(q, ag, &g);
         let scopes = [g.clone()];
         // `$orderby`, then the window's orders: the rows come in the order `orderby`
         // chose them in unless asked otherwise.
@@ -50,12 +103,7 @@ impl Compiler {
             keys.extend(w.reorder.iter().cloned());
             keys.extend(w.orderby.iter().cloned());
         }
-        self.result_order(&mut q, &keys, ag, &scopes);
-        q.sql(" LIMIT ");
-        q.bind_int(i64::try_from(limit).unwrap_or(i64::MAX));
-        q.sql(" OFFSET ");
-        q.bind_int(i64::try_from(offset).unwrap_or(i64::MAX));
-        q.returning()
+        self.result_order(q, &keys, ag, &scopes);
     }
 
     /// The number of result rows (`$count=true`).

@@ -68,6 +68,9 @@ pub struct Compiler {
     pub trigram_misses: Misses,
     /// Expanded collections whose pages may end in a marker (see `expand.rs`), by number.
     pub expand_pages: Vec<ExpandPage>,
+    /// While an expand's `$apply` is compiled: the alias of the instance whose related
+    /// entities it aggregates and the navigation to them, which its input keeps to.
+    pub(super) owner: Option<(String, Nav)>,
 }
 
 impl Compiler {
@@ -87,6 +90,7 @@ impl Compiler {
             trigram_stats: None,
             trigram_misses: Misses::default(),
             expand_pages: Vec::new(),
+            owner: None,
         }
     }
 
@@ -347,6 +351,10 @@ impl Compiler {
             q.sql(" AND ");
             self.path_exists(q, &read.path, step, a);
         }
+        if let Some((outer, nav)) = self.owner.clone() {
+            q.sql(" AND ");
+            self.join(q, &outer, nav, a);
+        }
         self.shape_filters(q, read.entity, &read.shape, a);
     }
 
@@ -408,10 +416,9 @@ fn values_only(shape: &Shape) -> bool {
     if shape.compute.iter().any(|c| c.selected) {
         return false;
     }
-    shape
-        .expand
-        .iter()
-        .all(|e| !e.is_ref && !e.is_count && !e.shape.count && values_only(&e.shape))
+    shape.expand.iter().all(|e| {
+        !e.is_ref && !e.is_count && !e.shape.count && e.apply.is_none() && values_only(&e.shape)
+    })
 }
 
 /// The row limit a PostgreSQL page is planned with, as a constant from a fixed list: the

@@ -91,6 +91,20 @@ impl Compiler {
                 if full {
                     c.nav_links(m.next(2), entity, a, e.nav.name);
                 }
+                if let Some(ag) = &e.apply {
+                    if ag.count {
+                        let q = m.next(1);
+                        q.sql("'").sql(e.nav.name).sql("@odata.count', ");
+                        let text = c.output.ieee754;
+                        q.sql(if text { "CAST(" } else { "" });
+                        c.expanded_aggregate(q, (a, e.nav), ag, true);
+                        q.sql(if text { " AS TEXT)" } else { "" });
+                    }
+                    let q = m.next(1);
+                    q.sql("'").sql(e.nav.name).sql("', ");
+                    c.expanded_aggregate(q, (a, e.nav), ag, false);
+                    continue;
+                }
                 if e.is_count || e.shape.count {
                     let q = m.next(1);
                     q.sql("'").sql(e.nav.name).sql("@odata.count', ");
