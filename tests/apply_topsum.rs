@@ -347,3 +347,123 @@ async fn a_ranking_alone_keeps_the_entities_whose_values_reach_the_amount() {
         }
     }
 }
+
+#[actix_web::test]
+async fn entities_a_ranking_keeps_are_entities_of_the_set() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let leads = rows(&app, "Leads?$select=LeadId,Value,ContactId,StatusId", &t).await;
+            let item = |l: &Value| {
+                let id = l["LeadId"].as_i64().unwrap_or_default();
+                (format!("{id:010}"), dec(&l["Value"]))
+            };
+            let items: Vec<(String, Option<Decimal>)> = leads.iter().map(item).collect();
+            let amount = total(&items) * Decimal::new(3, 1);
+            let order = ordered(items.clone(), false);
+            let want = kept(&order, amount);
+
+            // In the ranking's order without $orderby, paged by keyset with no row lost
+            // or repeated; each an entity of Leads, with its id and an expanded contact.
+            let url = format!("Leads?$apply=topsum({amount},Value)&$select=LeadId,Value&$expand=Contact($select=ContactId)");
+            let prefer = [
+                ("Prefer", "odata.maxpagesize=7"),
+                ("Accept", "application/json;odata.metadata=full"),
+            ];
+            let got = common::rows_with(&app, &url, &t, &prefer).await;
+            let ids: Vec<String> = got.iter().map(|l| item(l).0).collect();
+            assert_eq!(ids, want, "{b:?} {ws}");
+            for l in &got {
+                let id = l["LeadId"].as_i64().unwrap_or_default();
+                let odata_id = l["@odata.id"].as_str().unwrap_or_default();
+                assert!(
+                    odata_id.ends_with(&format!("Leads({id})")),
+                    "{b:?} {ws}: {l}"
+                );
+                let lead = leads
+                    .iter()
+                    .find(|x| x["LeadId"] == l["LeadId"])
+                    .unwrap_or_else(|| panic!("{l}"));
+                match lead["ContactId"].as_i64() {
+                    Some(c) => assert_eq!(l["Contact"]["ContactId"], c, "{b:?} {ws}: {l}"),
+                    None => assert_eq!(l["Contact"], Value::Null, "{b:?} {ws}: {l}"),
+                }
+            }
+            let r = app.get(&url, &t).await;
+            let ctx = r.json()["@odata.context"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            assert!(
+                ctx.ends_with("#Leads(LeadId,Value,Contact(ContactId))"),
+                "{b:?} {ws}: {ctx}"
+            );
+
+            // Filters before the ranking narrow what is ranked; after it, what is kept.
+            let won: Vec<(String, Option<Decimal>)> = leads
+                .iter()
+                .filter(|l| l["StatusId"] == "WON")
+                .map(item)
+                .collect();
+            let half = total(&won) / Decimal::TWO;
+            let want_won = sorted(kept(&ordered(won.clone(), true), half));
+            let got = rows(
+                &app,
+                "Leads?$apply=filter(StatusId eq 'WON')/bottompercent(50,Value)&$select=LeadId",
+                &t,
+            )
+            .await;
+            assert_eq!(
+                sorted(got.iter().map(|l| item(l).0).collect()),
+                want_won,
+                "{b:?} {ws}"
+            );
+            let after = rows(&app, &format!("Leads?$apply=topsum({amount},Value)/filter(StatusId eq 'WON')&$select=LeadId&$count=true"), &t).await;
+            let want_after: Vec<String> = want
+                .iter()
+                .filter(|id| won.iter().any(|w| &w.0 == *id))
+                .cloned()
+                .collect();
+            assert_eq!(
+                after.iter().map(|l| item(l).0).collect::<Vec<_>>(),
+                want_after,
+                "{b:?} {ws}"
+            );
+
+            // Along a path: the ranking over one contact's leads only.
+            let contact = leads
+                .iter()
+                .filter_map(|l| l["ContactId"].as_i64())
+                .max_by_key(|c| leads.iter().filter(|l| l["ContactId"] == *c).count())
+                .unwrap_or_else(|| panic!("{b:?} {ws}: no contact with leads"));
+            let own: Vec<(String, Option<Decimal>)> = leads
+                .iter()
+                .filter(|l| l["ContactId"] == contact)
+                .map(item)
+                .collect();
+            let want_own = sorted(kept(
+                &ordered(own.clone(), false),
+                total(&own) / Decimal::TWO,
+            ));
+            let got = rows(
+                &app,
+                &format!("Contacts({contact})/Leads?$apply=toppercent(50,Value)&$select=LeadId"),
+                &t,
+            )
+            .await;
+            assert_eq!(
+                sorted(got.iter().map(|l| item(l).0).collect()),
+                want_own,
+                "{b:?} {ws}"
+            );
+            let r = app
+                .get(
+                    &format!("Contacts({contact})/Leads/$count?$apply=toppercent(50,Value)"),
+                    &t,
+                )
+                .await;
+            assert_eq!(r.text, want_own.len().to_string(), "{b:?} {ws}");
+        }
+    }
+}

@@ -132,6 +132,14 @@ pub struct Window {
     pub partition: Option<usize>,
 }
 
+/// The entities a `topsum`-like ranking keeps of `input` (the read's path and the
+/// `filter`/`search` steps before it, in `input.shape`), by the key of each.
+#[derive(Debug)]
+pub struct Kept {
+    pub input: Read,
+    pub cut: Cut,
+}
+
 /// The amount a `topsum`-like window's values must reach.
 #[derive(Debug, Clone)]
 pub struct Cut {
@@ -300,6 +308,8 @@ pub struct Shape {
     pub count: bool,
     /// `$compute`: properties computed per entity, in the order given.
     pub compute: Vec<ComputedProp>,
+    /// `$apply=toppercent(...)` and the like alone: only the entities the ranking keeps.
+    pub kept: Option<Box<Kept>>,
     /// Navigation properties named in `$select`: the context URL lists them (their
     /// links are the ones full metadata writes anyway).
     pub select_navs: Vec<&'static str>,

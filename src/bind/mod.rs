@@ -220,6 +220,15 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                     ));
                 }
                 if let Some(apply) = &url.options.apply {
+                    if narrowing.is_empty() && aggregate::ranks_entities(apply) {
+                        let r = read(entity, path, key, false, context, &url.options, false)?;
+                        return Ok(
+                            match aggregate::entity_ranking(r, &url.options.aliases, apply)? {
+                                Target::Entities(r) => Target::Count(r),
+                                other => other,
+                            },
+                        );
+                    }
                     let before = before_apply(&url.options, apply);
                     let before = narrowed(&before, &narrowing);
                     let r = read(entity, path, key, false, context, &before, false)?;
@@ -275,6 +284,12 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
         }
     }
     if let Some(apply) = &url.options.apply {
+        // The path's `$filter(...)` segments narrow what is ranked: those take the
+        // aggregation's way, which keeps them apart from `$filter`.
+        if narrowing.is_empty() && !single && aggregate::ranks_entities(apply) {
+            let r = read(entity, path, key, single, context, &url.options, true)?;
+            return aggregate::entity_ranking(r, &url.options.aliases, apply);
+        }
         let before = before_apply(&url.options, apply);
         let before = narrowed(&before, &narrowing);
         let r = read(entity, path, key, single, context, &before, true)?;

@@ -597,7 +597,12 @@ impl Compiler {
     }
 
     /// The entity's key column at `alias` (every entity set has a one-property key).
-    fn key_column(&self, q: &mut Sql, entity: &'static crate::model::EntityType, alias: &str) {
+    pub(super) fn key_column(
+        &self,
+        q: &mut Sql,
+        entity: &'static crate::model::EntityType,
+        alias: &str,
+    ) {
         match entity.key.first().and_then(|k| entity.property(k)) {
             Some(p) => self.column(q, alias, p),
             None => {

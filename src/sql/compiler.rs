@@ -375,6 +375,10 @@ impl Compiler {
             q.sql(" AND ");
             self.search(q, entity, s, a);
         }
+        if let Some(k) = &shape.kept {
+            q.sql(" AND ");
+            self.kept(q, k, a);
+        }
     }
 
     fn key_match(&mut self, q: &mut Sql, a: &str, key: &[(Prop, Value)]) {

@@ -5,7 +5,7 @@
 
 use super::compiler::Compiler;
 use super::Sql;
-use crate::bind::{Cut, Ty, Window};
+use crate::bind::{Cut, Kept, Ty, Window};
 use crate::db::Dialect;
 use crate::model::EdmType;
 use rust_decimal::Decimal;
@@ -76,6 +76,40 @@ impl Compiler {
             order(q, cut, &c, ties);
             super::aggregate::limit(q, w);
         }
+    }
+
+    /// `key IN (...)`: whether the entity at `a` is one the ranking `k` keeps. The
+    /// ranking runs over its own read of the entities (workspace, path, the steps
+    /// before it), not correlated with `a`, so it is computed once per statement.
+    pub(super) fn kept(&mut self, q: &mut Sql, k: &Kept, a: &str) {
+        let entity = k.input.entity;
+        let t = self.alias();
+        let mut rows = Sql::new();
+        rows.sql("SELECT ");
+        self.expr(&mut rows, &k.cut.value, std::slice::from_ref(&t));
+        rows.sql(" AS w, ");
+        self.key_column(&mut rows, entity, &t);
+        rows.sql(" AS k FROM ").sql(entity.table).sql(" ").sql(&t);
+        rows.sql(" WHERE ");
+        self.filters(&mut rows, &k.input, &t);
+        let mut kept = Sql::new();
+        self.cut(
+            &mut kept,
+            rows,
+            &k.cut,
+            &Window::default(),
+            &["k".to_owned()],
+            &[],
+        );
+        let x = self.alias();
+        self.key_column(q, entity, a);
+        q.sql(" IN (SELECT ")
+            .sql(&x)
+            .sql(".k FROM (")
+            .append(kept)
+            .sql(") ")
+            .sql(&x)
+            .sql(")");
     }
 
     /// A number bound as text and read as the backend's exact (PostgreSQL) or widest

@@ -427,3 +427,90 @@ pub(super) fn of_collection(
         e
     })
 }
+
+/// Whether `apply` ranks entities and keeps them as entities: `filter`/`search` steps,
+/// one `topsum`-like ranking, then `filter` steps. Such a read stays a read of the
+/// entity set (ids, `$expand`, keyset pages), narrowed to what the ranking keeps.
+pub(super) fn ranks_entities(apply: &[Transformation]) -> bool {
+    use Transformation as T;
+    let before = apply
+        .iter()
+        .take_while(|t| matches!(t, T::Filter(_) | T::Search(_) | T::Identity))
+        .count();
+    match &apply[before..] {
+        [T::TopSum { .. }, after @ ..] => after
+            .iter()
+            .all(|t| matches!(t, T::Filter(_) | T::Identity)),
+        _ => false,
+    }
+}
+
+/// The read of a [`ranks_entities`] `$apply`: `read` (bound with every other option) keeps
+/// the entities the ranking keeps; filters after it join `$filter`; without `$orderby`
+/// the entities come in the ranking's order.
+pub(super) fn entity_ranking(
+    mut read: Read,
+    aliases: &[(String, odata_parser::Expr)],
+    apply: &[Transformation],
+) -> Result<Target, BindError> {
+    let entity = read.entity;
+    let bind = |e: &odata_parser::Expr| ExprBinder::new(OPTION, aliases, entity).expr(e);
+    let mut input = Shape::default();
+    let mut after: Option<TExpr> = None;
+    let mut window = Window::default();
+    for t in apply {
+        match t {
+            Transformation::Filter(e) => {
+                let f = ExprBinder::new(OPTION, aliases, entity).predicate(e)?;
+                match window.cut {
+                    Some(_) => after = Some(and(after, f)),
+                    None => input.filter = Some(and(input.filter.take(), f)),
+                }
+            }
+            Transformation::Search(e) => {
+                let e = super::search(&Some(e.clone()))?;
+                input.search = match (input.search.take(), e) {
+                    (Some(a), Some(b)) => {
+                        Some(odata_parser::SearchExpr::And(Box::new(a), Box::new(b)))
+                    }
+                    (a, b) => a.or(b),
+                };
+            }
+            Transformation::TopSum { .. } => cut_step(&mut window, t, bind)?,
+            _ => {}
+        }
+    }
+    let Some(cut) = window.cut else {
+        return Err(BindError::invalid(OPTION, None, "expected a ranking"));
+    };
+    let shape = &mut read.shape;
+    if let Some(f) = after {
+        shape.filter = Some(match shape.filter.take() {
+            Some(g) => TExpr::And(Box::new(f), Box::new(g)),
+            None => f,
+        });
+    }
+    if shape.orderby.is_empty() {
+        // The top forms' order (highest first) has nulls last, as OData's descending
+        // order; the bottom forms put them last by a key of their own.
+        if cut.bottom {
+            let null = TExpr::Cmp(
+                CmpOp::Eq,
+                Box::new(cut.value.clone()),
+                Box::new(TExpr::Lit(Value::Null)),
+            );
+            shape.orderby.push((null, false));
+        }
+        shape.orderby.push((cut.value.clone(), !cut.bottom));
+    }
+    let input = Read {
+        entity,
+        path: read.path.clone(),
+        key: read.key.clone(),
+        single: false,
+        shape: input,
+        context_path: String::new(),
+    };
+    read.shape.kept = Some(Box::new(Kept { input, cut }));
+    Ok(Target::Entities(read))
+}
