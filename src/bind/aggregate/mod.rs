@@ -107,13 +107,7 @@ pub(super) fn bind(
                 super::shape::compute_into(OPTION, entity, items, aliases, None, &mut computed)?;
             }
             Transformation::Search(e) => {
-                // Checked as `$search` is: no term may hold U+0000.
-                super::search(&Some(e.clone()))?;
-                let e = e.clone();
-                searched = Some(match searched.take() {
-                    Some(s) => odata_parser::SearchExpr::And(Box::new(s), Box::new(e)),
-                    None => e,
-                });
+                searched = Some(search_step(searched.take(), e)?);
             }
             _ => {}
         }
@@ -387,6 +381,20 @@ fn order_items(
     Ok(out)
 }
 
+/// A `search(...)` step after those before it: the entities all their terms find.
+fn search_step(
+    before: Option<odata_parser::SearchExpr>,
+    e: &odata_parser::SearchExpr,
+) -> Result<odata_parser::SearchExpr, BindError> {
+    // Checked as `$search` is: no term may hold U+0000.
+    super::search(&Some(e.clone()))?;
+    let e = e.clone();
+    Ok(match before {
+        Some(s) => odata_parser::SearchExpr::And(Box::new(s), Box::new(e)),
+        None => e,
+    })
+}
+
 fn and(a: Option<TExpr>, b: TExpr) -> TExpr {
     match a {
         Some(a) => TExpr::And(Box::new(a), Box::new(b)),
@@ -468,13 +476,7 @@ pub(super) fn entity_ranking(
                 }
             }
             Transformation::Search(e) => {
-                let e = super::search(&Some(e.clone()))?;
-                input.search = match (input.search.take(), e) {
-                    (Some(a), Some(b)) => {
-                        Some(odata_parser::SearchExpr::And(Box::new(a), Box::new(b)))
-                    }
-                    (a, b) => a.or(b),
-                };
+                input.search = Some(search_step(input.search.take(), e)?);
             }
             Transformation::TopSum { .. } => cut_step(&mut window, t, bind)?,
             _ => {}
