@@ -116,6 +116,18 @@ async fn a_contacts_leads_total_filters_and_computes() {
                 let s = r["S"].as_i64().unwrap_or_else(|| panic!("{r}"));
                 assert!(s <= l.n && (s > 0) == (l.n > 0), "{b:?} {ws}: {r}");
             }
+            // A value naming only `$it` is still aggregated over the related rows.
+            let got = rows(
+                &app,
+                "Contacts?$compute=Leads/aggregate($it/ContactId with sum) as S&$select=ContactId,S",
+                &t,
+            )
+            .await;
+            for r in &got {
+                let id = r["ContactId"].as_i64().unwrap_or_else(|| panic!("{r}"));
+                let want = (want[&id].n > 0).then_some(id * want[&id].n);
+                assert_eq!(r["S"].as_i64(), want, "{b:?} {ws}: {r}");
+            }
             // The computed total names its type in full metadata.
             let r = app
                 .get_with(
@@ -340,7 +352,7 @@ async fn what_cannot_be_aggregated_is_refused() {
                 "$root",
             ),
             (
-                "Leads?$compute=Value div $these/aggregate(Value with sum) as Share",
+                "Contacts?$expand=Division($filter=$these/$count gt 0)",
                 501,
                 "$these",
             ),

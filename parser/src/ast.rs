@@ -301,6 +301,28 @@ pub enum Expr {
     },
 }
 
+impl Expr {
+    /// Whether `$these` occurs in this expression (parameter aliases not followed).
+    pub fn names_these(&self) -> bool {
+        let these = |m: &MemberPath| m.segments.first().is_some_and(|s| s.name == "$these");
+        match self {
+            Expr::Member(m) => these(m),
+            Expr::Aggregate { collection, item } => {
+                these(collection) || item.value.as_ref().is_some_and(Expr::names_these)
+            }
+            Expr::Unary(_, a) => a.names_these(),
+            Expr::Binary(_, a, b) | Expr::In(a, b) => a.names_these() || b.names_these(),
+            Expr::List(items) | Expr::Call(_, items, _) => items.iter().any(Expr::names_these),
+            Expr::Object(members) => members.iter().any(|(_, v)| v.names_these()),
+            Expr::Case(pairs) => pairs
+                .iter()
+                .any(|(c, r)| c.names_these() || r.names_these()),
+            Expr::Lambda { predicate, .. } => predicate.as_ref().is_some_and(|p| p.names_these()),
+            Expr::Literal(..) | Expr::Alias(..) | Expr::TypeName(_) => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberPath {
     /// Segments as written. May start with `$it`, `$root` or a lambda range variable.

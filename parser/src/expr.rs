@@ -819,8 +819,9 @@ fn segment_name(i: &str, first: bool) -> Res<'_, &str> {
         })?;
         let ok = match kw {
             "it" | "this" | "root" => first,
-            // Only as `$these/aggregate(...)`, which the binder declines.
-            "these" => first && after.starts_with("/aggregate("),
+            // Only as `$these/aggregate(...)` or `$these/$count`: the collection an
+            // option applies to, never one of its instances.
+            "these" => first && (after.starts_with("/aggregate(") || after.starts_with("/$count")),
             "count" | "filter" => !first,
             _ => false,
         };

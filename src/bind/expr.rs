@@ -1,7 +1,7 @@
 //! Binds `$filter`/`$orderby` expressions: names to model properties, types checked.
 
 use super::error::BindError;
-use super::ir::{ArithOp, CmpOp, Entity, Nav, TExpr, Ty, Value};
+use super::ir::{ArithOp, CmpOp, Entity, Nav, TExpr, TheseInput, Ty, Value};
 use super::literal;
 use crate::model::{EdmType, MODEL};
 use odata_parser::{
@@ -24,6 +24,8 @@ pub struct ExprBinder<'a> {
     /// The scope `$it` names: the instance itself (0), or inside `$expand` the outer
     /// resource's instance (1), while `$this` and plain paths name the expanded entity.
     it_scope: usize,
+    /// What `$these` names in this option, where it may be used.
+    these: Option<TheseInput>,
 }
 
 impl<'a> ExprBinder<'a> {
@@ -36,7 +38,14 @@ impl<'a> ExprBinder<'a> {
             computed: Vec::new(),
             results: None,
             it_scope: 0,
+            these: None,
         }
+    }
+
+    /// Lets `$these` name the collection this option applies to, as `input` says.
+    pub fn with_these(mut self, input: Option<TheseInput>) -> Self {
+        self.these = input;
+        self
     }
 
     /// A binder for the options of a navigation expanded from a resource of entity type
@@ -187,17 +196,13 @@ impl<'a> ExprBinder<'a> {
         item: &odata_parser::AggregateItem,
     ) -> Result<TExpr, BindError> {
         let pos = coll.pos.0;
+        if coll.segments.first().is_some_and(|s| s.name == "$these") {
+            return self.these(coll, Some(item));
+        }
         if self.results.is_some() {
             return Err(self.err(
                 pos,
                 "`aggregate(...)` of a collection does not apply to an aggregated result",
-            ));
-        }
-        if coll.segments.first().is_some_and(|s| s.name == "$these") {
-            return Err(BindError::unsupported(
-                self.option,
-                Some(pos),
-                "`$these/aggregate(...)` is not supported",
             ));
         }
         let (start, navs, last) = self.walk(coll)?;
@@ -233,6 +238,57 @@ impl<'a> ExprBinder<'a> {
             method: col.method,
             value: col.value.map(Box::new),
             ty: col.ty,
+        })
+    }
+
+    /// `$these/aggregate(item)`, or `$these/$count` without `item`: an aggregate of the
+    /// collection this option applies to, its value bound over that collection's entity
+    /// with `$it` naming the instance it names outside.
+    fn these(
+        &mut self,
+        path: &MemberPath,
+        item: Option<&odata_parser::AggregateItem>,
+    ) -> Result<TExpr, BindError> {
+        let pos = path.pos.0;
+        let shape_ok = match (item, path.segments.as_slice()) {
+            (Some(_), [s]) => s.key.is_none(),
+            (None, [s, c]) => s.key.is_none() && c.name == "$count" && c.key.is_none(),
+            _ => false,
+        };
+        if !shape_ok {
+            return Err(self.err(
+                pos,
+                "`$these` is followed by `/aggregate(...)` or `/$count` alone",
+            ));
+        }
+        let Some(input) = self.these.filter(|_| self.results.is_none()) else {
+            return Err(BindError::unsupported(
+                self.option,
+                Some(pos),
+                "`$these` is supported in $filter, $orderby and $compute of an entity \
+                 collection (the request's or an expanded one's), not here",
+            ));
+        };
+        let entity = self.scopes[0].1;
+        let (method, value, ty) = match item {
+            None => (None, None, Ty::Edm(EdmType::Int64)),
+            Some(item) => {
+                let (option, aliases, it) =
+                    (self.option, self.aliases, self.scopes[self.it_scope].1);
+                let col = super::aggregate::of_collection(option, entity, item, |e| {
+                    ExprBinder::new(option, aliases, entity)
+                        .in_expand(Some(it))
+                        .expr(e)
+                })?;
+                (col.method, col.value.map(Box::new), col.ty)
+            }
+        };
+        Ok(TExpr::These {
+            input,
+            it: self.it_scope,
+            method,
+            value,
+            ty,
         })
     }
 
@@ -455,6 +511,9 @@ impl<'a> ExprBinder<'a> {
     /// Resolves a member path to a property, a collection count, or (for lambdas) a
     /// navigation chain.
     fn member(&mut self, m: &MemberPath) -> Result<TExpr, BindError> {
+        if m.segments.first().is_some_and(|s| s.name == "$these") {
+            return self.these(m, None);
+        }
         if let Some(columns) = &self.results {
             let names: Vec<&str> = m.segments.iter().map(|s| s.name.as_str()).collect();
             let found = columns.iter().position(|(path, _)| {

@@ -310,9 +310,20 @@ pub struct Shape {
     pub compute: Vec<ComputedProp>,
     /// `$apply=toppercent(...)` and the like alone: only the entities the ranking keeps.
     pub kept: Option<Box<Kept>>,
+    /// Whether `$filter`, `$orderby` or `$compute` use `$these` (see [`TheseInput`]).
+    pub these: bool,
     /// Navigation properties named in `$select`: the context URL lists them (their
     /// links are the ones full metadata writes anyway).
     pub select_navs: Vec<&'static str>,
+}
+
+impl Shape {
+    /// Whether `$these` occurs in this level's `$filter`, `$orderby` or `$compute`.
+    pub fn uses_these(&self) -> bool {
+        self.filter.as_ref().is_some_and(TExpr::uses_these)
+            || self.orderby.iter().any(|(e, _)| e.uses_these())
+            || self.compute.iter().any(|c| c.expr.uses_these())
+    }
 }
 
 /// `expr as name` of `$compute`. Its name stands for the expression in `$filter` and
@@ -475,6 +486,17 @@ pub enum TExpr {
         value: Option<Box<TExpr>>,
         ty: Ty,
     },
+    /// `$these/aggregate(value with method)` or `$these/$count`: the aggregate of the
+    /// collection the option applies to, as it stands when that option is evaluated
+    /// (`input`); `value` bound over its entities, with `$it` as scope 1, which is `it`
+    /// outside.
+    These {
+        input: TheseInput,
+        it: usize,
+        method: Option<odata_parser::AggregateMethod>,
+        value: Option<Box<TExpr>>,
+        ty: Ty,
+    },
     /// `$root/Set(key)/navs/prop`, or `.../$count` without `prop`: a value of one entity
     /// of the caller's workspace; null when there is no such entity.
     Root {
@@ -497,6 +519,17 @@ pub enum TExpr {
         to: Ty,
         range: Option<(i64, i64)>,
     },
+}
+
+/// The collection `$these` names in one level's options. The options are evaluated in
+/// OData's order ($apply, $compute, $search, $filter, $orderby), each over what the ones
+/// before it left: `$compute` sees the level's collection, `$filter` that collection
+/// after `$search`, `$orderby` after both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TheseInput {
+    Compute,
+    Filter,
+    Order,
 }
 
 /// The type of `a op b` for operands of types `a` and `b`: `divby` is a decimal,
@@ -571,8 +604,66 @@ impl TExpr {
             TExpr::Call(_, _, ty) => *ty,
             TExpr::Count { .. } => Ty::Edm(EdmType::Int64),
             TExpr::Cast { to, .. } => *to,
-            TExpr::Column { ty, .. } | TExpr::Case(_, ty) | TExpr::Aggregate { ty, .. } => *ty,
+            TExpr::Column { ty, .. }
+            | TExpr::Case(_, ty)
+            | TExpr::Aggregate { ty, .. }
+            | TExpr::These { ty, .. } => *ty,
             TExpr::Root { prop: None, .. } => Ty::Edm(EdmType::Int64),
+        }
+    }
+
+    /// Whether `$these` occurs in this expression.
+    pub fn uses_these(&self) -> bool {
+        match self {
+            TExpr::These { .. } => true,
+            TExpr::Prop { .. }
+            | TExpr::Lit(_)
+            | TExpr::Column { .. }
+            | TExpr::Root { .. }
+            // Their own binders never admit `$these`.
+            | TExpr::Count { .. }
+            | TExpr::Aggregate { .. } => false,
+            TExpr::Not(a) | TExpr::Neg(a) => a.uses_these(),
+            TExpr::Cast { expr, .. } => expr.uses_these(),
+            TExpr::And(a, b)
+            | TExpr::Or(a, b)
+            | TExpr::Cmp(_, a, b)
+            | TExpr::Arith(_, a, b)
+            | TExpr::Elapsed(a, b)
+            | TExpr::Shift { base: a, by: b, .. } => a.uses_these() || b.uses_these(),
+            TExpr::Call(_, args, _) => args.iter().any(TExpr::uses_these),
+            TExpr::In(a, list) => a.uses_these() || list.iter().any(TExpr::uses_these),
+            TExpr::Lambda { body, .. } => body.as_ref().is_some_and(|b| b.uses_these()),
+            TExpr::Case(pairs, _) => pairs
+                .iter()
+                .any(|(c, r)| c.uses_these() || r.uses_these()),
+        }
+    }
+
+    /// Whether this expression reads scope `s` (lambdas' bodies included; the values of
+    /// `aggregate(...)` and `$count(...)` have scopes of their own).
+    pub fn reads_scope(&self, s: usize) -> bool {
+        match self {
+            TExpr::Prop { scope, .. } | TExpr::Count { scope, .. } => *scope == s,
+            TExpr::Aggregate { scope, it, .. } => *scope == s || *it == s,
+            TExpr::These { it, .. } => *it == s,
+            TExpr::Lambda { scope, body, .. } => {
+                *scope == s || body.as_ref().is_some_and(|b| b.reads_scope(s))
+            }
+            TExpr::Lit(_) | TExpr::Column { .. } | TExpr::Root { .. } => false,
+            TExpr::Not(a) | TExpr::Neg(a) => a.reads_scope(s),
+            TExpr::Cast { expr, .. } => expr.reads_scope(s),
+            TExpr::And(a, b)
+            | TExpr::Or(a, b)
+            | TExpr::Cmp(_, a, b)
+            | TExpr::Arith(_, a, b)
+            | TExpr::Elapsed(a, b)
+            | TExpr::Shift { base: a, by: b, .. } => a.reads_scope(s) || b.reads_scope(s),
+            TExpr::Call(_, args, _) => args.iter().any(|a| a.reads_scope(s)),
+            TExpr::In(a, list) => a.reads_scope(s) || list.iter().any(|x| x.reads_scope(s)),
+            TExpr::Case(pairs, _) => pairs
+                .iter()
+                .any(|(c, r)| c.reads_scope(s) || r.reads_scope(s)),
         }
     }
 
@@ -602,7 +693,7 @@ impl TExpr {
             // `not`, `and` and `or` of null are null (unless `and` has a false operand,
             // or `or` a true one); comparisons and lambdas are true or false.
             // Counts are never null; the other aggregates of no values are.
-            TExpr::Aggregate { method, .. } => !matches!(
+            TExpr::Aggregate { method, .. } | TExpr::These { method, .. } => !matches!(
                 method,
                 None | Some(odata_parser::AggregateMethod::CountDistinct)
             ),

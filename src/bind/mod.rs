@@ -393,6 +393,29 @@ fn entity_steps_as_options(o: &QueryOptions) -> Option<QueryOptions> {
     if grouped || ranked || !apply[..lead].iter().any(|t| matches!(t, T::Compute(_))) {
         return None;
     }
+    // `$these` in a step names what the steps before it left, which the options see
+    // only for a `compute` before any filter or search and a `filter` before any other
+    // filter (`bind::TheseInput`); otherwise the steps stay `$apply`'s (501 there).
+    let in_aliases = o.aliases.iter().any(|(_, v)| v.names_these());
+    let mut narrowed = (false, false);
+    for t in &apply[..lead] {
+        let (these, moved) = match t {
+            T::Compute(items) => (
+                items.iter().any(|i| i.expr.names_these()),
+                narrowed.0 || narrowed.1,
+            ),
+            T::Filter(e) => (e.names_these(), narrowed.1),
+            _ => (false, false),
+        };
+        if (these || in_aliases) && moved {
+            return None;
+        }
+        match t {
+            T::Search(_) => narrowed.0 = true,
+            T::Filter(_) => narrowed.1 = true,
+            _ => {}
+        }
+    }
     let mut out = o.clone();
     let mut compute = Vec::new();
     for t in &apply[..lead] {
@@ -523,7 +546,7 @@ fn read(
     shaped: bool,
 ) -> Result<Read, BindError> {
     let shape = if shaped {
-        bind_shape(entity, options, &options.aliases, None)?
+        bind_shape(entity, options, &options.aliases, None, true)?
     } else {
         // `/$count` honours only $filter and $search, the filter naming what `$compute`
         // (or `$apply`'s compute) names.
@@ -536,6 +559,7 @@ fn read(
                 items,
                 &options.aliases,
                 None,
+                Some(TheseInput::Compute),
                 &mut computed,
             )?;
         }
@@ -543,10 +567,12 @@ fn read(
             s.filter = Some(
                 ExprBinder::new("$filter", &options.aliases, entity)
                     .with_computed(&computed)
+                    .with_these(Some(TheseInput::Filter))
                     .predicate(f)?,
             );
         }
         s.search = search(&options.search)?;
+        s.these = s.uses_these();
         s
     };
     Ok(Read {

@@ -4,7 +4,9 @@
 
 use super::expr::{pos_of, ExprBinder};
 use super::next_query::next_query;
-use super::{search, BindError, ComputedProp, Entity, Expand, Nav, Prop, Shape, TExpr, Ty};
+use super::{
+    search, BindError, ComputedProp, Entity, Expand, Nav, Prop, Shape, TExpr, TheseInput, Ty,
+};
 use crate::model::MODEL;
 use odata_parser::{ExpandTarget, Expr, QueryOptions, SelectItem};
 
@@ -32,14 +34,17 @@ pub(super) fn no_nested_select_options(
 }
 
 /// The options of one level; inside `$expand`, `outer` is the entity type of the
-/// request's resource, which `$it` names there.
+/// request's resource, which `$it` names there. `these`: the level is a collection,
+/// which `$these` may name.
 pub(super) fn bind_shape(
     entity: Entity,
     o: &QueryOptions,
     aliases: &[(String, Expr)],
     outer: Option<Entity>,
+    these: bool,
 ) -> Result<Shape, BindError> {
     let mut shape = Shape::default();
+    let these_at = |input| these.then_some(input);
     if let Some(items) = &o.compute {
         compute_into(
             "$compute",
@@ -47,6 +52,7 @@ pub(super) fn bind_shape(
             items,
             aliases,
             outer,
+            these_at(TheseInput::Compute),
             &mut shape.compute,
         )?;
     }
@@ -160,6 +166,7 @@ pub(super) fn bind_shape(
                     &item.options,
                     aliases,
                     Some(outer.unwrap_or(entity)),
+                    nav.many,
                 )?;
                 if !nav.many
                     && (sub.top.is_some()
@@ -194,13 +201,15 @@ pub(super) fn bind_shape(
             ExprBinder::new("$filter", aliases, entity)
                 .in_expand(outer)
                 .with_computed(&shape.compute)
+                .with_these(these_at(TheseInput::Filter))
                 .predicate(f)?,
         );
     }
     if let Some(items) = &o.orderby {
         let mut b = ExprBinder::new("$orderby", aliases, entity)
             .in_expand(outer)
-            .with_computed(&shape.compute);
+            .with_computed(&shape.compute)
+            .with_these(these_at(TheseInput::Order));
         for item in items {
             let t = b.expr(&item.expr)?;
             if matches!(t, TExpr::Lit(_)) {
@@ -240,6 +249,7 @@ pub(super) fn bind_shape(
     shape.skip = o.skip;
     shape.count = o.count.unwrap_or(false);
     shape.search = search(&o.search)?;
+    shape.these = shape.uses_these();
     Ok(shape)
 }
 
@@ -290,6 +300,7 @@ pub(super) fn compute_into(
     items: &[odata_parser::ComputeItem],
     aliases: &[(String, Expr)],
     outer: Option<Entity>,
+    these: Option<TheseInput>,
     out: &mut Vec<ComputedProp>,
 ) -> Result<(), BindError> {
     for item in items {
@@ -310,6 +321,7 @@ pub(super) fn compute_into(
         let expr = ExprBinder::new(option, aliases, entity)
             .in_expand(outer)
             .with_computed(out)
+            .with_these(these)
             .expr(&item.expr)?;
         out.push(ComputedProp {
             name: name.clone(),

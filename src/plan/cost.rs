@@ -17,8 +17,8 @@ const QUICK_ROWS: u64 = 100;
 const PG_QUICK_ROWS: u64 = 50;
 
 /// A collection read is quick when it returns at most [`QUICK_ROWS`] rows from the start
-/// of the order (no `$skip`), aggregates nothing per row (no collection-valued `$expand`,
-/// no `$count`, no `$search`), and an index bounds the rows it visits: its filter requires
+/// of the order (no `$skip`), aggregates nothing per row or over the collection (no
+/// collection-valued `$expand`, no `$count`, no `$search`, no `$these`), and an index bounds the rows it visits: its filter requires
 /// equality or a prefix on a column that leads an index (or the key) which also holds
 /// every `$orderby` column, or, without a filter, it is ordered by the key or by a column
 /// that leads an index.
@@ -32,6 +32,7 @@ pub fn is_quick(read: &Read, page_size: u64, dialect: Dialect) -> bool {
         || shape.skip.unwrap_or(0) > 0
         || shape.search.is_some()
         || shape.count
+        || shape.these
         || !read.path.is_empty()
         || !shape.expand.iter().all(single_valued)
     {

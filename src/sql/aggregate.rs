@@ -621,6 +621,42 @@ impl Compiler {
         q.sql(&open).sql(v).sql(close);
     }
 
+    /// The aggregate of `value` (or `count(*)` without one) over the rows at `alias` of
+    /// a subquery, `$it` naming the row at `it` inside. A value that reads the outer row
+    /// alone is still tied to these rows: SQL makes an aggregate of outer columns only
+    /// the outer query's.
+    pub(super) fn aggregate_of(
+        &mut self,
+        q: &mut Sql,
+        method: Option<AggregateMethod>,
+        value: Option<&TExpr>,
+        ty: Ty,
+        alias: &str,
+        it: &str,
+    ) {
+        let Some(value) = value else {
+            q.sql("count(*)");
+            return;
+        };
+        let (open, close) = self.aggregate_wrap(method, ty);
+        // The value's own scope is the subquery's row.
+        let negated = std::mem::replace(&mut self.negated, false);
+        let as_value = std::mem::replace(&mut self.as_value, false);
+        let tie = !value.reads_scope(0);
+        q.sql(&open);
+        if tie {
+            q.sql("CASE WHEN ")
+                .column(alias, "workspace_id")
+                .sql(" IS NOT NULL THEN ");
+        }
+        self.expr(q, value, &[alias.to_owned(), it.to_owned()]);
+        if tie {
+            q.sql(" END");
+        }
+        q.sql(close);
+        (self.negated, self.as_value) = (negated, as_value);
+    }
+
     /// What goes before and after the value of an aggregate with `method` and result
     /// type `ty`.
     pub(super) fn aggregate_wrap(

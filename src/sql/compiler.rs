@@ -71,6 +71,8 @@ pub struct Compiler {
     /// While an expand's `$apply` is compiled: the alias of the instance whose related
     /// entities it aggregates and the navigation to them, which its input keeps to.
     pub(super) owner: Option<(String, Nav)>,
+    /// The collection `$these` names in the level being compiled (see `these.rs`).
+    pub(super) these: Option<super::these::TheseSet>,
 }
 
 impl Compiler {
@@ -91,6 +93,7 @@ impl Compiler {
             trigram_misses: Misses::default(),
             expand_pages: Vec::new(),
             owner: None,
+            these: None,
         }
     }
 
@@ -196,6 +199,16 @@ impl Compiler {
     /// `select` with, when `values` is given, the values of those properties as a text
     /// array in place of the JSON object.
     fn select_rows(&mut self, plan: &ReadPlan, values: Option<&mut Vec<Field>>) -> Sql {
+        let read = plan.read;
+        self.with_these(
+            read.entity,
+            &read.shape,
+            &mut |c, q, a| c.bounds(q, read, a),
+            |c| c.select_level(plan, values),
+        )
+    }
+
+    fn select_level(&mut self, plan: &ReadPlan, values: Option<&mut Vec<Field>>) -> Sql {
         let read = plan.read;
         let mut q = Sql::new();
         let a = self.alias();
@@ -318,6 +331,15 @@ impl Compiler {
 
     /// `SELECT count(*)` over the read's filters (for `$count` and `/$count`).
     pub fn count(&mut self, read: &Read) -> Sql<BigInt> {
+        self.with_these(
+            read.entity,
+            &read.shape,
+            &mut |c, q, a| c.bounds(q, read, a),
+            |c| c.count_level(read),
+        )
+    }
+
+    fn count_level(&mut self, read: &Read) -> Sql<BigInt> {
         let mut q = Sql::new();
         let a = self.alias();
         q.sql("SELECT count(*) FROM ")
@@ -343,6 +365,13 @@ impl Compiler {
 
     /// Workspace, key, navigation path, `$filter` and `$search`.
     pub(super) fn filters(&mut self, q: &mut Sql, read: &Read, a: &str) {
+        self.bounds(q, read, a);
+        self.shape_filters(q, read.entity, &read.shape, a);
+    }
+
+    /// Workspace, key, navigation path and the instance an expand's `$apply` keeps to:
+    /// the read's collection before its options.
+    fn bounds(&mut self, q: &mut Sql, read: &Read, a: &str) {
         self.workspace(q, a);
         if let Some(key) = &read.key {
             self.key_match(q, a, key);
@@ -355,7 +384,6 @@ impl Compiler {
             q.sql(" AND ");
             self.join(q, &outer, nav, a);
         }
-        self.shape_filters(q, read.entity, &read.shape, a);
     }
 
     pub(super) fn shape_filters(
@@ -492,6 +520,7 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
         | TExpr::Lambda { .. }
         | TExpr::Count { .. }
         | TExpr::Aggregate { .. }
+        | TExpr::These { .. }
         | TExpr::Root { .. }
         | TExpr::Column { .. } => false,
         TExpr::Lit(_) => true,

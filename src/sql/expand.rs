@@ -26,9 +26,30 @@ impl Compiler {
     }
 
     pub(super) fn expand_count(&mut self, q: &mut Sql, outer: &str, e: &Expand) {
-        q.sql("SELECT count(*)");
-        let b = self.alias();
-        self.expand_from(q, outer, e, &b, Sql::new());
+        self.with_expand_these(outer, e, |c| {
+            q.sql("SELECT count(*)");
+            let b = c.alias();
+            c.expand_from(q, outer, e, &b, Sql::new());
+        })
+    }
+
+    /// Runs `f` with `$these` naming the entities related to `outer` through `e`.
+    fn with_expand_these<R>(
+        &mut self,
+        outer: &str,
+        e: &Expand,
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> R {
+        self.with_these(
+            e.target,
+            &e.shape,
+            &mut |c, q, a| {
+                c.workspace(q, a);
+                q.sql(" AND ");
+                c.join(q, outer, e.nav, a);
+            },
+            f,
+        )
     }
 
     /// A single-valued expand as `LEFT JOIN target b ON <workspace, join, filters>`: its
@@ -80,7 +101,9 @@ impl Compiler {
         e: &Expand,
     ) -> Vec<Field> {
         let mut fields = Vec::new();
-        self.collection_rows(q, source, outer, e, RowForm::Values(&mut fields), false);
+        self.with_expand_these(outer, e, |c| {
+            c.collection_rows(q, source, outer, e, RowForm::Values(&mut fields), false)
+        });
         fields
     }
 
@@ -273,6 +296,16 @@ impl Compiler {
 
     /// A collection-valued or `$ref` expand of the row of `source` at `outer`.
     pub(super) fn expand_json(
+        &mut self,
+        q: &mut Sql,
+        source: &'static EntityType,
+        outer: &str,
+        e: &Expand,
+    ) {
+        self.with_expand_these(outer, e, |c| c.expand_level_json(q, source, outer, e))
+    }
+
+    fn expand_level_json(
         &mut self,
         q: &mut Sql,
         source: &'static EntityType,

@@ -436,20 +436,13 @@ impl Compiler {
                 let it = scopes[*it].clone();
                 q.sql("(");
                 self.nav_chain_value(q, &outer, navs, &mut |c, q, alias| {
-                    let Some(value) = value else {
-                        q.sql("count(*)");
-                        return;
-                    };
-                    let (open, close) = c.aggregate_wrap(*method, *ty);
-                    // The value's own scope is the related entity alone.
-                    let negated = std::mem::replace(&mut c.negated, false);
-                    let as_value = std::mem::replace(&mut c.as_value, false);
-                    q.sql(&open);
-                    c.expr(q, value, &[alias.to_owned(), it.clone()]);
-                    q.sql(close);
-                    (c.negated, c.as_value) = (negated, as_value);
+                    c.aggregate_of(q, *method, value.as_deref(), *ty, alias, &it);
                 });
                 q.sql(")");
+            }
+            TExpr::These { it, .. } => {
+                let it = scopes[*it].clone();
+                self.these_aggregate(q, e, &it);
             }
             TExpr::Not(_)
             | TExpr::And(..)

@@ -12,6 +12,7 @@ mod navigation;
 mod objects;
 mod order;
 mod search;
+mod these;
 mod trigram;
 pub mod trigram_stats;
 

@@ -104,7 +104,15 @@ pub(super) fn bind(
                 pre = Some(and(pre, f));
             }
             Transformation::Compute(items) => {
-                super::shape::compute_into(OPTION, entity, items, aliases, None, &mut computed)?;
+                super::shape::compute_into(
+                    OPTION,
+                    entity,
+                    items,
+                    aliases,
+                    None,
+                    None,
+                    &mut computed,
+                )?;
             }
             Transformation::Search(e) => {
                 searched = Some(search_step(searched.take(), e)?);

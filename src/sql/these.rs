@@ -1,0 +1,96 @@
+//! `$these/aggregate(...)` and `$these/$count`: an aggregate of the collection a level's
+//! option applies to, as a scalar subquery over that collection's rows. Each option sees
+//! the collection as OData evaluates it by then (`bind::TheseInput`), so the level's
+//! conditions are compiled once per input, each over an alias of its own: a `$filter`
+//! whose `$these` sits inside the `$orderby`'s collection still names its own rows.
+
+use super::compiler::Compiler;
+use super::Sql;
+use crate::bind::{Shape, TExpr, TheseInput};
+use crate::model::EntityType;
+
+/// The collection `$these` names while one level compiles: its table, and for each
+/// input (in `TheseInput` order) the alias of its rows and their conditions.
+#[derive(Clone)]
+pub(super) struct TheseSet {
+    table: &'static str,
+    inputs: Vec<(String, Sql)>,
+}
+
+impl Compiler {
+    /// Runs `f` (the compilation of a level of `entity` with options `shape`) with
+    /// `$these` naming the level's collection: the rows `bound` admits at an alias
+    /// (workspace, key, path, or the join to the instance an expand belongs to), then
+    /// what `$apply` kept, `$search` and `$filter` as each input includes them.
+    pub(super) fn with_these<R>(
+        &mut self,
+        entity: &'static EntityType,
+        shape: &Shape,
+        bound: &mut dyn FnMut(&mut Self, &mut Sql, &str),
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> R {
+        if !shape.these {
+            return f(self);
+        }
+        let saved = self.these.take();
+        let mut set = TheseSet {
+            table: entity.table,
+            inputs: Vec::new(),
+        };
+        for input in [TheseInput::Compute, TheseInput::Filter, TheseInput::Order] {
+            let a = self.alias();
+            let mut w = Sql::new();
+            bound(self, &mut w, &a);
+            if let Some(k) = &shape.kept {
+                w.sql(" AND ");
+                self.kept(&mut w, k, &a);
+            }
+            if let (Some(s), true) = (&shape.search, input >= TheseInput::Filter) {
+                w.sql(" AND ");
+                self.search(&mut w, entity, s, &a);
+            }
+            if let (Some(f), TheseInput::Order) = (&shape.filter, input) {
+                // The filter may itself name `$these` (its own input, compiled above).
+                self.these = Some(set.clone());
+                w.sql(" AND ");
+                let scopes = self.scopes(&a);
+                self.predicate(&mut w, f, &scopes);
+                self.trigram_narrowing(&mut w, entity, f, &a);
+            }
+            set.inputs.push((a, w));
+        }
+        self.these = Some(set);
+        let r = f(self);
+        self.these = saved;
+        r
+    }
+
+    /// `(SELECT <aggregate> FROM <table> x WHERE <the input's conditions>)` for
+    /// `TExpr::These`; `it` is the alias `$it` names inside the value.
+    pub(super) fn these_aggregate(&mut self, q: &mut Sql, e: &TExpr, it: &str) {
+        let TExpr::These {
+            input,
+            method,
+            value,
+            ty,
+            ..
+        } = e
+        else {
+            return;
+        };
+        let Some((table, (a, conditions))) = self
+            .these
+            .as_ref()
+            .and_then(|s| Some((s.table, s.inputs.get(*input as usize)?.clone())))
+        else {
+            // The binder admits `$these` only where a level sets its collection.
+            q.sql("NULL");
+            return;
+        };
+        q.sql("(SELECT ");
+        self.aggregate_of(q, *method, value.as_deref(), *ty, &a, it);
+        q.sql(" FROM ").sql(table).sql(" ").sql(&a).sql(" WHERE ");
+        q.append(conditions);
+        q.sql(")");
+    }
+}

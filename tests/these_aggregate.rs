@@ -1,0 +1,306 @@
+//! `$these/aggregate(...)` and `$these/$count` (OData Data Aggregation's
+//! `currCollectionExpr`): an aggregate of the collection an option applies to, in
+//! `$compute` (the collection as addressed), `$filter` (after `$search`) and `$orderby`
+//! (after `$filter` too), at the top level, under a navigation path, in `/$count` and
+//! inside a collection `$expand` (each instance's related entities), on SQLite and (when
+//! configured) PostgreSQL. Both workspaces hold the same keys with different data, so
+//! an aggregate that reached into the other one would not match what each workspace's
+//! own rows add up to.
+
+mod common;
+
+use common::{backends, dec, rows, spawn_seeded, TestApp};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Every lead of the workspace: id, contact, value, Guttometer.
+async fn leads(app: &TestApp, t: &str) -> Vec<(i64, Option<i64>, Option<Decimal>, Option<i64>)> {
+    rows(app, "Leads?$select=LeadId,ContactId,Value,Guttometer", t)
+        .await
+        .iter()
+        .map(|r| {
+            (
+                r["LeadId"].as_i64().unwrap_or_else(|| panic!("{r}")),
+                r["ContactId"].as_i64(),
+                dec(&r["Value"]),
+                r["Guttometer"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+fn ids(rows: &[Value], key: &str) -> Vec<i64> {
+    let mut v: Vec<i64> = rows
+        .iter()
+        .map(|r| r[key].as_i64().unwrap_or_else(|| panic!("{r}")))
+        .collect();
+    v.sort();
+    v
+}
+
+fn average(values: impl Iterator<Item = Decimal>) -> Decimal {
+    let v: Vec<Decimal> = values.collect();
+    assert!(!v.is_empty());
+    v.iter().sum::<Decimal>() / Decimal::from(v.len())
+}
+
+#[actix_web::test]
+async fn shares_of_the_whole_and_rows_above_its_average() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let all = leads(&app, &t).await;
+            let total: Decimal = all.iter().filter_map(|l| l.2).sum();
+            assert!(total > Decimal::ZERO, "{b:?} {ws}");
+
+            // $compute: every lead's share of the workspace's total, and their number.
+            let got = rows(
+                &app,
+                "Leads?$compute=Value div $these/aggregate(Value with sum) as Share,\
+                 $these/$count as N,$these/aggregate(Value with sum) as Total\
+                 &$select=LeadId,Value,Share,N,Total",
+                &t,
+            )
+            .await;
+            assert_eq!(got.len(), all.len(), "{b:?} {ws}");
+            for r in &got {
+                assert_eq!(r["N"].as_i64(), Some(all.len() as i64), "{b:?} {ws}: {r}");
+                assert_eq!(dec(&r["Total"]), Some(total), "{b:?} {ws}: {r}");
+                match dec(&r["Value"]) {
+                    None => assert_eq!(r["Share"], Value::Null, "{b:?} {ws}: {r}"),
+                    Some(v) => {
+                        let share = dec(&r["Share"]).unwrap_or_else(|| panic!("{r}"));
+                        let want = v / total;
+                        assert!(
+                            (share - want).abs() < Decimal::new(1, 12),
+                            "{b:?} {ws}: {r} vs {want}"
+                        );
+                    }
+                }
+            }
+
+            // $filter: the leads above the average value (leads without one have none).
+            let avg = average(all.iter().filter_map(|l| l.2));
+            let above: Vec<i64> = all
+                .iter()
+                .filter(|l| l.2.is_some_and(|v| v > avg))
+                .map(|l| l.0)
+                .collect();
+            assert!(!above.is_empty() && above.len() < all.len(), "{b:?} {ws}");
+            let url = "Leads?$filter=Value gt $these/aggregate(Value with average)&$select=LeadId&$count=true";
+            let r = app.get(url, &t).await;
+            assert_eq!(r.status, 200, "{b:?} {ws}: {}", r.text);
+            assert_eq!(
+                r.json()["@odata.count"].as_i64(),
+                Some(above.len() as i64),
+                "{b:?} {ws}"
+            );
+            assert_eq!(
+                ids(&rows(&app, url, &t).await, "LeadId"),
+                above,
+                "{b:?} {ws}"
+            );
+            let r = app
+                .get(
+                    "Leads/$count?$filter=Value gt $these/aggregate(Value with average)",
+                    &t,
+                )
+                .await;
+            assert_eq!(r.status, 200, "{b:?} {ws}: {}", r.text);
+            assert_eq!(r.text.trim(), above.len().to_string(), "{b:?} {ws}");
+
+            // A value naming only `$it` is still aggregated over the collection's rows:
+            // the highest value among all leads' copies of the lead's own value is it.
+            let got = rows(
+                &app,
+                "Leads?$compute=$these/aggregate($it/Value with max) as Own&$select=LeadId,Value,Own",
+                &t,
+            )
+            .await;
+            for r in &got {
+                assert_eq!(dec(&r["Own"]), dec(&r["Value"]), "{b:?} {ws}: {r}");
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn each_option_sees_the_collection_as_evaluated_by_then() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let all = leads(&app, &t).await;
+
+            // $filter's collection is the one $search left: the first contact found.
+            let found = ids(
+                &rows(&app, "Contacts?$search=Smith&$select=ContactId", &t).await,
+                "ContactId",
+            );
+            assert!(found.len() > 1, "{b:?} {ws}: {found:?}");
+            let got = rows(
+                &app,
+                "Contacts?$search=Smith&$filter=ContactId eq $these/aggregate(ContactId with min)\
+                 &$compute=$these/$count as Everyone&$select=ContactId,Everyone",
+                &t,
+            )
+            .await;
+            assert_eq!(ids(&got, "ContactId"), vec![found[0]], "{b:?} {ws}");
+            // ... while $compute's is every contact, before $search and $filter.
+            let contacts = rows(&app, "Contacts?$select=ContactId", &t).await.len() as i64;
+            assert_eq!(got[0]["Everyone"].as_i64(), Some(contacts), "{b:?} {ws}");
+
+            // $orderby's collection is the filtered one: leads at or above the average
+            // Guttometer of those at 50 or more come first (against the average of all
+            // leads, every one of them would).
+            let kept: Vec<(i64, i64)> = all
+                .iter()
+                .filter_map(|l| l.3.filter(|g| *g >= 50).map(|g| (l.0, g)))
+                .collect();
+            let avg = average(kept.iter().map(|(_, g)| Decimal::from(*g)));
+            let overall = average(all.iter().filter_map(|l| l.3).map(Decimal::from));
+            assert!(
+                overall < Decimal::from(50) && avg > Decimal::from(50),
+                "{overall} {avg}"
+            );
+            let mut want = kept.clone();
+            want.sort_by_key(|(id, g)| (Decimal::from(*g) < avg, *id));
+            let want: Vec<i64> = want.into_iter().map(|(id, _)| id).collect();
+            let got: Vec<i64> = rows(
+                &app,
+                "Leads?$filter=Guttometer ge 50\
+                 &$orderby=case(Guttometer ge $these/aggregate(Guttometer with average):0,true:1),LeadId\
+                 &$select=LeadId",
+                &t,
+            )
+            .await
+            .iter()
+            .map(|r| r["LeadId"].as_i64().unwrap_or_else(|| panic!("{r}")))
+            .collect();
+            assert_eq!(got, want, "{b:?} {ws}: average {avg}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn under_a_path_and_inside_an_expand_it_is_the_related_entities() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let all = leads(&app, &t).await;
+            let mut by_contact: BTreeMap<i64, Vec<(i64, Option<Decimal>)>> = BTreeMap::new();
+            for l in &all {
+                if let Some(c) = l.1 {
+                    by_contact.entry(c).or_default().push((l.0, l.2));
+                }
+            }
+            let (&busy, its) = by_contact
+                .iter()
+                .max_by_key(|(_, v)| v.len())
+                .unwrap_or_else(|| panic!("{b:?} {ws}: no leads"));
+            let sum: Decimal = its.iter().filter_map(|l| l.1).sum();
+            let url = format!(
+                "Contacts({busy})/Leads?$compute=$these/$count as N,\
+                 $these/aggregate(Value with sum) as S&$select=LeadId,N,S"
+            );
+            let got = rows(&app, &url, &t).await;
+            assert_eq!(got.len(), its.len(), "{b:?} {ws}");
+            for r in &got {
+                assert_eq!(r["N"].as_i64(), Some(its.len() as i64), "{b:?} {ws}: {r}");
+                assert_eq!(dec(&r["S"]), Some(sum), "{b:?} {ws}: {r}");
+            }
+
+            // Each contact's own most valuable leads, and how many leads it has.
+            let got = rows(
+                &app,
+                "Contacts?$select=ContactId&$expand=Leads($filter=Value eq \
+                 $these/aggregate(Value with max);$compute=$these/$count as N;\
+                 $select=LeadId,N;$count=true)",
+                &t,
+            )
+            .await;
+            let mut seen = 0;
+            for c in &got {
+                let id = c["ContactId"].as_i64().unwrap_or_else(|| panic!("{c}"));
+                let mine = by_contact.get(&id).cloned().unwrap_or_default();
+                let max = mine.iter().filter_map(|l| l.1).max();
+                let mut want: Vec<i64> = mine
+                    .iter()
+                    .filter(|l| max.is_some() && l.1 == max)
+                    .map(|l| l.0)
+                    .collect();
+                want.sort();
+                let leads = c["Leads"].as_array().unwrap_or_else(|| panic!("{c}"));
+                assert_eq!(ids(leads, "LeadId"), want, "{b:?} {ws}: {c}");
+                assert_eq!(
+                    c["Leads@odata.count"].as_i64(),
+                    Some(want.len() as i64),
+                    "{c}"
+                );
+                for l in leads {
+                    assert_eq!(l["N"].as_i64(), Some(mine.len() as i64), "{b:?} {ws}: {c}");
+                }
+                seen += want.len();
+            }
+            assert!(seen > 0, "{b:?} {ws}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn where_it_has_no_collection_to_name_it_is_refused() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        let t = app.db.token("alpha");
+        let cases: &[(&str, u16, &str)] = &[
+            ("Leads?$filter=$these/Value gt 1", 400, "$these"),
+            ("Leads?$filter=$these gt 1", 400, "$these"),
+            ("Leads?$filter=$these/$count($filter=Value gt 1) gt 1", 400, "$these"),
+            // A single entity expanded, an aggregated result, a step of $apply after a
+            // filter: valid, not supported.
+            ("Contacts?$expand=Division($filter=$these/$count gt 0)", 501, "$these"),
+            (
+                "Leads?$apply=groupby((StatusId),aggregate(Value with sum as T))&$filter=T gt $these/aggregate(T with average)",
+                501,
+                "$these",
+            ),
+            (
+                "Leads?$apply=filter(Value gt 1)/compute($these/$count as N)",
+                501,
+                "$these",
+            ),
+            (
+                "Leads?$apply=filter(Value gt 1)/filter(Value gt $these/aggregate(Value with average))",
+                501,
+                "$these",
+            ),
+            (
+                "Leads?$filter=Value gt $these/aggregate(Value with sum from StatusId with max)",
+                501,
+                "from",
+            ),
+        ];
+        for (url, status, says) in cases {
+            let r = app.refuses(url, &t, *status, says).await;
+            let e = &r.json()["error"];
+            assert!(
+                e["code"].is_string() && e["target"].is_string(),
+                "{url}: {}",
+                r.text
+            );
+        }
+        // A compute step first in $apply sees the collection as $compute does.
+        let r = app
+            .get(
+                "Leads?$apply=compute($these/$count as N)&$select=N&$top=1",
+                &t,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{b:?}: {}", r.text);
+        let n = rows(&app, "Leads?$select=LeadId", &t).await.len() as i64;
+        assert_eq!(r.values()[0]["N"].as_i64(), Some(n), "{b:?}: {}", r.text);
+    }
+}
