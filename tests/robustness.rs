@@ -798,6 +798,23 @@ impl Typed {
                     None => "true".into(),
                 }
             }
+            10 if self.chance(0.2) => {
+                // A property against an aggregate of the collection the option applies
+                // to (501 where there is none, as inside a single-valued expand).
+                let props: Vec<_> = e.properties.iter().filter(|p| numeric(p.ty)).collect();
+                match props.choose(&mut self.rng) {
+                    Some(p) => {
+                        let m = *self.pick(&["sum", "min", "max", "average", "countdistinct"]);
+                        let whole = if self.chance(0.3) {
+                            "$these/$count".to_owned()
+                        } else {
+                            format!("$these/aggregate({} with {m})", p.name)
+                        };
+                        format!("{var}{} {cmp} {whole}", p.name)
+                    }
+                    None => "true".into(),
+                }
+            }
             _ => match self.path(e, any) {
                 // Booleans compare with eq and ne only.
                 Some((p, EdmType::Boolean)) => {
