@@ -15,7 +15,7 @@ fn statements(bound: &Target, c: &mut Compiler) -> Result<Option<Statements>, St
     Ok(Some(match bound {
         Target::Entities(read) | Target::References(read) => {
             let plan = plan_read(read, 1000, None).map_err(|e| e.to_string())?;
-            let mut v = vec![("select", c.select(&plan).returning())];
+            let mut v = vec![("select", select(c, &plan))];
             if read.shape.count {
                 v.push(("count", c.count(read).returning()));
             }
@@ -32,10 +32,19 @@ fn statements(bound: &Target, c: &mut Compiler) -> Result<Option<Statements>, St
         Target::Count(read) => vec![("count", c.count(read).returning())],
         Target::Property { read, .. } => {
             let plan = plan_read(read, 1, None).map_err(|e| e.to_string())?;
-            vec![("select", c.select(&plan).returning())]
+            vec![("select", select(c, &plan))]
         }
         _ => return Ok(None),
     }))
+}
+
+/// The statement the server runs for `plan`: on PostgreSQL, where it can, the form
+/// that returns the values as text (`Compiler::select_values`).
+fn select(c: &mut Compiler, plan: &crate::plan::ReadPlan) -> Sql<Text> {
+    match c.select_values(plan) {
+        Some((q, _)) => q.returning(),
+        None => c.select(plan).returning(),
+    }
 }
 
 /// How the rows are written: references for `.../$ref`, entities otherwise.
