@@ -271,6 +271,20 @@ impl TestApp {
         r
     }
 
+    /// Each `(path, status, says)` is refused so, with an OData error that names its
+    /// code and target.
+    pub async fn refuses_each(&self, cases: &[(&str, u16, &str)], token: &str) {
+        for (path, status, says) in cases {
+            let r = self.refuses(path, token, *status, says).await;
+            let e = &r.json()["error"];
+            assert!(
+                e["code"].is_string() && e["target"].is_string(),
+                "{path}: {}",
+                r.text
+            );
+        }
+    }
+
     pub async fn get_with(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Reply {
         let url = if path.starts_with("http") {
             path.to_owned()
