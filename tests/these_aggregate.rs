@@ -2,8 +2,8 @@
 //! `currCollectionExpr`): an aggregate of the collection an option applies to, in
 //! `$compute` (the collection as addressed), `$filter` (after `$search`) and `$orderby`
 //! (after `$filter` too), at the top level, under a navigation path, in `/$count` and
-//! inside a collection `$expand` (each instance's related entities), on SQLite and (when
-//! configured) PostgreSQL. Both workspaces hold the same keys with different data, so
+//! inside a collection `$expand` (each instance's related entities), and in a `compute`
+//! over an aggregated result (its rows), on SQLite and (when configured) PostgreSQL. Both workspaces hold the same keys with different data, so
 //! an aggregate that reached into the other one would not match what each workspace's
 //! own rows add up to.
 
@@ -268,6 +268,16 @@ async fn where_it_has_no_collection_to_name_it_is_refused() {
                 "$these",
             ),
             (
+                "Leads?$apply=groupby((StatusId),compute($these/$count as N))",
+                501,
+                "$these",
+            ),
+            (
+                "Leads?$apply=groupby((StatusId),aggregate(Value with sum as T))/filter(T gt $these/aggregate(T with average))",
+                501,
+                "$these",
+            ),
+            (
                 "Leads?$apply=filter(Value gt 1)/compute($these/$count as N)",
                 501,
                 "$these",
@@ -294,5 +304,88 @@ async fn where_it_has_no_collection_to_name_it_is_refused() {
         assert_eq!(r.status, 200, "{b:?}: {}", r.text);
         let n = rows(&app, "Leads?$select=LeadId", &t).await.len() as i64;
         assert_eq!(r.values()[0]["N"].as_i64(), Some(n), "{b:?}: {}", r.text);
+    }
+}
+
+#[actix_web::test]
+async fn a_compute_over_an_aggregated_result_sees_its_rows() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let all = leads(&app, &t).await;
+            let total: Decimal = all.iter().filter_map(|l| l.2).sum();
+
+            // Each status's share of the pipeline, and how many statuses there are.
+            let url = "Leads?$apply=groupby((StatusId),aggregate(Value with sum as Total))\
+                       /compute(Total div $these/aggregate(Total with sum) as Share,$these/$count as N)";
+            let got = rows(&app, url, &t).await;
+            assert!(got.len() > 3, "{b:?} {ws}: {got:?}");
+            let totals: Vec<Decimal> = got.iter().filter_map(|r| dec(&r["Total"])).collect();
+            assert_eq!(totals.iter().copied().sum::<Decimal>(), total, "{b:?} {ws}");
+            let mut shares = Decimal::ZERO;
+            for r in &got {
+                assert_eq!(r["N"].as_i64(), Some(got.len() as i64), "{b:?} {ws}: {r}");
+                let (t_, s) = (dec(&r["Total"]), dec(&r["Share"]));
+                let want = t_.map(|v| v / total);
+                assert!(
+                    s.zip(want)
+                        .is_some_and(|(s, w)| (s - w).abs() < Decimal::new(1, 12)),
+                    "{b:?} {ws}: {r} vs {want:?}"
+                );
+                shares += s.unwrap_or_default();
+            }
+            assert!(
+                (shares - Decimal::ONE).abs() < Decimal::new(1, 10),
+                "{b:?} {ws}: {shares}"
+            );
+
+            // After a filter, the rows it kept; `$compute` after `$apply` alike.
+            let mut sorted = totals.clone();
+            sorted.sort();
+            let limit = sorted[sorted.len() / 2];
+            let kept: Decimal = totals.iter().filter(|v| **v > limit).sum();
+            let n = totals.iter().filter(|v| **v > limit).count() as i64;
+            for url in [
+                format!(
+                    "Leads?$apply=groupby((StatusId),aggregate(Value with sum as Total))\
+                     /filter(Total gt {limit})/compute($these/aggregate(Total with sum) as S,$these/$count as N)"
+                ),
+                format!(
+                    "Leads?$apply=groupby((StatusId),aggregate(Value with sum as Total))\
+                     /filter(Total gt {limit})&$compute=$these/aggregate(Total with sum) as S,$these/$count as N"
+                ),
+            ] {
+                let got = rows(&app, &url, &t).await;
+                assert_eq!(got.len() as i64, n, "{b:?} {ws}: {url}");
+                for r in &got {
+                    assert_eq!(dec(&r["S"]), Some(kept), "{b:?} {ws}: {url}: {r}");
+                    assert_eq!(r["N"].as_i64(), Some(n), "{b:?} {ws}: {url}: {r}");
+                }
+            }
+
+            // Inside an expand: each contact's statuses' shares of its own leads' value.
+            let got = rows(
+                &app,
+                "Contacts?$select=ContactId&$expand=Leads($apply=groupby((StatusId),\
+                 aggregate(Value with sum as T))/compute(T div $these/aggregate(T with sum) as Share))",
+                &t,
+            )
+            .await;
+            let mut valued = 0;
+            for c in &got {
+                let groups = c["Leads"].as_array().unwrap_or_else(|| panic!("{c}"));
+                let shares: Vec<Decimal> = groups.iter().filter_map(|g| dec(&g["Share"])).collect();
+                if !shares.is_empty() {
+                    valued += 1;
+                    let sum: Decimal = shares.iter().sum();
+                    assert!(
+                        (sum - Decimal::ONE).abs() < Decimal::new(1, 10),
+                        "{b:?} {ws}: {c}"
+                    );
+                }
+            }
+            assert!(valued > 10, "{b:?} {ws}: {valued}");
+        }
     }
 }

@@ -261,12 +261,17 @@ impl<'a> ExprBinder<'a> {
                 "`$these` is followed by `/aggregate(...)` or `/$count` alone",
             ));
         }
-        let Some(input) = self.these.filter(|_| self.results.is_none()) else {
+        let over_result = self.results.is_some();
+        let Some(input) = self
+            .these
+            .filter(|i| over_result == (*i == TheseInput::Result))
+        else {
             return Err(BindError::unsupported(
                 self.option,
                 Some(pos),
                 "`$these` is supported in $filter, $orderby and $compute of an entity \
-                 collection (the request's or an expanded one's), not here",
+                 collection (the request's or an expanded one's) and in a compute over an \
+                 aggregated result, not here",
             ));
         };
         let entity = self.scopes[0].1;
@@ -275,10 +280,14 @@ impl<'a> ExprBinder<'a> {
             Some(item) => {
                 let (option, aliases, it) =
                     (self.option, self.aliases, self.scopes[self.it_scope].1);
+                let results = self.results.clone();
                 let col = super::aggregate::of_collection(option, entity, item, |e| {
-                    ExprBinder::new(option, aliases, entity)
-                        .in_expand(Some(it))
-                        .expr(e)
+                    let b = ExprBinder::new(option, aliases, entity);
+                    match &results {
+                        // The value names the result's columns, row by row.
+                        Some(columns) => b.over_results(columns.clone()).expr(e),
+                        None => b.in_expand(Some(it)).expr(e),
+                    }
                 })?;
                 (col.method, col.value.map(Box::new), col.ty)
             }

@@ -524,12 +524,14 @@ pub enum TExpr {
 /// The collection `$these` names in one level's options. The options are evaluated in
 /// OData's order ($apply, $compute, $search, $filter, $orderby), each over what the ones
 /// before it left: `$compute` sees the level's collection, `$filter` that collection
-/// after `$search`, `$orderby` after both.
+/// after `$search`, `$orderby` after both. In a `compute` over an aggregated result
+/// (`Result`), the rows of the result it computes over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TheseInput {
     Compute,
     Filter,
     Order,
+    Result,
 }
 
 /// The type of `a op b` for operands of types `a` and `b`: `divby` is a decimal,
@@ -650,7 +652,9 @@ impl TExpr {
             TExpr::Lambda { scope, body, .. } => {
                 *scope == s || body.as_ref().is_some_and(|b| b.reads_scope(s))
             }
-            TExpr::Lit(_) | TExpr::Column { .. } | TExpr::Root { .. } => false,
+            // An aggregated result's columns are its rows' own (scope 0).
+            TExpr::Column { .. } => s == 0,
+            TExpr::Lit(_) | TExpr::Root { .. } => false,
             TExpr::Not(a) | TExpr::Neg(a) => a.reads_scope(s),
             TExpr::Cast { expr, .. } => expr.reads_scope(s),
             TExpr::And(a, b)

@@ -372,16 +372,28 @@ impl Compiler {
             }
         }
         q.sql("SELECT ");
-        for (n, (e, ty, name)) in values.iter().enumerate() {
-            if n > 0 {
-                q.sql(", ");
+        // A `compute` naming `$these` reads the rows it computes over a second time.
+        let these = values
+            .iter()
+            .any(|(e, ..)| e.is_some_and(TExpr::uses_these));
+        let from = |c: &mut Self, w: &mut Sql, a: &str| {
+            let g = c.alias();
+            w.sql(" FROM (SELECT ").sql(&g).sql(".*");
+            c.result(w, inner, &g);
+            w.sql(") ").sql(a);
+        };
+        self.with_result_these(these, from, |c| {
+            for (n, (e, ty, name)) in values.iter().enumerate() {
+                if n > 0 {
+                    q.sql(", ");
+                }
+                match e {
+                    Some(e) => c.expr(&mut q, e, &scopes),
+                    None => c.typed_null(&mut q, *ty),
+                }
+                q.sql(" AS ").sql(name);
             }
-            match e {
-                Some(e) => self.expr(&mut q, e, &scopes),
-                None => self.typed_null(&mut q, *ty),
-            }
-            q.sql(" AS ").sql(name);
-        }
+        });
         if values.is_empty() {
             q.sql("1 AS one");
         }

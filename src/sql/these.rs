@@ -2,19 +2,19 @@
 //! option applies to, as a scalar subquery over that collection's rows. Each option sees
 //! the collection as OData evaluates it by then (`bind::TheseInput`), so the level's
 //! conditions are compiled once per input, each over an alias of its own: a `$filter`
-//! whose `$these` sits inside the `$orderby`'s collection still names its own rows.
+//! whose `$these` sits inside the `$orderby`'s collection still names its own rows. A
+//! `compute` over an aggregated result reads the result it computes over a second time.
 
 use super::compiler::Compiler;
 use super::Sql;
 use crate::bind::{Shape, TExpr, TheseInput};
 use crate::model::EntityType;
 
-/// The collection `$these` names while one level compiles: its table, and for each
-/// input (in `TheseInput` order) the alias of its rows and their conditions.
-#[derive(Clone)]
+/// The collection `$these` names while one level compiles: for each input, the alias
+/// of its rows and where they come from (`FROM ... WHERE ...`).
+#[derive(Clone, Default)]
 pub(super) struct TheseSet {
-    table: &'static str,
-    inputs: Vec<(String, Sql)>,
+    inputs: Vec<(TheseInput, String, Sql)>,
 }
 
 impl Compiler {
@@ -33,13 +33,15 @@ impl Compiler {
             return f(self);
         }
         let saved = self.these.take();
-        let mut set = TheseSet {
-            table: entity.table,
-            inputs: Vec::new(),
-        };
+        let mut set = TheseSet::default();
         for input in [TheseInput::Compute, TheseInput::Filter, TheseInput::Order] {
             let a = self.alias();
             let mut w = Sql::new();
+            w.sql(" FROM ")
+                .sql(entity.table)
+                .sql(" ")
+                .sql(&a)
+                .sql(" WHERE ");
             bound(self, &mut w, &a);
             if let Some(k) = &shape.kept {
                 w.sql(" AND ");
@@ -57,7 +59,7 @@ impl Compiler {
                 self.predicate(&mut w, f, &scopes);
                 self.trigram_narrowing(&mut w, entity, f, &a);
             }
-            set.inputs.push((a, w));
+            set.inputs.push((input, a, w));
         }
         self.these = Some(set);
         let r = f(self);
@@ -65,8 +67,30 @@ impl Compiler {
         r
     }
 
-    /// `(SELECT <aggregate> FROM <table> x WHERE <the input's conditions>)` for
-    /// `TExpr::These`; `it` is the alias `$it` names inside the value.
+    /// Runs `f` (the compilation of a `compute` over the result of `inner`) with
+    /// `$these` naming that result's rows, `from` reading them again.
+    pub(super) fn with_result_these<R>(
+        &mut self,
+        uses: bool,
+        from: impl FnOnce(&mut Self, &mut Sql, &str),
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> R {
+        if !uses {
+            return f(self);
+        }
+        let a = self.alias();
+        let mut w = Sql::new();
+        from(self, &mut w, &a);
+        let saved = self.these.replace(TheseSet {
+            inputs: vec![(TheseInput::Result, a, w)],
+        });
+        let r = f(self);
+        self.these = saved;
+        r
+    }
+
+    /// `(SELECT <aggregate> FROM ... WHERE <the input's conditions>)` for `TExpr::These`;
+    /// `it` is the alias `$it` names inside the value.
     pub(super) fn these_aggregate(&mut self, q: &mut Sql, e: &TExpr, it: &str) {
         let TExpr::These {
             input,
@@ -78,19 +102,20 @@ impl Compiler {
         else {
             return;
         };
-        let Some((table, (a, conditions))) = self
-            .these
-            .as_ref()
-            .and_then(|s| Some((s.table, s.inputs.get(*input as usize)?.clone())))
-        else {
+        let found = self.these.as_ref().and_then(|s| {
+            s.inputs
+                .iter()
+                .find(|(i, ..)| i == input)
+                .map(|(_, a, w)| (a.clone(), w.clone()))
+        });
+        let Some((a, from)) = found else {
             // The binder admits `$these` only where a level sets its collection.
             q.sql("NULL");
             return;
         };
         q.sql("(SELECT ");
         self.aggregate_of(q, *method, value.as_deref(), *ty, &a, it);
-        q.sql(" FROM ").sql(table).sql(" ").sql(&a).sql(" WHERE ");
-        q.append(conditions);
+        q.append(from);
         q.sql(")");
     }
 }

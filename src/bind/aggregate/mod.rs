@@ -294,9 +294,13 @@ pub(super) fn bind(
         // Another level: this one's result is its input.
         let inner = level.over(input, filter, window);
         level = match stage {
-            Next::Compute(item, option) => {
-                compute_level(entity, item, &inner.groups, &columns, over(option))?
-            }
+            Next::Compute(item, option) => compute_level(
+                entity,
+                item,
+                &inner.groups,
+                &columns,
+                over(option).with_these(Some(TheseInput::Result)),
+            )?,
             Next::Level(t) => self::level(
                 entity,
                 t,
