@@ -3,7 +3,8 @@
 //! `$compute` (the collection as addressed), `$filter` (after `$search`) and `$orderby`
 //! (after `$filter` too), at the top level, under a navigation path, in `/$count` and
 //! inside a collection `$expand` (each instance's related entities), and in a `compute`
-//! over an aggregated result (its rows), on SQLite and (when configured) PostgreSQL. Both workspaces hold the same keys with different data, so
+//! or first filter over an aggregated result (its rows), on SQLite and (when configured)
+//! PostgreSQL. Both workspaces hold the same keys with different data, so
 //! an aggregate that reached into the other one would not match what each workspace's
 //! own rows add up to.
 
@@ -259,21 +260,21 @@ async fn where_it_has_no_collection_to_name_it_is_refused() {
             ("Leads?$filter=$these/Value gt 1", 400, "$these"),
             ("Leads?$filter=$these gt 1", 400, "$these"),
             ("Leads?$filter=$these/$count($filter=Value gt 1) gt 1", 400, "$these"),
-            // A single entity expanded, an aggregated result, a step of $apply after a
-            // filter: valid, not supported.
+            // A single entity expanded, a groupby's transformations per group, a filter
+            // after another, a step of $apply after a filter: valid, not supported.
             ("Contacts?$expand=Division($filter=$these/$count gt 0)", 501, "$these"),
-            (
-                "Leads?$apply=groupby((StatusId),aggregate(Value with sum as T))&$filter=T gt $these/aggregate(T with average)",
-                501,
-                "$these",
-            ),
             (
                 "Leads?$apply=groupby((StatusId),compute($these/$count as N))",
                 501,
                 "$these",
             ),
             (
-                "Leads?$apply=groupby((StatusId),aggregate(Value with sum as T))/filter(T gt $these/aggregate(T with average))",
+                "Leads?$apply=groupby((StatusId),aggregate(Value with sum as T))/filter(T gt 1)/filter(T gt $these/aggregate(T with average))",
+                501,
+                "$these",
+            ),
+            (
+                "Leads?$apply=groupby((StatusId),aggregate(Value with sum as T))/filter(T gt 1)&$filter=T gt $these/aggregate(T with average)",
                 501,
                 "$these",
             ),
@@ -363,6 +364,56 @@ async fn a_compute_over_an_aggregated_result_sees_its_rows() {
                     assert_eq!(r["N"].as_i64(), Some(n), "{b:?} {ws}: {url}: {r}");
                 }
             }
+
+            // A filter over the result: the statuses above the average status, as a step,
+            // as `$filter`, and after a window (over the rows it kept).
+            let status_totals: Vec<(String, Decimal)> = got
+                .iter()
+                .filter_map(|r| Some((r["StatusId"].as_str()?.to_owned(), dec(&r["Total"])?)))
+                .collect();
+            let mean = average(status_totals.iter().map(|(_, v)| *v));
+            let mut above: Vec<String> = status_totals
+                .iter()
+                .filter(|(_, v)| *v > mean)
+                .map(|(s, _)| s.clone())
+                .collect();
+            above.sort();
+            assert!(
+                !above.is_empty() && above.len() < status_totals.len(),
+                "{b:?} {ws}"
+            );
+            let statuses = |rows: &[Value]| {
+                let mut v: Vec<String> = rows
+                    .iter()
+                    .map(|r| r["StatusId"].as_str().unwrap_or_default().to_owned())
+                    .collect();
+                v.sort();
+                v
+            };
+            for url in [
+                "Leads?$apply=groupby((StatusId),aggregate(Value with sum as Total))\
+                 /filter(Total gt $these/aggregate(Total with average))",
+                "Leads?$apply=groupby((StatusId),aggregate(Value with sum as Total))\
+                 &$filter=Total gt $these/aggregate(Total with average)",
+            ] {
+                assert_eq!(
+                    statuses(&rows(&app, url, &t).await),
+                    above,
+                    "{b:?} {ws}: {url}"
+                );
+            }
+            let mut by_total = status_totals.clone();
+            by_total.sort_by(|a, b| b.1.cmp(&a.1));
+            let mut below_top: Vec<String> =
+                by_total[1..4].iter().map(|(s, _)| s.clone()).collect();
+            below_top.sort();
+            let url = "Leads?$apply=groupby((StatusId),aggregate(Value with sum as Total))\
+                       /orderby(Total desc)/top(4)/filter(Total lt $these/aggregate(Total with max))";
+            assert_eq!(
+                statuses(&rows(&app, url, &t).await),
+                below_top,
+                "{b:?} {ws}"
+            );
 
             // Inside an expand: each contact's statuses' shares of its own leads' value.
             let got = rows(

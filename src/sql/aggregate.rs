@@ -166,47 +166,71 @@ impl Compiler {
     /// filtered, ordered and cut by it first, then its later filters.
     fn result(&mut self, q: &mut Sql, ag: &Aggregation, g: &str) {
         q.sql(" FROM (");
-        let mut filter = ag.filter.as_ref();
-        match &ag.window {
-            None => self.grouped(q, ag),
-            Some(w) => {
-                match &w.cut {
-                    Some(cut) => {
-                        // The result rows with the value to add up as `w`.
-                        let mut rows = Sql::new();
-                        let i = self.alias();
-                        rows.sql("SELECT ").sql(&i).sql(".*, ");
-                        self.expr(&mut rows, &cut.value, std::slice::from_ref(&i));
-                        rows.sql(" AS w FROM (");
-                        self.grouped(&mut rows, ag);
-                        rows.sql(") ").sql(&i).sql(" WHERE ");
-                        self.result_filter(&mut rows, filter, &i);
-                        let mut ties: Vec<String> =
-                            (0..ag.groups.len()).map(|n| format!("c{n}")).collect();
-                        if !ag.sets.is_empty() {
-                            ties.push("gs".into());
-                        }
-                        self.cut(q, rows, cut, w, &ties, &[]);
-                    }
-                    None => {
-                        let k = self.alias();
-                        q.sql("SELECT * FROM (");
-                        self.grouped(q, ag);
-                        q.sql(") ").sql(&k).sql(" WHERE ");
-                        self.result_filter(q, filter, &k);
-                        self.result_order(q, &w.orderby, ag, std::slice::from_ref(&k));
-                        limit(q, w);
-                    }
-                }
-                filter = w.then.as_ref();
-            }
-        }
+        let filter = self.result_rows(q, ag);
         q.sql(") ").sql(g).sql(" WHERE ");
         if let Some(hash) = self.guard.clone() {
             crate::auth::live_token(q, &hash, self.workspace);
             q.sql(" AND ");
         }
-        self.result_filter(q, filter, g);
+        // A filter naming `$these` reads the rows it filters a second time.
+        let these = filter.is_some_and(TExpr::uses_these);
+        let rows = |c: &mut Self, w: &mut Sql, a: &str| {
+            w.sql(" FROM (");
+            c.result_rows(w, ag);
+            w.sql(") ").sql(a);
+        };
+        self.with_result_these(these, rows, |c| c.result_filter(q, filter, g));
+    }
+
+    /// The rows of `ag` before its last filter, which it returns: with a window, the
+    /// grouped rows filtered, ordered and cut by it (its later filters are the last);
+    /// without, the grouped rows (`ag.filter` is the last).
+    fn result_rows<'a>(&mut self, q: &mut Sql, ag: &'a Aggregation) -> Option<&'a TExpr> {
+        let Some(w) = &ag.window else {
+            self.grouped(q, ag);
+            return ag.filter.as_ref();
+        };
+        let filter = ag.filter.as_ref();
+        match &w.cut {
+            Some(cut) => {
+                // The result rows with the value to add up as `w`.
+                let mut rows = Sql::new();
+                let i = self.alias();
+                rows.sql("SELECT ").sql(&i).sql(".*, ");
+                self.expr(&mut rows, &cut.value, std::slice::from_ref(&i));
+                rows.sql(" AS w FROM (");
+                self.grouped(&mut rows, ag);
+                rows.sql(") ").sql(&i).sql(" WHERE ");
+                self.grouped_filter(&mut rows, ag, filter, &i);
+                let mut ties: Vec<String> = (0..ag.groups.len()).map(|n| format!("c{n}")).collect();
+                if !ag.sets.is_empty() {
+                    ties.push("gs".into());
+                }
+                self.cut(q, rows, cut, w, &ties, &[]);
+            }
+            None => {
+                let k = self.alias();
+                q.sql("SELECT * FROM (");
+                self.grouped(q, ag);
+                q.sql(") ").sql(&k).sql(" WHERE ");
+                self.grouped_filter(q, ag, filter, &k);
+                self.result_order(q, &w.orderby, ag, std::slice::from_ref(&k));
+                limit(q, w);
+            }
+        }
+        w.then.as_ref()
+    }
+
+    /// `filter` over the grouped rows of `ag` at `i`, before a window; a `$these` in it
+    /// reads them a second time.
+    fn grouped_filter(&mut self, q: &mut Sql, ag: &Aggregation, filter: Option<&TExpr>, i: &str) {
+        let these = filter.is_some_and(TExpr::uses_these);
+        let rows = |c: &mut Self, w: &mut Sql, a: &str| {
+            w.sql(" FROM (");
+            c.grouped(w, ag);
+            w.sql(") ").sql(a);
+        };
+        self.with_result_these(these, rows, |c| c.result_filter(q, filter, i));
     }
 
     fn result_filter(&mut self, q: &mut Sql, filter: Option<&TExpr>, g: &str) {

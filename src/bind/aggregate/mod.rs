@@ -267,7 +267,13 @@ pub(super) fn bind(
         let (mut filter, mut window) = steps_after(&steps.next().unwrap_or_default(), &over)?;
         let Some(stage) = levels.next() else {
             if let Some(e) = &o.filter {
-                let f = over("$filter").predicate(e)?;
+                // `$these` names the result, unless a filter step already narrows it.
+                let first = window
+                    .as_ref()
+                    .map_or(filter.is_none(), |w| w.then.is_none());
+                let f = over("$filter")
+                    .with_these(first.then_some(TheseInput::Result))
+                    .predicate(e)?;
                 match &mut window {
                     Some(w) => w.then = Some(and(w.then.take(), f)),
                     None => filter = Some(and(filter, f)),

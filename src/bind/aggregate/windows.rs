@@ -21,11 +21,15 @@ pub(super) fn steps_after<'a>(
     let keys = |items: &[odata_parser::OrderItem]| order_items(items, |e| over(OPTION).expr(e));
     for &t in steps {
         match (t, &mut window) {
+            // `$these` in a filter names the rows it filters: only the first filter of a
+            // run sees them unfiltered (the run is one condition).
             (Transformation::Filter(e), None) => {
-                filter = Some(and(filter, over(OPTION).predicate(e)?))
+                let mut b = over(OPTION).with_these(filter.is_none().then_some(TheseInput::Result));
+                filter = Some(and(filter, b.predicate(e)?))
             }
             (Transformation::Filter(e), Some(w)) => {
-                w.then = Some(and(w.then.take(), over(OPTION).predicate(e)?))
+                let mut b = over(OPTION).with_these(w.then.is_none().then_some(TheseInput::Result));
+                w.then = Some(and(w.then.take(), b.predicate(e)?))
             }
             (Transformation::OrderBy(_) | Transformation::Skip(_) | Transformation::Top(_), _) => {
                 let w = window.get_or_insert_with(Window::default);
