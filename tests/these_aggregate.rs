@@ -403,7 +403,7 @@ async fn a_compute_over_an_aggregated_result_sees_its_rows() {
                 );
             }
             let mut by_total = status_totals.clone();
-            by_total.sort_by(|a, b| b.1.cmp(&a.1));
+            by_total.sort_by_key(|t| std::cmp::Reverse(t.1));
             let mut below_top: Vec<String> =
                 by_total[1..4].iter().map(|(s, _)| s.clone()).collect();
             below_top.sort();
