@@ -172,14 +172,9 @@ impl Compiler {
             crate::auth::live_token(q, &hash, self.workspace);
             q.sql(" AND ");
         }
-        // A filter naming `$these` reads the rows it filters a second time.
-        let these = filter.is_some_and(TExpr::uses_these);
-        let rows = |c: &mut Self, w: &mut Sql, a: &str| {
-            w.sql(" FROM (");
+        self.filter_over(q, filter, g, |c, w| {
             c.result_rows(w, ag);
-            w.sql(") ").sql(a);
-        };
-        self.with_result_these(these, rows, |c| c.result_filter(q, filter, g));
+        });
     }
 
     /// The rows of `ag` before its last filter, which it returns: with a window, the
@@ -201,7 +196,7 @@ impl Compiler {
                 rows.sql(" AS w FROM (");
                 self.grouped(&mut rows, ag);
                 rows.sql(") ").sql(&i).sql(" WHERE ");
-                self.grouped_filter(&mut rows, ag, filter, &i);
+                self.filter_over(&mut rows, filter, &i, |c, w| c.grouped(w, ag));
                 let mut ties: Vec<String> = (0..ag.groups.len()).map(|n| format!("c{n}")).collect();
                 if !ag.sets.is_empty() {
                     ties.push("gs".into());
@@ -213,7 +208,7 @@ impl Compiler {
                 q.sql("SELECT * FROM (");
                 self.grouped(q, ag);
                 q.sql(") ").sql(&k).sql(" WHERE ");
-                self.grouped_filter(q, ag, filter, &k);
+                self.filter_over(q, filter, &k, |c, w| c.grouped(w, ag));
                 self.result_order(q, &w.orderby, ag, std::slice::from_ref(&k));
                 limit(q, w);
             }
@@ -221,16 +216,22 @@ impl Compiler {
         w.then.as_ref()
     }
 
-    /// `filter` over the grouped rows of `ag` at `i`, before a window; a `$these` in it
-    /// reads them a second time.
-    fn grouped_filter(&mut self, q: &mut Sql, ag: &Aggregation, filter: Option<&TExpr>, i: &str) {
+    /// `filter` over the rows at `g`, which `rows` writes: a `$these` in it reads them a
+    /// second time.
+    fn filter_over(
+        &mut self,
+        q: &mut Sql,
+        filter: Option<&TExpr>,
+        g: &str,
+        rows: impl FnOnce(&mut Self, &mut Sql),
+    ) {
         let these = filter.is_some_and(TExpr::uses_these);
-        let rows = |c: &mut Self, w: &mut Sql, a: &str| {
+        let from = |c: &mut Self, w: &mut Sql, a: &str| {
             w.sql(" FROM (");
-            c.grouped(w, ag);
+            rows(c, w);
             w.sql(") ").sql(a);
         };
-        self.with_result_these(these, rows, |c| c.result_filter(q, filter, i));
+        self.with_result_these(these, from, |c| c.result_filter(q, filter, g));
     }
 
     fn result_filter(&mut self, q: &mut Sql, filter: Option<&TExpr>, g: &str) {
