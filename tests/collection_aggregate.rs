@@ -332,7 +332,7 @@ async fn what_cannot_be_aggregated_is_refused() {
                 "`Nope`",
             ),
             (
-                "Contacts?$filter=Leads/aggregate(Value with sum from StatusId with max) gt 1",
+                "Contacts?$filter=Leads/aggregate(Value with sum from Status/Description with max) gt 1",
                 501,
                 "from",
             ),

@@ -3,8 +3,8 @@
 //! `$compute` (the collection as addressed), `$filter` (after `$search`) and `$orderby`
 //! (after `$filter` too), at the top level, under a navigation path, in `/$count` and
 //! inside a collection `$expand` (each instance's related entities), and in a `compute`
-//! or first filter over an aggregated result (its rows), on SQLite and (when configured)
-//! PostgreSQL. Both workspaces hold the same keys with different data, so
+//! or first filter over an aggregated result (its rows); with `from`, per group first, on
+//! SQLite and (when configured) PostgreSQL. Both workspaces hold the same keys with different data, so
 //! an aggregate that reached into the other one would not match what each workspace's
 //! own rows add up to.
 
@@ -15,20 +15,39 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Every lead of the workspace: id, contact, value, Guttometer.
-async fn leads(app: &TestApp, t: &str) -> Vec<(i64, Option<i64>, Option<Decimal>, Option<i64>)> {
-    rows(app, "Leads?$select=LeadId,ContactId,Value,Guttometer", t)
-        .await
-        .iter()
-        .map(|r| {
-            (
-                r["LeadId"].as_i64().unwrap_or_else(|| panic!("{r}")),
-                r["ContactId"].as_i64(),
-                dec(&r["Value"]),
-                r["Guttometer"].as_i64(),
-            )
-        })
-        .collect()
+/// A lead: id, contact, value, Guttometer, status.
+type Lead = (i64, Option<i64>, Option<Decimal>, Option<i64>, String);
+
+/// Every lead of the workspace.
+async fn leads(app: &TestApp, t: &str) -> Vec<Lead> {
+    rows(
+        app,
+        "Leads?$select=LeadId,ContactId,Value,Guttometer,StatusId",
+        t,
+    )
+    .await
+    .iter()
+    .map(|r| {
+        (
+            r["LeadId"].as_i64().unwrap_or_else(|| panic!("{r}")),
+            r["ContactId"].as_i64(),
+            dec(&r["Value"]),
+            r["Guttometer"].as_i64(),
+            r["StatusId"].as_str().unwrap_or_default().to_owned(),
+        )
+    })
+    .collect()
+}
+
+/// The sum of the values of `leads` per status (statuses with no value left out).
+fn sums_by_status<'a>(leads: impl Iterator<Item = &'a Lead>) -> BTreeMap<String, Decimal> {
+    let mut out = BTreeMap::new();
+    for l in leads {
+        if let Some(v) = l.2 {
+            *out.entry(l.4.clone()).or_insert(Decimal::ZERO) += v;
+        }
+    }
+    out
 }
 
 fn ids(rows: &[Value], key: &str) -> Vec<i64> {
@@ -289,7 +308,7 @@ async fn where_it_has_no_collection_to_name_it_is_refused() {
                 "$these",
             ),
             (
-                "Leads?$filter=Value gt $these/aggregate(Value with sum from StatusId with max)",
+                "Leads?$filter=Value gt $these/aggregate(Value with sum from Status/Description with max)",
                 501,
                 "from",
             ),
@@ -437,6 +456,68 @@ async fn a_compute_over_an_aggregated_result_sees_its_rows() {
                 }
             }
             assert!(valued > 10, "{b:?} {ws}: {valued}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn from_aggregates_per_group_then_over_the_groups() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let t = app.db.token(ws);
+            let all = leads(&app, &t).await;
+
+            // The average and the largest status total of the workspace.
+            let sums = sums_by_status(all.iter());
+            let avg = average(sums.values().copied());
+            let max = sums.values().max().copied();
+            let got = app
+                .get(
+                    "Leads?$compute=$these/aggregate(Value with sum from StatusId with average) as A,\
+                     $these/aggregate(Value with sum from StatusId with max) as M,\
+                     $these/aggregate($count from StatusId with max) as C&$select=A,M,C&$top=1",
+                    &t,
+                )
+                .await;
+            assert_eq!(got.status, 200, "{b:?} {ws}: {}", got.text);
+            let row = &got.values()[0];
+            let a = dec(&row["A"]).unwrap_or_else(|| panic!("{row}"));
+            assert!(
+                (a - avg).abs() < Decimal::new(1, 6),
+                "{b:?} {ws}: {row} vs {avg}"
+            );
+            assert_eq!(dec(&row["M"]), max, "{b:?} {ws}: {row}");
+            let mut per_status: BTreeMap<&str, i64> = BTreeMap::new();
+            for l in &all {
+                *per_status.entry(l.4.as_str()).or_default() += 1;
+            }
+            assert_eq!(
+                row["C"].as_i64(),
+                per_status.values().max().copied(),
+                "{b:?} {ws}: {row}"
+            );
+
+            // Each contact's largest status total among its own leads.
+            let got = rows(
+                &app,
+                "Contacts?$compute=Leads/aggregate(Value with sum from StatusId with max) as M\
+                 &$select=ContactId,M",
+                &t,
+            )
+            .await;
+            let mut checked = 0;
+            for r in &got {
+                let id = r["ContactId"].as_i64().unwrap_or_else(|| panic!("{r}"));
+                let mine = sums_by_status(all.iter().filter(|l| l.1 == Some(id)));
+                let want = mine.values().max().copied();
+                assert_eq!(dec(&r["M"]), want, "{b:?} {ws}: {r}");
+                checked += usize::from(mine.len() > 1);
+            }
+            assert!(
+                checked > 0,
+                "{b:?} {ws}: no contact with leads in two statuses"
+            );
         }
     }
 }

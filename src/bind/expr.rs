@@ -226,7 +226,7 @@ impl<'a> ExprBinder<'a> {
             .ok_or_else(|| self.err(pos, "navigation target missing"))?;
         // `$it` inside still names the instance it names outside.
         let (option, aliases, it) = (self.option, self.aliases, self.scopes[self.it_scope].1);
-        let col = super::aggregate::of_collection(option, target, item, |e| {
+        let (col, from) = super::aggregate::of_collection(option, target, item, |e| {
             ExprBinder::new(option, aliases, target)
                 .in_expand(Some(it))
                 .expr(e)
@@ -238,6 +238,7 @@ impl<'a> ExprBinder<'a> {
             method: col.method,
             value: col.value.map(Box::new),
             ty: col.ty,
+            from,
         })
     }
 
@@ -275,13 +276,13 @@ impl<'a> ExprBinder<'a> {
             ));
         };
         let entity = self.scopes[0].1;
-        let (method, value, ty) = match item {
-            None => (None, None, Ty::Edm(EdmType::Int64)),
+        let (method, value, ty, from) = match item {
+            None => (None, None, Ty::Edm(EdmType::Int64), Vec::new()),
             Some(item) => {
                 let (option, aliases, it) =
                     (self.option, self.aliases, self.scopes[self.it_scope].1);
                 let results = self.results.clone();
-                let col = super::aggregate::of_collection(option, entity, item, |e| {
+                let (col, from) = super::aggregate::of_collection(option, entity, item, |e| {
                     let b = ExprBinder::new(option, aliases, entity);
                     match &results {
                         // The value names the result's columns, row by row.
@@ -289,7 +290,7 @@ impl<'a> ExprBinder<'a> {
                         None => b.in_expand(Some(it)).expr(e),
                     }
                 })?;
-                (col.method, col.value.map(Box::new), col.ty)
+                (col.method, col.value.map(Box::new), col.ty, from)
             }
         };
         Ok(TExpr::These {
@@ -298,6 +299,7 @@ impl<'a> ExprBinder<'a> {
             method,
             value,
             ty,
+            from,
         })
     }
 

@@ -485,6 +485,7 @@ pub enum TExpr {
         method: Option<odata_parser::AggregateMethod>,
         value: Option<Box<TExpr>>,
         ty: Ty,
+        from: Vec<AggregateFrom>,
     },
     /// `$these/aggregate(value with method)` or `$these/$count`: the aggregate of the
     /// collection the option applies to, as it stands when that option is evaluated
@@ -496,6 +497,7 @@ pub enum TExpr {
         method: Option<odata_parser::AggregateMethod>,
         value: Option<Box<TExpr>>,
         ty: Ty,
+        from: Vec<AggregateFrom>,
     },
     /// `$root/Set(key)/navs/prop`, or `.../$count` without `prop`: a value of one entity
     /// of the caller's workspace; null when there is no such entity.
@@ -519,6 +521,16 @@ pub enum TExpr {
         to: Ty,
         range: Option<(i64, i64)>,
     },
+}
+
+/// `from props with method` after an aggregate of a collection (Data Aggregation
+/// 3.2.1.4): the aggregate before it, per group of these and the later levels'
+/// properties, aggregated with `method` (of result type `ty`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateFrom {
+    pub props: Vec<Prop>,
+    pub method: odata_parser::AggregateMethod,
+    pub ty: Ty,
 }
 
 /// The collection `$these` names in one level's options. The options are evaluated in
@@ -606,10 +618,10 @@ impl TExpr {
             TExpr::Call(_, _, ty) => *ty,
             TExpr::Count { .. } => Ty::Edm(EdmType::Int64),
             TExpr::Cast { to, .. } => *to,
-            TExpr::Column { ty, .. }
-            | TExpr::Case(_, ty)
-            | TExpr::Aggregate { ty, .. }
-            | TExpr::These { ty, .. } => *ty,
+            TExpr::Aggregate { ty, from, .. } | TExpr::These { ty, from, .. } => {
+                from.last().map_or(*ty, |f| f.ty)
+            }
+            TExpr::Column { ty, .. } | TExpr::Case(_, ty) => *ty,
             TExpr::Root { prop: None, .. } => Ty::Edm(EdmType::Int64),
         }
     }
@@ -697,10 +709,13 @@ impl TExpr {
             // `not`, `and` and `or` of null are null (unless `and` has a false operand,
             // or `or` a true one); comparisons and lambdas are true or false.
             // Counts are never null; the other aggregates of no values are.
-            TExpr::Aggregate { method, .. } | TExpr::These { method, .. } => !matches!(
-                method,
-                None | Some(odata_parser::AggregateMethod::CountDistinct)
-            ),
+            TExpr::Aggregate { method, from, .. } | TExpr::These { method, from, .. } => {
+                let last = from.last().map_or(*method, |f| Some(f.method));
+                !matches!(
+                    last,
+                    None | Some(odata_parser::AggregateMethod::CountDistinct)
+                )
+            }
             TExpr::Not(a) => a.nullable(),
             TExpr::And(a, b) | TExpr::Or(a, b) => a.nullable() || b.nullable(),
             TExpr::Cmp(..) | TExpr::In(..) | TExpr::Lambda { .. } | TExpr::Count { .. } => false,

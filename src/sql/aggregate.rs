@@ -8,7 +8,10 @@
 
 use super::compiler::Compiler;
 use super::Sql;
-use crate::bind::{in_set, Aggregation, AggregationInput, GroupValue, Layout, TExpr, Ty, Window};
+use crate::bind::{
+    in_set, AggregateFrom, Aggregation, AggregationInput, GroupValue, Layout, Prop, TExpr, Ty,
+    Window,
+};
 use crate::db::{decimal, Dialect};
 use crate::format::computed_odata_type;
 use crate::model::EdmType;
@@ -656,6 +659,89 @@ impl Compiler {
         }
         let (open, close) = self.aggregate_wrap(a.method, a.ty);
         q.sql(&open).sql(v).sql(close);
+    }
+
+    /// An aggregate of a collection's rows, for `rows` to place: it writes `SELECT
+    /// <what> FROM ... WHERE ...`, calling back for `<what>` with the rows' alias. With
+    /// `from` (Data Aggregation 3.2.1.4), `<what>` is the first aggregate per group of
+    /// every `from` property, and each level aggregates the one before within the groups
+    /// of the levels after it; the last over all of them.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn collection_aggregate(
+        &mut self,
+        q: &mut Sql,
+        method: Option<AggregateMethod>,
+        value: Option<&TExpr>,
+        ty: Ty,
+        from: &[AggregateFrom],
+        it: &str,
+        rows: impl FnOnce(&mut Self, &mut Sql, &mut dyn FnMut(&mut Self, &mut Sql, &str)),
+    ) {
+        if from.is_empty() {
+            rows(self, q, &mut |c, q, a| {
+                c.aggregate_of(q, method, value, ty, a, it)
+            });
+            return;
+        }
+        // The properties the levels group by, each once, as columns `g0`, `g1`, ...
+        let mut props: Vec<Prop> = Vec::new();
+        for p in from.iter().flat_map(|f| &f.props) {
+            if !props.iter().any(|x| x.name == p.name) {
+                props.push(*p);
+            }
+        }
+        let within = |n: usize| -> Vec<usize> {
+            (0..props.len())
+                .filter(|j| {
+                    from[n..]
+                        .iter()
+                        .any(|f| f.props.iter().any(|p| p.name == props[*j].name))
+                })
+                .collect()
+        };
+        let mut inner = Sql::new();
+        let mut at = String::new();
+        rows(self, &mut inner, &mut |c, q, a| {
+            c.aggregate_of(q, method, value, ty, a, it);
+            q.sql(" AS v");
+            for (j, p) in props.iter().enumerate() {
+                q.sql(", ");
+                c.column(q, a, p);
+                q.sql(&format!(" AS g{j}"));
+            }
+            at = a.to_owned();
+        });
+        inner.sql(" GROUP BY ");
+        for (j, p) in props.iter().enumerate() {
+            if j > 0 {
+                inner.sql(", ");
+            }
+            self.column(&mut inner, &at, p);
+        }
+        for (n, f) in from.iter().enumerate() {
+            let y = self.alias();
+            let groups = if n + 1 == from.len() {
+                Vec::new()
+            } else {
+                within(n + 1)
+            };
+            let (open, close) = self.aggregate_wrap(Some(f.method), f.ty);
+            let mut level = Sql::new();
+            level.sql("SELECT ").sql(&open).sql(&y).sql(".v").sql(close);
+            if n + 1 < from.len() {
+                level.sql(" AS v");
+            }
+            for j in &groups {
+                level.sql(&format!(", {y}.g{j}"));
+            }
+            level.sql(" FROM (").append(inner).sql(") ").sql(&y);
+            for (i, j) in groups.iter().enumerate() {
+                level.sql(if i == 0 { " GROUP BY " } else { ", " });
+                level.sql(&format!("{y}.g{j}"));
+            }
+            inner = level;
+        }
+        q.append(inner);
     }
 
     /// The aggregate of `value` (or `count(*)` without one) over the rows at `alias` of

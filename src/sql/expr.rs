@@ -431,13 +431,20 @@ impl Compiler {
                 method,
                 value,
                 ty,
+                from,
             } => {
                 let outer = scopes[*scope].clone();
                 let it = scopes[*it].clone();
                 q.sql("(");
-                self.nav_chain_value(q, &outer, navs, &mut |c, q, alias| {
-                    c.aggregate_of(q, *method, value.as_deref(), *ty, alias, &it);
-                });
+                self.collection_aggregate(
+                    q,
+                    *method,
+                    value.as_deref(),
+                    *ty,
+                    from,
+                    &it,
+                    |c, q, what| c.nav_chain_value(q, &outer, navs, what),
+                );
                 q.sql(")");
             }
             TExpr::These { it, .. } => {

@@ -97,6 +97,7 @@ impl Compiler {
             method,
             value,
             ty,
+            from,
             ..
         } = e
         else {
@@ -108,14 +109,18 @@ impl Compiler {
                 .find(|(i, ..)| i == input)
                 .map(|(_, a, w)| (a.clone(), w.clone()))
         });
-        let Some((a, from)) = found else {
+        let Some((a, rows_from)) = found else {
             // The binder admits `$these` only where a level sets its collection.
             q.sql("NULL");
             return;
         };
-        q.sql("(SELECT ");
-        self.aggregate_of(q, *method, value.as_deref(), *ty, &a, it);
-        q.append(from);
+        q.sql("(");
+        let rows = |c: &mut Self, q: &mut Sql, what: &mut dyn FnMut(&mut Self, &mut Sql, &str)| {
+            q.sql("SELECT ");
+            what(c, q, &a);
+            q.append(rows_from);
+        };
+        self.collection_aggregate(q, *method, value.as_deref(), *ty, from, it, rows);
         q.sql(")");
     }
 }

@@ -371,10 +371,24 @@ pub(super) fn aggregate(
             through,
         });
     };
-    let t = value.ty();
-    let numeric = t.is_numeric();
-    let ty = match method {
-        AggregateMethod::Sum | AggregateMethod::Average if !numeric => {
+    let ty = method_type(method, value.ty(), pos)?;
+    Ok(AggregateCol {
+        alias: item.alias.clone(),
+        method: Some(method),
+        value: Some(value),
+        ty,
+        through,
+    })
+}
+
+/// The type of `method` over values of type `t`.
+pub(super) fn method_type(
+    method: AggregateMethod,
+    t: Ty,
+    pos: Option<usize>,
+) -> Result<Ty, BindError> {
+    Ok(match method {
+        AggregateMethod::Sum | AggregateMethod::Average if !t.is_numeric() => {
             return Err(BindError::invalid(
                 OPTION,
                 pos,
@@ -398,13 +412,6 @@ pub(super) fn aggregate(
         }
         AggregateMethod::Min | AggregateMethod::Max => t,
         AggregateMethod::CountDistinct => Ty::Edm(EdmType::Int64),
-    };
-    Ok(AggregateCol {
-        alias: item.alias.clone(),
-        method: Some(method),
-        value: Some(value),
-        ty,
-        through,
     })
 }
 

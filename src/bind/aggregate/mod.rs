@@ -428,30 +428,59 @@ pub(super) fn of_collection(
     target: Entity,
     item: &AggregateItem,
     bind: impl Fn(&odata_parser::Expr) -> Result<TExpr, BindError>,
-) -> Result<AggregateCol, BindError> {
+) -> Result<(AggregateCol, Vec<AggregateFrom>), BindError> {
     let pos = Some(item.pos.0);
-    if !item.from.is_empty() {
-        return Err(BindError::unsupported(
-            option,
-            pos,
-            "`from` inside `aggregate(...)` of a collection is not supported",
-        ));
-    }
+    let declined = |what: &str| Err(BindError::unsupported(option, pos, what));
     // A bare path through navigation would aggregate the distinct entities it reaches
     // (Data Aggregation 3.2.1.1), which this form does not do.
     if let Some(value) = &item.value {
         if levels::navigation_path(target, value, pos)?.is_some_and(|(navs, _)| !navs.is_empty()) {
-            return Err(BindError::unsupported(
-                option,
-                pos,
+            return declined(
                 "a path through navigation inside `aggregate(...)` of a collection is not supported",
-            ));
+            );
         }
     }
-    aggregate(item, None, bind).map_err(|mut e| {
+    let col = aggregate(item, None, bind).map_err(|mut e| {
         e.option = option.to_owned();
         e
-    })
+    })?;
+    let mut ty = col.ty;
+    let mut from = Vec::new();
+    for (paths, method) in &item.from {
+        let mut props = Vec::new();
+        for p in paths {
+            let prop = match p.segments.as_slice() {
+                [name] => target.property(name),
+                _ => {
+                    return declined(
+                        "`from` a path through navigation inside `aggregate(...)` of a collection is not supported",
+                    )
+                }
+            };
+            let Some(prop) = prop else {
+                return Err(BindError::invalid(
+                    option,
+                    Some(p.pos.0),
+                    format!(
+                        "`{}` is not a property of {}",
+                        p.segments.join("/"),
+                        target.name
+                    ),
+                ));
+            };
+            props.push(prop);
+        }
+        ty = levels::method_type(*method, ty, pos).map_err(|mut e| {
+            e.option = option.to_owned();
+            e
+        })?;
+        from.push(AggregateFrom {
+            props,
+            method: *method,
+            ty,
+        });
+    }
+    Ok((col, from))
 }
 
 /// Whether `apply` ranks entities and keeps them as entities: `filter`/`search` steps,
