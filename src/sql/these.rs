@@ -3,7 +3,7 @@
 //! the collection as OData evaluates it by then (`bind::TheseInput`), so the level's
 //! conditions are compiled once per input, each over an alias of its own: a `$filter`
 //! whose `$these` sits inside the `$orderby`'s collection still names its own rows. A
-//! `compute` over an aggregated result reads the result it computes over a second time.
+//! `compute` or filter over an aggregated result reads the rows it takes a second time.
 
 use super::compiler::Compiler;
 use super::Sql;
@@ -67,8 +67,8 @@ impl Compiler {
         r
     }
 
-    /// Runs `f` (the compilation of a `compute` over the result of `inner`) with
-    /// `$these` naming that result's rows, `from` reading them again.
+    /// Runs `f` (the compilation of a `compute` or filter over an aggregated result) with
+    /// `$these` naming the rows it takes, when it `uses` it: `from` reads them again.
     pub(super) fn with_result_these<R>(
         &mut self,
         uses: bool,
