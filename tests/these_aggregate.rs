@@ -283,6 +283,16 @@ async fn where_it_has_no_collection_to_name_it_is_refused() {
             // after another, a step of $apply after a filter: valid, not supported.
             ("Contacts?$expand=Division($filter=$these/$count gt 0)", 501, "$these"),
             (
+                "Contacts/$filter(Surname eq 'Smith')?$compute=$these/$count as N",
+                501,
+                "$these",
+            ),
+            (
+                "Contacts/$filter(Surname eq 'Smith')/$count?$filter=ContactId lt $these/aggregate(ContactId with max)",
+                501,
+                "$these",
+            ),
+            (
                 "Leads?$apply=groupby((StatusId),compute($these/$count as N))",
                 501,
                 "$these",

@@ -230,7 +230,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                         );
                     }
                     let before = before_apply(&url.options, apply);
-                    let before = narrowed(&before, &narrowing);
+                    let before = narrowed(&before, &narrowing)?;
                     let r = read(entity, path, key, false, context, &before, false)?;
                     return Ok(match aggregate::bind(r, &url.options, apply)? {
                         Target::Aggregated(ag) => Target::AggregatedCount(ag),
@@ -238,7 +238,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                         other => other,
                     });
                 }
-                let o = narrowed(&url.options, &narrowing);
+                let o = narrowed(&url.options, &narrowing)?;
                 let r = read(entity, path, key, false, context, &o, false)?;
                 return Ok(Target::Count(r));
             }
@@ -260,7 +260,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                     }
                 }
                 let context = if single { "$ref" } else { "Collection($ref)" };
-                let o = narrowed(o, &narrowing);
+                let o = narrowed(o, &narrowing)?;
                 let r = read(entity, path, key, single, context.into(), &o, true)?;
                 return Ok(Target::References(r));
             }
@@ -291,11 +291,11 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
             return aggregate::entity_ranking(r, &url.options.aliases, apply);
         }
         let before = before_apply(&url.options, apply);
-        let before = narrowed(&before, &narrowing);
+        let before = narrowed(&before, &narrowing)?;
         let r = read(entity, path, key, single, context, &before, true)?;
         return aggregate::bind(r, &url.options, apply);
     }
-    let o = narrowed(&url.options, &narrowing);
+    let o = narrowed(&url.options, &narrowing)?;
     let r = read(entity, path, key, single, context, &o, true)?;
     Ok(Target::Entities(r))
 }
@@ -357,9 +357,24 @@ fn key_segment(
 
 /// `o` with the path's `$filter(...)` segments joined to its own `$filter` by `and`:
 /// they narrow the collection the options then apply to.
-fn narrowed<'o>(o: &'o QueryOptions, narrowing: &[&Expr]) -> std::borrow::Cow<'o, QueryOptions> {
+fn narrowed<'o>(
+    o: &'o QueryOptions,
+    narrowing: &[&Expr],
+) -> Result<std::borrow::Cow<'o, QueryOptions>, BindError> {
     if narrowing.is_empty() {
-        return std::borrow::Cow::Borrowed(o);
+        return Ok(std::borrow::Cow::Borrowed(o));
+    }
+    // `$these` in `$compute` and `$filter` names the collection before `$filter`, which
+    // holds these segments: joined into it, they could not be told apart.
+    let these = o.filter.as_ref().is_some_and(Expr::names_these)
+        || o.compute.iter().flatten().any(|c| c.expr.names_these())
+        || o.aliases.iter().any(|(_, v)| v.names_these());
+    if these {
+        return Err(BindError::unsupported(
+            "path",
+            None,
+            "`$these` in $compute or $filter after `/$filter(...)` path segments is not supported",
+        ));
     }
     let mut all = narrowing
         .iter()
@@ -369,10 +384,10 @@ fn narrowed<'o>(o: &'o QueryOptions, narrowing: &[&Expr]) -> std::borrow::Cow<'o
     let joined = all.fold(first, |acc, e| {
         acc.map(|a| Expr::Binary(odata_parser::BinaryOp::And, Box::new(a), Box::new(e)))
     });
-    std::borrow::Cow::Owned(QueryOptions {
+    Ok(std::borrow::Cow::Owned(QueryOptions {
         filter: joined,
         ..o.clone()
-    })
+    }))
 }
 
 /// `$apply` without groupby or aggregate but with `compute`: its leading `compute`,
