@@ -283,6 +283,16 @@ async fn where_it_has_no_collection_to_name_it_is_refused() {
             // after another, a step of $apply after a filter: valid, not supported.
             ("Contacts?$expand=Division($filter=$these/$count gt 0)", 501, "$these"),
             (
+                "Leads?$apply=filter(Value gt 1)&$filter=Value gt $these/aggregate(Value with average)",
+                501,
+                "$these",
+            ),
+            (
+                "Leads?$apply=compute(Value mul 2 as V)/filter(V gt 1)&$compute=$these/$count as N",
+                501,
+                "$these",
+            ),
+            (
                 "Contacts/$filter(Surname eq 'Smith')?$compute=$these/$count as N",
                 501,
                 "$these",

@@ -25,6 +25,7 @@ use shape::bind_shape;
 
 pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
     no_write_or_delta_options(&url.options)?;
+    these_after_entity_filters(&url.options)?;
     let computed;
     let url = match entity_steps_as_options(&url.options) {
         Some(options) => {
@@ -353,6 +354,30 @@ fn key_segment(
     };
     let k = KeyPredicate::Single(Expr::Literal(literal, odata_parser::Pos(at)));
     bind_key("path", 0, entity, &k, aliases, at)
+}
+
+/// `$these` in `$compute` or `$filter` names what `$apply` left; filter steps of an
+/// `$apply` that keeps entities join `$filter` itself, so that could not be told apart.
+fn these_after_entity_filters(o: &QueryOptions) -> Result<(), BindError> {
+    use odata_parser::Transformation as T;
+    let Some(apply) = &o.apply else {
+        return Ok(());
+    };
+    let entities = !apply
+        .iter()
+        .any(|t| matches!(t, T::Aggregate(_) | T::GroupBy { .. }));
+    let filters = apply.iter().any(|t| matches!(t, T::Filter(_)));
+    let these = o.filter.as_ref().is_some_and(Expr::names_these)
+        || o.compute.iter().flatten().any(|c| c.expr.names_these())
+        || o.aliases.iter().any(|(_, v)| v.names_these());
+    if entities && filters && these {
+        return Err(BindError::unsupported(
+            "$apply",
+            None,
+            "`$these` in $compute or $filter after `$apply` filter steps over entities is not supported",
+        ));
+    }
+    Ok(())
 }
 
 /// `o` with the path's `$filter(...)` segments joined to its own `$filter` by `and`:
