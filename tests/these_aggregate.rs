@@ -454,6 +454,22 @@ async fn a_compute_over_an_aggregated_result_sees_its_rows() {
                 "{b:?} {ws}"
             );
 
+            // `$orderby` over the result: the statuses at or above the average one first.
+            let mut want: Vec<(bool, String)> = status_totals
+                .iter()
+                .map(|(st, v)| (*v < mean, st.clone()))
+                .collect();
+            want.sort();
+            let want: Vec<String> = want.into_iter().map(|(_, st)| st).collect();
+            let url = "Leads?$apply=groupby((StatusId),aggregate(Value with sum as Total))\
+                       &$orderby=case(Total ge $these/aggregate(Total with average):0,true:1),StatusId";
+            let got: Vec<String> = rows(&app, url, &t)
+                .await
+                .iter()
+                .map(|r| r["StatusId"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            assert_eq!(got, want, "{b:?} {ws}: average {mean}");
+
             // Inside an expand: each contact's statuses' shares of its own leads' value.
             let got = rows(
                 &app,

@@ -271,8 +271,8 @@ impl<'a> ExprBinder<'a> {
                 self.option,
                 Some(pos),
                 "`$these` is supported in $filter, $orderby and $compute of an entity \
-                 collection (the request's or an expanded one's) and in a compute or a \
-                 first filter over an aggregated result, not here",
+                 collection (the request's or an expanded one's) and in a compute, a first \
+                 filter or $orderby over an aggregated result, not here",
             ));
         };
         let entity = self.scopes[0].1;

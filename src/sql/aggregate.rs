@@ -106,7 +106,15 @@ impl Compiler {
             keys.extend(w.reorder.iter().cloned());
             keys.extend(w.orderby.iter().cloned());
         }
-        self.result_order(q, &keys, ag, &scopes);
+        // `$these` in `$orderby` names the result's rows: read a second time.
+        let these = ag.orderby.iter().any(|(k, _)| k.uses_these());
+        let rows = |c: &mut Self, w: &mut Sql, a: &str| {
+            let h = c.alias();
+            w.sql(" FROM (SELECT ").sql(&h).sql(".*");
+            c.result(w, ag, &h);
+            w.sql(") ").sql(a);
+        };
+        self.with_result_these(these, rows, |c| c.result_order(q, &keys, ag, &scopes));
     }
 
     /// The number of result rows (`$count=true`).

@@ -280,7 +280,9 @@ pub(super) fn bind(
                 }
             }
             let orderby = order_items(o.orderby.as_deref().unwrap_or_default(), |e| {
-                over("$orderby").expr(e)
+                over("$orderby")
+                    .with_these(Some(TheseInput::Result))
+                    .expr(e)
             })?;
             let select = o
                 .select
