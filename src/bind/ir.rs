@@ -310,8 +310,6 @@ pub struct Shape {
     pub compute: Vec<ComputedProp>,
     /// `$apply=toppercent(...)` and the like alone: only the entities the ranking keeps.
     pub kept: Option<Box<Kept>>,
-    /// Whether `$filter`, `$orderby` or `$compute` use `$these` (see [`TheseInput`]).
-    pub these: bool,
     /// Navigation properties named in `$select`: the context URL lists them (their
     /// links are the ones full metadata writes anyway).
     pub select_navs: Vec<&'static str>,
@@ -626,61 +624,51 @@ impl TExpr {
         }
     }
 
-    /// Whether `$these` occurs in this expression.
-    pub fn uses_these(&self) -> bool {
+    /// The expressions this one is made of that are evaluated in its own scopes: a
+    /// lambda's body included, the values of `aggregate(...)` and `$count(...)` (which
+    /// have scopes of their own) not.
+    pub fn operands(&self) -> Vec<&TExpr> {
         match self {
-            TExpr::These { .. } => true,
             TExpr::Prop { .. }
             | TExpr::Lit(_)
             | TExpr::Column { .. }
             | TExpr::Root { .. }
-            // Their own binders never admit `$these`.
             | TExpr::Count { .. }
-            | TExpr::Aggregate { .. } => false,
-            TExpr::Not(a) | TExpr::Neg(a) => a.uses_these(),
-            TExpr::Cast { expr, .. } => expr.uses_these(),
+            | TExpr::Aggregate { .. }
+            | TExpr::These { .. } => Vec::new(),
+            TExpr::Not(a) | TExpr::Neg(a) | TExpr::Cast { expr: a, .. } => vec![a],
             TExpr::And(a, b)
             | TExpr::Or(a, b)
             | TExpr::Cmp(_, a, b)
             | TExpr::Arith(_, a, b)
             | TExpr::Elapsed(a, b)
-            | TExpr::Shift { base: a, by: b, .. } => a.uses_these() || b.uses_these(),
-            TExpr::Call(_, args, _) => args.iter().any(TExpr::uses_these),
-            TExpr::In(a, list) => a.uses_these() || list.iter().any(TExpr::uses_these),
-            TExpr::Lambda { body, .. } => body.as_ref().is_some_and(|b| b.uses_these()),
-            TExpr::Case(pairs, _) => pairs
-                .iter()
-                .any(|(c, r)| c.uses_these() || r.uses_these()),
+            | TExpr::Shift { base: a, by: b, .. } => vec![a, b],
+            TExpr::Call(_, args, _) => args.iter().collect(),
+            TExpr::In(a, list) => std::iter::once(&**a).chain(list).collect(),
+            TExpr::Lambda { body, .. } => body.iter().map(|b| &**b).collect(),
+            TExpr::Case(pairs, _) => pairs.iter().flat_map(|(c, r)| [c, r]).collect(),
         }
     }
 
-    /// Whether this expression reads scope `s` (lambdas' bodies included; the values of
-    /// `aggregate(...)` and `$count(...)` have scopes of their own).
+    /// Whether `$these` occurs in this expression (the binders of `aggregate(...)` and
+    /// `$count(...)` values never admit it).
+    pub fn uses_these(&self) -> bool {
+        matches!(self, TExpr::These { .. }) || self.operands().into_iter().any(TExpr::uses_these)
+    }
+
+    /// Whether this expression reads scope `s`.
     pub fn reads_scope(&self, s: usize) -> bool {
-        match self {
-            TExpr::Prop { scope, .. } | TExpr::Count { scope, .. } => *scope == s,
+        let own = match self {
+            TExpr::Prop { scope, .. }
+            | TExpr::Count { scope, .. }
+            | TExpr::Lambda { scope, .. } => *scope == s,
             TExpr::Aggregate { scope, it, .. } => *scope == s || *it == s,
             TExpr::These { it, .. } => *it == s,
-            TExpr::Lambda { scope, body, .. } => {
-                *scope == s || body.as_ref().is_some_and(|b| b.reads_scope(s))
-            }
             // An aggregated result's columns are its rows' own (scope 0).
             TExpr::Column { .. } => s == 0,
-            TExpr::Lit(_) | TExpr::Root { .. } => false,
-            TExpr::Not(a) | TExpr::Neg(a) => a.reads_scope(s),
-            TExpr::Cast { expr, .. } => expr.reads_scope(s),
-            TExpr::And(a, b)
-            | TExpr::Or(a, b)
-            | TExpr::Cmp(_, a, b)
-            | TExpr::Arith(_, a, b)
-            | TExpr::Elapsed(a, b)
-            | TExpr::Shift { base: a, by: b, .. } => a.reads_scope(s) || b.reads_scope(s),
-            TExpr::Call(_, args, _) => args.iter().any(|a| a.reads_scope(s)),
-            TExpr::In(a, list) => a.reads_scope(s) || list.iter().any(|x| x.reads_scope(s)),
-            TExpr::Case(pairs, _) => pairs
-                .iter()
-                .any(|(c, r)| c.reads_scope(s) || r.reads_scope(s)),
-        }
+            _ => false,
+        };
+        own || self.operands().into_iter().any(|e| e.reads_scope(s))
     }
 
     /// Whether SQL evaluation can yield NULL (nullable columns, navigation, functions of those).

@@ -367,10 +367,7 @@ fn these_after_entity_filters(o: &QueryOptions) -> Result<(), BindError> {
         .iter()
         .any(|t| matches!(t, T::Aggregate(_) | T::GroupBy { .. }));
     let filters = apply.iter().any(|t| matches!(t, T::Filter(_)));
-    let these = o.filter.as_ref().is_some_and(Expr::names_these)
-        || o.compute.iter().flatten().any(|c| c.expr.names_these())
-        || o.aliases.iter().any(|(_, v)| v.names_these());
-    if entities && filters && these {
+    if entities && filters && options_name_these(o) {
         return Err(BindError::unsupported(
             "$apply",
             None,
@@ -378,6 +375,13 @@ fn these_after_entity_filters(o: &QueryOptions) -> Result<(), BindError> {
         ));
     }
     Ok(())
+}
+
+/// Whether `$these` occurs in `$filter` or `$compute` (or in an alias they may name).
+fn options_name_these(o: &QueryOptions) -> bool {
+    o.filter.as_ref().is_some_and(Expr::names_these)
+        || o.compute.iter().flatten().any(|c| c.expr.names_these())
+        || o.aliases.iter().any(|(_, v)| v.names_these())
 }
 
 /// `o` with the path's `$filter(...)` segments joined to its own `$filter` by `and`:
@@ -391,10 +395,7 @@ fn narrowed<'o>(
     }
     // `$these` in `$compute` and `$filter` names the collection before `$filter`, which
     // holds these segments: joined into it, they could not be told apart.
-    let these = o.filter.as_ref().is_some_and(Expr::names_these)
-        || o.compute.iter().flatten().any(|c| c.expr.names_these())
-        || o.aliases.iter().any(|(_, v)| v.names_these());
-    if these {
+    if options_name_these(o) {
         return Err(BindError::unsupported(
             "path",
             None,
@@ -612,7 +613,6 @@ fn read(
             );
         }
         s.search = search(&options.search)?;
-        s.these = s.uses_these();
         s
     };
     Ok(Read {

@@ -249,7 +249,6 @@ pub(super) fn bind_shape(
     shape.skip = o.skip;
     shape.count = o.count.unwrap_or(false);
     shape.search = search(&o.search)?;
-    shape.these = shape.uses_these();
     Ok(shape)
 }
 

@@ -32,7 +32,7 @@ pub fn is_quick(read: &Read, page_size: u64, dialect: Dialect) -> bool {
         || shape.skip.unwrap_or(0) > 0
         || shape.search.is_some()
         || shape.count
-        || shape.these
+        || shape.uses_these()
         || !read.path.is_empty()
         || !shape.expand.iter().all(single_valued)
     {

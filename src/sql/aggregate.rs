@@ -108,13 +108,18 @@ impl Compiler {
         }
         // `$these` in `$orderby` names the result's rows: read a second time.
         let these = ag.orderby.iter().any(|(k, _)| k.uses_these());
-        let rows = |c: &mut Self, w: &mut Sql, a: &str| {
-            let h = c.alias();
-            w.sql(" FROM (SELECT ").sql(&h).sql(".*");
-            c.result(w, ag, &h);
-            w.sql(") ").sql(a);
-        };
-        self.with_result_these(these, rows, |c| c.result_order(q, &keys, ag, &scopes));
+        self.with_result_these(
+            these,
+            |c, w| c.result_select(w, ag),
+            |c| c.result_order(q, &keys, ag, &scopes),
+        );
+    }
+
+    /// `SELECT g.* FROM <result> g WHERE ...`: the rows of `ag`'s result.
+    fn result_select(&mut self, q: &mut Sql, ag: &Aggregation) {
+        let g = self.alias();
+        q.sql("SELECT ").sql(&g).sql(".*");
+        self.result(q, ag, &g);
     }
 
     /// The number of result rows (`$count=true`).
@@ -237,12 +242,7 @@ impl Compiler {
         rows: impl FnOnce(&mut Self, &mut Sql),
     ) {
         let these = filter.is_some_and(TExpr::uses_these);
-        let from = |c: &mut Self, w: &mut Sql, a: &str| {
-            w.sql(" FROM (");
-            rows(c, w);
-            w.sql(") ").sql(a);
-        };
-        self.with_result_these(these, from, |c| c.result_filter(q, filter, g));
+        self.with_result_these(these, rows, |c| c.result_filter(q, filter, g));
     }
 
     fn result_filter(&mut self, q: &mut Sql, filter: Option<&TExpr>, g: &str) {
@@ -412,30 +412,27 @@ impl Compiler {
         let these = values
             .iter()
             .any(|(e, ..)| e.is_some_and(TExpr::uses_these));
-        let from = |c: &mut Self, w: &mut Sql, a: &str| {
-            let g = c.alias();
-            w.sql(" FROM (SELECT ").sql(&g).sql(".*");
-            c.result(w, inner, &g);
-            w.sql(") ").sql(a);
-        };
-        self.with_result_these(these, from, |c| {
-            for (n, (e, ty, name)) in values.iter().enumerate() {
-                if n > 0 {
-                    q.sql(", ");
+        self.with_result_these(
+            these,
+            |c, w| c.result_select(w, inner),
+            |c| {
+                for (n, (e, ty, name)) in values.iter().enumerate() {
+                    if n > 0 {
+                        q.sql(", ");
+                    }
+                    match e {
+                        Some(e) => c.expr(&mut q, e, &scopes),
+                        None => c.typed_null(&mut q, *ty),
+                    }
+                    q.sql(" AS ").sql(name);
                 }
-                match e {
-                    Some(e) => c.expr(&mut q, e, &scopes),
-                    None => c.typed_null(&mut q, *ty),
-                }
-                q.sql(" AS ").sql(name);
-            }
-        });
+            },
+        );
         if values.is_empty() {
             q.sql("1 AS one");
         }
-        let g = self.alias();
-        q.sql(" FROM (SELECT ").sql(&g).sql(".*");
-        self.result(&mut q, inner, &g);
+        q.sql(" FROM (");
+        self.result_select(&mut q, inner);
         q.sql(") ").sql(t);
         q
     }

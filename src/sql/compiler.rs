@@ -523,20 +523,7 @@ fn root_columns(e: &TExpr, out: &mut Vec<&'static str>) -> bool {
         | TExpr::These { .. }
         | TExpr::Root { .. }
         | TExpr::Column { .. } => false,
-        TExpr::Lit(_) => true,
-        TExpr::Not(a) | TExpr::Neg(a) => root_columns(a, out),
-        TExpr::Shift { base: a, by: b, .. }
-        | TExpr::Elapsed(a, b)
-        | TExpr::And(a, b)
-        | TExpr::Or(a, b)
-        | TExpr::Cmp(_, a, b)
-        | TExpr::Arith(_, a, b) => root_columns(a, out) && root_columns(b, out),
-        TExpr::Call(_, args, _) => args.iter().all(|a| root_columns(a, out)),
-        TExpr::Cast { expr, .. } => root_columns(expr, out),
-        TExpr::Case(pairs, _) => pairs
-            .iter()
-            .all(|(c, r)| root_columns(c, out) && root_columns(r, out)),
-        TExpr::In(a, list) => root_columns(a, out) && list.iter().all(|x| root_columns(x, out)),
+        other => other.operands().into_iter().all(|a| root_columns(a, out)),
     }
 }
 

@@ -29,7 +29,7 @@ impl Compiler {
         bound: &mut dyn FnMut(&mut Self, &mut Sql, &str),
         f: impl FnOnce(&mut Self) -> R,
     ) -> R {
-        if !shape.these {
+        if !shape.uses_these() {
             return f(self);
         }
         let saved = self.these.take();
@@ -67,12 +67,13 @@ impl Compiler {
         r
     }
 
-    /// Runs `f` (the compilation of a `compute` or filter over an aggregated result) with
-    /// `$these` naming the rows it takes, when it `uses` it: `from` reads them again.
+    /// Runs `f` (the compilation of a `compute`, filter or `$orderby` over an aggregated
+    /// result) with `$these` naming the rows it takes, when it `uses` it: `rows` writes
+    /// the statement that reads them again.
     pub(super) fn with_result_these<R>(
         &mut self,
         uses: bool,
-        from: impl FnOnce(&mut Self, &mut Sql, &str),
+        rows: impl FnOnce(&mut Self, &mut Sql),
         f: impl FnOnce(&mut Self) -> R,
     ) -> R {
         if !uses {
@@ -80,7 +81,9 @@ impl Compiler {
         }
         let a = self.alias();
         let mut w = Sql::new();
-        from(self, &mut w, &a);
+        w.sql(" FROM (");
+        rows(self, &mut w);
+        w.sql(") ").sql(&a);
         let saved = self.these.replace(TheseSet {
             inputs: vec![(TheseInput::Result, a, w)],
         });

@@ -442,10 +442,11 @@ pub(super) fn of_collection(
             );
         }
     }
-    let col = aggregate(item, None, bind).map_err(|mut e| {
+    let named = |mut e: BindError| {
         e.option = option.to_owned();
         e
-    })?;
+    };
+    let col = aggregate(item, None, bind).map_err(named)?;
     let mut ty = col.ty;
     let mut from = Vec::new();
     for (paths, method) in &item.from {
@@ -472,10 +473,7 @@ pub(super) fn of_collection(
             };
             props.push(prop);
         }
-        ty = levels::method_type(*method, ty, pos).map_err(|mut e| {
-            e.option = option.to_owned();
-            e
-        })?;
+        ty = levels::method_type(*method, ty, pos).map_err(named)?;
         from.push(AggregateFrom {
             props,
             method: *method,
