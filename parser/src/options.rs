@@ -383,8 +383,13 @@ fn option_value<'a>(
                 r
             } else {
                 let (r, v) = unsigned(i)?;
-                if i.starts_with('0') && digits(i) > 1 {
-                    return fail::<()>(i, "`$levels` must not have leading zeros").map(|(r, _)| r);
+                if i.starts_with('0') {
+                    let msg = if digits(i) > 1 {
+                        "`$levels` must not have leading zeros"
+                    } else {
+                        "`$levels` is at least 1"
+                    };
+                    return fail::<()>(i, msg).map(|(r, _)| r);
                 }
                 let v = u32::try_from(v).map_err(|_| {
                     nom::Err::Failure(PErr {

@@ -124,6 +124,8 @@ fn expand() {
     assert_eq!(d.search, Some(SearchExpr::Term("x".into())));
     assert!(parse_query_options("$expand=A/$ref($select=B)").is_err());
     assert!(parse_query_options("$expand=A($levels=04)").is_err());
+    assert!(parse_query_options("$expand=A($levels=0)").is_err());
+    assert!(parse_query_options("$expand=A($levels=10)").is_ok());
 }
 
 #[test]

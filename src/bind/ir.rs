@@ -316,6 +316,15 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// Navigation properties along the longest path of this level's `$expand`.
+    pub fn expand_levels(&self) -> usize {
+        self.expand
+            .iter()
+            .map(|e| 1 + e.shape.expand_levels())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Whether `$these` occurs in this level's `$filter`, `$orderby` or `$compute`.
     pub fn uses_these(&self) -> bool {
         self.filter.as_ref().is_some_and(TExpr::uses_these)

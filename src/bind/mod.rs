@@ -4,6 +4,7 @@
 mod aggregate;
 mod cast;
 mod error;
+mod expand_levels;
 mod expr;
 mod functions;
 pub mod ir;
@@ -13,6 +14,7 @@ pub mod pattern;
 mod shape;
 
 pub use error::{BindError, BindErrorKind};
+pub use expand_levels::EXPAND_MAX_LEVELS;
 pub use ir::*;
 pub use literal::normalize_dto;
 

@@ -2,6 +2,7 @@
 //! navigation a level of its own), `$compute`, `$filter`, `$orderby`, `$search`, `$top`,
 //! `$skip` and `$count`.
 
+use super::expand_levels::{star_options, within_max_levels};
 use super::expr::{pos_of, ExprBinder};
 use super::next_query::next_query;
 use super::{
@@ -135,6 +136,8 @@ pub(super) fn bind_shape(
                     vec![nav]
                 }
             };
+            let star = star_options(entity, item)?;
+            let options = star.as_ref().unwrap_or(&item.options);
             for nav in navs {
                 let target = MODEL.entity_type(nav.target).ok_or_else(|| {
                     BindError::invalid("$expand", Some(item.pos.0), "navigation target missing")
@@ -146,16 +149,7 @@ pub(super) fn bind_shape(
                         format!("`{}` is expanded twice", nav.name),
                     ));
                 }
-                if let Some(odata_parser::Levels::N(n)) = item.options.levels {
-                    if n > 1 {
-                        return Err(BindError::unsupported(
-                            "$expand",
-                            Some(item.pos.0),
-                            "$levels above 1 applies to recursive navigation; this model has none",
-                        ));
-                    }
-                }
-                if let Some(apply) = &item.options.apply {
+                if let Some(apply) = &options.apply {
                     shape
                         .expand
                         .push(aggregated_expand(nav, target, item, apply, aliases)?);
@@ -163,11 +157,12 @@ pub(super) fn bind_shape(
                 }
                 let sub = bind_shape(
                     target,
-                    &item.options,
+                    options,
                     aliases,
                     Some(outer.unwrap_or(entity)),
                     nav.many,
                 )?;
+                within_max_levels(entity, item.pos.0, &sub)?;
                 if !nav.many
                     && (sub.top.is_some()
                         || sub.skip.is_some()
@@ -189,8 +184,7 @@ pub(super) fn bind_shape(
                     shape: sub,
                     is_ref: item.is_ref,
                     is_count: item.is_count,
-                    next_query: (nav.many && !item.is_count)
-                        .then(|| next_query(&item.options, aliases)),
+                    next_query: (nav.many && !item.is_count).then(|| next_query(options, aliases)),
                     apply: None,
                 });
             }

@@ -71,9 +71,9 @@ pub const FILTER_FUNCTIONS: &[&str] = &[
     "case",
 ];
 
-/// `$expand` depth advertised in `Capabilities.ExpandRestrictions/MaxLevels`.
-/// Public so the planner can enforce the same limit.
-pub const EXPAND_MAX_LEVELS: i64 = 8;
+/// `$expand` depth advertised in `Capabilities.ExpandRestrictions/MaxLevels`: the one
+/// the binder enforces.
+pub const EXPAND_MAX_LEVELS: i64 = crate::bind::EXPAND_MAX_LEVELS as i64;
 
 /// A referenced vocabulary: included under its alias, so terms are written `Alias.Term`.
 pub(crate) struct Vocabulary {
