@@ -94,17 +94,7 @@ pub fn read_aggregate(
     size: u64,
 ) -> Result<(Vec<String>, bool, Option<i64>), DbError> {
     let mut c = compiler(dialect, workspace, output).guarded(guard);
-    let mut rows: Vec<String> = c
-        .aggregate_rows(ag, offset, size + 1)
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .map(|row| match dialect {
-            Dialect::Postgres => compacted(row).0,
-            Dialect::Sqlite => row.0,
-        })
-        .collect();
-    let more = rows.len() as u64 > size;
-    rows.truncate(size as usize);
+    let (rows, more) = grouped_page(conn, &mut c, dialect, &[ag], offset, size)?;
     let count = if ag.count {
         Some(c.aggregate_count(ag).get_result::<i64>(conn)?)
     } else {
@@ -112,6 +102,83 @@ pub fn read_aggregate(
     };
     count_trigrams(conn, &mut c);
     Ok((rows, more, count))
+}
+
+/// One page of a `concat(...)` result: its sequences' rows one after the other, from
+/// `offset`; whether more follow, and the number of rows in all when asked.
+#[allow(clippy::too_many_arguments)]
+pub fn read_concatenated(
+    conn: &mut DbConnection,
+    dialect: Dialect,
+    workspace: i64,
+    guard: Option<&str>,
+    cc: &crate::bind::Concatenation,
+    output: Output,
+    offset: u64,
+    size: u64,
+) -> Result<(Vec<String>, bool, Option<i64>), DbError> {
+    let mut c = compiler(dialect, workspace, output).guarded(guard);
+    let branches: Vec<&crate::bind::Aggregation> = cc.branches.iter().collect();
+    let (rows, more) = grouped_page(conn, &mut c, dialect, &branches, offset, size)?;
+    let count = if cc.count {
+        Some(concatenated_count(conn, &mut c, cc)?)
+    } else {
+        None
+    };
+    count_trigrams(conn, &mut c);
+    Ok((rows, more, count))
+}
+
+/// Up to `size` rows of `results` one after the other, from `offset`, and whether more
+/// follow.
+fn grouped_page(
+    conn: &mut DbConnection,
+    c: &mut Compiler,
+    dialect: Dialect,
+    results: &[&crate::bind::Aggregation],
+    offset: u64,
+    size: u64,
+) -> Result<(Vec<String>, bool), DbError> {
+    let mut rows: Vec<String> = Vec::new();
+    // Rows still to pass over: a result that shows none from there may hold fewer.
+    let mut skip = offset;
+    for (n, ag) in results.iter().enumerate() {
+        let want = (size + 1).saturating_sub(rows.len() as u64);
+        if want == 0 {
+            break;
+        }
+        let got = c
+            .aggregate_rows(ag, skip, want)
+            .load::<(String, String)>(conn)?;
+        if got.is_empty() && skip > 0 {
+            if n + 1 < results.len() {
+                let held = c.aggregate_count(ag).get_result::<i64>(conn)?;
+                skip = skip.saturating_sub(u64::try_from(held).unwrap_or(0));
+            }
+            continue;
+        }
+        skip = 0;
+        rows.extend(got.into_iter().map(|row| match dialect {
+            Dialect::Postgres => compacted(row).0,
+            Dialect::Sqlite => row.0,
+        }));
+    }
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    Ok((rows, more))
+}
+
+/// The number of rows of a `concat(...)` result: its sequences' together.
+fn concatenated_count(
+    conn: &mut DbConnection,
+    c: &mut Compiler,
+    cc: &crate::bind::Concatenation,
+) -> Result<i64, DbError> {
+    let mut n = 0i64;
+    for ag in &cc.branches {
+        n = n.saturating_add(c.aggregate_count(ag).get_result::<i64>(conn)?);
+    }
+    Ok(n)
 }
 
 pub fn read_single(
@@ -273,6 +340,19 @@ pub fn aggregate_count(
 ) -> Result<i64, DbError> {
     let mut c = compiler(dialect, workspace, Output::default());
     let n = c.aggregate_count(ag).get_result::<i64>(conn)?;
+    count_trigrams(conn, &mut c);
+    Ok(n)
+}
+
+/// `/$count` of a `concat(...)` result.
+pub fn concatenation_count(
+    conn: &mut DbConnection,
+    dialect: Dialect,
+    workspace: i64,
+    cc: &crate::bind::Concatenation,
+) -> Result<i64, DbError> {
+    let mut c = compiler(dialect, workspace, Output::default());
+    let n = concatenated_count(conn, &mut c, cc)?;
     count_trigrams(conn, &mut c);
     Ok(n)
 }

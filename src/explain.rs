@@ -29,6 +29,17 @@ fn statements(bound: &Target, c: &mut Compiler) -> Result<Option<Statements>, St
             v
         }
         Target::AggregatedCount(ag) => vec![("count", c.aggregate_count(ag).returning())],
+        // Each sequence a statement of its own, read one after the other.
+        Target::Concatenated(cc) => cc
+            .branches
+            .iter()
+            .map(|ag| ("select", c.aggregate_rows(ag, 0, 1000).returning()))
+            .collect(),
+        Target::ConcatenatedCount(cc) => cc
+            .branches
+            .iter()
+            .map(|ag| ("count", c.aggregate_count(ag).returning()))
+            .collect(),
         Target::Count(read) => vec![("count", c.count(read).returning())],
         Target::Property { read, .. } => {
             let plan = plan_read(read, 1, None).map_err(|e| e.to_string())?;

@@ -1,6 +1,6 @@
 //! `$apply` (OData Data Aggregation): `filter`, `search`, `compute`, `aggregate`,
 //! `groupby`, `orderby`, `skip`, `top`, `topcount`, `bottomcount`, `topsum`,
-//! `bottomsum`, `toppercent`, `bottompercent` and `identity` transformations
+//! `bottomsum`, `toppercent`, `bottompercent`, `identity` and `concat` transformations
 //! separated by `/`; the other
 //! transformations parse as far as their name and are declined (501).
 
@@ -14,7 +14,6 @@ use crate::search::search;
 
 /// Transformations the specification defines that this parser does not take.
 const DECLINED: &[&str] = &[
-    "concat",
     "expand",
     "nest",
     "join",
@@ -69,7 +68,7 @@ fn close(i: &str) -> Res<'_, ()> {
 fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
     let (r, name) = commit(identifier(i), |at| {
         format!(
-            "expected a transformation (filter, search, compute, aggregate, groupby, orderby, skip, top, topcount, bottomcount, topsum, bottomsum, toppercent, bottompercent or identity), found {}",
+            "expected a transformation (filter, search, compute, aggregate, groupby, orderby, skip, top, topcount, bottomcount, topsum, bottomsum, toppercent, bottompercent, identity or concat), found {}",
             found(at)
         )
     })?;
@@ -148,13 +147,29 @@ fn transformation<'a>(c: &Src<'_>, i: &'a str) -> Res<'a, Transformation> {
             Ok((r, t))
         }),
         "identity" => Ok((r, Transformation::Identity)),
+        "concat" => in_parens(r, name, |r| {
+            let (mut r, first) = apply(c, r)?;
+            let mut sequences = vec![first];
+            while let Some(after) = bws(r).strip_prefix(',') {
+                let (rest, next) = apply(c, bws(after))?;
+                sequences.push(next);
+                r = rest;
+            }
+            if sequences.len() < 2 {
+                return fail(
+                    r,
+                    format!("`concat` takes two or more sequences: expected `,`, found {}", found(r)),
+                );
+            }
+            Ok((r, Transformation::Concat(sequences)))
+        }),
         "skip" => in_parens(r, name, unsigned).map(|(r, n)| (r, Transformation::Skip(n))),
         "top" => in_parens(r, name, unsigned).map(|(r, n)| (r, Transformation::Top(n))),
         other if DECLINED.contains(&other) => declined(i, &format!("the `{name}` transformation")),
         _ => fail(
             i,
             format!(
-                "unknown transformation `{name}`: expected filter, search, compute, aggregate, groupby, orderby, skip, top, topcount, bottomcount, topsum, bottomsum, toppercent, bottompercent or identity"
+                "unknown transformation `{name}`: expected filter, search, compute, aggregate, groupby, orderby, skip, top, topcount, bottomcount, topsum, bottomsum, toppercent, bottompercent, identity or concat"
             ),
         ),
     }

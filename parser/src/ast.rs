@@ -207,6 +207,9 @@ pub enum Transformation {
     },
     /// `identity`: the input set unchanged.
     Identity,
+    /// `concat(seq,seq,...)`: the results of two or more sequences over the same
+    /// input, one after the other.
+    Concat(Vec<Vec<Transformation>>),
 }
 
 /// `rollup(p1,...,pn)` among a groupby's paths: `paths[start..end]` are its levels,

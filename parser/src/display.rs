@@ -532,6 +532,21 @@ impl Display for Transformation {
                 write!(f, "{name}({amount},{expr})")
             }
             Transformation::Identity => f.write_str("identity"),
+            Transformation::Concat(sequences) => {
+                f.write_str("concat(")?;
+                for (n, seq) in sequences.iter().enumerate() {
+                    if n > 0 {
+                        f.write_char(',')?;
+                    }
+                    for (m, t) in seq.iter().enumerate() {
+                        if m > 0 {
+                            f.write_char('/')?;
+                        }
+                        write!(f, "{t}")?;
+                    }
+                }
+                f.write_char(')')
+            }
         }
     }
 }

@@ -80,9 +80,14 @@ fn helpful_messages() {
 
 #[test]
 fn apply_declines_the_transformations_it_does_not_take() {
-    let e = err("Contacts?$apply=concat(topcount(2,Value),bottomcount(2,Value))");
+    let e = err("Contacts?$apply=nest(groupby((Name)) as N)");
     assert_eq!(e.kind, ErrorKind::NotImplemented);
-    assert_eq!(e.message, "the `concat` transformation is not supported");
+    assert_eq!(e.message, "the `nest` transformation is not supported");
+    assert_eq!(
+        err("Contacts?$apply=concat(identity)").kind,
+        ErrorKind::Syntax
+    );
+    assert_eq!(err("Contacts?$apply=concat()").kind, ErrorKind::Syntax);
     assert_eq!(err("Leads?$apply=topsum(2)").kind, ErrorKind::Syntax);
     assert_eq!(
         err("Leads?$apply=toppercent(,Value)").kind,
@@ -110,10 +115,6 @@ fn apply_declines_the_transformations_it_does_not_take() {
     assert_eq!(
         err("Contacts?$apply=groupby((rollup(Name,Surname))").kind,
         ErrorKind::Syntax
-    );
-    assert_eq!(
-        err("Contacts?$apply=groupby((Name),concat(identity,identity))").kind,
-        ErrorKind::NotImplemented
     );
     assert_eq!(
         err("Contacts?$apply=groupby((Name),nonsense(1))").kind,

@@ -21,6 +21,10 @@ pub enum Target {
     Aggregated(Aggregation),
     /// `/$count` of such a result.
     AggregatedCount(Aggregation),
+    /// `$apply` ending in `concat(...)`: the results of its sequences, one after the other.
+    Concatenated(Concatenation),
+    /// `/$count` of such a result.
+    ConcatenatedCount(Concatenation),
     /// `/$count` of a collection.
     Count(Read),
     /// A property of a single entity; `raw` for `/$value`.
@@ -96,6 +100,16 @@ pub struct Aggregation {
     pub count: bool,
     /// `$select`: the result columns returned (all when `None`).
     pub select: Option<Vec<usize>>,
+}
+
+/// The sequences of a `concat(...)`, each with the transformations before it, and the
+/// `$top`, `$skip` and `$count` over their rows together.
+#[derive(Debug)]
+pub struct Concatenation {
+    pub branches: Vec<Aggregation>,
+    pub top: Option<u64>,
+    pub skip: Option<u64>,
+    pub count: bool,
 }
 
 /// What an aggregation groups.

@@ -3,6 +3,7 @@
 
 mod aggregate;
 mod cast;
+mod concat;
 mod error;
 mod expand_levels;
 mod expr;
@@ -27,6 +28,12 @@ use shape::bind_shape;
 
 pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
     no_write_or_delta_options(&url.options)?;
+    // Before the leading steps of `$apply` become options: each sequence takes them.
+    if let (ResourcePath::Segments(_), Some(apply)) = (&url.path, &url.options.apply) {
+        if concat::has_concat(apply) {
+            return concat::bind_concat(url, apply, bind);
+        }
+    }
     these_after_entity_filters(&url.options)?;
     let computed;
     let url = match entity_steps_as_options(&url.options) {

@@ -2,7 +2,7 @@
 //! this module wraps them with the control information (`@odata.context`, count,
 //! `@odata.nextLink`) without re-parsing them.
 
-use crate::bind::{Aggregation, Layout, Read, Shape};
+use crate::bind::{Aggregation, Concatenation, Layout, Read, Shape};
 use crate::model::MODEL;
 
 /// Metadata level requested with `odata.metadata=`.
@@ -46,19 +46,45 @@ pub fn aggregate_context_fragment(ag: &Aggregation) -> String {
     format!("$metadata#{}({})", ag.read().context_path, result_list(ag))
 }
 
+/// `$metadata#Leads(StatusId,Total)` for a `concat(...)`: every member any of its
+/// sequences' rows has, each once, in the order they first appear.
+pub fn concatenation_context_fragment(cc: &Concatenation) -> String {
+    fn merge(into: &mut Vec<(String, Layout)>, members: Vec<(String, Layout)>) {
+        for (name, m) in members {
+            match (into.iter_mut().find(|(n, _)| *n == name), m) {
+                (Some((_, Layout::Object(have, _))), Layout::Object(inner, _)) => {
+                    merge(have, inner)
+                }
+                (Some(_), _) => {}
+                (None, m) => into.push((name, m)),
+            }
+        }
+    }
+    let mut members = Vec::new();
+    for ag in &cc.branches {
+        merge(&mut members, ag.layout());
+    }
+    let path = cc
+        .branches
+        .first()
+        .map_or("", |ag| ag.read().context_path.as_str());
+    format!("$metadata#{path}({})", layout_list(&members))
+}
+
 /// The members of an aggregated result's rows, as a context URL's select list.
 fn result_list(ag: &Aggregation) -> String {
-    fn list(members: &[(String, Layout)]) -> String {
-        let items: Vec<String> = members
-            .iter()
-            .map(|(name, m)| match m {
-                Layout::Column(_) => name.clone(),
-                Layout::Object(inner, _) => format!("{name}({})", list(inner)),
-            })
-            .collect();
-        items.join(",")
-    }
-    list(&ag.layout())
+    layout_list(&ag.layout())
+}
+
+fn layout_list(members: &[(String, Layout)]) -> String {
+    let items: Vec<String> = members
+        .iter()
+        .map(|(name, m)| match m {
+            Layout::Column(_) => name.clone(),
+            Layout::Object(inner, _) => format!("{name}({})", layout_list(inner)),
+        })
+        .collect();
+    items.join(",")
 }
 
 /// The select list of a 4.0 response (Protocol §10.9): an expanded navigation property

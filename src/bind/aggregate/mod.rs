@@ -31,6 +31,13 @@ pub(super) fn bind(
     o: &QueryOptions,
     apply: &[Transformation],
 ) -> Result<Target, BindError> {
+    if super::concat::has_concat(apply) {
+        return Err(BindError::unsupported(
+            OPTION,
+            None,
+            "`concat` is supported in a request's `$apply`, not in an expanded collection's",
+        ));
+    }
     let entity = read.entity;
     let aliases = &o.aliases;
     let (apply, mut per_group) = lift_per_group(&ranked(apply))?;
