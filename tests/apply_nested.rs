@@ -203,9 +203,9 @@ async fn names_the_result_before_does_not_have_are_400() {
                 "`Value` is not a property of the aggregated result",
             ),
             (
-                &format!("{PER_CONTACT}/concat(identity,identity)"),
+                &format!("{PER_CONTACT}/concat(identity,identity)/filter(V gt 1)"),
                 501,
-                "concat",
+                "after `concat`",
             ),
         ] {
             let r = app.refuses(url, &t, status, says).await;
