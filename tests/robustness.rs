@@ -331,7 +331,8 @@ impl Gen {
                 }
             }
             if self.chance(0.1) {
-                item = "*".to_owned();
+                item = (*self.pick(&["*", "*($levels=2)", "*($levels=3)", "*($levels=max)"]))
+                    .to_owned();
             }
             opts.push(format!("$expand={item}"));
         }
