@@ -1,7 +1,8 @@
 //! `concat(...)` in `$apply` (Data Aggregation §3.3.2): each sequence applied to the
 //! same input, and their results one after the other. Each sequence binds as a request
 //! of its own (the transformations before `concat`, then the sequence's), so everything
-//! one aggregating `$apply` takes, a sequence takes too. `$top`, `$skip` and `$count`
+//! one aggregating `$apply` takes, a sequence takes too; one that neither groups nor
+//! aggregates (`topcount(2,Value)`, `identity`) gives the entities it keeps as rows. `$top`, `$skip` and `$count`
 //! apply to the rows together; the options that would need the rows in one statement
 //! (`$filter`, `$orderby`, `$select`, ...) and transformations after `concat` are 501.
 
@@ -95,10 +96,7 @@ pub(super) fn bind_concat(
                 return Err(BindError::unsupported(
                     OPTION,
                     None,
-                    format!(
-                    "sequence {} of `concat` keeps entities; each sequence must group or aggregate",
-                    n + 1
-                ),
+                    format!("sequence {} of `concat` is not supported", n + 1),
                 ))
             }
         }

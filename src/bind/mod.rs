@@ -27,16 +27,23 @@ use odata_parser::{
 use shape::bind_shape;
 
 pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
+    bind_as(url, false)
+}
+
+/// `rows`: an `$apply` that neither groups nor aggregates still gives the rows of an
+/// aggregated result (the entities it keeps, each with its properties), as a sequence
+/// of `concat` must.
+fn bind_as(url: &ODataUrl, rows: bool) -> Result<Target, BindError> {
     no_write_or_delta_options(&url.options)?;
     // Before the leading steps of `$apply` become options: each sequence takes them.
     if let (ResourcePath::Segments(_), Some(apply)) = (&url.path, &url.options.apply) {
         if concat::has_concat(apply) {
-            return concat::bind_concat(url, apply, bind);
+            return concat::bind_concat(url, apply, |u| bind_as(u, true));
         }
     }
     these_after_entity_filters(&url.options)?;
     let computed;
-    let url = match entity_steps_as_options(&url.options) {
+    let url = match entity_steps_as_options(&url.options).filter(|_| !rows) {
         Some(options) => {
             computed = ODataUrl {
                 path: url.path.clone(),
@@ -230,7 +237,7 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                     ));
                 }
                 if let Some(apply) = &url.options.apply {
-                    if narrowing.is_empty() && aggregate::ranks_entities(apply) {
+                    if !rows && narrowing.is_empty() && aggregate::ranks_entities(apply) {
                         let r = read(entity, path, key, false, context, &url.options, false)?;
                         return Ok(
                             match aggregate::entity_ranking(r, &url.options.aliases, apply)? {
@@ -239,10 +246,10 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
                             },
                         );
                     }
-                    let before = before_apply(&url.options, apply);
+                    let before = before_apply(&url.options, apply, rows);
                     let before = narrowed(&before, &narrowing)?;
                     let r = read(entity, path, key, false, context, &before, false)?;
-                    return Ok(match aggregate::bind(r, &url.options, apply)? {
+                    return Ok(match aggregate::bind(r, &url.options, apply, rows)? {
                         Target::Aggregated(ag) => Target::AggregatedCount(ag),
                         Target::Entities(r) => Target::Count(r),
                         other => other,
@@ -296,14 +303,14 @@ pub fn bind(url: &ODataUrl) -> Result<Target, BindError> {
     if let Some(apply) = &url.options.apply {
         // The path's `$filter(...)` segments narrow what is ranked: those take the
         // aggregation's way, which keeps them apart from `$filter`.
-        if narrowing.is_empty() && !single && aggregate::ranks_entities(apply) {
+        if !rows && narrowing.is_empty() && !single && aggregate::ranks_entities(apply) {
             let r = read(entity, path, key, single, context, &url.options, true)?;
             return aggregate::entity_ranking(r, &url.options.aliases, apply);
         }
-        let before = before_apply(&url.options, apply);
+        let before = before_apply(&url.options, apply, rows);
         let before = narrowed(&before, &narrowing)?;
         let r = read(entity, path, key, single, context, &before, true)?;
-        return aggregate::bind(r, &url.options, apply);
+        return aggregate::bind(r, &url.options, apply, rows);
     }
     let o = narrowed(&url.options, &narrowing)?;
     let r = read(entity, path, key, single, context, &o, true)?;
@@ -499,15 +506,20 @@ fn entity_steps_as_options(o: &QueryOptions) -> Option<QueryOptions> {
 
 /// The options that bind to the entities under `$apply`: after a groupby or aggregate
 /// the others apply to its result, so the read carries only the parameter aliases.
-fn before_apply(o: &QueryOptions, apply: &[odata_parser::Transformation]) -> QueryOptions {
+fn before_apply(
+    o: &QueryOptions,
+    apply: &[odata_parser::Transformation],
+    rows: bool,
+) -> QueryOptions {
     use odata_parser::Transformation as T;
     // A topsum-like ranking alone keeps rows of the entities too (see aggregate::bind).
-    let aggregates = apply.iter().any(|t| {
-        matches!(
-            t,
-            T::Aggregate(_) | T::GroupBy { .. } | T::Compute(_) | T::TopSum { .. }
-        )
-    });
+    let aggregates = rows
+        || apply.iter().any(|t| {
+            matches!(
+                t,
+                T::Aggregate(_) | T::GroupBy { .. } | T::Compute(_) | T::TopSum { .. }
+            )
+        });
     if aggregates {
         QueryOptions {
             aliases: o.aliases.clone(),

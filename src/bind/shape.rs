@@ -267,7 +267,7 @@ fn aggregated_expand(
     // Parameter aliases are the request's, wherever they are used.
     let mut options = item.options.clone();
     options.aliases = aliases.to_vec();
-    match super::aggregate::bind(read, &options, apply)? {
+    match super::aggregate::bind(read, &options, apply, false)? {
         super::Target::Aggregated(ag) => Ok(Expand {
             nav,
             target,

@@ -26,10 +26,13 @@ const OPTION: &str = "$apply";
 /// Most levels (the first groupby or aggregate, and each level after it) one `$apply` makes.
 const MAX_LEVELS: usize = 32;
 
+/// `rows`: without groupby or aggregate, the entities `apply` keeps are the rows (as a
+/// topsum-like ranking alone keeps them).
 pub(super) fn bind(
     read: Read,
     o: &QueryOptions,
     apply: &[Transformation],
+    rows: bool,
 ) -> Result<Target, BindError> {
     if super::concat::has_concat(apply) {
         return Err(BindError::unsupported(
@@ -45,9 +48,10 @@ pub(super) fn bind(
     // grouping by nothing, each with its properties (as a groupby's per-group ranking
     // without an aggregate).
     let apply = if !apply.iter().any(is_aggregation)
-        && apply
-            .iter()
-            .any(|t| matches!(t, Transformation::TopSum { .. }))
+        && (rows
+            || apply
+                .iter()
+                .any(|t| matches!(t, Transformation::TopSum { .. })))
     {
         per_group.entities = true;
         let mut with = apply;
