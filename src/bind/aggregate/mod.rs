@@ -290,11 +290,14 @@ pub(super) fn bind(
                     None => filter = Some(and(filter, f)),
                 }
             }
-            let orderby = order_items(o.orderby.as_deref().unwrap_or_default(), |e| {
+            let mut orderby = order_items(o.orderby.as_deref().unwrap_or_default(), |e| {
                 over("$orderby")
                     .with_these(Some(TheseInput::Result))
                     .expr(e)
             })?;
+            if rows && orderby.is_empty() {
+                orderby = ranking_order(&input, &columns);
+            }
             let select = o
                 .select
                 .as_deref()
@@ -340,6 +343,35 @@ pub(super) fn bind(
         }
         input = AggregationInput::Grouped(Box::new(inner));
     }
+}
+
+/// The entities a ranking keeps, as rows, in the order it chose them (as far as that
+/// order names their properties; the key orders the rest).
+fn ranking_order(input: &AggregationInput, columns: &[(Vec<String>, Ty)]) -> Vec<(TExpr, bool)> {
+    let AggregationInput::Entities {
+        window: Some(w), ..
+    } = input
+    else {
+        return Vec::new();
+    };
+    w.orderby
+        .iter()
+        .map_while(|(key, desc)| {
+            let TExpr::Prop {
+                scope: 0,
+                navs,
+                prop,
+            } = key
+            else {
+                return None;
+            };
+            let index = columns
+                .iter()
+                .position(|(names, _)| navs.is_empty() && names.as_slice() == [prop.name])?;
+            let ty = columns[index].1.clone();
+            Some((TExpr::Column { index, ty }, *desc))
+        })
+        .collect()
 }
 
 /// What starts a level after the first.
