@@ -368,7 +368,7 @@ fn ranking_order(input: &AggregationInput, columns: &[(Vec<String>, Ty)]) -> Vec
             let index = columns
                 .iter()
                 .position(|(names, _)| navs.is_empty() && names.as_slice() == [prop.name])?;
-            let ty = columns[index].1.clone();
+            let ty = columns[index].1;
             Some((TExpr::Column { index, ty }, *desc))
         })
         .collect()
