@@ -972,7 +972,7 @@ impl Typed {
                 steps.push("filter(C ge 1)/orderby(T)/top(3)".into());
             }
         }
-        // Sometimes with a grand total after it (`concat`; `$orderby`, `$select` then 501).
+        // Sometimes with a grand total after it (`concat`; `$orderby` then 501).
         if self.chance(0.15) {
             let lead = usize::from(steps.first().is_some_and(|s| s.starts_with("filter(")));
             let rest = steps.split_off(lead).join("/");

@@ -2,12 +2,13 @@
 //! same input, and their results one after the other. Each sequence binds as a request
 //! of its own (the transformations before `concat`, then the sequence's), so everything
 //! one aggregating `$apply` takes, a sequence takes too; one that neither groups nor
-//! aggregates (`topcount(2,Value)`, `identity`) gives the entities it keeps as rows. `$top`, `$skip` and `$count`
-//! apply to the rows together; the options that would need the rows in one statement
-//! (`$filter`, `$orderby`, `$select`, ...) and transformations after `concat` are 501.
+//! aggregates (`topcount(2,Value)`, `identity`) gives the entities it keeps as rows.
+//! `$top`, `$skip`, `$count` and `$select` apply to the rows together; the options that
+//! would need the rows in one statement (`$filter`, `$orderby`, ...) and transformations
+//! after `concat` are 501.
 
-use super::{BindError, Concatenation, Target};
-use odata_parser::{ODataUrl, QueryOptions, Transformation};
+use super::{starts_with_names, Aggregation, BindError, Concatenation, Layout, Target};
+use odata_parser::{ODataUrl, QueryOptions, SelectItem, Transformation};
 
 const OPTION: &str = "$apply";
 
@@ -50,7 +51,6 @@ pub(super) fn bind_concat(
     for (option, given) in [
         ("$filter", o.filter.is_some()),
         ("$orderby", o.orderby.is_some()),
-        ("$select", o.select.is_some()),
         ("$expand", o.expand.is_some()),
         ("$compute", o.compute.is_some()),
         ("$search", o.search.is_some()),
@@ -72,6 +72,7 @@ pub(super) fn bind_concat(
             path: url.path.clone(),
             options: QueryOptions {
                 apply: Some(steps),
+                select: None,
                 top: None,
                 skip: None,
                 count: None,
@@ -101,6 +102,9 @@ pub(super) fn bind_concat(
             }
         }
     }
+    if let Some(items) = &o.select {
+        select(&mut branches, items)?;
+    }
     let cc = Concatenation {
         branches,
         top: o.top,
@@ -112,4 +116,68 @@ pub(super) fn bind_concat(
     } else {
         Target::Concatenated(cc)
     })
+}
+
+/// `$select` over the rows of every sequence: each keeps the members it has of those
+/// named; a name no sequence has is the client's error.
+fn select(branches: &mut [Aggregation], items: &[SelectItem]) -> Result<(), BindError> {
+    let mut named = vec![false; items.len()];
+    for ag in branches.iter_mut() {
+        let mut columns = Vec::new();
+        column_paths(&ag.layout(), &mut Vec::new(), &mut columns);
+        let mut keep = Vec::new();
+        for (n, item) in items.iter().enumerate() {
+            match item {
+                SelectItem::Star => {
+                    named[n] = true;
+                    keep.extend(columns.iter().map(|(_, i)| *i));
+                }
+                SelectItem::AllOperations(_) => named[n] = true,
+                SelectItem::Path { path, options, pos } => {
+                    super::shape::no_nested_select_options(options, pos.0)?;
+                    for (names, i) in &columns {
+                        if starts_with_names(names, path) {
+                            named[n] = true;
+                            keep.push(*i);
+                        }
+                    }
+                }
+            }
+        }
+        keep.sort_unstable();
+        keep.dedup();
+        ag.select = Some(keep);
+    }
+    for (item, named) in items.iter().zip(named) {
+        if let (SelectItem::Path { path, pos, .. }, false) = (item, named) {
+            return Err(BindError::invalid(
+                "$select",
+                Some(pos.0),
+                format!(
+                    "`{}` is a member of no sequence of `concat`",
+                    path.join("/")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The result column each member of `layout` is, with its path of names.
+fn column_paths(
+    layout: &[(String, Layout)],
+    prefix: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, usize)>,
+) {
+    for (name, member) in layout {
+        prefix.push(name.clone());
+        match member {
+            Layout::Column(i) => out.push((prefix.clone(), *i)),
+            Layout::Object(inner, own) => {
+                out.extend(own.map(|i| (prefix.clone(), i)));
+                column_paths(inner, prefix, out);
+            }
+        }
+        prefix.pop();
+    }
 }
