@@ -256,6 +256,60 @@ async fn select_keeps_the_members_each_sequence_has() {
 }
 
 #[actix_web::test]
+async fn filter_keeps_the_rows_it_holds_for_and_an_absent_member_is_null() {
+    type Holds = fn(&Value) -> bool;
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let token = app.db.token(ws);
+            let cases: [(&str, &str, Holds); 4] = [
+                (
+                    "Leads?$apply=concat(groupby((StatusId),aggregate($count as N)),aggregate(Value with sum as Total))",
+                    "N gt 10 or Total gt 0",
+                    |r| {
+                        r.get("N").and_then(Value::as_i64).is_some_and(|n| n > 10)
+                            || common::dec(&r["Total"]).is_some_and(|t| t > 0.into())
+                    },
+                ),
+                (
+                    "Leads?$apply=concat(groupby((StatusId),aggregate($count as N)),aggregate(Value with sum as Total))",
+                    "N eq null",
+                    |r| r.get("N").is_none_or(Value::is_null),
+                ),
+                (
+                    "Leads?$apply=concat(groupby((Status/Code),aggregate($count as N)),aggregate($count as N))",
+                    "startswith(Status/Code,'N') or Status/Code eq null",
+                    |r| match r.get("Status") {
+                        None => true,
+                        Some(s) => s["Code"].as_str().is_none_or(|c| c.starts_with('N')),
+                    },
+                ),
+                (
+                    "Leads?$apply=concat(topcount(5,Value),aggregate(Value with sum as Total))",
+                    "Guttometer ge 50",
+                    |r| r.get("Guttometer").and_then(Value::as_i64).is_some_and(|g| g >= 50),
+                ),
+            ];
+            for (url, filter, holds) in cases {
+                let all = rows(&app, url, &token).await;
+                let want: Vec<Value> = all.into_iter().filter(|r| holds(r)).collect();
+                let filtered = format!("{url}&$filter={filter}");
+                let got = rows(&app, &filtered, &token).await;
+                assert_eq!(got, want, "{b:?} {ws}: {filtered}");
+                let n = app
+                    .get(&format!("{filtered}&$count=true&$top=0"), &token)
+                    .await;
+                assert_eq!(
+                    n.json()["@odata.count"].as_u64(),
+                    Some(want.len() as u64),
+                    "{b:?} {ws}: {filtered}"
+                );
+            }
+        }
+    }
+}
+
+#[actix_web::test]
 async fn the_context_names_every_member_of_every_sequence_once() {
     for b in backends() {
         let app = spawn_seeded(b).await;
@@ -291,7 +345,16 @@ async fn what_concat_does_not_take_is_501_and_malformed_concat_400() {
                 "after `concat`",
             ),
             (format!("Leads?$apply={two}&$orderby=N"), 501, "$orderby"),
-            (format!("Leads?$apply={two}&$filter=N gt 1"), 501, "$filter"),
+            (
+                format!("Leads?$apply={two}&$filter=Nope gt 1"),
+                400,
+                "`Nope` is a member of no sequence",
+            ),
+            (
+                format!("Leads?$apply={two}&$filter=$these/$count gt 1"),
+                501,
+                "$these",
+            ),
             (
                 format!("Leads?$apply={two}&$select=Nope"),
                 400,

@@ -3,12 +3,12 @@
 //! of its own (the transformations before `concat`, then the sequence's), so everything
 //! one aggregating `$apply` takes, a sequence takes too; one that neither groups nor
 //! aggregates (`topcount(2,Value)`, `identity`) gives the entities it keeps as rows.
-//! `$top`, `$skip`, `$count` and `$select` apply to the rows together; the options that
-//! would need the rows in one statement (`$filter`, `$orderby`, ...) and transformations
-//! after `concat` are 501.
+//! `$top`, `$skip`, `$count`, `$select` and `$filter` apply to the rows together (a row
+//! without a member the filter names has it null); the options that would need the rows
+//! in one statement (`$orderby`, ...) and transformations after `concat` are 501.
 
 use super::{starts_with_names, Aggregation, BindError, Concatenation, Layout, Target};
-use odata_parser::{ODataUrl, QueryOptions, SelectItem, Transformation};
+use odata_parser::{Expr, Literal, ODataUrl, Pos, QueryOptions, SelectItem, Transformation};
 
 const OPTION: &str = "$apply";
 
@@ -48,8 +48,14 @@ pub(super) fn bind_concat(
         ));
     }
     let o = &url.options;
+    if o.filter.as_ref().is_some_and(Expr::names_these) {
+        return Err(BindError::unsupported(
+            "$filter",
+            None,
+            "`$these` in $filter over the result of `concat` is not supported",
+        ));
+    }
     for (option, given) in [
-        ("$filter", o.filter.is_some()),
         ("$orderby", o.orderby.is_some()),
         ("$expand", o.expand.is_some()),
         ("$compute", o.compute.is_some()),
@@ -63,15 +69,13 @@ pub(super) fn bind_concat(
             ));
         }
     }
-    let mut branches = Vec::with_capacity(sequences.len());
-    let mut counted = false;
-    for (n, sequence) in sequences.iter().enumerate() {
-        let mut steps = apply[..at].to_vec();
-        steps.extend(sequence.iter().cloned());
+    // A sequence bound as a request of its own, with `filter` over its result.
+    let sequence_result = |n: usize, steps: Vec<Transformation>, filter: Option<Expr>| {
         let branch = ODataUrl {
             path: url.path.clone(),
             options: QueryOptions {
                 apply: Some(steps),
+                filter,
                 select: None,
                 top: None,
                 skip: None,
@@ -81,27 +85,67 @@ pub(super) fn bind_concat(
             },
         };
         match bind(&branch)? {
-            Target::Aggregated(ag) => branches.push(ag),
-            Target::AggregatedCount(ag) => {
-                counted = true;
-                branches.push(ag);
+            Target::Aggregated(ag) => Ok((ag, false)),
+            Target::AggregatedCount(ag) => Ok((ag, true)),
+            Target::Concatenated(_) | Target::ConcatenatedCount(_) => Err(BindError::unsupported(
+                OPTION,
+                None,
+                "`concat` inside a sequence of `concat` is not supported",
+            )),
+            _ => Err(BindError::unsupported(
+                OPTION,
+                None,
+                format!("sequence {} of `concat` is not supported", n + 1),
+            )),
+        }
+    };
+    let mut branches = Vec::with_capacity(sequences.len());
+    let mut counted = false;
+    for (n, sequence) in sequences.iter().enumerate() {
+        let mut steps = apply[..at].to_vec();
+        steps.extend(sequence.iter().cloned());
+        let (ag, count) = sequence_result(n, steps.clone(), None)?;
+        counted |= count;
+        branches.push((ag, steps));
+    }
+    if let Some(f) = &o.filter {
+        let members: Vec<Vec<(Vec<String>, usize)>> = branches
+            .iter()
+            .map(|(ag, _)| {
+                let mut columns = Vec::new();
+                column_paths(&ag.layout(), &mut Vec::new(), &mut columns);
+                columns
+            })
+            .collect();
+        let has = |columns: &[(Vec<String>, usize)], path: &[String]| {
+            columns
+                .iter()
+                .any(|(names, _)| starts_with_names(names, path))
+        };
+        // A name no sequence has is the client's error, as for any result.
+        let unknown = std::cell::RefCell::new(None);
+        map_members(f, &|path, pos| {
+            if !members.iter().any(|c| has(c, path)) && unknown.borrow().is_none() {
+                *unknown.borrow_mut() = Some((path.join("/"), pos));
             }
-            Target::Concatenated(_) | Target::ConcatenatedCount(_) => {
-                return Err(BindError::unsupported(
-                    OPTION,
-                    None,
-                    "`concat` inside a sequence of `concat` is not supported",
-                ))
-            }
-            _ => {
-                return Err(BindError::unsupported(
-                    OPTION,
-                    None,
-                    format!("sequence {} of `concat` is not supported", n + 1),
-                ))
-            }
+            None
+        });
+        if let Some((name, pos)) = unknown.into_inner() {
+            return Err(BindError::invalid(
+                "$filter",
+                Some(pos.0),
+                format!("`{name}` is a member of no sequence of `concat`"),
+            ));
+        }
+        for (n, ((ag, steps), columns)) in branches.iter_mut().zip(&members).enumerate() {
+            // A member this sequence's rows lack is null in them, as an absent property.
+            let f = map_members(f, &|path, pos| {
+                (!has(columns, path)).then_some(Expr::Literal(Literal::Null, pos))
+            });
+            *ag = sequence_result(n, std::mem::take(steps), Some(f))?.0;
         }
     }
+    let mut branches: Vec<Aggregation> = branches.into_iter().map(|(ag, _)| ag).collect();
     if let Some(items) = &o.select {
         select(&mut branches, items)?;
     }
@@ -179,5 +223,43 @@ fn column_paths(
             }
         }
         prefix.pop();
+    }
+}
+
+/// `e` with each member of the row itself (not `$it`, `$root`, ... nor a key) that
+/// `replace` gives an expression for replaced by it.
+fn map_members(e: &Expr, replace: &dyn Fn(&[String], Pos) -> Option<Expr>) -> Expr {
+    let at = |e: &Expr| Box::new(map_members(e, replace));
+    let all = |items: &[Expr]| items.iter().map(|i| map_members(i, replace)).collect();
+    match e {
+        Expr::Member(m) => {
+            let names: Vec<String> = m.segments.iter().map(|s| s.name.clone()).collect();
+            let own = m.segments.iter().all(|s| s.key.is_none())
+                && names.first().is_some_and(|n| !n.starts_with('$'));
+            own.then(|| replace(&names, m.pos))
+                .flatten()
+                .unwrap_or_else(|| e.clone())
+        }
+        Expr::Unary(op, a) => Expr::Unary(*op, at(a)),
+        Expr::Binary(op, a, b) => Expr::Binary(*op, at(a), at(b)),
+        Expr::In(a, b) => Expr::In(at(a), at(b)),
+        Expr::List(items) => Expr::List(all(items)),
+        Expr::Call(f, args, pos) => Expr::Call(*f, all(args), *pos),
+        Expr::Case(arms) => Expr::Case(
+            arms.iter()
+                .map(|(c, v)| (map_members(c, replace), map_members(v, replace)))
+                .collect(),
+        ),
+        Expr::Object(members) => Expr::Object(
+            members
+                .iter()
+                .map(|(k, v)| (k.clone(), map_members(v, replace)))
+                .collect(),
+        ),
+        Expr::Literal(..)
+        | Expr::Alias(..)
+        | Expr::TypeName(_)
+        | Expr::Lambda { .. }
+        | Expr::Aggregate { .. } => e.clone(),
     }
 }
