@@ -310,6 +310,45 @@ async fn filter_keeps_the_rows_it_holds_for_and_an_absent_member_is_null() {
 }
 
 #[actix_web::test]
+async fn compute_adds_its_value_to_every_row_null_where_a_member_is_absent() {
+    for b in backends() {
+        let app = spawn_seeded(b).await;
+        for ws in ["alpha", "beta"] {
+            let token = app.db.token(ws);
+            let url = "Leads?$apply=concat(groupby((StatusId),aggregate($count as N)),topcount(2,Value),aggregate(Value with sum as Total))";
+            let all = rows(&app, url, &token).await;
+            let want: Vec<Value> = all
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    let n2 = r.get("N").and_then(Value::as_i64).map(|n| n * 2);
+                    r["N2"] = n2.map_or(Value::Null, Value::from);
+                    r
+                })
+                .collect();
+            let computed = format!("{url}&$compute=N mul 2 as N2");
+            let got = rows(&app, &computed, &token).await;
+            assert_eq!(got, want, "{b:?} {ws}: {computed}");
+            // `$filter` names what `$compute` adds.
+            let filtered = format!("{computed}&$filter=N2 gt 40 or Total ne null");
+            let got = rows(&app, &filtered, &token).await;
+            let want: Vec<Value> = want
+                .into_iter()
+                .filter(|r| r["N2"].as_i64().is_some_and(|n| n > 40) || r.get("Total").is_some())
+                .collect();
+            assert_eq!(got, want, "{b:?} {ws}: {filtered}");
+        }
+        app.refuses(
+            "Leads?$apply=concat(aggregate($count as N),aggregate($count as M))&$compute=Nope add 1 as X",
+            &app.db.token("alpha"),
+            400,
+            "`Nope` is a member of no sequence",
+        )
+        .await;
+    }
+}
+
+#[actix_web::test]
 async fn the_context_names_every_member_of_every_sequence_once() {
     for b in backends() {
         let app = spawn_seeded(b).await;

@@ -3,12 +3,14 @@
 //! of its own (the transformations before `concat`, then the sequence's), so everything
 //! one aggregating `$apply` takes, a sequence takes too; one that neither groups nor
 //! aggregates (`topcount(2,Value)`, `identity`) gives the entities it keeps as rows.
-//! `$top`, `$skip`, `$count`, `$select` and `$filter` apply to the rows together (a row
-//! without a member the filter names has it null); the options that would need the rows
-//! in one statement (`$orderby`, ...) and transformations after `concat` are 501.
+//! `$top`, `$skip`, `$count`, `$select`, `$compute` and `$filter` apply to the rows
+//! together (a row without a member they name has it null); `$orderby`, which would need
+//! the rows in one statement, and transformations after `concat` are 501.
 
 use super::{starts_with_names, Aggregation, BindError, Concatenation, Layout, Target};
-use odata_parser::{Expr, Literal, ODataUrl, Pos, QueryOptions, SelectItem, Transformation};
+use odata_parser::{
+    ComputeItem, Expr, Literal, ODataUrl, Pos, QueryOptions, SelectItem, Transformation,
+};
 
 const OPTION: &str = "$apply";
 
@@ -58,7 +60,6 @@ pub(super) fn bind_concat(
     for (option, given) in [
         ("$orderby", o.orderby.is_some()),
         ("$expand", o.expand.is_some()),
-        ("$compute", o.compute.is_some()),
         ("$search", o.search.is_some()),
     ] {
         if given {
@@ -70,11 +71,15 @@ pub(super) fn bind_concat(
         }
     }
     // A sequence bound as a request of its own, with `filter` over its result.
-    let sequence_result = |n: usize, steps: Vec<Transformation>, filter: Option<Expr>| {
+    let sequence_result = |n: usize,
+                           steps: Vec<Transformation>,
+                           compute: Option<Vec<ComputeItem>>,
+                           filter: Option<Expr>| {
         let branch = ODataUrl {
             path: url.path.clone(),
             options: QueryOptions {
                 apply: Some(steps),
+                compute,
                 filter,
                 select: None,
                 top: None,
@@ -104,48 +109,37 @@ pub(super) fn bind_concat(
     for (n, sequence) in sequences.iter().enumerate() {
         let mut steps = apply[..at].to_vec();
         steps.extend(sequence.iter().cloned());
-        let (ag, count) = sequence_result(n, steps.clone(), None)?;
+        let (ag, count) = sequence_result(n, steps.clone(), None, None)?;
         counted |= count;
-        branches.push((ag, steps));
+        branches.push((ag, steps, None));
+    }
+    // `$compute`, then `$filter` (which may name what it computes), over each sequence's
+    // rows: a member a sequence's rows lack is null in them, as an absent property.
+    if let Some(items) = &o.compute {
+        let members = member_columns(branches.iter().map(|(ag, ..)| ag));
+        let exprs: Vec<&Expr> = items.iter().map(|c| &c.expr).collect();
+        known_somewhere("$compute", &exprs, &members)?;
+        for (n, ((ag, steps, computed), columns)) in branches.iter_mut().zip(&members).enumerate() {
+            let items: Vec<ComputeItem> = items
+                .iter()
+                .map(|c| ComputeItem {
+                    expr: absent_as_null(&c.expr, columns),
+                    alias: c.alias.clone(),
+                })
+                .collect();
+            *ag = sequence_result(n, steps.clone(), Some(items.clone()), None)?.0;
+            *computed = Some(items);
+        }
     }
     if let Some(f) = &o.filter {
-        let members: Vec<Vec<(Vec<String>, usize)>> = branches
-            .iter()
-            .map(|(ag, _)| {
-                let mut columns = Vec::new();
-                column_paths(&ag.layout(), &mut Vec::new(), &mut columns);
-                columns
-            })
-            .collect();
-        let has = |columns: &[(Vec<String>, usize)], path: &[String]| {
-            columns
-                .iter()
-                .any(|(names, _)| starts_with_names(names, path))
-        };
-        // A name no sequence has is the client's error, as for any result.
-        let unknown = std::cell::RefCell::new(None);
-        map_members(f, &|path, pos| {
-            if !members.iter().any(|c| has(c, path)) && unknown.borrow().is_none() {
-                *unknown.borrow_mut() = Some((path.join("/"), pos));
-            }
-            None
-        });
-        if let Some((name, pos)) = unknown.into_inner() {
-            return Err(BindError::invalid(
-                "$filter",
-                Some(pos.0),
-                format!("`{name}` is a member of no sequence of `concat`"),
-            ));
-        }
-        for (n, ((ag, steps), columns)) in branches.iter_mut().zip(&members).enumerate() {
-            // A member this sequence's rows lack is null in them, as an absent property.
-            let f = map_members(f, &|path, pos| {
-                (!has(columns, path)).then_some(Expr::Literal(Literal::Null, pos))
-            });
-            *ag = sequence_result(n, std::mem::take(steps), Some(f))?.0;
+        let members = member_columns(branches.iter().map(|(ag, ..)| ag));
+        known_somewhere("$filter", &[f], &members)?;
+        for (n, ((ag, steps, computed), columns)) in branches.iter_mut().zip(&members).enumerate() {
+            let f = absent_as_null(f, columns);
+            *ag = sequence_result(n, steps.clone(), computed.clone(), Some(f))?.0;
         }
     }
-    let mut branches: Vec<Aggregation> = branches.into_iter().map(|(ag, _)| ag).collect();
+    let mut branches: Vec<Aggregation> = branches.into_iter().map(|(ag, ..)| ag).collect();
     if let Some(items) = &o.select {
         select(&mut branches, items)?;
     }
@@ -224,6 +218,58 @@ fn column_paths(
         }
         prefix.pop();
     }
+}
+
+/// Each result's columns, with their paths of names.
+fn member_columns<'a>(
+    results: impl Iterator<Item = &'a Aggregation>,
+) -> Vec<Vec<(Vec<String>, usize)>> {
+    results
+        .map(|ag| {
+            let mut columns = Vec::new();
+            column_paths(&ag.layout(), &mut Vec::new(), &mut columns);
+            columns
+        })
+        .collect()
+}
+
+fn has(columns: &[(Vec<String>, usize)], path: &[String]) -> bool {
+    columns
+        .iter()
+        .any(|(names, _)| starts_with_names(names, path))
+}
+
+/// Every member `exprs` name is one of some sequence's rows: a name none has is the
+/// client's error, as for any result.
+fn known_somewhere(
+    option: &str,
+    exprs: &[&Expr],
+    members: &[Vec<(Vec<String>, usize)>],
+) -> Result<(), BindError> {
+    let unknown = std::cell::RefCell::new(None);
+    for e in exprs {
+        map_members(e, &|path, pos| {
+            if !members.iter().any(|c| has(c, path)) && unknown.borrow().is_none() {
+                *unknown.borrow_mut() = Some((path.join("/"), pos));
+            }
+            None
+        });
+    }
+    match unknown.into_inner() {
+        Some((name, pos)) => Err(BindError::invalid(
+            option,
+            Some(pos.0),
+            format!("`{name}` is a member of no sequence of `concat`"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `e` with each member a row of `columns` lacks as `null`.
+fn absent_as_null(e: &Expr, columns: &[(Vec<String>, usize)]) -> Expr {
+    map_members(e, &|path, pos| {
+        (!has(columns, path)).then_some(Expr::Literal(Literal::Null, pos))
+    })
 }
 
 /// `e` with each member of the row itself (not `$it`, `$root`, ... nor a key) that

@@ -47,6 +47,8 @@ pub(super) fn bind(
     // A topsum-like ranking without groupby or aggregate keeps entities: the rows of a
     // grouping by nothing, each with its properties (as a groupby's per-group ranking
     // without an aggregate).
+    // Rows that are the entities a ranking keeps come in the order it chose them.
+    let ranked_rows = rows && !apply.iter().any(is_aggregation);
     let apply = if !apply.iter().any(is_aggregation)
         && (rows
             || apply
@@ -295,7 +297,7 @@ pub(super) fn bind(
                     .with_these(Some(TheseInput::Result))
                     .expr(e)
             })?;
-            if rows && orderby.is_empty() {
+            if ranked_rows && orderby.is_empty() {
                 orderby = ranking_order(&input, &columns);
             }
             let select = o
@@ -345,14 +347,16 @@ pub(super) fn bind(
     }
 }
 
-/// The entities a ranking keeps, as rows, in the order it chose them (as far as that
-/// order names their properties; the key orders the rest).
+/// The entities a ranking keeps, as rows (with what `$compute` adds to them), in the
+/// order it chose them (as far as that order names their properties; the key orders the
+/// rest).
 fn ranking_order(input: &AggregationInput, columns: &[(Vec<String>, Ty)]) -> Vec<(TExpr, bool)> {
-    let AggregationInput::Entities {
-        window: Some(w), ..
-    } = input
-    else {
-        return Vec::new();
+    let w = match input {
+        AggregationInput::Entities {
+            window: Some(w), ..
+        } => w,
+        AggregationInput::Grouped(inner) => return ranking_order(&inner.input, columns),
+        AggregationInput::Entities { window: None, .. } => return Vec::new(),
     };
     w.orderby
         .iter()
