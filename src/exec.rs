@@ -80,48 +80,24 @@ pub fn read_page(
     })
 }
 
-/// One page of an aggregated result (`$apply`): its rows from `offset`, whether more
-/// follow, and the number of rows in all when asked.
+/// One page of an aggregated result (`$apply`; with `concat`, its sequences' rows one
+/// after the other): its rows from `offset`, whether more follow, and the number of rows
+/// in all when asked.
 #[allow(clippy::too_many_arguments)]
 pub fn read_aggregate(
     conn: &mut DbConnection,
     dialect: Dialect,
     workspace: i64,
     guard: Option<&str>,
-    ag: &crate::bind::Aggregation,
+    result: &crate::bind::Concatenation,
     output: Output,
     offset: u64,
     size: u64,
 ) -> Result<(Vec<String>, bool, Option<i64>), DbError> {
     let mut c = compiler(dialect, workspace, output).guarded(guard);
-    let (rows, more) = grouped_page(conn, &mut c, dialect, &[ag], offset, size)?;
-    let count = if ag.count {
-        Some(c.aggregate_count(ag).get_result::<i64>(conn)?)
-    } else {
-        None
-    };
-    count_trigrams(conn, &mut c);
-    Ok((rows, more, count))
-}
-
-/// One page of a `concat(...)` result: its sequences' rows one after the other, from
-/// `offset`; whether more follow, and the number of rows in all when asked.
-#[allow(clippy::too_many_arguments)]
-pub fn read_concatenated(
-    conn: &mut DbConnection,
-    dialect: Dialect,
-    workspace: i64,
-    guard: Option<&str>,
-    cc: &crate::bind::Concatenation,
-    output: Output,
-    offset: u64,
-    size: u64,
-) -> Result<(Vec<String>, bool, Option<i64>), DbError> {
-    let mut c = compiler(dialect, workspace, output).guarded(guard);
-    let branches: Vec<&crate::bind::Aggregation> = cc.branches.iter().collect();
-    let (rows, more) = grouped_page(conn, &mut c, dialect, &branches, offset, size)?;
-    let count = if cc.count {
-        Some(concatenated_count(conn, &mut c, cc)?)
+    let (rows, more) = grouped_page(conn, &mut c, dialect, &result.branches, offset, size)?;
+    let count = if result.count {
+        Some(rows_in_all(conn, &mut c, result)?)
     } else {
         None
     };
@@ -135,7 +111,7 @@ fn grouped_page(
     conn: &mut DbConnection,
     c: &mut Compiler,
     dialect: Dialect,
-    results: &[&crate::bind::Aggregation],
+    results: &[crate::bind::Aggregation],
     offset: u64,
     size: u64,
 ) -> Result<(Vec<String>, bool), DbError> {
@@ -168,14 +144,14 @@ fn grouped_page(
     Ok((rows, more))
 }
 
-/// The number of rows of a `concat(...)` result: its sequences' together.
-fn concatenated_count(
+/// The number of rows of an aggregated result: its sequences' together.
+fn rows_in_all(
     conn: &mut DbConnection,
     c: &mut Compiler,
-    cc: &crate::bind::Concatenation,
+    result: &crate::bind::Concatenation,
 ) -> Result<i64, DbError> {
     let mut n = 0i64;
-    for ag in &cc.branches {
+    for ag in &result.branches {
         n = n.saturating_add(c.aggregate_count(ag).get_result::<i64>(conn)?);
     }
     Ok(n)
@@ -336,23 +312,10 @@ pub fn aggregate_count(
     conn: &mut DbConnection,
     dialect: Dialect,
     workspace: i64,
-    ag: &crate::bind::Aggregation,
+    result: &crate::bind::Concatenation,
 ) -> Result<i64, DbError> {
     let mut c = compiler(dialect, workspace, Output::default());
-    let n = c.aggregate_count(ag).get_result::<i64>(conn)?;
-    count_trigrams(conn, &mut c);
-    Ok(n)
-}
-
-/// `/$count` of a `concat(...)` result.
-pub fn concatenation_count(
-    conn: &mut DbConnection,
-    dialect: Dialect,
-    workspace: i64,
-    cc: &crate::bind::Concatenation,
-) -> Result<i64, DbError> {
-    let mut c = compiler(dialect, workspace, Output::default());
-    let n = concatenated_count(conn, &mut c, cc)?;
+    let n = rows_in_all(conn, &mut c, result)?;
     count_trigrams(conn, &mut c);
     Ok(n)
 }

@@ -111,35 +111,43 @@ pub(super) fn bind_concat(
         steps.extend(sequence.iter().cloned());
         let (ag, count) = sequence_result(n, steps.clone(), None, None)?;
         counted |= count;
-        branches.push((ag, steps, None));
+        branches.push((ag, steps));
     }
-    // `$compute`, then `$filter` (which may name what it computes), over each sequence's
+    // `$compute` and `$filter` (which may name what it computes) over each sequence's
     // rows: a member a sequence's rows lack is null in them, as an absent property.
-    if let Some(items) = &o.compute {
-        let members = member_columns(branches.iter().map(|(ag, ..)| ag));
-        let exprs: Vec<&Expr> = items.iter().map(|c| &c.expr).collect();
-        known_somewhere("$compute", &exprs, &members)?;
-        for (n, ((ag, steps, computed), columns)) in branches.iter_mut().zip(&members).enumerate() {
-            let items: Vec<ComputeItem> = items
-                .iter()
-                .map(|c| ComputeItem {
-                    expr: absent_as_null(&c.expr, columns),
-                    alias: c.alias.clone(),
-                })
-                .collect();
-            *ag = sequence_result(n, steps.clone(), Some(items.clone()), None)?.0;
-            *computed = Some(items);
+    if o.compute.is_some() || o.filter.is_some() {
+        let computed: Vec<Vec<String>> = o
+            .compute
+            .iter()
+            .flatten()
+            .map(|c| vec![c.alias.clone()])
+            .collect();
+        let mut members: Vec<Vec<Vec<String>>> = member_columns(branches.iter().map(|(ag, _)| ag))
+            .into_iter()
+            .map(|columns| columns.into_iter().map(|(names, _)| names).collect())
+            .collect();
+        let compute: Vec<&Expr> = o.compute.iter().flatten().map(|c| &c.expr).collect();
+        known_somewhere("$compute", &compute, &members)?;
+        // What `$compute` adds, every sequence's rows have.
+        for columns in &mut members {
+            columns.extend(computed.iter().cloned());
+        }
+        known_somewhere("$filter", &o.filter.iter().collect::<Vec<_>>(), &members)?;
+        for (n, ((ag, steps), columns)) in branches.iter_mut().zip(&members).enumerate() {
+            let compute = o.compute.as_ref().map(|items| {
+                items
+                    .iter()
+                    .map(|c| ComputeItem {
+                        expr: absent_as_null(&c.expr, columns),
+                        alias: c.alias.clone(),
+                    })
+                    .collect()
+            });
+            let filter = o.filter.as_ref().map(|f| absent_as_null(f, columns));
+            *ag = sequence_result(n, std::mem::take(steps), compute, filter)?.0;
         }
     }
-    if let Some(f) = &o.filter {
-        let members = member_columns(branches.iter().map(|(ag, ..)| ag));
-        known_somewhere("$filter", &[f], &members)?;
-        for (n, ((ag, steps, computed), columns)) in branches.iter_mut().zip(&members).enumerate() {
-            let f = absent_as_null(f, columns);
-            *ag = sequence_result(n, steps.clone(), computed.clone(), Some(f))?.0;
-        }
-    }
-    let mut branches: Vec<Aggregation> = branches.into_iter().map(|(ag, ..)| ag).collect();
+    let mut branches: Vec<Aggregation> = branches.into_iter().map(|(ag, _)| ag).collect();
     if let Some(items) = &o.select {
         select(&mut branches, items)?;
     }
@@ -160,9 +168,8 @@ pub(super) fn bind_concat(
 /// named; a name no sequence has is the client's error.
 fn select(branches: &mut [Aggregation], items: &[SelectItem]) -> Result<(), BindError> {
     let mut named = vec![false; items.len()];
-    for ag in branches.iter_mut() {
-        let mut columns = Vec::new();
-        column_paths(&ag.layout(), &mut Vec::new(), &mut columns);
+    let members = member_columns(branches.iter());
+    for (ag, columns) in branches.iter_mut().zip(members) {
         let mut keep = Vec::new();
         for (n, item) in items.iter().enumerate() {
             match item {
@@ -233,10 +240,9 @@ fn member_columns<'a>(
         .collect()
 }
 
-fn has(columns: &[(Vec<String>, usize)], path: &[String]) -> bool {
-    columns
-        .iter()
-        .any(|(names, _)| starts_with_names(names, path))
+/// Whether a row with members `members` (paths of names) has `path`.
+fn has(members: &[Vec<String>], path: &[String]) -> bool {
+    members.iter().any(|names| starts_with_names(names, path))
 }
 
 /// Every member `exprs` name is one of some sequence's rows: a name none has is the
@@ -244,7 +250,7 @@ fn has(columns: &[(Vec<String>, usize)], path: &[String]) -> bool {
 fn known_somewhere(
     option: &str,
     exprs: &[&Expr],
-    members: &[Vec<(Vec<String>, usize)>],
+    members: &[Vec<Vec<String>>],
 ) -> Result<(), BindError> {
     let unknown = std::cell::RefCell::new(None);
     for e in exprs {
@@ -265,10 +271,10 @@ fn known_somewhere(
     }
 }
 
-/// `e` with each member a row of `columns` lacks as `null`.
-fn absent_as_null(e: &Expr, columns: &[(Vec<String>, usize)]) -> Expr {
+/// `e` with each member a row with `members` lacks as `null`.
+fn absent_as_null(e: &Expr, members: &[Vec<String>]) -> Expr {
     map_members(e, &|path, pos| {
-        (!has(columns, path)).then_some(Expr::Literal(Literal::Null, pos))
+        (!has(members, path)).then_some(Expr::Literal(Literal::Null, pos))
     })
 }
 

@@ -112,6 +112,26 @@ pub struct Concatenation {
     pub count: bool,
 }
 
+/// One aggregation's result is a concatenation of one sequence, its own `$top`, `$skip`
+/// and `$count` over it: read, counted and written the same way.
+impl From<Aggregation> for Concatenation {
+    fn from(ag: Aggregation) -> Self {
+        Concatenation {
+            top: ag.top,
+            skip: ag.skip,
+            count: ag.count,
+            branches: vec![ag],
+        }
+    }
+}
+
+impl Concatenation {
+    /// The entity the aggregated entities are navigated from, if any.
+    pub fn parent(&self) -> Option<Read> {
+        self.branches.first().and_then(|ag| ag.read().parent())
+    }
+}
+
 /// What an aggregation groups.
 // One per request: the size of the larger variant costs nothing worth a box.
 #[allow(clippy::large_enum_variant)]

@@ -41,14 +41,9 @@ pub fn context_fragment(read: &Read) -> String {
 }
 
 /// `$metadata#Leads(StatusId,Status(Description),Total)`: the groups, nested by their
-/// navigation, then the aggregates.
-pub fn aggregate_context_fragment(ag: &Aggregation) -> String {
-    format!("$metadata#{}({})", ag.read().context_path, result_list(ag))
-}
-
-/// `$metadata#Leads(StatusId,Total)` for a `concat(...)`: every member any of its
+/// navigation, then the aggregates; after `concat(...)`, every member any of its
 /// sequences' rows has, each once, in the order they first appear.
-pub fn concatenation_context_fragment(cc: &Concatenation) -> String {
+pub fn aggregate_context_fragment(result: &Concatenation) -> String {
     fn merge(into: &mut Vec<(String, Layout)>, members: Vec<(String, Layout)>) {
         for (name, m) in members {
             match (into.iter_mut().find(|(n, _)| *n == name), m) {
@@ -61,10 +56,10 @@ pub fn concatenation_context_fragment(cc: &Concatenation) -> String {
         }
     }
     let mut members = Vec::new();
-    for ag in &cc.branches {
+    for ag in &result.branches {
         merge(&mut members, ag.layout());
     }
-    let path = cc
+    let path = result
         .branches
         .first()
         .map_or("", |ag| ag.read().context_path.as_str());

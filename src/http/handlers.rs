@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::limit;
 use super::negotiate::{data_format, error_is_xml, metadata_format, DataFormat, MetadataFormat};
 use super::query_body;
-use super::read::{self, json_response, xml_response, Ctx, Grouped};
+use super::read::{self, json_response, xml_response, Ctx};
 use super::request::{trim_encoded_whitespace, Incoming, MAX_URI};
 use super::AppState;
 use crate::bind::{self, Target};
@@ -315,17 +315,15 @@ pub(super) async fn respond(
             let f = data_format(format, accept)?;
             read::entities(&cx, read, f, &url.options, true).await
         }
-        Target::AggregatedCount(ag) => {
-            read::aggregated_count(&cx, Grouped::One(Box::new(ag))).await
-        }
-        Target::ConcatenatedCount(cc) => read::aggregated_count(&cx, Grouped::Concat(cc)).await,
+        Target::AggregatedCount(ag) => read::aggregated_count(&cx, ag.into()).await,
+        Target::ConcatenatedCount(cc) => read::aggregated_count(&cx, cc).await,
         Target::Aggregated(ag) => {
             let f = data_format(format, accept)?;
-            read::aggregated(&cx, Grouped::One(Box::new(ag)), f, &url.options).await
+            read::aggregated(&cx, ag.into(), f, &url.options).await
         }
         Target::Concatenated(cc) => {
             let f = data_format(format, accept)?;
-            read::aggregated(&cx, Grouped::Concat(cc), f, &url.options).await
+            read::aggregated(&cx, cc, f, &url.options).await
         }
     }
 }

@@ -8,12 +8,12 @@ use super::not_found;
 use super::request::{query_without_skiptoken, Incoming};
 use super::AppState;
 use crate::bind::next_query::with_it_as;
-use crate::bind::{Aggregation, Concatenation, Prop, Read};
+use crate::bind::{Concatenation, Prop, Read};
 use crate::exec;
 use crate::format::atom;
 use crate::format::json::{
-    aggregate_context_fragment, concatenation_context_fragment, context_fragment, entity_doc,
-    property_doc, CollectionDoc, MetadataLevel,
+    aggregate_context_fragment, context_fragment, entity_doc, property_doc, CollectionDoc,
+    MetadataLevel,
 };
 use crate::format::next_links::{self, MarkerError, PageEnd};
 use crate::plan::{fingerprint, is_quick, plan_read, value_from_json, SkipToken, TokenCheck};
@@ -122,7 +122,10 @@ pub async fn count(cx: &Ctx<'_>, read: Read) -> Result<HttpResponse, ApiError> {
 }
 
 /// `/$count` of an aggregated result, as text.
-pub async fn aggregated_count(cx: &Ctx<'_>, result: Grouped) -> Result<HttpResponse, ApiError> {
+pub async fn aggregated_count(
+    cx: &Ctx<'_>,
+    result: Concatenation,
+) -> Result<HttpResponse, ApiError> {
     text_allowed(cx.format, cx.accept)?;
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
     if let Some(e) = missing_parent(cx, result.parent()).await? {
@@ -130,10 +133,7 @@ pub async fn aggregated_count(cx: &Ctx<'_>, result: Grouped) -> Result<HttpRespo
     }
     let n = cx
         .db(false, move |c| {
-            Ok(match &result {
-                Grouped::One(ag) => exec::aggregate_count(c, dialect, ws, ag)?,
-                Grouped::Concat(cc) => exec::concatenation_count(c, dialect, ws, cc)?,
-            })
+            Ok(exec::aggregate_count(c, dialect, ws, &result)?)
         })
         .await?;
     Ok(text(n.to_string()))
@@ -395,42 +395,11 @@ pub async fn entities(
     Ok(resp)
 }
 
-/// The rows of an `$apply` that groups or aggregates: one aggregation's, or those of
-/// each sequence of a `concat(...)`.
-pub enum Grouped {
-    One(Box<Aggregation>),
-    Concat(Concatenation),
-}
-
-impl Grouped {
-    fn context_fragment(&self) -> String {
-        match self {
-            Grouped::One(ag) => aggregate_context_fragment(ag),
-            Grouped::Concat(cc) => concatenation_context_fragment(cc),
-        }
-    }
-
-    fn top_skip(&self) -> (Option<u64>, Option<u64>) {
-        match self {
-            Grouped::One(ag) => (ag.top, ag.skip),
-            Grouped::Concat(cc) => (cc.top, cc.skip),
-        }
-    }
-
-    /// What the aggregated entities are navigated from, if anything.
-    fn parent(&self) -> Option<Read> {
-        match self {
-            Grouped::One(ag) => ag.read().parent(),
-            Grouped::Concat(cc) => cc.branches.first().and_then(|ag| ag.read().parent()),
-        }
-    }
-}
-
 /// An aggregated result (`$apply` with groupby or aggregate): JSON rows, paged by an
 /// offset the `$skiptoken` carries (bound to the workspace and query like any other).
 pub async fn aggregated(
     cx: &Ctx<'_>,
-    result: Grouped,
+    result: Concatenation,
     f: DataFormat,
     options: &QueryOptions,
 ) -> Result<HttpResponse, ApiError> {
@@ -445,8 +414,8 @@ pub async fn aggregated(
         });
     };
     let root = cx.req.root.as_str();
-    let context =
-        (f.level != MetadataLevel::None).then(|| format!("{root}{}", result.context_fragment()));
+    let context = (f.level != MetadataLevel::None)
+        .then(|| format!("{root}{}", aggregate_context_fragment(&result)));
     let output = Output {
         ieee754: f.ieee754,
         full: (f.level == MetadataLevel::Full).then(|| root.to_owned()),
@@ -460,10 +429,9 @@ pub async fn aggregated(
         Some(t) => SkipToken::decode(t, ws, &paging.fingerprint, &[])?.served,
         None => 0,
     };
-    let (top, skip) = result.top_skip();
-    let remaining = top.map(|t| t.saturating_sub(served));
+    let remaining = result.top.map(|t| t.saturating_sub(served));
     let size = remaining.map_or(page_size, |r| r.min(page_size));
-    let offset = skip.unwrap_or(0).saturating_add(served);
+    let offset = result.skip.unwrap_or(0).saturating_add(served);
     let dialect = cx.state.db.dialect;
     // Aggregating what an entity that does not exist navigates to is 404, as reading it is.
     if let Some(e) = missing_parent(cx, result.parent()).await? {
@@ -474,14 +442,9 @@ pub async fn aggregated(
             false,
             |(rows, _, _): &(Vec<String>, bool, Option<i64>)| rows.is_empty(),
             move |c, guard| {
-                Ok(match &result {
-                    Grouped::One(ag) => {
-                        exec::read_aggregate(c, dialect, ws, guard, ag, output, offset, size)?
-                    }
-                    Grouped::Concat(cc) => {
-                        exec::read_concatenated(c, dialect, ws, guard, cc, output, offset, size)?
-                    }
-                })
+                Ok(exec::read_aggregate(
+                    c, dialect, ws, guard, &result, output, offset, size,
+                )?)
             },
         )
         .await?;

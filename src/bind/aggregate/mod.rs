@@ -44,17 +44,17 @@ pub(super) fn bind(
     let entity = read.entity;
     let aliases = &o.aliases;
     let (apply, mut per_group) = lift_per_group(&ranked(apply))?;
-    // A topsum-like ranking without groupby or aggregate keeps entities: the rows of a
-    // grouping by nothing, each with its properties (as a groupby's per-group ranking
-    // without an aggregate).
-    // Rows that are the entities a ranking keeps come in the order it chose them.
-    let ranked_rows = rows && !apply.iter().any(is_aggregation);
-    let apply = if !apply.iter().any(is_aggregation)
+    // A topsum-like ranking without groupby or aggregate (with `rows`, anything without
+    // them) keeps entities: the rows of a grouping by nothing, each with its properties
+    // (as a groupby's per-group ranking without an aggregate).
+    let keeps_entities = !apply.iter().any(is_aggregation)
         && (rows
             || apply
                 .iter()
-                .any(|t| matches!(t, Transformation::TopSum { .. })))
-    {
+                .any(|t| matches!(t, Transformation::TopSum { .. })));
+    // With `rows`, they come in the order the ranking chose them.
+    let ranked_rows = rows && keeps_entities;
+    let apply = if keeps_entities {
         per_group.entities = true;
         let mut with = apply;
         with.push(Transformation::GroupBy {
