@@ -4,7 +4,7 @@ use crate::bind::{Read, Value};
 use crate::db::{deadline, DbConnection, DbError, Dialect};
 use crate::format::json::compact;
 use crate::format::row::{names_len, object, TextArray};
-use crate::plan::{value_from_json, ReadPlan};
+use crate::plan::{order_keys, value_from_json, Page, ReadPlan, UnionStart};
 use crate::sql::trigram_stats::STATS;
 use crate::sql::{Compiler, ExpandPage, Output};
 use diesel::connection::DefaultLoadingMode;
@@ -142,6 +142,95 @@ fn grouped_page(
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     Ok((rows, more))
+}
+
+/// One page of `$all`: its reads one after the other, each in key order.
+#[derive(Debug)]
+pub struct UnionPage {
+    pub rows: Vec<String>,
+    /// Where the next page starts.
+    pub next: Option<UnionStart>,
+    pub count: Option<i64>,
+}
+
+/// Up to `size` entities of `reads` one after the other, from read `start.0` after the
+/// key values `start.1`, passing over `offset` entities first; `more_allowed`: whether
+/// a further page may follow (the request's `$top` allows it).
+#[allow(clippy::too_many_arguments)]
+pub fn read_union_page(
+    conn: &mut DbConnection,
+    dialect: Dialect,
+    workspace: i64,
+    guard: Option<&str>,
+    reads: &[Read],
+    start: UnionStart,
+    offset: u64,
+    (size, more_allowed): (u64, bool),
+    output: Output,
+    with_count: bool,
+) -> Result<UnionPage, DbError> {
+    let (first, mut after) = start;
+    let mut rows: Vec<String> = Vec::new();
+    let mut next = None;
+    let mut skip = offset;
+    for (i, read) in reads.iter().enumerate().skip(first) {
+        let room = size.saturating_sub(rows.len() as u64);
+        if room == 0 && !more_allowed {
+            break;
+        }
+        let plan = ReadPlan {
+            read,
+            order: order_keys(&[], read.entity),
+            page: Page {
+                // A full page only looks for one more entity, to link the next page.
+                size: room.max(1),
+                more_allowed: true,
+                offset: skip,
+                after: after.take(),
+                served: 0,
+            },
+        };
+        let page = read_page(
+            conn,
+            dialect,
+            workspace,
+            guard,
+            &plan,
+            output.clone(),
+            false,
+        )?;
+        if room == 0 {
+            if !page.rows.is_empty() {
+                next = Some((i, None));
+                break;
+            }
+            continue;
+        }
+        if page.rows.is_empty() && skip > 0 {
+            let held = count(conn, dialect, workspace, read)?;
+            skip = skip.saturating_sub(u64::try_from(held).unwrap_or(0));
+            continue;
+        }
+        skip = 0;
+        rows.extend(page.rows);
+        if let Some(last) = page.next_after {
+            next = Some((i, Some(last)));
+            break;
+        }
+    }
+    let mut total = None;
+    if with_count {
+        let mut n = 0i64;
+        for read in reads {
+            n = n.saturating_add(count(conn, dialect, workspace, read)?);
+        }
+        total = Some(n);
+    }
+    Ok(UnionPage {
+        rows,
+        next,
+        count: total,
+    })
 }
 
 /// The number of rows of an aggregated result: its sequences' together.

@@ -40,6 +40,15 @@ fn statements(bound: &Target, c: &mut Compiler) -> Result<Option<Statements>, St
             .iter()
             .map(|ag| ("count", c.aggregate_count(ag).returning()))
             .collect(),
+        // Each entity set a statement of its own, read one after the other.
+        Target::All(all) => {
+            let mut v = Vec::new();
+            for read in &all.reads {
+                let plan = plan_read(read, 1000, None).map_err(|e| e.to_string())?;
+                v.push(("select", select(c, &plan)));
+            }
+            v
+        }
         Target::Count(read) => vec![("count", c.count(read).returning())],
         Target::Property { read, .. } => {
             let plan = plan_read(read, 1, None).map_err(|e| e.to_string())?;

@@ -501,7 +501,15 @@ impl Gen {
             .to_owned();
         }
         let e = self.entity();
-        let path = self.resource(e);
+        let mut path = self.resource(e);
+        // The entities of every type, or of this one, with this type's options.
+        if self.chance(0.04) {
+            path = if self.chance(0.5) {
+                "$all".to_owned()
+            } else {
+                format!("$all/{}", crm_odata::model::MODEL.qualified(e.name))
+            };
+        }
         let opts = self.options(e, 0, false);
         let mut url = if opts.is_empty() {
             path

@@ -280,7 +280,7 @@ fn absent_as_null(e: &Expr, members: &[Vec<String>]) -> Expr {
 
 /// `e` with each member of the row itself (not `$it`, `$root`, ... nor a key) that
 /// `replace` gives an expression for replaced by it.
-fn map_members(e: &Expr, replace: &dyn Fn(&[String], Pos) -> Option<Expr>) -> Expr {
+pub(super) fn map_members(e: &Expr, replace: &dyn Fn(&[String], Pos) -> Option<Expr>) -> Expr {
     let at = |e: &Expr| Box::new(map_members(e, replace));
     let all = |items: &[Expr]| items.iter().map(|i| map_members(i, replace)).collect();
     match e {
@@ -308,10 +308,16 @@ fn map_members(e: &Expr, replace: &dyn Fn(&[String], Pos) -> Option<Expr>) -> Ex
                 .map(|(k, v)| (k.clone(), map_members(v, replace)))
                 .collect(),
         ),
-        Expr::Literal(..)
-        | Expr::Alias(..)
-        | Expr::TypeName(_)
-        | Expr::Lambda { .. }
-        | Expr::Aggregate { .. } => e.clone(),
+        // A lambda or aggregate over a collection the row lacks is null, as the
+        // collection is; its predicate names the collection's members, not the row's.
+        Expr::Lambda { collection, .. } | Expr::Aggregate { collection, .. } => {
+            let names: Vec<String> = collection.segments.iter().map(|s| s.name.clone()).collect();
+            let own = collection.segments.iter().all(|s| s.key.is_none())
+                && names.first().is_some_and(|n| !n.starts_with('$'));
+            own.then(|| replace(&names, collection.pos))
+                .flatten()
+                .unwrap_or_else(|| e.clone())
+        }
+        Expr::Literal(..) | Expr::Alias(..) | Expr::TypeName(_) => e.clone(),
     }
 }

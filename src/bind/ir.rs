@@ -25,6 +25,8 @@ pub enum Target {
     Concatenated(Concatenation),
     /// `/$count` of such a result.
     ConcatenatedCount(Concatenation),
+    /// `$all`: the entities of every entity set, one set after the other.
+    All(AllEntities),
     /// `/$count` of a collection.
     Count(Read),
     /// A property of a single entity; `raw` for `/$value`.
@@ -107,6 +109,16 @@ pub struct Aggregation {
 #[derive(Debug)]
 pub struct Concatenation {
     pub branches: Vec<Aggregation>,
+    pub top: Option<u64>,
+    pub skip: Option<u64>,
+    pub count: bool,
+}
+
+/// `$all`: one read per entity set (in the container's order, each by key), with
+/// `$top`, `$skip` and `$count` over their entities together.
+#[derive(Debug)]
+pub struct AllEntities {
+    pub reads: Vec<Read>,
     pub top: Option<u64>,
     pub skip: Option<u64>,
     pub count: bool,

@@ -2,6 +2,7 @@
 //! and produces the typed request the planner and SQL stage work from.
 
 mod aggregate;
+mod all;
 mod cast;
 mod concat;
 mod error;
@@ -63,7 +64,8 @@ fn bind_as(url: &ODataUrl, rows: bool) -> Result<Target, BindError> {
     let mut iter = segs.iter().peekable();
     let (set_name, set_key, set_pos) = match iter.next() {
         Some(PathSegment::Name { name, key, pos }) => (name, key, pos.0),
-        Some(other @ (PathSegment::All | PathSegment::CrossJoin(_))) => {
+        Some(PathSegment::All) => return all::bind_all(url, segs, |u| bind_as(u, false)),
+        Some(other @ PathSegment::CrossJoin(_)) => {
             return Err(BindError::unsupported(
                 "path",
                 Some(0),

@@ -8,7 +8,7 @@ use super::not_found;
 use super::request::{query_without_skiptoken, Incoming};
 use super::AppState;
 use crate::bind::next_query::with_it_as;
-use crate::bind::{Concatenation, Prop, Read};
+use crate::bind::{AllEntities, Concatenation, Prop, Read};
 use crate::exec;
 use crate::format::atom;
 use crate::format::json::{
@@ -16,7 +16,9 @@ use crate::format::json::{
     MetadataLevel,
 };
 use crate::format::next_links::{self, MarkerError, PageEnd};
-use crate::plan::{fingerprint, is_quick, plan_read, value_from_json, SkipToken, TokenCheck};
+use crate::plan::{
+    fingerprint, is_quick, plan_read, skiptoken, value_from_json, SkipToken, TokenCheck,
+};
 use crate::sql::{ExpandPage, Output};
 use actix_web::http::header;
 use actix_web::HttpResponse;
@@ -180,6 +182,7 @@ pub async fn property(
         full: with_context.then(|| root.to_owned()),
         refs: false,
         page_size: None,
+        identify: None,
     };
     let read_context = std::mem::take(&mut read.context_path);
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
@@ -238,6 +241,18 @@ pub async fn property(
 }
 
 /// Whether an expand at any depth of `shape` has an `$apply` (rows that are no entities).
+/// The 406 for a resource written as JSON only, naming where the format was asked for.
+fn json_only(cx: &Ctx<'_>, message: &str) -> ApiError {
+    ApiError::NotAcceptable {
+        message: message.into(),
+        target: if cx.format.is_some() {
+            negotiate::FORMAT
+        } else {
+            negotiate::ACCEPT
+        },
+    }
+}
+
 fn expands_aggregates(shape: &crate::bind::Shape) -> bool {
     let nested = |e: &crate::bind::Expand| e.apply.is_some() || expands_aggregates(&e.shape);
     shape.expand.iter().any(nested)
@@ -252,14 +267,10 @@ pub async fn entities(
     refs: bool,
 ) -> Result<HttpResponse, ApiError> {
     if matches!(f, DataFormat::Atom) && expands_aggregates(&read.shape) {
-        return Err(ApiError::NotAcceptable {
-            message: "an expand with $apply is written as JSON only".into(),
-            target: if cx.format.is_some() {
-                negotiate::FORMAT
-            } else {
-                negotiate::ACCEPT
-            },
-        });
+        return Err(json_only(
+            cx,
+            "an expand with $apply is written as JSON only",
+        ));
     }
     let root = cx.req.root.as_str();
     // Atom needs every entry's id and links, which full metadata puts in each row.
@@ -275,6 +286,7 @@ pub async fn entities(
         full: (level == MetadataLevel::Full && !refs).then(|| root.to_owned()),
         refs,
         page_size: Some(Paging::size_of(cx)),
+        identify: None,
     };
     let entity = read.entity;
     let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
@@ -404,14 +416,10 @@ pub async fn aggregated(
     options: &QueryOptions,
 ) -> Result<HttpResponse, ApiError> {
     let DataFormat::Json(f) = f else {
-        return Err(ApiError::NotAcceptable {
-            message: "an aggregated result is written as JSON only".into(),
-            target: if cx.format.is_some() {
-                negotiate::FORMAT
-            } else {
-                negotiate::ACCEPT
-            },
-        });
+        return Err(json_only(
+            cx,
+            "an aggregated result is written as JSON only",
+        ));
     };
     let root = cx.req.root.as_str();
     let context = (f.level != MetadataLevel::None)
@@ -421,6 +429,7 @@ pub async fn aggregated(
         full: (f.level == MetadataLevel::Full).then(|| root.to_owned()),
         refs: false,
         page_size: None,
+        identify: None,
     };
     let paging = Paging::of(cx);
     let page_size = paging.size;
@@ -458,6 +467,92 @@ pub async fn aggregated(
             count,
             ieee754: f.ieee754,
             rows: &rows,
+            next_link,
+        }
+        .render(),
+    );
+    paging.applied(&mut resp);
+    Ok(resp)
+}
+
+/// `$all`: the entities of every entity set, one set after the other, each with its
+/// `@odata.type` and `@odata.id` (the context URL names no set). The `$skiptoken` holds
+/// the set the next page starts in and the key values it continues after.
+pub async fn all_entities(
+    cx: &Ctx<'_>,
+    all: AllEntities,
+    f: DataFormat,
+    options: &QueryOptions,
+) -> Result<HttpResponse, ApiError> {
+    let DataFormat::Json(f) = f else {
+        return Err(json_only(
+            cx,
+            "the entities of every type are written as JSON only",
+        ));
+    };
+    let root = cx.req.root.as_str();
+    let described = f.level != MetadataLevel::None;
+    let context = described.then(|| format!("{root}$metadata#Collection(Edm.EntityType)"));
+    let full = f.level == MetadataLevel::Full;
+    let output = Output {
+        ieee754: f.ieee754,
+        full: full.then(|| root.to_owned()),
+        refs: false,
+        page_size: None,
+        identify: (described && !full).then(|| root.to_owned()),
+    };
+    let paging = Paging::of(cx);
+    let ws = cx.workspace;
+    let (start, served) = match options.skiptoken.as_deref() {
+        Some(t) => {
+            let (start, token) = skiptoken::decode_union(t, ws, &paging.fingerprint, &all.reads)?;
+            (start, token.served)
+        }
+        None => ((0, None), 0),
+    };
+    let remaining = all.top.map(|t| t.saturating_sub(served));
+    let size = remaining.map_or(paging.size, |r| r.min(paging.size));
+    let more_allowed = remaining.is_none_or(|r| r > size);
+    // After the first page the token, not `$skip`, says where to continue.
+    let offset = if served == 0 && options.skiptoken.is_none() {
+        all.skip.unwrap_or(0)
+    } else {
+        0
+    };
+    let dialect = cx.state.db.dialect;
+    let with_count = all.count;
+    let page = cx
+        .db_guarded(
+            false,
+            |page: &exec::UnionPage| page.rows.is_empty(),
+            move |c, guard| {
+                Ok(exec::read_union_page(
+                    c,
+                    dialect,
+                    ws,
+                    guard,
+                    &all.reads,
+                    start,
+                    offset,
+                    (size, more_allowed),
+                    output,
+                    with_count,
+                )?)
+            },
+        )
+        .await?;
+    let next_link = page.next.filter(|_| more_allowed).map(|(set, after)| {
+        let mut keys = vec![crate::bind::Value::Int(set as i64)];
+        keys.extend(after.unwrap_or_default());
+        paging.next_link(ws, keys, served.saturating_add(page.rows.len() as u64))
+    });
+    let mut resp = json_response(
+        f,
+        CollectionDoc {
+            context,
+            count: page.count,
+            ieee754: f.ieee754,
+            rows: &page.rows,
             next_link,
         }
         .render(),

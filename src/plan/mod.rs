@@ -2,10 +2,10 @@
 //! keyset `$skiptoken` that continues a read where the previous page ended.
 
 mod cost;
-mod skiptoken;
+pub mod skiptoken;
 
 pub use cost::is_quick;
-pub use skiptoken::{fingerprint, value_from_json, SkipToken, SkipTokenError};
+pub use skiptoken::{fingerprint, value_from_json, SkipToken, SkipTokenError, UnionStart};
 
 use crate::bind::{Entity, Read, TExpr};
 

@@ -1,7 +1,7 @@
 //! The `$skiptoken`: base64url JSON with the workspace, a fingerprint of the query it
 //! belongs to, the order-key values of the last row served and how many rows were served.
 
-use crate::bind::{TExpr, Ty, Value};
+use crate::bind::{Read, TExpr, Ty, Value};
 use crate::model::EdmType;
 use base64::Engine;
 use serde_json::json;
@@ -70,6 +70,17 @@ impl SkipToken {
         query: &str,
         keys: &[TExpr],
     ) -> Result<SkipToken, SkipTokenError> {
+        let types: Vec<Ty> = keys.iter().map(TExpr::ty).collect();
+        Self::decode_typed(text, workspace, query, |_| Some(types))
+    }
+
+    /// [`SkipToken::decode`] with the values' types given by `types`, from the values.
+    fn decode_typed(
+        text: &str,
+        workspace: i64,
+        query: &str,
+        types: impl FnOnce(&[serde_json::Value]) -> Option<Vec<Ty>>,
+    ) -> Result<SkipToken, SkipTokenError> {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text.trim())
             .map_err(|_| SkipTokenError::Malformed)?;
@@ -94,13 +105,14 @@ impl SkipToken {
             .get("a")
             .and_then(|v| v.as_array())
             .ok_or(SkipTokenError::Malformed)?;
-        if a.len() != keys.len() {
+        let types = types(a).ok_or(SkipTokenError::Malformed)?;
+        if a.len() != types.len() {
             return Err(SkipTokenError::Malformed);
         }
         let after = a
             .iter()
-            .zip(keys)
-            .map(|(v, k)| value_from_json(v, k.ty()))
+            .zip(types)
+            .map(|(v, ty)| value_from_json(v, ty))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SkipToken {
             workspace: w,
@@ -109,6 +121,40 @@ impl SkipToken {
             served: n,
         })
     }
+}
+
+/// Where a page of `$all` starts: the index of a read, and the key values of its last
+/// row served (`None`: from its first row).
+pub type UnionStart = (usize, Option<Vec<Value>>);
+
+/// A `$skiptoken` of `$all`, whose values are the index of the read the next page starts
+/// in, then the key values of that read's last row served, if any: that position, and
+/// the token.
+pub fn decode_union(
+    text: &str,
+    workspace: i64,
+    query: &str,
+    reads: &[Read],
+) -> Result<(UnionStart, SkipToken), SkipTokenError> {
+    let read_at = |v: &serde_json::Value| {
+        v.as_u64()
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|i| *i < reads.len())
+    };
+    let token = SkipToken::decode_typed(text, workspace, query, |a| {
+        let read = &reads[read_at(a.first()?)?];
+        let mut types = vec![Ty::Edm(EdmType::Int32)];
+        if a.len() > 1 {
+            types.extend(read.entity.key_properties().map(Ty::of));
+        }
+        Some(types)
+    })?;
+    let Some((Value::Int(i), keys)) = token.after.split_first() else {
+        return Err(SkipTokenError::Malformed);
+    };
+    let i = usize::try_from(*i).map_err(|_| SkipTokenError::Malformed)?;
+    let keys = (!keys.is_empty()).then(|| keys.to_vec());
+    Ok(((i, keys), token))
 }
 
 /// Converts a JSON value (from a token or a row's sort keys) to a value of the key's

@@ -28,6 +28,9 @@ pub struct Output {
     pub full: Option<String>,
     /// Each row is an entity reference (`.../$ref`): its `@odata.id` only.
     pub refs: bool,
+    /// Each entity's `@odata.type` and `@odata.id` under this service root, at every
+    /// metadata level but none: rows of `$all`, whose context URL names no entity set.
+    pub identify: Option<String>,
     /// Rows per page of an expanded collection (the response's page size); `None`:
     /// expanded collections come whole.
     pub page_size: Option<u64>,
@@ -187,6 +190,7 @@ impl Compiler {
         if self.dialect != Dialect::Postgres
             || !values_only(&read.shape)
             || self.output.full.is_some()
+            || self.output.identify.is_some()
             || self.output.refs
         {
             return None;

@@ -33,7 +33,7 @@ impl Compiler {
             "json_object("
         };
         let mut m = Members::new(q, self.dialect, sqlite_opener);
-        if let Some(root) = &full {
+        if let Some(root) = full.as_ref().or(self.output.identify.as_ref()) {
             m.next(1).sql(&format!(
                 "'@odata.type', '#{}'",
                 crate::model::MODEL.qualified(entity.name)
@@ -41,6 +41,8 @@ impl Compiler {
             let q = m.next(1).sql("'@odata.id', ");
             q.bind_text(root.clone()).sql(" || ");
             self.key_url(q, entity, a);
+        }
+        if full.is_some() {
             let q = m.next(1).sql("'@odata.editLink', ");
             self.key_url(q, entity, a);
             for nav in &entity.navigation {
