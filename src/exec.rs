@@ -233,6 +233,63 @@ pub fn read_union_page(
     })
 }
 
+/// One page of a `$crossjoin`: its rows from `offset`, whether more follow, and the
+/// number of rows in all when asked. Its statements keep to `db::deadline`'s limits:
+/// past them the read is refused as too expensive rather than left running.
+#[allow(clippy::too_many_arguments)]
+pub fn read_crossjoin(
+    conn: &mut DbConnection,
+    dialect: Dialect,
+    workspace: i64,
+    guard: Option<&str>,
+    cj: &crate::bind::CrossJoin,
+    output: Output,
+    offset: u64,
+    size: u64,
+) -> Result<(Vec<String>, bool, Option<i64>), DbError> {
+    let mut c = compiler(dialect, workspace, output).guarded(guard);
+    let mut run = |conn: &mut DbConnection| -> Result<_, DbError> {
+        let rows = c
+            .crossjoin_rows(cj, offset, size.saturating_add(1))
+            .load::<(String, String)>(conn)?;
+        let count = if cj.count {
+            Some(c.crossjoin_count(cj).get_result::<i64>(conn)?)
+        } else {
+            None
+        };
+        Ok((rows, count))
+    };
+    let (rows, count) = match conn {
+        DbConnection::Postgresql(pg) => {
+            start_pg_timeout(pg)?;
+            let result = run(conn);
+            end_pg_timeout(conn)?;
+            result.map_err(|e| match e.database_message() {
+                Some(m) if m.contains("statement timeout") => DbError::CrossJoinTooLarge,
+                _ => e,
+            })?
+        }
+        conn => {
+            let timer = deadline::start(deadline::LIMIT);
+            let result = run(conn)?;
+            if timer.expired() {
+                return Err(DbError::CrossJoinTooLarge);
+            }
+            result
+        }
+    };
+    let more = rows.len() as u64 > size;
+    let rows = rows
+        .into_iter()
+        .take(usize::try_from(size).unwrap_or(usize::MAX))
+        .map(|row| match dialect {
+            Dialect::Postgres => compacted(row).0,
+            Dialect::Sqlite => row.0,
+        })
+        .collect();
+    Ok((rows, more, count))
+}
+
 /// The number of rows of an aggregated result: its sequences' together.
 fn rows_in_all(
     conn: &mut DbConnection,

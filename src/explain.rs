@@ -49,6 +49,13 @@ fn statements(bound: &Target, c: &mut Compiler) -> Result<Option<Statements>, St
             }
             v
         }
+        Target::CrossJoin(cj) => {
+            let mut v = vec![("select", c.crossjoin_rows(cj, 0, 1000).returning())];
+            if cj.count {
+                v.push(("count", c.crossjoin_count(cj).returning()));
+            }
+            v
+        }
         Target::Count(read) => vec![("count", c.count(read).returning())],
         Target::Property { read, .. } => {
             let plan = plan_read(read, 1, None).map_err(|e| e.to_string())?;

@@ -3011,7 +3011,7 @@ async fn an_entity_id_resolves_to_the_entity_in_the_callers_workspace() {
             ("$entity/Prospect.Crm.Lead?$id=Contacts(7)", 404, "is a Prospect.Crm.Contact"),
             ("$entity?$id=Contacts(7)&$select=Surname", 400, "need a type cast"),
             ("$entity", 400, "$id"),
-            ("$crossjoin(Contacts,Leads)", 501, "`$crossjoin(Contacts,Leads)` is not supported"),
+            ("$crossjoin(Contacts,Leads)/$count", 400, "nothing may follow `$crossjoin(...)`"),
         ] {
             app.refuses(url, &t, status, says).await;
         }
@@ -4766,6 +4766,11 @@ async fn date_parts_of_a_literal_are_in_its_own_offset() {
         ] {
             let r = app.get(&q, &t).await;
             assert_eq!((r.status, r.text.as_str()), (200, "1"), "{q}");
+        }
+        // A date has no time of day: the functions of one are refused for it.
+        for f in ["hour", "minute", "second", "fractionalseconds"] {
+            let q = format!("Leads?$filter={f}(2024-02-29) ge 1");
+            app.refuses(&q, &t, 400, "a time or DateTimeOffset").await;
         }
     })
     .await;

@@ -5,7 +5,7 @@
 //! property is. `$all/Type` is that type's entity set with every option.
 
 use super::concat::map_members;
-use super::{AllEntities, BindError, Target};
+use super::{first_given, AllEntities, BindError, Target};
 use crate::model::{EntityType, MODEL};
 use odata_parser::{
     BinaryOp, Expr, Function, Literal, ODataUrl, PathSegment, QueryOptions, ResourcePath,
@@ -53,22 +53,20 @@ pub(super) fn bind_all(
         }
     }
     let o = &url.options;
-    for (option, given) in [
+    if let Some(option) = first_given(&[
         ("$orderby", o.orderby.is_some()),
         ("$expand", o.expand.is_some()),
         ("$compute", o.compute.is_some()),
         ("$apply", o.apply.is_some()),
-    ] {
-        if given {
-            return Err(BindError::unsupported(
-                option,
-                None,
-                format!(
-                    "{option} over the entities of every type is not supported; \
-                     name a type (`$all/Prospect.Crm.Contact`) or read its entity set"
-                ),
-            ));
-        }
+    ]) {
+        return Err(BindError::unsupported(
+            option,
+            None,
+            format!(
+                "{option} over the entities of every type is not supported; \
+                 name a type (`$all/Prospect.Crm.Contact`) or read its entity set"
+            ),
+        ));
     }
     if let Some(filter) = &o.filter {
         if let Some((name, pos)) = unknown_member(filter) {

@@ -7,7 +7,9 @@
 //! together (a row without a member they name has it null); `$orderby`, which would need
 //! the rows in one statement, and transformations after `concat` are 501.
 
-use super::{starts_with_names, Aggregation, BindError, Concatenation, Layout, Target};
+use super::{
+    first_given, starts_with_names, Aggregation, BindError, Concatenation, Layout, Target,
+};
 use odata_parser::{
     ComputeItem, Expr, Literal, ODataUrl, Pos, QueryOptions, SelectItem, Transformation,
 };
@@ -57,18 +59,16 @@ pub(super) fn bind_concat(
             "`$these` in $filter over the result of `concat` is not supported",
         ));
     }
-    for (option, given) in [
+    if let Some(option) = first_given(&[
         ("$orderby", o.orderby.is_some()),
         ("$expand", o.expand.is_some()),
         ("$search", o.search.is_some()),
-    ] {
-        if given {
-            return Err(BindError::unsupported(
-                option,
-                None,
-                format!("{option} over the result of `concat` is not supported"),
-            ));
-        }
+    ]) {
+        return Err(BindError::unsupported(
+            option,
+            None,
+            format!("{option} over the result of `concat` is not supported"),
+        ));
     }
     // A sequence bound as a request of its own, with `filter` over its result.
     let sequence_result = |n: usize,

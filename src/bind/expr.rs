@@ -26,6 +26,8 @@ pub struct ExprBinder<'a> {
     it_scope: usize,
     /// What `$these` names in this option, where it may be used.
     these: Option<TheseInput>,
+    /// The scopes are the entity sets of a `$crossjoin`, named in any letter case.
+    over_sets: bool,
 }
 
 impl<'a> ExprBinder<'a> {
@@ -39,7 +41,21 @@ impl<'a> ExprBinder<'a> {
             results: None,
             it_scope: 0,
             these: None,
+            over_sets: false,
         }
+    }
+
+    /// A binder over the entity sets of a `$crossjoin`: each path starts with one of
+    /// `sets`, as a lambda's starts with its variable.
+    pub fn over_sets(
+        option: &'static str,
+        aliases: &'a [(String, Expr)],
+        sets: &[(String, Entity)],
+    ) -> Self {
+        let mut b = Self::new(option, aliases, sets[0].1);
+        b.scopes = sets.iter().map(|(n, e)| (Some(n.clone()), *e)).collect();
+        b.over_sets = true;
+        b
     }
 
     /// Lets `$these` name the collection this option applies to, as `input` says.
@@ -650,11 +666,11 @@ impl<'a> ExprBinder<'a> {
             } else if first.name == "$root" {
                 segs.next();
                 start = self.root(segs.next(), pos)?;
-            } else if let Some(i) = self
-                .scopes
-                .iter()
-                .rposition(|(v, _)| v.as_deref() == Some(first.name.as_str()))
-            {
+            } else if let Some(i) = self.scopes.iter().rposition(|(v, _)| {
+                v.as_deref().is_some_and(|v| {
+                    v == first.name || (self.over_sets && v.eq_ignore_ascii_case(&first.name))
+                })
+            }) {
                 start = Start::Scope(i);
                 segs.next();
             }

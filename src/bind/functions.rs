@@ -80,12 +80,6 @@ impl ExprBinder<'_> {
         let instant = |t: Ty| t == Ty::Edm(EdmType::DateTimeOffset);
         let dated = |t: Ty| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::Date);
         let clocked = |t: Ty| matches!(t, Ty::Edm(EdmType::DateTimeOffset) | Ty::TimeOfDay);
-        let temporal = |t: Ty| {
-            matches!(
-                t,
-                Ty::Edm(EdmType::DateTimeOffset) | Ty::Date | Ty::TimeOfDay
-            )
-        };
         let int = Ty::Edm(EdmType::Int32);
         let ty = match f {
             Contains | StartsWith | EndsWith | MatchesPattern => {
@@ -156,7 +150,7 @@ impl ExprBinder<'_> {
             }
             FractionalSeconds => {
                 arity(&[1])?;
-                want(0, temporal, "a time or DateTimeOffset")?;
+                want(0, clocked, "a time or DateTimeOffset")?;
                 Ty::Edm(EdmType::Decimal(38, 10))
             }
             TotalOffsetMinutes => {

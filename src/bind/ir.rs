@@ -27,6 +27,8 @@ pub enum Target {
     ConcatenatedCount(Concatenation),
     /// `$all`: the entities of every entity set, one set after the other.
     All(AllEntities),
+    /// `$crossjoin(...)`: every combination of the sets' entities.
+    CrossJoin(CrossJoin),
     /// `/$count` of a collection.
     Count(Read),
     /// A property of a single entity; `raw` for `/$value`.
@@ -122,6 +124,26 @@ pub struct AllEntities {
     pub top: Option<u64>,
     pub skip: Option<u64>,
     pub count: bool,
+}
+
+/// `$crossjoin(A,B,...)`: a row per combination of the sets' entities, each set a
+/// single-valued navigation property of the row. Expressions name the sets as scopes:
+/// scope `i` is `sets[i]`.
+#[derive(Debug)]
+pub struct CrossJoin {
+    pub sets: Vec<CrossJoinSet>,
+    pub filter: Option<TExpr>,
+    pub orderby: Vec<(TExpr, bool)>,
+    pub top: Option<u64>,
+    pub skip: Option<u64>,
+    pub count: bool,
+}
+
+#[derive(Debug)]
+pub struct CrossJoinSet {
+    pub entity: Entity,
+    /// Expanded (the entity, so shaped) or not (its navigation link).
+    pub expand: Option<Shape>,
 }
 
 /// One aggregation's result is a concatenation of one sequence, its own `$top`, `$skip`

@@ -5,6 +5,7 @@ mod aggregate;
 mod all;
 mod cast;
 mod concat;
+mod crossjoin;
 mod error;
 mod expand_levels;
 mod expr;
@@ -65,14 +66,14 @@ fn bind_as(url: &ODataUrl, rows: bool) -> Result<Target, BindError> {
     let (set_name, set_key, set_pos) = match iter.next() {
         Some(PathSegment::Name { name, key, pos }) => (name, key, pos.0),
         Some(PathSegment::All) => return all::bind_all(url, segs, |u| bind_as(u, false)),
-        Some(other @ PathSegment::CrossJoin(_)) => {
-            return Err(BindError::unsupported(
+        Some(PathSegment::CrossJoin(sets)) if segs.len() == 1 => {
+            return crossjoin::bind_crossjoin(sets, &url.options)
+        }
+        Some(PathSegment::CrossJoin(_)) => {
+            return Err(BindError::invalid(
                 "path",
-                Some(0),
-                format!(
-                    "`{}` is not supported; read each entity set",
-                    seg_text(other)
-                ),
+                None,
+                "nothing may follow `$crossjoin(...)`",
             ))
         }
         Some(PathSegment::Entity) => {
@@ -265,18 +266,16 @@ fn bind_as(url: &ODataUrl, rows: bool) -> Result<Target, BindError> {
                 no_apply(&url.options, "entity references")?;
                 // References have no properties to select, expand or compute.
                 let o = &url.options;
-                for (option, given) in [
+                if let Some(option) = first_given(&[
                     ("$select", o.select.is_some()),
                     ("$expand", o.expand.is_some()),
                     ("$compute", o.compute.is_some()),
-                ] {
-                    if given {
-                        return Err(BindError::invalid(
-                            option,
-                            None,
-                            format!("{option} does not apply to entity references (`$ref`)"),
-                        ));
-                    }
+                ]) {
+                    return Err(BindError::invalid(
+                        option,
+                        None,
+                        format!("{option} does not apply to entity references (`$ref`)"),
+                    ));
                 }
                 let context = if single { "$ref" } else { "Collection($ref)" };
                 let o = narrowed(o, &narrowing)?;
@@ -537,6 +536,14 @@ fn before_apply(
 /// `$deltatoken` to delta links, which this service does not issue. The schema has one
 /// version, so `$schemaversion` other than `*` names one that does not exist (404,
 /// Protocol §11.2.12).
+/// The first of `options` (a name, and whether the request gives it) that is given.
+fn first_given(options: &[(&'static str, bool)]) -> Option<&'static str> {
+    options
+        .iter()
+        .find(|(_, given)| *given)
+        .map(|(name, _)| *name)
+}
+
 fn no_write_or_delta_options(o: &QueryOptions) -> Result<(), BindError> {
     if o.id.is_some() {
         return Err(BindError::invalid(

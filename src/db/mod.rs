@@ -50,6 +50,9 @@ pub enum DbError {
     /// Stopped by `deadline`'s limits on collections expanded inside collections.
     #[error("the query's nested expands passed their time or size limit")]
     TooExpensive,
+    /// Stopped by `deadline`'s time limit on a `$crossjoin`.
+    #[error("the cross join passed its time limit")]
+    CrossJoinTooLarge,
 }
 
 impl DbError {

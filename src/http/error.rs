@@ -114,7 +114,7 @@ impl ApiError {
             ApiError::Db(e) if is_connection_error(e) => "ServiceUnavailable",
             ApiError::Db(e) if data_exception(e).is_some() => "ValueOutOfRange",
             ApiError::Db(e) if too_large(e) => "ResponseTooLarge",
-            ApiError::Db(DbError::TooExpensive) => "QueryTooExpensive",
+            ApiError::Db(DbError::TooExpensive | DbError::CrossJoinTooLarge) => "QueryTooExpensive",
             ApiError::Db(_) | ApiError::Blocking | ApiError::PageMarker(_) => "InternalError",
         }
     }
@@ -173,6 +173,11 @@ impl ApiError {
                  fewer levels",
                 crate::db::deadline::LIMIT.as_secs(),
                 crate::db::deadline::BYTES >> 20
+            ),
+            ApiError::Db(DbError::CrossJoinTooLarge) => format!(
+                "the cross join passed its time limit ({} s): join the sets in $filter \
+                 (`Contacts/ContactId eq Leads/ContactId`) or narrow them",
+                crate::db::deadline::LIMIT.as_secs()
             ),
             ApiError::Db(e) if too_large(e) => {
                 "one entity of this response, with what it expands, \
@@ -293,7 +298,9 @@ impl ResponseError for ApiError {
             ApiError::Body(BodyError::Stalled) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Body(BodyError::Broken(_)) => StatusCode::BAD_REQUEST,
             ApiError::Db(e) if is_connection_error(e) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Db(DbError::TooExpensive) => StatusCode::BAD_REQUEST,
+            ApiError::Db(DbError::TooExpensive | DbError::CrossJoinTooLarge) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Db(e) if data_exception(e).is_some() || too_large(e) => {
                 StatusCode::BAD_REQUEST
             }

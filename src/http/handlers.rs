@@ -325,6 +325,10 @@ pub(super) async fn respond(
             let f = data_format(format, accept)?;
             read::aggregated(&cx, cc, f, &url.options).await
         }
+        Target::CrossJoin(cj) => {
+            let f = data_format(format, accept)?;
+            read::crossjoined(&cx, cj, f, &url.options).await
+        }
         Target::All(all) => {
             let f = data_format(format, accept)?;
             read::all_entities(&cx, all, f, &url.options).await

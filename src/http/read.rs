@@ -8,7 +8,7 @@ use super::not_found;
 use super::request::{query_without_skiptoken, Incoming};
 use super::AppState;
 use crate::bind::next_query::with_it_as;
-use crate::bind::{AllEntities, Concatenation, Prop, Read};
+use crate::bind::{AllEntities, Concatenation, CrossJoin, Prop, Read};
 use crate::exec;
 use crate::format::atom;
 use crate::format::json::{
@@ -431,48 +431,139 @@ pub async fn aggregated(
         page_size: None,
         identify: None,
     };
-    let paging = Paging::of(cx);
-    let page_size = paging.size;
-    let ws = cx.workspace;
-    let served = match options.skiptoken.as_deref() {
-        Some(t) => SkipToken::decode(t, ws, &paging.fingerprint, &[])?.served,
-        None => 0,
-    };
-    let remaining = result.top.map(|t| t.saturating_sub(served));
-    let size = remaining.map_or(page_size, |r| r.min(page_size));
-    let offset = result.skip.unwrap_or(0).saturating_add(served);
-    let dialect = cx.state.db.dialect;
+    let page = OffsetPage::of(cx, options, result.top, result.skip)?;
     // Aggregating what an entity that does not exist navigates to is 404, as reading it is.
     if let Some(e) = missing_parent(cx, result.parent()).await? {
         return Err(e);
     }
-    let (rows, more, count) = cx
-        .db_guarded(
-            false,
-            |(rows, _, _): &(Vec<String>, bool, Option<i64>)| rows.is_empty(),
-            move |c, guard| {
-                Ok(exec::read_aggregate(
-                    c, dialect, ws, guard, &result, output, offset, size,
-                )?)
-            },
-        )
-        .await?;
-    let more = more && remaining.is_none_or(|r| r > size);
-    let next_link =
-        more.then(|| paging.next_link(ws, Vec::new(), served.saturating_add(rows.len() as u64)));
-    let mut resp = json_response(
-        f,
-        CollectionDoc {
-            context,
-            count,
-            ieee754: f.ieee754,
-            rows: &rows,
-            next_link,
-        }
-        .render(),
-    );
-    paging.applied(&mut resp);
-    Ok(resp)
+    let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
+    page.answer(cx, f, context, move |c, guard, offset, size| {
+        exec::read_aggregate(c, dialect, ws, guard, &result, output, offset, size)
+    })
+    .await
+}
+
+/// A page of rows that continue by offset: where it starts, how many it holds, and its
+/// response with the link to the next.
+struct OffsetPage {
+    paging: Paging,
+    served: u64,
+    remaining: Option<u64>,
+    offset: u64,
+    size: u64,
+}
+
+impl OffsetPage {
+    fn of(
+        cx: &Ctx<'_>,
+        options: &QueryOptions,
+        top: Option<u64>,
+        skip: Option<u64>,
+    ) -> Result<OffsetPage, ApiError> {
+        let paging = Paging::of(cx);
+        let served = match options.skiptoken.as_deref() {
+            Some(t) => SkipToken::decode(t, cx.workspace, &paging.fingerprint, &[])?.served,
+            None => 0,
+        };
+        let remaining = top.map(|t| t.saturating_sub(served));
+        let size = remaining.map_or(paging.size, |r| r.min(paging.size));
+        Ok(OffsetPage {
+            offset: skip.unwrap_or(0).saturating_add(served),
+            paging,
+            served,
+            remaining,
+            size,
+        })
+    }
+
+    /// The page `read` gives (its rows from an offset, at most a size; whether more
+    /// follow; the rows in all when asked), with the link to the next.
+    async fn answer<F>(
+        self,
+        cx: &Ctx<'_>,
+        f: JsonFormat,
+        context: Option<String>,
+        read: F,
+    ) -> Result<HttpResponse, ApiError>
+    where
+        F: FnOnce(
+                &mut crate::db::DbConnection,
+                Option<&str>,
+                u64,
+                u64,
+            ) -> Result<(Vec<String>, bool, Option<i64>), crate::db::DbError>
+            + Send
+            + 'static,
+    {
+        let (offset, size) = (self.offset, self.size);
+        let (rows, more, count) = cx
+            .db_guarded(
+                false,
+                |(rows, _, _): &(Vec<String>, bool, Option<i64>)| rows.is_empty(),
+                move |c, guard| Ok(read(c, guard, offset, size)?),
+            )
+            .await?;
+        Ok(self.response(cx, f, context, rows, more, count))
+    }
+
+    fn response(
+        &self,
+        cx: &Ctx<'_>,
+        f: JsonFormat,
+        context: Option<String>,
+        rows: Vec<String>,
+        more: bool,
+        count: Option<i64>,
+    ) -> HttpResponse {
+        let more = more && self.remaining.is_none_or(|r| r > self.size);
+        let next_link = more.then(|| {
+            let served = self.served.saturating_add(rows.len() as u64);
+            self.paging.next_link(cx.workspace, Vec::new(), served)
+        });
+        let mut resp = json_response(
+            f,
+            CollectionDoc {
+                context,
+                count,
+                ieee754: f.ieee754,
+                rows: &rows,
+                next_link,
+            }
+            .render(),
+        );
+        self.paging.applied(&mut resp);
+        resp
+    }
+}
+
+/// `$crossjoin(...)`: a row per combination of the sets' entities, each set a navigation
+/// link or, expanded, the entity; paged by an offset the `$skiptoken` carries, as an
+/// aggregated result is.
+pub async fn crossjoined(
+    cx: &Ctx<'_>,
+    cj: CrossJoin,
+    f: DataFormat,
+    options: &QueryOptions,
+) -> Result<HttpResponse, ApiError> {
+    let DataFormat::Json(f) = f else {
+        return Err(json_only(cx, "a cross join is written as JSON only"));
+    };
+    let root = cx.req.root.as_str();
+    let context = (f.level != MetadataLevel::None)
+        .then(|| format!("{root}$metadata#Collection(Edm.ComplexType)"));
+    let output = Output {
+        ieee754: f.ieee754,
+        full: (f.level == MetadataLevel::Full).then(|| root.to_owned()),
+        refs: false,
+        page_size: None,
+        identify: None,
+    };
+    let page = OffsetPage::of(cx, options, cj.top, cj.skip)?;
+    let (ws, dialect) = (cx.workspace, cx.state.db.dialect);
+    page.answer(cx, f, context, move |c, guard, offset, size| {
+        exec::read_crossjoin(c, dialect, ws, guard, &cj, output, offset, size)
+    })
+    .await
 }
 
 /// `$all`: the entities of every entity set, one set after the other, each with its

@@ -3,6 +3,7 @@
 mod aggregate;
 mod cast;
 mod compiler;
+mod crossjoin;
 mod cut;
 mod expand;
 mod expr;
